@@ -1,0 +1,44 @@
+// Typed errors of the wire codec. Each has a stable `code`; framing errors also
+// carry the result the 3.8.5 daemon gives for that case (spec/wire.md §5.4),
+// or `null` when the daemon sends no reply at all.
+
+export const WireErrorCode = {
+  /** Header magic is not 0x04282010 (§5.4: header dropped, no reply). */
+  BAD_MAGIC: "ERR_BAD_MAGIC",
+  /** Protocol major version is non-zero on a command other than VERSION (§3). */
+  BAD_PROTOCOL: "ERR_BAD_PROTOCOL",
+  /** Command number 0 or ≥ 41 (§5.4: header dropped, no reply). */
+  UNKNOWN_COMMAND: "ERR_UNKNOWN_COMMAND",
+  /** The stream ended inside a header or a structure (§5.4: −ENOTCONN). */
+  TRUNCATED: "ERR_TRUNCATED",
+  /** A message or count exceeds a protocol or codec limit. */
+  TOO_LARGE: "ERR_TOO_LARGE",
+  /** A count field is out of range (num_disks 0 or > 4 → −ERANGE; > 8 resources → −E2BIG). */
+  BAD_COUNT: "ERR_BAD_COUNT",
+  /** A value cannot be encoded (name too long, number out of range). */
+  BAD_VALUE: "ERR_BAD_VALUE",
+  /** Bytes do not form the structure expected (e.g. a state string without NUL). */
+  MALFORMED: "ERR_MALFORMED",
+  /** A reply arrived that does not answer the request it was expected for. */
+  UNEXPECTED_REPLY: "ERR_UNEXPECTED_REPLY",
+} as const;
+export type WireErrorCodeValue = (typeof WireErrorCode)[keyof typeof WireErrorCode];
+
+export class WireError extends Error {
+  readonly code: WireErrorCodeValue;
+  /** Result the daemon replies with in this case; null = no reply is sent. */
+  readonly result: number | null;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: WireErrorCodeValue,
+    message: string,
+    options?: { result?: number | null; details?: Readonly<Record<string, unknown>> },
+  ) {
+    super(message);
+    this.name = "WireError";
+    this.code = code;
+    this.result = options?.result ?? null;
+    this.details = options?.details;
+  }
+}

@@ -1,0 +1,10 @@
+// Public surface of the wire codec (spec/wire.md). See README.md for the module map.
+export * from "./constants.js";
+export * from "./results.js";
+export * from "./errors.js";
+export { ByteReader, ByteWriter, concatBytes, decodeCString, decodeCText } from "./bytes.js";
+export * from "./header.js";
+export * from "./structs.js";
+export * from "./messages.js";
+export { MessageReader, planRequest, replyPayloadSize, stateRecordFrameSize } from "./framing.js";
+export type { WireEvent, ReaderSide, MessageReaderOptions } from "./framing.js";
