@@ -1,1 +1,2 @@
 export {};
+export * from "./wire/index.js";
