@@ -1,2 +1,12 @@
 export {};
 export * from "./wire/index.js";
+export { SanlockClient, type SanlockClientOptions, type OwnerOptions } from "./client.js";
+export { ClientError, ClientErrorCode, SanlockError, ClientArgumentError, type ClientErrorCodeValue } from "./errors.js";
+export { Registration } from "./registration.js";
+export { Lease } from "./lease.js";
+export { EventChannel, type LockspaceEvent } from "./event-channel.js";
+export { DaemonConnection } from "./connection.js";
+export { resolveSocketPath, defaultRunDir, DEFAULT_RUN_DIR } from "./socket-path.js";
+export { parseStateString, parseResourceString, formatResourceString, escapePath, type ParsedResource } from "./resource-string.js";
+export { getAlignment } from "./alignment.js";
+export * as ops from "./operations.js";

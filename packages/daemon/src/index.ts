@@ -1,1 +1,18 @@
 export {};
+export * from "./device/index.js";
+export * from "./options.js";
+export * from "./config.js";
+export * from "./pid-file.js";
+export * from "./run-dir.js";
+export * from "./peer-cred.js";
+export * from "./log.js";
+export * from "./connection.js";
+export * from "./dispatch.js";
+export * from "./status.js";
+export * from "./server.js";
+export { defaultCommandRegistry } from "./commands/index.js";
+export { lookupTarget, withTarget } from "./commands/target.js";
+export { DaemonStartError, DETACHED_CHILD_ENV, defaultHostName, resolveSettings, runDaemonCommand, startDaemon } from "./main.js";
+export type { DaemonStartOptions, RunningDaemon } from "./main.js";
+export * from "./watchdog/index.js";
+export * from "./recovery/index.js";

@@ -1,0 +1,99 @@
+/**
+ * The numeric results `sanlock direct` prints ("init done -19", "read_leader
+ * done -223"): negative errno values and SANLK_* codes (src/sanlock_rv.h,
+ * wire.md §9.2). sanlock-ts prints the same number for the same problem.
+ */
+export const RC = {
+  OK: 0,
+  /** generic failure (-1), e.g. no leader found to take the sizes from */
+  FAILED: -1,
+  ENOENT: -2,
+  EINVAL: -22,
+  ENODEV: -19,
+  ENOSPC: -28,
+  SANLK_LEADER_READ: -220,
+  SANLK_LEADER_MAGIC: -223,
+  SANLK_LEADER_VERSION: -224,
+  SANLK_LEADER_LOCKSPACE: -226,
+  SANLK_LEADER_RESOURCE: -227,
+  SANLK_LEADER_NUMHOSTS: -228,
+  SANLK_LEADER_CHECKSUM: -229,
+  SANLK_RINDEX_MAGIC: -274,
+  SANLK_RINDEX_VERSION: -275,
+  SANLK_RINDEX_LOCKSPACE: -276,
+  SANLK_RINDEX_OFFSET: -277,
+  SANLK_RINDEX_DIFF: -278,
+} as const;
+
+/** A failed direct action: the number sanlock would print, and a one-line explanation. */
+export class DirectFailure extends Error {
+  readonly code: string;
+  readonly rc: number;
+
+  constructor(code: string, rc: number, message: string) {
+    super(message);
+    this.name = "DirectFailure";
+    this.code = code;
+    this.rc = rc;
+  }
+}
+
+/** The sanlock result for the first validation problem of a leader (src/paxos_lease.c verify_leader order). */
+export function leaderProblemRc(code: string, field: string): number {
+  switch (code) {
+    case "ERR_BAD_MAGIC":
+    case "ERR_LEASE_CLEARED":
+      return RC.SANLK_LEADER_MAGIC;
+    case "ERR_BAD_VERSION":
+      return RC.SANLK_LEADER_VERSION;
+    case "ERR_NAME_MISMATCH":
+      return field === "resourceName" ? RC.SANLK_LEADER_RESOURCE : RC.SANLK_LEADER_LOCKSPACE;
+    case "ERR_FIELD_RANGE":
+      return RC.SANLK_LEADER_NUMHOSTS;
+    case "ERR_BAD_CHECKSUM":
+      return RC.SANLK_LEADER_CHECKSUM;
+    default:
+      return RC.FAILED;
+  }
+}
+
+/**
+ * The number sanlock prints for a failed direct action, from the error that
+ * sanlock-ts raised (core's SanlockTsError codes, the device layer's codes).
+ */
+export function failureRc(error: unknown): number {
+  if (error instanceof DirectFailure) return error.rc;
+  const code = (error as { code?: unknown } | null)?.code;
+  const field = (error as { details?: { field?: unknown } } | null)?.details?.field;
+  switch (code) {
+    case "ERR_DEVICE_NOT_FOUND":
+    case "ERR_DEVICE_ACCESS":
+    case "ERR_NOT_A_DEVICE":
+    case "ERR_PATH_MISSING":
+      return RC.ENODEV;
+    case "ERR_BAD_MAGIC":
+      return field === "magic" && isRindexError(error) ? RC.SANLK_RINDEX_MAGIC : RC.SANLK_LEADER_MAGIC;
+    case "ERR_BAD_VERSION":
+      return isRindexError(error) ? RC.SANLK_RINDEX_VERSION : RC.SANLK_LEADER_VERSION;
+    case "ERR_NAME_MISMATCH":
+      if (field === "lockspace_name") return RC.SANLK_RINDEX_LOCKSPACE;
+      if (field === undefined) return RC.SANLK_RINDEX_DIFF;
+      return field === "resourceName" ? RC.SANLK_LEADER_RESOURCE : RC.SANLK_LEADER_LOCKSPACE;
+    case "ERR_FIELD_RANGE":
+      return field === "rx_offset" ? RC.SANLK_RINDEX_OFFSET : RC.FAILED;
+    case "ERR_MISALIGNED":
+    case "ERR_OUT_OF_RANGE":
+      return RC.SANLK_RINDEX_OFFSET;
+    case "ERR_RINDEX_FULL":
+    case "ERR_RINDEX_NOT_FOUND":
+      return RC.ENOENT;
+    case "ERR_INVALID_ARGUMENT":
+      return RC.EINVAL;
+    default:
+      return RC.FAILED;
+  }
+}
+
+function isRindexError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("rindex");
+}

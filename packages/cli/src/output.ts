@@ -1,0 +1,27 @@
+/**
+ * Where a command writes its text. Commands print whole lines; main.ts binds
+ * this to process.stdout / process.stderr, tests may bind it to buffers.
+ * sanlock prints its results (and its own errors) on stdout; errors that only
+ * sanlock-ts detects go to stderr as one line.
+ */
+export interface Output {
+  /** One line of normal output, without its newline. */
+  line(text: string): void;
+  /** One line of error text, without its newline. */
+  error(text: string): void;
+}
+
+export function processOutput(): Output {
+  return {
+    line: (text) => {
+      process.stdout.write(text + "\n");
+    },
+    error: (text) => {
+      process.stderr.write(text + "\n");
+    },
+  };
+}
+
+/** Exit status of sanlock: 0 when the action's result was 0, else 1. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;

@@ -1,0 +1,187 @@
+/**
+ * Per-lockspace view of other hosts, updated from every successful renewal read
+ * (algorithms.md §3). All times are the observer's own monotonic seconds;
+ * remote timestamps are only compared for equality (§1.1.3).
+ */
+import { nowSeconds, type Clock } from "./clock.js";
+import { effectiveIoTimeout, hostDeadSeconds, idRenewalFailSeconds } from "./timeouts.js";
+
+export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
+
+/** What the watcher needs from one delta record as read from disk. */
+export interface ObservedRecord {
+  hostId: number;
+  /** magic and lockspace name are right (§3.2 step 2). */
+  valid: boolean;
+  ownerId: number;
+  ownerGeneration: bigint;
+  /** Remote monotonic seconds; only compared for equality and zero (§1.1.3). */
+  timestamp: bigint;
+  ioTimeout: number;
+  hostName: string;
+  /** The observer's bit is set in this record's bitmap. */
+  ourBitSet: boolean;
+  /** Event fields: write_id (target generation), write_generation (event), write_timestamp (data). */
+  eventGeneration: bigint;
+  eventNumber: bigint;
+  eventData: bigint;
+}
+
+/** Status entry for one host_id (§3.1). Times are local; `timestamp` is remote. */
+export interface HostStatusEntry {
+  hostId: number;
+  firstCheck: number;
+  lastCheck: number;
+  lastLive: number;
+  lastReq: number;
+  ownerId: number;
+  ownerGeneration: bigint;
+  ownerName: string;
+  ioTimeout: number;
+  timestamp: bigint;
+}
+
+/** Notification found in another host's changed record (§3.2 step 5). */
+export interface Notification {
+  fromHostId: number;
+  fromGeneration: bigint;
+  eventGeneration: bigint;
+  eventNumber: bigint;
+  eventData: bigint;
+  /** True when requests on held resources should be examined (§6.2 step 1). */
+  examineRequests: boolean;
+}
+
+/** Read-only liveness port consumed by paxos leases (§3.4, §4.4 step 1). */
+export interface HostLiveness {
+  /** Status snapshot for host_id, or undefined if never examined / out of range. */
+  snapshot(hostId: number): HostStatusEntry | undefined;
+  /** sanlock's host_live(): alive unless proven dead (§3.4). */
+  isSharedHolderAlive(hostId: number, generation: bigint): boolean;
+}
+
+export interface HostStatusTableOptions {
+  ourHostId: number;
+  ownIoTimeout: number;
+  maxHosts: number;
+  clock: Clock;
+  /** How long a requester's bit suppresses re-examination (set_bitmap_seconds, §6.2). */
+  setBitmapSeconds: number;
+}
+
+const MAX_HOSTS_LIMIT = 2000;
+
+export class HostStatusTable implements HostLiveness {
+  private readonly entries: HostStatusEntry[];
+  private examined = false;
+
+  constructor(private readonly opts: HostStatusTableOptions) {
+    if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > MAX_HOSTS_LIMIT) {
+      throw new RangeError(`maxHosts must be 1..${MAX_HOSTS_LIMIT}, got ${opts.maxHosts}`);
+    }
+    this.entries = [];
+    for (let h = 1; h <= opts.maxHosts; h++) {
+      this.entries.push({
+        hostId: h, firstCheck: 0, lastCheck: 0, lastLive: 0, lastReq: 0,
+        ownerId: 0, ownerGeneration: 0n, ownerName: "", ioTimeout: 0, timestamp: 0n,
+      });
+    }
+  }
+
+  /** True once at least one renewal read has been examined. */
+  get hasExamined(): boolean {
+    return this.examined;
+  }
+
+  /**
+   * Apply one renewal read (§3.2). `records` are all host records in the area.
+   * Returns notifications addressed to us found in changed records.
+   */
+  observe(records: readonly ObservedRecord[]): Notification[] {
+    const now = nowSeconds(this.opts.clock);
+    const notifications: Notification[] = [];
+    for (const rec of records) {
+      const entry = this.entries[rec.hostId - 1];
+      if (entry === undefined) continue;
+      const note = this.observeOne(entry, rec, now);
+      if (note) notifications.push(note);
+    }
+    this.examined = true;
+    return notifications;
+  }
+
+  private observeOne(entry: HostStatusEntry, rec: ObservedRecord, now: number): Notification | undefined {
+    entry.lastCheck = now;
+    if (entry.firstCheck === 0) entry.firstCheck = now;
+    // §3.2 step 3: unchanged (owner_id, generation, timestamp) -> nothing else, bitmap not examined.
+    if (rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp) {
+      return undefined;
+    }
+    // §3.2 step 4: identity copied only from valid records; timestamp always tracked.
+    if (rec.valid) {
+      entry.ownerId = rec.ownerId;
+      entry.ownerGeneration = rec.ownerGeneration;
+      entry.ownerName = rec.hostName;
+      entry.ioTimeout = rec.ioTimeout;
+    }
+    entry.timestamp = rec.timestamp;
+    entry.lastLive = now;
+    // §3.2 step 5: our bit in another host's changed record.
+    if (rec.hostId === this.opts.ourHostId || !rec.ourBitSet) return undefined;
+    let examineRequests = false;
+    if (entry.lastReq === 0 || now - entry.lastReq >= this.opts.setBitmapSeconds) {
+      entry.lastReq = now;
+      examineRequests = true;
+    }
+    return {
+      fromHostId: rec.hostId,
+      fromGeneration: entry.ownerGeneration,
+      eventGeneration: rec.eventGeneration,
+      eventNumber: rec.eventNumber,
+      eventData: rec.eventData,
+      examineRequests,
+    };
+  }
+
+  snapshot(hostId: number): HostStatusEntry | undefined {
+    const entry = this.entries[hostId - 1];
+    if (entry === undefined || entry.lastCheck === 0) return undefined;
+    return { ...entry };
+  }
+
+  /** Host state as sanlock's get_host_flag reports it (§3.3). */
+  state(hostId: number): HostState {
+    const entry = this.entries[hostId - 1];
+    if (entry === undefined) throw new RangeError(`host_id ${hostId} outside 1..${this.opts.maxHosts}`);
+    if (entry.timestamp === 0n) return "FREE";
+    if (hostId === this.opts.ourHostId) return "LIVE";
+    const now = nowSeconds(this.opts.clock);
+    // §1.4: in state reporting a recorded 0 stays 0.
+    const fail = idRenewalFailSeconds(entry.ioTimeout);
+    const dead = hostDeadSeconds(entry.ioTimeout);
+    const last = entry.lastLive !== 0 ? entry.lastLive : entry.firstCheck;
+    const age = now - last;
+    if (age <= fail && entry.firstCheck === entry.lastLive) return "UNKNOWN";
+    if (age <= fail) return "LIVE";
+    if (age > dead) return "DEAD";
+    return "FAIL";
+  }
+
+  /** §3.4 host_live: alive unless proven dead; no I/O, no wait. */
+  isSharedHolderAlive(hostId: number, generation: bigint): boolean {
+    const entry = this.entries[hostId - 1];
+    if (entry === undefined) return true;
+    if (entry.lastCheck === 0) return true;
+    if (entry.timestamp === 0n) return false;
+    if (entry.ownerGeneration > generation) return false;
+    const deadAfter = hostDeadSeconds(effectiveIoTimeout(entry.ioTimeout, this.opts.ownIoTimeout));
+    const now = nowSeconds(this.opts.clock);
+    if (entry.lastLive === 0) return !(now - entry.firstCheck > deadAfter);
+    return !(now - entry.lastLive > deadAfter);
+  }
+
+  /** Generation of host_id as last observed (for SETEV CUR_GENERATION). */
+  observedGeneration(hostId: number): bigint {
+    return this.entries[hostId - 1]?.ownerGeneration ?? 0n;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Exclusive acquire of a paxos leader (algorithms.md §4.3, §4.7), leader
+ * release (§4.8 step 4) and retraction of a failed acquire (§4.9).
+ */
+import { nowSeconds, type Clock, type Random } from "./clock.js";
+import type { HostLiveness } from "./host-status.js";
+import { LeaseError, SanlockResult } from "./lease-errors.js";
+import { DBLOCK_FL_RELEASED, emptyDblock, type Dblock } from "./ondisk/dblock.js";
+import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
+import type { ModeBlock } from "./ondisk/mode-block.js";
+import { BallotPhase2Error, firstBallot, runBallot } from "./paxos-ballot.js";
+import { leadersEqual, type PaxosDisk } from "./paxos-disk.js";
+import { decideOwnerGone, type DeltaRecordView } from "./paxos-owner.js";
+import type { BrokenVariant } from "./variants.js";
+
+export interface LeaderAcquireInput {
+  disk: PaxosDisk;
+  clock: Clock;
+  random: Random;
+  liveness: HostLiveness;
+  readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
+  hostId: number;
+  generation: bigint;
+  ioTimeout: number;
+  /** First half of a shared acquire: commit with LFL_SHORT_HOLD (§4.7). */
+  shared: boolean;
+  requiredLver: bigint | undefined;
+  numHosts: number | undefined;
+  ownerNoWait: boolean;
+  /** Mode block carried by every ballot write (shared mark during sh→ex, §5.5). */
+  mode: ModeBlock;
+  variant: BrokenVariant;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LeaderAcquired {
+  leader: LeaderRecord;
+  /** Our final dblock (needed for release, §4.8 step 3). */
+  dblock: Dblock;
+  /** Shared holders noted in phase 1 of the ballots (host_id → generation, §5.4). */
+  sharedHolders: Map<number, bigint>;
+}
+
+/** A failed acquire; `leader` is the leader returned with the failure (SH retry hint, §5.2). */
+export class AcquireError extends LeaseError {
+  leader: LeaderRecord | undefined;
+}
+
+function failWith(err: unknown, leader: LeaderRecord | undefined): never {
+  if (err instanceof LeaseError) {
+    const wrapped = new AcquireError(nameOf(err.result), err.message, err.details);
+    wrapped.leader = leader;
+    throw wrapped;
+  }
+  throw err;
+}
+
+function nameOf(result: number): keyof typeof SanlockResult {
+  const entry = Object.entries(SanlockResult).find(([, v]) => v === result);
+  return (entry?.[0] ?? "ERROR") as keyof typeof SanlockResult;
+}
+
+/** Bounds: restarts of the whole acquire and ballot retries within one attempt. */
+const MAX_RESTARTS = 64;
+const MAX_BALLOTS = 256;
+
+type Attempt = { kind: "done"; result: LeaderAcquired } | { kind: "restart" };
+
+export async function acquireLeader(input: LeaderAcquireInput): Promise<LeaderAcquired> {
+  const sharedHolders = new Map<number, bigint>();
+  for (let restart = 0; restart < MAX_RESTARTS; restart++) {
+    const attempt = await acquireOnce(input, sharedHolders);
+    if (attempt.kind === "done") return attempt.result;
+  }
+  throw new LeaseError("ERROR", `resource ${input.disk.location.resource}: acquire restarted ${MAX_RESTARTS} times`);
+}
+
+async function acquireOnce(input: LeaderAcquireInput, sharedHolders: Map<number, bigint>): Promise<Attempt> {
+  const { disk, hostId: H, generation: G } = input;
+  // Step 1: whole area; leader and every dblock validated.
+  const full = await disk.readFull();
+  const cur = full.leader;
+  let maxMbal = 0n;
+  for (const slot of full.slots) if (slot.dblock && slot.dblock.mbal > maxMbal) maxMbal = slot.dblock.mbal;
+  // Step 3: the caller wants exactly this version.
+  if (input.requiredLver !== undefined && cur.lver !== input.requiredLver) {
+    failWith(new LeaseError("ACQUIRE_LVER", `resource ${disk.location.resource}: lver is ${cur.lver}, required ${input.requiredLver}`), cur);
+  }
+  // Steps 4-6: free, ours, or our previous instance's: reuse this read as the first leader check.
+  let reuse: LeaderRecord | undefined = cur;
+  const ours = cur.ownerId === H && (cur.ownerGeneration <= G || input.variant === "ignore-owner-generation");
+  if (cur.timestamp !== 0n && !ours) {
+    // Step 7: another owner; take over only once it is provably gone.
+    let verdict;
+    try {
+      verdict = await decideOwnerGone(cur, { ...input, ownIoTimeout: input.ioTimeout });
+    } catch (err) {
+      failWith(err, cur);
+    }
+    if (verdict === "restart") return { kind: "restart" };
+    reuse = undefined;
+  }
+  return runBallots(input, cur, maxMbal, reuse, sharedHolders);
+}
+
+async function runBallots(
+  input: LeaderAcquireInput, cur: LeaderRecord, maxMbal: bigint, reuse: LeaderRecord | undefined,
+  sharedHolders: Map<number, bigint>,
+): Promise<Attempt> {
+  const { disk, hostId: H, generation: G } = input;
+  const nextLver = cur.lver + 1n;
+  let mbal = firstBallot(maxMbal, cur.maxHosts, H);
+  let lastDblock: Dblock | undefined;
+  for (let ballot = 0; ballot < MAX_BALLOTS; ballot++) {
+    // Step 9: leader check before each ballot.
+    const tmp = reuse ?? (await disk.readLeader());
+    reuse = undefined;
+    if (tmp.lver === nextLver) {
+      if (tmp.ownerId === H && tmp.ownerGeneration === G) {
+        return { kind: "done", result: { leader: tmp, dblock: lastDblock ?? emptyDblock(), sharedHolders } };
+      }
+      failWith(new LeaseError("ACQUIRE_OWNED", `resource ${disk.location.resource}: lver ${nextLver} decided for host_id ${tmp.ownerId}`), tmp);
+    }
+    if (tmp.lver > nextLver || !leadersEqual(tmp, cur)) return { kind: "restart" };
+    // Step 10.
+    let outcome;
+    try {
+      outcome = await runBallot({
+        disk, clock: input.clock, hostId: H, generation: G, numHosts: cur.numHosts, maxHosts: cur.maxHosts, lver: nextLver, mbal,
+        mode: input.mode, sharedHolders, variant: input.variant,
+      });
+    } catch (err) {
+      // Step 12: after a possible phase-2 write, retract (§4.9).
+      if (err instanceof BallotPhase2Error) await retract(input, undefined, err.dblock);
+      failWith(err, cur);
+    }
+    if (outcome.kind === "aborted") {
+      // Step 11: random 0-1 s backoff so contenders stop colliding; next number for us.
+      await input.clock.sleep(input.random.next(), input.signal);
+      mbal += BigInt(cur.maxHosts);
+      continue;
+    }
+    lastDblock = outcome.dblock;
+    return { kind: "done", result: await commit(input, cur, outcome.dblock, sharedHolders) };
+  }
+  failWith(new LeaseError("DBLOCK_MBAL", `resource ${disk.location.resource}: ${MAX_BALLOTS} ballots aborted`), cur);
+}
+
+/** §4.7: write the decision into the leader. */
+async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblock, sharedHolders: Map<number, bigint>): Promise<LeaderAcquired> {
+  const { disk, hostId: H, generation: G } = input;
+  const ownerIsUs = dblock.inp === H;
+  let flags = cur.flags;
+  if (ownerIsUs) flags = input.shared ? flags | LFL_SHORT_HOLD : flags & ~LFL_SHORT_HOLD;
+  const next: LeaderRecord = {
+    ...cur,
+    lver: dblock.lver,
+    ownerId: dblock.inp,
+    ownerGeneration: dblock.inp2,
+    timestamp: dblock.inp3,
+    writeId: BigInt(H),
+    writeGeneration: G,
+    writeTimestamp: BigInt(nowSeconds(input.clock)),
+    numHosts: input.numHosts ?? cur.numHosts,
+    flags: flags >>> 0,
+  };
+  try {
+    await disk.writeLeader(next);
+  } catch (err) {
+    await retract(input, next, dblock);
+    failWith(err, next);
+  }
+  // Stricter than sanlock (which compares only owner_id): a value of our previous instance is not ours.
+  if (!ownerIsUs || dblock.inp2 !== G) {
+    failWith(new LeaseError("ACQUIRE_OTHER", `resource ${disk.location.resource}: ballot committed host_id ${dblock.inp} generation ${dblock.inp2}`), next);
+  }
+  return { leader: next, dblock, sharedHolders };
+}
+
+/**
+ * §4.9 retraction, in the stricter compatible form of §8.4 item 1: keep our
+ * dblock values and add RELEASED (never erase a possibly decided proposal),
+ * then free the leader only if it names us and was written by us.
+ */
+export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord | undefined, dblock: Dblock): Promise<void> {
+  try {
+    // The mode block is kept: a failed sh→ex conversion still holds its shared lease (§5.5 step 5).
+    await input.disk.writeOwnSlot({ ...dblock, flags: dblock.flags | DBLOCK_FL_RELEASED }, input.mode);
+    const last = attempted ?? (await input.disk.readLeader());
+    await releaseLeader(input.disk, input.clock, input.hostId, input.generation, last);
+  } catch {
+    // Best effort: the acquire already failed; others fall back to the owner-gone rules.
+  }
+}
+
+/** §4.8 step 4: free the leader if it is still the one we committed (or learned). */
+export async function releaseLeader(disk: PaxosDisk, clock: Clock, hostId: number, generation: bigint, last: LeaderRecord, newName?: string): Promise<void> {
+  const leader = await disk.readLeader();
+  // Another host wrote the leader naming us: our RELEASED dblock is the signal; writing could clobber a newer decision.
+  if (leader.writeId !== BigInt(hostId)) return;
+  if (leader.lver !== last.lver) {
+    throw new LeaseError("RELEASE_LVER", `resource ${disk.location.resource}: leader lver ${leader.lver}, we hold ${last.lver}`);
+  }
+  if (leader.timestamp === 0n) throw new LeaseError("RELEASE_OWNER", `resource ${disk.location.resource}: leader already free`);
+  if (leader.ownerId !== hostId || leader.ownerGeneration !== generation) {
+    throw new LeaseError("RELEASE_OWNER", `resource ${disk.location.resource}: leader owned by ${leader.ownerId}/${leader.ownerGeneration}`);
+  }
+  if (!leadersEqual(leader, last)) throw new LeaseError("RELEASE_OWNER", `resource ${disk.location.resource}: leader changed since we wrote it`);
+  await disk.writeLeader({
+    ...leader,
+    timestamp: 0n,
+    writeId: BigInt(hostId),
+    writeGeneration: generation,
+    writeTimestamp: BigInt(nowSeconds(clock)),
+    flags: (leader.flags & ~LFL_SHORT_HOLD) >>> 0,
+    resourceName: newName ?? leader.resourceName,
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * One Disk Paxos ballot for lease version L (algorithms.md §4.5, §4.6).
+ */
+import { nowSeconds, type Clock } from "./clock.js";
+import { assertInvariant as assert } from "./errors.js";
+import { LeaseError } from "./lease-errors.js";
+import { emptyDblock, type Dblock } from "./ondisk/dblock.js";
+import { MBLOCK_SHARED, type ModeBlock } from "./ondisk/mode-block.js";
+import type { HostSlot, PaxosDisk } from "./paxos-disk.js";
+import type { BrokenVariant } from "./variants.js";
+
+/** §4.5: first ballot number for host H given the largest mbal seen. */
+export function firstBallot(maxMbal: bigint, maxHosts: number, hostId: number): bigint {
+  if (maxMbal === 0n) return BigInt(hostId);
+  const m = BigInt(maxHosts);
+  return maxMbal - (maxMbal % m) + m + BigInt(hostId);
+}
+
+export interface BallotInput {
+  disk: PaxosDisk;
+  clock: Clock;
+  hostId: number;
+  generation: bigint;
+  numHosts: number;
+  /** The leader's max_hosts: modulus of ballot numbers (§4.5). */
+  maxHosts: number;
+  lver: bigint;
+  mbal: bigint;
+  /** Mode block written with every dblock write (shared mark during sh→ex conversion, §5.5). */
+  mode: ModeBlock;
+  /** Shared holders noted in phase 1 accumulate here (host_id → mode-block generation). */
+  sharedHolders: Map<number, bigint>;
+  variant: BrokenVariant;
+}
+
+export type BallotOutcome =
+  | { kind: "decided"; dblock: Dblock }
+  /** -212/-213: a larger lver or mbal was seen; retry with a larger mbal. */
+  | { kind: "aborted"; error: LeaseError };
+
+/** A ballot failure after our phase-2 write may have landed (retraction needed, §4.9). */
+export class BallotPhase2Error extends LeaseError {
+  /** The phase-2 dblock that may have reached the disk. */
+  dblock: Dblock = emptyDblock();
+}
+
+function phase2Failure(name: "DBLOCK_WRITE" | "DBLOCK_READ", err: unknown, dblock: Dblock): BallotPhase2Error {
+  const failure = new BallotPhase2Error(name, `phase 2 ${name === "DBLOCK_WRITE" ? "write" : "read"} failed: ${(err as Error)?.message ?? String(err)}`);
+  failure.dblock = dblock;
+  return failure;
+}
+
+/** §4.6 step 2.3-2.5: abort on a newer instance or a larger ballot. */
+function abortReason(slot: HostSlot, lver: bigint, mbal: bigint): LeaseError | undefined {
+  const d = slot.dblock;
+  if (!d || d.lver < lver) return undefined;
+  if (d.lver > lver) return new LeaseError("DBLOCK_LVER", `host_id ${slot.hostId} dblock has lver ${d.lver} > ${lver}`);
+  if (d.mbal > mbal) return new LeaseError("DBLOCK_MBAL", `host_id ${slot.hostId} dblock has mbal ${d.mbal} > ${mbal}`);
+  return undefined;
+}
+
+/** Phase 1 value selection: largest bal among same-lver blocks with a value; ties → lower host_id. */
+function pickCandidate(slots: HostSlot[], lver: bigint): Dblock | undefined {
+  let best: Dblock | undefined;
+  for (const slot of slots) {
+    const d = slot.dblock;
+    if (!d || d.lver !== lver || d.inp === 0 || d.bal === 0n) continue;
+    if (!best || d.bal > best.bal) best = d;
+  }
+  return best;
+}
+
+export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
+  const { disk, lver, mbal } = input;
+  // Phase 1 write: only mbal and lver; bal/inp cleared (sanlock differs from Disk Paxos here, §9.1).
+  const phase1: Dblock = { ...emptyDblock(), mbal, lver };
+  await disk.writeOwnSlot(phase1, input.mode);
+  const slots1 = await disk.readBallotSlots(input.numHosts);
+  for (const slot of slots1) {
+    if (slot.dblock && slot.mode.flags & MBLOCK_SHARED) input.sharedHolders.set(slot.hostId, slot.mode.generation);
+  }
+  for (const slot of slots1) {
+    const abort = abortReason(slot, lver, mbal);
+    if (abort) return { kind: "aborted", error: abort };
+  }
+  const candidate = pickCandidate(slots1, lver);
+  const value = candidate
+    ? { inp: candidate.inp, inp2: candidate.inp2, inp3: candidate.inp3 }
+    : { inp: input.hostId, inp2: input.generation, inp3: BigInt(nowSeconds(input.clock)) };
+  // A zero inp3 would commit a leader that looks free (timestamp 0).
+  assert(value.inp3 > 0n && value.inp > 0, "proposal needs a host_id and a non-zero time");
+  assert(mbal % BigInt(input.maxHosts) === BigInt(input.hostId) % BigInt(input.maxHosts), "mbal must be congruent to host_id modulo max_hosts (§4.5)");
+  const phase2: Dblock = { ...emptyDblock(), mbal, bal: mbal, ...value, lver };
+  try {
+    await disk.writeOwnSlot(phase2, input.mode);
+  } catch (err) {
+    throw phase2Failure("DBLOCK_WRITE", err, phase2);
+  }
+  // Phase 2 read: a larger ballot that started meanwhile may have chosen another value.
+  if (input.variant !== "skip-phase2-read") {
+    let slots2: HostSlot[];
+    try {
+      slots2 = await disk.readBallotSlots(input.numHosts);
+    } catch (err) {
+      throw phase2Failure("DBLOCK_READ", err, phase2);
+    }
+    for (const slot of slots2) {
+      const abort = abortReason(slot, lver, mbal);
+      if (abort) return { kind: "aborted", error: abort };
+    }
+  }
+  return { kind: "decided", dblock: phase2 };
+}

@@ -1,0 +1,189 @@
+/**
+ * Reads and writes of one paxos lease area (ondisk.md §6): leader in sector 0,
+ * request record in sector 1, dblock + mode block of host H in sector H+1.
+ * Every I/O is bounded by the lockspace's io_timeout (algorithms.md §1.5).
+ */
+import type { BlockDevice } from "./block-device.js";
+import type { Clock } from "./clock.js";
+import { LeaseError, toLeaseError } from "./lease-errors.js";
+import { readBytes, writeBytes, type IoContext } from "./lease-io.js";
+import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, type Dblock } from "./ondisk/dblock.js";
+import { encodeDblockSector } from "./ondisk/dblock-sector.js";
+import { DETECT_READ_SIZE, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
+import { PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, decodeLeader, encodeLeader, type LeaderRecord } from "./ondisk/leader-record.js";
+import { MBLOCK_OFFSET, decodeModeBlock, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
+
+export interface ResourceLocation {
+  resource: string;
+  device: BlockDevice;
+  /** Byte offset of the resource lease area on `device`. */
+  offset: number;
+}
+
+/** One host's slot as read in a ballot or full read; `dblock` undefined when invalid. */
+export interface HostSlot {
+  hostId: number;
+  dblock: Dblock | undefined;
+  mode: ModeBlock;
+}
+
+export interface AreaSnapshot {
+  leader: LeaderRecord;
+  /** Slots for host_ids 1..leader.numHosts. */
+  slots: HostSlot[];
+}
+
+export class PaxosDisk {
+  private readonly io: IoContext;
+  private geometryValue: Geometry | undefined;
+
+  constructor(
+    readonly lockspace: string,
+    readonly location: ResourceLocation,
+    readonly hostId: number,
+    readonly ioTimeout: number,
+    clock: Clock,
+  ) {
+    this.io = { device: location.device, clock };
+  }
+
+  get geometry(): Geometry {
+    if (!this.geometryValue) throw new LeaseError("ERROR", `resource ${this.location.resource}: geometry not read yet`);
+    return this.geometryValue;
+  }
+
+  /** §4.3 steps 1-2: sector/align sizes come from the leader itself. */
+  async detect(): Promise<Geometry> {
+    if (this.geometryValue) return this.geometryValue;
+    const first = await readBytes(this.io, this.location.offset, DETECT_READ_SIZE, this.ioTimeout, "leader read", "LEADER_READ");
+    const view = new DataView(first.buffer, first.byteOffset, first.byteLength);
+    const magic = view.getUint32(0, true);
+    if (magic === PAXOS_DISK_CLEAR || magic !== PAXOS_DISK_MAGIC) {
+      throw new LeaseError("LEADER_MAGIC", `resource ${this.location.resource} at byte ${this.location.offset}: no paxos lease (magic 0x${magic.toString(16)})`);
+    }
+    try {
+      this.geometryValue = geometryFromLeaderFields(view.getUint32(12, true), view.getUint32(8, true));
+    } catch (err) {
+      throw new LeaseError("LEADER_SECTORSIZE", `resource ${this.location.resource}: ${(err as Error).message}`);
+    }
+    return this.geometryValue;
+  }
+
+  private sectorAt(sector: number): number {
+    return this.location.offset + sector * this.geometry.sectorSize;
+  }
+
+  decodeLeaderAt(bytes: Uint8Array, offset: number): LeaderRecord {
+    try {
+      return decodeLeader(bytes, offset, {
+        kind: "paxos", at: this.location.offset, spaceName: this.lockspace,
+        resourceName: this.location.resource, hostId: this.hostId,
+      });
+    } catch (err) {
+      throw toLeaseError(err, `resource ${this.location.resource} leader`);
+    }
+  }
+
+  /** Read and validate the leader (4.2). */
+  async readLeader(): Promise<LeaderRecord> {
+    await this.detect();
+    const bytes = await readBytes(this.io, this.location.offset, this.geometry.sectorSize, this.ioTimeout, "leader read", "LEADER_READ");
+    return this.decodeLeaderAt(bytes, 0);
+  }
+
+  /** §4.3 step 1: whole area; any invalid dblock among 1..num_hosts fails (-214). */
+  async readFull(): Promise<AreaSnapshot & { bytes: Uint8Array }> {
+    await this.detect();
+    const bytes = await readBytes(this.io, this.location.offset, this.geometry.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+    const leader = this.decodeLeaderAt(bytes, 0);
+    const slots = this.parseSlots(bytes, leader.numHosts, "strict");
+    return { leader, slots, bytes };
+  }
+
+  /** Ballot read of sectors 0..P-1, P = num_hosts + 2 rounded up to a power of two (§4.1). */
+  async readBallotSlots(numHosts: number): Promise<HostSlot[]> {
+    const sectors = Math.min(nextPowerOfTwo(numHosts + 2), this.geometry.sectorsPerArea);
+    const bytes = await readBytes(this.io, this.location.offset, sectors * this.geometry.sectorSize, this.ioTimeout, "dblock read", "DBLOCK_READ");
+    return this.parseSlots(bytes, numHosts, "skip-invalid");
+  }
+
+  private parseSlots(bytes: Uint8Array, numHosts: number, invalid: "strict" | "skip-invalid"): HostSlot[] {
+    const { sectorSize } = this.geometry;
+    const slots: HostSlot[] = [];
+    for (let q = 1; q <= numHosts; q++) {
+      const start = (q + 1) * sectorSize;
+      if (start + sectorSize > bytes.length) break;
+      const mode = decodeModeBlock(bytes, start + MBLOCK_OFFSET);
+      let dblock: Dblock | undefined;
+      try {
+        dblock = decodeDblock(bytes, start, this.location.offset);
+      } catch {
+        if (invalid === "strict") {
+          throw new LeaseError("DBLOCK_CHECKSUM", `resource ${this.location.resource}: dblock of host_id ${q} has a bad checksum`);
+        }
+      }
+      slots.push({ hostId: q, dblock, mode });
+    }
+    return slots;
+  }
+
+  /** Read one host's dblock sector (owner RELEASED check §4.4, shared holders §5.4). */
+  async readSlot(hostId: number): Promise<HostSlot> {
+    await this.detect();
+    const at = this.sectorAt(hostId + 1);
+    const bytes = await readBytes(this.io, at, this.geometry.sectorSize, this.ioTimeout, `dblock ${hostId} read`, "DBLOCK_READ");
+    const mode = decodeModeBlock(bytes, MBLOCK_OFFSET);
+    const fields = readDblockFields(bytes, 0, at);
+    const valid = isEmptyDblock(fields) || dblockChecksum(bytes, 0) === fields.checksum;
+    return { hostId, dblock: valid ? fields : undefined, mode };
+  }
+
+  /** Write our sector: dblock (checksum recomputed) + mode block, zeros elsewhere (§1.5.3). */
+  async writeOwnSlot(dblock: Dblock, mode: ModeBlock = emptyModeBlock()): Promise<void> {
+    await this.writeSlot(this.hostId, dblock, mode);
+  }
+
+  async writeSlot(hostId: number, dblock: Dblock, mode: ModeBlock): Promise<void> {
+    const sector = encodeDblockSector(dblock, this.geometry.sectorSize, mode);
+    await writeBytes(this.io, this.sectorAt(hostId + 1), sector, this.ioTimeout, `dblock ${hostId} write`, "DBLOCK_WRITE");
+  }
+
+  /** §5.4: the only write to another host's sector: all zeros. */
+  async zeroSlot(hostId: number): Promise<void> {
+    await writeBytes(this.io, this.sectorAt(hostId + 1), new Uint8Array(this.geometry.sectorSize), this.ioTimeout, `dblock ${hostId} clear`, "DBLOCK_WRITE");
+  }
+
+  /** Write sector 0: leader, zeros to the end of the sector. */
+  async writeLeader(leader: LeaderRecord): Promise<void> {
+    const sector = new Uint8Array(this.geometry.sectorSize);
+    sector.set(encodeLeader(leader), 0);
+    await writeBytes(this.io, this.location.offset, sector, this.ioTimeout, "leader write", "LEADER_WRITE");
+  }
+
+  async readSector(sector: number, what: string): Promise<Uint8Array> {
+    await this.detect();
+    return readBytes(this.io, this.sectorAt(sector), this.geometry.sectorSize, this.ioTimeout, what, "LEADER_READ");
+  }
+
+  async writeSector(sector: number, data: Uint8Array, what: string): Promise<void> {
+    await this.detect();
+    if (data.length !== this.geometry.sectorSize) throw new RangeError(`${what}: ${data.length} bytes is not one sector`);
+    await writeBytes(this.io, this.sectorAt(sector), data, this.ioTimeout, what, "LEADER_WRITE");
+  }
+}
+
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * Field-by-field leader equality ("differs in any field", §4.3 step 9). The stored
+ * checksum is ignored: it is derived from the other fields (records compared here were validated).
+ */
+export function leadersEqual(a: LeaderRecord, b: LeaderRecord): boolean {
+  const x = encodeLeader(a);
+  const y = encodeLeader(b);
+  return x.every((v, i) => v === y[i]);
+}

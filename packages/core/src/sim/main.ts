@@ -1,0 +1,135 @@
+// CLI of the simulator: `pnpm sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N]
+// [--resources R] [--no-faults] [--trace] [--expect-violation]`. Ends with one summary line.
+// Exit status 1 when violations were found (or, with --expect-violation, when none were).
+// core imports nothing from Node: argv, stdout and exit come from globalThis.process.
+
+import { BROKEN_VARIANTS } from "../variants.js";
+import { runSeeds, type SeedRunOptions } from "./runner.js";
+
+interface ProcessLike {
+  argv: string[];
+  stdout: { write(text: string): boolean };
+  exitCode?: number;
+}
+
+interface PerformanceLike {
+  now(): number;
+}
+
+const proc = (globalThis as unknown as { process: ProcessLike }).process;
+const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
+
+const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--no-faults] [--trace] [--expect-violation]";
+
+export interface CliOptions {
+  seeds: number;
+  hosts: number;
+  firstSeed: number;
+  variant: string;
+  ops: number;
+  resources: number;
+  maxSeconds: number;
+  faults: boolean;
+  trace: boolean;
+  expectViolation: boolean;
+}
+
+export class CliUsageError extends Error {
+  readonly code = "ERR_SIM_USAGE";
+}
+
+function intArg(name: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < min || n > max) {
+    throw new CliUsageError(`${name} needs an integer in ${min}..${max}, got ${value ?? "nothing"}`);
+  }
+  return n;
+}
+
+export function parseCli(args: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900,
+    faults: true, trace: false, expectViolation: false,
+  };
+  let seedGiven = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = (): string | undefined => inline ?? args[++i];
+    switch (flag) {
+      case "--seeds": o.seeds = intArg(flag, value(), 1, 1_000_000); break;
+      case "--hosts": o.hosts = intArg(flag, value(), 1, 16); break;
+      case "--seed": o.firstSeed = intArg(flag, value(), 0, 2 ** 48); seedGiven = true; break;
+      case "--ops": o.ops = intArg(flag, value(), 1, 10_000); break;
+      case "--resources": o.resources = intArg(flag, value(), 1, 8); break;
+      case "--max-seconds": o.maxSeconds = intArg(flag, value(), 10, 100_000); break;
+      case "--variant": {
+        const v = value();
+        if (v === undefined || !(BROKEN_VARIANTS as readonly string[]).includes(v)) {
+          throw new CliUsageError(`--variant must be one of ${BROKEN_VARIANTS.join(", ")}, got ${v ?? "nothing"}`);
+        }
+        o.variant = v;
+        break;
+      }
+      case "--no-faults": o.faults = false; break;
+      case "--trace": o.trace = true; break;
+      case "--expect-violation": o.expectViolation = true; break;
+      case "--": break;
+      default: throw new CliUsageError(`unknown argument ${arg}`);
+    }
+  }
+  if (o.seeds === 0) o.seeds = seedGiven ? 1 : 100;
+  return o;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseCli(args);
+  } catch (err) {
+    proc.stdout.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const out = (line: string): void => void proc.stdout.write(`${line}\n`);
+  const started = perf.now();
+  const run: SeedRunOptions = {
+    firstSeed: options.firstSeed,
+    seeds: options.seeds,
+    hosts: options.hosts,
+    resources: options.resources,
+    opsPerHost: options.ops,
+    variant: options.variant,
+    faults: options.faults,
+    maxSeconds: options.maxSeconds,
+    stopOnViolation: options.expectViolation,
+    keepTraceLines: options.trace ? 0 : 60,
+    ...(options.trace ? { traceSink: out } : {}),
+    onSeed: (r) => {
+      if (r.violations.length === 0) return;
+      out(`seed ${r.seed}: ${r.violations.length} violation(s)`);
+      for (const plan of r.plans) out(`  ${plan}`);
+      for (const v of r.violations.slice(0, 5)) out(`  t=${v.time.toFixed(3)} ${v.kind}: ${v.message}`);
+      if (!options.trace) {
+        out(`  last trace lines of seed ${r.seed}:`);
+        for (const line of r.trace.recent()) out(`    ${line}`);
+      }
+      out(`  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
+        `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"} --trace`);
+    },
+  };
+  const summary = await runSeeds(run);
+  const elapsed = (perf.now() - started) / 1000;
+  const failing = summary.failingSeeds.length > 0 ? ` (first failing seed ${summary.failingSeeds[0]})` : "";
+  out(`sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, variant ${options.variant}, simulated lease operations ${summary.operations}, ` +
+    `I/Os ${summary.ios}, violations ${summary.violations}${failing}, elapsed ${elapsed.toFixed(1)} s`);
+  const violated = summary.violations > 0;
+  return violated === options.expectViolation ? 0 : 1;
+}
+
+// Run when executed directly (node packages/core/dist/sim/main.js).
+const entry = proc?.argv?.[1] ?? "";
+if (/sim[\\/]main\.(js|ts)$/.test(entry)) {
+  void main(proc.argv.slice(2)).then((code) => {
+    proc.exitCode = code;
+  });
+}

@@ -1,0 +1,17 @@
+/** The default command table: every command 1..40 has a handler. */
+import { CommandRegistry } from "../dispatch.js";
+import { registerConfigCommands } from "./config.js";
+import { registerInfoCommands } from "./info.js";
+import { registerSessionCommands } from "./session.js";
+import { registerShutdownCommands } from "./shutdown.js";
+import { registerStubCommands } from "./stubs.js";
+
+export function defaultCommandRegistry(): CommandRegistry {
+  const registry = new CommandRegistry();
+  registerStubCommands(registry);
+  registerSessionCommands(registry);
+  registerInfoCommands(registry);
+  registerConfigCommands(registry);
+  registerShutdownCommands(registry);
+  return registry;
+}

@@ -1,0 +1,201 @@
+/**
+ * Commands that read or format lease areas through the daemon (wire.md §7.12, §7.17-§7.20,
+ * §7.23): ALIGN, WRITE_LOCKSPACE, READ_LOCKSPACE, WRITE_RESOURCE, READ_RESOURCE,
+ * READ_RESOURCE_OWNERS. Geometry comes from the request's ALIGN_* and SECTOR_* flags; flags 0
+ * means the device's sector size with its legacy alignment (write) or probing (read).
+ */
+import {
+  Cmd, Errno, HOST_SIZE, RESOURCE_SIZE, ResFlag, WriteResourceFlag,
+  encodeHost, encodeLockspace, encodeResource, type SanlkResource,
+} from "@sanlock-ts/client";
+import {
+  geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners,
+  type Geometry,
+} from "@sanlock-ts/core";
+import type { CommandContext, CommandRegistry } from "../dispatch.js";
+import { openDirectDevice, type DirectDevice } from "../device/index.js";
+import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { resultOf } from "../lockspaces/results.js";
+
+/** sanlock's io_timeout for these one-shot I/Os when none is given (seconds). */
+const DEFAULT_IO_TIMEOUT = 10;
+/** Initialising writes get the longer write_init_io_timeout (60 s default). */
+const INIT_TIMEOUT_MS = 60_000;
+
+const ALIGN_FLAGS: readonly [number, number][] = [[0x10, 1048576], [0x20, 2097152], [0x40, 4194304], [0x80, 8388608]];
+const SECTOR_512 = 0x100;
+const SECTOR_4K = 0x200;
+
+/** Geometry named by ALIGN_* and SECTOR_* flags; undefined when neither is given. */
+export function geometryFromFlags(flags: number): Geometry | undefined {
+  const align = ALIGN_FLAGS.find(([bit]) => flags & bit)?.[1];
+  const sector = flags & SECTOR_4K ? 4096 : flags & SECTOR_512 ? 512 : undefined;
+  if (align === undefined && sector === undefined) return undefined;
+  const sectorSize = sector ?? (align === 1048576 ? 512 : 4096);
+  return geometryFor(sectorSize, align ?? (sectorSize === 512 ? 1048576 : 8388608));
+}
+
+/** The ALIGN|SECTOR bits that describe `g` (READ replies, §7.19). */
+export function flagsOfGeometry(g: Geometry): number {
+  const align = ALIGN_FLAGS.find(([, size]) => size === g.alignSize)?.[0] ?? 0;
+  return align | (g.sectorSize === 4096 ? SECTOR_4K : SECTOR_512);
+}
+
+async function withDevice<T>(path: string, geometry: Geometry | undefined, work: (device: DirectDevice) => Promise<T>): Promise<T> {
+  const device = await openDirectDevice(path, {
+    ioTimeoutMs: INIT_TIMEOUT_MS,
+    ...(geometry !== undefined ? { sectorSize: geometry.sectorSize } : {}),
+  });
+  try {
+    return await work(device);
+  } finally {
+    await device.close().catch(() => undefined);
+  }
+}
+
+/** ALIGN (§7.12): 1 MiB for 512-byte sectors (files count as 512), 8 MiB for 4096. */
+async function align(ctx: CommandContext<typeof Cmd.ALIGN>): Promise<void> {
+  const path = ctx.body.disk.path;
+  if (path === "") {
+    await ctx.reply(-Errno.ENODEV);
+    return;
+  }
+  try {
+    const size = await withDevice(path, undefined, async (device) => device.sectorSize);
+    await ctx.reply(size === 512 ? 1048576 : size === 4096 ? 8388608 : -Errno.EINVAL);
+  } catch {
+    await ctx.reply(-Errno.ENODEV);
+  }
+}
+
+/** WRITE_LOCKSPACE (§7.17): data2 = io_timeout to record (0 → 10). */
+async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): Promise<void> {
+  const ls = ctx.body.lockspace;
+  if (ls.hostIdDisk.path === "") {
+    await ctx.reply(-Errno.ENODEV);
+    return;
+  }
+  const ioTimeout = ctx.header.data2 > 0 ? ctx.header.data2 : DEFAULT_IO_TIMEOUT;
+  try {
+    const geometry = geometryFromFlags(ls.flags);
+    await withDevice(ls.hostIdDisk.path, geometry, (device) => initLockspaceArea(device, {
+      offset: Number(ls.hostIdDisk.offset), spaceName: ls.name, ioTimeout,
+      ...(geometry !== undefined ? { geometry } : {}),
+    }));
+  } catch (error) {
+    await ctx.reply(resultOf(error));
+    return;
+  }
+  await ctx.reply(0);
+}
+
+/** READ_LOCKSPACE (§7.19): data2 = io_timeout in the record; the struct follows even on error. */
+async function readLockspace(ctx: CommandContext<typeof Cmd.READ_LOCKSPACE>): Promise<void> {
+  const ls = ctx.body.lockspace;
+  const hostId = ls.hostId === 0n ? 1 : Number(ls.hostId);
+  const echo = { ...ls, hostId: BigInt(hostId) };
+  if (ls.hostIdDisk.path === "") {
+    await ctx.reply(-Errno.ENODEV, { payload: encodeLockspace(echo) });
+    return;
+  }
+  try {
+    const geometry = geometryFromFlags(ls.flags);
+    const sector = await withDevice(ls.hostIdDisk.path, geometry, (device) => readDeltaSector(device, {
+      offset: Number(ls.hostIdDisk.offset), hostId,
+      ...(geometry !== undefined ? { geometry } : {}),
+      ...(ls.name !== "" ? { spaceName: ls.name } : {}),
+    }));
+    const reply = { ...echo, name: sector.leader.spaceName, flags: flagsOfGeometry(sector.geometry) };
+    await ctx.reply(0, { data2: sector.leader.ioTimeout, payload: encodeLockspace(reply) });
+  } catch (error) {
+    await ctx.reply(resultOf(error), { payload: encodeLockspace(echo) });
+  }
+}
+
+/** WRITE_RESOURCE (§7.18): header `data` is used as num_hosts; WRITE_CLEAR writes a cleared lease. */
+async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Promise<void> {
+  const res = ctx.body.resource;
+  const first = res.disks[0];
+  if (first === undefined || first.path === "") {
+    await ctx.reply(-Errno.ENODEV);
+    return;
+  }
+  try {
+    const geometry = geometryFromFlags(res.flags);
+    const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
+    await withDevice(first.path, geometry, (device) => initResourceArea(device, {
+      offset: Number(first.offset), spaceName: res.lockspaceName, resourceName: res.name,
+      numHosts: ctx.header.data >>> 0,
+      ...(geometry !== undefined ? { geometry } : {}),
+      ...(clear ? { clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) } : {}),
+    }));
+  } catch (error) {
+    await ctx.reply(resultOf(error));
+    return;
+  }
+  await ctx.reply(0);
+}
+
+async function readLeader(res: SanlkResource) {
+  const first = res.disks[0];
+  if (first === undefined) throw new RangeError("resource without disk");
+  const geometry = geometryFromFlags(res.flags);
+  return withDevice(first.path, geometry, (device) => readPaxosLeader(device, {
+    offset: Number(first.offset),
+    ...(geometry !== undefined ? { geometry } : {}),
+    ...(res.lockspaceName !== "" ? { spaceName: res.lockspaceName } : {}),
+    ...(res.name !== "" ? { resourceName: res.name } : {}),
+  }));
+}
+
+/** READ_RESOURCE (§7.20): the struct (names, lver, geometry flags) follows even on error. */
+async function readResource(ctx: CommandContext<typeof Cmd.READ_RESOURCE>): Promise<void> {
+  const res = ctx.body.resource;
+  const echo = { ...res, disks: [] };
+  try {
+    const { leader, geometry } = await readLeader(res);
+    const reply: SanlkResource = {
+      ...echo, lockspaceName: leader.spaceName, name: leader.resourceName, lver: leader.lver,
+      flags: (res.flags & ~0x3f0) | flagsOfGeometry(geometry),
+    };
+    await ctx.reply(0, { payload: encodeResource(reply, false) });
+  } catch (error) {
+    await ctx.reply(resultOf(error), { payload: encodeResource(echo, false) });
+  }
+}
+
+/** READ_RESOURCE_OWNERS (§7.23): resource struct then the owners as sanlk_host. */
+async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>): Promise<void> {
+  const res = ctx.body.resource;
+  const first = res.disks[0];
+  const echo = { ...res, disks: [] };
+  if (first === undefined) {
+    await ctx.reply(-Errno.ERANGE, { payload: encodeResource(echo, false) });
+    return;
+  }
+  try {
+    const { leader } = await readLeader(res);
+    const geometry = geometryFromFlags(res.flags);
+    const owners = await withDevice(first.path, geometry, (device) => readResourceOwners(
+      leader.spaceName, { resource: leader.resourceName, device, offset: Number(first.offset) }, DAEMON_CLOCK, DEFAULT_IO_TIMEOUT));
+    const shared = owners.some((o) => o.shared);
+    const reply: SanlkResource = { ...echo, lver: leader.lver, flags: res.flags | (shared ? ResFlag.SHARED : 0) };
+    const payload = new Uint8Array(RESOURCE_SIZE + owners.length * HOST_SIZE);
+    payload.set(encodeResource(reply, false), 0);
+    owners.forEach((o, i) => payload.set(encodeHost({
+      hostId: BigInt(o.hostId), generation: o.generation, timestamp: o.timestamp, ioTimeout: 0, flags: 0,
+    }), RESOURCE_SIZE + i * HOST_SIZE));
+    await ctx.reply(0, { data2: owners.length, payload });
+  } catch (error) {
+    await ctx.reply(resultOf(error), { payload: encodeResource(echo, false) });
+  }
+}
+
+export function registerDiskHandlers(registry: CommandRegistry): void {
+  registry.register(Cmd.ALIGN, align);
+  registry.register(Cmd.WRITE_LOCKSPACE, writeLockspace);
+  registry.register(Cmd.READ_LOCKSPACE, readLockspace);
+  registry.register(Cmd.WRITE_RESOURCE, writeResource);
+  registry.register(Cmd.READ_RESOURCE, readResource);
+  registry.register(Cmd.READ_RESOURCE_OWNERS, readOwners);
+}

@@ -1,0 +1,69 @@
+/**
+ * The lease engine as the server sees it: a LockspaceSet (LockspaceHooks) with its
+ * ResourceManager. Handlers find it through `ctx.daemon.lockspaces`; when another
+ * LockspaceHooks is plugged in (tests of the shell), they answer like the stubs.
+ */
+import type { CommandContext } from "../dispatch.js";
+import type { DaemonLog } from "../log.js";
+import { LockspaceSet, type KillReason } from "../lockspaces/lockspace-set.js";
+import type { Lockspace } from "../lockspaces/lockspace.js";
+import { ResourceManager } from "../resources/resource-manager.js";
+import type { Token } from "../resources/tokens.js";
+import { RequestHandler } from "../resources/request-handler.js";
+
+export interface LeaseEngineOptions {
+  readonly log: DaemonLog;
+  /** Replaces the default holder signalling (next issue: kill sequence with killpath, §7.3). */
+  readonly killHolders?: (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void;
+}
+
+type LogLevel = "error" | "warn" | "info" | "debug";
+
+function logger(log: DaemonLog): (level: LogLevel, message: string) => void {
+  return (level, message) => log[level](message);
+}
+
+export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
+  const log = logger(options.log);
+  let set: LockspaceSet | undefined;
+  const resources = new ResourceManager({ activeLockspace: (name) => set?.active(name), log });
+  const requests = new RequestHandler({ resources, log });
+  set = new LockspaceSet({
+    resources,
+    log,
+    killHolders: options.killHolders ?? signalHolders,
+    examineRequests: (ls, name) => requests.examineLockspace(ls, name),
+  });
+  return set;
+}
+
+/**
+ * Minimal holder signalling until the kill sequence of the next issue exists (§8.1):
+ * removal → SIGKILL (SIGTERM if the client restricted SIGKILL); recovery → SIGTERM
+ * (SIGKILL if it restricted SIGTERM). Called about once per second by the removal loop.
+ */
+export function signalHolders(_ls: Lockspace, holders: readonly Token[], reason: KillReason): void {
+  const RESTRICT_SIGKILL = 0x2;
+  const RESTRICT_SIGTERM = 0x4;
+  const seen = new Set<number>();
+  for (const token of holders) {
+    const conn = token.conn;
+    if (conn === undefined || seen.has(conn.pid) || conn.pid <= 0) continue;
+    seen.add(conn.pid);
+    let signal: NodeJS.Signals = reason === "remove" ? "SIGKILL" : "SIGTERM";
+    if (signal === "SIGKILL" && conn.restricted & RESTRICT_SIGKILL) signal = "SIGTERM";
+    else if (signal === "SIGTERM" && conn.restricted & RESTRICT_SIGTERM) signal = "SIGKILL";
+    conn.killCount++;
+    try {
+      process.kill(conn.pid, signal);
+    } catch {
+      // already gone: its connection closes and its leases are released
+    }
+  }
+}
+
+/** The engine behind `ctx.daemon.lockspaces`, if the daemon runs ours. */
+export function engineOf(ctx: CommandContext): LockspaceSet | undefined {
+  const hooks = ctx.daemon.lockspaces;
+  return hooks instanceof LockspaceSet ? hooks : undefined;
+}

@@ -1,0 +1,14 @@
+/** Registers the lockspace, resource and disk command handlers (replacing the shell's stubs). */
+import type { CommandRegistry } from "../dispatch.js";
+import { registerDiskHandlers } from "./disk-handlers.js";
+import { registerLockspaceHandlers } from "./lockspace-handlers.js";
+import { registerResourceHandlers } from "./resource-handlers.js";
+
+export function registerLeaseHandlers(registry: CommandRegistry): void {
+  registerLockspaceHandlers(registry);
+  registerResourceHandlers(registry);
+  registerDiskHandlers(registry);
+}
+
+export { createLeaseEngine, engineOf, signalHolders } from "./engine.js";
+export type { LeaseEngineOptions } from "./engine.js";

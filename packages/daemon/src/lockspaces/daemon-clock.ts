@@ -1,0 +1,41 @@
+/**
+ * The daemon's Clock for the core algorithms (algorithms.md §1.1): monotonic seconds
+ * from CLOCK_MONOTONIC (process.hrtime), sleeps on real timers, abortable.
+ */
+import type { Clock, Random } from "@sanlock-ts/core";
+import { randomInt } from "node:crypto";
+
+export class MonotonicClock implements Clock {
+  now(): number {
+    return Number(process.hrtime.bigint()) / 1e9;
+  }
+
+  sleep(seconds: number, signal?: AbortSignal): Promise<void> {
+    if (!(seconds >= 0)) throw new RangeError(`sleep: seconds must be >= 0, got ${seconds}`);
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, Math.ceil(seconds * 1000));
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** Ballot backoff jitter from the system CSPRNG (any uniform source will do). */
+export class SystemRandom implements Random {
+  next(): number {
+    return randomInt(0, 0x40000000) / 0x40000000;
+  }
+}
+
+export const DAEMON_CLOCK = new MonotonicClock();
+export const DAEMON_RANDOM = new SystemRandom();

@@ -1,0 +1,317 @@
+/**
+ * The daemon's lockspaces: the add / active / rem lists (wire.md §8.1), ADD / REM / INQ
+ * (§7.2, §7.3, §7.15, §8.2), SET_CONFIG (§7.29), the event channels (§8.4), and the
+ * LockspaceHooks the server uses (GET_LOCKSPACES, STATUS, shutdown, client gone).
+ *
+ * Leaving a lockspace (removal, recovery, forced shutdown) follows §7.2 / §7.11 rules 5-6:
+ * holders are asked to go through the `killHolders` hook; only when no client holds a lease
+ * in it (and neither USED nor, with USED_BY_ORPHANS, an orphan keeps it) does it move to the
+ * rem list and write its delta release.
+ */
+import { Errno, LsFlag, StateType, disk, type SanlkLockspace, type StateRecord } from "@sanlock-ts/client";
+import type { Notification } from "@sanlock-ts/core";
+import type { Connection } from "../connection.js";
+import type { LockspaceHooks } from "../status.js";
+import type { ResourceManager } from "../resources/resource-manager.js";
+import type { Token } from "../resources/tokens.js";
+import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { EventChannels } from "./event-channels.js";
+import { Lockspace, type LockspaceSpec } from "./lockspace.js";
+
+/** sanlock's default io_timeout when ADD_LOCKSPACE sends 0 (§7.2). */
+export const DEFAULT_IO_TIMEOUT = 10;
+/** The removal loop checks holders once per second (§8.2). */
+const REMOVAL_CHECK_SECONDS = 1;
+/** Bound on lockspaces known at once (memory). */
+export const MAX_LOCKSPACES = 1024;
+/** INQ_WAIT re-checks once per second; bounded so a stuck add cannot hold a worker forever. */
+const MAX_INQ_WAIT_CHECKS = 3600;
+
+export type ListName = "add" | "spaces" | "rem";
+
+/** Why holders are asked to go: removal/shutdown → SIGKILL; recovery → graceful first (§8.1). */
+export type KillReason = "remove" | "recovery";
+
+export interface LockspaceSetOptions {
+  readonly resources: ResourceManager;
+  log(level: "error" | "warn" | "info" | "debug", message: string): void;
+  /**
+   * Asks the holders of a failing or removed lockspace to go (§7.3, next issue: kill
+   * sequence, killpath, watchdog). Called about once per second while holders remain.
+   */
+  killHolders?(ls: Lockspace, holders: readonly Token[], reason: KillReason): void;
+  /** Examine request records of held leases (§6.2, EXAMINE §7.13): the owner side of REQUEST. */
+  examineRequests?(ls: Lockspace, resourceName?: string): void;
+}
+
+interface Entry {
+  readonly ls: Lockspace;
+  list: ListName;
+  /** Resolves when a join finishes (0 or its failure result). */
+  joined?: Promise<number>;
+  /** Resolves when the lockspace is gone. */
+  removed?: Promise<void>;
+}
+
+export interface LockspaceMatch {
+  readonly name: string;
+  readonly hostId: number;
+  readonly path: string;
+  readonly offset: bigint;
+}
+
+export class LockspaceSet implements LockspaceHooks {
+  readonly events = new EventChannels();
+  private readonly entries: Entry[] = [];
+  private nextSpaceId = 1;
+
+  constructor(private readonly options: LockspaceSetOptions) {}
+
+  get resources(): ResourceManager {
+    return this.options.resources;
+  }
+
+  // ---- lookups
+
+  /** The active lockspace named `name` (removal may be requested), if any. */
+  active(name: string): Lockspace | undefined {
+    return this.entries.find((e) => e.list === "spaces" && e.ls.name === name)?.ls;
+  }
+
+  private findExact(match: LockspaceMatch): Entry | undefined {
+    return this.entries.find((e) => e.ls.name === match.name && e.ls.spec.path === match.path &&
+      e.ls.spec.offset === match.offset && (match.hostId === 0 || e.ls.spec.hostId === match.hostId));
+  }
+
+  /** Any list: HOST_STATUS / RENEWAL accept adding and removing lockspaces too (§7.14). */
+  anyList(name: string): Lockspace | undefined {
+    return this.entries.find((e) => e.ls.name === name)?.ls;
+  }
+
+  // ---- ADD_LOCKSPACE (§7.2)
+
+  /** Checks and starts a join; `done` resolves with the join's result. */
+  add(spec: LockspaceMatch & { ioTimeout: number; hostName: string }): { result: number; done?: Promise<number> } {
+    if (spec.name === "" || spec.hostId < 1 || spec.hostId > 2000 || spec.path === "") return { result: -Errno.EINVAL };
+    const clash = this.addClash(spec);
+    if (clash !== 0) return { result: clash };
+    if (this.entries.length >= MAX_LOCKSPACES) return { result: -Errno.ENOMEM };
+    const ioTimeout = spec.ioTimeout === 0 ? DEFAULT_IO_TIMEOUT : spec.ioTimeout;
+    if (ioTimeout > 255) return { result: -Errno.EINVAL };
+    const full: LockspaceSpec = { name: spec.name, hostId: spec.hostId, path: spec.path, offset: spec.offset, ioTimeout };
+    const ls = new Lockspace(full, this.nextSpaceId++, {
+      hostName: spec.hostName,
+      onRecovery: (failed) => this.startRemoval(failed, "recovery"),
+      onNotifications: (from, notes) => this.onNotifications(from, notes),
+      log: this.options.log,
+    });
+    const entry: Entry = { ls, list: "add" };
+    this.entries.push(entry);
+    entry.joined = ls.join().then((result) => {
+      if (result === 0 && ls.state === "live") {
+        entry.list = "spaces";
+        if (ls.removeRequested) this.startRemoval(ls, "remove");
+      } else {
+        this.drop(entry);
+      }
+      return result;
+    });
+    return { result: 0, done: entry.joined };
+  }
+
+  /** §7.2: same lockspace again → EEXIST / EINPROGRESS / EAGAIN; name or disk used otherwise → EINVAL. */
+  private addClash(spec: LockspaceMatch): number {
+    for (const e of this.entries) {
+      const s = e.ls.spec;
+      const sameDisk = s.path === spec.path && s.offset === spec.offset;
+      if (e.ls.name === spec.name && sameDisk && s.hostId === spec.hostId) {
+        if (e.list === "add") return -Errno.EINPROGRESS;
+        if (e.list === "rem") return -Errno.EAGAIN;
+        return -Errno.EEXIST;
+      }
+      if (e.ls.name === spec.name || sameDisk) return -Errno.EINVAL;
+    }
+    return 0;
+  }
+
+  // ---- REM_LOCKSPACE (§7.3)
+
+  remove(match: LockspaceMatch, unusedOnly: boolean): { result: number; done?: Promise<void> } {
+    const entry = this.findExact(match);
+    if (entry === undefined) return { result: -Errno.ENOENT };
+    if (entry.list === "rem" || entry.ls.removeRequested) return { result: -Errno.EINPROGRESS };
+    if (unusedOnly && this.options.resources.lockspaceInUse(entry.ls.name)) return { result: -Errno.EBUSY };
+    entry.ls.removeRequested = true;
+    if (entry.list === "add") {
+      entry.ls.abortJoin();
+      const joined = entry.joined ?? Promise.resolve(-1);
+      return { result: 0, done: joined.then(() => this.whenGone(entry)) };
+    }
+    return { result: 0, done: this.startRemoval(entry.ls, "remove") };
+  }
+
+  private whenGone(entry: Entry): Promise<void> {
+    return entry.removed ?? Promise.resolve();
+  }
+
+  /** Begins leaving (idempotent): kill holders, wait for them, then the delta release. */
+  private startRemoval(ls: Lockspace, reason: KillReason): Promise<void> {
+    const entry = this.entries.find((e) => e.ls === ls);
+    if (entry === undefined) return Promise.resolve();
+    entry.removed ??= this.runRemoval(entry, reason);
+    return entry.removed;
+  }
+
+  private async runRemoval(entry: Entry, reason: KillReason): Promise<void> {
+    const { ls } = entry;
+    const resources = this.options.resources;
+    // §7.11 rule 5: wait until every holder's connection has closed (and USED is cleared).
+    // Like sanlock's main loop, the first look comes a second after the request: until
+    // then the lockspace stays in the active list (INQ answers 0, §8.2).
+    for (;;) {
+      await DAEMON_CLOCK.sleep(REMOVAL_CHECK_SECONDS);
+      const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
+      if (holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name)) break;
+      const live = holders.filter((t) => t.conn !== undefined);
+      if (live.length > 0) this.options.killHolders?.(ls, live, ls.state === "recovery" ? "recovery" : reason);
+    }
+    resources.forgetLockspace(ls.name);
+    entry.list = "rem";
+    this.events.closeAll(ls.name);
+    // §7.11 rule 6: the delta release only after the holders are gone (Lockspace.leave checks the last attempt).
+    await ls.leave();
+    this.drop(entry);
+    this.options.log("info", `lockspace ${ls.name}:${ls.spec.hostId} removed`);
+  }
+
+  private drop(entry: Entry): void {
+    const index = this.entries.indexOf(entry);
+    if (index >= 0) this.entries.splice(index, 1);
+  }
+
+  // ---- INQ_LOCKSPACE (§7.15)
+
+  inquire(match: LockspaceMatch): number {
+    const entry = this.findExact(match);
+    if (entry === undefined) return -Errno.ENOENT;
+    return entry.list === "spaces" ? 0 : -Errno.EINPROGRESS;
+  }
+
+  async inquireWait(match: LockspaceMatch): Promise<number> {
+    for (let i = 0; i < MAX_INQ_WAIT_CHECKS; i++) {
+      const result = this.inquire(match);
+      if (result !== -Errno.EINPROGRESS) return result;
+      await DAEMON_CLOCK.sleep(1);
+    }
+    return -Errno.EINPROGRESS;
+  }
+
+  // ---- notifications and events
+
+  private onNotifications(ls: Lockspace, notes: readonly Notification[]): void {
+    this.events.deliver(ls.name, ls.spec.hostId, notes);
+    if (notes.some((note) => note.examineRequests)) this.examine(ls);
+  }
+
+  /** Looks for requests against the leases held in `ls` (all, or the named one). */
+  examine(ls: Lockspace, resourceName?: string): void {
+    this.options.examineRequests?.(ls, resourceName);
+  }
+
+  // ---- LockspaceHooks
+
+  count(): number {
+    return this.entries.length;
+  }
+
+  /** Order active, rem, add with LSF flags (§7.21). */
+  list(): SanlkLockspace[] {
+    const order: [ListName, number][] = [["spaces", 0], ["rem", LsFlag.REM], ["add", LsFlag.ADD]];
+    return order.flatMap(([list, flags]) => this.entries.filter((e) => e.list === list).map((e) => toWire(e.ls, flags)));
+  }
+
+  /** SET_CONFIG (§7.29). */
+  setConfig(name: string, command: number): number {
+    const ls = this.active(name);
+    if (ls === undefined) return -Errno.ENOENT;
+    const failing = ls.state !== "live";
+    switch (command) {
+      case 1:
+        if (failing) return -Errno.ENOSPC;
+        ls.externalUsed = true;
+        return 0;
+      case 2:
+        ls.externalUsed = false;
+        return 0;
+      case 4:
+        if (failing) return -Errno.ENOSPC;
+        ls.usedByOrphans = true;
+        return 0;
+      case 8:
+        ls.usedByOrphans = false;
+        return 0;
+      default:
+        return -Errno.EINVAL;
+    }
+  }
+
+  statusRecords(includeResources: boolean): StateRecord[] {
+    const records: StateRecord[] = [];
+    for (const list of ["spaces", "add", "rem"] as const) {
+      for (const e of this.entries.filter((x) => x.list === list)) {
+        records.push({
+          type: StateType.LOCKSPACE, flags: 0, data32: 0, data64: BigInt(e.ls.spec.hostId), name: e.ls.name,
+          str: `list=${list} ${e.ls.stateFields()}`, lockspace: toWire(e.ls, 0),
+        });
+      }
+    }
+    if (includeResources) records.push(...this.resourceRecords());
+    return records;
+  }
+
+  private resourceRecords(): StateRecord[] {
+    const records: StateRecord[] = [];
+    for (const resource of this.options.resources.tokens.all()) {
+      const list = resource.state === "held" ? "held" : resource.state === "acquiring" ? "add" : "rem";
+      const lver = resource.lease.leader?.lver ?? 0n;
+      const geometry = resource.lease.disk.geometry;
+      for (const token of resource.tokens.length > 0 ? resource.tokens : [undefined]) {
+        const orphan = token !== undefined && token.conn === undefined;
+        records.push({
+          type: StateType.RESOURCE, flags: 0, data32: token?.pid ?? 0, data64: lver, name: resource.name,
+          str: `list=${orphan ? "orphan" : list} flags=${resource.shared ? 1 : 0} sector_size=${geometry.sectorSize} ` +
+            `align_size=${geometry.alignSize} lver=${lver} reused=0 res_id=0 token_id=${token?.tokenId ?? 0}`,
+          resource: {
+            lockspaceName: resource.lockspace, name: resource.name, lver: 0n, data64: 0n, data32: 0, unused: 0,
+            flags: resource.shared ? 4 : 0, numDisks: resource.disks.length,
+            disks: resource.disks.map((d) => disk(d.path, d.offset)),
+          },
+        });
+      }
+    }
+    return records;
+  }
+
+  /** Forced shutdown (§8.3): remove every lockspace; resolves when all are gone. */
+  async removeAll(): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (const entry of [...this.entries]) {
+      entry.ls.removeRequested = true;
+      if (entry.list === "add") {
+        entry.ls.abortJoin();
+        pending.push(entry.joined ?? Promise.resolve());
+      } else {
+        pending.push(this.startRemoval(entry.ls, "remove"));
+      }
+    }
+    await Promise.allSettled(pending);
+  }
+
+  clientGone(conn: Connection): void {
+    this.options.resources.clientGone(conn);
+  }
+}
+
+function toWire(ls: Lockspace, flags: number): SanlkLockspace {
+  return { name: ls.name, hostId: BigInt(ls.spec.hostId), flags, hostIdDisk: disk(ls.spec.path, ls.spec.offset) };
+}

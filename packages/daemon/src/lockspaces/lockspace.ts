@@ -1,0 +1,295 @@
+/**
+ * One lockspace instance of this daemon: the host_id delta lease (algorithms.md §2), its
+ * renewal loop (§2.3), the failure checks that start recovery (§2.4, §7.2), and leaving (§2.5).
+ *
+ * The renewal loop runs on the main event loop (NOT a worker thread — not done for lack of
+ * time): it only ever waits on timers and on device I/O that the device layer performs off
+ * the event loop, so a stalled device under one lockspace delays only that lockspace's
+ * promises, never another lockspace's renewals or client requests. A long synchronous task
+ * on the main thread would still delay renewals; the last good renewal is published through
+ * a SharedArrayBuffer (RenewalStatus) so a watchdog thread can act on it independently.
+ *
+ * Recovery (§7.2) is one-way (§7.11 rule 4). What recovery does to holders (kill sequence,
+ * §7.3) belongs to the next issue: this class only calls the `onRecovery` hook once.
+ */
+import {
+  DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRenewalError,
+  type HostStatusTable, type Notification, type PaxosHost,
+} from "@sanlock-ts/core";
+import { openDirectDevice, MAX_IO_TIMEOUT_MS, type DirectDevice } from "../device/index.js";
+import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
+import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
+import { resultOf } from "./results.js";
+
+/** The renewal loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
+const TICK_SECONDS = 1;
+/** Extra wait before an attempt once a renewal is due (§2.3). */
+const DUE_DELAY_SECONDS = 0.5;
+
+export interface LockspaceSpec {
+  readonly name: string;
+  readonly hostId: number;
+  readonly path: string;
+  readonly offset: bigint;
+  /** Our io_timeout N_own, 1..255. */
+  readonly ioTimeout: number;
+}
+
+export interface LockspaceHooksIn {
+  /** Host name written into our delta record (§2.1.2). */
+  readonly hostName: string;
+  /** Called once when the lockspace enters recovery (§7.2 step 1). */
+  onRecovery(ls: Lockspace, reason: string): void;
+  /** Notifications found in other hosts' records at a renewal (§3.2 step 5, §6.2, §8.4). */
+  onNotifications(ls: Lockspace, notes: readonly Notification[]): void;
+  log(level: "error" | "warn" | "info" | "debug", message: string): void;
+}
+
+export class Lockspace {
+  readonly renewal = new RenewalStatus();
+  /** Unique id shown as space_id in STATUS. */
+  readonly spaceId: number;
+  private stateValue: LockspaceState = "joining";
+  private delta: DeltaLease | undefined;
+  private device: DirectDevice | undefined;
+  private readonly stop = new AbortController();
+  private loop: Promise<void> | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** Set by REM_LOCKSPACE / forced shutdown: leave once the holders are gone (§8.1). */
+  removeRequested = false;
+  /** SET_CONFIG USED / USED_BY_ORPHANS (§7.29). */
+  externalUsed = false;
+  usedByOrphans = false;
+  recoveryReason = "";
+  acquireLastResult = 0;
+  acquireLastAttempt = 0;
+  acquireLastSuccess = 0;
+  corruptResult = 0;
+
+  constructor(readonly spec: LockspaceSpec, spaceId: number, private readonly hooks: LockspaceHooksIn) {
+    if (spec.hostId < 1 || spec.hostId > 2000) throw new RangeError(`host_id ${spec.hostId} outside 1..2000`);
+    if (spec.ioTimeout < 1 || spec.ioTimeout > 255) throw new RangeError(`io_timeout ${spec.ioTimeout} outside 1..255`);
+    this.spaceId = spaceId;
+    this.renewal.setState("joining");
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get state(): LockspaceState {
+    return this.stateValue;
+  }
+
+  private setState(state: LockspaceState): void {
+    this.stateValue = state;
+    this.renewal.setState(state);
+  }
+
+  /** Our generation in the lockspace (after join). */
+  get generation(): bigint {
+    return this.delta?.generation ?? 0n;
+  }
+
+  get geometry(): { sectorSize: number; alignSize: number } {
+    return this.delta?.geometry ?? { sectorSize: 0, alignSize: 0 };
+  }
+
+  /** The host status table (after join; the source of GET_HOSTS / HOST_STATUS). */
+  get hostStatus(): HostStatusTable | undefined {
+    try {
+      return this.delta?.status;
+    } catch {
+      return undefined;
+    }
+  }
+
+  get deltaLease(): DeltaLease | undefined {
+    return this.delta;
+  }
+
+  /** A lease may be linked to a process only while this is true (§7.11 rule 3). */
+  isUsable(hostId: number, generation: bigint): boolean {
+    return this.stateValue === "live" && this.spec.hostId === hostId && this.generation === generation;
+  }
+
+  /** What a paxos lease needs from this lockspace instance (core PaxosHost). */
+  paxosHost(): PaxosHost {
+    const delta = this.requireDelta();
+    return {
+      lockspace: this.spec.name,
+      hostId: this.spec.hostId,
+      generation: delta.generation,
+      ioTimeout: this.spec.ioTimeout,
+      clock: DAEMON_CLOCK,
+      random: DAEMON_RANDOM,
+      liveness: delta.status,
+      readDeltaRecord: (hostId) => delta.readHostRecord(hostId),
+    };
+  }
+
+  private requireDelta(): DeltaLease {
+    if (this.delta === undefined) throw new LeaseError("ERROR", `lockspace ${this.spec.name} is not joined`);
+    return this.delta;
+  }
+
+  /**
+   * Join (§2.2): opens the path, checks the host_id against the area, acquires the delta
+   * lease, then starts renewals. Resolves with 0 or a negative wire result.
+   */
+  async join(): Promise<number> {
+    const now = DAEMON_CLOCK.now();
+    this.acquireLastAttempt = Math.floor(now);
+    try {
+      this.device = await openDirectDevice(this.spec.path, { ioTimeoutMs: deviceDeadlineMs(this.spec.ioTimeout) });
+      const geometry = await detectAreaGeometry(this.device, Number(this.spec.offset));
+      if (geometry !== undefined && this.spec.hostId > geometry.maxHosts) {
+        throw new LeaseError("ERROR", `host_id ${this.spec.hostId} exceeds max_hosts ${geometry.maxHosts}`);
+      }
+      this.delta = new DeltaLease({
+        lockspace: this.spec.name, hostId: this.spec.hostId, hostName: this.hooks.hostName,
+        ioTimeout: this.spec.ioTimeout, device: this.device, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
+      });
+      const joined = await this.delta.acquire(this.stop.signal);
+      this.renewal.recordSuccess(Number(joined.timestamp));
+      this.renewal.recordAttempt(Number(joined.timestamp), 0);
+    } catch (error) {
+      const result = this.stop.signal.aborted ? -1 : joinResult(error);
+      this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);
+      return this.joinFailed(result);
+    }
+    if (this.stop.signal.aborted) return this.joinFailed(-1);
+    this.acquireLastResult = 1;
+    this.acquireLastSuccess = Math.floor(DAEMON_CLOCK.now());
+    this.setState("live");
+    this.loop = this.renewLoop();
+    this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
+    this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation}`);
+    return 0;
+  }
+
+  private async joinFailed(result: number): Promise<number> {
+    this.acquireLastResult = result;
+    this.setState("removed");
+    await this.closeDevice();
+    return result;
+  }
+
+  /** Aborts a join in progress (REM_LOCKSPACE while adding, §7.3): the add answers −1. */
+  abortJoin(): void {
+    if (this.stateValue === "joining") this.stop.abort(new Error("add aborted by remove"));
+  }
+
+  /** §2.4: the gap check runs independently of a renewal that may be stuck in I/O. */
+  private checkGap(): void {
+    if (this.stateValue !== "live") return;
+    const gap = DAEMON_CLOCK.now() - this.renewal.lastSuccess;
+    const n = this.spec.ioTimeout;
+    if (gap >= 8 * n) this.enterRecovery(`renewal gap ${Math.floor(gap)} s ≥ 8·io_timeout`);
+    else if (gap >= 6 * n) this.hooks.log("warn", `lockspace ${this.spec.name} renewal gap ${Math.floor(gap)} s`);
+  }
+
+  /** §7.2 step 1: one-way (§7.11 rule 4). */
+  enterRecovery(reason: string): void {
+    if (this.stateValue !== "live") return;
+    this.setState("recovery");
+    this.recoveryReason = reason;
+    this.hooks.log("error", `lockspace ${this.spec.name}:${this.spec.hostId} recovery: ${reason}`);
+    this.hooks.onRecovery(this, reason);
+  }
+
+  /** §2.3 scheduling: wake every second; once 2N have passed since last_success, wait 0.5 s and renew. */
+  private async renewLoop(): Promise<void> {
+    const delta = this.requireDelta();
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      try {
+        await DAEMON_CLOCK.sleep(TICK_SECONDS, signal);
+        if (DAEMON_CLOCK.now() - Number(delta.lastSuccess) < delta.timeouts.idRenewalSeconds) continue;
+        await DAEMON_CLOCK.sleep(DUE_DELAY_SECONDS, signal);
+      } catch {
+        return; // stopped
+      }
+      await this.renewOnce(delta);
+    }
+  }
+
+  private async renewOnce(delta: DeltaLease): Promise<void> {
+    const startedAt = DAEMON_CLOCK.now();
+    try {
+      const renewed = await delta.renew();
+      this.renewal.recordSuccess(Number(renewed.timestamp));
+      this.renewal.recordAttempt(startedAt, 0);
+      if (renewed.notifications.length > 0) this.hooks.onNotifications(this, renewed.notifications);
+    } catch (error) {
+      const result = resultOf(error);
+      this.renewal.recordAttempt(startedAt, result);
+      this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${(error as Error).message}`);
+      if (isCorruptRenewalError(error)) {
+        this.corruptResult = result;
+        this.enterRecovery(`renewal result ${result}`);
+      }
+    }
+  }
+
+  /**
+   * Leave (§2.5, §7.11 rules 5-6): called only once no process uses the lockspace. Stops
+   * renewals, waits for an attempt in progress, then writes the delta release only if the
+   * last renewal attempt succeeded.
+   */
+  async leave(): Promise<void> {
+    if (this.stateValue === "removed") return;
+    const wasJoined = this.delta !== undefined && this.stateValue !== "joining";
+    this.setState("removed");
+    this.stop.abort(new Error("lockspace removed"));
+    if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
+    await this.loop;
+    if (wasJoined && this.delta !== undefined && this.delta.lastAttemptSucceeded) {
+      try {
+        await this.delta.release();
+      } catch (error) {
+        this.hooks.log("error", `lockspace ${this.spec.name} delta release failed: ${(error as Error).message}`);
+      }
+    }
+    await this.closeDevice();
+  }
+
+  private async closeDevice(): Promise<void> {
+    const device = this.device;
+    this.device = undefined;
+    if (device === undefined) return;
+    try {
+      await device.close();
+    } catch {
+      // close failures leave nothing to undo
+    }
+  }
+
+  /** LOCKSPACE state string fields of STATUS (wire.md §10.5), minus `list`. */
+  stateFields(): string {
+    const geometry = this.geometry;
+    const r = this.renewal;
+    return [
+      `space_id=${this.spaceId}`, `io_timeout=${this.spec.ioTimeout}`, `sector_size=${geometry.sectorSize}`,
+      `align_size=${geometry.alignSize}`, `host_generation=${this.generation}`,
+      `renew_fail=${r.lastResult < 0 ? 1 : 0}`, `space_dead=${this.stateValue === "recovery" ? 1 : 0}`,
+      `killing_pids=${this.stateValue === "recovery" ? 1 : 0}`, `used_retries=0`,
+      `external_used=${Number(this.externalUsed)}`, `used_by_orphans=${Number(this.usedByOrphans)}`,
+      `renewal_read_extend_sec=${this.spec.ioTimeout}`, `set_max_sectors_kb=0`, `corrupt_result=${this.corruptResult}`,
+      `acquire_last_result=${this.acquireLastResult}`, `renewal_last_result=${r.lastResult === 0 ? 1 : r.lastResult}`,
+      `acquire_last_attempt=${this.acquireLastAttempt}`, `acquire_last_success=${this.acquireLastSuccess}`,
+      `renewal_last_attempt=${r.lastAttempt}`, `renewal_last_success=${r.lastSuccess}`,
+    ].join(" ");
+  }
+}
+
+/** Per-I/O device deadline: longer than any core timeout, so the core's own bounds decide (§1.5). */
+function deviceDeadlineMs(ioTimeout: number): number {
+  return Math.min(MAX_IO_TIMEOUT_MS, (8 * ioTimeout + 60) * 1000);
+}
+
+/** §7.2: host_id beyond the area → SANLK_ADDLS_INVALID_HOSTID (−231). */
+function joinResult(error: unknown): number {
+  if (error instanceof LeaseError && error.result === SanlockResult.ERROR && /exceeds max_hosts/.test(error.message)) return -231;
+  return resultOf(error);
+}

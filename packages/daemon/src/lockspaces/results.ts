@@ -1,0 +1,37 @@
+/**
+ * Mapping of thrown errors to the i32 results sent on the wire (wire.md §9).
+ * Lease errors carry their sanlock result; a path that cannot be opened is −ENODEV (§7.2);
+ * anything unexpected is SANLK_ERROR (−201) so a bug never looks like success.
+ */
+import { Errno } from "@sanlock-ts/client";
+import { LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
+
+const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([
+  "ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT",
+]);
+
+export function resultOf(thrown: unknown): number {
+  const error = toLeaseError(thrown, "lease record");
+  if (error instanceof LeaseError) return error.result;
+  // No leader to take the geometry from: "no lockspace/lease at that offset" (§9.4).
+  if (error instanceof SanlockTsError && error.code === "ERR_GEOMETRY_NOT_FOUND") return SanlockResult.LEADER_MAGIC;
+  if (error instanceof SanlockTsError && error.code === "ERR_BAD_GEOMETRY") return -Errno.EINVAL;
+  if (error instanceof SanlockTsError && OPEN_FAILURE_CODES.has(error.code)) return -Errno.ENODEV;
+  if (error instanceof SanlockTsError && error.code === "ERR_IO_TIMEOUT") return SanlockResult.AIO_TIMEOUT;
+  if (error instanceof SanlockTsError && error.code === "ERR_BAD_MAGIC") return SanlockResult.LEADER_MAGIC;
+  return SanlockResult.ERROR;
+}
+
+/** A result-carrying failure raised by the daemon's own checks (code names the errno). */
+export class DaemonResultError extends Error {
+  readonly code: string;
+  constructor(readonly result: number, message: string) {
+    super(message);
+    this.name = "DaemonResultError";
+    this.code = `ERR_RESULT_${-result}`;
+  }
+}
+
+export function resultOfAny(error: unknown): number {
+  return error instanceof DaemonResultError ? error.result : resultOf(error);
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+/**
+ * `sanlock daemon` entry (sanlock 3.8.5 main.c do_daemon, wire.md §2.2).
+ *
+ * Order as in sanlock: defaults < sanlock.conf < command line; without -D the daemon
+ * detaches (sanlock calls daemon(3); Node cannot fork, so we start ourselves again, detached,
+ * with -D semantics); run dir; pid file lock (a second daemon exits 1 here); in privileged
+ * mode switch to the socket user/group; socket; serve until shutdown.
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import { readConfigFile, settingsFromConfig } from "./config.js";
+import { DaemonLog } from "./log.js";
+import {
+  DEFAULT_RUN_DIR, HOST_NAME_MAX, applyOptionValues, readDaemonEnvironment, splitDaemonArgs,
+  type DaemonEnvironment, type DaemonSettings,
+} from "./options.js";
+import { acquirePidFile, type HeldPidFile } from "./pid-file.js";
+import { prepareRunDir, resolveSocketOwner, type SocketOwner } from "./run-dir.js";
+import { defaultCommandRegistry } from "./commands/index.js";
+import type { CommandRegistry } from "./dispatch.js";
+import { createLeaseEngine, registerLeaseHandlers } from "./handlers/index.js";
+import { DaemonServer } from "./server.js";
+import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
+
+/** Set in the environment of the detached child so it does not detach again. */
+export const DETACHED_CHILD_ENV = "SANLOCK_TS_DETACHED";
+
+export class DaemonStartError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "DaemonStartError";
+    this.code = code;
+  }
+}
+
+export interface DaemonStartOptions {
+  readonly settings: DaemonSettings;
+  readonly environment: DaemonEnvironment;
+  readonly configWarnings?: readonly string[];
+  /** Where foreground logging goes; defaults to process.stderr when -D is given. */
+  readonly stderr?: { write(line: string): void };
+  /**
+   * The lockspace/lease engine, or a factory given the daemon log. Omitted: a daemon with
+   * no lockspace engine (every lockspace command answered as with no lockspace).
+   */
+  readonly lockspaces?: LockspaceHooks | ((log: DaemonLog) => LockspaceHooks);
+  /** Adds or replaces command handlers (the engine's lockspace/resource/disk commands). */
+  readonly registerCommands?: (registry: CommandRegistry) => void;
+}
+
+export interface RunningDaemon {
+  readonly server: DaemonServer;
+  readonly pidFile: HeldPidFile;
+  /** Resolves after shutdown, once the pid file lock is released. */
+  readonly exited: Promise<void>;
+}
+
+/** The settings `argv` and sanlock.conf give; throws DaemonOptionError / ConfigError naming the bad value. */
+export function resolveSettings(argv: readonly string[]): { settings: DaemonSettings; warnings: readonly string[] } {
+  const commandLine = splitDaemonArgs(argv);
+  const parsed = readConfigFile(commandLine.configPath);
+  const settings = applyOptionValues(settingsFromConfig(parsed.config), commandLine.values);
+  return { settings, warnings: parsed.warnings.map((w) => `${commandLine.configPath} ${w}`) };
+}
+
+/** sanlock's default host name: "<uuid>.<nodename>", cut to 48 characters. */
+export function defaultHostName(): string {
+  return `${randomUUID()}.${hostname()}`.slice(0, HOST_NAME_MAX);
+}
+
+/**
+ * Privileged mode: become the socket user (sanlock's setup_groups + setup_uid_gid). The
+ * supplementary groups are reset to the user's own first, so root's groups are not kept.
+ */
+function switchToSocketUser(owner: SocketOwner, userName: string | undefined, log: DaemonLog): void {
+  const getuid = process.getuid?.bind(process);
+  const getgid = process.getgid?.bind(process);
+  if (getuid === undefined || getgid === undefined) return;
+  // process.initgroups exists on POSIX Node but is missing from @types/node 20.
+  const initgroups = (process as { initgroups?: (user: string, extraGroup: number) => void }).initgroups;
+  if (getuid() !== owner.uid && userName !== undefined) initgroups?.(userName, owner.gid);
+  if (getgid() !== owner.gid) process.setgid?.(owner.gid);
+  if (getuid() !== owner.uid) process.setuid?.(owner.uid);
+  log.debug(`running as uid ${owner.uid} gid ${owner.gid}`);
+}
+
+/** Starts the daemon in this process (the -D path). */
+export async function startDaemon(options: DaemonStartOptions): Promise<RunningDaemon> {
+  const { settings, environment } = options;
+  if (settings.useWatchdog) {
+    // Safety: leases are only safe when a stuck host is reset; never run "watchdog on" without one.
+    throw new DaemonStartError("ERR_NO_WATCHDOG", "use_watchdog=1 but this daemon has no watchdog support yet; start with -w 0");
+  }
+  const log = new DaemonLog({
+    monotonicSeconds,
+    ...(settings.foreground ? { stderr: options.stderr ?? process.stderr } : {}),
+  });
+  for (const warning of options.configWarnings ?? []) log.warn(warning);
+  if (environment.runDir !== DEFAULT_RUN_DIR) log.warn(`Using non-standard run directory '${environment.runDir}'`);
+  if (!environment.privileged) log.warn("Running in unprivileged mode");
+  const owner = resolveSocketOwner(settings.socketUser, settings.socketGroup);
+  prepareRunDir(environment.runDir, owner, environment.privileged);
+  const pidFile = await acquirePidFile(environment.runDir);
+  try {
+    if (environment.privileged) switchToSocketUser(owner, settings.socketUser ?? (owner.uid === 0 ? undefined : "sanlock"), log);
+    const ourHostName = settings.ourHostName ?? defaultHostName();
+    log.warn(`sanlock daemon started ${VERSION_STRING} host ${ourHostName} (${hostname()})`);
+    const registry = defaultCommandRegistry();
+    options.registerCommands?.(registry);
+    const lockspaces = typeof options.lockspaces === "function" ? options.lockspaces(log) : options.lockspaces;
+    const server = await DaemonServer.listen({
+      runDir: environment.runDir, settings, ourHostName, socketOwner: owner, log, registry,
+      ...(lockspaces ? { lockspaces } : {}),
+    });
+    const exited = server.exited.then(() => pidFile.release());
+    return { server, pidFile, exited };
+  } catch (error) {
+    pidFile.release();
+    throw error;
+  }
+}
+
+function detach(argv: readonly string[], env: NodeJS.ProcessEnv): void {
+  const script = process.argv[1] ?? fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [...process.execArgv, script, ...process.argv.slice(2)], {
+    detached: true,
+    stdio: "ignore",
+    env: { ...env, [DETACHED_CHILD_ENV]: "1" },
+  });
+  child.unref();
+  void argv;
+}
+
+/**
+ * Runs `sanlock daemon <argv>` to completion; resolves to the exit status (0 after a clean
+ * shutdown, 1 on a start-up failure such as a bad option or another daemon on the run dir).
+ */
+export async function runDaemonCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env,
+  stderr: { write(line: string): void } = process.stderr): Promise<number> {
+  let resolved: { settings: DaemonSettings; warnings: readonly string[] };
+  try {
+    resolved = resolveSettings(argv);
+  } catch (error) {
+    stderr.write(`${(error as Error).message}\n`);
+    return 1;
+  }
+  const detachedChild = env[DETACHED_CHILD_ENV] === "1";
+  if (!resolved.settings.foreground && !detachedChild) {
+    detach(argv, env);
+    return 0;
+  }
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon({
+      settings: resolved.settings, environment: readDaemonEnvironment(env), configWarnings: resolved.warnings, stderr,
+      lockspaces: (log) => createLeaseEngine({ log }),
+      registerCommands: registerLeaseHandlers,
+    });
+  } catch (error) {
+    stderr.write(`${(error as Error).message}\n`);
+    return 1;
+  }
+  const onSignal = (): void => void daemon.server.requestShutdown(false);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  await daemon.exited;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return 0;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (invokedDirectly) {
+  const args = process.argv.slice(2);
+  // Accept both `main.js daemon -D ...` and `main.js -D ...`.
+  process.exitCode = await runDaemonCommand(args[0] === "daemon" ? args.slice(1) : args);
+}

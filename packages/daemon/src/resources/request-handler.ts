@@ -1,0 +1,83 @@
+/**
+ * REQUEST, both sides (algorithms.md §6.1, §6.2; wire.md §7.11, §7.13).
+ *
+ * Requester: write the request record into the lease, then set the owner's bit in our
+ * delta-lease bitmap so its daemon looks at the record. Owner: when a renewal finds our bit
+ * set in another host's record (or on EXAMINE), read the request record of each lease we
+ * hold exclusively in that lockspace and apply its force mode to the holders:
+ * FORCE → SIGKILL, GRACEFUL → the holder's killpath if it set one, else SIGTERM.
+ */
+import { ForceMode, examineRequest, requestResource } from "@sanlock-ts/core";
+import type { Lockspace } from "../lockspaces/lockspace.js";
+import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { openDirectDevice } from "../device/index.js";
+import type { ResourceManager } from "./resource-manager.js";
+import type { HeldResource } from "./tokens.js";
+
+export interface RequestHandlerDeps {
+  readonly resources: ResourceManager;
+  log(level: "error" | "warn" | "info" | "debug", message: string): void;
+}
+
+export interface RequestInput {
+  readonly resource: string;
+  readonly path: string;
+  readonly offset: bigint;
+  readonly forceMode: number;
+  /** 0n → current lver + 1 (the daemon does not look at RES_LVER here, §7.11). */
+  readonly lver: bigint;
+}
+
+export class RequestHandler {
+  constructor(private readonly deps: RequestHandlerDeps) {}
+
+  /** Requester side (§6.1); throws with the sanlock result on failure. */
+  static async request(ls: Lockspace, input: RequestInput): Promise<void> {
+    const device = await openDirectDevice(input.path, { ioTimeoutMs: (4 * ls.spec.ioTimeout + 10) * 1000 });
+    try {
+      // wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
+      const { lver, forceMode } = input;
+      const outcome = await requestResource({
+        lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset) },
+        hostId: ls.spec.hostId, ioTimeout: ls.spec.ioTimeout, clock: DAEMON_CLOCK, forceMode, lver,
+      });
+      if (outcome.notifyHostId !== undefined) ls.deltaLease?.notifyHost(outcome.notifyHostId);
+    } finally {
+      await device.close().catch(() => undefined);
+    }
+  }
+
+  /** Owner side: examine every exclusively held lease of the lockspace (§6.2 step 2). */
+  examineLockspace(ls: Lockspace, onlyName?: string): void {
+    for (const resource of this.deps.resources.tokens.inLockspace(ls.name)) {
+      if (resource.state !== "held" || (onlyName !== undefined && resource.name !== onlyName)) continue;
+      void this.examineOne(resource);
+    }
+  }
+
+  private async examineOne(resource: HeldResource): Promise<void> {
+    let force: number | undefined;
+    try {
+      force = await examineRequest(resource.lease);
+    } catch (error) {
+      this.deps.log("error", `examine ${resource.lockspace}:${resource.name}: ${(error as Error).message}`);
+      return;
+    }
+    if (force === undefined) return;
+    this.deps.log("warn", `request on ${resource.lockspace}:${resource.name} force_mode ${force}`);
+    for (const token of resource.tokens) {
+      const conn = token.conn;
+      if (conn === undefined || conn.pid <= 0) continue;
+      if (force === ForceMode.GRACEFUL && conn.killpath !== undefined) {
+        // Running the killpath program belongs to the kill sequence (next issue); fall back to SIGTERM.
+        this.deps.log("warn", `pid ${conn.pid} has killpath ${conn.killpath.path}; sending SIGTERM instead`);
+      }
+      const signal: NodeJS.Signals = force === ForceMode.FORCE ? "SIGKILL" : "SIGTERM";
+      try {
+        process.kill(conn.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Resource leases this host holds, and which local client holds each (wire.md §5.6,
+ * algorithms.md §5.6, §7.1, §7.8).
+ *
+ * One `HeldResource` per (lockspace, resource) on this host: it owns the PaxosLease (one
+ * on-disk ownership: the exclusive leader, or one shared mark shared by every local shared
+ * holder). Each local holder is a `Token`: the client connection (or none for an orphan),
+ * its pid, and whether it asked for persistence.
+ */
+import type { PaxosLease } from "@sanlock-ts/core";
+import type { DirectDevice } from "../device/index.js";
+import type { Connection } from "../connection.js";
+
+export type HeldState = "acquiring" | "held" | "releasing";
+
+export interface LeaseDisk {
+  readonly path: string;
+  readonly offset: bigint;
+}
+
+export interface HeldResource {
+  readonly lockspace: string;
+  readonly name: string;
+  readonly disks: readonly LeaseDisk[];
+  readonly lease: PaxosLease;
+  readonly device: DirectDevice;
+  readonly shared: boolean;
+  state: HeldState;
+  /** Acquired with ACQUIRE_LVB (SET/GET_LVB allowed, §7.24). */
+  lvb: boolean;
+  /** Local holders; an orphan is a token without a connection. */
+  readonly tokens: Token[];
+  /** The lockspace instance's host generation when acquired (§7.11 rule 3). */
+  readonly generation: bigint;
+}
+
+export interface Token {
+  readonly resource: HeldResource;
+  /** The holding client; undefined once orphaned (§7.8). */
+  conn: Connection | undefined;
+  pid: number;
+  readonly persistent: boolean;
+  /** Per-client token id shown in STATUS. */
+  readonly tokenId: number;
+}
+
+/** At most this many leases per client (sanlock: SANLK_MAX_RESOURCES per client). */
+export const MAX_TOKENS_PER_CLIENT = 8;
+/** Bound on held resources per daemon (sanlock has no hard limit; ours keeps memory bounded). */
+export const MAX_HELD_RESOURCES = 65536;
+
+function keyOf(lockspace: string, name: string): string {
+  return `${lockspace}\u0000${name}`;
+}
+
+export class TokenTable {
+  private readonly resources = new Map<string, HeldResource>();
+  /** Tokens of each client, in acquisition order (INQUIRE order, §10.3). */
+  private readonly byClient = new Map<Connection, Token[]>();
+  private nextTokenId = 1;
+
+  get(lockspace: string, name: string): HeldResource | undefined {
+    return this.resources.get(keyOf(lockspace, name));
+  }
+
+  all(): HeldResource[] {
+    return [...this.resources.values()];
+  }
+
+  inLockspace(lockspace: string): HeldResource[] {
+    return this.all().filter((r) => r.lockspace === lockspace);
+  }
+
+  /** Reserves the (lockspace, name) slot while its disk acquire runs (local −EBUSY for others). */
+  insert(resource: HeldResource): void {
+    const key = keyOf(resource.lockspace, resource.name);
+    if (this.resources.has(key)) throw new Error(`resource ${resource.lockspace}:${resource.name} already in the table`);
+    if (this.resources.size >= MAX_HELD_RESOURCES) throw new RangeError(`more than ${MAX_HELD_RESOURCES} held resources`);
+    this.resources.set(key, resource);
+  }
+
+  remove(resource: HeldResource): void {
+    const key = keyOf(resource.lockspace, resource.name);
+    if (this.resources.get(key) === resource) this.resources.delete(key);
+    for (const token of resource.tokens) this.unlinkToken(token);
+  }
+
+  clientTokens(conn: Connection): readonly Token[] {
+    return this.byClient.get(conn) ?? [];
+  }
+
+  clientCount(conn: Connection): number {
+    return this.clientTokens(conn).length;
+  }
+
+  /** Links a holder (§7.11 rule 3 is checked by the caller right before). */
+  link(resource: HeldResource, conn: Connection, persistent: boolean): Token {
+    const token: Token = { resource, conn, pid: conn.pid, persistent, tokenId: this.nextTokenId++ };
+    resource.tokens.push(token);
+    const list = this.byClient.get(conn) ?? [];
+    list.push(token);
+    this.byClient.set(conn, list);
+    return token;
+  }
+
+  /** Removes a holder from its resource and client; returns whether holders remain. */
+  unlink(token: Token): boolean {
+    const tokens = token.resource.tokens;
+    const index = tokens.indexOf(token);
+    if (index >= 0) tokens.splice(index, 1);
+    this.unlinkToken(token);
+    return tokens.length > 0;
+  }
+
+  private unlinkToken(token: Token): void {
+    if (token.conn === undefined) return;
+    const list = this.byClient.get(token.conn);
+    if (list === undefined) return;
+    const index = list.indexOf(token);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.byClient.delete(token.conn);
+  }
+
+  /** The client is gone: its token stays on the resource without a connection (§7.8). */
+  orphan(token: Token): void {
+    this.unlinkToken(token);
+    token.conn = undefined;
+  }
+
+  orphans(): Token[] {
+    return this.all().flatMap((r) => r.tokens.filter((t) => t.conn === undefined));
+  }
+}

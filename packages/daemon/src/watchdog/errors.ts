@@ -1,0 +1,18 @@
+/** Stable error codes of the watchdog layer (algorithms.md §7.5). */
+export type WatchdogErrorCode =
+  | "ERR_NO_WATCHDOG_DEVICE"
+  | "ERR_WATCHDOG_OPEN"
+  | "ERR_WATCHDOG_IOCTL"
+  | "ERR_WATCHDOG_TIMEOUT"
+  | "ERR_WATCHDOG_CLOSED"
+  | "ERR_WATCHDOG_ARGUMENT";
+
+/** A watchdog failure; `code` is stable, the message names the device or field. */
+export class WatchdogError extends Error {
+  readonly code: WatchdogErrorCode;
+  constructor(code: WatchdogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WatchdogError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `sanlock-ts daemon ...` (the CLI command module) runs this daemon: foreground with -D,
+ * detached without it, and stops on `sanlock client shutdown`.
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import t from "tap";
+import type { Test } from "tap";
+
+const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
+const BASE_ARGS = ["-w", "0", "-U", "root", "-G", "root", "--config", "/nonexistent"];
+
+function tempRunDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), "slts-cli-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = (): void => {
+      if (check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+function run(dir: string, file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, timeout: 20_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+/** Kills a daemon we started, by the pid in its pid file, if it is still running. */
+function killByPidFile(dir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dir, "sanlock.pid"), "utf8"));
+    // Only our detached daemon: its command line names the CLI; a reused pid is left alone.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (pid > 0 && cmdline.includes(cliMain)) process.kill(pid, "SIGKILL");
+  } catch { /* already gone */ }
+}
+
+t.test("sanlock-ts daemon -D serves real clients and exits 0 on shutdown -w 1", { skip: !hasSanlock || !existsSync(cliMain) }, async (t) => {
+  const dir = tempRunDir(t);
+  const daemon = spawn(process.execPath, [cliMain, "daemon", "-D", ...BASE_ARGS], {
+    env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  daemon.stderr?.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+  t.teardown(() => { if (daemon.exitCode === null) daemon.kill("SIGKILL"); });
+  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the socket");
+  const version = await run(dir, "sanlock", ["client", "version"]);
+  t.match(version.stdout, /daemon version 3\.8\.5 \(0x03080500\)/);
+  const shutdown = await run(dir, "sanlock", ["client", "shutdown", "-w", "1"]);
+  t.equal(shutdown.stdout, "shutdown force 0 wait 1\nshutdown done 0\n");
+  t.equal(await exited, 0);
+  t.match(stderr, /Running in unprivileged mode/, "-D logs to stderr");
+});
+
+t.test("without -D the daemon detaches: the command returns 0 and the daemon keeps serving", { skip: !hasSanlock || !existsSync(cliMain) }, async (t) => {
+  const dir = tempRunDir(t);
+  t.teardown(() => killByPidFile(dir));
+  const start = await run(dir, process.execPath, [cliMain, "daemon", ...BASE_ARGS]);
+  t.equal(start.code, 0);
+  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the detached daemon's socket");
+  const status = await run(dir, "sanlock", ["client", "status"]);
+  t.match(status.stdout, /^daemon .*\np -1 helper\np -1 listener\np -1 status\n$/);
+  await run(dir, "sanlock", ["client", "shutdown", "-w", "1"]);
+});
+
+t.test("a bad option value is refused with a message naming it, exit 1", { skip: !existsSync(cliMain) }, async (t) => {
+  const dir = tempRunDir(t);
+  const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "-w", "2"]);
+  t.equal(out.code, 1);
+  t.match(out.stderr, /-w: 2 is outside 0\.\.1/);
+  t.notOk(existsSync(join(dir, "sanlock.sock")));
+});
+
+t.test("use_watchdog=1 is refused until a watchdog exists (never run unprotected)", { skip: !existsSync(cliMain) }, async (t) => {
+  const dir = tempRunDir(t);
+  const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "--config", "/nonexistent"]);
+  t.equal(out.code, 1);
+  t.match(out.stderr, /use_watchdog=1/);
+});
