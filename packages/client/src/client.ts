@@ -219,8 +219,10 @@ export class SanlockClient {
   /**
    * acquire: take a resource lease for the registered connection or for a pid.
    * Returns a Lease; `await using lease = await client.acquire(...)` releases
-   * it at the end of the scope. Waits as long as the daemon works on it; an
-   * aborted acquire that succeeds afterwards is released again.
+   * it at the end of the scope. Waits as long as the daemon works on it.
+   * Abort: on a registration the request runs on and a late success is
+   * released again; for a pid the connection is closed, and (as with
+   * libsanlock) the daemon may still complete the acquire — check with inquire.
    */
   async acquire(
     lockspace: string, resource: string, disks: DiskInput[],

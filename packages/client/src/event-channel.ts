@@ -85,7 +85,7 @@ export class EventChannel implements AsyncDisposable {
     );
     try {
       await written;
-    } catch (err) {
+    } catch {
       // libsanlock reports −EALREADY when this write fails (§8.4).
       throw new SanlockError(Cmd.END_EVENT, -114);
     } finally {

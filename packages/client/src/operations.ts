@@ -5,7 +5,7 @@
 // directly (its own parsers check the command line), which keeps zod off its
 // start-up path.
 
-import { callOnce, callStream, checkResult, checkResultValue, resultOf, sendOnly, type CallTarget } from "./calls.js";
+import { callOnce, callStream, checkResult, checkResultValue, resultOf, sendOnly, type CallTarget, type Reply } from "./calls.js";
 import { EventChannel } from "./event-channel.js";
 import type { Registration } from "./registration.js";
 import { parseStateString, type ParsedResource } from "./resource-string.js";
@@ -30,7 +30,6 @@ import {
   joinKillpathArgs,
   lockspace,
   resource,
-  type ReplyCmd,
   type RequestBodies,
   type SanlkHost,
   type SanlkResource,
@@ -90,14 +89,13 @@ async function ownerCall<C extends 7 | 8 | 9 | 17 | 27>(
   body: RequestBodies[C],
   fields: { cmdFlags?: number; data?: number },
   onLateSuccess?: () => void,
-) {
+): Promise<Reply<C>> {
   if ("registration" in owner) {
-    const perform = owner.registration.perform(cmd as ReplyCmd as C, body, { ...fields, data2: SELF_PID }, {
+    return owner.registration.perform(cmd, body, { ...fields, data2: SELF_PID }, {
       signal: target.signal,
       timeoutMs: target.timeoutMs,
       ...(onLateSuccess ? { onLateSuccess } : {}),
     });
-    return perform;
   }
   return callOnce(target, cmd, body, { ...fields, data2: owner.pid });
 }
@@ -307,6 +305,13 @@ export async function request(target: CallTarget, a: ResourceSpec & { action: nu
     cmdFlags: a.version === undefined ? RequestFlag.NEXT_LVER : 0,
     data: a.action,
   });
+  checkResult(Cmd.REQUEST, reply.header);
+}
+
+/** REQUEST as the CLI sends it (§7.11): flags 0, `version` from the resource string (0 = clear a pending request). */
+export async function requestRaw(target: CallTarget, a: ResourceSpec & { action: number; version: bigint }): Promise<void> {
+  const res = sanlkResource(a, a.version !== 0n ? { lver: a.version, flags: ResFlag.LVER } : {});
+  const reply = await callOnce(target, Cmd.REQUEST, { resource: res }, { data: a.action });
   checkResult(Cmd.REQUEST, reply.header);
 }
 

@@ -3,6 +3,7 @@
  * write commands/<name>.ts exporting a TopCommand and add one line below.
  */
 import type { TopCommand } from "./command-module.js";
+import { clientCommand } from "./client/command.js";
 import { daemonCommand } from "./daemon.js";
 import { directCommand } from "./direct.js";
 import { helpCommand, versionCommand } from "./info.js";
@@ -10,6 +11,7 @@ import { helpCommand, versionCommand } from "./info.js";
 export const TOP_COMMANDS: readonly TopCommand[] = [
   directCommand,
   daemonCommand,
+  clientCommand,
   versionCommand,
   helpCommand,
 ];
