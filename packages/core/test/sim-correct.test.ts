@@ -11,7 +11,7 @@ const SEEDS = 200;
 const HOSTS = 3;
 
 t.test(`${SEEDS} seeds x ${HOSTS} hosts with faults: no invariant violation`, async (t) => {
-  const summary = await runSeeds({ firstSeed: 1, seeds: SEEDS, hosts: HOSTS, opsPerHost: 8 });
+  const summary = await runSeeds({ firstSeed: 1, seeds: SEEDS, hosts: HOSTS, opsPerHost: 5 });
   const first = summary.firstFailure;
   t.equal(summary.violations, 0, first
     ? `seed ${first.seed}: ${first.violations.map((v) => v.message).join("; ")}\n${first.trace.recent(40).join("\n")}`

@@ -42,7 +42,9 @@ export function seedConfig(seed: number, options: Omit<SeedRunOptions, "firstSee
     resources: options.resources ?? 2,
     opsPerHost: options.opsPerHost ?? 12,
     variant: options.variant ?? "none",
-    faults: { enabled: options.faults ?? true, ioTimeouts: [1, 2] },
+    // io_timeout 2 or 3 (mixed): with N = 1, 8N ≤ 10 and the watchdog model of §7.5 (no keepalive
+    // once now ≥ expire − 10) stops petting right after every renewal, resetting healthy hosts.
+    faults: { enabled: options.faults ?? true, ioTimeouts: [2, 3] },
     maxSeconds: options.maxSeconds ?? 900,
     maxEvents: 2_000_000,
     keepTraceLines: options.keepTraceLines ?? 400,

@@ -96,6 +96,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
   const devices: SimDevice[] = [];
   const plans: string[] = [];
   const hostIds = chooseHostIds(random, config);
+  const startTimes: number[] = [];
   for (let i = 0; i < config.hosts; i++) {
     const hostRandom = random.fork();
     const hostId = hostIds[i] as number;
@@ -135,7 +136,13 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     trace.log(0, `h${i + 1}`, `plan: ${describePlan(plan, hostId)}`);
     actors.push(actor);
     devices.push(device);
-    scheduler.at(hostRandom.between(0, 5), () => {
+    // Hosts start within 5 s of each other; a host sharing another's host_id often starts within
+    // 20 ms of it (simultaneous contenders, §8.5), otherwise staggered.
+    let start = hostRandom.between(0, 5);
+    const twin = hostIds.indexOf(hostId);
+    if (twin < i && hostRandom.chance(0.5)) start = (startTimes[twin] as number) + hostRandom.between(0, 0.02);
+    startTimes.push(start);
+    scheduler.at(start, () => {
       watchdog.start(hostRandom.between(0, 10));
       actor?.boot();
     });
