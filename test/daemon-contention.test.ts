@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import t from "tap";
 import {
-  hasSanlock, python, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine,
+  hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine,
 } from "../packages/daemon/test/handlers-daemon.js";
 
 const LS = "CONTEND";
@@ -87,6 +87,16 @@ print("joined")
   t.equal(await waitForLine(shB, "acquired"), "acquired", "host 2 holds SH shared together with host 1");
   const realEx = await python(real, tryAcquire(resFile, "SH", MB, false));
   t.match(realEx.stdout.trim(), /^failed (11|-24[345])$/, "real sanlock: no exclusive SH while shared holders live");
+
+  // Convert: host 1 cannot go exclusive while host 2 holds SH shared; it can once host 2 let go.
+  const convert = (): Promise<string> => runClient(a.runDir, "sanlock",
+    ["client", "convert", "-r", `${LS}:SH:${resFile}:${MB}`, "-p", String(shA.pid)]).then((r) => r.stdout);
+  t.match(await convert(), /convert done -(11|24[345])\n/, "no conversion to exclusive while host 2 holds SH");
+  shB.stdin?.write("\n");
+  t.equal(await waitForLine(shB, "released"), "released", "host 2 released SH");
+  t.match(await convert(), /convert done 0\n/, "host 1 converted SH to exclusive");
+  const realAfter = await python(real, tryAcquire(resFile, "SH", MB, true));
+  t.match(realAfter.stdout.trim(), /^failed -24[345]$/, "real sanlock: no shared SH while host 1 holds it exclusively");
 
   // Release: A releases EX; B takes it.
   holderA.stdin?.write("\n");

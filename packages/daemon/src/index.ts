@@ -16,3 +16,13 @@ export { DaemonStartError, DETACHED_CHILD_ENV, defaultHostName, resolveSettings,
 export type { DaemonStartOptions, RunningDaemon } from "./main.js";
 export * from "./watchdog/index.js";
 export * from "./recovery/index.js";
+export { registerLeaseHandlers, createLeaseEngine, engineOf, signalHolders } from "./handlers/index.js";
+export type { LeaseEngineOptions } from "./handlers/index.js";
+export { LockspaceSet } from "./lockspaces/lockspace-set.js";
+export type { KillReason, LockspaceMatch, LockspaceSetOptions } from "./lockspaces/lockspace-set.js";
+export { Lockspace } from "./lockspaces/lockspace.js";
+export type { LockspaceSpec, LockspaceHooksIn } from "./lockspaces/lockspace.js";
+export { RenewalStatus, LOCKSPACE_STATE_CODES } from "./lockspaces/renewal-status.js";
+export type { LockspaceState } from "./lockspaces/renewal-status.js";
+export { ResourceManager } from "./resources/resource-manager.js";
+export type { HeldResource, Token } from "./resources/tokens.js";

@@ -65,6 +65,15 @@ for name, disks in ((b"R1", R1), (b"R2", R2), (b"R3", R3), (b"R4", R4)):
 call("read_resource", sanlock.read_resource, RESFILE, MB)
 call("read_resource_owners_free", lambda: owners_summary(sanlock.read_resource_owners(LS, b"R1", R1)))
 
+# Bad input: misaligned or out-of-range offsets, a directory as a lease path.
+call("read_resource_beyond_end", sanlock.read_resource, RESFILE, 64 * MB)
+call("read_resource_misaligned", sanlock.read_resource, RESFILE, 100)
+call("read_lockspace_directory", sanlock.read_lockspace, WORK)
+call("write_resource_directory", sanlock.write_resource, LS, b"RD", [(WORK, 0)])
+call("add_host_id_2001", sanlock.add_lockspace, LS, 2001, LSFILE, iotimeout=1)
+call("add_missing_path", sanlock.add_lockspace, b"MISSING", 1, os.path.join(WORK, "missing"), iotimeout=1)
+call("add_not_a_lockspace", sanlock.add_lockspace, b"NOTLS", 1, RESFILE, iotimeout=1)
+
 # Lockspace membership.
 call("inq_before", sanlock.inq_lockspace, LS, 1, LSFILE)
 call("add_empty_name", sanlock.add_lockspace, b"", 1, LSFILE, iotimeout=1)
@@ -89,6 +98,9 @@ call("acquire_wrong_name", sanlock.acquire, LS, b"RX", R4, slkfd=fd)
 call("acquire_wrong_version", sanlock.acquire, LS, b"R4", R4, slkfd=fd, version=7)
 call("acquire_no_lockspace", sanlock.acquire, b"NOLS", b"R4", R4, slkfd=fd)
 call("acquire_missing_path", sanlock.acquire, LS, b"R4", [(os.path.join(WORK, "missing"), 0)], slkfd=fd)
+call("acquire_beyond_end", sanlock.acquire, LS, b"R4", [(RESFILE, 64 * MB)], slkfd=fd)
+call("acquire_misaligned", sanlock.acquire, LS, b"R4", [(RESFILE, 100)], slkfd=fd)
+call("request_not_held_lockspace", sanlock.request, b"NOLS", b"R4", R4)
 call("acquire_unregistered_pid", sanlock.acquire, LS, b"R4", R4, pid=999999)
 call("inquire", sanlock.inquire, slkfd=fd)
 call("inquire_pid", sanlock.inquire, pid=os.getpid())

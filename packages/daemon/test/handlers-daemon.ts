@@ -10,7 +10,7 @@ import type { Test } from "tap";
 import { startDaemon, type RunningDaemon } from "../src/main.js";
 import { DEFAULT_SETTINGS } from "../src/options.js";
 import { createLeaseEngine, registerLeaseHandlers } from "../src/handlers/index.js";
-import type { LockspaceSet } from "../src/lockspaces/lockspace-set.js";
+import { LockspaceSet } from "../src/lockspaces/lockspace-set.js";
 
 export const PYTHON = "/usr/bin/python3";
 export const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
@@ -35,10 +35,11 @@ export async function startOurDaemon(t: Test, hostName = `slts-${process.pid}-${
   const daemon = await startDaemon({
     settings: { ...DEFAULT_SETTINGS, useWatchdog: false, socketUser: "root", socketGroup: "root", ourHostName: hostName },
     environment: { runDir, privileged: false },
+    lockspaces: (log) => createLeaseEngine({ log }),
+    registerCommands: registerLeaseHandlers,
   });
-  const engine = createLeaseEngine({ log: daemon.server.log });
-  daemon.server.lockspaces = engine;
-  registerLeaseHandlers(daemon.server.registry);
+  const engine = daemon.server.lockspaces;
+  if (!(engine instanceof LockspaceSet)) throw new Error("the daemon did not take the lease engine");
   t.teardown(async () => {
     await daemon.server.requestShutdown(true);
     await daemon.exited;

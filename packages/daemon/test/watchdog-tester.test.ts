@@ -3,7 +3,9 @@
 // one is not, 1 s tests after a failure, the firing window [expire + 50, expire + 60),
 // expiries surviving a closed connection, clearing, reopening, and the magic close.
 import t from "tap";
+import { spawn } from "node:child_process";
 import {
+  killPidsOnReset,
   ResetModelDevice,
   VirtualScheduler,
   WatchdogTester,
@@ -186,4 +188,36 @@ t.test("shutdown: magic close without expiries, left to fire with one", async (t
   t.same(dirty.tester.shutdown(), { disarmed: false, expiriesInForce: ["held"] });
   dirty.scheduler.advanceTo(500);
   t.same(dirty.resets, [65], "fires 60 s after the shutdown's unclean close");
+});
+
+t.test("the reset model kills the listed processes with SIGKILL when it fires", async (t) => {
+  const children = [spawn("sleep", ["30"], { stdio: "ignore" }), spawn("sleep", ["30"], { stdio: "ignore" })];
+  t.teardown(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  });
+  const exits = children.map((c) => new Promise((resolve) => c.once("exit", (_code, signal) => resolve(signal))));
+  const scheduler = new VirtualScheduler(0);
+  const kill = killPidsOnReset(() => children.map((c) => c.pid ?? 0));
+  const firedAt: number[] = [];
+  const device = new ResetModelDevice({ scheduler, onReset: (at) => { firedAt.push(at); kill(at); } });
+  const tester = new WatchdogTester({ device, scheduler });
+  tester.register("ls", 0, 10);
+  scheduler.advanceTo(129);
+  t.same(firedAt, [], "not before expire + 50");
+  t.ok(children.every((c) => c.exitCode === null && c.signalCode === null), "processes still run");
+  scheduler.advanceTo(200);
+  t.equal(firedAt.length, 1);
+  t.same(await Promise.all(exits), ["SIGKILL", "SIGKILL"]);
+});
+
+t.test("shutdown right after recovery finished: the closed, still counting device is reopened and disarmed", async (t) => {
+  const { scheduler, tester, device, resets } = setup(0);
+  const c = tester.register("ls", 0, 10);
+  scheduler.advanceTo(75);
+  t.equal(device.isOpen, false, "closed uncleanly by the failed test at 70");
+  c.clearExpiry();
+  t.same(tester.shutdown(), { disarmed: true, expiriesInForce: [] });
+  scheduler.advanceTo(500);
+  t.same(resets, [], "did not fire");
+  t.equal(device.deadline, undefined);
 });

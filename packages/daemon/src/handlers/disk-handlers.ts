@@ -15,7 +15,9 @@ import {
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
-import { resultOf } from "../lockspaces/results.js";
+import { EISDIR, resultOfAny as resultOf } from "../lockspaces/results.js";
+import { checkLeasePlacement } from "../resources/lease-placement.js";
+import { stat } from "node:fs/promises";
 
 /** sanlock's io_timeout for these one-shot I/Os when none is given (seconds). */
 const DEFAULT_IO_TIMEOUT = 10;
@@ -50,6 +52,14 @@ async function withDevice<T>(path: string, geometry: Geometry | undefined, work:
     return await work(device);
   } finally {
     await device.close().catch(() => undefined);
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -120,6 +130,10 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
     await ctx.reply(-Errno.ENODEV);
     return;
   }
+  if (await isDirectory(first.path)) {
+    await ctx.reply(-EISDIR); // recorded: write_resource on a directory answers −EISDIR
+    return;
+  }
   try {
     const geometry = geometryFromFlags(res.flags);
     const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
@@ -140,12 +154,15 @@ async function readLeader(res: SanlkResource) {
   const first = res.disks[0];
   if (first === undefined) throw new RangeError("resource without disk");
   const geometry = geometryFromFlags(res.flags);
-  return withDevice(first.path, geometry, (device) => readPaxosLeader(device, {
+  return withDevice(first.path, geometry, async (device) => {
+    await checkLeasePlacement(device, first.offset);
+    return readPaxosLeader(device, {
     offset: Number(first.offset),
     ...(geometry !== undefined ? { geometry } : {}),
     ...(res.lockspaceName !== "" ? { spaceName: res.lockspaceName } : {}),
     ...(res.name !== "" ? { resourceName: res.name } : {}),
-  }));
+    });
+  });
 }
 
 /** READ_RESOURCE (§7.20): the struct (names, lver, geometry flags) follows even on error. */

@@ -3,11 +3,13 @@ import type { CommandRegistry } from "../dispatch.js";
 import { registerDiskHandlers } from "./disk-handlers.js";
 import { registerLockspaceHandlers } from "./lockspace-handlers.js";
 import { registerResourceHandlers } from "./resource-handlers.js";
+import { registerRindexHandlers } from "./rindex-handlers.js";
 
 export function registerLeaseHandlers(registry: CommandRegistry): void {
   registerLockspaceHandlers(registry);
   registerResourceHandlers(registry);
   registerDiskHandlers(registry);
+  registerRindexHandlers(registry);
 }
 
 export { createLeaseEngine, engineOf, signalHolders } from "./engine.js";

@@ -7,29 +7,33 @@ import {
   AddLockspaceFlag, Cmd, Errno, HOST_SIZE, SanlkResult, HostState, InqLockspaceFlag, RemLockspaceFlag, StateType,
   encodeHost, encodeStateRecord, type SanlkLockspace, type StateRecord,
 } from "@sanlock-ts/client";
-import { LeaseError, type HostState as CoreHostState } from "@sanlock-ts/core";
+import type { HostState as CoreHostState } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import type { LockspaceMatch } from "../lockspaces/lockspace-set.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { engineOf } from "./engine.js";
+import { renewalStateString } from "../lockspaces/renewal-history.js";
 
 /** Largest host_id a wire request may name (§4.4). */
 const MAX_HOST_ID = 2000;
 
-function matchOf(ls: SanlkLockspace): LockspaceMatch | undefined {
-  if (ls.hostId > BigInt(MAX_HOST_ID)) return undefined;
-  return { name: ls.name, hostId: Number(ls.hostId), path: ls.hostIdDisk.path, offset: ls.hostIdDisk.offset };
+/** host_ids above 2000 are kept as "too large" (2001) rather than converted from u64. */
+function matchOf(ls: SanlkLockspace): LockspaceMatch {
+  const hostId = ls.hostId > BigInt(MAX_HOST_ID) ? MAX_HOST_ID + 1 : Number(ls.hostId);
+  return { name: ls.name, hostId, path: ls.hostIdDisk.path, offset: ls.hostIdDisk.offset };
 }
 
 async function addLockspace(ctx: CommandContext<typeof Cmd.ADD_LOCKSPACE>): Promise<void> {
   const engine = engineOf(ctx);
   const match = matchOf(ctx.body.lockspace);
-  if (engine === undefined || match === undefined) {
-    await ctx.reply(engine === undefined ? SanlkResult.ERROR : -Errno.EINVAL);
+  if (engine === undefined) {
+    await ctx.reply(SanlkResult.ERROR);
     return;
   }
   const ioTimeout = ctx.header.data >>> 0;
-  const started = engine.add({ ...match, ioTimeout, hostName: ctx.daemon.ourHostName });
+  const started = engine.add({
+    ...match, ioTimeout, hostName: ctx.daemon.ourHostName, historySize: ctx.daemon.settings.renewalHistorySize,
+  });
   if (started.result !== 0 || started.done === undefined || ctx.header.cmdFlags & AddLockspaceFlag.ASYNC) {
     await ctx.reply(started.result);
     return;
@@ -40,7 +44,7 @@ async function addLockspace(ctx: CommandContext<typeof Cmd.ADD_LOCKSPACE>): Prom
 async function remLockspace(ctx: CommandContext<typeof Cmd.REM_LOCKSPACE>): Promise<void> {
   const engine = engineOf(ctx);
   const match = matchOf(ctx.body.lockspace);
-  if (engine === undefined || match === undefined) {
+  if (engine === undefined) {
     await ctx.reply(-Errno.ENOENT);
     return;
   }
@@ -53,7 +57,7 @@ async function remLockspace(ctx: CommandContext<typeof Cmd.REM_LOCKSPACE>): Prom
 async function inqLockspace(ctx: CommandContext<typeof Cmd.INQ_LOCKSPACE>): Promise<void> {
   const engine = engineOf(ctx);
   const match = matchOf(ctx.body.lockspace);
-  if (engine === undefined || match === undefined) {
+  if (engine === undefined) {
     await ctx.reply(-Errno.ENOENT);
     return;
   }
@@ -78,7 +82,7 @@ async function getHosts(ctx: CommandContext<typeof Cmd.GET_HOSTS>): Promise<void
     return;
   }
   const wanted = ctx.body.lockspace.hostId;
-  const maxHosts = ls.deltaLease?.geometry.maxHosts ?? 0;
+  const maxHosts = ls.maxHosts;
   const ids = wanted === 0n ? range(1, maxHosts) : wanted <= BigInt(maxHosts) ? [Number(wanted)] : [];
   const hosts = [];
   for (const hostId of ids) {
@@ -115,7 +119,7 @@ async function hostStatus(ctx: CommandContext<typeof Cmd.HOST_STATUS>): Promise<
 
 function hostRecords(ls: Lockspace): StateRecord[] {
   const table = ls.hostStatus;
-  const maxHosts = ls.deltaLease?.geometry.maxHosts ?? 0;
+  const maxHosts = ls.maxHosts;
   if (table === undefined) return [];
   const records: StateRecord[] = [];
   for (let hostId = 1; hostId <= maxHosts; hostId++) {
@@ -130,14 +134,18 @@ function hostRecords(ls: Lockspace): StateRecord[] {
   return records;
 }
 
-/** RENEWAL (§7.30): no history is kept (renewal_history_size counts as 0): data2 = io_timeout, no records. */
+/** RENEWAL (§7.30): data2 = io_timeout, then one record per stored renewal, oldest first. */
 async function renewal(ctx: CommandContext<typeof Cmd.RENEWAL>): Promise<void> {
   const ls = engineOf(ctx)?.anyList(ctx.body.lockspace.name);
   if (ls === undefined) {
     await ctx.reply(-Errno.ENOSPC, { data2: ctx.header.data2 });
     return;
   }
-  await ctx.reply(0, { data2: ls.spec.ioTimeout });
+  const records = ls.history.list().map((e): StateRecord => ({
+    type: StateType.RENEWAL, flags: 0, data32: 0, data64: BigInt(e.timestamp), name: ls.name, str: renewalStateString(e),
+  }));
+  if (!(await ctx.reply(0, { data2: ls.spec.ioTimeout }))) return;
+  for (const record of records) if (!(await ctx.send(encodeStateRecord(record)))) return;
 }
 
 /** REG_EVENT (§7.28, §8.4 step 1): keeps the connection as an event channel. */
@@ -185,22 +193,15 @@ async function setEvent(ctx: CommandContext<typeof Cmd.SET_EVENT>): Promise<void
     return;
   }
   const ls = engineOf(ctx)?.active(name);
-  const delta = ls?.deltaLease;
-  if (ls === undefined || delta === undefined || ls.state !== "live") {
+  if (ls === undefined || ls.state !== "live") {
     await ctx.reply(-Errno.ENOENT);
     return;
   }
-  if (hostId > BigInt(delta.geometry.maxHosts)) {
+  if (hostId > BigInt(ls.maxHosts)) {
     await ctx.reply(-Errno.EINVAL);
     return;
   }
-  try {
-    delta.setEvent(Number(hostId), { generation, event, data }, ctx.header.cmdFlags);
-  } catch (error) {
-    await ctx.reply(error instanceof LeaseError ? error.result : -Errno.EINVAL);
-    return;
-  }
-  await ctx.reply(0);
+  await ctx.reply(await ls.setEvent(Number(hostId), { generation, event, data }, ctx.header.cmdFlags));
 }
 
 export function registerLockspaceHandlers(registry: CommandRegistry): void {

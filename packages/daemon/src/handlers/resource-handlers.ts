@@ -18,6 +18,8 @@ async function acquire(ctx: CommandContext<typeof Cmd.ACQUIRE>): Promise<void> {
   await withTarget(ctx, async (target) => {
     const engine = engineOf(ctx);
     const resources = ctx.body.resources;
+    // sanlock copies the options' owner_name (often empty) into the target's STATUS name.
+    target.name = ctx.body.options.ownerName;
     if (resources.length === 0) {
       await ctx.reply(0);
       return;
@@ -26,8 +28,6 @@ async function acquire(ctx: CommandContext<typeof Cmd.ACQUIRE>): Promise<void> {
       await ctx.reply(-Errno.ENOSPC);
       return;
     }
-    const owner = ctx.body.options.ownerName;
-    if (owner !== "") target.name = owner;
     const result = await engine.resources.acquire(target, { resources, flags: ctx.header.cmdFlags });
     await ctx.reply(result);
   });

@@ -9,7 +9,7 @@
  * rem list and write its delta release.
  */
 import { Errno, LsFlag, StateType, disk, type SanlkLockspace, type StateRecord } from "@sanlock-ts/client";
-import type { Notification } from "@sanlock-ts/core";
+import type { BlockDevice, Notification } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import type { LockspaceHooks } from "../status.js";
 import type { ResourceManager } from "../resources/resource-manager.js";
@@ -18,6 +18,9 @@ import { DAEMON_CLOCK } from "./daemon-clock.js";
 import { EventChannels } from "./event-channels.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 
+/** Largest host_id of any geometry; SANLK_ADDLS_INVALID_HOSTID beyond the area's (§7.2). */
+const MAX_HOST_ID = 2000;
+const ADDLS_INVALID_HOSTID = -231;
 /** sanlock's default io_timeout when ADD_LOCKSPACE sends 0 (§7.2). */
 export const DEFAULT_IO_TIMEOUT = 10;
 /** The removal loop checks holders once per second (§8.2). */
@@ -40,6 +43,8 @@ export interface LockspaceSetOptions {
    * sequence, killpath, watchdog). Called about once per second while holders remain.
    */
   killHolders?(ls: Lockspace, holders: readonly Token[], reason: KillReason): void;
+  /** Opens host_id disks (tests); default O_DIRECT. */
+  openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
   /** Examine request records of held leases (§6.2, EXAMINE §7.13): the owner side of REQUEST. */
   examineRequests?(ls: Lockspace, resourceName?: string): void;
 }
@@ -91,19 +96,25 @@ export class LockspaceSet implements LockspaceHooks {
   // ---- ADD_LOCKSPACE (§7.2)
 
   /** Checks and starts a join; `done` resolves with the join's result. */
-  add(spec: LockspaceMatch & { ioTimeout: number; hostName: string }): { result: number; done?: Promise<number> } {
-    if (spec.name === "" || spec.hostId < 1 || spec.hostId > 2000 || spec.path === "") return { result: -Errno.EINVAL };
+  add(spec: LockspaceMatch & { ioTimeout: number; hostName: string; historySize?: number }): { result: number; done?: Promise<number> } {
+    if (spec.name === "" || spec.hostId < 1 || spec.path === "") return { result: -Errno.EINVAL };
+    // A host_id no area can hold: the join's check answers SANLK_ADDLS_INVALID_HOSTID (recorded).
+    if (spec.hostId > MAX_HOST_ID) return { result: 0, done: Promise.resolve(ADDLS_INVALID_HOSTID) };
     const clash = this.addClash(spec);
     if (clash !== 0) return { result: clash };
     if (this.entries.length >= MAX_LOCKSPACES) return { result: -Errno.ENOMEM };
     const ioTimeout = spec.ioTimeout === 0 ? DEFAULT_IO_TIMEOUT : spec.ioTimeout;
     if (ioTimeout > 255) return { result: -Errno.EINVAL };
-    const full: LockspaceSpec = { name: spec.name, hostId: spec.hostId, path: spec.path, offset: spec.offset, ioTimeout };
+    const full: LockspaceSpec = {
+      name: spec.name, hostId: spec.hostId, path: spec.path, offset: spec.offset, ioTimeout,
+      ...(spec.historySize !== undefined ? { historySize: spec.historySize } : {}),
+    };
     const ls = new Lockspace(full, this.nextSpaceId++, {
       hostName: spec.hostName,
       onRecovery: (failed) => this.startRemoval(failed, "recovery"),
       onNotifications: (from, notes) => this.onNotifications(from, notes),
       log: this.options.log,
+      ...(this.options.openDevice ? { openDevice: this.options.openDevice } : {}),
     });
     const entry: Entry = { ls, list: "add" };
     this.entries.push(entry);
@@ -271,7 +282,8 @@ export class LockspaceSet implements LockspaceHooks {
 
   private resourceRecords(): StateRecord[] {
     const records: StateRecord[] = [];
-    for (const resource of this.options.resources.tokens.all()) {
+    // sanlock lists the newest resource first.
+    for (const resource of this.options.resources.tokens.all().reverse()) {
       const list = resource.state === "held" ? "held" : resource.state === "acquiring" ? "add" : "rem";
       const lver = resource.lease.leader?.lver ?? 0n;
       const geometry = resource.lease.disk.geometry;
@@ -280,7 +292,7 @@ export class LockspaceSet implements LockspaceHooks {
         records.push({
           type: StateType.RESOURCE, flags: 0, data32: token?.pid ?? 0, data64: lver, name: resource.name,
           str: `list=${orphan ? "orphan" : list} flags=${resource.shared ? 1 : 0} sector_size=${geometry.sectorSize} ` +
-            `align_size=${geometry.alignSize} lver=${lver} reused=0 res_id=0 token_id=${token?.tokenId ?? 0}`,
+            `align_size=${geometry.alignSize} lver=${lver} reused=0 res_id=${resource.resId} token_id=${token?.tokenId ?? 0}`,
           resource: {
             lockspaceName: resource.lockspace, name: resource.name, lver: 0n, data64: 0n, data32: 0, unused: 0,
             flags: resource.shared ? 4 : 0, numDisks: resource.disks.length,

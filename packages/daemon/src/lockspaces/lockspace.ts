@@ -2,23 +2,25 @@
  * One lockspace instance of this daemon: the host_id delta lease (algorithms.md §2), its
  * renewal loop (§2.3), the failure checks that start recovery (§2.4, §7.2), and leaving (§2.5).
  *
- * The renewal loop runs on the main event loop (NOT a worker thread — not done for lack of
- * time): it only ever waits on timers and on device I/O that the device layer performs off
- * the event loop, so a stalled device under one lockspace delays only that lockspace's
- * promises, never another lockspace's renewals or client requests. A long synchronous task
- * on the main thread would still delay renewals; the last good renewal is published through
- * a SharedArrayBuffer (RenewalStatus) so a watchdog thread can act on it independently.
+ * By default the delta lease, its renewal timer and its I/O live in a worker thread per
+ * lockspace (renewal-worker.ts, through WorkerDelta): a busy main event loop cannot make a
+ * renewal late, and a stalled device delays only its own lockspace. The last good renewal is
+ * published through a SharedArrayBuffer (RenewalStatus) that the main thread and a watchdog
+ * can read at any time. With an injected device (tests) the same loop runs on the main
+ * event loop instead ("main" mode).
  *
  * Recovery (§7.2) is one-way (§7.11 rule 4). What recovery does to holders (kill sequence,
  * §7.3) belongs to the next issue: this class only calls the `onRecovery` hook once.
  */
 import {
   DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRenewalError,
-  type HostStatusTable, type Notification, type PaxosHost,
+  type BlockDevice, type HostStatusTable, type LeaderRecord, type Notification, type PaxosHost,
 } from "@sanlock-ts/core";
+import { WorkerDelta } from "./worker-delta.js";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
+import { RenewalHistory, TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
 
 /** The renewal loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
@@ -33,6 +35,8 @@ export interface LockspaceSpec {
   readonly offset: bigint;
   /** Our io_timeout N_own, 1..255. */
   readonly ioTimeout: number;
+  /** RENEWAL entries kept (daemon renewal_history_size); default 180. */
+  readonly historySize?: number;
 }
 
 export interface LockspaceHooksIn {
@@ -43,15 +47,29 @@ export interface LockspaceHooksIn {
   /** Notifications found in other hosts' records at a renewal (§3.2 step 5, §6.2, §8.4). */
   onNotifications(ls: Lockspace, notes: readonly Notification[]): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
+  /** Opens the host_id disk for "main" mode (tests inject stalling devices); without it renewals run in a worker. */
+  openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
+}
+
+/** What the lockspace reads from its delta lease, wherever it lives. */
+interface DeltaView {
+  readonly generation: bigint;
+  readonly geometry: { readonly sectorSize: number; readonly alignSize: number; readonly maxHosts: number };
+  readonly status: HostStatusTable;
+  readHostRecord(hostId: number): Promise<LeaderRecord>;
 }
 
 export class Lockspace {
   readonly renewal = new RenewalStatus();
+  /** RENEWAL command history (§7.30). */
+  readonly history: RenewalHistory;
   /** Unique id shown as space_id in STATUS. */
   readonly spaceId: number;
   private stateValue: LockspaceState = "joining";
   private delta: DeltaLease | undefined;
-  private device: DirectDevice | undefined;
+  private worker: WorkerDelta | undefined;
+  private device: BlockDevice | undefined;
+  private timed: TimedDevice | undefined;
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
@@ -70,6 +88,7 @@ export class Lockspace {
     if (spec.hostId < 1 || spec.hostId > 2000) throw new RangeError(`host_id ${spec.hostId} outside 1..2000`);
     if (spec.ioTimeout < 1 || spec.ioTimeout > 255) throw new RangeError(`io_timeout ${spec.ioTimeout} outside 1..255`);
     this.spaceId = spaceId;
+    this.history = new RenewalHistory(spec.historySize);
     this.renewal.setState("joining");
   }
 
@@ -86,31 +105,62 @@ export class Lockspace {
     this.renewal.setState(state);
   }
 
-  /** Our generation in the lockspace (after join). */
-  get generation(): bigint {
-    return this.delta?.generation ?? 0n;
-  }
-
-  get geometry(): { sectorSize: number; alignSize: number } {
-    return this.delta?.geometry ?? { sectorSize: 0, alignSize: 0 };
-  }
-
-  /** The host status table (after join; the source of GET_HOSTS / HOST_STATUS). */
-  get hostStatus(): HostStatusTable | undefined {
+  /** The joined delta lease (main mode) or its worker's view; undefined before the join. */
+  private view(): DeltaView | undefined {
+    if (this.stateValue === "joining") return undefined;
     try {
-      return this.delta?.status;
+      const v: DeltaView | undefined = this.worker ?? this.delta;
+      if (v === undefined) return undefined;
+      void v.geometry; // throws before the join
+      return v;
     } catch {
       return undefined;
     }
   }
 
-  get deltaLease(): DeltaLease | undefined {
-    return this.delta;
+  /** Our generation in the lockspace (after join). */
+  get generation(): bigint {
+    return this.view()?.generation ?? 0n;
   }
 
-  /** A lease may be linked to a process only while this is true (§7.11 rule 3). */
+  get geometry(): { sectorSize: number; alignSize: number } {
+    return this.view()?.geometry ?? { sectorSize: 0, alignSize: 0 };
+  }
+
+  /** max_hosts of the lockspace area (0 before the join). */
+  get maxHosts(): number {
+    return this.view()?.geometry.maxHosts ?? 0;
+  }
+
+  /** The host status table (after join; the source of GET_HOSTS / HOST_STATUS). */
+  get hostStatus(): HostStatusTable | undefined {
+    return this.view()?.status;
+  }
+
+  /** Sets host_id's bit in our next renewals (§2.7, after a REQUEST §6.1 step 6). */
+  notifyHost(hostId: number): void {
+    if (this.worker !== undefined) this.worker.notifyHost(hostId);
+    else this.delta?.notifyHost(hostId);
+  }
+
+  /** SET_EVENT (§6.4): 0, or the negative result (−EBUSY: another event still being delivered). */
+  async setEvent(hostId: number, event: { generation: bigint; event: bigint; data: bigint }, flags: number): Promise<number> {
+    if (this.worker !== undefined) return this.worker.setEvent(hostId, event, flags);
+    try {
+      if (this.delta === undefined) return SanlockResult.ERROR;
+      this.delta.setEvent(hostId, event, flags);
+      return 0;
+    } catch (error) {
+      return error instanceof LeaseError ? error.result : -22;
+    }
+  }
+
+  /**
+   * A lease may be linked to a process only while this is true (§7.11 rule 3). A requested
+   * removal counts as failing: sanlock then drops released leases without disk I/O (recorded).
+   */
   isUsable(hostId: number, generation: bigint): boolean {
-    return this.stateValue === "live" && this.spec.hostId === hostId && this.generation === generation;
+    return this.stateValue === "live" && !this.removeRequested && this.spec.hostId === hostId && this.generation === generation;
   }
 
   /** What a paxos lease needs from this lockspace instance (core PaxosHost). */
@@ -128,9 +178,10 @@ export class Lockspace {
     };
   }
 
-  private requireDelta(): DeltaLease {
-    if (this.delta === undefined) throw new LeaseError("ERROR", `lockspace ${this.spec.name} is not joined`);
-    return this.delta;
+  private requireDelta(): DeltaView {
+    const view = this.view();
+    if (view === undefined) throw new LeaseError("ERROR", `lockspace ${this.spec.name} is not joined`);
+    return view;
   }
 
   /**
@@ -140,31 +191,86 @@ export class Lockspace {
   async join(): Promise<number> {
     const now = DAEMON_CLOCK.now();
     this.acquireLastAttempt = Math.floor(now);
+    if (this.hooks.openDevice === undefined) return this.joinInWorker();
     try {
-      this.device = await openDirectDevice(this.spec.path, { ioTimeoutMs: deviceDeadlineMs(this.spec.ioTimeout) });
+      this.device = await (this.hooks.openDevice ?? openLockspaceDevice)(this.spec.path, this.spec.ioTimeout);
       const geometry = await detectAreaGeometry(this.device, Number(this.spec.offset));
       if (geometry !== undefined && this.spec.hostId > geometry.maxHosts) {
         throw new LeaseError("ERROR", `host_id ${this.spec.hostId} exceeds max_hosts ${geometry.maxHosts}`);
       }
+      this.timed = new TimedDevice(this.device);
       this.delta = new DeltaLease({
         lockspace: this.spec.name, hostId: this.spec.hostId, hostName: this.hooks.hostName,
-        ioTimeout: this.spec.ioTimeout, device: this.device, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
+        ioTimeout: this.spec.ioTimeout, device: this.timed, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
       });
       const joined = await this.delta.acquire(this.stop.signal);
       this.renewal.recordSuccess(Number(joined.timestamp));
       this.renewal.recordAttempt(Number(joined.timestamp), 0);
+      this.history.success(Number(joined.timestamp), 0, 0);
     } catch (error) {
       const result = this.stop.signal.aborted ? -1 : joinResult(error);
       this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);
       return this.joinFailed(result);
     }
-    if (this.stop.signal.aborted) return this.joinFailed(-1);
+    if (this.stop.signal.aborted) {
+      // Removed while joining: the host_id was acquired but is given back at once (§2.5).
+      await this.delta?.release().catch(() => undefined);
+      return this.joinFailed(-1);
+    }
     this.acquireLastResult = 1;
-    this.acquireLastSuccess = Math.floor(DAEMON_CLOCK.now());
+    this.acquireLastSuccess = this.renewal.lastSuccess;
+    this.acquireLastAttempt = this.acquireLastSuccess;
     this.setState("live");
     this.loop = this.renewLoop();
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation}`);
+    return 0;
+  }
+
+  /** The join and all renewals run in a worker thread; results come back as events. */
+  private async joinInWorker(): Promise<number> {
+    const worker = new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
+      renewed: (timestamp, readMs, writeMs, notes) => {
+        this.history.success(Number(timestamp), readMs, writeMs);
+        if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
+      },
+      renewFailed: (result, corrupt, message) => {
+        this.history.failure(result === SanlockResult.AIO_TIMEOUT);
+        this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
+        if (corrupt) {
+          this.corruptResult = result;
+          this.enterRecovery(`renewal result ${result}`);
+        }
+      },
+      log: this.hooks.log,
+    });
+    this.worker = worker;
+    const abort = (): void => worker.abort();
+    this.stop.signal.addEventListener("abort", abort, { once: true });
+    try {
+      await worker.acquire();
+    } catch (error) {
+      const result = this.stop.signal.aborted ? -1 : ((error as { joinResult?: number }).joinResult ?? resultOf(error));
+      this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);
+      this.worker = undefined;
+      await worker.leave().catch(() => undefined);
+      return this.joinFailed(result);
+    } finally {
+      this.stop.signal.removeEventListener("abort", abort);
+    }
+    if (this.stop.signal.aborted) {
+      // Removed while joining: the host_id was acquired but is given back at once (§2.5).
+      this.worker = undefined;
+      await worker.leave();
+      return this.joinFailed(-1);
+    }
+    this.history.success(this.renewal.lastSuccess, 0, 0);
+    this.acquireLastResult = 1;
+    this.acquireLastSuccess = this.renewal.lastSuccess;
+    this.acquireLastAttempt = this.acquireLastSuccess;
+    this.setState("live");
+    this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
+    this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
     return 0;
   }
 
@@ -200,7 +306,8 @@ export class Lockspace {
 
   /** §2.3 scheduling: wake every second; once 2N have passed since last_success, wait 0.5 s and renew. */
   private async renewLoop(): Promise<void> {
-    const delta = this.requireDelta();
+    const delta = this.delta;
+    if (delta === undefined) return;
     const signal = this.stop.signal;
     while (!signal.aborted) {
       try {
@@ -216,14 +323,17 @@ export class Lockspace {
 
   private async renewOnce(delta: DeltaLease): Promise<void> {
     const startedAt = DAEMON_CLOCK.now();
+    this.timed?.reset();
     try {
       const renewed = await delta.renew();
       this.renewal.recordSuccess(Number(renewed.timestamp));
       this.renewal.recordAttempt(startedAt, 0);
+      this.history.success(Number(renewed.timestamp), this.timed?.lastReadMs ?? 0, this.timed?.lastWriteMs ?? 0);
       if (renewed.notifications.length > 0) this.hooks.onNotifications(this, renewed.notifications);
     } catch (error) {
       const result = resultOf(error);
       this.renewal.recordAttempt(startedAt, result);
+      this.history.failure(result === SanlockResult.AIO_TIMEOUT);
       this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${(error as Error).message}`);
       if (isCorruptRenewalError(error)) {
         this.corruptResult = result;
@@ -243,6 +353,11 @@ export class Lockspace {
     this.setState("removed");
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
+    if (this.worker !== undefined) {
+      // The worker stops renewing and writes the release only if its last attempt succeeded.
+      await this.worker.leave();
+      return;
+    }
     await this.loop;
     if (wasJoined && this.delta !== undefined && this.delta.lastAttemptSucceeded) {
       try {
@@ -283,9 +398,9 @@ export class Lockspace {
   }
 }
 
-/** Per-I/O device deadline: longer than any core timeout, so the core's own bounds decide (§1.5). */
-function deviceDeadlineMs(ioTimeout: number): number {
-  return Math.min(MAX_IO_TIMEOUT_MS, (8 * ioTimeout + 60) * 1000);
+/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (§1.5). */
+function openLockspaceDevice(path: string, ioTimeout: number): Promise<DirectDevice> {
+  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * ioTimeout + 60) * 1000) });
 }
 
 /** §7.2: host_id beyond the area → SANLK_ADDLS_INVALID_HOSTID (−231). */

@@ -10,6 +10,10 @@ const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([
   "ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT",
 ]);
 
+/** errno values sanlock passes through from failed I/O that the shared Errno table lacks. */
+export const EMSGSIZE = 90;
+export const EISDIR = 21;
+
 export function resultOf(thrown: unknown): number {
   const error = toLeaseError(thrown, "lease record");
   if (error instanceof LeaseError) return error.result;
@@ -18,6 +22,9 @@ export function resultOf(thrown: unknown): number {
   if (error instanceof SanlockTsError && error.code === "ERR_BAD_GEOMETRY") return -Errno.EINVAL;
   if (error instanceof SanlockTsError && OPEN_FAILURE_CODES.has(error.code)) return -Errno.ENODEV;
   if (error instanceof SanlockTsError && error.code === "ERR_IO_TIMEOUT") return SanlockResult.AIO_TIMEOUT;
+  // sanlock returns a short read as −EMSGSIZE and the kernel's O_DIRECT −EINVAL as is.
+  if (error instanceof SanlockTsError && error.code === "ERR_OUT_OF_RANGE") return -EMSGSIZE;
+  if (error instanceof SanlockTsError && error.code === "ERR_MISALIGNED") return -Errno.EINVAL;
   if (error instanceof SanlockTsError && error.code === "ERR_BAD_MAGIC") return SanlockResult.LEADER_MAGIC;
   return SanlockResult.ERROR;
 }

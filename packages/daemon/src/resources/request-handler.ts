@@ -13,6 +13,7 @@ import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
 import { openDirectDevice } from "../device/index.js";
 import type { ResourceManager } from "./resource-manager.js";
 import type { HeldResource } from "./tokens.js";
+import { checkLeasePlacement } from "./lease-placement.js";
 
 export interface RequestHandlerDeps {
   readonly resources: ResourceManager;
@@ -35,13 +36,14 @@ export class RequestHandler {
   static async request(ls: Lockspace, input: RequestInput): Promise<void> {
     const device = await openDirectDevice(input.path, { ioTimeoutMs: (4 * ls.spec.ioTimeout + 10) * 1000 });
     try {
+      await checkLeasePlacement(device, input.offset);
       // wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
       const { lver, forceMode } = input;
       const outcome = await requestResource({
         lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset) },
         hostId: ls.spec.hostId, ioTimeout: ls.spec.ioTimeout, clock: DAEMON_CLOCK, forceMode, lver,
       });
-      if (outcome.notifyHostId !== undefined) ls.deltaLease?.notifyHost(outcome.notifyHostId);
+      if (outcome.notifyHostId !== undefined) ls.notifyHost(outcome.notifyHostId);
     } finally {
       await device.close().catch(() => undefined);
     }

@@ -15,6 +15,7 @@ import type { Connection } from "../connection.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DaemonResultError, resultOfAny } from "../lockspaces/results.js";
+import { checkLeasePlacement } from "./lease-placement.js";
 import { BackgroundReleaser } from "./background-release.js";
 import { MAX_TOKENS_PER_CLIENT, TokenTable, type HeldResource, type Token } from "./tokens.js";
 
@@ -35,6 +36,7 @@ const fail = (result: number, message: string): DaemonResultError => new DaemonR
 export class ResourceManager {
   readonly tokens = new TokenTable();
   private readonly releaser: BackgroundReleaser;
+  private nextResId = 1;
 
   constructor(private readonly deps: ResourceManagerDeps) {
     this.releaser = new BackgroundReleaser({
@@ -61,24 +63,39 @@ export class ResourceManager {
 
   private async acquireOne(target: Connection, res: SanlkResource, flags: number): Promise<Token> {
     const ls = this.deps.activeLockspace(res.lockspaceName);
-    if (ls === undefined || ls.state !== "live") throw fail(-Errno.ENOSPC, `lockspace ${res.lockspaceName} not joined`);
+    if (ls === undefined || ls.state !== "live" || ls.removeRequested) throw fail(-Errno.ENOSPC, `lockspace ${res.lockspaceName} not joined`);
+    const host = ls.paxosHost();
     const first = res.disks[0];
     if (first === undefined) throw fail(-Errno.ERANGE, `resource ${res.name} has no disk`);
     const shared = (res.flags & ResFlag.SHARED) !== 0;
     const persistent = (res.flags & ResFlag.PERSISTENT) !== 0;
     const local = this.tokens.get(res.lockspaceName, res.name);
     if (local !== undefined) return this.acquireLocal(target, local, shared, persistent, flags);
+    if (this.tokens.isReserved(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
     if (flags & AcquireFlag.ORPHAN_ONLY) throw fail(-Errno.ENOENT, `no orphan ${res.lockspaceName}:${res.name}`);
 
-    const device = await openLeaseDevice(first.path, ls.spec.ioTimeout);
-    const host = ls.paxosHost();
+    // Claimed before the first await, so a concurrent local acquire sees −EBUSY (§5.6).
+    if (!this.tokens.reserve(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
+    let device: DirectDevice;
+    try {
+      device = await openLeaseDevice(first.path, ls.spec.ioTimeout, first.offset);
+    } catch (error) {
+      this.tokens.unreserve(res.lockspaceName, res.name);
+      throw error;
+    }
     const lease = new PaxosLease(host, { resource: res.name, device, offset: Number(first.offset) });
     const resource: HeldResource = {
       lockspace: res.lockspaceName, name: res.name, disks: res.disks.map((d) => ({ path: d.path, offset: d.offset })),
       lease, device, shared, state: "acquiring", lvb: (flags & AcquireFlag.LVB) !== 0, tokens: [],
-      generation: host.generation,
+      generation: host.generation, resId: this.nextResId++,
     };
-    this.tokens.insert(resource);
+    try {
+      this.tokens.insert(resource);
+    } catch (error) {
+      this.tokens.unreserve(res.lockspaceName, res.name);
+      await closeQuietly(device);
+      throw error;
+    }
     try {
       await lease.acquire({
         shared,
@@ -173,6 +190,8 @@ export class ResourceManager {
   /** Drops one holder; the last holder releases the lease on disk (§4.8 / §5.3). */
   private async releaseToken(token: Token): Promise<number> {
     const resource = token.resource;
+    // Already dropped (the client went away meanwhile, §5.7): its release is under way.
+    if (!resource.tokens.includes(token)) return 0;
     if (this.tokens.unlink(token)) return 0;
     resource.state = "releasing";
     return this.releaser.release(resource);
@@ -273,15 +292,23 @@ export class ResourceManager {
   }
 }
 
-async function openLeaseDevice(path: string, ioTimeout: number): Promise<DirectDevice> {
+async function openLeaseDevice(path: string, ioTimeout: number, offset: bigint): Promise<DirectDevice> {
+  let device: DirectDevice;
   try {
-    return await openDirectDevice(path, { ioTimeoutMs: Math.min(600_000, (ioTimeout * 4 + 10) * 1000) });
+    device = await openDirectDevice(path, { ioTimeoutMs: Math.min(600_000, (ioTimeout * 4 + 10) * 1000) });
   } catch (error) {
     // §7.7 recorded: a lease path that does not exist → −ENOENT.
     const code = (error as { code?: string }).code;
     if (code === "ERR_DEVICE_NOT_FOUND") throw fail(-Errno.ENOENT, `lease path ${path} does not exist`);
     throw error;
   }
+  try {
+    await checkLeasePlacement(device, offset);
+  } catch (error) {
+    await closeQuietly(device);
+    throw error;
+  }
+  return device;
 }
 
 async function closeQuietly(device: DirectDevice): Promise<void> {

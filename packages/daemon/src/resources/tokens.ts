@@ -32,6 +32,8 @@ export interface HeldResource {
   readonly tokens: Token[];
   /** The lockspace instance's host generation when acquired (§7.11 rule 3). */
   readonly generation: bigint;
+  /** Daemon-wide resource number shown as res_id in STATUS. */
+  readonly resId: number;
 }
 
 export interface Token {
@@ -55,6 +57,8 @@ function keyOf(lockspace: string, name: string): string {
 
 export class TokenTable {
   private readonly resources = new Map<string, HeldResource>();
+  /** Keys claimed by an acquire that is still opening its device (local −EBUSY for others). */
+  private readonly reserved = new Set<string>();
   /** Tokens of each client, in acquisition order (INQUIRE order, §10.3). */
   private readonly byClient = new Map<Connection, Token[]>();
   private nextTokenId = 1;
@@ -71,10 +75,27 @@ export class TokenTable {
     return this.all().filter((r) => r.lockspace === lockspace);
   }
 
-  /** Reserves the (lockspace, name) slot while its disk acquire runs (local −EBUSY for others). */
+  /** Claims (lockspace, name) before the first await of an acquire; false when taken. */
+  reserve(lockspace: string, name: string): boolean {
+    const key = keyOf(lockspace, name);
+    if (this.reserved.has(key) || this.resources.has(key)) return false;
+    this.reserved.add(key);
+    return true;
+  }
+
+  isReserved(lockspace: string, name: string): boolean {
+    return this.reserved.has(keyOf(lockspace, name));
+  }
+
+  unreserve(lockspace: string, name: string): void {
+    this.reserved.delete(keyOf(lockspace, name));
+  }
+
+  /** Enters a reserved resource while its disk acquire runs (state "acquiring"). */
   insert(resource: HeldResource): void {
     const key = keyOf(resource.lockspace, resource.name);
     if (this.resources.has(key)) throw new Error(`resource ${resource.lockspace}:${resource.name} already in the table`);
+    this.reserved.delete(key);
     if (this.resources.size >= MAX_HELD_RESOURCES) throw new RangeError(`more than ${MAX_HELD_RESOURCES} held resources`);
     this.resources.set(key, resource);
   }

@@ -10,6 +10,11 @@
  *   in [expire + 50, expire + 60) (§7.5.6).
  *
  * Times are compared in whole monotonic seconds, like wdmd.
+ *
+ * Runs on the caller's event loop. A stalled loop delays keepalives (the reset
+ * only comes earlier), but it can also delay the test that closes the device:
+ * a close that lands after `expire - 10` pings late, up to the length of the
+ * stall. wdmd, a separate process, has the same exposure to its own stalls.
  */
 import { WATCHDOG_FIRE_TIMEOUT } from "@sanlock-ts/core";
 import { ExpiryConnection } from "./connection.js";
@@ -89,13 +94,12 @@ export class WatchdogTester implements Watchdog {
     const inForce = [...this.connections].filter((c) => c.expire !== 0).map((c) => c.name);
     if (!this.enabled) return { disarmed: true, expiriesInForce: inForce };
     this.enabled = false;
-    if (inForce.length > 0 || this.resetting) {
-      this.log(`watchdog left to fire at shutdown: expiry in force for ${inForce.join(", ") || "(resetting)"}`);
+    if (inForce.length > 0) {
+      this.log(`watchdog left to fire at shutdown: expiry in force for ${inForce.join(", ")}`);
       this.closeUnclean();
       return { disarmed: false, expiriesInForce: inForce };
     }
-    this.options.device.disarm();
-    return { disarmed: true, expiriesInForce: inForce };
+    return { disarmed: this.stopDevice(), expiriesInForce: inForce };
   }
 
   status(): WatchdogStatus {
@@ -184,9 +188,25 @@ export class WatchdogTester implements Watchdog {
     this.cancelNextTest?.();
     this.cancelNextTest = undefined;
     this.enabled = false;
-    this.options.device.disarm();
-    this.log(`${this.options.device.description} disarmed: no users`);
+    this.stopDevice();
     return true;
+  }
+
+  /**
+   * Magic close. A device closed uncleanly by a failed test is still counting,
+   * so it is reopened first: only an open descriptor can stop it.
+   */
+  private stopDevice(): boolean {
+    const device = this.options.device;
+    try {
+      if (!device.isOpen) device.reopen();
+      device.disarm();
+      this.log(`${device.description} disarmed: no users`);
+      return true;
+    } catch (err) {
+      this.log(`${device.description} could not be disarmed: ${(err as Error).message}`);
+      return false;
+    }
   }
 
   private nowSeconds(): number {

@@ -1,0 +1,105 @@
+/**
+ * Leaving a lockspace that still has lease holders (wire.md §7.3, §8.1, §8.3), against both
+ * the real sanlock 3.8.5 daemon and sanlock-ts: REM_LOCKSPACE kills the holder (SIGKILL),
+ * waits for it, releases its lease and the host_id on disk, then answers 0; REM_UNUSED
+ * refuses with −EBUSY while a lease is held; a forced shutdown also kills holders.
+ */
+import { join } from "node:path";
+import t from "tap";
+import type { Test } from "tap";
+import { hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
+
+const LS = "REMLS";
+const MB = 1048576;
+
+interface Outcome {
+  unused: string;
+  rem: string;
+  holderSignal: NodeJS.Signals | null;
+  owners: string;
+  hostRecord: string;
+}
+
+async function scenario(t: Test, runDir: string): Promise<Outcome> {
+  const work = tempDir(t, "slts-rem-");
+  const lsFile = join(work, "ls");
+  const resFile = join(work, "res");
+  const setup = await python(runDir, `
+import sanlock
+open("${lsFile}", "wb").truncate(${MB})
+open("${resFile}", "wb").truncate(${MB})
+sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
+sanlock.write_resource(b"${LS}", b"R", [("${resFile}", 0)])
+sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
+print("ready")
+`);
+  t.equal(setup.stdout.trim(), "ready", setup.stderr);
+  const holder = spawnPython(t, runDir, `
+import sys, sanlock
+fd = sanlock.register()
+sanlock.acquire(b"${LS}", b"R", [("${resFile}", 0)], slkfd=fd)
+print("acquired", flush=True)
+sys.stdin.readline()
+`);
+  await waitForLine(holder, "acquired");
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => holder.once("exit", (_c, signal) => resolve(signal)));
+  const call = (code: string): Promise<string> => python(runDir, `
+import sanlock
+try:
+    print(${code})
+except sanlock.SanlockException as e:
+    print("err", e.errno)
+`).then((r) => r.stdout.trim());
+  const unused = await call(`sanlock.rem_lockspace(b"${LS}", 1, "${lsFile}", unused=True)`);
+  const rem = await call(`sanlock.rem_lockspace(b"${LS}", 1, "${lsFile}")`);
+  const holderSignal = await exited;
+  const owners = await call(`[(o["host_id"], o["generation"], o["timestamp"] != 0) for o in sanlock.read_resource_owners(b"${LS}", b"R", [("${resFile}", 0)])]`);
+  // The delta release: host_id 1's record timestamp is 0 again (read with the CLI's direct dump).
+  const dump = await runClient(runDir, "sanlock", ["direct", "dump", `${lsFile}:0`]);
+  // Columns: offset, lockspace, host name (differs per daemon: left out), timestamp, owner id.
+  const fields = dump.stdout.split("\n").find((l) => /^\s*00000000\s/.test(l))?.trim().split(/\s+/) ?? [];
+  const hostRecord = [fields[0], fields[1], fields[3], fields[4]].join(" ");
+  return { unused, rem, holderSignal, owners, hostRecord };
+}
+
+t.test("REM_LOCKSPACE with a holder: same outcome as the real daemon", { skip: !hasSanlock && "sanlock not installed", timeout: 110_000 }, async (t) => {
+  const ours = await startOurDaemon(t);
+  const real = await startRealDaemon(t);
+  const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
+  t.equal(realOutcome.unused, "err 16", "real: REM_UNUSED refused while a lease is held");
+  t.equal(realOutcome.holderSignal, "SIGKILL", "real: the holder was killed");
+  t.match(realOutcome.hostRecord, /^00000000 REMLS 0000000000 /, "real: host_id released (timestamp 0)");
+  // The removal counts as a failure of the lockspace: the killed holder's lease is dropped
+  // without disk I/O (still owned on disk; free for others once the host_id is released).
+  t.same(ourOutcome, realOutcome, "sanlock-ts: same results, the holder killed, host_id released");
+});
+
+t.test("forced shutdown kills the holders and exits", { skip: !hasSanlock && "sanlock not installed", timeout: 60_000 }, async (t) => {
+  const ours = await startOurDaemon(t);
+  const work = tempDir(t, "slts-shut-");
+  const lsFile = join(work, "ls");
+  const ready = await python(ours.runDir, `
+import sanlock
+open("${lsFile}", "wb").truncate(${MB})
+sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
+open("${lsFile}.res", "wb").truncate(${MB})
+sanlock.write_resource(b"${LS}", b"R", [("${lsFile}.res", 0)])
+sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
+print("ready")
+`);
+  t.equal(ready.stdout.trim(), "ready", ready.stderr);
+  const holder = spawnPython(t, ours.runDir, `
+import sys, sanlock
+fd = sanlock.register()
+sanlock.acquire(b"${LS}", b"R", [("${lsFile}.res", 0)], slkfd=fd)
+print("acquired", flush=True)
+sys.stdin.readline()
+`);
+  await waitForLine(holder, "acquired");
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => holder.once("exit", (_c, signal) => resolve(signal)));
+  const shutdown = await runClient(ours.runDir, "sanlock", ["client", "shutdown", "-f", "1", "-w", "1"]);
+  t.match(shutdown.stdout, /shutdown done 0/, "SHUTDOWN_WAIT answered once the lockspace was gone");
+  t.equal(await exited, "SIGKILL", "the holder was killed");
+  await ours.daemon.exited;
+  t.pass("the daemon exited");
+});
