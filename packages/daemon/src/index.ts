@@ -26,3 +26,4 @@ export { RenewalStatus, LOCKSPACE_STATE_CODES } from "./lockspaces/renewal-statu
 export type { LockspaceState } from "./lockspaces/renewal-status.js";
 export { ResourceManager } from "./resources/resource-manager.js";
 export type { HeldResource, Token } from "./resources/tokens.js";
+export type { DaemonServices } from "./main.js";

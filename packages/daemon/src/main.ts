@@ -24,6 +24,7 @@ import type { CommandRegistry } from "./dispatch.js";
 import { createLeaseEngine, registerLeaseHandlers } from "./handlers/index.js";
 import { DaemonServer } from "./server.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
+import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
 
 /** Set in the environment of the detached child so it does not detach again. */
 export const DETACHED_CHILD_ENV = "SANLOCK_TS_DETACHED";
@@ -47,9 +48,19 @@ export interface DaemonStartOptions {
    * The lockspace/lease engine, or a factory given the daemon log. Omitted: a daemon with
    * no lockspace engine (every lockspace command answered as with no lockspace).
    */
-  readonly lockspaces?: LockspaceHooks | ((log: DaemonLog) => LockspaceHooks);
+  readonly lockspaces?: LockspaceHooks | ((log: DaemonLog, services: DaemonServices) => LockspaceHooks);
+  /** Replaces the watchdog chosen by -w (tests: the reset model). */
+  readonly watchdog?: Watchdog;
   /** Adds or replaces command handlers (the engine's lockspace/resource/disk commands). */
   readonly registerCommands?: (registry: CommandRegistry) => void;
+}
+
+/** What the daemon gives its lockspace engine. */
+export interface DaemonServices {
+  /** -w 1: the watchdog device; -w 0: none (§7.5). */
+  readonly watchdog: Watchdog;
+  /** -g (§7.3). */
+  readonly killGraceSeconds: number;
 }
 
 export interface RunningDaemon {
@@ -91,14 +102,18 @@ function switchToSocketUser(owner: SocketOwner, userName: string | undefined, lo
 /** Starts the daemon in this process (the -D path). */
 export async function startDaemon(options: DaemonStartOptions): Promise<RunningDaemon> {
   const { settings, environment } = options;
-  if (settings.useWatchdog) {
-    // Safety: leases are only safe when a stuck host is reset; never run "watchdog on" without one.
-    throw new DaemonStartError("ERR_NO_WATCHDOG", "use_watchdog=1 but this daemon has no watchdog support yet; start with -w 0");
-  }
   const log = new DaemonLog({
     monotonicSeconds,
     ...(settings.foreground ? { stderr: options.stderr ?? process.stderr } : {}),
   });
+  // Safety: with -w 1 a missing watchdog device is a start-up error, never a silent "no watchdog".
+  let watchdog: Watchdog;
+  try {
+    watchdog = options.watchdog ?? createWatchdog({ useWatchdog: settings.useWatchdog, log: (line) => log.error(line) });
+  } catch (error) {
+    if (error instanceof WatchdogError) throw new DaemonStartError(error.code, error.message);
+    throw error;
+  }
   for (const warning of options.configWarnings ?? []) log.warn(warning);
   if (environment.runDir !== DEFAULT_RUN_DIR) log.warn(`Using non-standard run directory '${environment.runDir}'`);
   if (!environment.privileged) log.warn("Running in unprivileged mode");
@@ -111,12 +126,18 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
     log.warn(`sanlock daemon started ${VERSION_STRING} host ${ourHostName} (${hostname()})`);
     const registry = defaultCommandRegistry();
     options.registerCommands?.(registry);
-    const lockspaces = typeof options.lockspaces === "function" ? options.lockspaces(log) : options.lockspaces;
+    const services: DaemonServices = { watchdog, killGraceSeconds: settings.killGraceSeconds };
+    const lockspaces = typeof options.lockspaces === "function" ? options.lockspaces(log, services) : options.lockspaces;
     const server = await DaemonServer.listen({
       runDir: environment.runDir, settings, ourHostName, socketOwner: owner, log, registry,
       ...(lockspaces ? { lockspaces } : {}),
     });
-    const exited = server.exited.then(() => pidFile.release());
+    const exited = server.exited.then(() => {
+      // Magic close only when no lockspace still has an expiry in force (§7.5).
+      const result = watchdog.shutdown();
+      if (!result.disarmed) log.error(`watchdog not disarmed at exit: ${result.expiriesInForce.join(", ")}`);
+      pidFile.release();
+    });
     return { server, pidFile, exited };
   } catch (error) {
     pidFile.release();
@@ -157,7 +178,7 @@ export async function runDaemonCommand(argv: readonly string[], env: NodeJS.Proc
   try {
     daemon = await startDaemon({
       settings: resolved.settings, environment: readDaemonEnvironment(env), configWarnings: resolved.warnings, stderr,
-      lockspaces: (log) => createLeaseEngine({ log }),
+      lockspaces: (log, services) => createLeaseEngine({ log, ...services }),
       registerCommands: registerLeaseHandlers,
     });
   } catch (error) {

@@ -97,3 +97,16 @@ t.test("a killpath that could not be started is tried again next second", async 
   killer.killHolders(lockspace(40), [{ conn: c }], "recovery");
   t.same(calls, [120, 121]);
 });
+
+t.test("a client whose kill state was cleared gets its killpath again in a later recovery", async (t) => {
+  let now = 120;
+  const { executor, log } = recorder();
+  const killer = new HolderKiller({ killGraceSeconds: 40, executor, now: () => now });
+  const c = client(19, { killpath: { path: "kp", args: "", flags: 0 } });
+  killer.killHolders(lockspace(40), [{ conn: c }], "recovery");
+  c.killCount = 0; // the daemon clears it once the client holds no lease
+  c.killLast = 0;
+  now = 500;
+  killer.killHolders(lockspace(420), [{ conn: c }], "recovery");
+  t.same(log, ["killpath kp [] -", "killpath kp [] -"]);
+});

@@ -221,3 +221,16 @@ t.test("shutdown right after recovery finished: the closed, still counting devic
   t.same(resets, [], "did not fire");
   t.equal(device.deadline, undefined);
 });
+
+t.test("a daemon stopped past the deadline: on resume the model fires before anything pings", async (t) => {
+  const { scheduler, tester, device, resets } = setup(0);
+  const c = tester.register("ls", 0, 10);
+  for (let k = 1; k <= 3; k++) scheduler.after(20 * k, () => c.renewed(20 * k));
+  scheduler.advanceTo(65);
+  const lastPing = device.pings.at(-1) ?? NaN;
+  t.equal(lastPing, 60);
+  scheduler.stall(200); // SIGSTOP for 200 s: the hardware would have fired at 120
+  scheduler.advance(0); // SIGCONT: overdue timers run now
+  t.same(resets, [265], "fired at resume");
+  t.equal(device.pings.at(-1), lastPing, "the overdue test did not ping first");
+});

@@ -10,11 +10,19 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
 import { RequestHandler } from "../resources/request-handler.js";
+import { HolderKiller, ProcessKillExecutor } from "../recovery/index.js";
+import type { Watchdog } from "../watchdog/watchdog.js";
+import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
 
 export interface LeaseEngineOptions {
   readonly log: DaemonLog;
   /** Replaces the default holder signalling (next issue: kill sequence with killpath, §7.3). */
   readonly killHolders?: (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void;
+  /** The daemon's watchdog (-w); none: lockspaces register no expiry. */
+  readonly watchdog?: Watchdog;
+  /** Daemon -g for the kill sequence (§7.3); default 40. */
+  readonly killGraceSeconds?: number;
 }
 
 type LogLevel = "error" | "warn" | "info" | "debug";
@@ -31,10 +39,23 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
   set = new LockspaceSet({
     resources,
     log,
-    killHolders: options.killHolders ?? signalHolders,
+    killHolders: options.killHolders ?? killSequence(options, log),
+    watchdog: options.watchdog,
     examineRequests: (ls, name) => requests.examineLockspace(ls, name),
   });
   return set;
+}
+
+/** The kill sequence of §7.3 (killpath / SIGTERM during the grace period, then SIGKILL). */
+function killSequence(options: LeaseEngineOptions, log: (level: LogLevel, message: string) => void):
+  (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
+  const killer = new HolderKiller({
+    killGraceSeconds: options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS,
+    executor: new ProcessKillExecutor({ log: (line) => log("error", line) }),
+    now: () => DAEMON_CLOCK.now(),
+    log: (line) => log("error", line),
+  });
+  return (ls, holders, reason) => killer.killHolders(ls, holders, reason);
 }
 
 /**

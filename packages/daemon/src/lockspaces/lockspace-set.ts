@@ -17,6 +17,7 @@ import type { Token } from "../resources/tokens.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
 import { EventChannels } from "./event-channels.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
+import type { Watchdog } from "../watchdog/watchdog.js";
 
 /** Largest host_id of any geometry; SANLK_ADDLS_INVALID_HOSTID beyond the area's (§7.2). */
 const MAX_HOST_ID = 2000;
@@ -47,6 +48,8 @@ export interface LockspaceSetOptions {
   openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
   /** Examine request records of held leases (§6.2, EXAMINE §7.13): the owner side of REQUEST. */
   examineRequests?(ls: Lockspace, resourceName?: string): void;
+  /** The daemon's watchdog (-w): every joined lockspace registers its expiry (§7.5). */
+  readonly watchdog?: Watchdog;
 }
 
 interface Entry {
@@ -112,6 +115,7 @@ export class LockspaceSet implements LockspaceHooks {
     const ls = new Lockspace(full, this.nextSpaceId++, {
       hostName: spec.hostName,
       onRecovery: (failed) => this.startRemoval(failed, "recovery"),
+      watchdog: this.options.watchdog,
       onNotifications: (from, notes) => this.onNotifications(from, notes),
       log: this.options.log,
       ...(this.options.openDevice ? { openDevice: this.options.openDevice } : {}),

@@ -22,6 +22,8 @@ import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory, TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
+import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
+import { SanlkResult } from "@sanlock-ts/client";
 
 /** The renewal loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
 const TICK_SECONDS = 1;
@@ -49,6 +51,8 @@ export interface LockspaceHooksIn {
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
   /** Opens the host_id disk for "main" mode (tests inject stalling devices); without it renewals run in a worker. */
   openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
+  /** The daemon's watchdog (-w); each joined lockspace registers its expiry there (§7.5). */
+  readonly watchdog?: Watchdog;
 }
 
 /** What the lockspace reads from its delta lease, wherever it lives. */
@@ -73,6 +77,7 @@ export class Lockspace {
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
+  private watchdogConnection: WatchdogConnection | undefined;
   /** Set by REM_LOCKSPACE / forced shutdown: leave once the holders are gone (§8.1). */
   removeRequested = false;
   /** SET_CONFIG USED / USED_BY_ORPHANS (§7.29). */
@@ -217,6 +222,10 @@ export class Lockspace {
       await this.delta?.release().catch(() => undefined);
       return this.joinFailed(-1);
     }
+    if (!this.armWatchdog()) {
+      await this.delta?.release().catch(() => undefined);
+      return this.joinFailed(SanlkResult.WD_ERROR);
+    }
     this.acquireLastResult = 1;
     this.acquireLastSuccess = this.renewal.lastSuccess;
     this.acquireLastAttempt = this.acquireLastSuccess;
@@ -232,6 +241,7 @@ export class Lockspace {
     const worker = new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
       renewed: (timestamp, readMs, writeMs, notes) => {
         this.history.success(Number(timestamp), readMs, writeMs);
+        this.watchdogRenewed(Number(timestamp));
         if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
       },
       renewFailed: (result, corrupt, message) => {
@@ -264,6 +274,11 @@ export class Lockspace {
       await worker.leave();
       return this.joinFailed(-1);
     }
+    if (!this.armWatchdog()) {
+      this.worker = undefined;
+      await worker.leave();
+      return this.joinFailed(SanlkResult.WD_ERROR);
+    }
     this.history.success(this.renewal.lastSuccess, 0, 0);
     this.acquireLastResult = 1;
     this.acquireLastSuccess = this.renewal.lastSuccess;
@@ -272,6 +287,29 @@ export class Lockspace {
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
     return 0;
+  }
+
+  /**
+   * §7.5.1 / §7.11.1: register the expiry `last_success + 8N` before the lockspace is
+   * usable. False when the watchdog refuses (device missing or not at 60 s): the join
+   * then fails with SANLK_WD_ERROR after giving the host_id back, as sanlock does.
+   */
+  private armWatchdog(): boolean {
+    const watchdog = this.hooks.watchdog;
+    if (watchdog === undefined) return true;
+    try {
+      this.watchdogConnection = watchdog.register(`${this.spec.name}:${this.spec.hostId}`, this.renewal.lastSuccess, this.spec.ioTimeout);
+      return true;
+    } catch (error) {
+      this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} watchdog: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  /** §7.11.2: advance the expiry after a completed renewal write; never once leaving (rule 5). */
+  private watchdogRenewed(timestamp: number): void {
+    if (this.stateValue === "removed") return;
+    this.watchdogConnection?.renewed(timestamp);
   }
 
   private async joinFailed(result: number): Promise<number> {
@@ -328,6 +366,7 @@ export class Lockspace {
       const renewed = await delta.renew();
       this.renewal.recordSuccess(Number(renewed.timestamp));
       this.renewal.recordAttempt(startedAt, 0);
+      this.watchdogRenewed(Number(renewed.timestamp));
       this.history.success(Number(renewed.timestamp), this.timed?.lastReadMs ?? 0, this.timed?.lastWriteMs ?? 0);
       if (renewed.notifications.length > 0) this.hooks.onNotifications(this, renewed.notifications);
     } catch (error) {
@@ -351,11 +390,15 @@ export class Lockspace {
     if (this.stateValue === "removed") return;
     const wasJoined = this.delta !== undefined && this.stateValue !== "joining";
     this.setState("removed");
+    // §7.4: every holder is gone, so the host need not be reset any more; cleared before
+    // renewals stop and before the delta release (§7.11 rules 5-6).
+    this.watchdogConnection?.clearExpiry();
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
     if (this.worker !== undefined) {
       // The worker stops renewing and writes the release only if its last attempt succeeded.
       await this.worker.leave();
+      this.watchdogConnection?.close();
       return;
     }
     await this.loop;
@@ -366,6 +409,7 @@ export class Lockspace {
         this.hooks.log("error", `lockspace ${this.spec.name} delta release failed: ${(error as Error).message}`);
       }
     }
+    this.watchdogConnection?.close();
     await this.closeDevice();
   }
 

@@ -74,7 +74,8 @@ export class HolderKiller {
     const before: KillProgress = {
       attempts: client.killCount,
       lastAttemptAt: client.killLast,
-      killpathSent: this.killpathSent.get(client) === true,
+      // A client whose kill state was cleared (it released everything and lives on) starts afresh.
+      killpathSent: client.killCount > 0 && this.killpathSent.get(client) === true,
     };
     const target = {
       pid: client.pid,

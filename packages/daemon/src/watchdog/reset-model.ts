@@ -6,6 +6,10 @@
  * Pings, as on common Linux drivers (algorithms.md §7.5.4): opening the
  * device, each keepalive, and a close without the magic code. A magic close
  * (disarm) stops the countdown.
+ *
+ * The deadline is absolute, like a hardware timer: if the process was stopped
+ * past it (SIGSTOP, a paused VM), the first operation after resuming finds it
+ * overdue and fires at once instead of pinging, whatever timer runs first.
  */
 import type { WatchdogDevice } from "./device.js";
 import { WatchdogError } from "./errors.js";
@@ -72,17 +76,20 @@ export class ResetModelDevice implements WatchdogDevice {
   }
 
   keepalive(): void {
+    if (this.firedIfOverdue()) return;
     if (!this.open) throw new WatchdogError("ERR_WATCHDOG_CLOSED", "reset-model: keepalive on a closed device");
     this.ping();
   }
 
   closeUnclean(): void {
+    if (this.firedIfOverdue()) return;
     if (!this.open) return;
     this.open = false;
     this.ping();
   }
 
   disarm(): void {
+    if (this.firedIfOverdue()) return;
     if (!this.open) return;
     this.open = false;
     this.armed = false;
@@ -91,6 +98,7 @@ export class ResetModelDevice implements WatchdogDevice {
   }
 
   private openAndPing(): void {
+    this.firedIfOverdue();
     if (this.fired !== undefined) throw new WatchdogError("ERR_WATCHDOG_CLOSED", "reset-model: the host was already reset");
     this.open = true;
     this.armed = true;
@@ -104,6 +112,16 @@ export class ResetModelDevice implements WatchdogDevice {
     this.pings.push(now);
     this.cancelFire?.();
     this.cancelFire = this.options.scheduler.after(this.hardwareTimeout, () => this.fire());
+  }
+
+  /** The hardware would already have fired: fire now (once) and report true. */
+  private firedIfOverdue(): boolean {
+    if (this.fired !== undefined) return true;
+    const deadline = this.deadline;
+    if (deadline === undefined || this.options.scheduler.now() < deadline) return false;
+    this.cancelFire?.();
+    this.fire();
+    return true;
   }
 
   private fire(): void {

@@ -85,6 +85,15 @@ export class VirtualScheduler implements Scheduler {
     this.advanceTo(Math.round((this.current + seconds) * 1e6) / 1e6);
   }
 
+  /**
+   * Time passes while nothing runs (a stopped process, SIGSTOP): the clock
+   * jumps; overdue callbacks run at the next `advance`, seeing the later time.
+   */
+  stall(seconds: number): void {
+    if (!(seconds >= 0)) throw new RangeError(`stall: seconds must be >= 0, got ${seconds}`);
+    this.current = Math.round((this.current + seconds) * 1e6) / 1e6;
+  }
+
   /** Run every timer due at or before `target`, then leave the clock at `target`. */
   advanceTo(target: number): void {
     if (target < this.current) throw new RangeError(`advanceTo: ${target} is before now ${this.current}`);
@@ -93,7 +102,8 @@ export class VirtualScheduler implements Scheduler {
       const next = this.nextDue(target);
       if (next === undefined) break;
       this.timers.splice(this.timers.indexOf(next), 1);
-      this.current = next.at;
+      // After a stall, overdue callbacks run late, at the current time.
+      this.current = Math.max(this.current, next.at);
       next.callback();
     }
     this.timers = this.timers.filter((t) => !t.cancelled);
