@@ -4,7 +4,7 @@
  */
 import { nowSeconds, type Clock, type Random } from "./clock.js";
 import type { HostLiveness } from "./host-status.js";
-import { LeaseError, SanlockResult } from "./lease-errors.js";
+import { LeaseError, SanlockResult, isLeaseError } from "./lease-errors.js";
 import { DBLOCK_FL_RELEASED, emptyDblock, type Dblock } from "./ondisk/dblock.js";
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import type { ModeBlock } from "./ondisk/mode-block.js";
@@ -44,12 +44,27 @@ export interface LeaderAcquired {
 /** A failed acquire; `leader` is the leader returned with the failure (SH retry hint, §5.2). */
 export class AcquireError extends LeaseError {
   leader: LeaderRecord | undefined;
+  /** Set when the acquire was retracted (§4.9): what we left on disk. */
+  retraction: Retraction | undefined;
 }
 
-function failWith(err: unknown, leader: LeaderRecord | undefined): never {
+export interface Retraction {
+  /** Our phase-2 values, written back with RELEASED (§8.4 item 1). */
+  dblock: Dblock;
+  /** The leader we tried to commit, if we got that far. */
+  attempted: LeaderRecord | undefined;
+  /**
+   * False when freeing the leader failed on I/O: it may name us. The caller retries the leader
+   * release or clears everything at release (§5.5 step 5).
+   */
+  leaderFreed: boolean;
+}
+
+function failWith(err: unknown, leader: LeaderRecord | undefined, retraction?: Retraction): never {
   if (err instanceof LeaseError) {
     const wrapped = new AcquireError(nameOf(err.result), err.message, err.details);
     wrapped.leader = leader;
+    wrapped.retraction = retraction;
     throw wrapped;
   }
   throw err;
@@ -66,16 +81,27 @@ const MAX_BALLOTS = 256;
 
 type Attempt = { kind: "done"; result: LeaderAcquired } | { kind: "restart" };
 
+/** What one acquire call accumulates across ballots and restarts. */
+interface AcquireState {
+  /** Shared holders noted in phase 1 of every ballot (§5.4). */
+  sharedHolders: Map<number, bigint>;
+  /**
+   * The last dblock we wrote (phase 1 or 2, any ballot, any restart), as sanlock keeps it: when
+   * another host commits our value, this is our sector's content and what release must keep.
+   */
+  lastWritten: Dblock | undefined;
+}
+
 export async function acquireLeader(input: LeaderAcquireInput): Promise<LeaderAcquired> {
-  const sharedHolders = new Map<number, bigint>();
+  const state: AcquireState = { sharedHolders: new Map(), lastWritten: undefined };
   for (let restart = 0; restart < MAX_RESTARTS; restart++) {
-    const attempt = await acquireOnce(input, sharedHolders);
+    const attempt = await acquireOnce(input, state);
     if (attempt.kind === "done") return attempt.result;
   }
   throw new LeaseError("ERROR", `resource ${input.disk.location.resource}: acquire restarted ${MAX_RESTARTS} times`);
 }
 
-async function acquireOnce(input: LeaderAcquireInput, sharedHolders: Map<number, bigint>): Promise<Attempt> {
+async function acquireOnce(input: LeaderAcquireInput, state: AcquireState): Promise<Attempt> {
   const { disk, hostId: H, generation: G } = input;
   // Step 1: whole area; leader and every dblock validated.
   const full = await disk.readFull();
@@ -100,24 +126,26 @@ async function acquireOnce(input: LeaderAcquireInput, sharedHolders: Map<number,
     if (verdict === "restart") return { kind: "restart" };
     reuse = undefined;
   }
-  return runBallots(input, cur, maxMbal, reuse, sharedHolders);
+  return runBallots(input, cur, maxMbal, reuse, state);
 }
 
 async function runBallots(
-  input: LeaderAcquireInput, cur: LeaderRecord, maxMbal: bigint, reuse: LeaderRecord | undefined,
-  sharedHolders: Map<number, bigint>,
+  input: LeaderAcquireInput, cur: LeaderRecord, maxMbal: bigint, reuse: LeaderRecord | undefined, state: AcquireState,
 ): Promise<Attempt> {
   const { disk, hostId: H, generation: G } = input;
+  const { sharedHolders } = state;
   const nextLver = cur.lver + 1n;
   let mbal = firstBallot(maxMbal, cur.maxHosts, H);
-  let lastDblock: Dblock | undefined;
   for (let ballot = 0; ballot < MAX_BALLOTS; ballot++) {
     // Step 9: leader check before each ballot.
     const tmp = reuse ?? (await disk.readLeader());
     reuse = undefined;
     if (tmp.lver === nextLver) {
       if (tmp.ownerId === H && tmp.ownerGeneration === G) {
-        return { kind: "done", result: { leader: tmp, dblock: lastDblock ?? emptyDblock(), sharedHolders } };
+        // Another host committed our value: our sector keeps what we last wrote; release and a
+        // conversion must rewrite those values, never an empty dblock.
+        const dblock = state.lastWritten ?? (await ownDblockOnDisk(disk, H));
+        return { kind: "done", result: { leader: tmp, dblock, sharedHolders } };
       }
       failWith(new LeaseError("ACQUIRE_OWNED", `resource ${disk.location.resource}: lver ${nextLver} decided for host_id ${tmp.ownerId}`), tmp);
     }
@@ -131,16 +159,21 @@ async function runBallots(
       });
     } catch (err) {
       // Step 12: after a possible phase-2 write, retract (§4.9).
-      if (err instanceof BallotPhase2Error) await retract(input, undefined, err.dblock);
+      if (err instanceof BallotPhase2Error) {
+        state.lastWritten = err.dblock;
+        const leaderFreed = await retract(input, undefined, err.dblock);
+        failWith(err, cur, { dblock: err.dblock, attempted: undefined, leaderFreed });
+      }
       failWith(err, cur);
     }
     if (outcome.kind === "aborted") {
+      state.lastWritten = outcome.written;
       // Step 11: random 0-1 s backoff so contenders stop colliding; next number for us.
       await input.clock.sleep(input.random.next(), input.signal);
       mbal += BigInt(cur.maxHosts);
       continue;
     }
-    lastDblock = outcome.dblock;
+    state.lastWritten = outcome.dblock;
     return { kind: "done", result: await commit(input, cur, outcome.dblock, sharedHolders) };
   }
   failWith(new LeaseError("DBLOCK_MBAL", `resource ${disk.location.resource}: ${MAX_BALLOTS} ballots aborted`), cur);
@@ -167,8 +200,8 @@ async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblo
   try {
     await disk.writeLeader(next);
   } catch (err) {
-    await retract(input, next, dblock);
-    failWith(err, next);
+    const leaderFreed = await retract(input, next, dblock);
+    failWith(err, next, { dblock, attempted: next, leaderFreed });
   }
   // Stricter than sanlock (which compares only owner_id): a value of our previous instance is not ours.
   if (!ownerIsUs || dblock.inp2 !== G) {
@@ -181,16 +214,42 @@ async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblo
  * §4.9 retraction, in the stricter compatible form of §8.4 item 1: keep our
  * dblock values and add RELEASED (never erase a possibly decided proposal),
  * then free the leader only if it names us and was written by us.
+ * Resolves false when the leader could not be read or written (it may still name us).
  */
-export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord | undefined, dblock: Dblock): Promise<void> {
+export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord | undefined, dblock: Dblock): Promise<boolean> {
   try {
     // The mode block is kept: a failed sh→ex conversion still holds its shared lease (§5.5 step 5).
     await input.disk.writeOwnSlot({ ...dblock, flags: dblock.flags | DBLOCK_FL_RELEASED }, input.mode);
-    const last = attempted ?? (await input.disk.readLeader());
-    await releaseLeader(input.disk, input.clock, input.hostId, input.generation, last);
   } catch {
     // Best effort: the acquire already failed; others fall back to the owner-gone rules.
   }
+  return freeLeaderIfOurs(input.disk, input.clock, input.hostId, input.generation, attempted);
+}
+
+/**
+ * Leader release after a failed acquire or conversion (sanlock's paxos_lease_release with or
+ * without a `last` leader): true when the leader is free of us or not ours to free; false when an
+ * I/O failed and it may still name us.
+ */
+export async function freeLeaderIfOurs(disk: PaxosDisk, clock: Clock, hostId: number, generation: bigint, attempted: LeaderRecord | undefined): Promise<boolean> {
+  try {
+    const last = attempted ?? (await disk.readLeader());
+    await releaseLeader(disk, clock, hostId, generation, last);
+    return true;
+  } catch (err) {
+    return isNotOursToRelease(err);
+  }
+}
+
+/** §4.8 step 4 refusals: the leader is already free, newer, or owned by someone else. */
+export function isNotOursToRelease(err: unknown): boolean {
+  return isLeaseError(err, "RELEASE_OWNER") || isLeaseError(err, "RELEASE_LVER");
+}
+
+/** Our own sector as on disk (fallback when this acquire wrote nothing yet); invalid → empty. */
+async function ownDblockOnDisk(disk: PaxosDisk, hostId: number): Promise<Dblock> {
+  const slot = await disk.readSlot(hostId);
+  return slot.dblock ?? emptyDblock();
 }
 
 /** §4.8 step 4: free the leader if it is still the one we committed (or learned). */

@@ -35,8 +35,11 @@ export interface BallotInput {
 
 export type BallotOutcome =
   | { kind: "decided"; dblock: Dblock }
-  /** -212/-213: a larger lver or mbal was seen; retry with a larger mbal. */
-  | { kind: "aborted"; error: LeaseError };
+  /**
+   * -212/-213: a larger lver or mbal was seen; retry with a larger mbal. `written` is the
+   * last dblock we wrote in this ballot (phase 1 or phase 2): it stays on disk as ours.
+   */
+  | { kind: "aborted"; error: LeaseError; written: Dblock };
 
 /** A ballot failure after our phase-2 write may have landed (retraction needed, §4.9). */
 export class BallotPhase2Error extends LeaseError {
@@ -81,7 +84,7 @@ export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
   }
   for (const slot of slots1) {
     const abort = abortReason(slot, lver, mbal);
-    if (abort) return { kind: "aborted", error: abort };
+    if (abort) return { kind: "aborted", error: abort, written: phase1 };
   }
   const candidate = pickCandidate(slots1, lver);
   const value = candidate
@@ -106,7 +109,7 @@ export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
     }
     for (const slot of slots2) {
       const abort = abortReason(slot, lver, mbal);
-      if (abort) return { kind: "aborted", error: abort };
+      if (abort) return { kind: "aborted", error: abort, written: phase2 };
     }
   }
   return { kind: "decided", dblock: phase2 };

@@ -6,7 +6,7 @@
 import type { BlockDevice } from "./block-device.js";
 import type { Clock } from "./clock.js";
 import { LeaseError, toLeaseError } from "./lease-errors.js";
-import { readBytes, writeBytes, type IoContext } from "./lease-io.js";
+import { boundedIo, readBytes, writeBytes, type IoContext } from "./lease-io.js";
 import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, type Dblock } from "./ondisk/dblock.js";
 import { encodeDblockSector } from "./ondisk/dblock-sector.js";
 import { DETECT_READ_SIZE, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
@@ -31,6 +31,67 @@ export interface AreaSnapshot {
   leader: LeaderRecord;
   /** Slots for host_ids 1..leader.numHosts. */
   slots: HostSlot[];
+}
+
+/**
+ * Writes of our own dblock sectors that have not settled yet, per I/O domain. A write that timed
+ * out stays in flight and may land later (algorithms.md §1.5, §8.4 item 2); if it lands after a
+ * newer write of the same sector it silently replaces it (e.g. it clears a shared mark we rely
+ * on). PaxosLease waits for these before it writes a mark (stricter than sanlock, see
+ * paxos-lease.ts). Only completions the device reports are seen: a device that gives up on an
+ * I/O it cannot cancel reports it settled although it may still land, and writes of an earlier
+ * daemon process are unknown to a new one (the hazard sanlock has remains in those cases).
+ */
+export class OwnSectorWrites {
+  private readonly pending = new Map<string, Set<Promise<void>>>();
+
+  /** Remember `io` until it settles (successfully or not). */
+  track(key: string, io: Promise<void>): void {
+    let set = this.pending.get(key);
+    if (!set) {
+      set = new Set();
+      this.pending.set(key, set);
+    }
+    set.add(io);
+    const forget = (): void => {
+      set.delete(io);
+      if (set.size === 0 && this.pending.get(key) === set) this.pending.delete(key);
+    };
+    io.then(forget, forget);
+  }
+
+  inFlight(key: string): number {
+    return this.pending.get(key)?.size ?? 0;
+  }
+
+  /** Wait at most `seconds` on `clock` for every write of `key` to settle; true when none is left. */
+  async settle(key: string, clock: Clock, seconds: number): Promise<boolean> {
+    const set = this.pending.get(key);
+    if (!set || set.size === 0) return true;
+    const stopTimer = new AbortController();
+    const timer = clock.sleep(seconds, stopTimer.signal).then(() => undefined, () => undefined);
+    try {
+      await Promise.race([Promise.allSettled([...set]), timer]);
+    } finally {
+      stopTimer.abort();
+    }
+    return this.inFlight(key) === 0;
+  }
+}
+
+/**
+ * One tracker per clock: the clock stands for the I/O domain (one daemon process, or one simulated
+ * daemon instance whose completions are delivered under its own clock).
+ */
+const ownWritesByClock = new WeakMap<Clock, OwnSectorWrites>();
+
+export function ownSectorWrites(clock: Clock): OwnSectorWrites {
+  let tracker = ownWritesByClock.get(clock);
+  if (!tracker) {
+    tracker = new OwnSectorWrites();
+    ownWritesByClock.set(clock, tracker);
+  }
+  return tracker;
 }
 
 export class PaxosDisk {
@@ -145,7 +206,24 @@ export class PaxosDisk {
 
   async writeSlot(hostId: number, dblock: Dblock, mode: ModeBlock): Promise<void> {
     const sector = encodeDblockSector(dblock, this.geometry.sectorSize, mode);
-    await writeBytes(this.io, this.sectorAt(hostId + 1), sector, this.ioTimeout, `dblock ${hostId} write`, "DBLOCK_WRITE");
+    const io = this.io.device.write(this.sectorAt(hostId + 1), sector);
+    if (hostId === this.hostId) ownSectorWrites(this.io.clock).track(this.ownSectorKey, io);
+    await boundedIo(this.io.clock, this.ioTimeout, io, `dblock ${hostId} write`, "DBLOCK_WRITE");
+  }
+
+  /** Identifies our dblock sector of this resource in the I/O domain's tracker. */
+  get ownSectorKey(): string {
+    return `${this.lockspace}\u0000${this.location.resource}\u0000${this.location.offset}\u0000${this.hostId}`;
+  }
+
+  /** Our own dblock writes of this resource still in flight (timed out, not yet settled). */
+  get ownWritesInFlight(): number {
+    return ownSectorWrites(this.io.clock).inFlight(this.ownSectorKey);
+  }
+
+  /** Wait at most `seconds` for our earlier dblock writes of this resource to settle; true when none is left. */
+  settleOwnWrites(seconds: number): Promise<boolean> {
+    return ownSectorWrites(this.io.clock).settle(this.ownSectorKey, this.io.clock, seconds);
   }
 
   /** §5.4: the only write to another host's sector: all zeros. */

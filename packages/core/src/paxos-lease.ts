@@ -2,6 +2,14 @@
  * A resource lease held (or being acquired) by the local host: exclusive and
  * shared acquire, release, conversions and the LVB (algorithms.md §4.8, §5, §7.9).
  * One instance per (resource, local holder); the daemon serialises calls.
+ *
+ * Deviations from sanlock 3.8.5 (all stricter, same on-disk format):
+ * - no acquire, conversion or mark write starts while an earlier write of our own sector may
+ *   still land (requireOwnWritesSettled);
+ * - a retried ex→sh leader release recognises its own earlier, late-landed release;
+ * - the R_ERASE_ALL release keeps our dblock values (+RELEASED, §8.4 item 1) and frees the leader
+ *   naming our instance as read now, not as remembered (sanlock's remembered lver can be stale);
+ * - shared holders judged dead by the watcher are confirmed from their delta record (shared-lease.ts).
  */
 import type { Clock, Random } from "./clock.js";
 import type { HostLiveness } from "./host-status.js";
@@ -10,11 +18,13 @@ import { readLvbSector, writeLvbSector } from "./lvb-ops.js";
 import { DBLOCK_FL_RELEASED, type Dblock } from "./ondisk/dblock.js";
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import { MBLOCK_SHARED, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
-import { AcquireError, acquireLeader, releaseLeader, type LeaderAcquired, type LeaderAcquireInput } from "./paxos-acquire.js";
+import {
+  AcquireError, acquireLeader, isNotOursToRelease, releaseLeader, type LeaderAcquired, type LeaderAcquireInput,
+} from "./paxos-acquire.js";
 import { PaxosDisk, type HostSlot, type ResourceLocation } from "./paxos-disk.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import { checkSharedHolders } from "./shared-lease.js";
-import { SH_RETRIES } from "./timeouts.js";
+import { MAX_IO_TIMEOUT, SH_RETRIES } from "./timeouts.js";
 import type { BrokenVariant } from "./variants.js";
 
 export type { ResourceLocation } from "./paxos-disk.js";
@@ -66,10 +76,19 @@ interface LvbState {
   dirty: boolean;
 }
 
+/** §5.5 sh→ex step 5: leader release retries on timeouts, io_timeout seconds apart. */
+const SH2EX_UNDO_RETRIES = 3;
+
 export class PaxosLease {
   readonly disk: PaxosDisk;
   private held: Held | undefined;
   private lvbState: LvbState | undefined;
+  /**
+   * A conversion failed half way (§5.5, sanlock's R_ERASE_ALL): the leader may still name us
+   * while our shared mark is on disk. Release then clears dblock and mark, and frees any leader
+   * naming our instance.
+   */
+  private eraseAllOnRelease = false;
 
   constructor(readonly host: PaxosHost, readonly location: ResourceLocation) {
     this.disk = new PaxosDisk(host.lockspace, location, host.hostId, host.ioTimeout, host.clock);
@@ -105,8 +124,28 @@ export class PaxosLease {
     };
   }
 
+  /** True after a conversion failed half way; release will clear everything (§5.5). */
+  get clearsAllAtRelease(): boolean {
+    return this.eraseAllOnRelease;
+  }
+
+  /**
+   * Stricter than sanlock (which has this hazard, §8.4 item 2): a timed-out write of our own
+   * sector may land after a newer one and replace it — e.g. a stale ballot write clearing the
+   * shared mark we hold by. So no acquire, conversion or mark write starts while an earlier
+   * write of our sector is still in flight; we wait for it up to io_timeout, else fail (-202).
+   * No extra I/O: the wait costs time only when a write has timed out.
+   */
+  private async requireOwnWritesSettled(): Promise<void> {
+    if (await this.disk.settleOwnWrites(this.host.ioTimeout)) return;
+    throw new LeaseError("AIO_TIMEOUT",
+      `resource ${this.location.resource}: ${this.disk.ownWritesInFlight} earlier write(s) of our dblock (host_id ${this.host.hostId}) still in flight`);
+  }
+
   async acquire(options: AcquireOptions = {}): Promise<void> {
     if (this.held) throw new LeaseError("EEXIST", `resource ${this.location.resource} is already held`);
+    await this.requireOwnWritesSettled();
+    this.eraseAllOnRelease = false;
     if (options.shared) await this.acquireShared(options);
     else await this.acquireExclusive(options);
     if (options.lvb) this.lvbState = { sector: await readLvbSector(this.disk), dirty: false };
@@ -118,7 +157,7 @@ export class PaxosLease {
     this.held = { mode: "exclusive", leader: got.leader, dblock: got.dblock };
     let live: number[];
     try {
-      live = (await checkSharedHolders(this.disk, this.host.liveness, this.host.hostId, got.sharedHolders, this.variant)).live;
+      live = (await this.checkSharedHolders(got.sharedHolders)).live;
     } catch (err) {
       await this.releaseExclusiveQuietly();
       throw err;
@@ -156,17 +195,18 @@ export class PaxosLease {
     await this.enterShared(got.leader, got.dblock);
   }
 
-  /** Shared mark first, then free the leader (§7.11 rule 8); undo both on failure. */
+  /** §5.2 steps 2-3: shared mark first, then free the leader (§7.11 rule 8); undo both on failure. */
   private async enterShared(leader: LeaderRecord, dblock: Dblock): Promise<void> {
     const h = this.host;
     const released: Dblock = { ...dblock, flags: dblock.flags | DBLOCK_FL_RELEASED };
-    const mark: ModeBlock = { flags: MBLOCK_SHARED, generation: h.generation };
     try {
+      // A retraction write of an earlier SH retry may still be in flight (it would clear the mark).
+      await this.requireOwnWritesSettled();
       if (this.variant === "shared-mark-after-leader-release") {
         await releaseLeader(this.disk, h.clock, h.hostId, h.generation, leader);
-        await this.disk.writeOwnSlot(released, mark);
+        await this.disk.writeOwnSlot(released, this.sharedMark());
       } else {
-        await this.disk.writeOwnSlot(released, mark);
+        await this.disk.writeOwnSlot(released, this.sharedMark());
         await releaseLeader(this.disk, h.clock, h.hostId, h.generation, leader);
       }
     } catch (err) {
@@ -175,6 +215,10 @@ export class PaxosLease {
       throw err;
     }
     this.held = { mode: "shared", leader, dblock };
+  }
+
+  private sharedMark(): ModeBlock {
+    return { flags: MBLOCK_SHARED, generation: this.host.generation };
   }
 
   private async bestEffort(io: () => Promise<void>): Promise<void> {
@@ -194,7 +238,14 @@ export class PaxosLease {
     const held = this.held;
     if (!held) throw new LeaseError("ERROR", `resource ${this.location.resource} is not held`);
     const h = this.host;
+    // An older write of our sector landing after the release write would bring back a mark or an
+    // unreleased dblock; give it up to io_timeout to settle, then release anyway (progress first).
+    await this.disk.settleOwnWrites(h.ioTimeout);
     const released: Dblock = { ...held.dblock, flags: held.dblock.flags | DBLOCK_FL_RELEASED };
+    if (this.eraseAllOnRelease) {
+      await this.releaseErasingAll(released, newName);
+      return;
+    }
     if (held.mode === "shared") {
       await this.disk.writeOwnSlot(released, emptyModeBlock());
       this.held = undefined;
@@ -203,8 +254,30 @@ export class PaxosLease {
     if (this.lvbState?.dirty) await this.bestEffort(() => writeLvbSector(this.disk, this.lvbState!.sector, this.lvbState!.sector));
     await this.bestEffort(() => this.disk.writeOwnSlot(released, emptyModeBlock()));
     await releaseLeader(this.disk, h.clock, h.hostId, h.generation, held.leader, newName);
+    this.forget();
+  }
+
+  /**
+   * Release after a half-failed conversion (sanlock's R_ERASE_ALL): our dblock RELEASED with a
+   * zero mode block, then free whatever leader names our instance and was written by us. A
+   * failed write throws so that the release is retried: the mark must not stay behind.
+   */
+  private async releaseErasingAll(released: Dblock, newName: string | undefined): Promise<void> {
+    const h = this.host;
+    await this.disk.writeOwnSlot(released, emptyModeBlock());
+    try {
+      const current = await this.disk.readLeader();
+      await releaseLeader(this.disk, h.clock, h.hostId, h.generation, current, newName);
+    } catch (err) {
+      if (!isNotOursToRelease(err)) throw err;
+    }
+    this.forget();
+  }
+
+  private forget(): void {
     this.held = undefined;
     this.lvbState = undefined;
+    this.eraseAllOnRelease = false;
   }
 
   /** Conversions (§5.5). */
@@ -213,36 +286,127 @@ export class PaxosLease {
     if (!held) throw new LeaseError("ERROR", `resource ${this.location.resource} is not held`);
     if (held.mode === to) return;
     if (to === "shared") await this.convertToShared(held);
-    else await this.convertToExclusive(options);
+    else await this.convertToExclusive(held, options);
   }
 
+  /**
+   * §5.5 exclusive → shared (sanlock's convert_ex2sh_token). If the mark cannot be written we
+   * are still the exclusive owner: the error is returned and the leader is left alone. Once the
+   * mark is written it is never removed here: if freeing the leader fails, the lease is held
+   * shared and possibly still exclusive, and release clears everything.
+   */
   private async convertToShared(held: Held): Promise<void> {
+    const h = this.host;
     if (this.lvbState?.dirty) {
       await this.bestEffort(() => writeLvbSector(this.disk, this.lvbState!.sector, this.lvbState!.sector));
       this.lvbState.dirty = false;
     }
-    await this.enterShared(held.leader, held.dblock);
+    const released: Dblock = { ...held.dblock, flags: held.dblock.flags | DBLOCK_FL_RELEASED };
+    await this.requireOwnWritesSettled();
+    if (this.variant === "shared-mark-after-leader-release") {
+      await releaseLeader(this.disk, h.clock, h.hostId, h.generation, held.leader);
+      await this.disk.writeOwnSlot(released, this.sharedMark());
+      this.held = { ...held, mode: "shared" };
+      return;
+    }
+    // Step 2. A timed-out write may still land: harmless, we keep the leader until step 3.
+    await this.disk.writeOwnSlot(released, this.sharedMark());
+    try {
+      await this.freeLeaderRetryingTimeouts(held.leader);
+    } catch (err) {
+      this.eraseAllOnRelease = true;
+      throw err;
+    }
+    this.held = { ...held, mode: "shared" };
   }
 
-  /** Ballot with our shared mark kept in every write; other live holders → leader released, EAGAIN. */
-  private async convertToExclusive(options: AcquireOptions): Promise<void> {
+  /** §5.5 ex→sh step 3: free the leader; on timeouts retry up to N_own times, sleeping 1, 2, 3 … s. */
+  private async freeLeaderRetryingTimeouts(last: LeaderRecord): Promise<void> {
     const h = this.host;
-    const mark: ModeBlock = { flags: MBLOCK_SHARED, generation: h.generation };
-    const got = await acquireLeader(this.leaderInput(options, false, mark));
+    const retries = Math.min(h.ioTimeout, MAX_IO_TIMEOUT);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // A timed-out leader write of the previous attempt may have landed: that is our release.
+        if (attempt > 0 && this.isOurRelease(await this.disk.readLeader(), last)) return;
+        await releaseLeader(this.disk, h.clock, h.hostId, h.generation, last);
+        return;
+      } catch (err) {
+        if (!isLeaseError(err, "AIO_TIMEOUT") || attempt >= retries) throw err;
+        await h.clock.sleep(attempt + 1);
+      }
+    }
+  }
+
+  /** The leader is `last` freed by our instance (§4.8 step 4.7 landed). */
+  private isOurRelease(leader: LeaderRecord, last: LeaderRecord): boolean {
+    const h = this.host;
+    return leader.timestamp === 0n && leader.lver === last.lver && leader.ownerId === h.hostId &&
+      leader.ownerGeneration === h.generation && leader.writeId === BigInt(h.hostId);
+  }
+
+  /**
+   * §5.5 shared → exclusive: a ballot with our shared mark kept in every write; other live
+   * holders → leader released, EAGAIN. On every failure we keep the shared lease and the mark.
+   */
+  private async convertToExclusive(held: Held, options: AcquireOptions): Promise<void> {
+    const h = this.host;
+    await this.requireOwnWritesSettled();
+    let got: LeaderAcquired;
+    try {
+      got = await acquireLeader(this.leaderInput(options, false, this.sharedMark()));
+    } catch (err) {
+      const retraction = err instanceof AcquireError ? err.retraction : undefined;
+      if (retraction) {
+        // Our sector now holds the retracted phase-2 values (+RELEASED, +mark): keep them at release.
+        this.held = { ...held, dblock: retraction.dblock };
+        if (!retraction.leaderFreed) await this.undoOwnerAfterFailedConvert(retraction.attempted);
+      }
+      throw err;
+    }
+    // The committed values are in our sector (with the mark) whatever happens next.
+    this.held = { ...held, dblock: got.dblock };
     let live: number[];
     try {
-      live = (await checkSharedHolders(this.disk, h.liveness, h.hostId, got.sharedHolders, this.variant)).live;
+      live = (await this.checkSharedHolders(got.sharedHolders)).live;
     } catch (err) {
-      await this.bestEffort(() => releaseLeader(this.disk, h.clock, h.hostId, h.generation, got.leader));
+      await this.undoOwnerAfterFailedConvert(got.leader);
       throw err;
     }
     if (live.length > 0) {
-      await this.bestEffort(() => releaseLeader(this.disk, h.clock, h.hostId, h.generation, got.leader));
+      await this.undoOwnerAfterFailedConvert(got.leader);
       throw new LeaseError("EAGAIN", `resource ${this.location.resource}: live shared holders ${live.join(",")}`);
     }
     // §5.5 step 4: a failed write here is harmless; the exclusive release clears the mark later.
     await this.bestEffort(() => this.disk.writeOwnSlot(got.dblock, emptyModeBlock()));
     this.held = { mode: "exclusive", leader: got.leader, dblock: got.dblock };
+  }
+
+  /**
+   * §5.5 sh→ex step 5: free the leader we may own, keeping our shared mark; retry timeouts up to
+   * 3 times io_timeout apart; if it still fails, release will clear everything.
+   */
+  private async undoOwnerAfterFailedConvert(attempted: LeaderRecord | undefined): Promise<void> {
+    const h = this.host;
+    for (let attempt = 0; attempt <= SH2EX_UNDO_RETRIES; attempt++) {
+      try {
+        const last = attempted ?? (await this.disk.readLeader());
+        await releaseLeader(this.disk, h.clock, h.hostId, h.generation, last);
+        return;
+      } catch (err) {
+        if (isNotOursToRelease(err)) return;
+        if (!isLeaseError(err, "AIO_TIMEOUT") || attempt === SH2EX_UNDO_RETRIES) break;
+        await h.clock.sleep(h.ioTimeout);
+      }
+    }
+    this.eraseAllOnRelease = true;
+  }
+
+  private checkSharedHolders(noted: ReadonlyMap<number, bigint>): ReturnType<typeof checkSharedHolders> {
+    const h = this.host;
+    return checkSharedHolders({
+      disk: this.disk, liveness: h.liveness, readDeltaRecord: (id) => h.readDeltaRecord(id),
+      ourHostId: h.hostId, noted, variant: this.variant,
+    });
   }
 
   /** set_lvb: holder only, at most one sector; written at exclusive release (§7.9). */

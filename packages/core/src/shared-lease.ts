@@ -6,7 +6,20 @@
 import type { HostLiveness } from "./host-status.js";
 import { MBLOCK_SHARED } from "./ondisk/mode-block.js";
 import type { PaxosDisk } from "./paxos-disk.js";
+import type { DeltaRecordView } from "./paxos-owner.js";
 import type { BrokenVariant } from "./variants.js";
+
+export interface SharedCheckInput {
+  disk: PaxosDisk;
+  /** Local watcher's view (§3.4 host_live). */
+  liveness: HostLiveness;
+  /** Direct read of a host's delta record (§8.4 item 13). */
+  readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
+  ourHostId: number;
+  /** Holders noted in phase 1 (host_id → mode-block generation). */
+  noted: ReadonlyMap<number, bigint>;
+  variant: BrokenVariant;
+}
 
 export interface SharedCheckResult {
   /** Holders still considered alive (host_id list). */
@@ -16,16 +29,15 @@ export interface SharedCheckResult {
 }
 
 /** §5.4 step 1 for every noted holder other than ourselves. Read/write errors propagate. */
-export async function checkSharedHolders(
-  disk: PaxosDisk, liveness: HostLiveness, ourHostId: number, noted: ReadonlyMap<number, bigint>, variant: BrokenVariant,
-): Promise<SharedCheckResult> {
+export async function checkSharedHolders(input: SharedCheckInput): Promise<SharedCheckResult> {
+  const { disk, liveness } = input;
   const result: SharedCheckResult = { live: [], cleared: [] };
-  if (variant === "ignore-shared-holders") return result;
-  for (const hostId of [...noted.keys()].sort((a, b) => a - b)) {
-    if (hostId === ourHostId) continue;
+  if (input.variant === "ignore-shared-holders") return result;
+  for (const hostId of [...input.noted.keys()].sort((a, b) => a - b)) {
+    if (hostId === input.ourHostId) continue;
     const slot = await disk.readSlot(hostId);
     if (!(slot.mode.flags & MBLOCK_SHARED) || slot.mode.generation === 0n) continue;
-    if (liveness.isSharedHolderAlive(hostId, slot.mode.generation)) {
+    if (liveness.isSharedHolderAlive(hostId, slot.mode.generation) || (await renewedSinceWatched(input, hostId, slot.mode.generation))) {
       result.live.push(hostId);
       continue;
     }
@@ -34,4 +46,20 @@ export async function checkSharedHolders(
     result.cleared.push(hostId);
   }
   return result;
+}
+
+/**
+ * Stricter than sanlock (§8.4 item 13): host_live judges from the watcher's stored view only,
+ * which can be stale (renewal reads failing, or the holder joined after our last examination so
+ * the stored timestamp is still 0). Before clearing a mark we read the holder's record: a record
+ * that is not free, not of a newer instance, and differs from what the watcher stored shows the
+ * holder renewed (or joined) since — it is treated as alive. A failed read fails the acquire (§5.4).
+ */
+async function renewedSinceWatched(input: SharedCheckInput, hostId: number, markGeneration: bigint): Promise<boolean> {
+  const record = await input.readDeltaRecord(hostId);
+  if (record.timestamp === 0n) return false; // host_id free now: the holder left (§7.11 rule 6)
+  if (record.ownerGeneration > markGeneration) return false; // rejoined since: the marked instance is gone (§2.6)
+  const stored = input.liveness.snapshot(hostId);
+  if (stored === undefined) return true; // never examined: host_live says alive anyway
+  return record.timestamp !== stored.timestamp || record.ownerGeneration !== stored.ownerGeneration;
 }

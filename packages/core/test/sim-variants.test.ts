@@ -7,7 +7,7 @@ import { runSeeds } from "../src/sim/runner.js";
 const HOSTS = 4;
 
 const CAUGHT_WITHIN: ReadonlyArray<[variant: string, seeds: number]> = [
-  ["skip-phase2-read", 40],
+  ["skip-phase2-read", 200],
   ["no-dead-wait", 40],
   ["no-join-wait", 80],
   ["skip-join-reread", 250],
