@@ -7,7 +7,8 @@
  * relies on this to know when a quarantined buffer may be reused.
  */
 import fs from "node:fs";
-import { createRequire } from "node:module";
+import os from "node:os";
+import koffi from "koffi";
 
 export interface FileStat {
   isBlockDevice: boolean;
@@ -43,10 +44,28 @@ export const BLKGETSIZE64 = 0x80081272;
 type IoctlFn = (fd: number, request: number, data: Buffer) => number;
 let ioctlFn: IoctlFn | undefined;
 
-/** The `ioctl` package is CommonJS with a native addon; load it on first use. */
+/**
+ * libc's ioctl(2) through koffi, loaded on first use. Not the `ioctl` npm addon: that addon is
+ * not context-aware, so once one thread has loaded it every other thread's load fails ("Module did
+ * not self-register") — and each lockspace's renewal worker opens its device in its own thread
+ * while the main thread opens the same path. koffi (already used for SO_PEERCRED) loads in every
+ * thread. The watchdog, which runs on the main thread only, keeps the `ioctl` addon.
+ */
 function ioctl(fd: number, request: number, data: Buffer): number {
-  ioctlFn ??= createRequire(import.meta.url)("ioctl") as IoctlFn;
-  return ioctlFn(fd, request, data);
+  ioctlFn ??= loadLibcIoctl();
+  const rc = ioctlFn(fd, request, data);
+  if (rc < 0) {
+    const errno = koffi.errno();
+    const code = Object.entries(os.constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+    throw Object.assign(new Error(`ioctl 0x${request.toString(16)} failed: ${code}`), { code, errno: -errno });
+  }
+  return rc;
+}
+
+function loadLibcIoctl(): IoctlFn {
+  const libc = koffi.load("libc.so.6");
+  // The third argument is a pointer to the caller's out-buffer (an int or a u64 here).
+  return libc.func("int ioctl(int fd, unsigned long request, _Out_ uint8_t *data)") as IoctlFn;
 }
 
 export function readBlockGeometry(fd: number): BlockDeviceGeometry {
@@ -59,7 +78,7 @@ export function readBlockGeometry(fd: number): BlockDeviceGeometry {
   return { logicalSectorSize: sectorSizeOut.readInt32LE(0), sizeBytes: Number(sizeBytes) };
 }
 
-/** The real thing: node:fs callbacks on libuv's threadpool, ioctls via the `ioctl` addon. */
+/** The real thing: node:fs callbacks on libuv's threadpool, ioctls via libc through koffi. */
 export const nodeDeviceIo: DeviceIo = {
   open: (path, flags) =>
     new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
