@@ -1,0 +1,79 @@
+"""The disk's floor for one lease cycle: the I/O sequence the algorithm needs for an exclusive
+acquire and release of a free lease (algorithms.md §4.3-4.8: read 1 MiB, write 512 B, read
+1 MiB, write 512 B, read 1 MiB, write 512 B; then write 512 B, read 512 B, write 512 B), issued
+directly with O_DIRECT|O_SYNC on a scratch file, with no daemon and no protocol. Timing a daemon
+against this floor separates its I/O path from its own overhead.
+
+Usage: python3 io_floor.py SCRATCH-FILE CYCLES THREADS  (the file is overwritten; >= THREADS MiB)
+Prints {"cycle_ms_median": ..., "cycles_per_second": ...} (the latter with THREADS threads).
+"""
+import json
+import mmap
+import os
+import sys
+import threading
+import time
+
+MiB = 1024 * 1024
+SECTOR = 512
+MAX_CYCLES = 100000
+MAX_THREADS = 64
+
+
+def cycle(fd, base, big, small):
+    for _ in range(3):  # §4.3 step 1 / §4.6 phase reads, each followed by a single-sector write
+        os.preadv(fd, [big], base)
+        os.pwritev(fd, [small], base + 2 * SECTOR)
+    os.pwritev(fd, [small], base + 2 * SECTOR)  # §4.8: released dblock
+    os.preadv(fd, [small], base)  # leader read
+    os.pwritev(fd, [small], base)  # leader write
+
+
+def worker(path, index, cycles, out):
+    fd = os.open(path, os.O_RDWR | os.O_DIRECT | os.O_SYNC)
+    try:
+        big = mmap.mmap(-1, MiB)  # anonymous mmap: page-aligned, as O_DIRECT requires
+        small = memoryview(mmap.mmap(-1, mmap.PAGESIZE))[:SECTOR]
+        times = []
+        for _ in range(cycles):
+            t0 = time.perf_counter()
+            cycle(fd, index * MiB, big, small)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[index] = times
+    finally:
+        os.close(fd)
+
+
+def fill(path, size):
+    """Writes real zeros: lease areas are written at initialisation, and reading a hole costs
+    no disk I/O, which would make the floor too low."""
+    with open(path, "wb") as f:
+        for _ in range(size // MiB):
+            f.write(bytes(MiB))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def main():
+    path, cycles, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    assert 0 < cycles <= MAX_CYCLES and 0 < threads <= MAX_THREADS
+    fill(path, threads * MiB)
+    single = {}
+    worker(path, 0, cycles, single)
+    times = sorted(single[0])
+    results = {}
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(path, i, cycles, results)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    print(json.dumps({
+        "cycle_ms_median": times[len(times) // 2],
+        "cycles_per_second": threads * cycles / elapsed,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+// What a daemon process costs, read from /proc (Linux only).
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/** Clock ticks per second of /proc/PID/stat's utime and stime (normally 100). */
+export const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** Resident set size in KiB: the VmRSS line of /proc/PID/status. */
+export function rssKiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+  return Number(m[1]);
+}
+
+/**
+ * CPU seconds the process (all threads) has used so far: utime + stime of
+ * /proc/PID/stat (fields 14 and 15). The command name (field 2) may hold spaces,
+ * so fields are counted after its closing parenthesis.
+ */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // afterName[0] is field 3 (state), so field N is afterName[N - 3].
+  const utime = Number(afterName[14 - 3]);
+  const stime = Number(afterName[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`/proc/${pid}/stat: unreadable utime/stime`);
+  return (utime + stime) / CLOCK_TICKS;
+}

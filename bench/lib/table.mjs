@@ -1,0 +1,69 @@
+// Builds the single comparison table: one row per figure, sanlock-ts beside sanlock, their
+// ratio (sanlock-ts / sanlock), the target ratio where the issue sets one, and the minimum: the
+// spec's for I/O rows, the disk's (same I/O without a daemon) for the cycle timing rows.
+import { minimumIo, renewalIoPerMinute } from "./minimum-io.mjs";
+
+const fmt = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? "-" : x.toFixed(digits));
+const mib = (kib) => `${fmt(kib / 1024)} MiB`;
+
+function bytes(n) {
+  if (!Number.isFinite(n)) return "?";
+  // KiB with one decimal, so that one extra sector beside a 1 MiB read stays visible.
+  return n === 0 ? "0" : `${fmt(n / 1024, 1)}K`;
+}
+
+/** "3R 3.0M + 3W 1.5K" for an I/O count entry. */
+export const ioText = (e) => (e ? `${fmt(e.reads, 1)}R ${bytes(e.readBytes)} + ${fmt(e.writes, 1)}W ${bytes(e.writeBytes)}` : "-");
+
+/** Row specs: [label, unit, pick(result) -> number|undefined, text(result) -> string, target, minimum]. */
+function rowSpecs(ioTimeout, lockspaces, floor) {
+  const floorMs = floor ? `${fmt(floor.cycleMsMedian, 2)} (disk floor)` : "";
+  const floorRate = floor ? `${fmt(floor.cyclesPerSecond, 0)} (disk floor)` : "";
+  const min = minimumIo();
+  const renewalMin = renewalIoPerMinute(lockspaces, ioTimeout);
+  const num = (pick, digits = 1) => [pick, (r) => fmt(pick(r), digits)];
+  const io = (pick) => [(r) => { const e = pick(r); return e ? e.reads + e.writes : undefined; }, (r) => ioText(pick(r))];
+  return [
+    ["EX acquire+release, median", "ms", ...num((r) => r.ex?.medianMs, 2), "<= 0.7", floorMs],
+    ["EX acquire+release, p99", "ms", ...num((r) => r.ex?.p99Ms, 2), "", ""],
+    ["EX acquire alone, median", "ms", ...num((r) => r.ex?.acquireMedianMs, 2), "<= 0.7", ""],
+    ["SH acquire+release, median", "ms", ...num((r) => r.sh?.medianMs, 2), "", ""],
+    ["SH acquire+release, p99", "ms", ...num((r) => r.sh?.p99Ms, 2), "", ""],
+    ["8 clients in parallel", "cycles/s", ...num((r) => r.parallel?.cyclesPerSecond), ">= 1.5", floorRate],
+    [`acquire ${"N"} resources (8 procs)`, "s", ...num((r) => r.hold?.acquireSeconds, 2), "", ""],
+    ["daemon RSS holding them", "MiB", ...num((r) => r.hold && r.hold.rssKiB / 1024), "<= 64 MiB", ""],
+    ["daemon CPU for that acquire", "s", ...num((r) => r.hold?.cpuAcquireSeconds, 2), "", ""],
+    ["daemon RSS idle (1 lockspace)", "MiB", ...num((r) => r.idleRssKiB && r.idleRssKiB / 1024), "", ""],
+    [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],
+    [`renewal I/O, ${lockspaces} lockspaces`, "I/O/min", ...num((r) => r.spaces?.renewal?.iosPerMinute, 0), "", `~${fmt(renewalMin.ios, 0)}`],
+    [`renewal reads, ${lockspaces} lockspaces`, "MiB/min", ...num((r) => r.spaces?.renewal && r.spaces.renewal.readBytesPerMinute / 2 ** 20, 0), "", `~${fmt(renewalMin.readBytes / 2 ** 20, 0)}`],
+    [`daemon CPU, ${lockspaces} lockspaces`, "%", ...num((r) => r.spaces?.cpuPercent, 2), "", ""],
+    [`daemon RSS, ${lockspaces} lockspaces`, "MiB", ...num((r) => r.spaces && r.spaces.rssKiB / 1024), "", ""],
+    [`leave ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.leaveSeconds, 2), "", ""],
+    ["add_lockspace", "s", ...num((r) => r.join?.addSeconds, 3), "<= 1.05", `>= ${2 * ioTimeout} (§2.2)`],
+    ["rem_lockspace", "s", ...num((r) => r.join?.remSeconds, 3), "", ""],
+    ["`client status` CLI wall time", "ms", ...num((r) => r.status?.medianMs, 1), "", ""],
+    ["I/O per EX acquire", "R+W", ...io((r) => r.io?.ex?.acquire), "", ioText(min.exAcquire)],
+    ["I/O per EX release", "R+W", ...io((r) => r.io?.ex?.release), "", ioText(min.exRelease)],
+    ["I/O per SH acquire", "R+W", ...io((r) => r.io?.sh?.acquire), "", ioText(min.shAcquire)],
+    ["I/O per SH release", "R+W", ...io((r) => r.io?.sh?.release), "", ioText(min.shRelease)],
+  ];
+}
+
+/** The table as text lines. `results` maps daemon kind to its figures (or { error }). */
+export function renderTable(results, { ioTimeout, lockspaces, held, floor = null }) {
+  const ours = results["sanlock-ts"] ?? {};
+  const theirs = results["sanlock"] ?? {};
+  const header = ["figure", "unit", "sanlock-ts", "sanlock", "ratio ts/sl", "target", "minimum"];
+  const rows = rowSpecs(ioTimeout, lockspaces, floor).map(([label, unit, pick, text, target, minimum]) => {
+    const a = pick(ours);
+    const b = pick(theirs);
+    const ratio = Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? fmt(a / b, 2) : "-";
+    return [label.replace("N", String(held)), unit, text(ours), text(theirs), ratio, target, minimum];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)];
+}
+
+export { mib };

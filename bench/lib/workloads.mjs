@@ -1,0 +1,184 @@
+// The measured workloads. Each takes the context { daemon, layout, sizes, ioTimeout, workDir }
+// and returns plain figures; the same code drives both daemons through bench/worker.py.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { basename, join } from "node:path";
+import { DAEMON_KINDS } from "./daemons.mjs";
+import { HAVE_STRACE, ioPerOperation, startTrace } from "./io-trace.mjs";
+import { cpuSeconds, rssKiB } from "./proc-stats.mjs";
+import { runWorker, startWorker } from "./python-worker.mjs";
+import { HOST_ID, PARALLEL_CLIENTS } from "./layout.mjs";
+import { addSamples, median, p99 } from "./stats.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Workers start this long after being spawned: python start-up, register and one warm cycle. */
+const PARALLEL_START_DELAY_S = 3;
+const HOLDERS = 8;
+const STATUS_TIMEOUT_MS = 30_000;
+
+const lockspaceArgs = (ctx, ls) => ({ ...ls, host_id: HOST_ID, io_timeout: ctx.ioTimeout });
+
+/** Formats every lockspace and resource lease through the daemon (untimed). */
+export async function formatLeases(ctx) {
+  const { layout } = ctx;
+  await runWorker(ctx.daemon, "init", {
+    io_timeout: ctx.ioTimeout,
+    lockspaces: [layout.main, ...layout.spaces],
+    resources: layout.allResources,
+  });
+}
+
+/** add_lockspace and rem_lockspace of the main lockspace, `reps` times; leaves it joined. */
+export async function joinAndLeave(ctx) {
+  const add = [];
+  const rem = [];
+  const args = lockspaceArgs(ctx, ctx.layout.main);
+  for (let i = 0; i < ctx.sizes.joinReps; i++) {
+    add.push((await runWorker(ctx.daemon, "add", args)).seconds);
+    rem.push((await runWorker(ctx.daemon, "rem", args)).seconds);
+  }
+  await runWorker(ctx.daemon, "add", args);
+  return { addSeconds: median(add), remSeconds: median(rem) };
+}
+
+/** Uncontended acquire+release cycles of one resource, exclusive or shared: raw samples in ms. */
+export async function cycleSamples(ctx, shared, count) {
+  const result = await runWorker(ctx.daemon, "cycle", {
+    resource: shared ? ctx.layout.shared : ctx.layout.exclusive, shared,
+    warmup: ctx.sizes.warmup, count,
+  });
+  return { acquireMs: result.acquire_ms, releaseMs: result.release_ms };
+}
+
+/** Median and p99 of several rounds of cycleSamples. */
+export function summarizeCycles(rounds) {
+  const acquireMs = rounds.flatMap((r) => r.acquireMs);
+  const releaseMs = rounds.flatMap((r) => r.releaseMs);
+  const cycleMs = addSamples(acquireMs, releaseMs);
+  return {
+    samples: cycleMs.length, medianMs: median(cycleMs), p99Ms: p99(cycleMs),
+    acquireMedianMs: median(acquireMs), releaseMedianMs: median(releaseMs),
+  };
+}
+
+/** One round of uncontended cycles, summarised. */
+export async function cycles(ctx, shared) {
+  return summarizeCycles([await cycleSamples(ctx, shared, ctx.sizes.cycles)]);
+}
+
+/** 8 clients, each cycling on its own resource over the same wall-clock window. */
+export async function parallelThroughput(ctx) {
+  const startAt = Date.now() / 1000 + PARALLEL_START_DELAY_S;
+  const results = await Promise.all(ctx.layout.parallel.map((resource) =>
+    runWorker(ctx.daemon, "parallel", { resource, start_at: startAt, duration: ctx.sizes.parallelSeconds })));
+  const cyclesTotal = results.reduce((sum, r) => sum + r.cycles, 0);
+  const seconds = Math.max(...results.map((r) => r.seconds));
+  return { clients: PARALLEL_CLIENTS, cyclesPerSecond: cyclesTotal / seconds };
+}
+
+/** Disk I/O per acquire and per release (strace on the daemon, lease file only). */
+export async function ioPerCycle(ctx, shared) {
+  if (!HAVE_STRACE) return null;
+  const resource = shared ? ctx.layout.shared : ctx.layout.exclusive;
+  const worker = startWorker(ctx.daemon, "traced", { resource, shared, count: ctx.sizes.tracedCycles, pause: 0.2 });
+  let trace = null;
+  try {
+    await worker.next(); // ready: registered
+    trace = await startTrace(ctx.daemon.pid, mkdtempSync(join(ctx.workDir, "trace-")), basename(resource.path));
+    worker.send("go");
+    const { marks } = await worker.next();
+    await worker.done();
+    const ios = await trace.stop();
+    trace = null;
+    return ioPerOperation(ios, marks);
+  } finally {
+    trace?.kill();
+    worker.kill();
+  }
+}
+
+/** 1,000 resources acquired by 8 client processes at once and held: time, RSS, CPU. */
+export async function holdMany(ctx) {
+  const { held } = ctx.layout;
+  const share = Math.ceil(held.length / HOLDERS);
+  const holders = [];
+  try {
+    for (let i = 0; i < HOLDERS && i * share < held.length; i++) {
+      holders.push(startWorker(ctx.daemon, "hold", { resources: held.slice(i * share, (i + 1) * share) }));
+    }
+    await Promise.all(holders.map((h) => h.next())); // all registered
+    const cpuBefore = cpuSeconds(ctx.daemon.pid);
+    const start = performance.now();
+    holders.forEach((h) => h.send("go"));
+    await Promise.all(holders.map((h) => h.next()));
+    const acquireSeconds = (performance.now() - start) / 1000;
+    const cpuAcquire = cpuSeconds(ctx.daemon.pid) - cpuBefore;
+    const rss = rssKiB(ctx.daemon.pid);
+    holders.forEach((h) => h.send("release"));
+    const releases = await Promise.all(holders.map((h) => h.next()));
+    await Promise.all(holders.map((h) => h.done()));
+    return {
+      resources: held.length, acquireSeconds, cpuAcquireSeconds: cpuAcquire, rssKiB: rss,
+      releaseSeconds: Math.max(...releases.map((r) => r.release_seconds)),
+    };
+  } finally {
+    holders.forEach((h) => h.kill());
+  }
+}
+
+/** 64 lockspaces joined at once: join time, then steady-state CPU and renewal I/O, then leave. */
+export async function manyLockspaces(ctx) {
+  const spaces = ctx.layout.spaces;
+  const args = { lockspaces: spaces, host_id: HOST_ID, io_timeout: ctx.ioTimeout };
+  const joinSeconds = (await runWorker(ctx.daemon, "add-many", args)).seconds;
+  const pid = ctx.daemon.pid;
+  // CPU window without the tracer (ptrace would add its own cost to the daemon).
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(ctx.sizes.cpuWindowSeconds * 1000);
+  const cpuPercent = ((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  const rss = rssKiB(pid);
+  let renewal = null;
+  if (HAVE_STRACE && !ctx.noTrace && ctx.sizes.ioWindowSeconds > 0) {
+    const trace = await startTrace(pid, mkdtempSync(join(ctx.workDir, "trace-")), basename(ctx.layout.spacesPath));
+    try {
+      const from = Date.now() / 1000;
+      await sleep(ctx.sizes.ioWindowSeconds * 1000);
+      const to = Date.now() / 1000;
+      const ios = (await trace.stop()).filter((io) => io.t >= from && io.t < to);
+      const perMinute = 60 / (to - from);
+      const reads = ios.filter((io) => io.kind === "read");
+      renewal = {
+        iosPerMinute: ios.length * perMinute,
+        readsPerMinute: reads.length * perMinute,
+        readBytesPerMinute: reads.reduce((s, io) => s + io.bytes, 0) * perMinute,
+      };
+    } finally {
+      trace.kill();
+    }
+  }
+  const leaveSeconds = (await runWorker(ctx.daemon, "rem-many", args)).seconds;
+  return { lockspaces: spaces.length, joinSeconds, cpuPercent, rssKiB: rss, renewal, leaveSeconds };
+}
+
+/** Wall time of the `client status` CLI against this daemon (sanlock's own CLI, or ours). */
+export function clientStatus(ctx) {
+  const [cmd, prefix] = DAEMON_KINDS[ctx.daemon.kind].cli();
+  const times = [];
+  for (let i = 0; i < ctx.sizes.statusRuns; i++) {
+    const start = performance.now();
+    const run = spawnSync(cmd, [...prefix, "client", "status"], { env: ctx.daemon.env, encoding: "utf8", timeout: STATUS_TIMEOUT_MS });
+    const ms = performance.now() - start;
+    if (run.status !== 0) {
+      const why = (run.stderr || run.stdout || String(run.error ?? "")).trim().split("\n")[0];
+      return { skipped: `exit ${run.status}: ${why}` };
+    }
+    times.push(ms);
+  }
+  return { medianMs: median(times) };
+}
+
+/** Leaves the main lockspace, so that the daemon can shut down cleanly. */
+export async function leaveMain(ctx) {
+  await runWorker(ctx.daemon, "rem", lockspaceArgs(ctx, ctx.layout.main));
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// `pnpm bench`: the same workloads against a sanlock-ts daemon and, when Debian's sanlock is
+// installed, against the real sanlock 3.8.5 daemon, each on fresh lease files under /var/tmp
+// (ext4: O_DIRECT), io_timeout 1. Prints one table comparing them.
+//
+//   node bench/run.mjs [--quick] [--only sanlock-ts|sanlock] [--json FILE]
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release } from "node:os";
+import { join } from "node:path";
+import { startDaemon, skipReason, DAEMON_KINDS } from "./lib/daemons.mjs";
+import { measureIoFloor } from "./lib/io-floor.mjs";
+import { HAVE_STRACE } from "./lib/io-trace.mjs";
+import { createLayout } from "./lib/layout.mjs";
+import { rssKiB } from "./lib/proc-stats.mjs";
+import { renderTable } from "./lib/table.mjs";
+import * as work from "./lib/workloads.mjs";
+
+const IO_TIMEOUT = 1;
+const WORK_ROOT = "/var/tmp";
+const SIZES = {
+  full: { cycles: 300, warmup: 10, parallelSeconds: 15, held: 1000, lockspaces: 64, cpuWindowSeconds: 30, ioWindowSeconds: 20, joinReps: 3, statusRuns: 20, tracedCycles: 5 },
+  quick: { cycles: 40, warmup: 3, parallelSeconds: 5, held: 200, lockspaces: 64, cpuWindowSeconds: 8, ioWindowSeconds: 6, joinReps: 1, statusRuns: 5, tracedCycles: 3 },
+};
+
+function parseOptions(argv) {
+  const opts = { quick: false, only: null, json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") continue; // pnpm may forward its separator
+    if (arg === "--quick") opts.quick = true;
+    else if (arg === "--only") opts.only = argv[++i];
+    else if (arg === "--json") opts.json = argv[++i];
+    else throw new Error(`unknown option ${arg} (use --quick, --only sanlock-ts|sanlock, --json FILE)`);
+  }
+  if (opts.only !== null && !(opts.only in DAEMON_KINDS)) throw new Error(`--only must be one of ${Object.keys(DAEMON_KINDS).join(", ")}`);
+  return opts;
+}
+
+const cleanups = [];
+async function cleanupAll() {
+  for (const fn of cleanups.splice(0).reverse()) {
+    try { await fn(); } catch (err) { console.error(`cleanup: ${err.message}`); }
+  }
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => { cleanupAll().finally(() => process.exit(130)); });
+}
+
+const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/** Starts a daemon of `kind` on fresh lease files and formats them (untimed). */
+async function prepare(kind, sizes) {
+  const workDir = mkdtempSync(join(WORK_ROOT, `sanlock-ts-bench-${kind}-`));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  const layout = createLayout(workDir, sizes);
+  const daemon = await startDaemon(kind, join(workDir, "run"));
+  cleanups.push(() => daemon.stop());
+  const ctx = { kind, daemon, layout, sizes, ioTimeout: IO_TIMEOUT, workDir, results: { errors: [], io: { errors: [] } } };
+  log(`${kind}: daemon pid ${daemon.pid}; formatting ${layout.allResources.length} resources, ${layout.spaces.length + 1} lockspaces`);
+  await work.formatLeases(ctx);
+  return ctx;
+}
+
+/**
+ * The workloads in order. Each step runs on every daemon before the next step starts, the
+ * order alternating (A B, B A, ...), and the timing workloads run in ROUNDS halves, so that a
+ * change in the machine's background load during the run falls on both daemons alike.
+ */
+const ROUNDS = 2;
+/** Daemon log lines shown when a step fails. */
+const DAEMON_LOG_LINES = 20;
+function steps(sizes) {
+  const perRound = Math.ceil(sizes.cycles / ROUNDS);
+  const list = [
+    ["join", `add_lockspace / rem_lockspace x${sizes.joinReps}`, (ctx) => work.joinAndLeave(ctx)],
+    ["idleRssKiB", "RSS with one lockspace joined", (ctx) => rssKiB(ctx.daemon.pid)],
+    ["status", `client status x${sizes.statusRuns}`, (ctx) => work.clientStatus(ctx)],
+  ];
+  for (let round = 0; round < ROUNDS; round++) {
+    list.push([`exRound${round}`, `exclusive cycles x${perRound} (round ${round + 1}/${ROUNDS})`, (ctx) => work.cycleSamples(ctx, false, perRound)]);
+    list.push([`shRound${round}`, `shared cycles x${perRound} (round ${round + 1}/${ROUNDS})`, (ctx) => work.cycleSamples(ctx, true, perRound)]);
+    list.push([`parallelRound${round}`, `8 clients for ${sizes.parallelSeconds} s (round ${round + 1}/${ROUNDS})`, (ctx) => work.parallelThroughput(ctx)]);
+  }
+  list.push(
+    ["io.ex", "I/O per exclusive acquire/release (strace)", (ctx) => work.ioPerCycle(ctx, false)],
+    ["io.sh", "I/O per shared acquire/release (strace)", (ctx) => work.ioPerCycle(ctx, true)],
+    ["hold", `hold ${sizes.held} resources`, (ctx) => work.holdMany(ctx)],
+    ["spaces", `${sizes.lockspaces} lockspaces (cpu ${sizes.cpuWindowSeconds} s, I/O ${sizes.ioWindowSeconds} s)`, (ctx) => work.manyLockspaces(ctx)],
+    ["left", "leave the main lockspace", (ctx) => work.leaveMain(ctx)],
+  );
+  return list;
+}
+
+/** Merges the rounds into the figures the table shows. */
+function combineRounds(r) {
+  const rounds = (prefix) => Object.keys(r).filter((k) => k.startsWith(prefix)).map((k) => r[k]);
+  const ex = rounds("exRound");
+  const sh = rounds("shRound");
+  const par = rounds("parallelRound");
+  if (ex.length) r.ex = work.summarizeCycles(ex);
+  if (sh.length) r.sh = work.summarizeCycles(sh);
+  if (par.length) r.parallel = { clients: par[0].clients, cyclesPerSecond: par.reduce((s, p) => s + p.cyclesPerSecond, 0) / par.length };
+  for (const k of Object.keys(r)) if (/Round\d+$/.test(k)) delete r[k];
+}
+
+async function runSteps(contexts, sizes) {
+  for (const [i, [key, label, run]] of steps(sizes).entries()) {
+    const order = i % 2 === 0 ? contexts : [...contexts].reverse();
+    for (const ctx of order) {
+      const [target, field] = key.startsWith("io.") ? [ctx.results.io, key.slice(3)] : [ctx.results, key];
+      log(`${ctx.kind}: ${label}`);
+      try {
+        target[field] = await run(ctx);
+      } catch (err) {
+        ctx.results.errors.push(`${key}: ${err.message}`);
+        log(`  failed: ${err.message}`);
+        log(`  ${ctx.kind} daemon stderr, last lines:\n${ctx.daemon.stderr().trim().split("\n").slice(-DAEMON_LOG_LINES).join("\n")}`);
+      }
+    }
+  }
+}
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  const sizes = opts.quick ? SIZES.quick : SIZES.full;
+  const started = Date.now();
+  const loadBefore = loadavg()[0];
+  const results = {};
+  const notes = [];
+  log(`disk floor: the acquire+release I/O sequence without a daemon, x${sizes.cycles}, alone and from 8 threads`);
+  const floorDir = mkdtempSync(join(WORK_ROOT, "sanlock-ts-bench-floor-"));
+  cleanups.push(() => rmSync(floorDir, { recursive: true, force: true }));
+  let floor = null;
+  try {
+    floor = measureIoFloor(floorDir, sizes.cycles);
+  } catch (err) {
+    notes.push(`disk floor not measured: ${err.message}`);
+  }
+  const contexts = [];
+  try {
+    for (const kind of ["sanlock-ts", "sanlock"]) {
+      if (opts.only && opts.only !== kind) continue;
+      const skip = skipReason(kind);
+      if (skip) { notes.push(`${kind} skipped: ${skip}`); continue; }
+      contexts.push(await prepare(kind, sizes));
+    }
+    await runSteps(contexts, sizes);
+  } finally {
+    await cleanupAll();
+  }
+  for (const ctx of contexts) {
+    combineRounds(ctx.results);
+    ctx.results.io.errors.forEach((e) => ctx.results.errors.push(`io.${e}`));
+    results[ctx.kind] = ctx.results;
+  }
+  const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "?"}, Linux ${release()}, node ${process.version}`;
+  console.log(`\nsanlock-ts vs sanlock 3.8.5 — ${opts.quick ? "quick" : "full"} run, io_timeout ${IO_TIMEOUT}, 512-byte sectors, files on ${WORK_ROOT}`);
+  console.log(`machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end\n`);
+  for (const line of renderTable(results, { ioTimeout: IO_TIMEOUT, lockspaces: sizes.lockspaces, held: sizes.held, floor })) console.log(line);
+  console.log();
+  if (!HAVE_STRACE) notes.push("strace not installed: I/O counts skipped");
+  for (const [kind, r] of Object.entries(results)) {
+    if (r.status?.skipped) notes.push(`${kind} client status skipped (${r.status.skipped})`);
+    for (const e of r.errors) notes.push(`${kind} ${e}`);
+  }
+  for (const note of notes) console.log(`note: ${note}`);
+  console.log(`I/O columns: reads R with bytes read + writes W with bytes written, per operation, on the lease file only;`);
+  console.log(`minimum: I/O rows from algorithms.md §4.3-4.8, §5.2-5.3 (free lease, num_hosts 2000) and §2.3 (renewal every 2N+0.5 s);`);
+  console.log(`timing rows: the disk floor, i.e. the same EX acquire+release I/O issued directly (bench/io_floor.py, no daemon).`);
+  console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ machine, sizes, floor, results, notes }, null, 2));
+}
+
+main().catch(async (err) => {
+  console.error(err.stack ?? String(err));
+  await cleanupAll();
+  process.exit(1);
+}).then(cleanupAll);

@@ -1,0 +1,97 @@
+// The benchmark's own arithmetic: strace parsing (lines in the format strace 6 prints for
+// sanlock's libaio path and for libuv's pread/pwrite path), I/O attribution, quantiles and the
+// spec-derived minimum I/O.
+import t from "tap";
+import { ioPerOperation, parseTraceLine } from "../lib/io-trace.mjs";
+import { ballotReadBytes, minimumIo, renewalIoPerMinute } from "../lib/minimum-io.mjs";
+import { addSamples, median, p99, quantile } from "../lib/stats.mjs";
+
+const RES = "res.lease";
+
+t.test("io_submit: one I/O per iocb on the lease file, with its length", async (t) => {
+  const read = '1795321222.376863 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</var/tmp/b/res.lease>, aio_buf=0x7fb9b43fd000, aio_nbytes=1048576, aio_offset=0}]) = 1';
+  const write = '1795321222.378562 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=9</var/tmp/b/res.lease>, aio_buf="\\1"..., aio_nbytes=512, aio_offset=1024}]) = 1';
+  t.same(parseTraceLine(read, RES), [{ t: 1795321222.376863, kind: "read", bytes: 1048576 }]);
+  t.same(parseTraceLine(write, RES), [{ t: 1795321222.378562, kind: "write", bytes: 512 }]);
+  t.same(parseTraceLine(read.replace("res.lease", "ls.lease"), RES), [], "another file is not counted");
+  const two = '1.5 io_submit(0x1, 2, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</x/res.lease>, aio_buf=0x1, aio_nbytes=512, aio_offset=0}, {aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=7</x/ls.lease>, aio_buf="", aio_nbytes=512, aio_offset=0}]) = 2';
+  t.same(parseTraceLine(two, RES), [{ t: 1.5, kind: "read", bytes: 512 }], "only the iocb on the lease file");
+});
+
+t.test("pread64/pwrite64: the requested length, even if the buffer text looks like arguments", async (t) => {
+  const pread = '1795321231.968212 pread64(23</var/tmp/b/res.lease>, "\\20"..., 1048576, 0) = 1048576';
+  const pwrite = '1795321231.972656 pwrite64(23</var/tmp/b/res.lease>, ", 7, 8) = 9"..., 512, 1024) = 512';
+  t.same(parseTraceLine(pread, RES), [{ t: 1795321231.968212, kind: "read", bytes: 1048576 }]);
+  t.same(parseTraceLine(pwrite, RES), [{ t: 1795321231.972656, kind: "write", bytes: 512 }]);
+  t.same(parseTraceLine('1.0 pread64(5</x/other>, "", 512, 0) = 512', RES), []);
+  t.same(parseTraceLine("--- SIGCHLD {si_signo=SIGCHLD} ---", RES), []);
+});
+
+t.test("I/O is charged to the operation whose mark precedes it, averaged per operation", async (t) => {
+  const marks = [["acquire", 10], ["release", 20], ["acquire", 30], ["release", 40], ["end", 50]];
+  const ios = [
+    { t: 5, kind: "read", bytes: 1 }, // before the first mark: not counted
+    { t: 11, kind: "read", bytes: 1024 }, { t: 12, kind: "write", bytes: 512 },
+    { t: 21, kind: "write", bytes: 512 },
+    { t: 31, kind: "read", bytes: 2048 }, { t: 32, kind: "write", bytes: 512 },
+    { t: 41, kind: "write", bytes: 512 }, { t: 42, kind: "write", bytes: 512 },
+    { t: 55, kind: "write", bytes: 1 }, // after the end mark: not counted
+  ];
+  t.same(ioPerOperation(ios, marks), {
+    acquire: { reads: 1, readBytes: 1536, writes: 1, writeBytes: 512 },
+    release: { reads: 0, readBytes: 0, writes: 1.5, writeBytes: 768 },
+  });
+});
+
+t.test("quantiles by nearest rank", async (t) => {
+  const samples = [5, 1, 4, 2, 3];
+  t.equal(median(samples), 3);
+  t.equal(quantile(samples, 0), 1);
+  t.equal(quantile(samples, 1), 5);
+  const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+  t.equal(p99(hundred), 99);
+  t.ok(Number.isNaN(median([])));
+  t.throws(() => quantile(samples, 1.5), RangeError);
+  t.same(addSamples([1, 2], [10, 20]), [11, 22]);
+  t.throws(() => addSamples([1], [1, 2]), RangeError);
+});
+
+t.test("minimum I/O matches the spec's own statements", async (t) => {
+  // §4.1: "2048 sectors = 1 MiB for 512 B sectors and 2000 hosts".
+  t.equal(ballotReadBytes(2000, 512), 1024 * 1024);
+  t.equal(ballotReadBytes(250, 4096), 256 * 4096);
+  // §4.3: "An acquire of a free lease thus costs 3 reads and 3 single-sector writes".
+  const { exAcquire, exRelease, shRelease } = minimumIo();
+  t.equal(exAcquire.reads, 3);
+  t.equal(exAcquire.writes, 3);
+  t.equal(exAcquire.writeBytes, 3 * 512);
+  // §4.8: leader read of one sector, two single-sector writes; §5.3: one write.
+  t.same([exRelease.reads, exRelease.writes], [1, 2]);
+  t.same([shRelease.reads, shRelease.writes], [0, 1]);
+  // §2.3 at N = 1: one renewal (read + write of the 1 MiB area) every 2N + 0.5 = 2.5 s, 24 a minute.
+  t.same(renewalIoPerMinute(1, 1), { ios: 48, readBytes: 24 * 1024 * 1024 });
+});
+
+t.test("CPU profile summary: self time per area and function, inside a time window", async (t) => {
+  const { summarizeProfile, areaOf } = await import("../lib/cpu-profile.mjs");
+  const frame = (functionName, url) => ({ functionName, url, lineNumber: 9, columnNumber: 0, scriptId: "0" });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame("(root)", "") },
+      { id: 2, callFrame: frame("(idle)", "") },
+      { id: 3, callFrame: frame("readDblockFields", "file:///repo/packages/core/dist/ondisk/dblock.js") },
+      { id: 4, callFrame: frame("read", "node:fs") },
+    ],
+    startTime: 1000, endTime: 5000,
+    // samples at 2000 (idle), 3000 (core), 4000 (core), 4500 (fs)
+    samples: [2, 3, 3, 4],
+    timeDeltas: [1000, 1000, 1000, 500],
+  };
+  const all = summarizeProfile(profile);
+  t.equal(all.totalMs, 3.5);
+  t.same(all.byArea, [["@sanlock-ts/core", 2], ["idle (event loop waiting)", 1], ["node fs", 0.5]]);
+  t.same(all.byFunction[0], ["readDblockFields core/dist/ondisk/dblock.js:10", 2]);
+  const windowed = summarizeProfile(profile, 20, { fromUs: 2500, toUs: 4200 });
+  t.same(windowed.byArea, [["@sanlock-ts/core", 2]], "only the samples at 3000 and 4000");
+  t.equal(areaOf(frame("(garbage collector)", "")), "garbage collector");
+});
