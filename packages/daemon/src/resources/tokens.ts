@@ -46,8 +46,13 @@ export interface Token {
   readonly tokenId: number;
 }
 
-/** At most this many leases per client (sanlock: SANLK_MAX_RESOURCES per client). */
-export const MAX_TOKENS_PER_CLIENT = 8;
+/**
+ * At most this many leases per client. SANLK_MAX_RESOURCES (8) bounds one ACQUIRE request, not a
+ * client: sanlock 3.8.5 grows a client's token array, and one registration was seen holding 12
+ * leases acquired in separate requests. Ours stays bounded so one client cannot take every slot
+ * of MAX_HELD_RESOURCES.
+ */
+export const MAX_TOKENS_PER_CLIENT = 4096;
 /** Bound on held resources per daemon (sanlock has no hard limit; ours keeps memory bounded). */
 export const MAX_HELD_RESOURCES = 65536;
 
