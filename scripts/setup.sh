@@ -12,6 +12,11 @@ if ! command -v sanlock >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import sanlock
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sanlock python3-sanlock >/dev/null
 fi
+# python3-fusepy serves the stallable FUSE file of the renewal-lateness test (a device that really hangs).
+/usr/bin/python3 -c 'import fusepy' >/dev/null 2>&1 || /usr/bin/python3 -c 'import fuse' >/dev/null 2>&1 || {
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-fusepy >/dev/null
+}
 # losetup (util-linux) makes the 4K-sector loop devices of the interop tests.
 command -v losetup >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq util-linux >/dev/null
 

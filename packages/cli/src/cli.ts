@@ -1,20 +1,24 @@
 /**
- * Command-line front end: picks the top-level command, lets yargs read the
- * options, and runs the command. Returns the exit status instead of exiting,
- * so it can run in-process in tests.
+ * Command-line front end: picks the top-level command and runs it. Returns the
+ * exit status instead of exiting, so it can run in-process in tests.
  *
- * Option handling follows sanlock 3.8.5 (wire.md §11): every option is a
- * separate "-X value" pair, values stay strings (sanlock does its own number
- * parsing per option), an unknown option is an error, and a first word that is
- * no command is taken as a client action (`sanlock status` = `sanlock client
- * status`).
+ * A first word that is no command is taken as a client action (`sanlock status`
+ * = `sanlock client status`, wire.md §11).
+ *
+ * Start-up cost: the client path (client-fast.ts) never loads yargs nor the
+ * table of the other commands; yargs-runner.ts is imported only for the other
+ * commands and for client lines the fast reader (client-argv.ts) leaves to
+ * yargs. scripts/bundle-cli.mjs packs this module with the client path into
+ * one file and leaves those dynamic imports as separate modules.
  */
-import yargs from "yargs";
-import type { TopCommand, ParsedArgs } from "./commands/command-module.js";
-import { TOP_COMMANDS } from "./commands/index.js";
-import { printUsage } from "./commands/info.js";
+import type { TopCommand } from "./commands/command-module.js";
 import { EXIT_FAILURE, EXIT_OK, type Output } from "./output.js";
 
+// main.ts takes the process' Output from here, so that a bundled cli.ts carries it.
+export { processOutput } from "./output.js";
+
+/** The command whose plain lines skip yargs (client-argv.ts reads them). */
+const CLIENT_COMMAND_NAME = "client";
 const HELP_WORDS = new Set(["help", "--help", "-h"]);
 /** Top-level commands that take an action word after them. */
 const NEEDS_ACTION = new Set(["direct", "client"]);
@@ -23,86 +27,50 @@ function commandName(command: TopCommand): string {
   return command.command.split(" ")[0] ?? "";
 }
 
+/**
+ * The words of the commands in TOP_COMMANDS (commands/index.ts), known here
+ * without importing that table (it loads every command's declarations);
+ * packages/cli/test/startup.test.ts checks that the two lists agree.
+ */
+export const TOP_COMMAND_NAMES: readonly string[] = ["direct", "daemon", CLIENT_COMMAND_NAME, "version", "help"];
+
 async function printUsageText(output: Output): Promise<void> {
-  const { USAGE_TEXT } = await import("./usage.js");
+  const [{ USAGE_TEXT }, { printUsage }] = await Promise.all([import("./usage.js"), import("./commands/info.js")]);
   printUsage(USAGE_TEXT, output);
 }
 
-export async function runCli(argv: readonly string[], output: Output, commands = TOP_COMMANDS): Promise<number> {
+/**
+ * `commands` replaces the built-in command table (tests); then every line is
+ * read by yargs. With the built-in table, plain client lines skip yargs.
+ */
+export async function runCli(argv: readonly string[], output: Output, commands?: readonly TopCommand[]): Promise<number> {
   const first = argv[0];
   if (first === undefined || HELP_WORDS.has(first)) {
     await printUsageText(output);
     return EXIT_OK;
   }
-  const names = new Set(commands.map(commandName));
+  const names = new Set(commands === undefined ? TOP_COMMAND_NAMES : commands.map(commandName));
   if (NEEDS_ACTION.has(first) && argv.length < 2) {
     await printUsageText(output);
     return EXIT_FAILURE;
   }
   if (!names.has(first)) {
-    if (!names.has("client")) {
+    if (!names.has(CLIENT_COMMAND_NAME)) {
       output.line(`client action "${first}" is unknown`);
       return EXIT_FAILURE;
     }
-    return runCli(["client", ...argv], output, commands);
+    return runCli([CLIENT_COMMAND_NAME, ...argv], output, commands);
   }
-  return runParsed(argv, output, commands);
+  if (commands === undefined && first === CLIENT_COMMAND_NAME) {
+    const { runPlainClientLine } = await import("./client-fast.js");
+    const code = await runPlainClientLine(argv, output);
+    if (code !== undefined) return code;
+  }
+  return runYargs(argv, output, commands);
 }
 
-/** Keys yargs itself adds to every parse result. */
-const YARGS_KEYS = new Set(["_", "$0"]);
-
-/** An option or word the command does not declare, described in one line; undefined if none. */
-function unexpectedArgument(command: TopCommand, args: ParsedArgs): string | undefined {
-  const known = new Set(command.knownKeys);
-  for (const key of Object.keys(args)) {
-    if (YARGS_KEYS.has(key) || known.has(key)) continue;
-    return key.length === 1 ? `unknown option -${key}` : `unknown option -${key} (options take a separate value: -X value)`;
-  }
-  const extra = args._.slice(1);
-  if (extra.length > 0) return `unexpected argument "${String(extra[0])}"`;
-  return undefined;
-}
-
-async function runParsed(argv: readonly string[], output: Output, commands: readonly TopCommand[]): Promise<number> {
-  let exitCode = EXIT_FAILURE;
-  let failed = false;
-  let parser = yargs([...argv])
-    .scriptName("sanlock-ts")
-    .parserConfiguration({
-      "short-option-groups": false,
-      "camel-case-expansion": false,
-      "parse-numbers": false,
-      "parse-positional-numbers": false,
-      "dot-notation": false,
-      "boolean-negation": false,
-      "duplicate-arguments-array": false,
-      "halt-at-non-option": false,
-    })
-    .help(false)
-    .version(false)
-    // no .strict(): unknown options are refused by unexpectedArgument() before a handler runs
-    .exitProcess(false)
-    .fail((message, error) => {
-      failed = true;
-      output.error(`sanlock-ts: ${error?.message ?? message}`);
-    });
-  for (const command of commands) {
-    parser = parser.command(command.command, command.describe, command.builder, async (args) => {
-      const problem = unexpectedArgument(command, args as unknown as ParsedArgs);
-      if (problem !== undefined) {
-        failed = true;
-        output.error(`sanlock-ts: ${problem}`);
-        return;
-      }
-      exitCode = await command.run(args as unknown as ParsedArgs, output);
-    });
-  }
-  try {
-    await parser.parseAsync();
-  } catch (error) {
-    if (!failed) output.error(`sanlock-ts: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT_FAILURE;
-  }
-  return failed ? EXIT_FAILURE : exitCode;
+async function runYargs(argv: readonly string[], output: Output, commands: readonly TopCommand[] | undefined): Promise<number> {
+  const { runWithYargs } = await import("./yargs-runner.js");
+  const table = commands ?? (await import("./commands/index.js")).TOP_COMMANDS;
+  return runWithYargs(argv, output, table);
 }

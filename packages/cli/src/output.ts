@@ -25,3 +25,8 @@ export function processOutput(): Output {
 /** Exit status of sanlock: 0 when the action's result was 0, else 1. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
+
+/** The text after "sanlock-ts: " for a command that failed: an Error's message, else the value itself. */
+export function failureText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

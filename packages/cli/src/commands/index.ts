@@ -1,6 +1,7 @@
 /**
  * The registry of top-level commands. To add one (e.g. `client`, `daemon`),
- * write commands/<name>.ts exporting a TopCommand and add one line below.
+ * write commands/<name>.ts exporting a TopCommand, add one line below, and add
+ * its word to TOP_COMMAND_NAMES in cli.ts (which routes without loading this table).
  */
 import type { TopCommand } from "./command-module.js";
 import { clientCommand } from "./client/command.js";

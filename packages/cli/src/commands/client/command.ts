@@ -45,6 +45,16 @@ export const CLIENT_OPTIONS: Readonly<Record<string, string>> = {
   G: "ignored (daemon option)",
 };
 
+/** The options of `sanlock-ts client` that take no value (given alone, they are true). */
+export const CLIENT_FLAGS: Readonly<Record<string, string>> = {
+  D: "debug: more detail",
+  json: "print tables (status, gets, host_status, renewal, inquire) as JSON",
+};
+
+/**
+ * How yargs reads the client command line. client-argv.ts reads the same syntax
+ * without yargs (start-up cost); packages/cli/test/startup-parser.test.ts holds the two to agreement.
+ */
 const PARSER_CONFIG = {
   "short-option-groups": false,
   "camel-case-expansion": false,
@@ -60,14 +70,15 @@ const PARSER_CONFIG = {
 export const clientCommand: TopCommand = {
   command: "client <action> [args..]",
   describe: "send request to daemon (default type if none given)",
-  knownKeys: ["action", "args", "D", "json", ...Object.keys(CLIENT_OPTIONS)],
+  knownKeys: ["action", "args", ...Object.keys(CLIENT_FLAGS), ...Object.keys(CLIENT_OPTIONS)],
   builder: (yargs: Argv) => {
     let y = yargs
       .parserConfiguration(PARSER_CONFIG)
       .positional("action", { type: "string" })
-      .positional("args", { type: "string", array: true, describe: "command: arguments after -c <path>" })
-      .option("D", { type: "boolean", describe: "debug: more detail" })
-      .option("json", { type: "boolean", describe: "print tables (status, gets, host_status, renewal, inquire) as JSON" });
+      .positional("args", { type: "string", array: true, describe: "command: arguments after -c <path>" });
+    for (const [name, describe] of Object.entries(CLIENT_FLAGS)) {
+      y = y.option(name, { type: "boolean", describe });
+    }
     for (const [letter, describe] of Object.entries(CLIENT_OPTIONS)) {
       y = y.option(letter, { type: "string", requiresArg: true, describe });
     }
