@@ -86,9 +86,11 @@ t.test("a bad option value is refused with a message naming it, exit 1", { skip:
   t.notOk(existsSync(join(dir, "sanlock.sock")));
 });
 
-t.test("use_watchdog=1 is refused until a watchdog exists (never run unprotected)", { skip: !existsSync(cliMain) }, async (t) => {
+t.test("use_watchdog=1 (the default) with no watchdog device exits 1 naming the device (never run unprotected)", { skip: !existsSync(cliMain) || existsSync("/dev/watchdog") }, async (t) => {
   const dir = tempRunDir(t);
   const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "--config", "/nonexistent"]);
   t.equal(out.code, 1);
-  t.match(out.stderr, /use_watchdog=1/);
+  t.match(out.stderr, /watchdog device \/dev\/watchdog does not exist/);
+  t.match(out.stderr, /-w 0/);
+  t.notOk(existsSync(join(dir, "sanlock.sock")));
 });
