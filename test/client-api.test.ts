@@ -95,6 +95,15 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
         t.equal(hosts[0]?.ioTimeout, IO_TIMEOUT);
       });
 
+      // sanlock-ts implements single-disk leases only; a multi-disk acquire is refused, never run on one replica.
+      await t.test("sanlock-ts refuses a lease on two disks with EINVAL", { skip: kind !== "sanlock-ts" && "sanlock-ts only" }, async (t) => {
+        await using reg = await client.register();
+        const err = await client.acquire(LS, "R1", [[resPath, 0], [resPath, 2097152]], { registration: reg }).then(() => null, (e: unknown) => e);
+        t.ok(err instanceof SanlockError);
+        t.equal((err as SanlockError).errno, 22);
+        t.same(await client.inquire({ registration: reg }), [], "nothing is held after the refusal");
+      });
+
       await t.test("a registered process acquires, inquires and releases", async (t) => {
         await using reg = await client.register();
         t.ok(reg.fd >= 0, "register returns the connection's fd");

@@ -130,6 +130,11 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
     await ctx.reply(-Errno.ENODEV);
     return;
   }
+  // One disk only: initialising one replica of a multi-disk lease would leave the others stale.
+  if (res.disks.length > 1) {
+    await ctx.reply(-Errno.EINVAL);
+    return;
+  }
   if (await isDirectory(first.path)) {
     await ctx.reply(-EISDIR); // recorded: write_resource on a directory answers −EISDIR
     return;

@@ -126,8 +126,9 @@ async function request(ctx: CommandContext<typeof Cmd.REQUEST>): Promise<void> {
     await ctx.reply(-Errno.ENOSPC);
     return;
   }
-  if (first === undefined) {
-    await ctx.reply(-Errno.ERANGE);
+  // One disk only: see ResourceManager.acquireOne for why multi-disk leases are refused.
+  if (first === undefined || res.disks.length > 1) {
+    await ctx.reply(first === undefined ? -Errno.ERANGE : -Errno.EINVAL);
     return;
   }
   const forceMode = ctx.header.data;

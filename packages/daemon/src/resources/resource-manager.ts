@@ -67,6 +67,9 @@ export class ResourceManager {
     const host = ls.paxosHost();
     const first = res.disks[0];
     if (first === undefined) throw fail(-Errno.ERANGE, `resource ${res.name} has no disk`);
+    // Multi-disk paxos (a majority of replicas) is not implemented. Acting on one replica while a
+    // peer counts a majority over all of them could break mutual exclusion, so refuse instead.
+    if (res.disks.length > 1) throw fail(-Errno.EINVAL, `resource ${res.name}: leases on ${res.disks.length} disks are not supported (one disk only)`);
     const shared = (res.flags & ResFlag.SHARED) !== 0;
     const persistent = (res.flags & ResFlag.PERSISTENT) !== 0;
     const local = this.tokens.get(res.lockspaceName, res.name);
