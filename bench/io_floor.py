@@ -5,7 +5,8 @@ directly with O_DIRECT|O_SYNC on a scratch file, with no daemon and no protocol.
 against this floor separates its I/O path from its own overhead.
 
 Usage: python3 io_floor.py SCRATCH-FILE CYCLES THREADS  (the file is overwritten; >= THREADS MiB)
-Prints {"cycle_ms_median": ..., "cycles_per_second": ...} (the latter with THREADS threads).
+Prints {"cycle_ms_median": ..., "acquire_ms_median": ..., "cycles_per_second": ...} (the acquire
+part is the first six I/Os; cycles_per_second is with THREADS threads).
 """
 import json
 import mmap
@@ -21,12 +22,16 @@ MAX_THREADS = 64
 
 
 def cycle(fd, base, big, small):
+    """Returns the seconds the acquire part (the first six I/Os) took."""
+    t0 = time.perf_counter()
     for _ in range(3):  # §4.3 step 1 / §4.6 phase reads, each followed by a single-sector write
         os.preadv(fd, [big], base)
         os.pwritev(fd, [small], base + 2 * SECTOR)
+    acquired = time.perf_counter() - t0
     os.pwritev(fd, [small], base + 2 * SECTOR)  # §4.8: released dblock
     os.preadv(fd, [small], base)  # leader read
     os.pwritev(fd, [small], base)  # leader write
+    return acquired
 
 
 def worker(path, index, cycles, out):
@@ -35,11 +40,12 @@ def worker(path, index, cycles, out):
         big = mmap.mmap(-1, MiB)  # anonymous mmap: page-aligned, as O_DIRECT requires
         small = memoryview(mmap.mmap(-1, mmap.PAGESIZE))[:SECTOR]
         times = []
+        acquires = []
         for _ in range(cycles):
             t0 = time.perf_counter()
-            cycle(fd, index * MiB, big, small)
+            acquires.append(cycle(fd, index * MiB, big, small) * 1000)
             times.append((time.perf_counter() - t0) * 1000)
-        out[index] = times
+        out[index] = (times, acquires)
     finally:
         os.close(fd)
 
@@ -60,7 +66,8 @@ def main():
     fill(path, threads * MiB)
     single = {}
     worker(path, 0, cycles, single)
-    times = sorted(single[0])
+    times = sorted(single[0][0])
+    acquires = sorted(single[0][1])
     results = {}
     start = time.perf_counter()
     pool = [threading.Thread(target=worker, args=(path, i, cycles, results)) for i in range(threads)]
@@ -71,6 +78,7 @@ def main():
     elapsed = time.perf_counter() - start
     print(json.dumps({
         "cycle_ms_median": times[len(times) // 2],
+        "acquire_ms_median": acquires[len(acquires) // 2],
         "cycles_per_second": threads * cycles / elapsed,
     }))
 

@@ -10,14 +10,14 @@ const IO_FLOOR = fileURLToPath(new URL("../io_floor.py", import.meta.url));
 export const FLOOR_THREADS = 8;
 const FLOOR_TIMEOUT_MS = 180_000;
 
-/** { cycleMsMedian, cyclesPerSecond } measured on a scratch file in `dir` (removed after). */
+/** { cycleMsMedian, acquireMsMedian, cyclesPerSecond } measured on a scratch file in `dir` (removed after). */
 export function measureIoFloor(dir, cycles) {
   const scratch = join(dir, "io-floor.bin");
   try {
     const run = spawnSync(PYTHON, [IO_FLOOR, scratch, String(cycles), String(FLOOR_THREADS)], { encoding: "utf8", timeout: FLOOR_TIMEOUT_MS });
     if (run.status !== 0) throw new Error(`io_floor.py failed (${run.status ?? run.signal}): ${run.stderr.trim().slice(-300)}`);
     const out = JSON.parse(run.stdout);
-    return { cycleMsMedian: out.cycle_ms_median, cyclesPerSecond: out.cycles_per_second };
+    return { cycleMsMedian: out.cycle_ms_median, acquireMsMedian: out.acquire_ms_median, cyclesPerSecond: out.cycles_per_second };
   } finally {
     rmSync(scratch, { force: true });
   }

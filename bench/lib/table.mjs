@@ -18,6 +18,7 @@ export const ioText = (e) => (e ? `${fmt(e.reads, 1)}R ${bytes(e.readBytes)} + $
 /** Row specs: [label, unit, pick(result) -> number|undefined, text(result) -> string, target, minimum]. */
 function rowSpecs(ioTimeout, lockspaces, floor) {
   const floorMs = floor ? `${fmt(floor.cycleMsMedian, 2)} (disk floor)` : "";
+  const floorAcquireMs = floor?.acquireMsMedian !== undefined ? `${fmt(floor.acquireMsMedian, 2)} (disk floor)` : "";
   const floorRate = floor ? `${fmt(floor.cyclesPerSecond, 0)} (disk floor)` : "";
   const min = minimumIo();
   const renewalMin = renewalIoPerMinute(lockspaces, ioTimeout);
@@ -26,7 +27,7 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
   return [
     ["EX acquire+release, median", "ms", ...num((r) => r.ex?.medianMs, 2), "<= 0.7", floorMs],
     ["EX acquire+release, p99", "ms", ...num((r) => r.ex?.p99Ms, 2), "", ""],
-    ["EX acquire alone, median", "ms", ...num((r) => r.ex?.acquireMedianMs, 2), "<= 0.7", ""],
+    ["EX acquire alone, median", "ms", ...num((r) => r.ex?.acquireMedianMs, 2), "<= 0.7", floorAcquireMs],
     ["SH acquire+release, median", "ms", ...num((r) => r.sh?.medianMs, 2), "", ""],
     ["SH acquire+release, p99", "ms", ...num((r) => r.sh?.p99Ms, 2), "", ""],
     ["8 clients in parallel", "cycles/s", ...num((r) => r.parallel?.cyclesPerSecond), ">= 1.5", floorRate],

@@ -5,6 +5,7 @@ import t from "tap";
 import { ioPerOperation, parseTraceLine } from "../lib/io-trace.mjs";
 import { ballotReadBytes, minimumIo, renewalIoPerMinute } from "../lib/minimum-io.mjs";
 import { addSamples, median, p99, quantile } from "../lib/stats.mjs";
+import { renderTable } from "../lib/table.mjs";
 
 const RES = "res.lease";
 
@@ -94,4 +95,19 @@ t.test("CPU profile summary: self time per area and function, inside a time wind
   const windowed = summarizeProfile(profile, 20, { fromUs: 2500, toUs: 4200 });
   t.same(windowed.byArea, [["@sanlock-ts/core", 2]], "only the samples at 3000 and 4000");
   t.equal(areaOf(frame("(garbage collector)", "")), "garbage collector");
+});
+
+t.test("table: ratio per row and the disk floor beside the acquire rows", async (t) => {
+  const results = {
+    "sanlock-ts": { ex: { medianMs: 6, p99Ms: 9, acquireMedianMs: 4 } },
+    sanlock: { ex: { medianMs: 8, p99Ms: 12, acquireMedianMs: 5 } },
+  };
+  const floor = { cycleMsMedian: 3.5, acquireMsMedian: 2.75, cyclesPerSecond: 480 };
+  const lines = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, floor });
+  const row = (label) => lines.find((l) => l.includes(label))?.split("|").map((c) => c.trim());
+  const cycle = row("EX acquire+release, median");
+  const alone = row("EX acquire alone, median");
+  t.same(cycle?.slice(3, 8), ["6.00", "8.00", "0.75", "<= 0.7", "3.50 (disk floor)"]);
+  t.same(alone?.slice(3, 8), ["4.00", "5.00", "0.80", "<= 0.7", "2.75 (disk floor)"]);
+  t.match(row("8 clients in parallel")?.[7], /^480 \(disk floor\)$/);
 });
