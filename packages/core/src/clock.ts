@@ -8,6 +8,18 @@ export interface Clock {
   now(): number;
   /** Resolve after at least `seconds`; reject with the signal's reason if aborted. */
   sleep(seconds: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional cheap one-shot timer (every lease I/O starts and stops one, lease-io.ts): call
+   * `expired` once after at least `seconds`, unless cancel() came first. Clocks without it are
+   * used through sleep() with an AbortSignal, which costs more per I/O but means the same.
+   */
+  startTimer?(seconds: number, expired: () => void): ClockTimer;
+}
+
+/** A timer started by Clock.startTimer. */
+export interface ClockTimer {
+  /** Stop the timer; `expired` is not called afterwards. Idempotent. */
+  cancel(): void;
 }
 
 /** Source of uniform random numbers in [0, 1); injected for ballot backoff jitter. */
@@ -80,7 +92,19 @@ export class VirtualClock implements Clock {
     });
   }
 
-  /** Number of sleeps not yet resolved. */
+  startTimer(seconds: number, expired: () => void): ClockTimer {
+    if (!(seconds >= 0)) throw new RangeError(`startTimer: seconds must be >= 0, got ${seconds}`);
+    const entry: PendingSleep = { wakeAt: this.current + seconds, resolve: expired };
+    this.sleepers.push(entry);
+    return {
+      cancel: () => {
+        const i = this.sleepers.indexOf(entry);
+        if (i >= 0) this.sleepers.splice(i, 1);
+      },
+    };
+  }
+
+  /** Number of sleeps and timers not yet due. */
   pendingSleeps(): number {
     return this.sleepers.length;
   }

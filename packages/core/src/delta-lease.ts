@@ -5,14 +5,14 @@
  */
 import type { BlockDevice } from "./block-device.js";
 import { nowSeconds, type Clock } from "./clock.js";
-import { HostStatusTable, type Notification, type ObservedRecord } from "./host-status.js";
+import { HostStatusTable, type Notification } from "./host-status.js";
 import { assertInvariant as assert } from "./errors.js";
 import { LeaseError, SanlockResult, toLeaseError } from "./lease-errors.js";
 import { boundedIo, readBytes, writeBytes, type IoContext } from "./lease-io.js";
 import { DETECT_READ_SIZE, detectGeometry, type Geometry } from "./ondisk/geometry.js";
-import { HOSTID_BITMAP_SIZE, setHostBit, testHostBit } from "./ondisk/host-bitmap.js";
+import { HOSTID_BITMAP_SIZE, setHostBit } from "./ondisk/host-bitmap.js";
 import {
-  DELTA_DISK_MAGIC, LEADER_RECORD_SIZE, decodeLeader, encodeLeader, readLeaderFields, type LeaderRecord,
+  DELTA_DISK_MAGIC, decodeLeader, leaderFieldsEqual, type LeaderRecord,
 } from "./ondisk/leader-record.js";
 import { encodeDeltaSector } from "./ondisk/delta-sector.js";
 import { namesEqual } from "./ondisk/names.js";
@@ -82,12 +82,9 @@ export function isCorruptRenewalError(err: unknown): boolean {
   return err instanceof LeaseError && CORRUPT_RENEWAL_RESULTS.has(err.result);
 }
 
-/** Every field equal (the stored checksum is recomputed: it derives from the fields). */
+/** Every field equal (the stored checksum is not compared: it derives from the fields). */
 function leaderBytesEqual(a: LeaderRecord, b: LeaderRecord): boolean {
-  const x = encodeLeader(a);
-  const y = encodeLeader(b);
-  for (let i = 0; i < LEADER_RECORD_SIZE; i++) if (x[i] !== y[i]) return false;
-  return true;
+  return leaderFieldsEqual(a, b);
 }
 
 export class DeltaLease {
@@ -256,8 +253,8 @@ export class DeltaLease {
     this.lastAttemptOk = false;
     const area = await this.readArea();
     // Step 3: other hosts are examined even if our own checks fail below.
-    const notifications = this.statusTable!.observe(this.observeRecords(area));
     const sectorSize = this.geometry.sectorSize;
+    const notifications = this.statusTable!.observeArea(area, sectorSize, this.options.lockspace);
     const ourStart = (this.options.hostId - 1) * sectorSize;
     const ours = this.decodeRecord(area.subarray(ourStart, ourStart + sectorSize), this.sectorOffset(this.options.hostId), "own delta record");
     // Step 5: someone else owns our record now.
@@ -314,30 +311,6 @@ export class DeltaLease {
     } finally {
       stop.abort();
     }
-  }
-
-  /** Per-host view of the renewal read for the watcher (§3.2): magic + name validity, no checksum. */
-  private observeRecords(area: Uint8Array): ObservedRecord[] {
-    const { sectorSize, maxHosts } = this.geometry;
-    const records: ObservedRecord[] = [];
-    for (let h = 1; h <= maxHosts; h++) {
-      const sector = area.subarray((h - 1) * sectorSize, h * sectorSize);
-      const rec = readLeaderFields(sector, 0);
-      records.push({
-        hostId: h,
-        valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, this.options.lockspace),
-        ownerId: rec.ownerId,
-        ownerGeneration: rec.ownerGeneration,
-        timestamp: rec.timestamp,
-        ioTimeout: rec.ioTimeout,
-        hostName: rec.resourceName,
-        ourBitSet: testHostBit(sector, this.options.hostId),
-        eventGeneration: rec.writeId,
-        eventNumber: rec.writeGeneration,
-        eventData: rec.writeTimestamp,
-      });
-    }
-    return records;
   }
 
   /** §2.7: bits set within set_bitmap_seconds ride on this write; older ones are dropped. */

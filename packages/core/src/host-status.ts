@@ -4,6 +4,8 @@
  * remote timestamps are only compared for equality (§1.1.3).
  */
 import { nowSeconds, type Clock } from "./clock.js";
+import { RECORD_KEY_WORDS, observedRecordAt, recordMatchesKey, storeKey } from "./observed-record.js";
+import { nameCompareBytes } from "./ondisk/names.js";
 import { effectiveIoTimeout, hostDeadSeconds, idRenewalFailSeconds } from "./timeouts.js";
 
 export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
@@ -73,6 +75,10 @@ const MAX_HOSTS_LIMIT = 2000;
 
 export class HostStatusTable implements HostLiveness {
   private readonly entries: HostStatusEntry[];
+  /** Each entry's (ownerId, ownerGeneration, timestamp) as raw words, for observeArea's unchanged test. */
+  private readonly keys: Uint32Array;
+  /** Lockspace name encoded for raw comparison, by name (observeArea). */
+  private spaceName: { name: string; bytes: Uint8Array } | undefined;
   private examined = false;
 
   constructor(private readonly opts: HostStatusTableOptions) {
@@ -86,6 +92,7 @@ export class HostStatusTable implements HostLiveness {
         ownerId: 0, ownerGeneration: 0n, ownerName: "", ioTimeout: 0, timestamp: 0n,
       });
     }
+    this.keys = new Uint32Array(opts.maxHosts * RECORD_KEY_WORDS); // all zero, as the entries
   }
 
   /** True once at least one renewal read has been examined. */
@@ -110,6 +117,46 @@ export class HostStatusTable implements HostLiveness {
     return notifications;
   }
 
+  /**
+   * observe() of a whole renewal read of the lockspace area (`sectorSize` bytes per host, host 1
+   * first) with the per-host view of observedRecordAt: the same result, but records whose
+   * (owner_id, generation, timestamp) equal the entry (§3.2 step 3, the common case) are not
+   * decoded. Every record that is decoded is decoded before the table changes, so a record that
+   * cannot be decoded (ERR_FIELD_RANGE) leaves the table untouched, as observe() would.
+   */
+  observeArea(area: Uint8Array, sectorSize: number, lockspace: string): Notification[] {
+    if (sectorSize !== 512 && sectorSize !== 4096) throw new RangeError(`sector size ${sectorSize} is neither 512 nor 4096`);
+    const count = this.opts.maxHosts;
+    if (area.length < count * sectorSize) {
+      throw new RangeError(`lockspace area read of ${area.length} bytes is shorter than ${count} records of ${sectorSize} bytes`);
+    }
+    const spaceName = this.spaceNameBytes(lockspace);
+    const view = new DataView(area.buffer, area.byteOffset, area.byteLength);
+    const changed: ObservedRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = i * sectorSize;
+      if (recordMatchesKey(view, at, this.keys, i)) continue;
+      changed.push(observedRecordAt(area, at, sectorSize, i + 1, spaceName, this.opts.ourHostId));
+    }
+    const now = nowSeconds(this.opts.clock);
+    for (const entry of this.entries) {
+      entry.lastCheck = now;
+      if (entry.firstCheck === 0) entry.firstCheck = now;
+    }
+    const notifications: Notification[] = [];
+    for (const rec of changed) {
+      const note = this.observeOne(this.entries[rec.hostId - 1]!, rec, now);
+      if (note) notifications.push(note);
+    }
+    this.examined = true;
+    return notifications;
+  }
+
+  private spaceNameBytes(lockspace: string): Uint8Array {
+    if (this.spaceName?.name !== lockspace) this.spaceName = { name: lockspace, bytes: nameCompareBytes(lockspace) };
+    return this.spaceName.bytes;
+  }
+
   private observeOne(entry: HostStatusEntry, rec: ObservedRecord, now: number): Notification | undefined {
     entry.lastCheck = now;
     if (entry.firstCheck === 0) entry.firstCheck = now;
@@ -126,6 +173,7 @@ export class HostStatusTable implements HostLiveness {
     }
     entry.timestamp = rec.timestamp;
     entry.lastLive = now;
+    storeKey(this.keys, entry.hostId - 1, entry.ownerId, entry.ownerGeneration, entry.timestamp);
     // §3.2 step 5: our bit in another host's changed record.
     if (rec.hostId === this.opts.ourHostId || !rec.ourBitSet) return undefined;
     let examineRequests = false;

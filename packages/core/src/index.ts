@@ -4,6 +4,7 @@ export * from "./timeouts.js";
 export * from "./lease-errors.js";
 export * from "./variants.js";
 export * from "./host-status.js";
+export { observedRecordAt } from "./observed-record.js";
 export * from "./delta-lease.js";
 export * from "./paxos-lease.js";
 export * from "./errors.js";

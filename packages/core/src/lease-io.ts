@@ -5,33 +5,60 @@
  * "may or may not have happened".
  */
 import type { BlockDevice } from "./block-device.js";
-import type { Clock } from "./clock.js";
+import type { Clock, ClockTimer } from "./clock.js";
 import { LeaseError, type SanlockResultName } from "./lease-errors.js";
 
 /** Largest single read the algorithms issue: one 8 MiB lease area. */
 const MAX_IO_BYTES = 8 * 1024 * 1024;
 
 const TIMED_OUT = Symbol("timed-out");
+/** Abort reason for a timer that is no longer needed (a constant: no DOMException per I/O). */
+const TIMER_STOPPED = Symbol("timer-stopped");
 
 /** Await one already-issued I/O for at most `timeoutSeconds` on `clock`. */
 export async function boundedIo<T>(clock: Clock, timeoutSeconds: number, io: Promise<T>, what: string, failName: SanlockResultName): Promise<T> {
-  const stopTimer = new AbortController();
-  const timer = clock.sleep(timeoutSeconds, stopTimer.signal).then(
-    () => TIMED_OUT,
-    () => TIMED_OUT,
-  );
   try {
-    const result = await Promise.race([io, timer]);
+    const result = await raceTimer(clock, timeoutSeconds, io);
     if (result === TIMED_OUT) {
       io.catch(() => undefined); // the I/O stays in flight; its late outcome is ignored
       throw new LeaseError("AIO_TIMEOUT", `${what} did not complete within ${timeoutSeconds} s`);
     }
-    return result as T;
+    return result;
   } catch (err) {
     if (err instanceof LeaseError) throw err;
     throw new LeaseError(failName, `${what} failed: ${(err as Error)?.message ?? String(err)}`, { cause: String(err) });
+  }
+}
+
+/** The I/O's outcome, or TIMED_OUT when `seconds` pass first on `clock`; the timer is stopped either way. */
+function raceTimer<T>(clock: Clock, seconds: number, io: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  if (clock.startTimer) {
+    const start = clock.startTimer.bind(clock);
+    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
+      // A promise settles once: whichever of I/O and timer comes first decides. The I/O's
+      // handlers are attached first (they never run synchronously, so `timer` is set by then).
+      let timer: ClockTimer | undefined;
+      io.then(
+        (value) => { timer?.cancel(); resolve(value); },
+        (err: unknown) => { timer?.cancel(); reject(err); },
+      );
+      timer = start(seconds, () => resolve(TIMED_OUT));
+    });
+  }
+  return raceSleep(clock, seconds, io);
+}
+
+/** raceTimer for clocks with only sleep(): an abortable sleep raced against the I/O. */
+async function raceSleep<T>(clock: Clock, seconds: number, io: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  const stopTimer = new AbortController();
+  const timer = clock.sleep(seconds, stopTimer.signal).then(
+    (): typeof TIMED_OUT => TIMED_OUT,
+    (): typeof TIMED_OUT => TIMED_OUT,
+  );
+  try {
+    return await Promise.race([io, timer]);
   } finally {
-    stopTimer.abort();
+    stopTimer.abort(TIMER_STOPPED);
   }
 }
 

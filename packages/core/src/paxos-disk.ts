@@ -5,22 +5,36 @@
  */
 import type { BlockDevice } from "./block-device.js";
 import type { Clock } from "./clock.js";
-import { LeaseError, toLeaseError } from "./lease-errors.js";
+import { LeaseError, isLeaseError, toLeaseError } from "./lease-errors.js";
 import { boundedIo, readBytes, writeBytes, type IoContext } from "./lease-io.js";
-import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, type Dblock } from "./ondisk/dblock.js";
+import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, DBLOCK_SIZE, type Dblock } from "./ondisk/dblock.js";
 import { encodeDblockSector } from "./ondisk/dblock-sector.js";
-import { DETECT_READ_SIZE, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
-import { PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, decodeLeader, encodeLeader, type LeaderRecord } from "./ondisk/leader-record.js";
-import { MBLOCK_OFFSET, decodeModeBlock, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
+import { DETECT_READ_SIZE, GEOMETRIES, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
+import {
+  PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, LeaderOffsets, decodeLeader, encodeLeader, leaderFieldsEqual, type LeaderRecord,
+} from "./ondisk/leader-record.js";
+import { MBLOCK_OFFSET, MODE_BLOCK_SIZE, decodeModeBlock, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
+import { ZeroScanner } from "./ondisk/zero-bytes.js";
 
 export interface ResourceLocation {
   resource: string;
   device: BlockDevice;
   /** Byte offset of the resource lease area on `device`. */
   offset: number;
+  /**
+   * Geometry the caller already knows (from the lockspace or an earlier read of this area). With
+   * it the whole-area read needs no detection read first; it is checked against the leader's own
+   * sector_size and alignment flag in that read and, when it differs, dropped (never trusted).
+   */
+  geometry?: Geometry;
 }
 
-/** One host's slot as read in a ballot or full read; `dblock` undefined when invalid. */
+/**
+ * One host's slot as read in a ballot or full read; `dblock` undefined when invalid.
+ * Area reads list only slots whose decoded bytes (dblock 0..55, mode block 128..143 of the
+ * sector) are not all zero: a zero slot is an empty dblock with an empty mode block, which
+ * no step acts on (max mbal, abort checks, value choice, shared holders, owners).
+ */
 export interface HostSlot {
   hostId: number;
   dblock: Dblock | undefined;
@@ -29,7 +43,7 @@ export interface HostSlot {
 
 export interface AreaSnapshot {
   leader: LeaderRecord;
-  /** Slots for host_ids 1..leader.numHosts. */
+  /** Non-empty slots among host_ids 1..leader.numHosts, ascending host_id (see HostSlot). */
   slots: HostSlot[];
 }
 
@@ -96,7 +110,10 @@ export function ownSectorWrites(clock: Clock): OwnSectorWrites {
 
 export class PaxosDisk {
   private readonly io: IoContext;
+  /** Geometry confirmed by this area's own leader (detection read or a checked hint). */
   private geometryValue: Geometry | undefined;
+  /** The caller's geometry hint until a read confirms or refutes it. */
+  private unconfirmedHint: Geometry | undefined;
 
   constructor(
     readonly lockspace: string,
@@ -106,6 +123,7 @@ export class PaxosDisk {
     clock: Clock,
   ) {
     this.io = { device: location.device, clock };
+    this.unconfirmedHint = knownGeometry(location.geometry);
   }
 
   get geometry(): Geometry {
@@ -113,7 +131,10 @@ export class PaxosDisk {
     return this.geometryValue;
   }
 
-  /** §4.3 steps 1-2: sector/align sizes come from the leader itself. */
+  /**
+   * §4.3 steps 1-2: sector/align sizes come from the leader itself. A geometry hint is not used
+   * here (a detection read confirms the geometry); readFull uses it and checks it instead.
+   */
   async detect(): Promise<Geometry> {
     if (this.geometryValue) return this.geometryValue;
     const first = await readBytes(this.io, this.location.offset, DETECT_READ_SIZE, this.ioTimeout, "leader read", "LEADER_READ");
@@ -127,6 +148,7 @@ export class PaxosDisk {
     } catch (err) {
       throw new LeaseError("LEADER_SECTORSIZE", `resource ${this.location.resource}: ${(err as Error).message}`);
     }
+    this.unconfirmedHint = undefined;
     return this.geometryValue;
   }
 
@@ -154,11 +176,37 @@ export class PaxosDisk {
 
   /** §4.3 step 1: whole area; any invalid dblock among 1..num_hosts fails (-214). */
   async readFull(): Promise<AreaSnapshot & { bytes: Uint8Array }> {
-    await this.detect();
-    const bytes = await readBytes(this.io, this.location.offset, this.geometry.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+    const bytes = (await this.readAreaWithHint()) ?? (await this.readArea());
     const leader = this.decodeLeaderAt(bytes, 0);
     const slots = this.parseSlots(bytes, leader.numHosts, "strict");
     return { leader, slots, bytes };
+  }
+
+  private async readArea(): Promise<Uint8Array> {
+    await this.detect();
+    return readBytes(this.io, this.location.offset, this.geometry.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+  }
+
+  /**
+   * The whole area read with the hinted geometry instead of detect + read. Used only when the
+   * leader in it is a paxos leader recording exactly the hinted sector size and alignment;
+   * otherwise (or when the read fails other than by timeout) undefined: the hint is dropped and
+   * the caller detects as without a hint. A timeout (-202) is reported as is.
+   */
+  private async readAreaWithHint(): Promise<Uint8Array | undefined> {
+    const hint = this.unconfirmedHint;
+    if (!hint || this.geometryValue) return undefined;
+    this.unconfirmedHint = undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBytes(this.io, this.location.offset, hint.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+    } catch (err) {
+      if (isLeaseError(err, "AIO_TIMEOUT")) throw err;
+      return undefined;
+    }
+    if (!leaderRecordsGeometry(bytes, hint)) return undefined;
+    this.geometryValue = hint;
+    return bytes;
   }
 
   /** Ballot read of sectors 0..P-1, P = num_hosts + 2 rounded up to a power of two (§4.1). */
@@ -168,12 +216,15 @@ export class PaxosDisk {
     return this.parseSlots(bytes, numHosts, "skip-invalid");
   }
 
+  /** Non-empty slots of 1..numHosts (see HostSlot); zero slots are skipped with a word test. */
   private parseSlots(bytes: Uint8Array, numHosts: number, invalid: "strict" | "skip-invalid"): HostSlot[] {
     const { sectorSize } = this.geometry;
+    const zeros = new ZeroScanner(bytes);
     const slots: HostSlot[] = [];
     for (let q = 1; q <= numHosts; q++) {
       const start = (q + 1) * sectorSize;
       if (start + sectorSize > bytes.length) break;
+      if (zeros.isZero(start, start + DBLOCK_SIZE) && zeros.isZero(start + MBLOCK_OFFSET, start + MBLOCK_OFFSET + MODE_BLOCK_SIZE)) continue;
       const mode = decodeModeBlock(bytes, start + MBLOCK_OFFSET);
       let dblock: Dblock | undefined;
       try {
@@ -261,7 +312,24 @@ export function nextPowerOfTwo(n: number): number {
  * checksum is ignored: it is derived from the other fields (records compared here were validated).
  */
 export function leadersEqual(a: LeaderRecord, b: LeaderRecord): boolean {
-  const x = encodeLeader(a);
-  const y = encodeLeader(b);
-  return x.every((v, i) => v === y[i]);
+  return leaderFieldsEqual(a, b);
+}
+
+/** The §2.1 table entry equal to `hint`, or undefined for no hint or a pair not in the table. */
+function knownGeometry(hint: Geometry | undefined): Geometry | undefined {
+  if (!hint) return undefined;
+  return GEOMETRIES.find((g) => g.sectorSize === hint.sectorSize && g.alignSize === hint.alignSize);
+}
+
+/** The first sector holds a paxos leader whose sector_size and alignment flag (§2.3) give `geometry`. */
+function leaderRecordsGeometry(bytes: Uint8Array, geometry: Geometry): boolean {
+  if (bytes.length < DETECT_READ_SIZE) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(LeaderOffsets.magic, true) !== PAXOS_DISK_MAGIC) return false;
+  try {
+    const recorded = geometryFromLeaderFields(view.getUint32(LeaderOffsets.sectorSize, true), view.getUint32(LeaderOffsets.flags, true));
+    return recorded.sectorSize === geometry.sectorSize && recorded.alignSize === geometry.alignSize;
+  } catch {
+    return false;
+  }
 }

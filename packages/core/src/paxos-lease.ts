@@ -442,7 +442,6 @@ export interface ResourceOwner {
 /** §5.7: leader owner if held, plus every shared mode block in 1..num_hosts; no liveness filtering. */
 export async function readResourceOwners(lockspace: string, location: ResourceLocation, clock: Clock, ioTimeout: number): Promise<ResourceOwner[]> {
   const disk = new PaxosDisk(lockspace, location, 1, ioTimeout, clock);
-  await disk.detect();
   // A corrupt dblock must not hide the other holders: fall back to the ballot read, which skips it.
   const area = await disk.readFull().catch((err) => {
     if (isLeaseError(err, "DBLOCK_CHECKSUM")) return undefined;

@@ -13,3 +13,4 @@ export * from "./dblock-sector.js";
 export * from "./lvb.js";
 export * from "./rindex.js";
 export { hex32 } from "./bytes.js";
+export * from "./zero-bytes.js";

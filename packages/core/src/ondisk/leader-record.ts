@@ -10,7 +10,7 @@ import { hex32, readU64AsNumber, requireBytes, writeU16, writeU32, writeU64 } fr
 import { sanlockCrc32c } from "./crc32c.js";
 import type { DecodeProblem } from "./decode-problem.js";
 import { throwFirst } from "./decode-problem.js";
-import { readName, writeName, namesEqual } from "./names.js";
+import { nameBytes, readName, writeName, namesEqual } from "./names.js";
 
 export const DELTA_DISK_MAGIC = 0x12212010;
 export const PAXOS_DISK_MAGIC = 0x06152010;
@@ -248,3 +248,25 @@ export function leadersCompareEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+
+/**
+ * Every field of two records equal except the stored checksum (which derives from the others):
+ * the same answer as comparing their encodings, without encoding (hot in acquire and renewal).
+ */
+export function leaderFieldsEqual(a: LeaderRecord, b: LeaderRecord): boolean {
+  return a.magic === b.magic && a.version === b.version && a.flags === b.flags && a.sectorSize === b.sectorSize
+    && a.numHosts === b.numHosts && a.maxHosts === b.maxHosts && a.ownerId === b.ownerId
+    && a.ownerGeneration === b.ownerGeneration && a.lver === b.lver && a.timestamp === b.timestamp
+    && a.unused1 === b.unused1 && a.unused2 === b.unused2 && a.ioTimeout === b.ioTimeout
+    && a.writeId === b.writeId && a.writeGeneration === b.writeGeneration && a.writeTimestamp === b.writeTimestamp
+    && namesEqualAsStored(a.spaceName, b.spaceName) && namesEqualAsStored(a.resourceName, b.resourceName);
+}
+
+/** The 48-byte name fields two strings would be written as are equal (writeName: UTF-8, NUL padded). */
+function namesEqualAsStored(a: string, b: string): boolean {
+  if (a === b) return true;
+  // Different strings can still encode alike (lone surrogates both become U+FFFD).
+  const x = nameBytes(a);
+  const y = nameBytes(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}

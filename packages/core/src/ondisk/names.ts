@@ -39,6 +39,7 @@ export function readName(bytes: Uint8Array, offset: number): string {
 
 /** strncmp(a, b, 48) == 0 on the encoded names (longer names are compared on their first 48 bytes). */
 export function namesEqual(a: string, b: string): boolean {
+  if (a === b) return true; // identical strings encode identically
   const x = encoder.encode(a).subarray(0, NAME_ID_SIZE);
   const y = encoder.encode(b).subarray(0, NAME_ID_SIZE);
   const xl = cStringLength(x);
@@ -46,6 +47,28 @@ export function namesEqual(a: string, b: string): boolean {
   if (xl !== yl) return false;
   for (let i = 0; i < xl; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/**
+ * The bytes a stored name field is compared with (strncmp(field, name, 48) as in namesEqual):
+ * UTF-8 of `name`, cut at 48 bytes and at its first NUL. Encode once, compare many fields.
+ */
+export function nameCompareBytes(name: string): Uint8Array {
+  const bytes = encoder.encode(name).subarray(0, NAME_ID_SIZE);
+  return bytes.subarray(0, cStringLength(bytes));
+}
+
+/**
+ * strncmp(bytes[offset, offset+48), expected, 48) == 0 on the raw field, `expected` from
+ * nameCompareBytes. Raw bytes, as sanlock compares; no decoding of the field.
+ */
+export function nameFieldEquals(bytes: Uint8Array, offset: number, expected: Uint8Array): boolean {
+  if (offset < 0 || offset + NAME_ID_SIZE > bytes.length) {
+    throw new RangeError(`name field at ${offset} outside buffer of ${bytes.length}`);
+  }
+  const length = expected.length;
+  for (let i = 0; i < length; i++) if (bytes[offset + i] !== expected[i]) return false;
+  return length === NAME_ID_SIZE || bytes[offset + length] === 0;
 }
 
 function cStringLength(bytes: Uint8Array): number {

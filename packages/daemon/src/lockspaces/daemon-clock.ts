@@ -2,7 +2,7 @@
  * The daemon's Clock for the core algorithms (algorithms.md §1.1): monotonic seconds
  * from CLOCK_MONOTONIC (process.hrtime), sleeps on real timers, abortable.
  */
-import type { Clock, Random } from "@sanlock-ts/core";
+import type { Clock, ClockTimer, Random } from "@sanlock-ts/core";
 import { randomInt } from "node:crypto";
 
 export class MonotonicClock implements Clock {
@@ -27,6 +27,13 @@ export class MonotonicClock implements Clock {
       }, Math.ceil(seconds * 1000));
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /** One real timer per lease I/O bound (core's lease-io.ts): no promise, no AbortSignal. */
+  startTimer(seconds: number, expired: () => void): ClockTimer {
+    if (!(seconds >= 0)) throw new RangeError(`startTimer: seconds must be >= 0, got ${seconds}`);
+    const timer = setTimeout(expired, Math.ceil(seconds * 1000));
+    return { cancel: () => clearTimeout(timer) };
   }
 }
 
