@@ -19,6 +19,8 @@ export { processOutput } from "./output.js";
 
 /** The command whose plain lines skip yargs (client-argv.ts reads them). */
 const CLIENT_COMMAND_NAME = "client";
+/** The command whose plain lines skip yargs too (daemon-fast.ts). */
+const DAEMON_COMMAND_NAME = "daemon";
 const HELP_WORDS = new Set(["help", "--help", "-h"]);
 /** Top-level commands that take an action word after them. */
 const NEEDS_ACTION = new Set(["direct", "client"]);
@@ -32,7 +34,7 @@ function commandName(command: TopCommand): string {
  * without importing that table (it loads every command's declarations);
  * packages/cli/test/startup.test.ts checks that the two lists agree.
  */
-export const TOP_COMMAND_NAMES: readonly string[] = ["direct", "daemon", CLIENT_COMMAND_NAME, "version", "help"];
+export const TOP_COMMAND_NAMES: readonly string[] = ["direct", DAEMON_COMMAND_NAME, CLIENT_COMMAND_NAME, "version", "help"];
 
 async function printUsageText(output: Output): Promise<void> {
   const [{ USAGE_TEXT }, { printUsage }] = await Promise.all([import("./usage.js"), import("./commands/info.js")]);
@@ -60,6 +62,11 @@ export async function runCli(argv: readonly string[], output: Output, commands?:
       return EXIT_FAILURE;
     }
     return runCli([CLIENT_COMMAND_NAME, ...argv], output, commands);
+  }
+  if (commands === undefined && first === DAEMON_COMMAND_NAME) {
+    const { runPlainDaemonLine } = await import("./daemon-fast.js");
+    const code = await runPlainDaemonLine(argv, output);
+    if (code !== undefined) return code;
   }
   if (commands === undefined && first === CLIENT_COMMAND_NAME) {
     const { runPlainClientLine } = await import("./client-fast.js");

@@ -74,6 +74,24 @@ export function readBytes(ctx: IoContext, offset: number, length: number, timeou
   return boundedIo(ctx.clock, timeoutSeconds, ctx.device.read(offset, length), what, failName);
 }
 
+/**
+ * One bounded read whose bytes are parsed at once by `parse` (which must not keep them): without
+ * a copy when the device offers readWith. What `parse` throws settles the read like an I/O
+ * error (a LeaseError as is). After a timeout the late read may still run `parse`; its result
+ * is ignored.
+ */
+export function readParsed<T>(
+  ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName,
+  parse: (bytes: Uint8Array) => T,
+): Promise<T> {
+  if (!Number.isInteger(length) || length <= 0 || length > MAX_IO_BYTES) {
+    throw new RangeError(`${what}: read length ${length} outside 1..${MAX_IO_BYTES}`);
+  }
+  const { device } = ctx;
+  const io = device.readWith ? device.readWith(offset, length, parse) : device.read(offset, length).then(parse);
+  return boundedIo(ctx.clock, timeoutSeconds, io, what, failName);
+}
+
 export function writeBytes(ctx: IoContext, offset: number, data: Uint8Array, timeoutSeconds: number, what: string, failName: SanlockResultName): Promise<void> {
   if (data.length === 0 || data.length > MAX_IO_BYTES) {
     throw new RangeError(`${what}: write length ${data.length} outside 1..${MAX_IO_BYTES}`);

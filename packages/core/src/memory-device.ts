@@ -56,6 +56,16 @@ export class MemoryDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    return this.readWith(offset, length, (bytes) => {
+      // A copy (the caller owns it); allocate + set is about twice as fast as slice() for 1 MiB.
+      const copy = new Uint8Array(length);
+      copy.set(bytes);
+      return copy;
+    });
+  }
+
+  /** `use` sees the device's memory itself, for the duration of the call only. */
+  async readWith<T>(offset: number, length: number, use: (bytes: Uint8Array) => T): Promise<T> {
     this.checkOpen();
     this.checkAligned(offset, "read offset");
     this.checkAligned(length, "read length");
@@ -63,10 +73,7 @@ export class MemoryDevice implements BlockDevice {
       throw new SanlockTsError(ErrorCodes.OUT_OF_RANGE, `read of ${length} bytes at ${offset} goes past device end ${this.bytes.length}`, { offset, length });
     }
     this.readCount++;
-    // A copy (the caller owns it); allocate + set is about twice as fast as slice() for 1 MiB.
-    const copy = new Uint8Array(length);
-    copy.set(this.bytes.subarray(offset, offset + length));
-    return copy;
+    return use(this.bytes.subarray(offset, offset + length));
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

@@ -6,7 +6,7 @@
 import type { BlockDevice } from "./block-device.js";
 import type { Clock } from "./clock.js";
 import { LeaseError, isLeaseError, toLeaseError } from "./lease-errors.js";
-import { boundedIo, readBytes, writeBytes, type IoContext } from "./lease-io.js";
+import { boundedIo, readBytes, readParsed, writeBytes, type IoContext } from "./lease-io.js";
 import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, DBLOCK_SIZE, type Dblock } from "./ondisk/dblock.js";
 import { encodeDblockSector } from "./ondisk/dblock-sector.js";
 import { DETECT_READ_SIZE, GEOMETRIES, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
@@ -175,16 +175,19 @@ export class PaxosDisk {
   }
 
   /** §4.3 step 1: whole area; any invalid dblock among 1..num_hosts fails (-214). */
-  async readFull(): Promise<AreaSnapshot & { bytes: Uint8Array }> {
-    const bytes = (await this.readAreaWithHint()) ?? (await this.readArea());
-    const leader = this.decodeLeaderAt(bytes, 0);
-    const slots = this.parseSlots(bytes, leader.numHosts, "strict");
-    return { leader, slots, bytes };
+  async readFull(): Promise<AreaSnapshot> {
+    return (await this.readAreaWithHint()) ?? (await this.readArea());
   }
 
-  private async readArea(): Promise<Uint8Array> {
-    await this.detect();
-    return readBytes(this.io, this.location.offset, this.geometry.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+  /** Leader and non-empty slots of a whole-area read; strict: a bad dblock checksum fails (-214). */
+  private parseArea(bytes: Uint8Array, sectorSize: number): AreaSnapshot {
+    const leader = this.decodeLeaderAt(bytes, 0);
+    return { leader, slots: this.parseSlots(bytes, sectorSize, leader.numHosts, "strict") };
+  }
+
+  private async readArea(): Promise<AreaSnapshot> {
+    const { sectorSize, alignSize } = await this.detect();
+    return readParsed(this.io, this.location.offset, alignSize, this.ioTimeout, "lease area read", "LEADER_READ", (bytes) => this.parseArea(bytes, sectorSize));
   }
 
   /**
@@ -193,32 +196,41 @@ export class PaxosDisk {
    * otherwise (or when the read fails other than by timeout) undefined: the hint is dropped and
    * the caller detects as without a hint. A timeout (-202) is reported as is.
    */
-  private async readAreaWithHint(): Promise<Uint8Array | undefined> {
+  private async readAreaWithHint(): Promise<AreaSnapshot | undefined> {
     const hint = this.unconfirmedHint;
     if (!hint || this.geometryValue) return undefined;
     this.unconfirmedHint = undefined;
-    let bytes: Uint8Array;
+    let read: HintedRead;
     try {
-      bytes = await readBytes(this.io, this.location.offset, hint.alignSize, this.ioTimeout, "lease area read", "LEADER_READ");
+      // The parse must not throw for a leader that confirms the hint: such errors are the
+      // area's own (-214, bad leader) and are reported, not taken for a wrong hint.
+      read = await readParsed(this.io, this.location.offset, hint.alignSize, this.ioTimeout, "lease area read", "LEADER_READ", (bytes): HintedRead => {
+        if (!leaderRecordsGeometry(bytes, hint)) return { kind: "mismatch" };
+        try {
+          return { kind: "area", snapshot: this.parseArea(bytes, hint.sectorSize) };
+        } catch (error) {
+          return { kind: "failed", error };
+        }
+      });
     } catch (err) {
       if (isLeaseError(err, "AIO_TIMEOUT")) throw err;
       return undefined;
     }
-    if (!leaderRecordsGeometry(bytes, hint)) return undefined;
+    if (read.kind === "mismatch") return undefined;
     this.geometryValue = hint;
-    return bytes;
+    if (read.kind === "failed") throw read.error;
+    return read.snapshot;
   }
 
   /** Ballot read of sectors 0..P-1, P = num_hosts + 2 rounded up to a power of two (§4.1). */
   async readBallotSlots(numHosts: number): Promise<HostSlot[]> {
     const sectors = Math.min(nextPowerOfTwo(numHosts + 2), this.geometry.sectorsPerArea);
-    const bytes = await readBytes(this.io, this.location.offset, sectors * this.geometry.sectorSize, this.ioTimeout, "dblock read", "DBLOCK_READ");
-    return this.parseSlots(bytes, numHosts, "skip-invalid");
+    const { sectorSize } = this.geometry;
+    return readParsed(this.io, this.location.offset, sectors * sectorSize, this.ioTimeout, "dblock read", "DBLOCK_READ", (bytes) => this.parseSlots(bytes, sectorSize, numHosts, "skip-invalid"));
   }
 
   /** Non-empty slots of 1..numHosts (see HostSlot); zero slots are skipped with a word test. */
-  private parseSlots(bytes: Uint8Array, numHosts: number, invalid: "strict" | "skip-invalid"): HostSlot[] {
-    const { sectorSize } = this.geometry;
+  private parseSlots(bytes: Uint8Array, sectorSize: number, numHosts: number, invalid: "strict" | "skip-invalid"): HostSlot[] {
     const zeros = new ZeroScanner(bytes);
     const slots: HostSlot[] = [];
     for (let q = 1; q <= numHosts; q++) {
@@ -320,6 +332,12 @@ function knownGeometry(hint: Geometry | undefined): Geometry | undefined {
   if (!hint) return undefined;
   return GEOMETRIES.find((g) => g.sectorSize === hint.sectorSize && g.alignSize === hint.alignSize);
 }
+
+/** What the hinted whole-area read found (parsed while the device's memory is valid). */
+type HintedRead =
+  | { kind: "mismatch" }
+  | { kind: "area"; snapshot: AreaSnapshot }
+  | { kind: "failed"; error: unknown };
 
 /** The first sector holds a paxos leader whose sector_size and alignment flag (§2.3) give `geometry`. */
 function leaderRecordsGeometry(bytes: Uint8Array, geometry: Geometry): boolean {

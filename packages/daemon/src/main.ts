@@ -23,6 +23,7 @@ import { defaultCommandRegistry } from "./commands/index.js";
 import type { CommandRegistry } from "./dispatch.js";
 import { createLeaseEngine, registerLeaseHandlers } from "./handlers/index.js";
 import { DaemonServer } from "./server.js";
+import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize, reexecWithDaemonThreadpool } from "./device/threadpool.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
 import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
 
@@ -117,6 +118,10 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
   for (const warning of options.configWarnings ?? []) log.warn(warning);
   if (environment.runDir !== DEFAULT_RUN_DIR) log.warn(`Using non-standard run directory '${environment.runDir}'`);
   if (!environment.privileged) log.warn("Running in unprivileged mode");
+  const poolSize = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? "4", 10);
+  if (!(poolSize >= DAEMON_THREADPOOL_SIZE)) {
+    log.warn(`libuv threadpool of ${poolSize} threads (UV_THREADPOOL_SIZE), below ${DAEMON_THREADPOOL_SIZE}: a stalled device can delay the I/O of other lockspaces`);
+  }
   const owner = resolveSocketOwner(settings.socketUser, settings.socketGroup);
   prepareRunDir(environment.runDir, owner, environment.privileged);
   const pidFile = await acquirePidFile(environment.runDir);
@@ -171,8 +176,19 @@ export async function runDaemonCommand(argv: readonly string[], env: NodeJS.Proc
   }
   const detachedChild = env[DETACHED_CHILD_ENV] === "1";
   if (!resolved.settings.foreground && !detachedChild) {
-    detach(argv, env);
+    const childEnv = { ...env };
+    applyDaemonThreadpoolSize(childEnv); // the detached child's pool starts at the daemon's size
+    detach(argv, childEnv);
     return 0;
+  }
+  // Only when this process becomes the daemon (its own environment): never re-exec a caller
+  // that runs the daemon command in-process with an environment of its own (tests).
+  if (env === process.env) {
+    try {
+      await reexecWithDaemonThreadpool(env);
+    } catch (error) {
+      stderr.write(`${(error as Error).message}; the libuv threadpool keeps its size\n`);
+    }
   }
   let daemon: RunningDaemon;
   try {

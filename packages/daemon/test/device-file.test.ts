@@ -89,6 +89,30 @@ t.test("a whole 8 MiB area in one read and one write", async (t) => {
   t.ok((await readFile(file.path)).subarray(8 * MIB).equals(Buffer.from(area)), "visible to a normal read");
 });
 
+t.test("readWith parses the read in place; what the parser throws is not a device failure", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: MIB });
+  const device = await openClosing(t, file.path);
+  const data = pattern(MIB, 11);
+  await device.write(0, data);
+  const sums = await device.readWith(0, MIB, (bytes) => {
+    t.equal(bytes.length, MIB, "the parser sees exactly the bytes asked for");
+    t.equal(bytes.byteOffset % 4096, 0, "pool memory: page-aligned, as O_DIRECT needs");
+    let sum = 0;
+    for (const b of bytes) sum += b;
+    return { sum, last: bytes[MIB - 1] };
+  });
+  let expected = 0;
+  for (const b of data) expected += b;
+  t.same(sums, { sum: expected, last: data[MIB - 1] });
+  const thrown = await device.readWith(0, 512, () => {
+    throw new RangeError("corrupt record");
+  }).then(() => undefined, (err: unknown) => err);
+  t.ok(thrown instanceof RangeError && thrown.message === "corrupt record", "the parser's own error comes back as is");
+  t.same(device.stats(), { reads: 2, writes: 1, failed: 0, timedOut: 0, inFlight: 0 }, "neither read counts as failed");
+  t.equal(await codeOfAsync(() => device.readWith(100, 512, () => 0)), "ERR_MISALIGNED", "alignment is checked as for read");
+  t.same(await device.read(0, 512), data.subarray(0, 512), "the buffer went back to the pool and read still copies");
+});
+
 t.test("4096-byte sectors on a file: 512-aligned requests are refused before the kernel", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: MIB });
   const { io, kernelCalls } = countingIo();

@@ -38,7 +38,7 @@ export const daemonCommand: TopCommand = {
     return y.option(CONFIG_KEY, { type: "string", requiresArg: true, describe: "path of sanlock.conf (/etc/sanlock/sanlock.conf)" });
   },
   run: async (args, output) => {
-    const { runDaemonCommand } = await import("@sanlock-ts/daemon/main");
-    return runDaemonCommand(daemonArgv(args), process.env, { write: (text) => output.error(text.replace(/\n$/, "")) });
+    const { startDaemonProcess } = await import("../daemon-fast.js");
+    return startDaemonProcess(daemonArgv(args), output);
   },
 };

@@ -14,7 +14,9 @@
  *    the daemon process. libuv reads UV_THREADPOOL_SIZE once, when the pool
  *    starts on the first queued work item, so this must run before any
  *    asynchronous fs/dns/crypto call; a value already set by the operator is
- *    kept if it is at least as large.
+ *    kept if it is at least as large. Node 20 queues work while loading the
+ *    entry's ES modules, so `sanlock daemon` re-executes itself in place with
+ *    the variable set (reexecWithDaemonThreadpool, called by main.ts).
  * 2. Each device admits at most DEFAULT_MAX_IN_FLIGHT_PER_DEVICE (4) I/Os at
  *    once (InFlightLimiter), counted until the kernel finishes them, even
  *    after they timed out. So one stalled device holds at most 4 threads, and
@@ -57,4 +59,47 @@ export function applyDaemonThreadpoolSize(
   }
   env.UV_THREADPOOL_SIZE = String(minimum);
   return { size: minimum, changed: true };
+}
+
+/** Set in the environment of a daemon started again by reexecWithDaemonThreadpool (no second re-exec). */
+export const THREADPOOL_REEXEC_ENV = "SANLOCK_TS_THREADPOOL_REEXEC";
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+export interface ReexecResult {
+  /** Why the process was not started again (it was, otherwise: the call does not return). */
+  readonly reason: "large-enough" | "already-reexecuted";
+  readonly size: number;
+}
+
+/**
+ * Makes DAEMON_THREADPOOL_SIZE take effect in this process. Node 20 starts libuv's pool while
+ * it loads the ES modules of the entry point, before any of our code runs, so setting
+ * UV_THREADPOOL_SIZE from inside the daemon is too late: when `env` (this process's
+ * environment) asks for fewer threads, the variable is raised and the same program with the
+ * same arguments is executed again in place (execve: same pid, same open stdio, nothing else
+ * started yet), so the new image's pool starts at the right size. Call it only in a process
+ * that is about to become the daemon, before it opens anything; resolves only when no re-exec
+ * was needed (or one was already done), throws if execve failed.
+ */
+export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = process.env): Promise<ReexecResult> {
+  const setting = applyDaemonThreadpoolSize(env);
+  if (!setting.changed) return { reason: "large-enough", size: setting.size };
+  if (env[THREADPOOL_REEXEC_ENV] === "1") return { reason: "already-reexecuted", size: setting.size };
+  env[THREADPOOL_REEXEC_ENV] = "1";
+  const argv = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
+  const envp = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+  const { default: koffi } = await import("koffi");
+  const libc = koffi.load("libc.so.6");
+  const fcntl = libc.func("int fcntl(int fd, int cmd, ...)");
+  const execve = libc.func("int execve(const char *path, const char **argv, const char **envp)");
+  // Node marks its stdio close-on-exec; the new image must keep the same stdin/stdout/stderr.
+  for (const fd of [0, 1, 2]) {
+    const flags = fcntl(fd, F_GETFD) as number;
+    if (flags >= 0 && (flags & FD_CLOEXEC) !== 0) fcntl(fd, F_SETFD, "int", flags & ~FD_CLOEXEC);
+  }
+  execve(process.execPath, [...argv, null], [...envp, null]);
+  throw new Error(`execve ${process.execPath} failed (errno ${koffi.errno()}) raising UV_THREADPOOL_SIZE to ${setting.size}`);
 }

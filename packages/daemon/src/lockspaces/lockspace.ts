@@ -2,9 +2,10 @@
  * One lockspace instance of this daemon: the host_id delta lease (algorithms.md §2), its
  * renewal loop (§2.3), the failure checks that start recovery (§2.4, §7.2), and leaving (§2.5).
  *
- * By default the delta lease, its renewal timer and its I/O live in a worker thread per
- * lockspace (renewal-worker.ts, through WorkerDelta): a busy main event loop cannot make a
- * renewal late, and a stalled device delays only its own lockspace. The last good renewal is
+ * By default the delta lease, its renewal timer and its I/O live in the daemon's one renewal
+ * worker thread (renewal-worker.ts, shared by all lockspaces, through WorkerDelta): a busy
+ * main event loop cannot make a renewal late, and a stalled device delays only its own
+ * lockspace (each lockspace has its own loop there; the I/O is asynchronous). The last good renewal is
  * published through a SharedArrayBuffer (RenewalStatus) that the main thread and a watchdog
  * can read at any time. With an injected device (tests) the same loop runs on the main
  * event loop instead ("main" mode).
@@ -238,22 +239,13 @@ export class Lockspace {
 
   /** The join and all renewals run in a worker thread; results come back as events. */
   private async joinInWorker(): Promise<number> {
-    const worker = new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
-      renewed: (timestamp, readMs, writeMs, notes) => {
-        this.history.success(Number(timestamp), readMs, writeMs);
-        this.watchdogRenewed(Number(timestamp));
-        if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
-      },
-      renewFailed: (result, corrupt, message) => {
-        this.history.failure(result === SanlockResult.AIO_TIMEOUT);
-        this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
-        if (corrupt) {
-          this.corruptResult = result;
-          this.enterRecovery(`renewal result ${result}`);
-        }
-      },
-      log: this.hooks.log,
-    });
+    let worker: WorkerDelta;
+    try {
+      worker = this.newWorkerDelta();
+    } catch (error) {
+      this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} renewal worker: ${(error as Error).message}`);
+      return this.joinFailed(SanlockResult.ERROR);
+    }
     this.worker = worker;
     const abort = (): void => worker.abort();
     this.stop.signal.addEventListener("abort", abort, { once: true });
@@ -287,6 +279,39 @@ export class Lockspace {
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
     return 0;
+  }
+
+  /** Attaches this lockspace to the daemon's renewal worker (started now if none runs). */
+  private newWorkerDelta(): WorkerDelta {
+    return new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
+      renewed: (timestamp, readMs, writeMs, notes) => {
+        this.history.success(Number(timestamp), readMs, writeMs);
+        this.watchdogRenewed(Number(timestamp));
+        if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
+      },
+      renewFailed: (result, corrupt, message) => {
+        this.history.failure(result === SanlockResult.AIO_TIMEOUT);
+        this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
+        if (corrupt) {
+          this.corruptResult = result;
+          this.enterRecovery(`renewal result ${result}`);
+        }
+      },
+      workerExited: (reason) => this.workerExited(reason),
+      log: this.hooks.log,
+    });
+  }
+
+  /**
+   * The renewal worker ended: no renewal of this lockspace will happen any more. Recorded as a
+   * failed attempt (renew_fail in STATUS); the gap check then starts recovery at last_success
+   * + 8N like for any renewal that keeps failing (§2.4).
+   */
+  private workerExited(reason: string): void {
+    if (this.stateValue === "removed") return;
+    this.renewal.recordAttempt(DAEMON_CLOCK.now(), SanlockResult.ERROR);
+    this.history.failure(false);
+    this.hooks.log("error", `lockspace ${this.spec.name}:${this.spec.hostId} renewal failed: ${reason}`);
   }
 
   /**

@@ -1,27 +1,34 @@
 /**
- * Main-thread side of a lockspace whose delta lease lives in a renewal worker
- * (renewal-worker.ts): starts the worker, relays joins, events and the release to it, and
- * keeps the host status table the paxos leases and GET_HOSTS read, fed with the worker's
- * renewal reads (algorithms.md §3.2). A second, read-only DeltaLease on its own device
- * serves direct reads of other hosts' records (§4.4 step 2.1).
+ * Main-thread side of a lockspace whose delta lease lives in the daemon's renewal worker
+ * (renewal-thread.ts, worker-lockspace.ts): relays the join, events and the release to it,
+ * and keeps the host status table the paxos leases and GET_HOSTS read, fed with the worker's
+ * renewal reads as changes (area-changes.ts, algorithms.md §3.2). A second, read-only
+ * DeltaLease on its own device serves direct reads of other hosts' records (§4.4 step 2.1).
  */
-import { Worker } from "node:worker_threads";
 import {
-  DELTA_DISK_MAGIC, DeltaLease, HostStatusTable, LeaseError, deriveTimeouts, namesEqual, readLeaderFields, testHostBit,
+  DeltaLease, HostStatusTable, LeaseError, deriveTimeouts,
   type BlockDevice, type LeaderRecord, type Notification, type ObservedRecord,
 } from "@sanlock-ts/core";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
+import { ObservedHosts } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
-import type { FromWorker, ToWorker, WorkerInit, WorkerSpec } from "./worker-protocol.js";
+import { renewalThread, type RenewalThread } from "./renewal-thread.js";
+import type { FromWorker, ToWorker, WorkerSpec } from "./worker-protocol.js";
 
 /** Outstanding replies to wait for at most (events and leave are rare). */
 const MAX_PENDING_REPLIES = 1024;
 /** A leave waits for a renewal write in flight (up to 8N+60 s); bounded above that. */
 const LEAVE_EXTRA_SECONDS = 120;
+/** Result of everything asked of a worker that has ended (SANLK_ERROR). */
+const WORKER_GONE = -201;
+/** Notifications kept between two successful renewals at most (2 per host of the largest area). */
+const MAX_PENDING_NOTES = 4000;
 
 export interface WorkerDeltaEvents {
   renewed(timestamp: bigint, readMs: number, writeMs: number, notes: readonly Notification[]): void;
   renewFailed(result: number, corrupt: boolean, message: string): void;
+  /** The renewal worker ended: this lockspace will never renew again. */
+  workerExited(reason: string): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
 }
 
@@ -31,48 +38,28 @@ export interface AreaGeometry {
   readonly maxHosts: number;
 }
 
-/** The worker module next to this one (.js when built, .ts when run from source by tests). */
-function workerUrl(): URL {
-  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  return new URL(`./renewal-worker.${ext}`, import.meta.url);
-}
-
-/** Per-host view of a whole-area read, as the renewal's watcher step takes it (§3.2 step 2). */
-export function observedRecords(area: Uint8Array, geometry: AreaGeometry, lockspace: string, ourHostId: number): ObservedRecord[] {
-  const records: ObservedRecord[] = [];
-  for (let h = 1; h <= geometry.maxHosts; h++) {
-    const sector = area.subarray((h - 1) * geometry.sectorSize, h * geometry.sectorSize);
-    if (sector.length < geometry.sectorSize) break;
-    const rec = readLeaderFields(sector, 0);
-    records.push({
-      hostId: h,
-      valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, lockspace),
-      ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
-      hostName: rec.resourceName, ourBitSet: testHostBit(sector, ourHostId),
-      eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
-    });
-  }
-  return records;
-}
+type WithoutKey<M> = M extends ToWorker ? Omit<M, "key"> : never;
 
 export class WorkerDelta {
-  private readonly worker: Worker;
+  private readonly thread: RenewalThread;
+  private readonly key: number;
   private readonly pending = new Map<number, (result: number) => void>();
   private nextId = 1;
   private joinWaiter: ((message: FromWorker) => void) | undefined;
   private table: HostStatusTable | undefined;
+  private hosts: ObservedHosts | undefined;
   private geometryValue: AreaGeometry | undefined;
   private generationValue = 0n;
   private reader: DeltaLease | undefined;
   private readerDevice: BlockDevice | undefined;
   private exited = false;
+  private detached = false;
+  private notes: Notification[] = [];
 
-  constructor(private readonly spec: WorkerSpec, hostName: string, statusBuffer: SharedArrayBuffer, private readonly events: WorkerDeltaEvents) {
-    const init: WorkerInit = { spec, hostName, status: statusBuffer };
-    this.worker = new Worker(workerUrl(), { workerData: init });
-    this.worker.on("message", (message: FromWorker) => this.onMessage(message));
-    this.worker.on("error", (error) => this.events.log("error", `lockspace ${spec.name} renewal worker: ${error.message}`));
-    this.worker.on("exit", () => this.onExit());
+  constructor(private readonly spec: WorkerSpec, private readonly hostName: string, private readonly statusBuffer: SharedArrayBuffer,
+    private readonly events: WorkerDeltaEvents) {
+    this.thread = renewalThread();
+    this.key = this.thread.attach({ onMessage: (message) => this.onMessage(message), workerExited: (reason) => this.onExit(reason) });
   }
 
   get generation(): bigint {
@@ -93,18 +80,12 @@ export class WorkerDelta {
   async acquire(): Promise<{ generation: bigint; timestamp: bigint }> {
     const answer = await new Promise<FromWorker>((resolve) => {
       this.joinWaiter = resolve;
-      this.send({ op: "join" });
+      this.send({ op: "join", join: { spec: this.spec, hostName: this.hostName, status: this.statusBuffer } });
     });
     if (answer.op !== "joined") {
-      const failed = answer.op === "join-failed" ? answer : { result: -201, message: "renewal worker exited" };
+      const failed = answer.op === "join-failed" ? answer : { result: WORKER_GONE, message: "renewal worker exited" };
       throw Object.assign(new Error(failed.message), { joinResult: failed.result });
     }
-    this.geometryValue = { sectorSize: answer.sectorSize, alignSize: answer.alignSize, maxHosts: answer.maxHosts };
-    this.generationValue = answer.generation;
-    this.table = new HostStatusTable({
-      ourHostId: this.spec.hostId, ownIoTimeout: this.spec.ioTimeout, maxHosts: answer.maxHosts, clock: DAEMON_CLOCK,
-      setBitmapSeconds: deriveTimeouts(this.spec.ioTimeout).setBitmapSeconds,
-    });
     const device = await openDirectDevice(this.spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * this.spec.ioTimeout + 60) * 1000) });
     this.readerDevice = device;
     this.reader = new DeltaLease({
@@ -132,21 +113,28 @@ export class WorkerDelta {
     return this.call((id) => ({ op: "set-event", id, hostId, ...event, flags }));
   }
 
-  /** Leave (§2.5) in the worker, then stop it and close our reader. */
+  /** Leave (§2.5) in the worker, then detach from it and close our reader. */
   async leave(): Promise<void> {
     const bound = (8 * this.spec.ioTimeout + 60 + LEAVE_EXTRA_SECONDS) * 1000;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.call((id) => ({ op: "leave", id })),
-      new Promise((resolve) => { timer = setTimeout(resolve, bound); }),
+    const answered = await Promise.race([
+      this.call((id) => ({ op: "leave", id })).then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), bound); }),
     ]);
     clearTimeout(timer);
-    await this.worker.terminate();
+    if (!answered) this.events.log("error", `lockspace ${this.spec.name} leave not finished by the renewal worker after ${bound / 1000} s`);
+    this.detach();
     await this.readerDevice?.close().catch(() => undefined);
   }
 
-  private call(build: (id: number) => ToWorker): Promise<number> {
-    if (this.exited) return Promise.resolve(-201);
+  private detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.thread.detach(this.key);
+  }
+
+  private call(build: (id: number) => WithoutKey<ToWorker>): Promise<number> {
+    if (this.exited) return Promise.resolve(WORKER_GONE);
     if (this.pending.size >= MAX_PENDING_REPLIES) return Promise.resolve(-16);
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -155,21 +143,24 @@ export class WorkerDelta {
     });
   }
 
-  private send(message: ToWorker): void {
-    if (!this.exited) this.worker.postMessage(message);
+  private send(message: WithoutKey<ToWorker>): void {
+    if (this.exited || this.detached) return;
+    this.thread.send({ ...message, key: this.key } as ToWorker);
   }
 
   private onMessage(message: FromWorker): void {
     switch (message.op) {
       case "joined":
+        this.onJoined(message);
+        return;
       case "join-failed": {
         const waiter = this.joinWaiter;
         this.joinWaiter = undefined;
         waiter?.(message);
         return;
       }
-      case "area":
-        this.observe(new Uint8Array(message.bytes));
+      case "observed":
+        this.observe(message.changed);
         return;
       case "renewed":
         this.events.renewed(message.timestamp, message.readMs, message.writeMs, this.takeNotes());
@@ -184,18 +175,38 @@ export class WorkerDelta {
         return;
       }
       case "log":
-        this.events.log(message.level, message.message);
+        this.events.log(message.level, `lockspace ${this.spec.name}: ${message.message}`);
         return;
     }
   }
 
-  private notes: Notification[] = [];
+  /**
+   * The table exists before the worker's first renewal read arrives (messages are handled in
+   * order), so no read is missed: the worker sends each change once (area-changes.ts).
+   */
+  private onJoined(message: Extract<FromWorker, { op: "joined" }>): void {
+    this.geometryValue = { sectorSize: message.sectorSize, alignSize: message.alignSize, maxHosts: message.maxHosts };
+    this.generationValue = message.generation;
+    this.hosts = new ObservedHosts(this.geometryValue);
+    this.table = new HostStatusTable({
+      ourHostId: this.spec.hostId, ownIoTimeout: this.spec.ioTimeout, maxHosts: message.maxHosts, clock: DAEMON_CLOCK,
+      setBitmapSeconds: deriveTimeouts(this.spec.ioTimeout).setBitmapSeconds,
+    });
+    const waiter = this.joinWaiter;
+    this.joinWaiter = undefined;
+    waiter?.(message);
+  }
 
   /** §3.2: every renewal read updates the table, even when the attempt then fails. */
-  private observe(area: Uint8Array): void {
-    if (this.table === undefined || this.geometryValue === undefined) return;
-    const records = observedRecords(area, this.geometryValue, this.spec.name, this.spec.hostId);
-    this.notes.push(...this.table.observe(records));
+  private observe(changed: readonly ObservedRecord[]): void {
+    if (this.table === undefined || this.hosts === undefined) {
+      this.events.log("error", `lockspace ${this.spec.name}: renewal read before the join finished`);
+      return;
+    }
+    for (const note of this.table.observe(this.hosts.apply(changed))) {
+      if (this.notes.length >= MAX_PENDING_NOTES) this.notes.shift();
+      this.notes.push(note);
+    }
   }
 
   private takeNotes(): Notification[] {
@@ -204,11 +215,14 @@ export class WorkerDelta {
     return notes;
   }
 
-  private onExit(): void {
+  private onExit(reason: string): void {
+    if (this.exited) return;
     this.exited = true;
-    this.joinWaiter?.({ op: "join-failed", result: -201, message: "renewal worker exited" });
+    this.detached = true;
+    this.joinWaiter?.({ key: this.key, op: "join-failed", result: WORKER_GONE, message: reason });
     this.joinWaiter = undefined;
-    for (const resolve of this.pending.values()) resolve(-201);
+    for (const resolve of this.pending.values()) resolve(WORKER_GONE);
     this.pending.clear();
+    this.events.workerExited(reason);
   }
 }

@@ -1,4 +1,9 @@
-/** Messages between a lockspace (main thread) and its renewal worker (renewal-worker.ts). */
+/**
+ * Messages between the lockspaces (main thread, worker-delta.ts) and the daemon's one
+ * renewal worker (renewal-worker.ts). Every message names its lockspace by `key`, a number
+ * the main thread assigns (renewal-thread.ts) and never reuses within one worker.
+ */
+import type { ObservedRecord } from "@sanlock-ts/core";
 
 export interface WorkerSpec {
   readonly name: string;
@@ -8,7 +13,8 @@ export interface WorkerSpec {
   readonly ioTimeout: number;
 }
 
-export interface WorkerInit {
+/** What the worker needs to join one lockspace. */
+export interface WorkerJoin {
   readonly spec: WorkerSpec;
   readonly hostName: string;
   /** RenewalStatus buffer shared with the main thread. */
@@ -16,23 +22,27 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { readonly op: "join" }
-  | { readonly op: "abort" }
-  | { readonly op: "notify"; readonly hostId: number }
+  | { readonly key: number; readonly op: "join"; readonly join: WorkerJoin }
+  | { readonly key: number; readonly op: "abort" }
+  | { readonly key: number; readonly op: "notify"; readonly hostId: number }
   | {
-    readonly op: "set-event"; readonly id: number; readonly hostId: number;
+    readonly key: number; readonly op: "set-event"; readonly id: number; readonly hostId: number;
     readonly generation: bigint; readonly event: bigint; readonly data: bigint; readonly flags: number;
   }
-  | { readonly op: "leave"; readonly id: number };
+  | { readonly key: number; readonly op: "leave"; readonly id: number };
 
 export type FromWorker =
   | {
-    readonly op: "joined"; readonly generation: bigint; readonly timestamp: bigint;
+    readonly key: number; readonly op: "joined"; readonly generation: bigint; readonly timestamp: bigint;
     readonly sectorSize: number; readonly alignSize: number; readonly maxHosts: number;
   }
-  | { readonly op: "join-failed"; readonly result: number; readonly message: string }
-  | { readonly op: "area"; readonly bytes: ArrayBuffer }
-  | { readonly op: "renewed"; readonly timestamp: bigint; readonly readMs: number; readonly writeMs: number }
-  | { readonly op: "renew-failed"; readonly result: number; readonly corrupt: boolean; readonly message: string }
-  | { readonly op: "reply"; readonly id: number; readonly result: number }
-  | { readonly op: "log"; readonly level: "error" | "warn" | "info" | "debug"; readonly message: string };
+  | { readonly key: number; readonly op: "join-failed"; readonly result: number; readonly message: string }
+  /** One renewal read (§3.2): the host records that changed since the previous one (area-changes.ts). */
+  | { readonly key: number; readonly op: "observed"; readonly changed: readonly ObservedRecord[] }
+  | { readonly key: number; readonly op: "renewed"; readonly timestamp: bigint; readonly readMs: number; readonly writeMs: number }
+  | { readonly key: number; readonly op: "renew-failed"; readonly result: number; readonly corrupt: boolean; readonly message: string }
+  | { readonly key: number; readonly op: "reply"; readonly id: number; readonly result: number }
+  | { readonly key: number; readonly op: "log"; readonly level: "error" | "warn" | "info" | "debug"; readonly message: string };
+
+/** Distributive Omit: a FromWorker message before the worker adds its key. */
+export type FromWorkerBody = FromWorker extends infer M ? (M extends FromWorker ? Omit<M, "key"> : never) : never;

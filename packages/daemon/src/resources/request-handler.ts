@@ -14,6 +14,7 @@ import { openDirectDevice } from "../device/index.js";
 import type { ResourceManager } from "./resource-manager.js";
 import type { HeldResource } from "./tokens.js";
 import { checkLeasePlacement } from "./lease-placement.js";
+import { lockspaceGeometry } from "./lease-geometry.js";
 
 export interface RequestHandlerDeps {
   readonly resources: ResourceManager;
@@ -40,7 +41,7 @@ export class RequestHandler {
       // wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
       const { lver, forceMode } = input;
       const outcome = await requestResource({
-        lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset) },
+        lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset), ...lockspaceGeometry(ls) },
         hostId: ls.spec.hostId, ioTimeout: ls.spec.ioTimeout, clock: DAEMON_CLOCK, forceMode, lver,
       });
       if (outcome.notifyHostId !== undefined) ls.notifyHost(outcome.notifyHostId);

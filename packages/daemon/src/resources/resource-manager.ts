@@ -12,12 +12,14 @@
 import { AcquireFlag, Errno, ResFlag, type SanlkResource } from "@sanlock-ts/client";
 import { PaxosLease, type LeaseMode } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
-import { openDirectDevice, type DirectDevice } from "../device/index.js";
+import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DaemonResultError, resultOfAny } from "../lockspaces/results.js";
 import { checkLeasePlacement } from "./lease-placement.js";
+import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
-import { MAX_TOKENS_PER_CLIENT, TokenTable, type HeldResource, type Token } from "./tokens.js";
+import { SharedLeaseDevices, type LeaseDeviceUse } from "./lease-devices.js";
+import { MAX_HELD_RESOURCES, MAX_TOKENS_PER_CLIENT, TokenTable, type HeldResource, type Token } from "./tokens.js";
 
 export interface ResourceManagerDeps {
   /** The lockspace instance named `name` in the active list, if any. */
@@ -35,6 +37,8 @@ const fail = (result: number, message: string): DaemonResultError => new DaemonR
 
 export class ResourceManager {
   readonly tokens = new TokenTable();
+  /** One device per lease path, shared by the resources on it (lease-devices.ts). */
+  readonly devices = new SharedLeaseDevices(openSharedLeaseDevice);
   private readonly releaser: BackgroundReleaser;
   private nextResId = 1;
 
@@ -79,24 +83,26 @@ export class ResourceManager {
 
     // Claimed before the first await, so a concurrent local acquire sees −EBUSY (§5.6).
     if (!this.tokens.reserve(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
-    let device: DirectDevice;
+    let deviceUse: LeaseDeviceUse;
     try {
-      device = await openLeaseDevice(first.path, ls.spec.ioTimeout, first.offset);
+      deviceUse = await useLeaseDevice(this.devices, first.path, ls.spec.ioTimeout, first.offset);
     } catch (error) {
       this.tokens.unreserve(res.lockspaceName, res.name);
       throw error;
     }
-    const lease = new PaxosLease(host, { resource: res.name, device, offset: Number(first.offset) });
+    const lease = new PaxosLease(host, {
+      resource: res.name, device: deviceUse.device, offset: Number(first.offset), ...lockspaceGeometry(ls),
+    });
     const resource: HeldResource = {
       lockspace: res.lockspaceName, name: res.name, disks: res.disks.map((d) => ({ path: d.path, offset: d.offset })),
-      lease, device, shared, state: "acquiring", lvb: (flags & AcquireFlag.LVB) !== 0, tokens: [],
+      lease, deviceUse, shared, state: "acquiring", lvb: (flags & AcquireFlag.LVB) !== 0, tokens: [],
       generation: host.generation, resId: this.nextResId++,
     };
     try {
       this.tokens.insert(resource);
     } catch (error) {
       this.tokens.unreserve(res.lockspaceName, res.name);
-      await closeQuietly(device);
+      await deviceUse.release();
       throw error;
     }
     try {
@@ -109,7 +115,7 @@ export class ResourceManager {
       });
     } catch (error) {
       this.tokens.remove(resource);
-      await closeQuietly(device);
+      await deviceUse.release();
       throw error;
     }
     return this.linkAfterAcquire(target, resource, ls, persistent);
@@ -291,14 +297,29 @@ export class ResourceManager {
 
   private drop(resource: HeldResource): void {
     this.tokens.remove(resource);
-    void closeQuietly(resource.device);
+    void resource.deviceUse.release();
   }
 }
 
-async function openLeaseDevice(path: string, ioTimeout: number, offset: bigint): Promise<DirectDevice> {
-  let device: DirectDevice;
+/**
+ * Every resource lease on one path shares one device (lease-devices.ts): more in-flight slots
+ * than a private device (parallel acquires), and as many waiting I/Os as held resources can
+ * have (each runs one I/O at a time, plus one REQUEST examine), so a burst of releases waits
+ * for slots within its deadline instead of failing at once.
+ */
+async function openSharedLeaseDevice(path: string, ioTimeoutMs: number): Promise<DirectDevice> {
+  return openDirectDevice(path, { ioTimeoutMs, maxInFlight: SHARED_DEVICE_MAX_IN_FLIGHT, maxWaiting: 2 * MAX_HELD_RESOURCES });
+}
+
+/** The lease's I/O deadline from the lockspace's io_timeout N: 4N + 10 s, at most 600 s. */
+function leaseIoTimeoutMs(ioTimeout: number): number {
+  return Math.min(600_000, (ioTimeout * 4 + 10) * 1000);
+}
+
+async function useLeaseDevice(devices: SharedLeaseDevices, path: string, ioTimeout: number, offset: bigint): Promise<LeaseDeviceUse> {
+  let use: LeaseDeviceUse;
   try {
-    device = await openDirectDevice(path, { ioTimeoutMs: Math.min(600_000, (ioTimeout * 4 + 10) * 1000) });
+    use = await devices.use(path, leaseIoTimeoutMs(ioTimeout));
   } catch (error) {
     // §7.7 recorded: a lease path that does not exist → −ENOENT.
     const code = (error as { code?: string }).code;
@@ -306,18 +327,10 @@ async function openLeaseDevice(path: string, ioTimeout: number, offset: bigint):
     throw error;
   }
   try {
-    await checkLeasePlacement(device, offset);
+    await checkLeasePlacement(use.device, offset);
   } catch (error) {
-    await closeQuietly(device);
+    await use.release();
     throw error;
   }
-  return device;
-}
-
-async function closeQuietly(device: DirectDevice): Promise<void> {
-  try {
-    await device.close();
-  } catch {
-    // nothing to undo
-  }
+  return use;
 }

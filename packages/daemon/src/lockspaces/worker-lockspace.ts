@@ -1,0 +1,174 @@
+/**
+ * One lockspace inside the renewal worker: its device, its delta lease, its own renewal loop
+ * and timers, its outgoing notification bits and events, and the delta release
+ * (algorithms.md §2.2-§2.5, §2.7, §6.4). Every lockspace of the worker has its own instance
+ * and nothing here waits for another lockspace: the device I/O is asynchronous (libuv
+ * threadpool), so a device that never answers stalls only the loop that issued the I/O.
+ *
+ * Results go to the main thread through the lockspace's RenewalStatus SharedArrayBuffer
+ * (last good renewal, last attempt) and messages tagged with its key (worker-protocol.ts).
+ */
+import { DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRenewalError, type BlockDevice } from "@sanlock-ts/core";
+import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
+import { AreaChangeTracker } from "./area-changes.js";
+import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { RenewalStatus } from "./renewal-status.js";
+import { TimedDevice } from "./renewal-history.js";
+import { resultOf } from "./results.js";
+import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
+
+/** The loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
+const TICK_SECONDS = 1;
+/** Extra wait before an attempt once a renewal is due (§2.3). */
+const DUE_DELAY_SECONDS = 0.5;
+
+export type PostToMain = (message: FromWorkerBody) => void;
+
+/** Hands every whole-area read (the renewal read, §2.3 step 2) to the main thread as changes. */
+class AreaTap extends TimedDevice {
+  private tracker: AreaChangeTracker | undefined;
+
+  constructor(inner: BlockDevice, private readonly areaOffset: number, private readonly lease: () => DeltaLease | undefined,
+    private readonly lockspace: string, private readonly ourHostId: number, private readonly post: PostToMain) {
+    super(inner);
+  }
+
+  override async read(offset: number, length: number): Promise<Uint8Array> {
+    const data = await super.read(offset, length);
+    if (offset === this.areaOffset && length > 0 && length === this.areaSize()) this.observe(data);
+    return data;
+  }
+
+  /** The lockspace area size once the join found the geometry; 0 before (nothing to hand over yet). */
+  private areaSize(): number {
+    try {
+      return this.lease()?.geometry.alignSize ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private observe(area: Uint8Array): void {
+    const lease = this.lease();
+    if (lease === undefined) return;
+    try {
+      this.tracker ??= new AreaChangeTracker(lease.geometry, this.lockspace, this.ourHostId);
+      this.post({ op: "observed", changed: this.tracker.changes(area) });
+    } catch (error) {
+      // The renewal itself decides what an undecodable record means (§2.3); the main table skips this read.
+      this.post({ op: "log", level: "error", message: `renewal read not observed: ${(error as Error).message}` });
+    }
+  }
+}
+
+export class WorkerLockspace {
+  private readonly status: RenewalStatus;
+  private readonly stop = new AbortController();
+  private device: BlockDevice | undefined;
+  private timed: TimedDevice | undefined;
+  private delta: DeltaLease | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly init: WorkerJoin, private readonly post: PostToMain) {
+    this.status = new RenewalStatus(init.status);
+  }
+
+  /** §2.2: opens the device, checks the host_id against the area, acquires, then renews. */
+  async join(): Promise<void> {
+    const { spec, hostName } = this.init;
+    try {
+      const opened = await openDirectDevice(spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * spec.ioTimeout + 60) * 1000) });
+      this.device = opened;
+      const offset = Number(spec.offset);
+      const geometry = await detectAreaGeometry(opened, offset);
+      if (geometry !== undefined && spec.hostId > geometry.maxHosts) {
+        this.post({ op: "join-failed", result: -231, message: `host_id ${spec.hostId} exceeds max_hosts ${geometry.maxHosts}` });
+        return;
+      }
+      this.timed = new AreaTap(opened, offset, () => this.delta, spec.name, spec.hostId, this.post);
+      const delta = new DeltaLease({ lockspace: spec.name, hostId: spec.hostId, hostName, ioTimeout: spec.ioTimeout, device: this.timed, offset, clock: DAEMON_CLOCK });
+      this.delta = delta;
+      const joined = await delta.acquire(this.stop.signal);
+      this.status.recordSuccess(Number(joined.timestamp));
+      this.status.recordAttempt(Number(joined.timestamp), 0);
+      const g = delta.geometry;
+      this.post({ op: "joined", generation: joined.generation, timestamp: joined.timestamp, sectorSize: g.sectorSize, alignSize: g.alignSize, maxHosts: g.maxHosts });
+      this.loop = this.renewLoop(delta);
+    } catch (error) {
+      const result = this.stop.signal.aborted ? -1 : joinResult(error);
+      this.post({ op: "join-failed", result, message: (error as Error).message });
+    }
+  }
+
+  /** REM_LOCKSPACE while joining (§7.3): the join gives up. */
+  abort(): void {
+    this.stop.abort(new Error("add aborted by remove"));
+  }
+
+  /** §2.7: sets host_id's bit in our next renewals. */
+  notifyHost(hostId: number): void {
+    this.delta?.notifyHost(hostId);
+  }
+
+  /** SET_EVENT (§6.4): 0 or the negative result. */
+  setEvent(hostId: number, event: { generation: bigint; event: bigint; data: bigint }, flags: number): number {
+    try {
+      if (this.delta === undefined) throw new LeaseError("ERROR", "not joined");
+      this.delta.setEvent(hostId, event, flags);
+      return 0;
+    } catch (error) {
+      return error instanceof LeaseError ? error.result : -22;
+    }
+  }
+
+  /** §2.5: stop renewing, wait for an attempt in flight, release only after a successful last attempt. */
+  async leave(): Promise<void> {
+    this.stop.abort(new Error("lockspace removed"));
+    await this.loop;
+    const delta = this.delta;
+    if (delta !== undefined && delta.lastAttemptSucceeded) {
+      try {
+        await delta.release();
+      } catch (error) {
+        this.post({ op: "log", level: "error", message: `delta release failed: ${(error as Error).message}` });
+      }
+    }
+    await this.device?.close().catch(() => undefined);
+  }
+
+  /** §2.3 scheduling: every second; when 2N are due, 0.5 s more, then renew. */
+  private async renewLoop(lease: DeltaLease): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      try {
+        await DAEMON_CLOCK.sleep(TICK_SECONDS, signal);
+        if (DAEMON_CLOCK.now() - Number(lease.lastSuccess) < lease.timeouts.idRenewalSeconds) continue;
+        await DAEMON_CLOCK.sleep(DUE_DELAY_SECONDS, signal);
+      } catch {
+        return; // stopped
+      }
+      await this.renewOnce(lease);
+    }
+  }
+
+  private async renewOnce(lease: DeltaLease): Promise<void> {
+    const startedAt = DAEMON_CLOCK.now();
+    this.timed?.reset();
+    try {
+      const renewed = await lease.renew();
+      this.status.recordSuccess(Number(renewed.timestamp));
+      this.status.recordAttempt(startedAt, 0);
+      this.post({ op: "renewed", timestamp: renewed.timestamp, readMs: this.timed?.lastReadMs ?? 0, writeMs: this.timed?.lastWriteMs ?? 0 });
+    } catch (error) {
+      const result = resultOf(error);
+      this.status.recordAttempt(startedAt, result);
+      this.post({ op: "renew-failed", result, corrupt: isCorruptRenewalError(error), message: (error as Error).message });
+    }
+  }
+}
+
+/** §7.2: host_id beyond the area → SANLK_ADDLS_INVALID_HOSTID (−231). */
+function joinResult(error: unknown): number {
+  if (error instanceof LeaseError && error.result === SanlockResult.ERROR && /exceeds max_hosts/.test(error.message)) return -231;
+  return resultOf(error);
+}

@@ -1,0 +1,125 @@
+// Renewal reads handed to the main thread as changes (lockspaces/area-changes.ts): a host
+// status table fed with the worker's changes ends every read exactly as a table fed with
+// every record of the read, decoded in full (algorithms.md §3.2) — same notifications, same
+// per-host snapshot and state. Delta sectors are real sanlock 3.8.5 bytes (shared/vectors).
+import t from "tap";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  DELTA_DISK_MAGIC, HostStatusTable, VirtualClock, namesEqual, readLeaderFields, testHostBit, type ObservedRecord,
+} from "@sanlock-ts/core";
+import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
+
+const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const SECTOR = 512;
+const MAX_HOSTS = 8;
+const LOCKSPACE = "LS";
+const OUR_HOST_ID = 2;
+
+function sector(file: string, index = 0): Uint8Array {
+  return new Uint8Array(readFileSync(VECTORS + file)).slice(index * SECTOR, (index + 1) * SECTOR);
+}
+
+const FREE = sector("ls-512-1M-init.bin");
+const LIVE = sector("ls-512-live.bin");
+const RENEWED = sector("ls-512-renewed.bin");
+const EVENT = sector("ls-512-event.bin"); // bit for host 2 set, event 7/4386/13124
+const BIT_CLEARED = sector("ls-512-event-bitcleared.bin");
+const REMOVED = sector("ls-512-removed.bin");
+
+/** The same record under another lockspace name (invalid for LS, §3.2 step 2). */
+function renamed(source: Uint8Array, name: string): Uint8Array {
+  const copy = source.slice();
+  copy.fill(0, 56, 56 + 48);
+  copy.set(new TextEncoder().encode(name), 56);
+  return copy;
+}
+
+/** An area of MAX_HOSTS sectors: `sectors[h-1]` for host h, FREE where not given. */
+function area(sectors: Record<number, Uint8Array>): Uint8Array {
+  const bytes = new Uint8Array(MAX_HOSTS * SECTOR);
+  for (let h = 1; h <= MAX_HOSTS; h++) bytes.set(sectors[h] ?? FREE, (h - 1) * SECTOR);
+  return bytes;
+}
+
+/** Reference: every record of the read decoded, as the watcher describes it (§3.2 step 2). */
+function fullObservation(bytes: Uint8Array): ObservedRecord[] {
+  const records: ObservedRecord[] = [];
+  for (let h = 1; h <= MAX_HOSTS; h++) {
+    const s = bytes.subarray((h - 1) * SECTOR, h * SECTOR);
+    const rec = readLeaderFields(s, 0);
+    records.push({
+      hostId: h, valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, LOCKSPACE),
+      ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
+      hostName: rec.resourceName, ourBitSet: testHostBit(s, OUR_HOST_ID),
+      eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
+    });
+  }
+  return records;
+}
+
+function table(clock: VirtualClock): HostStatusTable {
+  return new HostStatusTable({ ourHostId: OUR_HOST_ID, ownIoTimeout: 1, maxHosts: MAX_HOSTS, clock, setBitmapSeconds: 6 });
+}
+
+t.test("a table fed with changes matches one fed with every record, read after read", async (t) => {
+  const clock = new VirtualClock(100);
+  const reference = table(clock);
+  const fed = table(clock);
+  const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, OUR_HOST_ID);
+  const hosts = new ObservedHosts({ sectorSize: SECTOR, maxHosts: MAX_HOSTS });
+  const reads: [string, Uint8Array][] = [
+    ["initialized area", area({})],
+    ["nothing changed", area({})],
+    ["host 1 joined", area({ 1: LIVE })],
+    ["host 1 renewed", area({ 1: RENEWED })],
+    ["host 1 renewed, nothing new on disk", area({ 1: RENEWED })],
+    ["host 1 sets our bit and an event", area({ 1: EVENT })],
+    ["host 1 clears the bit", area({ 1: BIT_CLEARED })],
+    ["host 3 zeroed", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR) })],
+    ["host 4 of another lockspace with our bit", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
+    ["again (an invalid record with a new owner counts as changed every read)", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
+    ["host 1 left", area({ 1: REMOVED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
+  ];
+  let previous = new Uint8Array(MAX_HOSTS * SECTOR); // both sides start from "all zero"
+  let notified = 0;
+  for (const [what, bytes] of reads) {
+    clock.advance(2);
+    const changed = tracker.changes(bytes);
+    const differing = [];
+    for (let h = 1; h <= MAX_HOSTS; h++) {
+      const at = (h - 1) * SECTOR;
+      if (Buffer.compare(bytes.subarray(at, at + SECTOR), previous.subarray(at, at + SECTOR)) !== 0) differing.push(h);
+    }
+    t.same(changed.map((r) => r.hostId), differing, `${what}: the worker sends exactly the hosts whose sector changed`);
+    const expected = reference.observe(fullObservation(bytes));
+    const got = fed.observe(hosts.apply(changed));
+    t.same(got, expected, `${what}: same notifications`);
+    notified += got.length;
+    for (let h = 1; h <= MAX_HOSTS; h++) {
+      t.same(fed.snapshot(h), reference.snapshot(h), `${what}: host ${h} snapshot`);
+      t.equal(fed.state(h), reference.state(h), `${what}: host ${h} state`);
+    }
+    previous = bytes;
+  }
+  t.ok(notified >= 1, "the event of host 1 was delivered");
+});
+
+t.test("a record that cannot be decoded leaves the tracker as it was", async (t) => {
+  const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, OUR_HOST_ID);
+  t.equal(tracker.changes(area({})).length, MAX_HOSTS, "first read: every initialized record is new");
+  const bad = LIVE.slice();
+  bad.fill(0xff, 16, 24); // num_hosts = 2^64 - 1: not a JS number (readLeaderFields refuses it)
+  t.throws(() => tracker.changes(area({ 1: RENEWED, 2: bad })), "the read with the bad record throws");
+  const next = tracker.changes(area({ 1: RENEWED }));
+  t.same(next.map((r) => r.hostId), [1], "host 1's change is still reported by the next read");
+});
+
+t.test("shape limits", async (t) => {
+  t.throws(() => new AreaChangeTracker({ sectorSize: 1024, maxHosts: 8 }, LOCKSPACE, 1), RangeError);
+  t.throws(() => new ObservedHosts({ sectorSize: 512, maxHosts: 2001 }), RangeError);
+  const hosts = new ObservedHosts({ sectorSize: 512, maxHosts: 2 });
+  t.throws(() => hosts.apply([{ ...fullObservation(area({}))[0]!, hostId: 3 }]), RangeError);
+  const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, 1);
+  t.throws(() => tracker.changes(new Uint8Array(SECTOR)), RangeError, "a short read is refused");
+});

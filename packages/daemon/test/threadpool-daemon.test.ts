@@ -1,0 +1,66 @@
+// The daemon process runs with the libuv threadpool of device/threadpool.ts (128 threads), so
+// that I/O stuck on one device cannot take every thread the other lockspaces renew with.
+// Node 20 starts the pool before the daemon's first line runs, so `sanlock-ts daemon` starts
+// itself again in place (execve) with UV_THREADPOOL_SIZE set: same pid, same stderr.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import t from "tap";
+import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize } from "../src/device/threadpool.js";
+
+const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+
+function environOf(pid: number): Map<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((e) => e.includes("="));
+  return new Map(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+t.test("applyDaemonThreadpoolSize raises a smaller setting and keeps a larger one", async (t) => {
+  const empty: Record<string, string | undefined> = {};
+  t.same(applyDaemonThreadpoolSize(empty), { size: DAEMON_THREADPOOL_SIZE, changed: true });
+  t.equal(empty.UV_THREADPOOL_SIZE, String(DAEMON_THREADPOOL_SIZE));
+  const small = { UV_THREADPOOL_SIZE: "4" };
+  t.same(applyDaemonThreadpoolSize(small), { size: DAEMON_THREADPOOL_SIZE, changed: true });
+  const large = { UV_THREADPOOL_SIZE: "512" };
+  t.same(applyDaemonThreadpoolSize(large), { size: 512, changed: false });
+  t.equal(large.UV_THREADPOOL_SIZE, "512", "an operator's larger value is kept");
+  t.throws(() => applyDaemonThreadpoolSize({}, 0), RangeError);
+});
+
+t.test("`sanlock-ts daemon -D` runs with the daemon's threadpool, in the process that was started", async (t) => {
+  const runDir = mkdtempSync(join(tmpdir(), "slts-tp-"));
+  t.teardown(() => rmSync(runDir, { recursive: true, force: true }));
+  const env: NodeJS.ProcessEnv = { ...process.env, SANLOCK_RUN_DIR: runDir, SANLOCK_PRIVILEGED: "0" };
+  delete env.UV_THREADPOOL_SIZE;
+  delete env.SANLOCK_TS_THREADPOOL_REEXEC;
+  const daemon = spawn(process.execPath, [cliMain, "daemon", "-D", "-w", "0", "-U", "root", "-G", "root", "--config", join(runDir, "absent.conf")], {
+    env, stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  daemon.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()).slice(-20_000));
+  const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+  t.teardown(async () => {
+    if (daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill("SIGKILL");
+      await exited;
+    }
+  });
+  const socket = join(runDir, "sanlock.sock");
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!existsSync(socket) && Date.now() < deadline && daemon.exitCode === null) await sleep(100);
+  t.ok(existsSync(socket), `the daemon opened its socket (${stderr.slice(0, 500)})`);
+  const pid = daemon.pid!;
+  t.equal(readFileSync(join(runDir, "sanlock.pid"), "utf8").trim(), String(pid), "the pid file names the process that was started");
+  t.equal(environOf(pid).get("UV_THREADPOOL_SIZE"), String(DAEMON_THREADPOOL_SIZE), "the running image got UV_THREADPOOL_SIZE");
+  // libuv starts all of its threads at once, when the pool first gets work (module loading did).
+  const threads = readdirSync(`/proc/${pid}/task`).length;
+  t.ok(threads > DAEMON_THREADPOOL_SIZE, `${threads} threads: the pool has ${DAEMON_THREADPOOL_SIZE}`);
+  t.match(stderr, /sanlock daemon started/, "its stderr is still the one it was started with");
+  t.notMatch(stderr, /libuv threadpool of/, "no small-threadpool warning");
+  daemon.kill("SIGTERM");
+  t.equal(await exited, 0, "exits 0 on SIGTERM");
+});
