@@ -166,7 +166,7 @@ export interface ClusterDaemon {
  */
 const RESET_MODEL_LAUNCHER = String.raw`
 const d = await import(process.env.LAUNCH_DAEMON_URL);
-const { settings, warnings } = d.resolveSettings(JSON.parse(process.env.LAUNCH_ARGV));
+const { settings, warnings } = await d.resolveSettings(JSON.parse(process.env.LAUNCH_ARGV));
 let running;
 const clientPids = () => running === undefined ? [] :
   running.server.clients.connections().filter((c) => c.registered && c.pid > 0).map((c) => c.pid);

@@ -9,7 +9,7 @@
 import {
   Cmd, HEADER_SIZE, cmdClass, encodeHeader, replyHeader,
   type CmdClass, type CmdNumber, type RequestBodies, type WireHeader, type WireRequest,
-} from "@sanlock-ts/client";
+} from "@sanlock-ts/client/wire/index";
 import type { Connection } from "./connection.js";
 import type { DaemonState } from "./status.js";
 

@@ -8,13 +8,13 @@
  * mode switch to the socket user/group; socket; serve until shutdown.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { readConfigFile, settingsFromConfig } from "./config.js";
 import { DaemonLog } from "./log.js";
 import {
-  DEFAULT_RUN_DIR, HOST_NAME_MAX, applyOptionValues, readDaemonEnvironment, splitDaemonArgs,
+  DEFAULT_RUN_DIR, DEFAULT_SETTINGS, HOST_NAME_MAX, applyOptionValues, readDaemonEnvironment, splitDaemonArgs,
   type DaemonEnvironment, type DaemonSettings,
 } from "./options.js";
 import { acquirePidFile, type HeldPidFile } from "./pid-file.js";
@@ -71,9 +71,16 @@ export interface RunningDaemon {
   readonly exited: Promise<void>;
 }
 
-/** The settings `argv` and sanlock.conf give; throws DaemonOptionError / ConfigError naming the bad value. */
-export function resolveSettings(argv: readonly string[]): { settings: DaemonSettings; warnings: readonly string[] } {
+/**
+ * The settings `argv` and sanlock.conf give; rejects with DaemonOptionError / ConfigError naming
+ * the bad value. The config module and its validator (zod, about 14 MiB resident for the
+ * daemon's lifetime) are loaded only when a sanlock.conf exists; a missing file means "no
+ * settings", as in sanlock (config.ts readConfigFile gives the same for a file gone meanwhile).
+ */
+export async function resolveSettings(argv: readonly string[]): Promise<{ settings: DaemonSettings; warnings: readonly string[] }> {
   const commandLine = splitDaemonArgs(argv);
+  if (!existsSync(commandLine.configPath)) return { settings: applyOptionValues(DEFAULT_SETTINGS, commandLine.values), warnings: [] };
+  const { readConfigFile, settingsFromConfig } = await import("./config.js");
   const parsed = readConfigFile(commandLine.configPath);
   const settings = applyOptionValues(settingsFromConfig(parsed.config), commandLine.values);
   return { settings, warnings: parsed.warnings.map((w) => `${commandLine.configPath} ${w}`) };
@@ -169,7 +176,7 @@ export async function runDaemonCommand(argv: readonly string[], env: NodeJS.Proc
   stderr: { write(line: string): void } = process.stderr): Promise<number> {
   let resolved: { settings: DaemonSettings; warnings: readonly string[] };
   try {
-    resolved = resolveSettings(argv);
+    resolved = await resolveSettings(argv);
   } catch (error) {
     stderr.write(`${(error as Error).message}\n`);
     return 1;

@@ -14,7 +14,7 @@
  */
 import type { Server, Socket } from "node:net";
 import { RestrictFlag, cmdClass, cmdName, type CmdNumber, type WireEvent, type WireHeader, type WireRequest }
-  from "@sanlock-ts/client";
+  from "@sanlock-ts/client/wire/index";
 import { ClientTable, Connection } from "./connection.js";
 import { CommandRegistry, WorkerLimit, encodeReply, makeContext } from "./dispatch.js";
 import { defaultCommandRegistry } from "./commands/index.js";

@@ -62,12 +62,14 @@ t.test("config file: missing is empty; command line overrides it", async (t) => 
   t.same(readConfigFile(join(dir, "absent.conf")), { config: {}, warnings: [] });
   const path = join(dir, "sanlock.conf");
   writeFileSync(path, "use_watchdog = 0\nrenewal_history_size = 7\nhigh_priority = 1\n");
-  const fromFile = resolveSettings(["--config", path]).settings;
+  const fromFile = (await resolveSettings(["--config", path])).settings;
   t.equal(fromFile.useWatchdog, false);
   t.equal(fromFile.renewalHistorySize, 7);
-  const overridden = resolveSettings(["--config", path, "-H", "9", "-h", "0"]).settings;
+  const overridden = (await resolveSettings(["--config", path, "-H", "9", "-h", "0"])).settings;
   t.equal(overridden.renewalHistorySize, 9);
   t.equal(overridden.highPriority, false);
   writeFileSync(path, "use_watchdog = maybe\n");
-  t.throws(() => resolveSettings(["--config", path]), { code: "ERR_CONFIG_BAD_VALUE", message: /use_watchdog/ });
+  await t.rejects(resolveSettings(["--config", path]), { code: "ERR_CONFIG_BAD_VALUE", message: /use_watchdog/ });
+  const absent = await resolveSettings(["--config", join(dir, "absent.conf"), "-H", "9"]);
+  t.same(absent, { settings: { ...settingsFromConfig({}), renewalHistorySize: 9 }, warnings: [] }, "no file: the defaults and the command line, as with an empty file");
 });

@@ -1,8 +1,11 @@
 // One device per lease path shared by the resources on it (src/resources/lease-devices.ts):
-// opened once while in use, closed after the last user, opened afresh afterwards; a failed open
-// is not remembered; a device whose I/O timed out keeps its fd (and the I/O's buffer) until the
-// kernel finishes that I/O, while a new user of the path gets a new device.
+// opened once while in use, kept open a while after the last user and reused only while the path
+// still names the same file, closed after that; a failed open is not remembered; a device whose
+// I/O timed out keeps its fd (and the I/O's buffer) until the kernel finishes that I/O, while a
+// new user of the path gets a new device.
 import t from "tap";
+import { renameSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createSparseFile } from "../../../test/helpers/loop-device.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
 import { SharedLeaseDevices } from "../src/resources/lease-devices.js";
@@ -25,10 +28,10 @@ function countingOpener(io: DeviceIo = nodeDeviceIo): { open: (path: string, ioT
   };
 }
 
-t.test("users of one path share one open device; the last release closes it", async (t) => {
+t.test("users of one path share one open device; without an idle period the last release closes it", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: 4 * MIB });
   const opener = countingOpener();
-  const devices = new SharedLeaseDevices(opener.open);
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 0 });
   const [a, b] = await Promise.all([devices.use(file.path, 5000), devices.use(file.path, 5000)]);
   t.equal(opener.opened.length, 1, "two concurrent users, one open");
   t.equal(a.device, b.device);
@@ -54,7 +57,7 @@ t.test("users of one path share one open device; the last release closes it", as
 t.test("a different I/O deadline gets its own device", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: MIB });
   const opener = countingOpener();
-  const devices = new SharedLeaseDevices(opener.open);
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 0 });
   const short = await devices.use(file.path, 5000);
   const long = await devices.use(file.path, 50_000);
   t.not(short.device, long.device);
@@ -98,6 +101,7 @@ t.test("a device with a timed-out I/O keeps its fd until the kernel finishes; ne
   const timedOut = await stalled.device.read(0, 512).then(() => "read", (err: unknown) => (err as DeviceError).code);
   t.equal(timedOut, "ERR_IO_TIMEOUT");
   await stalled.release();
+  t.equal(devices.idleCount, 0, "a device with I/O still in the kernel is not kept for reuse");
   t.same(opener.closedFds, [], "the fd stays open while the timed-out read may still run");
   t.equal(stalled.device.stats().inFlight, 1, "its slot stays taken");
 
@@ -109,5 +113,72 @@ t.test("a device with a timed-out I/O keeps its fd until the kernel finishes; ne
   await stalled.device.whenFdClosed();
   t.equal(opener.closedFds.length, 1, "closed once the kernel finished the read");
   await fresh.release();
+  t.equal(devices.idleCount, 1, "a device without I/O in the kernel waits for its next user");
+  await devices.closeIdle();
   t.equal(opener.closedFds.length, 2);
+});
+
+t.test("an idle device is reused while the path names the same file, and closed after the idle period", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: MIB });
+  const opener = countingOpener();
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 300 });
+  const first = await devices.use(file.path, 5000);
+  await first.device.write(0, new Uint8Array(512).fill(3));
+  await first.release();
+  t.same(opener.closedFds, [], "kept open after the last user");
+  t.equal(devices.idleCount, 1);
+
+  const second = await devices.use(file.path, 5000);
+  t.equal(second.device, first.device, "the same device again, no new open");
+  t.equal(opener.opened.length, 1);
+  t.equal(devices.idleCount, 0, "in use again");
+  t.same(await second.device.read(0, 512), new Uint8Array(512).fill(3));
+  await second.release();
+
+  await sleep(600);
+  t.equal(opener.closedFds.length, 1, "closed once idle for the idle period");
+  t.equal(devices.openCount, 0);
+  const third = await devices.use(file.path, 5000);
+  t.equal(opener.opened.length, 2, "opened afresh after that");
+  await third.release();
+  await devices.closeIdle();
+  t.equal(opener.closedFds.length, 2, "closeIdle closes what waits");
+});
+
+t.test("a lease file replaced while its device was idle gets a new device: no lease I/O through a stale fd", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: MIB });
+  const opener = countingOpener();
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000 });
+  const before = await devices.use(file.path, 5000);
+  await before.release();
+
+  const replacement = `${file.path}.new`;
+  writeFileSync(replacement, new Uint8Array(MIB).fill(9));
+  renameSync(replacement, file.path); // same path, another inode: what another host now sees
+  const after = await devices.use(file.path, 5000);
+  t.not(after.device, before.device, "not the idle device");
+  t.equal(opener.opened.length, 2);
+  t.same(await after.device.read(0, 512), new Uint8Array(512).fill(9), "reads the file now at the path");
+  await before.device.whenFdClosed();
+  t.equal(opener.closedFds.length, 1, "the stale device was closed");
+  await after.release();
+  await devices.closeIdle();
+});
+
+t.test("at most maxIdle devices wait; the oldest closes first", async (t) => {
+  const files = [];
+  for (let i = 0; i < 3; i++) files.push(await createSparseFile(t, { sizeBytes: MIB }));
+  const opener = countingOpener();
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000, maxIdle: 2 });
+  const uses = await Promise.all(files.map((f) => devices.use(f.path, 5000)));
+  for (const use of uses) await use.release();
+  await uses[0]!.device.whenFdClosed();
+  t.equal(devices.idleCount, 2);
+  t.same(opener.closedFds.length, 1, "the first released was closed when the third became idle");
+  t.equal(devices.usersOf(files[0]!.path, 5000), 0);
+  const again = await devices.use(files[2]!.path, 5000);
+  t.equal(again.device, uses[2]!.device, "the newest idle one is still there");
+  await again.release();
+  await devices.closeIdle();
+  t.equal(opener.closedFds.length, 3);
 });

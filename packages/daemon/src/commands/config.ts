@@ -1,5 +1,5 @@
 /** SET_CONFIG (§7.29): lockspace usage flags, answered by the lockspace engine. */
-import { Cmd } from "@sanlock-ts/client";
+import { Cmd } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 
 export async function handleSetConfig(ctx: CommandContext<typeof Cmd.SET_CONFIG>): Promise<void> {

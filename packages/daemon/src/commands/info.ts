@@ -2,7 +2,7 @@
  * Read-only daemon information: STATUS (§7.5), LOG_DUMP (§7.6), GET_LOCKSPACES (§7.21).
  * All three are class A: the server closes the connection after the reply.
  */
-import { Cmd, Errno, LOCKSPACE_SIZE, MAX_LIST_PAYLOAD, encodeLockspace, encodeStateRecord } from "@sanlock-ts/client";
+import { Cmd, Errno, LOCKSPACE_SIZE, MAX_LIST_PAYLOAD, encodeLockspace, encodeStateRecord } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { statusRecords } from "../status.js";
 

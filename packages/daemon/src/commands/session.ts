@@ -2,7 +2,7 @@
  * Commands about the client connection itself: REGISTER (§7.1, §5.2), RESTRICT (§7.10,
  * §5.8), VERSION (§7.26) and KILLPATH (§7.16).
  */
-import { Cmd, DAEMON_VERSION_3_8_5, HEADER_SIZE, PROTOCOL_VERSION, encodeHeader } from "@sanlock-ts/client";
+import { Cmd, DAEMON_VERSION_3_8_5, HEADER_SIZE, PROTOCOL_VERSION, encodeHeader } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { peerCredentials } from "../peer-cred.js";
 import { withTarget } from "./target.js";

@@ -5,7 +5,7 @@
  * Any other data2 is a pid: the first registered client with that pid (else −ESRCH).
  * A dead target or one with a class D command already in progress gives −EBUSY.
  */
-import { Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/client";
+import { Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/client/wire/index";
 import type { Connection } from "../connection.js";
 import type { CommandContext } from "../dispatch.js";
 

@@ -15,6 +15,11 @@ export interface FileStat {
   isRegularFile: boolean;
   /** Bytes; for a block device this is 0 (use the ioctl). */
   size: number;
+  /**
+   * What the path named when opened: "block:<rdev>" for a block device, "file:<dev>:<ino>"
+   * otherwise. Equal identities mean the same device or the same file (not a replaced one).
+   */
+  identity?: string;
 }
 
 export interface BlockDeviceGeometry {
@@ -27,6 +32,8 @@ export interface BlockDeviceGeometry {
 export interface DeviceIo {
   open(path: string, flags: number): Promise<number>;
   fstat(fd: number): Promise<FileStat>;
+  /** stat(2) of a path (following symlinks, as open does). */
+  stat?(path: string): Promise<FileStat>;
   /** Synchronous ioctls; they ask the block layer and do no media I/O. */
   blockGeometry(fd: number): BlockDeviceGeometry;
   /** Read `target.length` bytes at `position`; resolves with the bytes read. */
@@ -68,6 +75,14 @@ function loadLibcIoctl(): IoctlFn {
   return libc.func("int ioctl(int fd, unsigned long request, _Out_ uint8_t *data)") as IoctlFn;
 }
 
+function fileStatOf(st: fs.Stats): FileStat {
+  const isBlockDevice = st.isBlockDevice();
+  return {
+    isBlockDevice, isRegularFile: st.isFile(), size: st.size,
+    identity: isBlockDevice ? `block:${st.rdev}` : `file:${st.dev}:${st.ino}`,
+  };
+}
+
 export function readBlockGeometry(fd: number): BlockDeviceGeometry {
   const sectorSizeOut = Buffer.alloc(4);
   ioctl(fd, BLKSSZGET, sectorSizeOut);
@@ -82,12 +97,8 @@ export function readBlockGeometry(fd: number): BlockDeviceGeometry {
 export const nodeDeviceIo: DeviceIo = {
   open: (path, flags) =>
     new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
-  fstat: (fd) =>
-    new Promise((resolve, reject) =>
-      fs.fstat(fd, (err, st) =>
-        err ? reject(err) : resolve({ isBlockDevice: st.isBlockDevice(), isRegularFile: st.isFile(), size: st.size }),
-      ),
-    ),
+  fstat: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(fileStatOf(st))))),
+  stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve(fileStatOf(st))))),
   blockGeometry: readBlockGeometry,
   read: (fd, target, position) =>
     new Promise((resolve, reject) =>

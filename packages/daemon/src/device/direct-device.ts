@@ -122,7 +122,7 @@ export async function openDirectDevice(path: string, options: DirectDeviceOption
     } else {
       throw new DeviceError(DeviceErrorCode.NOT_A_DEVICE, `${path} is neither a regular file nor a block device`);
     }
-    return new DirectDevice(path, fd, kind, sectorSize, knownSize, ioTimeoutMs, options, io);
+    return new DirectDevice(path, fd, kind, sectorSize, knownSize, ioTimeoutMs, options, io, stat.identity);
   } catch (err) {
     await io.close(fd).catch(() => undefined);
     throw err;
@@ -151,6 +151,8 @@ export class DirectDevice implements BlockDevice {
     ioTimeoutMs: number,
     options: DirectDeviceOptions,
     private readonly io: DeviceIo,
+    /** What `path` named at open (FileStat.identity); undefined if the I/O layer did not say. */
+    readonly identity?: string,
   ) {
     this.knownSize = knownSize;
     this.ioTimeout = ioTimeoutMs;
@@ -171,6 +173,22 @@ export class DirectDevice implements BlockDevice {
   }
   set ioTimeoutMs(ms: number) {
     this.ioTimeout = checkTimeout(ms, "ioTimeoutMs");
+  }
+
+  /**
+   * True when `path` still names what this device opened: the same block device, or the same
+   * file, not one put in its place since (a lease written through a stale fd would be invisible to
+   * the other hosts). A device kept open between uses is reused only then (lease-devices.ts).
+   * The stat is bounded by the I/O deadline; any failure answers false.
+   */
+  async stillNamedByPath(): Promise<boolean> {
+    if (this.closeRequested || this.identity === undefined || this.io.stat === undefined) return false;
+    try {
+      const now = await withDeadline(this.io.stat(this.path), this.ioTimeout, `stat of ${this.path}`);
+      return now.identity === this.identity;
+    } catch {
+      return false;
+    }
   }
 
   /** Size in bytes: BLKGETSIZE64 for a block device, fstat for a file. */

@@ -7,7 +7,7 @@
 import {
   Cmd, Errno, HOST_SIZE, RESOURCE_SIZE, ResFlag, WriteResourceFlag,
   encodeHost, encodeLockspace, encodeResource, type SanlkResource,
-} from "@sanlock-ts/client";
+} from "@sanlock-ts/client/wire/index";
 import {
   geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners,
   type Geometry,

@@ -3,7 +3,7 @@
  * §7.7-§7.9, §7.25, self or by pid through withTarget, §5.5), REQUEST (§7.11),
  * EXAMINE_LOCKSPACE / EXAMINE_RESOURCE (§7.13), SET_LVB / GET_LVB (§7.24).
  */
-import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/client";
+import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { withTarget } from "../commands/target.js";
 import { resultOfAny } from "../lockspaces/results.js";

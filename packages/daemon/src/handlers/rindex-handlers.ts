@@ -7,7 +7,7 @@
  * the lockspace. Except FORMAT, every command needs the lockspace joined unless
  * RX_NO_LOCKSPACE is given; one index operation at a time per lockspace (−EBUSY otherwise).
  */
-import { Cmd, Errno, RENTRY_SIZE, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/client";
+import { Cmd, Errno, RENTRY_SIZE, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/client/wire/index";
 import {
   PaxosLease, RINDEX_LEASE_NAME, SanlockTsError, createRindexEntry, deleteRindexEntry, formatRindex, lookupRindex,
   readRindexHeader, rebuildRindex, updateRindex,

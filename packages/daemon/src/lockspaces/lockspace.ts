@@ -24,7 +24,7 @@ import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory, TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
-import { SanlkResult } from "@sanlock-ts/client";
+import { SanlkResult } from "@sanlock-ts/client/wire/index";
 
 /** The renewal loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
 const TICK_SECONDS = 1;

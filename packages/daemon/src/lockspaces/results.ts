@@ -3,7 +3,7 @@
  * Lease errors carry their sanlock result; a path that cannot be opened is −ENODEV (§7.2);
  * anything unexpected is SANLK_ERROR (−201) so a bug never looks like success.
  */
-import { Errno } from "@sanlock-ts/client";
+import { Errno } from "@sanlock-ts/client/wire/index";
 import { LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
 
 const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([

@@ -8,9 +8,17 @@
  * (SHARED_DEVICE_MAX_IN_FLIGHT), so a stalled path holds a bounded number of threads.
  *
  * Devices are keyed by path and I/O deadline (the deadline comes from the lockspace's
- * io_timeout, which may differ between lockspaces on one path). The device closes when its
- * last user releases it; DirectDevice.close keeps the fd, and the buffers of timed-out I/O
- * quarantined, until the kernel finishes that I/O. A later user of the path opens a new device.
+ * io_timeout, which may differ between lockspaces on one path).
+ *
+ * After its last user the device stays open for IDLE_DEVICE_CLOSE_MS (at most MAX_IDLE_DEVICES
+ * such devices, the oldest closed first): an uncontended acquire+release cycle would otherwise
+ * pay an open and two fstats on libuv's threadpool on every acquire (measured: the largest part
+ * of the daemon's own time before the first lease I/O). A device is reused only after a stat
+ * of the path shows the path still names what was opened (DirectDevice.stillNamedByPath), as
+ * sanlock's open per acquire guarantees: a lease file replaced meanwhile gets a new device.
+ * A device with an I/O still in the kernel (timed out) is not kept: it closes at once, and
+ * DirectDevice.close keeps the fd, and the buffers of that I/O quarantined, until the kernel
+ * finishes it; a later user of the path opens a new device.
  */
 import type { DirectDevice } from "../device/index.js";
 
@@ -18,6 +26,17 @@ import type { DirectDevice } from "../device/index.js";
 export const MAX_SHARED_LEASE_DEVICES = 4096;
 /** Bound on users of one device (each held resource or running request is one). */
 export const MAX_USERS_PER_LEASE_DEVICE = 1 << 20;
+/** How long a device stays open after its last user. */
+export const IDLE_DEVICE_CLOSE_MS = 10_000;
+/** Devices kept open without users at most. */
+export const MAX_IDLE_DEVICES = 64;
+
+export interface SharedLeaseDevicesOptions {
+  /** Default IDLE_DEVICE_CLOSE_MS; 0 closes a device with its last user. */
+  idleCloseMs?: number;
+  /** Default MAX_IDLE_DEVICES. */
+  maxIdle?: number;
+}
 
 export type OpenLeaseDevice = (path: string, ioTimeoutMs: number) => Promise<DirectDevice>;
 
@@ -30,14 +49,28 @@ export interface LeaseDeviceUse {
 
 interface Entry {
   readonly key: string;
-  readonly opening: Promise<DirectDevice>;
+  readonly path: string;
+  readonly ioTimeoutMs: number;
+  opening: Promise<DirectDevice>;
   users: number;
+  /** Set while the device is open without users. */
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class SharedLeaseDevices {
   private readonly entries = new Map<string, Entry>();
+  /** Entries without users, oldest first. */
+  private readonly idle = new Set<Entry>();
+  private readonly idleCloseMs: number;
+  private readonly maxIdle: number;
 
-  constructor(private readonly open: OpenLeaseDevice) {}
+  constructor(private readonly open: OpenLeaseDevice, options: SharedLeaseDevicesOptions = {}) {
+    this.idleCloseMs = options.idleCloseMs ?? IDLE_DEVICE_CLOSE_MS;
+    this.maxIdle = options.maxIdle ?? MAX_IDLE_DEVICES;
+    if (!(this.idleCloseMs >= 0) || !Number.isSafeInteger(this.maxIdle) || this.maxIdle < 0) {
+      throw new RangeError(`idleCloseMs ${this.idleCloseMs} and maxIdle ${this.maxIdle} must be >= 0`);
+    }
+  }
 
   /** The device for `path` with deadline `ioTimeoutMs`, opened if no user has it open; rejects with the open's error. */
   async use(path: string, ioTimeoutMs: number): Promise<LeaseDeviceUse> {
@@ -62,9 +95,19 @@ export class SharedLeaseDevices {
     };
   }
 
-  /** Devices open (or opening) now. */
+  /** Devices open (or opening) now, in use or idle. */
   get openCount(): number {
     return this.entries.size;
+  }
+
+  /** Devices open without users now. */
+  get idleCount(): number {
+    return this.idle.size;
+  }
+
+  /** Closes every idle device now (daemon shutdown, tests). */
+  async closeIdle(): Promise<void> {
+    await Promise.all([...this.idle].map((entry) => this.closeIdleEntry(entry)));
   }
 
   /** Users of the device for (path, deadline); 0 when none is open. */
@@ -75,29 +118,79 @@ export class SharedLeaseDevices {
   private entryFor(path: string, ioTimeoutMs: number): Entry {
     const key = keyOf(path, ioTimeoutMs);
     const existing = this.entries.get(key);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      if (existing.idleTimer !== undefined) this.revive(existing);
+      return existing;
+    }
     if (this.entries.size >= MAX_SHARED_LEASE_DEVICES) throw new RangeError(`more than ${MAX_SHARED_LEASE_DEVICES} lease devices open`);
-    const entry: Entry = { key, opening: this.open(path, ioTimeoutMs), users: 0 };
+    const entry: Entry = { key, path, ioTimeoutMs, opening: this.open(path, ioTimeoutMs), users: 0, idleTimer: undefined };
     this.entries.set(key, entry);
-    // A failed open is forgotten at once, so the next user tries again.
-    entry.opening.catch(() => this.forget(entry));
+    this.forgetOnFailure(entry);
     return entry;
+  }
+
+  /** A failed open is forgotten at once, so the next user tries again. */
+  private forgetOnFailure(entry: Entry): void {
+    entry.opening.catch(() => this.forget(entry));
+  }
+
+  /** An idle device gets a user again: reused if the path still names it, else replaced. */
+  private revive(entry: Entry): void {
+    this.unpark(entry);
+    entry.opening = entry.opening.then(async (device) => {
+      if (await device.stillNamedByPath()) return device;
+      void closeQuietly(device);
+      return this.open(entry.path, entry.ioTimeoutMs);
+    });
+    this.forgetOnFailure(entry);
   }
 
   private async releaseOne(entry: Entry, device: DirectDevice): Promise<void> {
     if (entry.users <= 0) throw new Error(`assertion: lease device ${device.path} released more often than used`);
     entry.users -= 1;
     if (entry.users > 0) return;
-    this.forget(entry);
-    try {
-      await device.close();
-    } catch {
-      // close(2) failing leaves nothing to retry: the fd is gone either way
+    if (this.idleCloseMs > 0 && this.maxIdle > 0 && device.stats().inFlight === 0) {
+      this.park(entry);
+      return;
     }
+    this.forget(entry);
+    await closeQuietly(device);
+  }
+
+  private park(entry: Entry): void {
+    entry.idleTimer = setTimeout(() => void this.closeIdleEntry(entry), this.idleCloseMs);
+    entry.idleTimer.unref(); // an idle device never keeps the daemon alive
+    this.idle.add(entry);
+    if (this.idle.size > this.maxIdle) {
+      const oldest = this.idle.values().next().value;
+      if (oldest !== undefined) void this.closeIdleEntry(oldest);
+    }
+  }
+
+  private unpark(entry: Entry): void {
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+    this.idle.delete(entry);
+  }
+
+  private async closeIdleEntry(entry: Entry): Promise<void> {
+    if (entry.idleTimer === undefined || entry.users > 0) return; // revived meanwhile
+    this.unpark(entry);
+    this.forget(entry);
+    const device = await entry.opening.catch(() => undefined);
+    if (device !== undefined) await closeQuietly(device);
   }
 
   private forget(entry: Entry): void {
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+  }
+}
+
+async function closeQuietly(device: DirectDevice): Promise<void> {
+  try {
+    await device.close();
+  } catch {
+    // close(2) failing leaves nothing to retry: the fd is gone either way
   }
 }
 
