@@ -5,12 +5,26 @@ import { readFileSync } from "node:fs";
 /** Clock ticks per second of /proc/PID/stat's utime and stime (normally 100). */
 export const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
+/** One "Name: N kB" line of /proc/PID/status, in KiB. */
+function statusKiB(pid, name) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status);
+  if (!m) throw new Error(`/proc/${pid}/status has no ${name} line`);
+  return Number(m[1]);
+}
+
 /** Resident set size in KiB: the VmRSS line of /proc/PID/status. */
 export function rssKiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (!m) throw new Error(`/proc/${pid}/status has no VmRSS line`);
-  return Number(m[1]);
+  return statusKiB(pid, "VmRSS");
+}
+
+/**
+ * The anonymous part of the resident set in KiB (RssAnon): the process's own memory (heaps,
+ * stacks, buffers), without the pages of its executable and libraries (RssFile), which are
+ * shared with every other process running the same binary (for node, some 44 MiB).
+ */
+export function anonRssKiB(pid) {
+  return statusKiB(pid, "RssAnon");
 }
 
 /**

@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { basename, join } from "node:path";
 import { DAEMON_KINDS } from "./daemons.mjs";
 import { HAVE_STRACE, ioPerOperation, startTrace } from "./io-trace.mjs";
-import { cpuSeconds, rssKiB } from "./proc-stats.mjs";
+import { anonRssKiB, cpuSeconds, rssKiB } from "./proc-stats.mjs";
 import { runWorker, startWorker } from "./python-worker.mjs";
 import { HOST_ID, PARALLEL_CLIENTS } from "./layout.mjs";
 import { addSamples, median, p99 } from "./stats.mjs";
@@ -114,11 +114,12 @@ export async function holdMany(ctx) {
     const acquireSeconds = (performance.now() - start) / 1000;
     const cpuAcquire = cpuSeconds(ctx.daemon.pid) - cpuBefore;
     const rss = rssKiB(ctx.daemon.pid);
+    const anon = anonRssKiB(ctx.daemon.pid);
     holders.forEach((h) => h.send("release"));
     const releases = await Promise.all(holders.map((h) => h.next()));
     await Promise.all(holders.map((h) => h.done()));
     return {
-      resources: held.length, acquireSeconds, cpuAcquireSeconds: cpuAcquire, rssKiB: rss,
+      resources: held.length, acquireSeconds, cpuAcquireSeconds: cpuAcquire, rssKiB: rss, anonRssKiB: anon,
       releaseSeconds: Math.max(...releases.map((r) => r.release_seconds)),
     };
   } finally {
