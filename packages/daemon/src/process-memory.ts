@@ -20,7 +20,7 @@
  *   measured 0.33 → 0.78 ms per MiB), so instead the buffer collector below asks glibc to
  *   return free pages (malloc_trim) after each collection.
  * - glibc gives each thread that allocates its own arena (up to 8 per CPU); the daemon's
- *   threads (libuv's pool, one worker per lockspace) each keep freed memory in theirs.
+ *   threads (libuv's pool of 128, the renewal worker) each keep freed memory in theirs.
  *
  * Every setting is best effort: without glibc (mallopt missing) or if V8 rejects a flag, the
  * daemon runs with the defaults.
@@ -104,14 +104,16 @@ export interface BufferGarbageCollector {
 /**
  * Returns the memory of dropped I/O buffers sooner than V8 would.
  *
- * Every lease-area read hands its caller a fresh 1 MiB copy (DirectDevice.read), dropped once
- * parsed. Such a buffer outlives a few young-generation collections (it lives across the
+ * A read through DirectDevice.read hands its caller a fresh copy (up to 1 MiB for a lease area),
+ * dropped once parsed; the paxos reads of an acquire parse in place (readWith) and leave none, the
+ * renewal reads and direct requests still copy. Such a buffer outlives a few young-generation collections (it lives across the
  * acquire's I/O), so it is freed only by a full collection, which V8 starts for external
  * memory only after some 64 MiB of growth: up to that much dead buffers stay resident. This
  * runs a full collection when the isolate's ArrayBuffer memory grew by 8 MiB since the last
  * one, at most every 5 s; and every 5 s it returns free heap pages to the kernel (malloc_trim,
- * glibc only), also those of buffers V8 collected on its own. A collection of the daemon's small heap takes a few ms; lease
- * renewals run in worker threads with their own heaps and are not paused by it).
+ * glibc only), also those of buffers V8 collected on its own. A collection of the daemon's small
+ * heap takes a few ms; lease renewals run in the renewal worker with its own heap and are not
+ * paused by it.
  *
  * Uses V8's --expose-gc set at run time; `gc` is taken from a fresh context. Returns undefined
  * when that is not available. The timer does not keep the process alive.
