@@ -34,6 +34,8 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
     [`acquire ${"N"} resources (8 procs)`, "s", ...num((r) => r.hold?.acquireSeconds, 2), "", ""],
     ["daemon RSS holding them", "MiB", ...num((r) => r.hold && r.hold.rssKiB / 1024), "<= 64 MiB", ""],
     ["  of which anonymous (RssAnon)", "MiB", ...num((r) => r.hold?.anonRssKiB && r.hold.anonRssKiB / 1024), "", ""],
+    ["  10 s later, still holding", "MiB", ...num((r) => r.hold?.settledRssKiB && r.hold.settledRssKiB / 1024), "<= 64 MiB", ""],
+    ["  of which anonymous", "MiB", ...num((r) => r.hold?.settledAnonRssKiB && r.hold.settledAnonRssKiB / 1024), "", ""],
     ["daemon CPU for that acquire", "s", ...num((r) => r.hold?.cpuAcquireSeconds, 2), "", ""],
     ["daemon RSS idle (1 lockspace)", "MiB", ...num((r) => r.idleRssKiB && r.idleRssKiB / 1024), "", ""],
     [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],

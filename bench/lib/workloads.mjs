@@ -14,6 +14,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Workers start this long after being spawned: python start-up, register and one warm cycle. */
 const PARALLEL_START_DELAY_S = 3;
 const HOLDERS = 8;
+/** Seconds the held leases are kept before RSS is read a second time. */
+export const HOLD_SETTLE_S = 10;
 const STATUS_TIMEOUT_MS = 30_000;
 
 const lockspaceArgs = (ctx, ls) => ({ ...ls, host_id: HOST_ID, io_timeout: ctx.ioTimeout });
@@ -115,11 +117,17 @@ export async function holdMany(ctx) {
     const cpuAcquire = cpuSeconds(ctx.daemon.pid) - cpuBefore;
     const rss = rssKiB(ctx.daemon.pid);
     const anon = anonRssKiB(ctx.daemon.pid);
+    // Right after the burst the heaps still hold its garbage; what a host keeps while it holds
+    // the leases is read again once the daemon has been idle for a while.
+    await sleep(HOLD_SETTLE_S * 1000);
+    const settledRss = rssKiB(ctx.daemon.pid);
+    const settledAnon = anonRssKiB(ctx.daemon.pid);
     holders.forEach((h) => h.send("release"));
     const releases = await Promise.all(holders.map((h) => h.next()));
     await Promise.all(holders.map((h) => h.done()));
     return {
       resources: held.length, acquireSeconds, cpuAcquireSeconds: cpuAcquire, rssKiB: rss, anonRssKiB: anon,
+      settledRssKiB: settledRss, settledAnonRssKiB: settledAnon,
       releaseSeconds: Math.max(...releases.map((r) => r.release_seconds)),
     };
   } finally {
