@@ -11,24 +11,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runPlainDaemonLine } from "../src/daemon-fast.js";
 import type { Output } from "../src/output.js";
+import { MODULE_LOAD_LOG_IMPORT } from "./module-load-log.js";
 
 const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-const HOOKS_SOURCE = `
-import { appendFileSync } from "node:fs";
-let logPath;
-export function initialize(data) { logPath = data.logPath; }
-export async function load(url, context, next) {
-  appendFileSync(logPath, url + "\\n");
-  return next(url, context);
-}
-`;
-const REGISTER_SOURCE = `
-import { register } from "node:module";
-register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS_SOURCE)}`)}, { data: { logPath: process.env.LOAD_LOG } });
-`;
 
 function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -52,7 +40,7 @@ t.test("the daemon runs without yargs", { skip: existsSync(CLI) ? false : "build
   const runDir = join(dir, "run");
   const logPath = join(dir, "loads.txt");
   const env = { ...process.env, LOAD_LOG: logPath, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir };
-  const register = `data:text/javascript,${encodeURIComponent(REGISTER_SOURCE)}`;
+  const register = MODULE_LOAD_LOG_IMPORT;
   const child = spawn(process.execPath, ["--import", register, CLI, "daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
     env, stdio: ["ignore", "ignore", "pipe"],
   });

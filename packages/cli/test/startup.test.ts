@@ -11,27 +11,11 @@ import { fileURLToPath } from "node:url";
 import { TOP_COMMAND_NAMES } from "../src/cli.js";
 import { TOP_COMMANDS } from "../src/commands/index.js";
 import { BUNDLE_FILE, BUNDLE_STAMP_FILE, bundleIsFresh } from "../src/bundle-loader.js";
+import { MODULE_LOAD_LOG_IMPORT } from "./module-load-log.js";
 
 const DIST = new URL("../dist/", import.meta.url);
 const CLI = fileURLToPath(new URL("main.js", DIST));
 const COMMAND_TIMEOUT_MS = 30_000;
-
-/** Runs in the hooks thread: appends the URL of every module loaded to the file it was given. */
-const HOOKS_SOURCE = `
-import { appendFileSync } from "node:fs";
-let logPath;
-export function initialize(data) { logPath = data.logPath; }
-export async function load(url, context, next) {
-  appendFileSync(logPath, url + "\\n");
-  return next(url, context);
-}
-`;
-
-/** Runs before main.js (node --import): installs the hooks above. */
-const REGISTER_SOURCE = `
-import { register } from "node:module";
-register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS_SOURCE)}`)}, { data: { logPath: process.env.LOAD_LOG } });
-`;
 
 interface LoadedRun {
   readonly code: number;
@@ -45,7 +29,7 @@ let runCount = 0;
 async function runRecordingLoads(dir: string, args: string[]): Promise<LoadedRun> {
   const logPath = join(dir, `loads-${++runCount}.txt`);
   const env = { ...process.env, LOAD_LOG: logPath, SANLOCK_RUN_DIR: join(dir, "no-daemon") };
-  const register = `data:text/javascript,${encodeURIComponent(REGISTER_SOURCE)}`;
+  const register = MODULE_LOAD_LOG_IMPORT;
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
     execFile(process.execPath, ["--import", register, CLI, ...args], { env, timeout: COMMAND_TIMEOUT_MS }, (error, out) => {
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout: out });
