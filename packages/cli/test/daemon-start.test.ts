@@ -17,7 +17,6 @@ const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-
 function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
