@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lockspace, type LockspaceHooksIn, type LockspaceSpec } from "../src/lockspaces/lockspace.js";
 import { openDirectDevice } from "../src/device/index.js";
+import { DAEMON_CLOCK } from "../src/lockspaces/daemon-clock.js";
 
 const MB = 1048576;
 const GEOMETRY = geometryFor(512, MB);
@@ -88,6 +89,24 @@ t.test("join on a free host_id takes 2·io_timeout, then renewals keep the times
   t.ok(later.timestamp > first, "a renewal wrote a newer timestamp");
   t.equal(later.resourceName, "host-a", "the record carries our host name");
   t.equal(BigInt(ls.renewal.lastSuccess), later.timestamp, "last_success published = the timestamp written");
+  t.same(p.recoveries, [], "no recovery");
+});
+
+t.test("a record with a larger io_timeout: the join waits 2·No and renews once before it reports, so last_success is fresh", async (t) => {
+  const disk = new MemoryDevice({ size: MB });
+  // The record's io_timeout 3 paces the join (§2.2 step 7: 2 × 3 s), more than our 2N = 2 s.
+  await initLockspaceArea(disk, { offset: 0, spaceName: "SLOW0", geometry: GEOMETRY, ioTimeout: 3 });
+  const p = probe(disk);
+  const ls = new Lockspace(spec("SLOW0", 1), 1, p.hooks);
+  t.teardown(() => ls.leave());
+  const started = Date.now();
+  t.equal(await ls.join(), 0, "joined");
+  t.ok(Date.now() - started >= 5900, "the join waited 2 × the record's io_timeout");
+  const age = DAEMON_CLOCK.now() - ls.renewal.lastSuccess;
+  t.ok(age < 2, `last_success is a renewal made at the end of the join (age ${age.toFixed(1)} s), not the join's write 6 s earlier`);
+  t.equal((await readRecord(disk, 1)).timestamp, BigInt(ls.renewal.lastSuccess), "the timestamp on disk is that renewal's");
+  await sleep(1500);
+  t.equal(ls.state, "live", "still live after the first gap check");
   t.same(p.recoveries, [], "no recovery");
 });
 

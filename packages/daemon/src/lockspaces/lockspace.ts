@@ -18,6 +18,7 @@ import {
   type BlockDevice, type HostStatusTable, type LeaderRecord, type Notification, type PaxosHost,
 } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
+import { renewIfDueAtJoin } from "./join-renewal.js";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
@@ -210,9 +211,10 @@ export class Lockspace {
         ioTimeout: this.spec.ioTimeout, device: this.timed, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
       });
       const joined = await this.delta.acquire(this.stop.signal);
-      this.renewal.recordSuccess(Number(joined.timestamp));
-      this.renewal.recordAttempt(Number(joined.timestamp), 0);
-      this.history.success(Number(joined.timestamp), 0, 0);
+      const lastSuccess = await renewIfDueAtJoin(this.delta, joined.timestamp);
+      this.renewal.recordSuccess(Number(lastSuccess));
+      this.renewal.recordAttempt(Number(lastSuccess), 0);
+      this.history.success(Number(lastSuccess), 0, 0);
     } catch (error) {
       const result = this.stop.signal.aborted ? -1 : joinResult(error);
       this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);

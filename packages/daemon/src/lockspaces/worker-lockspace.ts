@@ -12,6 +12,7 @@ import { DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRen
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
 import { AreaChangeTracker } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { renewIfDueAtJoin } from "./join-renewal.js";
 import { RenewalStatus } from "./renewal-status.js";
 import { TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
@@ -89,7 +90,8 @@ export class WorkerLockspace {
       const delta = new DeltaLease({ lockspace: spec.name, hostId: spec.hostId, hostName, ioTimeout: spec.ioTimeout, device: this.timed, offset, clock: DAEMON_CLOCK });
       this.delta = delta;
       const joined = await delta.acquire(this.stop.signal);
-      const lastSuccess = await this.renewIfDueAtJoin(delta, joined.timestamp);
+      this.timed?.reset();
+      const lastSuccess = await renewIfDueAtJoin(delta, joined.timestamp);
       this.status.recordSuccess(Number(lastSuccess));
       this.status.recordAttempt(Number(lastSuccess), 0);
       const g = delta.geometry;
@@ -99,22 +101,6 @@ export class WorkerLockspace {
       const result = this.stop.signal.aborted ? -1 : joinResult(error);
       this.post({ op: "join-failed", result, message: (error as Error).message });
     }
-  }
-
-  /**
-   * The join's wait after its write is 2·No, No the previous owner's io_timeout (§2.2 step 7).
-   * When No is larger than ours, the join's timestamp is already 2N old (a renewal is due) or
-   * older than the 8N failure limit when the join ends: the lockspace would fail at once. The
-   * real sanlock 3.8.5 keeps such a lockspace (measured: a record initialised with io_timeout 10
-   * joined with io_timeout 1 renews normally), so one renewal (§2.3: read, check we are still
-   * the owner, write) runs here before the join is reported, and its timestamp is the
-   * last_success the watchdog is armed with. No process holds a lease of this lockspace yet.
-   */
-  private async renewIfDueAtJoin(delta: DeltaLease, joinedAt: bigint): Promise<bigint> {
-    if (DAEMON_CLOCK.now() - Number(joinedAt) < delta.timeouts.idRenewalSeconds) return joinedAt;
-    this.timed?.reset();
-    const renewed = await delta.renew();
-    return renewed.timestamp;
   }
 
   /** REM_LOCKSPACE while joining (§7.3): the join gives up. */
