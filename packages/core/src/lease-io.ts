@@ -67,10 +67,14 @@ export interface IoContext {
   clock: Clock;
 }
 
-export function readBytes(ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName): Promise<Uint8Array> {
+function checkReadLength(what: string, length: number): void {
   if (!Number.isInteger(length) || length <= 0 || length > MAX_IO_BYTES) {
     throw new RangeError(`${what}: read length ${length} outside 1..${MAX_IO_BYTES}`);
   }
+}
+
+export function readBytes(ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName): Promise<Uint8Array> {
+  checkReadLength(what, length);
   return boundedIo(ctx.clock, timeoutSeconds, ctx.device.read(offset, length), what, failName);
 }
 
@@ -84,9 +88,7 @@ export function readParsed<T>(
   ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName,
   parse: (bytes: Uint8Array) => T,
 ): Promise<T> {
-  if (!Number.isInteger(length) || length <= 0 || length > MAX_IO_BYTES) {
-    throw new RangeError(`${what}: read length ${length} outside 1..${MAX_IO_BYTES}`);
-  }
+  checkReadLength(what, length);
   const { device } = ctx;
   const io = device.readWith ? device.readWith(offset, length, parse) : device.read(offset, length).then(parse);
   return boundedIo(ctx.clock, timeoutSeconds, io, what, failName);

@@ -18,7 +18,7 @@ import {
   type BlockDevice, type HostStatusTable, type LeaderRecord, type Notification, type PaxosHost,
 } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
-import { renewIfDueAtJoin } from "./join-renewal.js";
+import { TICK_SECONDS, renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
@@ -27,10 +27,6 @@ import { resultOf } from "./results.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
 import { SanlkResult } from "@sanlock-ts/client/wire/index";
 
-/** The renewal loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
-const TICK_SECONDS = 1;
-/** Extra wait before an attempt once a renewal is due (§2.3). */
-const DUE_DELAY_SECONDS = 0.5;
 
 export interface LockspaceSpec {
   readonly name: string;
@@ -373,17 +369,7 @@ export class Lockspace {
   private async renewLoop(): Promise<void> {
     const delta = this.delta;
     if (delta === undefined) return;
-    const signal = this.stop.signal;
-    while (!signal.aborted) {
-      try {
-        await DAEMON_CLOCK.sleep(TICK_SECONDS, signal);
-        if (DAEMON_CLOCK.now() - Number(delta.lastSuccess) < delta.timeouts.idRenewalSeconds) continue;
-        await DAEMON_CLOCK.sleep(DUE_DELAY_SECONDS, signal);
-      } catch {
-        return; // stopped
-      }
-      await this.renewOnce(delta);
-    }
+    await renewWhenDue(delta, this.stop.signal, () => this.renewOnce(delta));
   }
 
   private async renewOnce(delta: DeltaLease): Promise<void> {

@@ -12,16 +12,12 @@ import { DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRen
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
 import { AreaChangeTracker } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
-import { renewIfDueAtJoin } from "./join-renewal.js";
+import { renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { RenewalStatus } from "./renewal-status.js";
 import { TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
 import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
 
-/** The loop wakes this often (sanlock's lockspace thread: every second, §2.3). */
-const TICK_SECONDS = 1;
-/** Extra wait before an attempt once a renewal is due (§2.3). */
-const DUE_DELAY_SECONDS = 0.5;
 
 export type PostToMain = (message: FromWorkerBody) => void;
 
@@ -96,7 +92,7 @@ export class WorkerLockspace {
       this.status.recordAttempt(Number(lastSuccess), 0);
       const g = delta.geometry;
       this.post({ op: "joined", generation: joined.generation, timestamp: lastSuccess, sectorSize: g.sectorSize, alignSize: g.alignSize, maxHosts: g.maxHosts });
-      this.loop = this.renewLoop(delta);
+      this.loop = renewWhenDue(delta, this.stop.signal, () => this.renewOnce(delta));
     } catch (error) {
       const result = this.stop.signal.aborted ? -1 : joinResult(error);
       this.post({ op: "join-failed", result, message: (error as Error).message });
@@ -137,21 +133,6 @@ export class WorkerLockspace {
       }
     }
     await this.device?.close().catch(() => undefined);
-  }
-
-  /** §2.3 scheduling: every second; when 2N are due, 0.5 s more, then renew. */
-  private async renewLoop(lease: DeltaLease): Promise<void> {
-    const signal = this.stop.signal;
-    while (!signal.aborted) {
-      try {
-        await DAEMON_CLOCK.sleep(TICK_SECONDS, signal);
-        if (DAEMON_CLOCK.now() - Number(lease.lastSuccess) < lease.timeouts.idRenewalSeconds) continue;
-        await DAEMON_CLOCK.sleep(DUE_DELAY_SECONDS, signal);
-      } catch {
-        return; // stopped
-      }
-      await this.renewOnce(lease);
-    }
   }
 
   private async renewOnce(lease: DeltaLease): Promise<void> {
