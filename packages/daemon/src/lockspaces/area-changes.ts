@@ -11,42 +11,13 @@
  * bytes are what the worker compares. Both sides start from "every sector zero", the record
  * an all-zero sector decodes to.
  */
-import {
-  DELTA_DISK_MAGIC, LeaderOffsets, readLeaderFields, testHostBit, type ObservedRecord,
-} from "@sanlock-ts/core";
+import { nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanlock-ts/core";
 
 /** Bytes of a delta sector that the watcher reads (leader record and host bitmap). */
 export const OBSERVED_SECTOR_BYTES = 512;
 /** Largest max_hosts of any geometry (ondisk.md §2). */
 const MAX_HOSTS = 2000;
-/** Size of a name field (ondisk.md §4). */
-const NAME_FIELD_SIZE = 48;
 const ZERO_SECTOR = Buffer.alloc(OBSERVED_SECTOR_BYTES);
-
-/** The name as a stored name field is compared with it: UTF-8, cut at 48 bytes and at a NUL. */
-export function nameFieldBytes(name: string): Uint8Array {
-  const bytes = new TextEncoder().encode(name).subarray(0, NAME_FIELD_SIZE);
-  const nul = bytes.indexOf(0);
-  return nul < 0 ? bytes : bytes.subarray(0, nul);
-}
-
-/** strncmp(field, name, 48) == 0 on the raw field at `offset` (no decoding). */
-export function nameFieldMatches(sector: Uint8Array, offset: number, name: Uint8Array): boolean {
-  for (let i = 0; i < name.length; i++) if (sector[offset + i] !== name[i]) return false;
-  return name.length === NAME_FIELD_SIZE || sector[offset + name.length] === 0;
-}
-
-/** The watcher's view of one delta sector (§3.2 step 2): magic and name validity, no checksum. */
-export function observeSector(sector: Uint8Array, hostId: number, spaceName: Uint8Array, ourHostId: number): ObservedRecord {
-  const rec = readLeaderFields(sector, 0);
-  return {
-    hostId,
-    valid: rec.magic === DELTA_DISK_MAGIC && nameFieldMatches(sector, LeaderOffsets.spaceName, spaceName),
-    ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
-    hostName: rec.resourceName, ourBitSet: testHostBit(sector, ourHostId),
-    eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
-  };
-}
 
 /** The record an all-zero sector decodes to. */
 export function emptyRecord(hostId: number): ObservedRecord {
@@ -78,7 +49,7 @@ export class AreaChangeTracker {
 
   constructor(private readonly shape: AreaShape, lockspace: string, private readonly ourHostId: number) {
     checkShape(shape);
-    this.spaceName = nameFieldBytes(lockspace);
+    this.spaceName = nameCompareBytes(lockspace);
   }
 
   /**
@@ -96,7 +67,7 @@ export class AreaChangeTracker {
       const before = this.previous.get(i) ?? ZERO_SECTOR;
       if (bytes.compare(before, 0, OBSERVED_SECTOR_BYTES, at, at + OBSERVED_SECTOR_BYTES) !== 0) changedAt.push(i);
     }
-    const records = changedAt.map((i) => observeSector(area.subarray(i * sectorSize, (i + 1) * sectorSize), i + 1, this.spaceName, this.ourHostId));
+    const records = changedAt.map((i) => observedRecordAt(area, i * sectorSize, sectorSize, i + 1, this.spaceName, this.ourHostId));
     for (const i of changedAt) {
       const sector = bytes.subarray(i * sectorSize, i * sectorSize + OBSERVED_SECTOR_BYTES);
       if (sector.equals(ZERO_SECTOR)) this.previous.delete(i);
