@@ -3,7 +3,11 @@
 // installed, against the real sanlock 3.8.5 daemon, each on fresh lease files under /var/tmp
 // (ext4: O_DIRECT), io_timeout 1. Prints one table comparing them.
 //
-//   node bench/run.mjs [--quick] [--only sanlock-ts|sanlock] [--json FILE]
+//   node bench/run.mjs [--quick] [--only sanlock-ts|sanlock] [--steps KEY,...] [--json FILE]
+//
+// --steps keeps only the named workloads (keys: status, ex, sh, parallel, io, hold, spaces);
+// the join of the main lockspace always runs first and the leave last. For iterating on one
+// figure; the README's table comes from a full run.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
@@ -23,14 +27,18 @@ const SIZES = {
 };
 
 function parseOptions(argv) {
-  const opts = { quick: false, only: null, json: null };
+  const opts = { quick: false, only: null, json: null, steps: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") continue; // pnpm may forward its separator
     if (arg === "--quick") opts.quick = true;
     else if (arg === "--only") opts.only = argv[++i];
     else if (arg === "--json") opts.json = argv[++i];
-    else throw new Error(`unknown option ${arg} (use --quick, --only sanlock-ts|sanlock, --json FILE)`);
+    else if (arg === "--steps") opts.steps = new Set(String(argv[++i]).split(","));
+    else throw new Error(`unknown option ${arg} (use --quick, --only sanlock-ts|sanlock, --steps KEY,..., --json FILE)`);
+  }
+  for (const key of opts.steps ?? []) {
+    if (!STEP_KEYS.includes(key)) throw new Error(`--steps: unknown workload ${key} (one of ${STEP_KEYS.join(", ")})`);
   }
   if (opts.only !== null && !(opts.only in DAEMON_KINDS)) throw new Error(`--only must be one of ${Object.keys(DAEMON_KINDS).join(", ")}`);
   return opts;
@@ -67,6 +75,10 @@ async function prepare(kind, sizes) {
  * change in the machine's background load during the run falls on both daemons alike.
  */
 const ROUNDS = 2;
+/** Workload keys --steps accepts; a step's key is its result key up to "Round" or ".". */
+const STEP_KEYS = ["status", "ex", "sh", "parallel", "io", "hold", "spaces"];
+const ALWAYS_RUN = new Set(["join", "left"]);
+const stepKey = (resultKey) => resultKey.replace(/Round\d+$/, "").replace(/\..*$/, "").replace(/^idleRssKiB$/, "status");
 /** Daemon log lines shown when a step fails. */
 const DAEMON_LOG_LINES = 20;
 function steps(sizes) {
@@ -103,8 +115,9 @@ function combineRounds(r) {
   for (const k of Object.keys(r)) if (/Round\d+$/.test(k)) delete r[k];
 }
 
-async function runSteps(contexts, sizes) {
-  for (const [i, [key, label, run]] of steps(sizes).entries()) {
+async function runSteps(contexts, sizes, only) {
+  const chosen = steps(sizes).filter(([key]) => only === null || ALWAYS_RUN.has(key) || only.has(stepKey(key)));
+  for (const [i, [key, label, run]] of chosen.entries()) {
     const order = i % 2 === 0 ? contexts : [...contexts].reverse();
     for (const ctx of order) {
       const [target, field] = key.startsWith("io.") ? [ctx.results.io, key.slice(3)] : [ctx.results, key];
@@ -144,7 +157,7 @@ async function main() {
       if (skip) { notes.push(`${kind} skipped: ${skip}`); continue; }
       contexts.push(await prepare(kind, sizes));
     }
-    await runSteps(contexts, sizes);
+    await runSteps(contexts, sizes, opts.steps);
   } finally {
     await cleanupAll();
   }
