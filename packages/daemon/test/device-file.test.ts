@@ -140,6 +140,29 @@ t.test("a read past the end of the file says the file is too small", async (t) =
   t.equal(await device.size(), 64 * 1024 + 512);
 });
 
+t.test("reaches() answers from the size last seen and asks the kernel only beyond it", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: 64 * 1024 });
+  let fstats = 0;
+  let stats = 0;
+  const io: DeviceIo = {
+    ...nodeDeviceIo,
+    fstat: (fd) => ((fstats += 1), nodeDeviceIo.fstat(fd)),
+    stat: (path) => ((stats += 1), nodeDeviceIo.stat!(path)),
+  };
+  const device = await openClosing(t, file.path, { io });
+  const atOpen = fstats;
+  t.ok(await device.reaches(64 * 1024), "the whole file, known since the open");
+  t.equal(fstats, atOpen, "no fstat for a range within the size seen at open");
+  t.notOk(await device.reaches(64 * 1024 + 512), "one sector past the end");
+  t.equal(fstats, atOpen + 1, "a range beyond the known size asks again");
+  // Another host extends the shared file: the next stat of the path sees the new size.
+  await writeFile(file.path, new Uint8Array(512), { flag: "a" });
+  t.ok(await device.stillNamedByPath());
+  t.equal(stats, 1);
+  t.ok(await device.reaches(64 * 1024 + 512), "the grown file, from the stat");
+  t.equal(fstats, atOpen + 1, "without another fstat");
+});
+
 t.test("open errors name the problem", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: 4096 });
   const missing = await rejection(() => openDirectDevice(`${file.path}.missing`));

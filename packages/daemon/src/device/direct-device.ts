@@ -185,10 +185,24 @@ export class DirectDevice implements BlockDevice {
     if (this.closeRequested || this.identity === undefined || this.io.stat === undefined) return false;
     try {
       const now = await withDeadline(this.io.stat(this.path), this.ioTimeout, `stat of ${this.path}`);
-      return now.identity === this.identity;
+      if (now.identity !== this.identity) return false;
+      // Same file: its size comes with the stat, so reaches() need not fstat it again.
+      if (this.kind === "file") this.knownSize = now.size;
+      return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Whether the device is at least `end` bytes long. Answered from the size last seen (at
+   * open, by size() or by stillNamedByPath's stat) when that reaches `end`, else asked again:
+   * a block device or a shared file may have grown since. A size seen earlier is too large only
+   * if the file was truncated meanwhile; a read past the new end then fails (ERR_OUT_OF_RANGE).
+   */
+  async reaches(end: number): Promise<boolean> {
+    if (end <= this.knownSize) return true;
+    return end <= (await this.size());
   }
 
   /** Size in bytes: BLKGETSIZE64 for a block device, fstat for a file. */
