@@ -14,7 +14,7 @@ import { cpuSeconds } from "./lib/proc-stats.mjs";
 import { FLOOR_THREADS, measureIoFloor } from "./lib/io-floor.mjs";
 import * as work from "./lib/workloads.mjs";
 
-const TOP_FUNCTIONS = 15;
+const TOP_FUNCTIONS = Number(process.env.TOP_FUNCTIONS ?? 15);
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);

@@ -34,7 +34,7 @@ t.test("users of one path share one open device; without an idle period the last
   const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 0 });
   const [a, b] = await Promise.all([devices.use(file.path, 5000), devices.use(file.path, 5000)]);
   t.equal(opener.opened.length, 1, "two concurrent users, one open");
-  t.equal(a.device, b.device);
+  t.equal(await a.device.confirmed(), await b.device.confirmed());
   t.equal(devices.usersOf(file.path, 5000), 2);
 
   await a.device.write(0, new Uint8Array(512).fill(7));
@@ -50,7 +50,7 @@ t.test("users of one path share one open device; without an idle period the last
 
   const c = await devices.use(file.path, 5000);
   t.equal(opener.opened.length, 2, "a later user opens the path again");
-  t.not(c.device, a.device);
+  t.not(await c.device.confirmed(), await a.device.confirmed());
   await c.release();
 });
 
@@ -60,9 +60,9 @@ t.test("a different I/O deadline gets its own device", async (t) => {
   const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 0 });
   const short = await devices.use(file.path, 5000);
   const long = await devices.use(file.path, 50_000);
-  t.not(short.device, long.device);
-  t.equal(short.device.ioTimeoutMs, 5000);
-  t.equal(long.device.ioTimeoutMs, 50_000);
+  t.not(await short.device.confirmed(), await long.device.confirmed());
+  t.equal((await short.device.confirmed()).ioTimeoutMs, 5000);
+  t.equal((await long.device.confirmed()).ioTimeoutMs, 50_000);
   await short.release();
   await long.release();
   t.equal(opener.closedFds.length, 2);
@@ -103,14 +103,14 @@ t.test("a device with a timed-out I/O keeps its fd until the kernel finishes; ne
   await stalled.release();
   t.equal(devices.idleCount, 0, "a device with I/O still in the kernel is not kept for reuse");
   t.same(opener.closedFds, [], "the fd stays open while the timed-out read may still run");
-  t.equal(stalled.device.stats().inFlight, 1, "its slot stays taken");
+  t.equal((await stalled.device.confirmed()).stats().inFlight, 1, "its slot stays taken");
 
   const fresh = await devices.use(file.path, 200);
-  t.not(fresh.device, stalled.device, "the closing device is not handed out again");
+  t.not(await fresh.device.confirmed(), await stalled.device.confirmed(), "the closing device is not handed out again");
   t.same(await fresh.device.read(0, 512), new Uint8Array(512));
 
   resumeHeld?.();
-  await stalled.device.whenFdClosed();
+  await (await stalled.device.confirmed()).whenFdClosed();
   t.equal(opener.closedFds.length, 1, "closed once the kernel finished the read");
   await fresh.release();
   t.equal(devices.idleCount, 1, "a device without I/O in the kernel waits for its next user");
@@ -129,7 +129,7 @@ t.test("an idle device is reused while the path names the same file, and closed 
   t.equal(devices.idleCount, 1);
 
   const second = await devices.use(file.path, 5000);
-  t.equal(second.device, first.device, "the same device again, no new open");
+  t.equal(await second.device.confirmed(), await first.device.confirmed(), "the same device again, no new open");
   t.equal(opener.opened.length, 1);
   t.equal(devices.idleCount, 0, "in use again");
   t.same(await second.device.read(0, 512), new Uint8Array(512).fill(3));
@@ -156,12 +156,100 @@ t.test("a lease file replaced while its device was idle gets a new device: no le
   writeFileSync(replacement, new Uint8Array(MIB).fill(9));
   renameSync(replacement, file.path); // same path, another inode: what another host now sees
   const after = await devices.use(file.path, 5000);
-  t.not(after.device, before.device, "not the idle device");
+  t.not(await after.device.confirmed(), await before.device.confirmed(), "not the idle device");
   t.equal(opener.opened.length, 2);
   t.same(await after.device.read(0, 512), new Uint8Array(512).fill(9), "reads the file now at the path");
-  await before.device.whenFdClosed();
+  await (await before.device.confirmed()).whenFdClosed();
   t.equal(opener.closedFds.length, 1, "the stale device was closed");
   await after.release();
+  await devices.closeIdle();
+});
+
+/**
+ * nodeDeviceIo whose path stats wait until `answer()`, counting kernel reads and writes per
+ * open (0 = the first open): fd numbers are reused once a device closes, so opens are told
+ * apart by their order.
+ */
+function heldStatIo(): { io: DeviceIo; answer: () => void; reads: number[]; writes: number[] } {
+  const openOf = new Map<number, number>();
+  const reads: number[] = [];
+  const writes: number[] = [];
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const count = (counts: number[], fd: number): void => {
+    const open = openOf.get(fd)!;
+    counts[open] = (counts[open] ?? 0) + 1;
+  };
+  const io: DeviceIo = {
+    ...nodeDeviceIo,
+    open: async (path, flags) => {
+      const fd = await nodeDeviceIo.open(path, flags);
+      openOf.set(fd, reads.length);
+      reads.push(0);
+      writes.push(0);
+      return fd;
+    },
+    stat: async (path) => {
+      await gate;
+      return nodeDeviceIo.stat!(path);
+    },
+    read: (fd, target, position) => (count(reads, fd), nodeDeviceIo.read(fd, target, position)),
+    write: (fd, source, position) => (count(writes, fd), nodeDeviceIo.write(fd, source, position)),
+  };
+  return { io, answer: () => release(), reads, writes };
+}
+
+t.test("a reused device reads before its stat answers; a write waits for it", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: MIB });
+  const held = heldStatIo();
+  const opener = countingOpener(held.io);
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000 });
+  const first = await devices.use(file.path, 5000);
+  await first.device.write(0, new Uint8Array(512).fill(4));
+  await first.release();
+
+  const again = await devices.use(file.path, 5000); // handed out without waiting for the stat
+  const read = again.device.read(0, 512);
+  const write = again.device.write(512, new Uint8Array(512).fill(5));
+  await sleep(50);
+  t.equal(held.reads[0], 1, "the read reached the kernel while the stat was held");
+  t.equal(held.writes[0], 1, "the write did not (only the first user's write did)");
+  held.answer();
+  t.same(await read, new Uint8Array(512).fill(4));
+  await write;
+  t.equal(held.writes[0], 2, "the write went to the confirmed device");
+  t.equal(opener.opened.length, 1);
+  await again.release();
+  await devices.closeIdle();
+});
+
+t.test("reads started on a device whose file was replaced are dropped and issued on the new file", async (t) => {
+  const file = await createSparseFile(t, { sizeBytes: MIB });
+  const held = heldStatIo();
+  const opener = countingOpener(held.io);
+  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000 });
+  const first = await devices.use(file.path, 5000);
+  await first.device.write(0, new Uint8Array(512).fill(4));
+  await first.release();
+
+  const replacement = `${file.path}.new`;
+  writeFileSync(replacement, new Uint8Array(MIB).fill(9));
+  renameSync(replacement, file.path);
+  const again = await devices.use(file.path, 5000);
+  const read = again.device.readWith(0, 512, (bytes) => bytes[0]);
+  const write = again.device.write(512, new Uint8Array(512).fill(6));
+  await sleep(50);
+  t.equal(held.reads[0], 1, "the read went to the old file while the stat was held");
+  held.answer();
+  t.equal(await read, 9, "the result is the new file's");
+  await write;
+  t.equal(opener.opened.length, 2, "the new file was opened");
+  const fresh = opener.opened[1]!;
+  t.equal(held.reads[1], 1, "the read was issued again on it");
+  t.equal(held.writes[0], 1, "nothing but the first user's write reached the old file");
+  t.equal(held.writes[1], 1, "the write went to the new file");
+  t.equal(await again.device.confirmed(), fresh);
+  await again.release();
   await devices.closeIdle();
 });
 
@@ -172,12 +260,12 @@ t.test("at most maxIdle devices wait; the oldest closes first", async (t) => {
   const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000, maxIdle: 2 });
   const uses = await Promise.all(files.map((f) => devices.use(f.path, 5000)));
   for (const use of uses) await use.release();
-  await uses[0]!.device.whenFdClosed();
+  await (await uses[0]!.device.confirmed()).whenFdClosed();
   t.equal(devices.idleCount, 2);
   t.same(opener.closedFds.length, 1, "the first released was closed when the third became idle");
   t.equal(devices.usersOf(files[0]!.path, 5000), 0);
   const again = await devices.use(files[2]!.path, 5000);
-  t.equal(again.device, uses[2]!.device, "the newest idle one is still there");
+  t.equal(await again.device.confirmed(), await uses[2]!.device.confirmed(), "the newest idle one is still there");
   await again.release();
   await devices.closeIdle();
   t.equal(opener.closedFds.length, 3);

@@ -201,8 +201,13 @@ export class DirectDevice implements BlockDevice {
    * if the file was truncated meanwhile; a read past the new end then fails (ERR_OUT_OF_RANGE).
    */
   async reaches(end: number): Promise<boolean> {
-    if (end <= this.knownSize) return true;
+    if (this.knowsItReaches(end)) return true;
     return end <= (await this.size());
+  }
+
+  /** Whether the size last seen already reaches `end` (no I/O). */
+  knowsItReaches(end: number): boolean {
+    return end <= this.knownSize;
   }
 
   /** Size in bytes: BLKGETSIZE64 for a block device, fstat for a file. */

@@ -16,11 +16,13 @@
  * of the daemon's own time before the first lease I/O). A device is reused only after a stat
  * of the path shows the path still names what was opened (DirectDevice.stillNamedByPath), as
  * sanlock's open per acquire guarantees: a lease file replaced meanwhile gets a new device.
+ * The user's reads do not wait for that stat; its writes do (confirming-device.ts).
  * A device with an I/O still in the kernel (timed out) is not kept: it closes at once, and
  * DirectDevice.close keeps the fd, and the buffers of that I/O quarantined, until the kernel
  * finishes it; a later user of the path opens a new device.
  */
 import type { DirectDevice } from "../device/index.js";
+import { ConfirmingDevice } from "./confirming-device.js";
 
 /** Bound on distinct (path, deadline) devices open at once. */
 export const MAX_SHARED_LEASE_DEVICES = 4096;
@@ -42,7 +44,8 @@ export type OpenLeaseDevice = (path: string, ioTimeoutMs: number) => Promise<Dir
 
 /** One user's claim on a shared device; `release` exactly once when done with it. */
 export interface LeaseDeviceUse {
-  readonly device: DirectDevice;
+  /** This user's I/O: reads may start before a reused device is confirmed, writes wait for it. */
+  readonly device: ConfirmingDevice;
   /** Gives the claim back; the last one closes the device. A second call does nothing. */
   release(): Promise<void>;
 }
@@ -55,6 +58,10 @@ interface Entry {
   users: number;
   /** Set while the device is open without users. */
   idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The device itself while idle. */
+  parked: DirectDevice | undefined;
+  /** The reused device while the stat that confirms it runs (`opening` then says what it found). */
+  unconfirmed: DirectDevice | undefined;
 }
 
 export class SharedLeaseDevices {
@@ -77,12 +84,16 @@ export class SharedLeaseDevices {
     const entry = this.entryFor(path, ioTimeoutMs);
     if (entry.users >= MAX_USERS_PER_LEASE_DEVICE) throw new RangeError(`more than ${MAX_USERS_PER_LEASE_DEVICE} users of lease device ${path}`);
     entry.users += 1;
-    let device: DirectDevice;
-    try {
-      device = await entry.opening;
-    } catch (error) {
-      entry.users -= 1;
-      throw error;
+    let device: ConfirmingDevice;
+    if (entry.unconfirmed !== undefined) {
+      device = new ConfirmingDevice(entry.unconfirmed, entry.opening);
+    } else {
+      try {
+        device = new ConfirmingDevice(await entry.opening);
+      } catch (error) {
+        entry.users -= 1;
+        throw error;
+      }
     }
     let released = false;
     return {
@@ -123,7 +134,9 @@ export class SharedLeaseDevices {
       return existing;
     }
     if (this.entries.size >= MAX_SHARED_LEASE_DEVICES) throw new RangeError(`more than ${MAX_SHARED_LEASE_DEVICES} lease devices open`);
-    const entry: Entry = { key, path, ioTimeoutMs, opening: this.open(path, ioTimeoutMs), users: 0, idleTimer: undefined };
+    const entry: Entry = {
+      key, path, ioTimeoutMs, opening: this.open(path, ioTimeoutMs), users: 0, idleTimer: undefined, parked: undefined, unconfirmed: undefined,
+    };
     this.entries.set(key, entry);
     this.forgetOnFailure(entry);
     return entry;
@@ -134,30 +147,45 @@ export class SharedLeaseDevices {
     entry.opening.catch(() => this.forget(entry));
   }
 
-  /** An idle device gets a user again: reused if the path still names it, else replaced. */
+  /**
+   * An idle device gets a user again: reused if the path still names it, else replaced. Users
+   * that come before the stat answers get the device unconfirmed (ConfirmingDevice).
+   */
   private revive(entry: Entry): void {
+    const device = entry.parked;
+    if (device === undefined) throw new Error(`assertion: idle lease device ${entry.path} without its device`);
     this.unpark(entry);
-    entry.opening = entry.opening.then(async (device) => {
-      if (await device.stillNamedByPath()) return device;
+    entry.unconfirmed = device;
+    const confirming = device.stillNamedByPath().then((same) => {
+      if (same) return device;
       void closeQuietly(device);
       return this.open(entry.path, entry.ioTimeoutMs);
     });
+    entry.opening = confirming;
+    const settled = (): void => {
+      if (entry.opening === confirming) entry.unconfirmed = undefined;
+    };
+    confirming.then(settled, settled);
     this.forgetOnFailure(entry);
   }
 
-  private async releaseOne(entry: Entry, device: DirectDevice): Promise<void> {
-    if (entry.users <= 0) throw new Error(`assertion: lease device ${device.path} released more often than used`);
+  private async releaseOne(entry: Entry, use: ConfirmingDevice): Promise<void> {
+    if (entry.users <= 0) throw new Error(`assertion: lease device ${entry.path} released more often than used`);
+    // The device the entry now holds: the confirmed one. If opening a replacement failed, the
+    // entry is already forgotten and the stale device closed.
+    const device = await use.confirmed().catch(() => undefined);
     entry.users -= 1;
-    if (entry.users > 0) return;
-    if (this.idleCloseMs > 0 && this.maxIdle > 0 && device.stats().inFlight === 0) {
-      this.park(entry);
+    if (entry.users > 0 || device === undefined) return;
+    if (this.idleCloseMs > 0 && this.maxIdle > 0 && device.stats().inFlight === 0 && this.entries.get(entry.key) === entry) {
+      this.park(entry, device);
       return;
     }
     this.forget(entry);
     await closeQuietly(device);
   }
 
-  private park(entry: Entry): void {
+  private park(entry: Entry, device: DirectDevice): void {
+    entry.parked = device;
     entry.idleTimer = setTimeout(() => void this.closeIdleEntry(entry), this.idleCloseMs);
     entry.idleTimer.unref(); // an idle device never keeps the daemon alive
     this.idle.add(entry);
@@ -170,15 +198,16 @@ export class SharedLeaseDevices {
   private unpark(entry: Entry): void {
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
+    entry.parked = undefined;
     this.idle.delete(entry);
   }
 
   private async closeIdleEntry(entry: Entry): Promise<void> {
-    if (entry.idleTimer === undefined || entry.users > 0) return; // revived meanwhile
+    const device = entry.parked;
+    if (entry.idleTimer === undefined || entry.users > 0 || device === undefined) return; // revived meanwhile
     this.unpark(entry);
     this.forget(entry);
-    const device = await entry.opening.catch(() => undefined);
-    if (device !== undefined) await closeQuietly(device);
+    await closeQuietly(device);
   }
 
   private forget(entry: Entry): void {
