@@ -169,3 +169,36 @@ t.test("a hinted area read that times out reports -202", async (t) => {
   const err = await drive(clock, disk(stalled, MiB, clock, G512).readFull().then(() => undefined, (e: unknown) => e));
   t.ok(err instanceof LeaseError && err.result === SanlockResult.AIO_TIMEOUT);
 });
+
+/** The device's reads handed over at byte offset 1 of a larger buffer (no word alignment). */
+function oddOffsetReads(dev: MemoryDevice): BlockDevice {
+  return {
+    sectorSize: dev.sectorSize,
+    size: () => dev.size(),
+    read: async (offset, length) => {
+      const bytes = await dev.read(offset, length);
+      const shifted = new Uint8Array(length + 1);
+      shifted.set(bytes, 1);
+      return shifted.subarray(1);
+    },
+    write: (offset, data) => dev.write(offset, data),
+    close: () => dev.close(),
+  };
+}
+
+t.test("a slot counts as empty only if every byte of its dblock and mode block is zero, at any buffer alignment", async (t) => {
+  // Record bytes: the dblock (0..55) and the mode block (128..143); the rest of the sector is
+  // not part of a slot's content (ondisk.md §6.4).
+  const inRecords = [0, 3, 4, 31, 52, 55, 128, 131, 136, 143];
+  const outside = [56, 60, 127, 144, 200, 511];
+  for (const [label, wrap] of [["aligned", (d: MemoryDevice): BlockDevice => d], ["odd byteOffset", oddOffsetReads]] as const) {
+    for (const byte of [...inRecords, ...outside]) {
+      const dev = deviceWithResource(4 * MiB, MiB);
+      dev.contents[slotAt(MiB, G512, 9) + byte] = 0x80;
+      const reader = disk(wrap(dev), MiB);
+      await reader.readLeader(); // learns the geometry
+      const slots = await reader.readBallotSlots(2000);
+      t.same(slots.map((s) => s.hostId), inRecords.includes(byte) ? [9] : [], `${label}: a byte set at ${byte}`);
+    }
+  }
+});

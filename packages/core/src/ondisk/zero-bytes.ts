@@ -43,6 +43,22 @@ export class ZeroScanner {
     return true;
   }
 
+  /**
+   * The index in `words` of the word starting at byte `start`, or -1 when `start` is not on a
+   * word boundary of this view (a buffer at an odd byteOffset). For callers that test fixed
+   * record layouts word by word (paxos-disk.ts).
+   */
+  wordIndexAt(start: number): number {
+    const first = start - this.wordStart;
+    if (first < 0 || (first & 3) !== 0 || start >= this.bytes.length) return -1;
+    return first >>> 2;
+  }
+
+  /** The buffer as 32-bit words from wordIndexAt(…)'s origin. */
+  get wordView(): Uint32Array {
+    return this.words;
+  }
+
   /** words[from, to) all zero. */
   private wordsZero(from: number, to: number): boolean {
     const words = this.words;

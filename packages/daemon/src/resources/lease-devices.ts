@@ -156,7 +156,10 @@ export class SharedLeaseDevices {
     if (device === undefined) throw new Error(`assertion: idle lease device ${entry.path} without its device`);
     this.unpark(entry);
     entry.unconfirmed = device;
-    const confirming = device.stillNamedByPath().then((same) => {
+    // Started from setImmediate, i.e. after the reviving user's first read has gone to the
+    // threadpool in this turn: that read is on the acquire's critical path, the stat is not.
+    const stat = new Promise<boolean>((resolve) => setImmediate(() => resolve(device.stillNamedByPath())));
+    const confirming = stat.then((same) => {
       if (same) return device;
       void closeQuietly(device);
       return this.open(entry.path, entry.ioTimeoutMs);
