@@ -109,5 +109,8 @@ t.test("table: ratio per row and the disk floor beside the acquire rows", async 
   const alone = row("EX acquire alone, median");
   t.same(cycle?.slice(3, 8), ["6.00", "8.00", "0.75", "<= 0.7", "3.50 (disk floor)"]);
   t.same(alone?.slice(3, 8), ["4.00", "5.00", "0.80", "<= 0.7", "2.75 (disk floor)"]);
+  t.same(row("above the disk floor")?.slice(3, 6), ["1.25", "2.25", "0.56"], "each daemon's acquire minus the floor, and their ratio");
+  const noFloor = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, floor: null });
+  t.match(noFloor.find((l) => l.includes("above the disk floor")), /\| - +\| - +\| - +\|/, "nothing to subtract without a floor");
   t.match(row("8 clients in parallel")?.[7], /^480 \(disk floor\)$/);
 });
