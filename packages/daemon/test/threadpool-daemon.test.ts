@@ -2,8 +2,8 @@
 // that I/O stuck on one device cannot take every thread the other lockspaces renew with.
 // Node 20 starts the pool before the daemon's first line runs, so `sanlock-ts daemon` starts
 // itself again in place (execve) with UV_THREADPOOL_SIZE set: same pid, same stderr.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,4 +63,39 @@ t.test("`sanlock-ts daemon -D` runs with the daemon's threadpool, in the process
   t.notMatch(stderr, /libuv threadpool of/, "no small-threadpool warning");
   daemon.kill("SIGTERM");
   t.equal(await exited, 0, "exits 0 on SIGTERM");
+});
+
+t.test("a SIGPROF pending at the re-exec (node --cpu-prof) does not end the new image", async (t) => {
+  // The child blocks SIGPROF, raises it (pending, as V8's sampler leaves it under --cpu-prof) and
+  // re-executes itself; the new image unblocks signals while starting, before any handler exists.
+  const dir = mkdtempSync(join(tmpdir(), "slts-tp-sig-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const threadpoolJs = fileURLToPath(new URL("../dist/device/threadpool.js", import.meta.url));
+  const daemonPackage = fileURLToPath(new URL("../package.json", import.meta.url));
+  const child = join(dir, "child.mjs");
+  writeFileSync(child, `
+import { createRequire } from "node:module";
+import os from "node:os";
+const koffi = createRequire(${JSON.stringify(daemonPackage)})("koffi");
+const { reexecWithDaemonThreadpool, THREADPOOL_REEXEC_ENV } = await import(${JSON.stringify(threadpoolJs)});
+if (process.env[THREADPOOL_REEXEC_ENV] === "1") {
+  console.log("alive after re-exec");
+  process.exit(0);
+}
+const libc = koffi.load("libc.so.6");
+const sigprocmask = libc.func("int sigprocmask(int how, const uint8_t *set, uint8_t *old)");
+const raise = libc.func("int raise(int sig)");
+const set = Buffer.alloc(128); // sigset_t
+const bit = os.constants.signals.SIGPROF - 1;
+set[bit >> 3] |= 1 << (bit & 7);
+sigprocmask(0 /* SIG_BLOCK */, set, null);
+raise(os.constants.signals.SIGPROF);
+await reexecWithDaemonThreadpool({ ...process.env, UV_THREADPOOL_SIZE: "4" });
+`);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.SANLOCK_TS_THREADPOOL_REEXEC;
+  const run = spawnSync(process.execPath, [child], { env, encoding: "utf8", timeout: 20_000 });
+  t.equal(run.signal, null, "not ended by a signal");
+  t.equal(run.status, 0);
+  t.equal(run.stdout.trim(), "alive after re-exec");
 });

@@ -25,6 +25,7 @@
  * Each thread reserves its stack (libuv uses 8 MiB of address space,
  * committed lazily), so 128 threads cost address space, not memory.
  */
+import os from "node:os";
 
 /** Threads the daemon asks libuv for. */
 export const DAEMON_THREADPOOL_SIZE = 128;
@@ -64,6 +65,8 @@ export function applyDaemonThreadpoolSize(
 /** Set in the environment of a daemon started again by reexecWithDaemonThreadpool (no second re-exec). */
 export const THREADPOOL_REEXEC_ENV = "SANLOCK_TS_THREADPOOL_REEXEC";
 
+/** <signal.h>: the "ignore" disposition. */
+const SIG_IGN = 1;
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
@@ -100,6 +103,13 @@ export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = proces
     const flags = fcntl(fd, F_GETFD) as number;
     if (flags >= 0 && (flags & FD_CLOEXEC) !== 0) fcntl(fd, F_SETFD, "int", flags & ~FD_CLOEXEC);
   }
+  // Under `node --cpu-prof`, V8's sampler sends this thread SIGPROF. One still pending at the
+  // execve would be delivered in the new image before any handler exists, and SIGPROF's default
+  // action ends the process (seen: about 1 start in 6 at --cpu-prof-interval=50). Ignoring it
+  // discards a pending one and any sent until the old image is gone; the new image installs
+  // its own handler if it profiles.
+  const signal = libc.func("intptr_t signal(int signum, intptr_t handler)");
+  signal(os.constants.signals.SIGPROF, SIG_IGN);
   execve(process.execPath, [...argv, null], [...envp, null]);
   throw new Error(`execve ${process.execPath} failed (errno ${koffi.errno()}) raising UV_THREADPOOL_SIZE to ${setting.size}`);
 }
