@@ -199,7 +199,8 @@ function heldStatIo(): { io: DeviceIo; answer: () => void; reads: number[]; writ
   return { io, answer: () => release(), reads, writes };
 }
 
-t.test("a reused device reads before its stat answers; a write waits for it", async (t) => {
+/** A path whose device is idle (first user wrote 4s to sector 0 and left), stats held. */
+async function idleDeviceWithHeldStat(t: Parameters<typeof createSparseFile>[0]) {
   const file = await createSparseFile(t, { sizeBytes: MIB });
   const held = heldStatIo();
   const opener = countingOpener(held.io);
@@ -207,6 +208,11 @@ t.test("a reused device reads before its stat answers; a write waits for it", as
   const first = await devices.use(file.path, 5000);
   await first.device.write(0, new Uint8Array(512).fill(4));
   await first.release();
+  return { file, held, opener, devices };
+}
+
+t.test("a reused device reads before its stat answers; a write waits for it", async (t) => {
+  const { file, held, opener, devices } = await idleDeviceWithHeldStat(t);
 
   const again = await devices.use(file.path, 5000); // handed out without waiting for the stat
   const read = again.device.read(0, 512);
@@ -224,13 +230,7 @@ t.test("a reused device reads before its stat answers; a write waits for it", as
 });
 
 t.test("reads started on a device whose file was replaced are dropped and issued on the new file", async (t) => {
-  const file = await createSparseFile(t, { sizeBytes: MIB });
-  const held = heldStatIo();
-  const opener = countingOpener(held.io);
-  const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000 });
-  const first = await devices.use(file.path, 5000);
-  await first.device.write(0, new Uint8Array(512).fill(4));
-  await first.release();
+  const { file, held, opener, devices } = await idleDeviceWithHeldStat(t);
 
   const replacement = `${file.path}.new`;
   writeFileSync(replacement, new Uint8Array(MIB).fill(9));
