@@ -170,12 +170,13 @@ t.test("a lease file replaced while its device was idle gets a new device: no le
  * open (0 = the first open): fd numbers are reused once a device closes, so opens are told
  * apart by their order.
  */
-function heldStatIo(): { io: DeviceIo; answer: () => void; reads: number[]; writes: number[] } {
+function heldStatIo(): { io: DeviceIo; answer: () => void; stallFirstOpenReads: () => () => void; reads: number[]; writes: number[] } {
   const openOf = new Map<number, number>();
   const reads: number[] = [];
   const writes: number[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  let readStall: Promise<void> = Promise.resolve();
   const count = (counts: number[], fd: number): void => {
     const open = openOf.get(fd)!;
     counts[open] = (counts[open] ?? 0) + 1;
@@ -193,19 +194,28 @@ function heldStatIo(): { io: DeviceIo; answer: () => void; reads: number[]; writ
       await gate;
       return nodeDeviceIo.stat!(path);
     },
-    read: (fd, target, position) => (count(reads, fd), nodeDeviceIo.read(fd, target, position)),
+    read: async (fd, target, position) => {
+      count(reads, fd);
+      if (openOf.get(fd) === 0) await readStall;
+      return nodeDeviceIo.read(fd, target, position);
+    },
     write: (fd, source, position) => (count(writes, fd), nodeDeviceIo.write(fd, source, position)),
   };
-  return { io, answer: () => release(), reads, writes };
+  const stallFirstOpenReads = (): (() => void) => {
+    let resume: () => void = () => undefined;
+    readStall = new Promise<void>((resolve) => (resume = resolve));
+    return resume;
+  };
+  return { io, answer: () => release(), stallFirstOpenReads, reads, writes };
 }
 
 /** A path whose device is idle (first user wrote 4s to sector 0 and left), stats held. */
-async function idleDeviceWithHeldStat(t: Parameters<typeof createSparseFile>[0]) {
+async function idleDeviceWithHeldStat(t: Parameters<typeof createSparseFile>[0], ioTimeoutMs = 5000) {
   const file = await createSparseFile(t, { sizeBytes: MIB });
   const held = heldStatIo();
   const opener = countingOpener(held.io);
   const devices = new SharedLeaseDevices(opener.open, { idleCloseMs: 60_000 });
-  const first = await devices.use(file.path, 5000);
+  const first = await devices.use(file.path, ioTimeoutMs);
   await first.device.write(0, new Uint8Array(512).fill(4));
   await first.release();
   return { file, held, opener, devices };
@@ -249,6 +259,25 @@ t.test("reads started on a device whose file was replaced are dropped and issued
   t.equal(held.writes[0], 1, "nothing but the first user's write reached the old file");
   t.equal(held.writes[1], 1, "the write went to the new file");
   t.equal(await again.device.confirmed(), fresh);
+  await again.release();
+  await devices.closeIdle();
+});
+
+t.test("a read stuck on the replaced file does not hold up the read on the new one", async (t) => {
+  const { file, held, opener, devices } = await idleDeviceWithHeldStat(t, 60_000);
+  const resume = held.stallFirstOpenReads(); // the old file's device stops answering reads
+  const replacement = `${file.path}.new`;
+  writeFileSync(replacement, new Uint8Array(MIB).fill(9));
+  renameSync(replacement, file.path);
+  const again = await devices.use(file.path, 60_000);
+  const read = again.device.readWith(0, 512, (bytes) => bytes[0]);
+  await sleep(50);
+  held.answer();
+  // Well before the stuck read's 60 s deadline: the new file's read does not wait for it.
+  const first = await Promise.race([read, sleep(10_000).then(() => "still waiting")]);
+  t.equal(first, 9, "the new file's content, while the old file's read is still stuck");
+  t.equal(opener.opened.length, 2);
+  resume();
   await again.release();
   await devices.closeIdle();
 });

@@ -81,16 +81,22 @@ export class ConfirmingDevice implements BlockDevice, PlacedDevice {
 
   /**
    * Runs `op` on the current device and, if a confirmation is pending, waits for it too: the
-   * result stands if the device was confirmed, else `op` runs again on the new device. `op`
-   * must not change the disk (it may run on a file no other host uses any more).
+   * result stands if the device was confirmed, else `op` runs again on the new device at once,
+   * without waiting for the first run (an I/O on a file no longer at the path may be stuck; it
+   * ends by its own deadline and its result is dropped). `op` must not change the disk.
    */
   private async speculate<T>(op: (device: DirectDevice) => Promise<T>): Promise<T> {
     if (this.confirming === undefined) return op(this.device);
     const speculative = this.device;
-    const [result, confirmed] = await Promise.allSettled([op(speculative), this.confirmed()]);
-    if (confirmed.status === "rejected") throw confirmed.reason;
-    if (confirmed.value !== speculative) return op(confirmed.value);
-    if (result.status === "rejected") throw result.reason;
+    // Settled into a value at once, so a failure of the dropped run is never an unhandled rejection.
+    const first = op(speculative).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const device = await this.confirmed();
+    if (device !== speculative) return op(device);
+    const result = await first;
+    if (!result.ok) throw result.error;
     return result.value;
   }
 }
