@@ -15,12 +15,13 @@
  *   answered the whole time.
  */
 import t from "tap";
-import { SanlockClient, ops } from "../packages/client/src/index.js";
+import { SanlockClient } from "../packages/client/src/index.js";
 import { idRenewalFailSeconds, idRenewalSeconds } from "../packages/core/src/index.js";
 import {
   clusterSkipReason, monotonicSeconds, readDeltaRecord, sleep, sparseFile, startClusterDaemon, startLeaseHolder, tempLeaseDir,
 } from "./helpers/daemons.js";
 import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
+import { renewalHistory } from "./helpers/renewal-history.js";
 
 const IO_TIMEOUT = 1;
 const MiB = 1 << 20;
@@ -44,29 +45,6 @@ const PROBE_TIMEOUT_MS = 10_000;
 const PROBE_PAUSE_MS = 500;
 /** A renewal stuck on the stalled device fails after this; longer than the whole test. */
 const MAX_STALL_SECONDS = 120;
-
-interface RenewalRow {
-  readonly timestamp: number;
-  readonly readMs: number;
-  readonly writeMs: number;
-  readonly nextTimeouts: number;
-  readonly nextErrors: number;
-}
-
-/** The daemon's RENEWAL history of `lockspace`, oldest first. */
-async function renewalHistory(runDir: string, lockspace: string): Promise<RenewalRow[]> {
-  const client = new SanlockClient({ runDir });
-  const { records } = await ops.renewal({ socketPath: client.socketPath, timeoutMs: PROBE_TIMEOUT_MS }, lockspace);
-  return records.map((r) => {
-    const s = ops.parseStateText(r.str);
-    const field = (k: string): number => {
-      const v = Number(s[k]);
-      if (!Number.isFinite(v)) throw new Error(`RENEWAL record without ${k}: ${r.str}`);
-      return v;
-    };
-    return { timestamp: field("timestamp"), readMs: field("read_ms"), writeMs: field("write_ms"), nextTimeouts: field("next_timeouts"), nextErrors: field("next_errors") };
-  });
-}
 
 /** One round of requests on the healthy lockspace by a fresh registered client; returns what failed, if anything. */
 async function probeHealthy(runDir: string, lease: { lockspace: string; resource: string; disks: { path: string; offset: number }[] }): Promise<string | undefined> {
@@ -144,7 +122,7 @@ t.test("a stalled device fails only its own lockspace", { skip, timeout: 90_000 
   });
 
   t.test("the healthy lockspace never misses a renewal", async (t) => {
-    const history = await renewalHistory(daemon.runDir, "HEALTHY");
+    const history = await renewalHistory(daemon.runDir, "HEALTHY", PROBE_TIMEOUT_MS);
     const during = history.filter((row) => row.timestamp >= Math.floor(stalledAt));
     const expected = Math.floor(WATCH_AFTER_STALL_SECONDS / (RENEW_EVERY + 1.5)) - 1;
     t.ok(during.length >= expected, `${during.length} renewals since the stall began (at least ${expected} expected in ${WATCH_AFTER_STALL_SECONDS} s)`);

@@ -5,27 +5,17 @@ import t from "tap";
 import {
   DELTA_DISK_MAGIC, HostStatusTable, SeededRandom, VirtualClock, buildLockspaceAreaFirstWrite, emptyLeader,
   encodeDeltaSector, encodeLeader, freeDeltaLeader, geometryFor, leaderFieldsEqual, nameCompareBytes, nameFieldEquals,
-  namesEqual, readLeaderFields, readName, setHostBit, testHostBit, writeName,
+  namesEqual, readName, setHostBit, writeName,
   type Geometry, type LeaderRecord, type ObservedRecord,
 } from "../src/index.js";
+import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
 
 const MiB = 1048576;
 const OUR_HOST = 3;
 
 /** The per-record view as decoded field by field (what renewals built before observeArea). */
 function decodedRecords(area: Uint8Array, g: Geometry, lockspace: string): ObservedRecord[] {
-  const records: ObservedRecord[] = [];
-  for (let h = 1; h <= g.maxHosts; h++) {
-    const sector = area.subarray((h - 1) * g.sectorSize, h * g.sectorSize);
-    const rec = readLeaderFields(sector, 0);
-    records.push({
-      hostId: h, valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, lockspace),
-      ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
-      hostName: rec.resourceName, ourBitSet: testHostBit(sector, OUR_HOST),
-      eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
-    });
-  }
-  return records;
+  return decodeEveryRecord(area, { sectorSize: g.sectorSize, maxHosts: g.maxHosts, lockspace, ourHostId: OUR_HOST });
 }
 
 function lockspaceArea(g: Geometry): Uint8Array {

@@ -6,9 +6,10 @@ import t from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  DELTA_DISK_MAGIC, HostStatusTable, VirtualClock, namesEqual, readLeaderFields, testHostBit, type ObservedRecord,
+  HostStatusTable, VirtualClock, type ObservedRecord,
 } from "@sanlock-ts/core";
 import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
+import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
 
 const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
 const SECTOR = 512;
@@ -44,18 +45,7 @@ function area(sectors: Record<number, Uint8Array>): Uint8Array {
 
 /** Reference: every record of the read decoded, as the watcher describes it (§3.2 step 2). */
 function fullObservation(bytes: Uint8Array): ObservedRecord[] {
-  const records: ObservedRecord[] = [];
-  for (let h = 1; h <= MAX_HOSTS; h++) {
-    const s = bytes.subarray((h - 1) * SECTOR, h * SECTOR);
-    const rec = readLeaderFields(s, 0);
-    records.push({
-      hostId: h, valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, LOCKSPACE),
-      ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
-      hostName: rec.resourceName, ourBitSet: testHostBit(s, OUR_HOST_ID),
-      eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
-    });
-  }
-  return records;
+  return decodeEveryRecord(bytes, { sectorSize: SECTOR, maxHosts: MAX_HOSTS, lockspace: LOCKSPACE, ourHostId: OUR_HOST_ID });
 }
 
 function table(clock: VirtualClock): HostStatusTable {
@@ -81,7 +71,7 @@ t.test("a table fed with changes matches one fed with every record, read after r
     ["again (an invalid record with a new owner counts as changed every read)", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
     ["host 1 left", area({ 1: REMOVED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
   ];
-  let previous = new Uint8Array(MAX_HOSTS * SECTOR); // both sides start from "all zero"
+  let previous: Uint8Array = new Uint8Array(MAX_HOSTS * SECTOR); // both sides start from "all zero"
   let notified = 0;
   for (const [what, bytes] of reads) {
     clock.advance(2);
