@@ -58,8 +58,12 @@ export interface Notification {
 export interface HostLiveness {
   /** Status snapshot for host_id, or undefined if never examined / out of range. */
   snapshot(hostId: number): HostStatusEntry | undefined;
-  /** sanlock's host_live(): alive unless proven dead (§3.4). */
-  isSharedHolderAlive(hostId: number, generation: bigint): boolean;
+  /**
+   * sanlock's host_live(): alive unless proven dead (§3.4). `recordIoTimeout` is the io_timeout in
+   * a delta record of this host just read, if any: the larger of it and the watcher's paces the
+   * dead-wait (docs/deviations.md D1).
+   */
+  isSharedHolderAlive(hostId: number, generation: bigint, recordIoTimeout?: number): boolean;
 }
 
 export interface HostStatusTableOptions {
@@ -216,13 +220,13 @@ export class HostStatusTable implements HostLiveness {
   }
 
   /** §3.4 host_live: alive unless proven dead; no I/O, no wait. */
-  isSharedHolderAlive(hostId: number, generation: bigint): boolean {
+  isSharedHolderAlive(hostId: number, generation: bigint, recordIoTimeout = 0): boolean {
     const entry = this.entries[hostId - 1];
     if (entry === undefined) return true;
     if (entry.lastCheck === 0) return true;
     if (entry.timestamp === 0n) return false;
     if (entry.ownerGeneration > generation) return false;
-    const deadAfter = hostDeadSeconds(effectiveIoTimeout(entry.ioTimeout, this.opts.ownIoTimeout));
+    const deadAfter = hostDeadSeconds(effectiveIoTimeout(Math.max(entry.ioTimeout, recordIoTimeout), this.opts.ownIoTimeout));
     const now = nowSeconds(this.opts.clock);
     if (entry.lastLive === 0) return !(now - entry.firstCheck > deadAfter);
     return !(now - entry.lastLive > deadAfter);

@@ -47,7 +47,8 @@ export async function decideOwnerGone(cur: LeaderRecord, input: OwnerCheckInput)
   const waitStart = known ? snap.lastLive : nowSeconds(input.clock);
   let lastTs: bigint | undefined = known ? snap.timestamp : undefined;
   const recentlyLive = snap !== undefined && snap.lastLive !== 0 && snap.lastCheck === snap.lastLive;
-  const ownerIo = effectiveIoTimeout(snap?.ioTimeout ?? 0, input.ownIoTimeout);
+  // The watcher's io_timeout counts only if the snapshot is of this owner instance.
+  const watchedIo = known ? snap.ioTimeout : 0;
   for (let poll = 0; poll < MAX_OWNER_POLLS; poll++) {
     const rec = await input.readDeltaRecord(owner);
     // Steps 2-3: the owning instance no longer exists.
@@ -60,8 +61,8 @@ export async function decideOwnerGone(cur: LeaderRecord, input: OwnerCheckInput)
         if (cur.writeId !== BigInt(owner) && (await ownerReleased(input.disk, owner))) return "gone";
         throw new LeaseError("ACQUIRE_IDLIVE", `resource ${input.disk.location.resource}: owner host_id ${owner} generation ${ownerGen} is alive`);
       }
-      // Step 6: unchanged for host_dead_seconds: its watchdog has fired.
-      const deadAfter = hostDeadSeconds(ownerIo);
+      // Step 6: unchanged for host_dead_seconds of the owner's io_timeout: its watchdog has fired.
+      const deadAfter = hostDeadSeconds(ownerIoTimeout(rec.ioTimeout, watchedIo, input.ownIoTimeout));
       if (input.variant === "no-dead-wait" || nowSeconds(input.clock) - waitStart > deadAfter) return "gone";
       if (input.ownerNoWait) {
         throw new LeaseError("ACQUIRE_OWNED_RETRY", `resource ${input.disk.location.resource}: owner host_id ${owner} not yet known dead`);
@@ -75,6 +76,19 @@ export async function decideOwnerGone(cur: LeaderRecord, input: OwnerCheckInput)
     if (!leadersEqual(now, cur)) return "restart";
   }
   throw new LeaseError("ACQUIRE_IDLIVE", `resource ${input.disk.location.resource}: owner check exceeded ${MAX_OWNER_POLLS} polls`);
+}
+
+/**
+ * The owner's io_timeout paces its watchdog, so the dead-wait is 8·(its io_timeout) + 60.
+ * Deviation from sanlock 3.8.5 (docs/deviations.md D1): sanlock takes it from the watcher's
+ * host_status only and uses our own io_timeout when the watcher has none yet (soon after a join,
+ * a restart, a host_id reuse). An owner with a longer io_timeout than ours could then lose its
+ * lease before its watchdog fired. We use the io_timeout the owner wrote in the delta record just
+ * read (the same instance: owner and generation were checked) and the larger of it and the
+ * watcher's; our own only if both are 0 (§1.4). A longer wait is always safe.
+ */
+export function ownerIoTimeout(recordIo: number, watchedIo: number, ownIo: number): number {
+  return effectiveIoTimeout(Math.max(recordIo, watchedIo), ownIo);
 }
 
 async function ownerReleased(disk: PaxosDisk, owner: number): Promise<boolean> {

@@ -59,6 +59,8 @@ async function renewedSinceWatched(input: SharedCheckInput, hostId: number, mark
   const record = await input.readDeltaRecord(hostId);
   if (record.timestamp === 0n) return false; // host_id free now: the holder left (§7.11 rule 6)
   if (record.ownerGeneration > markGeneration) return false; // rejoined since: the marked instance is gone (§2.6)
+  // The watcher judged with the io_timeout it knew (ours if none): judge again with the holder's own.
+  if (record.ioTimeout !== 0 && input.liveness.isSharedHolderAlive(hostId, markGeneration, record.ioTimeout)) return true;
   const stored = input.liveness.snapshot(hostId);
   if (stored === undefined) return true; // never examined: host_live says alive anyway
   return record.timestamp !== stored.timestamp || record.ownerGeneration !== stored.ownerGeneration;
