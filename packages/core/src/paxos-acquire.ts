@@ -8,7 +8,7 @@ import { LeaseError, SanlockResult, isLeaseError } from "./lease-errors.js";
 import { DBLOCK_FL_RELEASED, emptyDblock, type Dblock } from "./ondisk/dblock.js";
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import type { ModeBlock } from "./ondisk/mode-block.js";
-import { BallotPhase2Error, firstBallot, runBallot } from "./paxos-ballot.js";
+import { BallotPhase2Error, firstBallot, runBallot, type BallotSeen } from "./paxos-ballot.js";
 import { leadersEqual, type PaxosDisk } from "./paxos-disk.js";
 import { decideOwnerGone, type DeltaRecordView } from "./paxos-owner.js";
 import type { BrokenVariant } from "./variants.js";
@@ -31,6 +31,7 @@ export interface LeaderAcquireInput {
   mode: ModeBlock;
   variant: BrokenVariant;
   signal?: AbortSignal | undefined;
+  observeBallot?: ((seen: BallotSeen) => void) | undefined;
 }
 
 export interface LeaderAcquired {
@@ -155,7 +156,7 @@ async function runBallots(
     try {
       outcome = await runBallot({
         disk, clock: input.clock, hostId: H, generation: G, numHosts: cur.numHosts, maxHosts: cur.maxHosts, lver: nextLver, mbal,
-        mode: input.mode, sharedHolders, variant: input.variant,
+        mode: input.mode, sharedHolders, variant: input.variant, observe: input.observeBallot,
       });
     } catch (err) {
       // Step 12: after a possible phase-2 write, retract (§4.9).

@@ -31,6 +31,14 @@ export interface BallotInput {
   /** Shared holders noted in phase 1 accumulate here (host_id → mode-block generation). */
   sharedHolders: Map<number, bigint>;
   variant: BrokenVariant;
+  /** Told what phase 1 found (the simulator counts ballots that had to choose among values). */
+  observe?: ((seen: BallotSeen) => void) | undefined;
+}
+
+/** What phase 1 of one ballot found on disk. */
+export interface BallotSeen {
+  /** Distinct accepted values (inp, inp2, inp3) with a non-zero bal at this lver. */
+  values: number;
 }
 
 export type BallotOutcome =
@@ -73,6 +81,16 @@ function pickCandidate(slots: HostSlot[], lver: bigint): Dblock | undefined {
   return best;
 }
 
+/** Distinct accepted values among same-lver blocks (the choice pickCandidate makes among them). */
+function countValues(slots: HostSlot[], lver: bigint): number {
+  const values = new Set<string>();
+  for (const slot of slots) {
+    const d = slot.dblock;
+    if (d && d.lver === lver && d.inp !== 0 && d.bal !== 0n) values.add(`${d.inp}/${d.inp2}/${d.inp3}`);
+  }
+  return values.size;
+}
+
 export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
   const { disk, lver, mbal } = input;
   // Phase 1 write: only mbal and lver; bal/inp cleared (sanlock differs from Disk Paxos here, §9.1).
@@ -87,6 +105,7 @@ export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
     if (abort) return { kind: "aborted", error: abort, written: phase1 };
   }
   const candidate = pickCandidate(slots1, lver);
+  input.observe?.({ values: countValues(slots1, lver) });
   const value = candidate
     ? { inp: candidate.inp, inp2: candidate.inp2, inp3: candidate.inp3 }
     : { inp: input.hostId, inp2: input.generation, inp3: BigInt(nowSeconds(input.clock)) };

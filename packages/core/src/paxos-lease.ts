@@ -22,6 +22,7 @@ import {
   AcquireError, acquireLeader, isNotOursToRelease, releaseLeader, type LeaderAcquired, type LeaderAcquireInput,
 } from "./paxos-acquire.js";
 import { PaxosDisk, type HostSlot, type ResourceLocation } from "./paxos-disk.js";
+import type { BallotSeen } from "./paxos-ballot.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import { checkSharedHolders } from "./shared-lease.js";
 import { MAX_IO_TIMEOUT, SH_RETRIES } from "./timeouts.js";
@@ -47,6 +48,8 @@ export interface PaxosHost {
   readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
   /** SIMULATOR-ONLY rule breaking; default "none". */
   variant?: BrokenVariant;
+  /** Told what phase 1 of each ballot found (the simulator's coverage counts). */
+  observeBallot?: (seen: BallotSeen) => void;
 }
 
 export interface AcquireOptions {
@@ -120,7 +123,7 @@ export class PaxosLease {
       readDeltaRecord: (id) => h.readDeltaRecord(id),
       hostId: h.hostId, generation: h.generation, ioTimeout: h.ioTimeout, shared,
       requiredLver: options.requiredLver, numHosts: options.numHosts, ownerNoWait: options.ownerNoWait ?? false,
-      mode, variant: this.variant, signal: options.signal,
+      mode, variant: this.variant, signal: options.signal, observeBallot: h.observeBallot,
     };
   }
 

@@ -16,13 +16,17 @@
 //    late stale leader write rolls the leader back and versions get decided again (§8.4 items
 //    1-2, §8.3.8), so for such a resource only mutual exclusion is checked from then on;
 // 4. join exclusivity (§8.3.10): two daemon instances never both believe they own one host_id
-//    for longer than one renewal interval.
+//    for longer than one renewal interval;
+// 5. release progress (release-progress.ts): a release that returned success, with no fault in
+//    play during it, leaves the resource acquirable by others on disk at once.
+// It also counts what the ballots met (coverage, not a rule): ballots whose phase 1 found an
+// accepted value to adopt, and ballots that had to choose among two or more such values.
 
 export type HoldMode = "exclusive" | "shared";
 
 export interface Violation {
   readonly time: number;
-  readonly kind: "mutual-exclusion" | "unique-decision" | "lver-order" | "host-id-owners";
+  readonly kind: "mutual-exclusion" | "unique-decision" | "lver-order" | "host-id-owners" | "release-progress";
   readonly message: string;
 }
 
@@ -55,6 +59,10 @@ export class InvariantChecker {
   readonly violations: Violation[] = [];
   /** Lease operations observed (acquires, releases, conversions), for the summary. */
   operations = 0;
+  /** Ballots run, ballots whose phase 1 found an accepted value, and found two or more. */
+  readonly ballots = { run: 0, withValue: 0, multiValue: 0 };
+  /** Successful releases whose disk state was checked by the progress rule. */
+  releasesChecked = 0;
 
   constructor(private readonly onViolation: (v: Violation) => void = () => {}) {}
 
@@ -116,6 +124,23 @@ export class InvariantChecker {
     const result: Array<{ resource: string; mode: HoldMode }> = [];
     for (const [resource, list] of this.holds) for (const h of list) if (h.host === host) result.push({ resource, mode: h.mode });
     return result;
+  }
+
+  /** Phase 1 of a ballot found `values` distinct accepted values. */
+  ballotSeen(values: number): void {
+    this.ballots.run++;
+    if (values >= 1) this.ballots.withValue++;
+    if (values >= 2) this.ballots.multiValue++;
+  }
+
+  /**
+   * A release returned success; `leftBehind` is what the disk still shows holding it (undefined:
+   * released). Resources with late-landing writes are exempt: a stale write may restore a leader.
+   */
+  releaseChecked(time: number, resource: string, host: number, leftBehind: string | undefined): void {
+    if (this.lateWritten.has(resource)) return;
+    this.releasesChecked++;
+    if (leftBehind !== undefined) this.report(time, "release-progress", `${resource}: h${host + 1} released it, but ${leftBehind}`);
   }
 
   /** A write to `resource` landed after its writer had timed out. */

@@ -16,6 +16,7 @@ import { DeltaLease, isCorruptRenewalError } from "../delta-lease.js";
 import { PaxosLease, type LeaseMode, type PaxosHost } from "../paxos-lease.js";
 import type { BrokenVariant } from "../variants.js";
 import { SIM_LOCKSPACE } from "./layout.js";
+import { releaseLeftBehind, type ReleasedHold } from "./release-progress.js";
 import { HostClock } from "./sim-host.js";
 import type { HostActor, HostContext } from "./world.js";
 
@@ -326,6 +327,7 @@ class DaemonInstance {
       liveness: delta.status,
       readDeltaRecord: (hostId: number) => delta.readHostRecord(hostId),
       variant: this.variant(),
+      observeBallot: (seen) => this.ctx.checker.ballotSeen(seen.values),
     };
   }
 
@@ -385,6 +387,14 @@ class DaemonInstance {
     await this.releaseLease(p, lease, resource);
   }
 
+  /** What the progress rule checks after the release of `lease` (undefined: nothing to check). */
+  private heldState(lease: PaxosLease, resource: string): ReleasedHold | undefined {
+    const mode = lease.mode;
+    const offset = this.ctx.layout.resources.find((r) => r.name === resource)?.offset;
+    if (mode === undefined || offset === undefined || lease.clearsAllAtRelease) return undefined;
+    return { offset, hostId: this.ctx.hostId, generation: this.generation, lver: lease.lver, mode };
+  }
+
   private async convert(p: SimProcess, lease: PaxosLease, resource: string, to: LeaseMode): Promise<void> {
     const holding = p.holding;
     if (!holding) return;
@@ -420,10 +430,17 @@ class DaemonInstance {
     this.ctx.checker.holdEnd(resource, this.ctx.index);
     p.holding = undefined;
     this.log(`process ${p.id}: release ${resource}`);
+    const hold = this.heldState(lease, resource);
     for (let attempt = 0; attempt <= MAX_RELEASE_RETRIES; attempt++) {
+      const faultsBefore = this.ctx.device.faultCount;
       try {
         await lease.release();
         this.ctx.checker.operations++;
+        // The progress rule applies to a release that met no fault (a failed best-effort dblock
+        // write, say, leaves the lease to the owner-gone rules, as in sanlock).
+        if (hold && this.alive && this.ctx.device.faultCount === faultsBefore) {
+          this.ctx.checker.releaseChecked(this.ctx.scheduler.now, resource, this.ctx.index, releaseLeftBehind(this.ctx.disk, hold));
+        }
         break;
       } catch (err) {
         if (!this.alive) return;

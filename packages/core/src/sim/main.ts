@@ -19,7 +19,7 @@ interface PerformanceLike {
 const proc = (globalThis as unknown as { process: ProcessLike }).process;
 const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
 
-const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--no-faults] [--trace] [--expect-violation]";
+const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-faults] [--trace] [--expect-violation]";
 
 export interface CliOptions {
   seeds: number;
@@ -29,6 +29,8 @@ export interface CliOptions {
   ops: number;
   resources: number;
   maxSeconds: number;
+  /** undefined: the default draw (SIM_IO_TIMEOUTS). */
+  ioTimeouts: number[] | undefined;
   faults: boolean;
   trace: boolean;
   expectViolation: boolean;
@@ -48,7 +50,7 @@ function intArg(name: string, value: string | undefined, min: number, max: numbe
 
 export function parseCli(args: readonly string[]): CliOptions {
   const o: CliOptions = {
-    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900,
+    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900, ioTimeouts: undefined,
     faults: true, trace: false, expectViolation: false,
   };
   let seedGiven = false;
@@ -63,6 +65,11 @@ export function parseCli(args: readonly string[]): CliOptions {
       case "--ops": o.ops = intArg(flag, value(), 1, 10_000); break;
       case "--resources": o.resources = intArg(flag, value(), 1, 8); break;
       case "--max-seconds": o.maxSeconds = intArg(flag, value(), 10, 100_000); break;
+      case "--io-timeouts": {
+        const list = (value() ?? "").split(",");
+        o.ioTimeouts = list.map((n) => intArg(flag, n, 1, 255));
+        break;
+      }
       case "--variant": {
         const v = value();
         if (v === undefined || !(BROKEN_VARIANTS as readonly string[]).includes(v)) {
@@ -101,6 +108,7 @@ export async function main(args: readonly string[]): Promise<number> {
     variant: options.variant,
     faults: options.faults,
     maxSeconds: options.maxSeconds,
+    ...(options.ioTimeouts ? { ioTimeouts: options.ioTimeouts } : {}),
     stopOnViolation: options.expectViolation,
     keepTraceLines: options.trace ? 0 : 60,
     ...(options.trace ? { traceSink: out } : {}),
@@ -114,7 +122,8 @@ export async function main(args: readonly string[]): Promise<number> {
         for (const line of r.trace.recent()) out(`    ${line}`);
       }
       out(`  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
-        `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"} --trace`);
+        `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
+        `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""} --trace`);
     },
   };
   const summary = await runSeeds(run);
@@ -122,6 +131,9 @@ export async function main(args: readonly string[]): Promise<number> {
   const failing = summary.failingSeeds.length > 0 ? ` (first failing seed ${summary.failingSeeds[0]})` : "";
   out(`sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, variant ${options.variant}, simulated lease operations ${summary.operations}, ` +
     `I/Os ${summary.ios}, violations ${summary.violations}${failing}, elapsed ${elapsed.toFixed(1)} s`);
+  const b = summary.ballots;
+  const io = summary.ioTimeoutHosts.map((n, i) => (n > 0 ? `${i}:${n}` : "")).filter(Boolean).join(" ");
+  out(`  ballots ${b.run}, finding a value ${b.withValue}, finding two or more ${b.multiValue}; releases checked ${summary.releasesChecked}; hosts by io_timeout ${io}`);
   const violated = summary.violations > 0;
   return violated === options.expectViolation ? 0 : 1;
 }

@@ -13,6 +13,8 @@ export interface SeedRunOptions {
   readonly variant?: string;
   readonly faults?: boolean;
   readonly maxSeconds?: number;
+  /** io_timeouts hosts draw from; default SIM_IO_TIMEOUTS (seeds found before it used LEGACY_IO_TIMEOUTS). */
+  readonly ioTimeouts?: readonly number[];
   /** Stop at the first seed with a violation. */
   readonly stopOnViolation?: boolean;
   readonly keepTraceLines?: number;
@@ -28,11 +30,30 @@ export interface SeedRunSummary {
   readonly operations: number;
   readonly ios: number;
   readonly violations: number;
+  /** Ballots run, with an accepted value found in phase 1, with two or more (coverage). */
+  readonly ballots: { run: number; withValue: number; multiValue: number };
+  /** Successful releases the progress rule checked. */
+  readonly releasesChecked: number;
+  /** Hosts run with each io_timeout (index = io_timeout). */
+  readonly ioTimeoutHosts: readonly number[];
   readonly failingSeeds: readonly number[];
   readonly firstFailure: SimResult | undefined;
 }
 
 export const MAX_SEEDS = 1_000_000;
+
+/**
+ * io_timeouts the hosts of a run draw from (§8.5 mixed io_timeouts). Hosts of one lockspace may
+ * join with different ones (add_lockspace -o), and every wait that judges another host must use
+ * that host's io_timeout: pairs far apart (1 and 10: dead-waits of 68 s and 140 s) make a wait
+ * paced by the wrong host's io_timeout visible. 1 is rare: with N = 1, 8N < 10 and the watchdog
+ * model of §7.5 (no keepalive once now ≥ expire − 10) resets even a healthy host within a
+ * minute, so its hosts mostly reboot; 2 and 3 keep most runs busy with lease operations.
+ */
+/** The draw before SIM_IO_TIMEOUTS: 2 or 3. Seeds found then reproduce with it (--io-timeouts 2,3). */
+export const LEGACY_IO_TIMEOUTS: readonly number[] = [2, 3];
+
+export const SIM_IO_TIMEOUTS: readonly number[] = [1, 2, 2, 2, 3, 3, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /** The configuration a seed runs with (shared by the CLI, the tests and reproduction). */
 export function seedConfig(seed: number, options: Omit<SeedRunOptions, "firstSeed" | "seeds">): SimConfig {
@@ -42,9 +63,7 @@ export function seedConfig(seed: number, options: Omit<SeedRunOptions, "firstSee
     resources: options.resources ?? 2,
     opsPerHost: options.opsPerHost ?? 12,
     variant: options.variant ?? "none",
-    // io_timeout 2 or 3 (mixed): with N = 1, 8N ≤ 10 and the watchdog model of §7.5 (no keepalive
-    // once now ≥ expire − 10) stops petting right after every renewal, resetting healthy hosts.
-    faults: { enabled: options.faults ?? true, ioTimeouts: [2, 3] },
+    faults: { enabled: options.faults ?? true, ioTimeouts: options.ioTimeouts ?? SIM_IO_TIMEOUTS },
     maxSeconds: options.maxSeconds ?? 900,
     maxEvents: 2_000_000,
     keepTraceLines: options.keepTraceLines ?? 400,
@@ -61,6 +80,9 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
   let operations = 0;
   let ios = 0;
   let violations = 0;
+  let releasesChecked = 0;
+  const ballots = { run: 0, withValue: 0, multiValue: 0 };
+  const ioTimeoutHosts: number[] = [];
   const failingSeeds: number[] = [];
   let firstFailure: SimResult | undefined;
   let seedsRun = 0;
@@ -71,6 +93,11 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
     operations += result.operations;
     ios += result.ios;
     violations += result.violations.length;
+    releasesChecked += result.releasesChecked;
+    ballots.run += result.ballots.run;
+    ballots.withValue += result.ballots.withValue;
+    ballots.multiValue += result.ballots.multiValue;
+    for (const n of result.ioTimeouts) ioTimeoutHosts[n] = (ioTimeoutHosts[n] ?? 0) + 1;
     options.onSeed?.(result);
     if (result.violations.length > 0) {
       failingSeeds.push(seed);
@@ -78,5 +105,5 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
       if (options.stopOnViolation) break;
     }
   }
-  return { seedsRun, operations, ios, violations, failingSeeds, firstFailure };
+  return { seedsRun, operations, ios, violations, ballots, releasesChecked, ioTimeoutHosts: Array.from(ioTimeoutHosts, (n) => n ?? 0), failingSeeds, firstFailure };
 }

@@ -62,6 +62,8 @@ export class SimDevice {
   private readonly stallWindows: StallWindow[] = [];
   /** I/Os issued (for counting simulated work). */
   ioCount = 0;
+  /** I/Os that failed, stalled, were slow or outlasted the io_timeout (a fault was in play). */
+  faultCount = 0;
   /** Called when a write lands after its io_timeout had passed (the caller saw a timeout, §1.5.5). */
   onLateLanding: ((offset: number, length: number) => void) | undefined;
   /** Called right after each I/O is issued (fault injection: crash at the n-th I/O). */
@@ -88,6 +90,10 @@ export class SimDevice {
   }
 
   async close(): Promise<void> {}
+
+  private noteFault(fate: Fate, seconds: number): void {
+    if (fate.fails || fate.label !== "" || seconds > this.ioTimeout) this.faultCount++;
+  }
 
   private chooseFate(): Fate {
     const r = this.random.next();
@@ -147,6 +153,7 @@ export class SimDevice {
     const daemon = this.host.daemon;
     const fate = this.chooseFate();
     const done = this.completionTime(issue, fate.latency, "read");
+    this.noteFault(fate, done - issue);
     const what = this.describe(offset, length, undefined);
     this.host.log(`read  ${what}${fate.label ? ` (${fate.label}, ${(done - issue).toFixed(2)} s)` : ""}`);
     let buffer: Uint8Array | undefined;
@@ -191,6 +198,7 @@ export class SimDevice {
     const daemon = this.host.daemon;
     const fate = this.chooseFate();
     const done = this.completionTime(issue, fate.latency, "write");
+    this.noteFault(fate, done - issue);
     // The caller may reuse its buffer; the I/O owns a copy (§1.5.5: the buffer stays with the I/O).
     const copy = data.slice();
     const what = this.describe(offset, copy.length, copy);

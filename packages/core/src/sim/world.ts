@@ -47,6 +47,8 @@ export interface HostContext {
   readonly scheduler: Scheduler;
   readonly random: SimRandom;
   readonly layout: SimLayout;
+  /** The shared disk itself, for the checker's look at what a release left (never for the algorithms). */
+  readonly disk: SharedDisk;
   readonly plan: HostFaultPlan;
   readonly config: SimConfig;
 }
@@ -72,6 +74,10 @@ export interface SimResult {
   readonly violations: readonly Violation[];
   readonly operations: number;
   readonly ios: number;
+  readonly ballots: { readonly run: number; readonly withValue: number; readonly multiValue: number };
+  readonly releasesChecked: number;
+  /** Each host's io_timeout, in host order. */
+  readonly ioTimeouts: readonly number[];
   readonly run: RunResult;
   readonly traceDigest: string;
   readonly traceLines: number;
@@ -97,11 +103,13 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
   const plans: string[] = [];
   const hostIds = chooseHostIds(random, config);
   const startTimes: number[] = [];
+  const ioTimeouts: number[] = [];
   for (let i = 0; i < config.hosts; i++) {
     const hostRandom = random.fork();
     const hostId = hostIds[i] as number;
     const sharesHostId = hostIds.filter((h) => h === hostId).length > 1;
     const plan = planHostFaults(hostRandom, config.faults, config.maxSeconds, sharesHostId);
+    ioTimeouts.push(plan.ioTimeout);
     const host = new SimHost(scheduler, trace, {
       index: i,
       name: `host${i + 1}`,
@@ -129,7 +137,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     const watchdog = new WatchdogModel(scheduler, host, resetHost);
     actor = makeActor({
       index: i, hostId, host, device, watchdog, checker, scheduler,
-      random: hostRandom.fork(), layout, plan, config,
+      random: hostRandom.fork(), layout, disk, plan, config,
     });
     scheduleFaults(scheduler, host, device, plan, resetHost, () => actor?.onDaemonCrash());
     plans.push(`h${i + 1}: ${describePlan(plan, hostId)}`);
@@ -159,6 +167,9 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     violations: checker.violations,
     operations: checker.operations,
     ios: devices.reduce((sum, d) => sum + d.ioCount, 0),
+    ballots: { ...checker.ballots },
+    releasesChecked: checker.releasesChecked,
+    ioTimeouts,
     run,
     traceDigest: trace.digest(),
     traceLines: trace.totalLines,
