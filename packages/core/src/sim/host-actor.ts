@@ -338,7 +338,7 @@ class DaemonInstance {
   private async processLoop(p: SimProcess): Promise<void> {
     const maxIterations = this.ctx.config.opsPerHost * 4 + 10;
     for (let i = 0; i < maxIterations && this.usable(p); i++) {
-      await this.clock.sleep(this.ctx.random.between(0, 3 * this.n));
+      await this.clock.sleep(this.pauseBeforeAcquire());
       if (!this.usable(p)) return;
       const resource = this.ctx.random.pick(this.ctx.layout.resources);
       if (this.busy.has(resource.name)) continue;
@@ -350,6 +350,15 @@ class DaemonInstance {
         if (!p.holding || p.holding.resource !== resource.name) this.busy.delete(resource.name);
       }
     }
+  }
+
+  /** A random think time, or in herd runs the time to the next herd moment plus 0-3 ms. */
+  private pauseBeforeAcquire(): number {
+    const think = this.ctx.random.between(0, 3 * this.n);
+    const period = this.ctx.herdPeriod;
+    if (period === undefined) return think;
+    const now = this.ctx.scheduler.now;
+    return Math.ceil((now + think / 4) / period) * period - now + this.ctx.random.between(0, 0.003);
   }
 
   private async useResource(p: SimProcess, resource: string, offset: number): Promise<void> {

@@ -19,7 +19,7 @@ interface PerformanceLike {
 const proc = (globalThis as unknown as { process: ProcessLike }).process;
 const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
 
-const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-faults] [--trace] [--expect-violation]";
+const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
 
 export interface CliOptions {
   seeds: number;
@@ -31,6 +31,8 @@ export interface CliOptions {
   maxSeconds: number;
   /** undefined: the default draw (SIM_IO_TIMEOUTS). */
   ioTimeouts: number[] | undefined;
+  /** false: no run starts its acquires together (as seeds found before herd runs existed). */
+  herd: boolean;
   faults: boolean;
   trace: boolean;
   expectViolation: boolean;
@@ -50,7 +52,7 @@ function intArg(name: string, value: string | undefined, min: number, max: numbe
 
 export function parseCli(args: readonly string[]): CliOptions {
   const o: CliOptions = {
-    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900, ioTimeouts: undefined,
+    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900, ioTimeouts: undefined, herd: true,
     faults: true, trace: false, expectViolation: false,
   };
   let seedGiven = false;
@@ -79,6 +81,7 @@ export function parseCli(args: readonly string[]): CliOptions {
         break;
       }
       case "--no-faults": o.faults = false; break;
+      case "--no-herd": o.herd = false; break;
       case "--trace": o.trace = true; break;
       case "--expect-violation": o.expectViolation = true; break;
       case "--": break;
@@ -109,6 +112,7 @@ export async function main(args: readonly string[]): Promise<number> {
     faults: options.faults,
     maxSeconds: options.maxSeconds,
     ...(options.ioTimeouts ? { ioTimeouts: options.ioTimeouts } : {}),
+    herd: options.herd,
     stopOnViolation: options.expectViolation,
     keepTraceLines: options.trace ? 0 : 60,
     ...(options.trace ? { traceSink: out } : {}),
@@ -123,7 +127,7 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       out(`  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
         `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
-        `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""} --trace`);
+        `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""}${options.herd ? "" : " --no-herd"} --trace`);
     },
   };
   const summary = await runSeeds(run);

@@ -15,6 +15,8 @@ export interface SeedRunOptions {
   readonly maxSeconds?: number;
   /** io_timeouts hosts draw from; default SIM_IO_TIMEOUTS (seeds found before it used LEGACY_IO_TIMEOUTS). */
   readonly ioTimeouts?: readonly number[];
+  /** false: no herd runs (as seeds found before they existed ran). */
+  readonly herd?: boolean;
   /** Stop at the first seed with a violation. */
   readonly stopOnViolation?: boolean;
   readonly keepTraceLines?: number;
@@ -42,6 +44,9 @@ export interface SeedRunSummary {
 
 export const MAX_SEEDS = 1_000_000;
 
+/** Share of runs whose processes start acquires together (world.ts HERD_PERIOD). */
+export const HERD_CHANCE = 0.3;
+
 /**
  * io_timeouts the hosts of a run draw from (§8.5 mixed io_timeouts). Hosts of one lockspace may
  * join with different ones (add_lockspace -o), and every wait that judges another host must use
@@ -65,6 +70,7 @@ export function seedConfig(seed: number, options: Omit<SeedRunOptions, "firstSee
     variant: options.variant ?? "none",
     faults: { enabled: options.faults ?? true, ioTimeouts: options.ioTimeouts ?? SIM_IO_TIMEOUTS },
     maxSeconds: options.maxSeconds ?? 900,
+    herdChance: options.herd === false ? 0 : HERD_CHANCE,
     maxEvents: 2_000_000,
     keepTraceLines: options.keepTraceLines ?? 400,
     ...(options.traceSink ? { traceSink: options.traceSink } : {}),

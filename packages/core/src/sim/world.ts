@@ -17,6 +17,10 @@ import { WatchdogModel } from "./watchdog.js";
 export const MAX_SIM_HOSTS = 16;
 /** Share of faulty runs in which two hosts are configured with the same host_id. */
 const DUPLICATE_HOST_ID_CHANCE = 0.2;
+/** Seconds between the moments herd runs' processes start acquires together. */
+export const HERD_PERIOD = 7;
+/** Mixed into the seed for the workload draw, so that it leaves every other draw of a seed as it was. */
+const WORKLOAD_SEED_SALT = 0x5eed_f00d;
 
 export interface SimConfig {
   readonly seed: number;
@@ -31,6 +35,12 @@ export interface SimConfig {
   readonly maxSeconds: number;
   /** Scheduler events at most (livelock guard). */
   readonly maxEvents: number;
+  /**
+   * Share of faulty runs whose processes start their acquires together (every `HERD_PERIOD`
+   * seconds of true time, within a few ms): contention that makes ballots meet each other's
+   * accepted values. 0 reproduces runs found before this workload existed.
+   */
+  readonly herdChance: number;
   /** Trace lines kept for the failure report. */
   readonly keepTraceLines: number;
   readonly traceSink?: (line: string) => void;
@@ -51,6 +61,8 @@ export interface HostContext {
   readonly disk: SharedDisk;
   readonly plan: HostFaultPlan;
   readonly config: SimConfig;
+  /** Herd runs: processes start acquires at the next multiple of this many true seconds. */
+  readonly herdPeriod: number | undefined;
 }
 
 export interface HostActor {
@@ -104,6 +116,8 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
   const hostIds = chooseHostIds(random, config);
   const startTimes: number[] = [];
   const ioTimeouts: number[] = [];
+  const herd = config.faults.enabled && new SimRandom(config.seed + WORKLOAD_SEED_SALT).chance(config.herdChance);
+  if (herd) trace.log(0, "world", `herd: processes start acquires together every ${HERD_PERIOD} s`);
   for (let i = 0; i < config.hosts; i++) {
     const hostRandom = random.fork();
     const hostId = hostIds[i] as number;
@@ -137,7 +151,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     const watchdog = new WatchdogModel(scheduler, host, resetHost);
     actor = makeActor({
       index: i, hostId, host, device, watchdog, checker, scheduler,
-      random: hostRandom.fork(), layout, disk, plan, config,
+      random: hostRandom.fork(), layout, disk, plan, config, herdPeriod: herd ? HERD_PERIOD : undefined,
     });
     scheduleFaults(scheduler, host, device, plan, resetHost, () => actor?.onDaemonCrash());
     plans.push(`h${i + 1}: ${describePlan(plan, hostId)}`);
