@@ -13,8 +13,8 @@
  * 2. The reverse: a sanlock-ts owner (io_timeout 3) is killed; a real sanlock host
  *    (io_timeout 1) joins and acquires once its first renewal has seen the owner (get_hosts
  *    answers). Real sanlock 3.8.5 falls back to its own io_timeout while its host_status has
- *    none for the owner (lockspace.c host_info), so an acquire right after its join may
- *    wait only 68 s: that is sanlock's own behaviour, which sanlock-ts does not copy.
+ *    none for the owner (lockspace.c host_info); waiting for get_hosts keeps the test out of
+ *    that window, which is sanlock's own behaviour and not what this test is about.
  * Times are CLOCK_MONOTONIC seconds, the clock of delta-record timestamps (ondisk.md §4).
  */
 import t, { type Test } from "tap";
