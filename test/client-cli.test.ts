@@ -6,7 +6,7 @@ import t from "tap";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { HAVE_SANLOCK, OUR_CLI, daemonSkipReason, leaseFile, retrying, startDaemon, type TestDaemon } from "./client-daemons.js";
+import { OUR_CLI, daemonSkipReason, leaseFile, retrying, startDaemon, type TestDaemon } from "./client-daemons.js";
 
 const run = promisify(execFile);
 
@@ -195,7 +195,7 @@ t.test("sanlock-ts client matches sanlock client", { skip: daemonSkipReason("san
   });
 });
 
-t.test("without a daemon both report the connect error", { skip: HAVE_SANLOCK ? daemonSkipReason("sanlock-ts") : "sanlock not installed" }, async (t) => {
+t.test("without a daemon both report the connect error", { skip: daemonSkipReason("sanlock") || daemonSkipReason("sanlock-ts") }, async (t) => {
   const env = { ...process.env, SANLOCK_RUN_DIR: "/var/tmp/no-such-sanlock-run-dir" };
   for (const args of [["status"], ["gets"], ["version"], ["shutdown"], ["add_lockspace", "-s", "LS:1:/x:0"], ["inquire", "-p", "1"], ["bogus"]]) {
     const a = await invoke("sanlock", ["client", ...args], env);

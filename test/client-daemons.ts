@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "no
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { environmentSkip, type FailTarget } from "./helpers/interop-env.js";
 
 export type DaemonKind = "sanlock" | "sanlock-ts";
 
@@ -32,10 +33,13 @@ export const HAVE_SANLOCK = spawnSync("sanlock", ["version"]).status === 0;
 const DAEMON_ARGS = ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"];
 const START_TIMEOUT_MS = 15_000;
 
-/** Why a daemon kind cannot run here, or false. */
-export function daemonSkipReason(kind: DaemonKind): string | false {
-  if (kind === "sanlock") return HAVE_SANLOCK ? false : "sanlock 3.8.5 is not installed";
-  return existsSync(OUR_CLI) ? false : "packages/cli/dist/main.js is not built (run pnpm build)";
+/**
+ * Why a daemon kind cannot run here, or false (pass as tap's `skip`). Under REQUIRE_INTEROP=1
+ * a reason is also a failure, reported on `t` (default: tap's root); see helpers/interop-env.ts.
+ */
+export function daemonSkipReason(kind: DaemonKind, t?: FailTarget): string | false {
+  if (kind === "sanlock") return environmentSkip(!HAVE_SANLOCK && "sanlock 3.8.5 is not installed", t);
+  return environmentSkip(!existsSync(OUR_CLI) && "packages/cli/dist/main.js is not built (run pnpm build)", t);
 }
 
 /** A sparse file of `size` bytes in `dir`. */

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import {
   hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine,
 } from "../packages/daemon/test/handlers-daemon.js";
@@ -45,7 +46,7 @@ except sanlock.SanlockException as e:
 `;
 }
 
-t.test("sanlock-ts and real daemons contend on the same leases", { skip: !hasSanlock && "sanlock not installed", timeout: 115_000 }, async (t) => {
+t.test("sanlock-ts and real daemons contend on the same leases", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 115_000 }, async (t) => {
   const work = tempDir(t, "slts-contend-");
   const lsFile = join(work, "ls.lease");
   const resFile = join(work, "res.lease");

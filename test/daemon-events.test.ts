@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import type { Test } from "tap";
 import { hasSanlock, python, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
 
@@ -44,7 +45,7 @@ print([h["generation"] for h in sanlock.get_hosts(b"${LS}", ${hostId})][0])
   return run.stdout.trim();
 }
 
-t.test("events travel between sanlock-ts and real sanlock in both directions", { skip: !hasSanlock && "sanlock not installed", timeout: 110_000 }, async (t) => {
+t.test("events travel between sanlock-ts and real sanlock in both directions", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
   const work = tempDir(t, "slts-events-");
   const lsFile = join(work, "ls.lease");
   const ours = await startOurDaemon(t, "events-ours");

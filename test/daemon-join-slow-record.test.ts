@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import { hasSanlock, python, startOurDaemon, startRealDaemon, tempDir } from "../packages/daemon/test/handlers-daemon.js";
 
 const LS = "SLOWREC";
@@ -29,7 +30,7 @@ print("join>=2No" if took >= 2 * ${RECORD_IO_TIMEOUT} else "join<2No", "joined" 
   return `${run.stdout.trim()}${run.stderr.trim() ? ` stderr: ${run.stderr.trim().slice(-300)}` : ""}`;
 }
 
-t.test("a join that outlasts 8N keeps the lockspace, as the real sanlock does", { skip: !hasSanlock && "sanlock not installed", timeout: 90_000 }, async (t) => {
+t.test("a join that outlasts 8N keeps the lockspace, as the real sanlock does", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 90_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const real = await startRealDaemon(t);
   const work = tempDir(t, "slts-slowrec-");

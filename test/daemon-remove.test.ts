@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import type { Test } from "tap";
 import { hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
 
@@ -62,7 +63,7 @@ except sanlock.SanlockException as e:
   return { unused, rem, holderSignal, owners, hostRecord };
 }
 
-t.test("REM_LOCKSPACE with a holder: same outcome as the real daemon", { skip: !hasSanlock && "sanlock not installed", timeout: 110_000 }, async (t) => {
+t.test("REM_LOCKSPACE with a holder: same outcome as the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const real = await startRealDaemon(t);
   const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
@@ -74,7 +75,7 @@ t.test("REM_LOCKSPACE with a holder: same outcome as the real daemon", { skip: !
   t.same(ourOutcome, realOutcome, "sanlock-ts: same results, the holder killed, host_id released");
 });
 
-t.test("forced shutdown kills the holders and exits", { skip: !hasSanlock && "sanlock not installed", timeout: 60_000 }, async (t) => {
+t.test("forced shutdown kills the holders and exits", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 60_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const work = tempDir(t, "slts-shut-");
   const lsFile = join(work, "ls");

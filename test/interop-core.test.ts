@@ -5,6 +5,7 @@
 // The daemon runs unprivileged in its own run dir; lease file on /var/tmp (O_DIRECT).
 // Needs root, the sanlock binary and /usr/bin/python3 with the sanlock binding.
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
@@ -86,7 +87,7 @@ class PyAgent {
   }
 }
 
-t.test("core and real sanlock share a lockspace and a resource", { skip: skipReason(), timeout: 100_000 }, async (t) => {
+t.test("core and real sanlock share a lockspace and a resource", { skip: environmentSkip(skipReason()), timeout: 100_000 }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-core-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const runDir = join(dir, "run");

@@ -8,6 +8,7 @@
 // 4096-byte sectors use a loop device with 4096-byte logical sectors.
 // Needs root (losetup), the sanlock binary and a built CLI (`pnpm build`); skipped otherwise.
 import t from "tap";
+import { environmentSkip } from "./helpers/interop-env.js";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -86,7 +87,7 @@ const haveSanlock = (await run(SANLOCK, ["version"])).code === 0;
 const haveCli = existsSync(CLI);
 const loopSkip = loopDeviceSkipReason();
 
-t.test("sanlock-ts direct vs sanlock direct", { skip: !haveSanlock ? "sanlock is not installed" : !haveCli ? "build the CLI first (pnpm build)" : loopSkip }, async (t) => {
+t.test("sanlock-ts direct vs sanlock direct", { skip: environmentSkip(!haveSanlock ? "sanlock is not installed" : !haveCli && "build the CLI first (pnpm build)") || loopSkip }, async (t) => {
   // The five geometries run concurrently (each on its own files / loop devices) to keep the file's
   // run time bounded; every assertion message starts with the geometry.
   // Devices are attached one after the other (concurrent `losetup -f` can pick the same device).

@@ -24,6 +24,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { decodeLeader, type LeaderRecord } from "../../packages/core/src/index.js";
+import { environmentSkip, type FailTarget } from "./interop-env.js";
 
 /** The part of a tap Test this helper needs. */
 export interface Teardown {
@@ -54,8 +55,15 @@ const MAX_CAPTURE_CHARS = 256 * 1024;
 /** A holder reports at most this many events (each refused retry is one). */
 const MAX_HOLDER_EVENTS = 2000;
 
-/** Why `kind` cannot run here, or false (pass as tap's `skip`). */
-export function clusterSkipReason(kinds: readonly DaemonKind[]): string | false {
+/**
+ * Why `kinds` cannot run here, or false (pass as tap's `skip`). Under REQUIRE_INTEROP=1 a
+ * reason is also a failure, reported on `t` (default: tap's root); see interop-env.ts.
+ */
+export function clusterSkipReason(kinds: readonly DaemonKind[], t?: FailTarget): string | false {
+  return environmentSkip(clusterEnvironmentGap(kinds), t);
+}
+
+function clusterEnvironmentGap(kinds: readonly DaemonKind[]): string | false {
   if (kinds.includes("sanlock") && !HAVE_REAL_SANLOCK) return "sanlock 3.8.5 is not installed";
   if (kinds.includes("sanlock-ts") && !existsSync(OUR_CLI)) return "packages/cli/dist is not built (run pnpm build)";
   if (!existsSync(CLIENT_DIST)) return "packages/client/dist is not built (run pnpm build)";

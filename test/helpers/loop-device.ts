@@ -14,11 +14,12 @@
  * $SANLOCK_TS_TEST_DIR, else /var/tmp (often tmpfs-free, unlike /tmp).
  * Needs root and losetup (util-linux); `loopDeviceSkipReason()` says why not.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { environmentSkip, type FailTarget } from "./interop-env.js";
 
 const run = promisify(execFile);
 
@@ -53,10 +54,18 @@ export function testDataDir(): string {
   return process.env.SANLOCK_TS_TEST_DIR ?? "/var/tmp";
 }
 
-/** Why loop devices cannot be used here, or false if they can (pass as tap's `skip`). */
-export function loopDeviceSkipReason(): string | false {
+/**
+ * Why loop devices cannot be used here, or false if they can (pass as tap's `skip`). Under
+ * REQUIRE_INTEROP=1 a reason is also a failure, reported on `t` (default: tap's root).
+ */
+export function loopDeviceSkipReason(t?: FailTarget): string | false {
+  return environmentSkip(loopDeviceGap(), t);
+}
+
+function loopDeviceGap(): string | false {
   if (process.getuid?.() !== 0) return "loop devices need root";
   if (!existsSync("/dev/loop-control")) return "no /dev/loop-control";
+  if (spawnSync("losetup", ["--version"]).status !== 0) return "losetup (util-linux) is not installed";
   return false;
 }
 

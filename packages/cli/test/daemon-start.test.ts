@@ -3,6 +3,7 @@
 // that reader refuses still goes to yargs for its usage and error. Structural: a module hook
 // records every module the daemon process loads. Needs `pnpm build` first.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -33,7 +34,7 @@ t.test("a line the daemon's option reader refuses is left to yargs", async (t) =
   t.same(lines, [], "nothing printed, nothing started");
 });
 
-t.test("the daemon runs without yargs", { skip: existsSync(CLI) ? false : "build the CLI first (pnpm build)" }, async (t) => {
+t.test("the daemon runs without yargs", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-daemon-start-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const runDir = join(dir, "run");

@@ -2,6 +2,7 @@
 // status, and nothing written. Files live under /var/tmp (ext4: O_DIRECT is refused by tmpfs).
 // Needs `pnpm build` first.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -45,7 +46,7 @@ function errorLine(t: Tap, result: RunResult): string {
 
 type Tap = typeof t;
 
-t.test("bad input", { skip: existsSync(CLI) ? false : "build the CLI first (pnpm build)" }, async (t) => {
+t.test("bad input", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = `${dir}/leases`;
@@ -76,7 +77,7 @@ t.test("bad input", { skip: existsSync(CLI) ? false : "build the CLI first (pnpm
   t.equal((await stat(file)).size, 4 * MIB, "the file did not grow");
 });
 
-t.test("a file smaller than the area is refused and not extended", { skip: existsSync(CLI) ? false : "no build" }, async (t) => {
+t.test("a file smaller than the area is refused and not extended", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const small = `${dir}/small`;
@@ -90,7 +91,7 @@ t.test("a file smaller than the area is refused and not extended", { skip: exist
   t.equal((await readFile(small)).every((b) => b === 0x5a), true, "content unchanged");
 });
 
-t.test("reading a damaged area names the field and where", { skip: existsSync(CLI) ? false : "no build" }, async (t) => {
+t.test("reading a damaged area names the field and where", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = `${dir}/leases`;
@@ -122,7 +123,7 @@ t.test("reading a damaged area names the field and where", { skip: existsSync(CL
   t.match(magic.stdout, /^read_leader done -223\n/, "prints sanlock's result code for a bad magic");
 });
 
-t.test("commands, help and version", { skip: existsSync(CLI) ? false : "no build" }, async (t) => {
+t.test("commands, help and version", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const version = await cli("version");
   t.same([version.code, version.stdout], [0, "3.8.5\n"]);
   const help = await cli("help");

@@ -3,6 +3,7 @@
 // Structural, not a timing test: a module hook records every module the process loads.
 // Needs `pnpm build` first.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
@@ -49,7 +50,7 @@ const NOT_ON_CLIENT_PATH: readonly [string, RegExp][] = [
   ["the yargs front end", /\/yargs-runner\.js$/],
 ];
 
-t.test("the CLI is built", { skip: existsSync(CLI) ? false : "build the CLI first (pnpm build)" }, async (t) => {
+t.test("the CLI is built", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-startup-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
 
@@ -65,7 +66,7 @@ t.test("the CLI is built", { skip: existsSync(CLI) ? false : "build the CLI firs
     }
   });
 
-  t.test("a fresh bundle replaces the separate modules", { skip: bundleIsFresh(DIST) ? false : "no fresh dist/cli-bundle.js (run the cli package's build script)" }, async (t) => {
+  t.test("a fresh bundle replaces the separate modules", { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.js (run the cli package's build script)", t) }, async (t) => {
     const run = await runRecordingLoads(dir, ["client", "status"]);
     const cliModules = run.urls.filter((url) => url.startsWith(DIST.href));
     t.same(cliModules.map((url) => url.slice(DIST.href.length)).sort(), ["bundle-loader.js", "cli-bundle.js", "main.js"]);

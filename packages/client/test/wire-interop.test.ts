@@ -3,6 +3,7 @@
 // encoding against the real CLI and Python binding, by serving them from a
 // socket driven by MessageReader. Skipped when sanlock is not installed.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -71,7 +72,7 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-t.test("against the real sanlock daemon", { skip: HAVE_SANLOCK ? false : "sanlock not installed" }, async (t) => {
+t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_SANLOCK && "sanlock not installed") }, async (t) => {
   // O_DIRECT needs a real file system: /var/tmp, not tmpfs.
   const dir = mkdtempSync("/var/tmp/wire-interop-");
   const runDir = join(dir, "run");
@@ -143,7 +144,7 @@ function fakeDaemon(socketPath: string, respond: (req: WireRequest, sock: Socket
   return new Promise((resolve) => server.listen(socketPath, () => resolve({ server, seen })));
 }
 
-t.test("the real CLI and Python binding against our framing and replies", { skip: HAVE_SANLOCK && HAVE_PYTHON ? false : "sanlock or its Python binding not installed" }, async (t) => {
+t.test("the real CLI and Python binding against our framing and replies", { skip: environmentSkip(!HAVE_SANLOCK ? "sanlock not installed" : !HAVE_PYTHON && "python3-sanlock (the sanlock module of /usr/bin/python3) is not installed") }, async (t) => {
   const dir = mkdtempSync("/var/tmp/wire-fake-");
   const env = { ...process.env, SANLOCK_RUN_DIR: dir };
   const { server, seen } = await fakeDaemon(join(dir, "sanlock.sock"), (req, sock) => {

@@ -1,6 +1,7 @@
 // Interop: our area writers and `direct dump` / `read_leader` / `next_free` text compared with
 // the real sanlock 3.8.5 tool on the same bytes. Skipped when sanlock is not installed.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -60,7 +61,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-t.test("real sanlock", { skip: SANLOCK ? false : "sanlock not installed" }, async (t) => {
+t.test("real sanlock", { skip: environmentSkip(!SANLOCK && "sanlock not installed") }, async (t) => {
   t.test("whole areas written by direct init / format equal ours", async (tt) => {
     const dir = setup(tt);
     const cases: { args: string[]; size: number; sectorSize: number; ours: (d: MemoryDevice, g: Geometry) => Promise<unknown>; g: Geometry }[] = [

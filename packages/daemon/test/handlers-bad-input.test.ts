@@ -7,6 +7,7 @@
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import {
   Cmd, HEADER_SIZE, buildRequest, decodeHeader, disk, lockspace, resource, type CmdNumber, type RequestBodies,
 } from "@sanlock-ts/client";
@@ -38,7 +39,7 @@ function send<C extends CmdNumber>(runDir: string, cmd: C, body: RequestBodies[C
   });
 }
 
-t.test("hostile values get error replies; the held lease survives", { skip: !hasSanlock && "sanlock not installed", timeout: 100_000 }, async (t) => {
+t.test("hostile values get error replies; the held lease survives", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const dir = ours.runDir;
   const work = tempDir(t, "slts-bad-");

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 import { hasSanlock, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "./handlers-daemon.js";
 
@@ -82,7 +83,7 @@ open("${join(work, "rx")}", "wb").truncate(${8 * MB})
   return out;
 }
 
-t.test("sanlock client prints the same against sanlock-ts as against the real daemon", { skip: !hasSanlock && "sanlock not installed", timeout: 110_000 }, async (t) => {
+t.test("sanlock client prints the same against sanlock-ts as against the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const real = await startRealDaemon(t);
   const [realOut, ourOut] = await Promise.all([runSteps(t, real), runSteps(t, ours.runDir)]);

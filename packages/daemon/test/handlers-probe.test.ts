@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { hasSanlock, runClient, PYTHON, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
 
 const PROBE = fileURLToPath(new URL("./handlers-api-probe.py", import.meta.url));
@@ -17,7 +18,7 @@ async function probe(t: Parameters<Parameters<typeof t.test>[1]>[0], runDir: str
   return run.stdout.trimEnd().split("\n");
 }
 
-t.test("python API: same results and errnos as the real daemon", { skip: !hasSanlock && "sanlock not installed", timeout: 110_000 }, async (t) => {
+t.test("python API: same results and errnos as the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const [realLines, ourLines] = await Promise.all([
     startRealDaemon(t).then((dir) => probe(t, dir)),

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 import { acquirePidFile } from "../src/pid-file.js";
 import { prepareRunDir } from "../src/run-dir.js";
@@ -74,7 +75,7 @@ t.test("a second daemon on the same run dir exits with status 1", async (t) => {
   t.match(second.stderr, /lockfile setlk error .*sanlock\.pid/);
 });
 
-t.test("our lock excludes a real sanlock daemon and the reverse (same F_SETLK lock)", { skip: !hasSanlock }, async (t) => {
+t.test("our lock excludes a real sanlock daemon and the reverse (same F_SETLK lock)", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const dir = runDir(t);
   const real = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
     env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: "ignore",

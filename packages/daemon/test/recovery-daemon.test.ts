@@ -4,6 +4,7 @@
 // gets SIGKILL; only then is the watchdog expiry cleared, and no delta release is written
 // because the last renewal failed. Real python3-sanlock client, reset-model watchdog.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { chmodSync, existsSync, openSync, readFileSync, closeSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon } from "../src/main.js";
@@ -34,7 +35,7 @@ function firstSector(path: string): Buffer {
   }
 }
 
-t.test("corrupt renewal → killpath once → SIGKILL after grace → expiry cleared, no delta release", { skip: !hasSanlock }, async (t) => {
+t.test("corrupt renewal → killpath once → SIGKILL after grace → expiry cleared, no delta release", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const runDir = tempDir(t, "slts-rec-run-");
   const work = tempDir(t, "slts-rec-");
   const resets: number[] = [];

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 
 const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
@@ -49,7 +50,7 @@ function killByPidFile(dir: string): void {
   } catch { /* already gone */ }
 }
 
-t.test("sanlock-ts daemon -D serves real clients and exits 0 on shutdown -w 1", { skip: !hasSanlock || !existsSync(cliMain) }, async (t) => {
+t.test("sanlock-ts daemon -D serves real clients and exits 0 on shutdown -w 1", { skip: environmentSkip(!hasSanlock ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") }, async (t) => {
   const dir = tempRunDir(t);
   const daemon = spawn(process.execPath, [cliMain, "daemon", "-D", ...BASE_ARGS], {
     env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: ["ignore", "ignore", "pipe"],
@@ -67,7 +68,7 @@ t.test("sanlock-ts daemon -D serves real clients and exits 0 on shutdown -w 1", 
   t.match(stderr, /Running in unprivileged mode/, "-D logs to stderr");
 });
 
-t.test("without -D the daemon detaches: the command returns 0 and the daemon keeps serving", { skip: !hasSanlock || !existsSync(cliMain) }, async (t) => {
+t.test("without -D the daemon detaches: the command returns 0 and the daemon keeps serving", { skip: environmentSkip(!hasSanlock ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") }, async (t) => {
   const dir = tempRunDir(t);
   t.teardown(() => killByPidFile(dir));
   const start = await run(dir, process.execPath, [cliMain, "daemon", ...BASE_ARGS]);
@@ -78,7 +79,7 @@ t.test("without -D the daemon detaches: the command returns 0 and the daemon kee
   await run(dir, "sanlock", ["client", "shutdown", "-w", "1"]);
 });
 
-t.test("a bad option value is refused with a message naming it, exit 1", { skip: !existsSync(cliMain) }, async (t) => {
+t.test("a bad option value is refused with a message naming it, exit 1", { skip: environmentSkip(!existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") }, async (t) => {
   const dir = tempRunDir(t);
   const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "-w", "2"]);
   t.equal(out.code, 1);
@@ -86,7 +87,7 @@ t.test("a bad option value is refused with a message naming it, exit 1", { skip:
   t.notOk(existsSync(join(dir, "sanlock.sock")));
 });
 
-t.test("use_watchdog=1 (the default) with no watchdog device exits 1 naming the device (never run unprotected)", { skip: !existsSync(cliMain) || existsSync("/dev/watchdog") }, async (t) => {
+t.test("use_watchdog=1 (the default) with no watchdog device exits 1 naming the device (never run unprotected)", { skip: environmentSkip(!existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") || (existsSync("/dev/watchdog") && "this machine has /dev/watchdog; the test must not arm a real watchdog") }, async (t) => {
   const dir = tempRunDir(t);
   const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "--config", "/nonexistent"]);
   t.equal(out.code, 1);

@@ -8,6 +8,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 import { Cmd, encodeHeader, lockspace, type SanlkLockspace } from "@sanlock-ts/client";
 import { startDaemon, type RunningDaemon } from "../src/main.js";
@@ -123,7 +124,7 @@ t.test("socket and pid file in the run dir, socket mode srw-rw----", async (t) =
   t.ok(existsSync(join(dir, "sanlock.pid")));
 });
 
-t.test("`sanlock client version` prints what it prints for the real daemon", { skip: !hasSanlock }, async (t) => {
+t.test("`sanlock client version` prints what it prints for the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir } = await startOurs(t);
   const ours = await cli(dir, "version");
   t.equal(ours.stdout, [
@@ -138,7 +139,7 @@ t.test("`sanlock client version` prints what it prints for the real daemon", { s
   t.equal(ours.code, real.code);
 });
 
-t.test("`sanlock client status` lists daemon, helper, listener and itself like the real daemon", { skip: !hasSanlock }, async (t) => {
+t.test("`sanlock client status` lists daemon, helper, listener and itself like the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir } = await startOurs(t);
   const ours = await cli(dir, "status");
   t.equal(ours.code, 0);
@@ -151,7 +152,7 @@ t.test("`sanlock client status` lists daemon, helper, listener and itself like t
   t.match(detailed.stdout, /p -1 listener\n    ci=1\n/);
 });
 
-t.test("python register(): the registered client shows with its pid (SO_PEERCRED)", { skip: !hasSanlock }, async (t) => {
+t.test("python register(): the registered client shows with its pid (SO_PEERCRED)", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir } = await startOurs(t);
   const script = [
     "import os, subprocess, sanlock",
@@ -207,7 +208,7 @@ const CLI_CALLS = [
   ["shutdown", "-w", "1"],
 ];
 
-t.test("Python binding and CLI get the same answers as from a real daemon without lockspaces", { skip: !hasSanlock }, async (t) => {
+t.test("Python binding and CLI get the same answers as from a real daemon without lockspaces", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir, daemon } = await startOurs(t);
   const realDir = await startReal(t);
   const ours = await python(dir, PYTHON_CALLS);
@@ -222,7 +223,7 @@ t.test("Python binding and CLI get the same answers as from a real daemon withou
   await daemon.exited;
 });
 
-t.test("malformed input (wire.md §5.4), byte for byte as the real daemon answers", { skip: !hasSanlock }, async (t) => {
+t.test("malformed input (wire.md §5.4), byte for byte as the real daemon answers", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir } = await startOurs(t);
   const realDir = await startReal(t);
   const cases: [string, Uint8Array, { bytes?: number; ms?: number; halfClose?: boolean }][] = [
@@ -263,7 +264,7 @@ t.test("garbage never stops the daemon", async (t) => {
   t.equal(version.reply.toString("hex"), VERSION_REPLY.toString("hex"));
 });
 
-t.test("LOG_DUMP returns the daemon log (CLI exits 1 even on success, as with sanlock)", { skip: !hasSanlock }, async (t) => {
+t.test("LOG_DUMP returns the daemon log (CLI exits 1 even on success, as with sanlock)", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir } = await startOurs(t);
   const dump = await cli(dir, "log_dump");
   t.match(dump.stdout, /sanlock daemon started 3\.8\.5 host sanlock-ts-test-host/);
@@ -279,7 +280,7 @@ t.test("SHUTDOWN_WAIT is answered with cmd 0 just before the daemon exits", asyn
   t.ok(existsSync(join(dir, "sanlock.pid")), "the pid file stays");
 });
 
-t.test("`sanlock client shutdown` stops the daemon", { skip: !hasSanlock }, async (t) => {
+t.test("`sanlock client shutdown` stops the daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir, daemon } = await startOurs(t);
   const out = await cli(dir, "shutdown");
   t.equal(out.stdout, "shutdown force 0 wait 0\nshutdown done 0\n");
@@ -305,7 +306,7 @@ function oneLockspace(): LockspaceHooks & { configs: [string, number][] } {
   };
 }
 
-t.test("lockspace hooks: gets, set_config, and shutdown refused while a lockspace exists", { skip: !hasSanlock }, async (t) => {
+t.test("lockspace hooks: gets, set_config, and shutdown refused while a lockspace exists", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const hooks = oneLockspace();
   const { dir, daemon } = await startOurs(t, hooks);
   const gets = await cli(dir, "gets");
@@ -323,7 +324,7 @@ t.test("lockspace hooks: gets, set_config, and shutdown refused while a lockspac
   t.equal(daemon.server.shuttingDown, false);
 });
 
-t.test("a command module can replace a stub through the registry", { skip: !hasSanlock }, async (t) => {
+t.test("a command module can replace a stub through the registry", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { dir, daemon } = await startOurs(t);
   daemon.server.registry.register(Cmd.INQ_LOCKSPACE, async (ctx) => {
     await ctx.reply(ctx.body.lockspace.name === "LS" ? 0 : -2);

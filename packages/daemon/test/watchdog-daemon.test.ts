@@ -3,6 +3,7 @@
 // last_success + 8N before ADD_LOCKSPACE answers, renewals advance it, REM_LOCKSPACE clears
 // it and the device is then stopped with the magic close. Uses the reset model as device.
 import t from "tap";
+import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import type { Test } from "tap";
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,7 +56,7 @@ async function startWithWatchdog(t: Test) {
   return { runDir, daemon, watchdog, device, resets };
 }
 
-t.test("join registers the expiry, renewals advance it, removal clears it and disarms", { skip: !hasSanlock }, async (t) => {
+t.test("join registers the expiry, renewals advance it, removal clears it and disarms", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
   const { runDir, watchdog, device, resets, daemon } = await startWithWatchdog(t);
   const work = tempDir(t, "slts-wd-ls-");
   const lsFile = join(work, "ls");

@@ -18,6 +18,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { environmentSkip, type FailTarget } from "../interop-env.js";
 
 /** The part of a tap Test this helper needs. */
 export interface Teardown {
@@ -51,8 +52,15 @@ const READY_TIMEOUT_MS = 10_000;
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const MAX_FILES = 16;
 
-/** Why a stall-fs cannot be mounted here, or false (pass as tap's `skip`). */
-export function stallFsSkipReason(): string | false {
+/**
+ * Why a stall-fs cannot be mounted here, or false (pass as tap's `skip`). Under
+ * REQUIRE_INTEROP=1 a reason is also a failure, reported on `t` (default: tap's root).
+ */
+export function stallFsSkipReason(t?: FailTarget): string | false {
+  return environmentSkip(stallFsGap(), t);
+}
+
+function stallFsGap(): string | false {
   if (process.getuid?.() !== 0) return "mounting FUSE needs root";
   if (!existsSync("/dev/fuse")) return "no /dev/fuse";
   if (spawnSync(PYTHON, ["-c", "import fusepy"]).status !== 0) return "python3-fusepy is not installed (apt-get install python3-fusepy)";
