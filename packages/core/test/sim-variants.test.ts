@@ -23,7 +23,8 @@ const CAUGHT_WITHIN: ReadonlyArray<[variant: string, seeds: number]> = [
 // own host_id at a newer generation). Within the assumptions of §8.1 (join exclusivity, resets
 // ending I/O) no simulated run reaches that state (250 seeds x 4 hosts: none), so the states are
 // built directly on a memory device instead: packages/core/test/paxos-owner-generation.test.ts
-// runs decideOwnerGone with this variant and fails it ("owner gone: an OLDER generation ...").
+// fails this variant ("owner gone: the owner's delta record at an OLDER generation than the
+// leader's → NOT gone" and "acquire: an owner whose delta record shows an OLDER generation ...").
 const CAUGHT_ELSEWHERE: ReadonlyArray<[variant: string, test: string]> = [
   ["ignore-owner-generation", "paxos-owner-generation.test.ts"],
 ];

@@ -23,6 +23,13 @@ const LEAVE_EXTRA_SECONDS = 120;
 const WORKER_GONE = -201;
 /** Notifications kept between two successful renewals at most (2 per host of the largest area). */
 const MAX_PENDING_NOTES = 4000;
+/**
+ * How long after the join is reported its renewal read is examined. sanlock examines the last
+ * renewal read from its main loop, once a second: between add_lockspace returning and that
+ * examination get_hosts answers EAGAIN, and a second later it lists the hosts (sanlock's own
+ * test_acquire_release_resource relies on both). We examine the join's read half a second after.
+ */
+const JOIN_READ_EXAMINE_MS = 500;
 
 export interface WorkerDeltaEvents {
   renewed(timestamp: bigint, readMs: number, writeMs: number, notes: readonly Notification[]): void;
@@ -55,6 +62,9 @@ export class WorkerDelta {
   private exited = false;
   private detached = false;
   private notes: Notification[] = [];
+  /** Renewal reads that arrived before the join was reported (the renewal at join), oldest first. */
+  private early: Array<readonly ObservedRecord[]> = [];
+  private earlyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly spec: WorkerSpec, private readonly hostName: string, private readonly statusBuffer: SharedArrayBuffer,
     private readonly events: WorkerDeltaEvents) {
@@ -128,6 +138,7 @@ export class WorkerDelta {
   }
 
   private detach(): void {
+    clearTimeout(this.earlyTimer);
     if (this.detached) return;
     this.detached = true;
     this.thread.detach(this.key);
@@ -181,8 +192,10 @@ export class WorkerDelta {
   }
 
   /**
-   * The table exists before the worker's first renewal read arrives (messages are handled in
-   * order), so no read is missed: the worker sends each change once (area-changes.ts).
+   * The worker renews once before it reports a join that took 2N or longer (renewal-schedule.ts
+   * renewIfDueAtJoin), so that renewal's read arrives before "joined", when there is no table
+   * yet. It is kept and examined shortly after the join (JOIN_READ_EXAMINE_MS), then every later
+   * read in order: the worker sends each change once (area-changes.ts), so none may be lost.
    */
   private onJoined(message: Extract<FromWorker, { op: "joined" }>): void {
     this.geometryValue = { sectorSize: message.sectorSize, alignSize: message.alignSize, maxHosts: message.maxHosts };
@@ -192,6 +205,7 @@ export class WorkerDelta {
       ourHostId: this.spec.hostId, ownIoTimeout: this.spec.ioTimeout, maxHosts: message.maxHosts, clock: DAEMON_CLOCK,
       setBitmapSeconds: deriveTimeouts(this.spec.ioTimeout).setBitmapSeconds,
     });
+    if (this.early.length > 0) this.earlyTimer = setTimeout(() => this.examineEarly(), JOIN_READ_EXAMINE_MS);
     const waiter = this.joinWaiter;
     this.joinWaiter = undefined;
     waiter?.(message);
@@ -200,9 +214,26 @@ export class WorkerDelta {
   /** §3.2: every renewal read updates the table, even when the attempt then fails. */
   private observe(changed: readonly ObservedRecord[]): void {
     if (this.table === undefined || this.hosts === undefined) {
-      this.events.log("error", `lockspace ${this.spec.name}: renewal read before the join finished`);
+      // At most the reads of the join's own renewal; more would mean a worker out of step.
+      if (this.early.length >= 2) this.events.log("error", `lockspace ${this.spec.name}: renewal reads before the join finished: ${this.early.length + 1}`);
+      else this.early.push(changed);
       return;
     }
+    this.examineEarly();
+    this.examine(changed);
+  }
+
+  /** The reads kept from before the join, once (a later read or the timer, whichever comes first). */
+  private examineEarly(): void {
+    clearTimeout(this.earlyTimer);
+    this.earlyTimer = undefined;
+    const early = this.early;
+    this.early = [];
+    for (const changed of early) this.examine(changed);
+  }
+
+  private examine(changed: readonly ObservedRecord[]): void {
+    if (this.table === undefined || this.hosts === undefined) return;
     for (const note of this.table.observe(this.hosts.apply(changed))) {
       if (this.notes.length >= MAX_PENDING_NOTES) this.notes.shift();
       this.notes.push(note);
