@@ -32,7 +32,7 @@ import {
   z,
   type DiskInput,
 } from "./validate.js";
-import { AcquireFlag, LsFlag, REQ_GRACEFUL, RequestForce, RestrictFlag, SetEventFlag } from "./wire/index.js";
+import { AcquireFlag, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "./wire/index.js";
 
 export interface SanlockClientOptions {
   /** Directory of sanlock.sock; default $SANLOCK_RUN_DIR, else /run/sanlock (§2.1). */
@@ -253,10 +253,18 @@ export class SanlockClient {
     return specs.map((s) => new Lease(this.quick(), who, s, s.shared));
   }
 
-  /** release: give up a lease held by the registration or pid. */
-  async release(lockspace: string, resource: string, disks: DiskInput[], options: OwnerOptions = {}): Promise<void> {
-    const o = check(z.object(ownerShape).strict(), options, "options");
-    await ops.release(this.quick(), owner(o, "options"), [this.resourceSpec(lockspace, resource, disks)], 0);
+  /**
+   * release: give up a lease held by the registration or pid. `renameTo` (sanlock's
+   * SANLK_REL_RENAME) writes that resource name into the leader as the lease is freed on disk.
+   */
+  async release(lockspace: string, resource: string, disks: DiskInput[], options: OwnerOptions & { renameTo?: string } = {}): Promise<void> {
+    const o = check(z.object({ ...ownerShape, renameTo: nameSchema.optional() }).strict(), options, "options");
+    const spec = this.resourceSpec(lockspace, resource, disks);
+    if (o.renameTo === undefined) {
+      await ops.release(this.quick(), owner(o, "options"), [spec], 0);
+      return;
+    }
+    await ops.release(this.quick(), owner(o, "options"), [spec, { ...spec, resource: o.renameTo }], ReleaseFlag.RENAME);
   }
 
   /** convert: switch a held lease between shared and exclusive. */

@@ -50,9 +50,14 @@ async function release(ctx: CommandContext<typeof Cmd.RELEASE>): Promise<void> {
       await ctx.reply(await engine.resources.releaseAll(target));
       return;
     }
-    // REL_RENAME (two structs) is released under the first name; the rename itself is not supported.
-    const names = flags & ReleaseFlag.RENAME ? ctx.body.resources.slice(0, 1) : ctx.body.resources;
-    await ctx.reply(await engine.resources.releaseNamed(target, names));
+    // REL_RENAME: two structs, the held resource and its new name, written into the leader as the
+    // lease is freed on disk (sanlock's cmd_release / paxos_lease_release).
+    if (flags & ReleaseFlag.RENAME) {
+      const [held, renamed] = ctx.body.resources;
+      await ctx.reply(held === undefined ? -Errno.EINVAL : await engine.resources.releaseNamed(target, [held], renamed?.name));
+      return;
+    }
+    await ctx.reply(await engine.resources.releaseNamed(target, ctx.body.resources));
   });
 }
 

@@ -41,7 +41,7 @@ export class BackgroundReleaser {
       return 0;
     }
     try {
-      await resource.lease.release();
+      await resource.lease.release(resource.renameTo);
     } catch (error) {
       const result = resultOf(error);
       this.deps.log("error", `release ${resource.lockspace}:${resource.name} failed ${result}: ${(error as Error).message}`);

@@ -161,7 +161,7 @@ export class ResourceManager {
    * RELEASE of named leases (§7.8): 0, or −1 if one was not held by the target (the others
    * are still released), or the first release error.
    */
-  async releaseNamed(target: Connection, names: readonly SanlkResource[]): Promise<number> {
+  async releaseNamed(target: Connection, names: readonly SanlkResource[], renameTo?: string): Promise<number> {
     let result = 0;
     for (const res of names) {
       const token = this.tokens.clientTokens(target).find((t) =>
@@ -170,6 +170,9 @@ export class ResourceManager {
         result = result === 0 ? -Errno.EPERM : result;
         continue;
       }
+      // Only the release that frees the leader writes the new name (a shared lease, or one still
+      // held by another local holder, keeps its leader as it is: sanlock renames in the leader write).
+      if (renameTo !== undefined) token.resource.renameTo = renameTo;
       const released = await this.releaseToken(token);
       if (released < 0 && result === 0) result = released;
     }

@@ -35,6 +35,8 @@ export interface HeldResource {
   readonly generation: bigint;
   /** Daemon-wide resource number shown as res_id in STATUS. */
   readonly resId: number;
+  /** REL_RENAME: the name the leader is written with when the lease is freed on disk (§4.8). */
+  renameTo?: string;
 }
 
 export interface Token {
