@@ -24,8 +24,14 @@ const MAX_HOST_ID = 2000;
 const ADDLS_INVALID_HOSTID = -231;
 /** sanlock's default io_timeout when ADD_LOCKSPACE sends 0 (§7.2). */
 export const DEFAULT_IO_TIMEOUT = 10;
-/** The removal loop checks holders once per second (§8.2). */
-const REMOVAL_CHECK_SECONDS = 1;
+/** The removal loop's first look comes a second after the request, as sanlock's main loop (§8.2). */
+export const REMOVAL_CHECK_SECONDS = 1;
+/**
+ * While it is killing holders it looks every 0.2 s, as sanlock's main loop does while a lockspace's
+ * clients are being killed (RECOVERY_CHECK_INTERVAL): a holder that exits is seen, and the lockspace
+ * released, within 0.2 s. Kill attempts stay at most one per second per process (kill-policy.ts).
+ */
+export const KILLING_CHECK_SECONDS = 0.2;
 /** Bound on lockspaces known at once (memory). */
 export const MAX_LOCKSPACES = 1024;
 /** INQ_WAIT re-checks once per second; bounded so a stuck add cannot hold a worker forever. */
@@ -183,12 +189,14 @@ export class LockspaceSet implements LockspaceHooks {
     // §7.11 rule 5: wait until every holder's connection has closed (and USED is cleared).
     // Like sanlock's main loop, the first look comes a second after the request: until
     // then the lockspace stays in the active list (INQ answers 0, §8.2).
+    let killing = false;
     for (;;) {
-      await DAEMON_CLOCK.sleep(REMOVAL_CHECK_SECONDS);
+      await DAEMON_CLOCK.sleep(killing ? KILLING_CHECK_SECONDS : REMOVAL_CHECK_SECONDS);
       const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
       if (holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name)) break;
       const live = holders.filter((t) => t.conn !== undefined);
-      if (live.length > 0) this.options.killHolders?.(ls, live, ls.state === "recovery" ? "recovery" : reason);
+      killing = live.length > 0 && this.options.killHolders !== undefined;
+      if (killing) this.options.killHolders?.(ls, live, ls.state === "recovery" ? "recovery" : reason);
     }
     resources.forgetLockspace(ls.name);
     entry.list = "rem";
