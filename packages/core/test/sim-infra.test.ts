@@ -18,7 +18,7 @@ const SECTOR = 4096;
 function config(seed: number, overrides: Partial<SimConfig> = {}): SimConfig {
   return {
     seed, hosts: 3, resources: 1, opsPerHost: 6, variant: "none",
-    faults: { enabled: true, ioTimeouts: [1, 2] }, maxSeconds: 400, maxEvents: 200_000, keepTraceLines: 50,
+    faults: { enabled: true, ioTimeouts: [1, 2] }, maxSeconds: 400, maxEvents: 200_000, herdChance: 0, keepTraceLines: 50,
     ...overrides,
   };
 }
