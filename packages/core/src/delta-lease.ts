@@ -8,7 +8,8 @@ import { nowSeconds, type Clock } from "./clock.js";
 import { HostStatusTable, type Notification } from "./host-status.js";
 import { assertInvariant as assert } from "./errors.js";
 import { LeaseError, SanlockResult, toLeaseError } from "./lease-errors.js";
-import { boundedIo, readBytes, writeBytes, type IoContext } from "./lease-io.js";
+import { boundedIo, readBytes, type IoContext } from "./lease-io.js";
+import { ownSectorWrites } from "./paxos-disk.js";
 import { DETECT_READ_SIZE, detectGeometry, type Geometry } from "./ondisk/geometry.js";
 import { HOSTID_BITMAP_SIZE, setHostBit } from "./ondisk/host-bitmap.js";
 import {
@@ -191,6 +192,7 @@ export class DeltaLease {
   async acquire(signal?: AbortSignal): Promise<JoinResult> {
     if (this.lastWritten) throw new LeaseError("EEXIST", `host_id ${this.options.hostId} already joined`);
     const { hostId, hostName, clock } = this.options;
+    await this.requireOwnRecordWritesSettled();
     this.geometryValue = await this.detectGeometry();
     // Step 1: read our record; any validation failure ends the join.
     const first = await this.readHostRecord(hostId);
@@ -242,7 +244,29 @@ export class DeltaLease {
 
   private async writeRecord(record: LeaderRecord, bitmap: Uint8Array, timeoutSeconds: number, what: string): Promise<void> {
     const sector = encodeDeltaSector(record, this.geometry.sectorSize, bitmap);
-    await writeBytes(this.io, this.sectorOffset(this.options.hostId), sector, timeoutSeconds, what, "LEADER_WRITE");
+    const io = this.io.device.write(this.sectorOffset(this.options.hostId), sector);
+    ownSectorWrites(this.io.clock).track(this.ownRecordKey, io);
+    await boundedIo(this.io.clock, timeoutSeconds, io, what, "LEADER_WRITE");
+  }
+
+  /** Our delta record in the I/O domain's tracker of own writes (paxos-disk.ts OwnSectorWrites). */
+  private get ownRecordKey(): string {
+    return `delta\u0000${this.options.lockspace}\u0000${this.options.offset}\u0000${this.options.hostId}`;
+  }
+
+  /**
+   * Stricter than sanlock (docs/deviations.md D2): a join starts only once every earlier write of
+   * our own delta record in this I/O domain has settled. A timed-out write may land late; a stale
+   * release (timestamp 0) of the previous instance landing after our join would show our host_id
+   * free, and other hosts would take our leases at once while our processes still use them
+   * (simulator seed 118146). We wait up to io_timeout for it, then fail with −202, and the join
+   * can be tried again. No I/O is added.
+   */
+  private async requireOwnRecordWritesSettled(): Promise<void> {
+    const { clock, ioTimeout, hostId } = this.options;
+    const tracker = ownSectorWrites(clock);
+    if (await tracker.settle(this.ownRecordKey, clock, ioTimeout)) return;
+    throw new LeaseError("AIO_TIMEOUT", `host_id ${hostId}: ${tracker.inFlight(this.ownRecordKey)} earlier write(s) of our delta record still in flight`);
   }
 
   /** One renewal attempt (§2.3). Throws on failure; see isCorruptRenewalError. */

@@ -10,6 +10,11 @@
 //   alive; with no watcher snapshot the dead-wait used h1's own io_timeout (8·2 + 60 = 76 s)
 //   instead of the owner's (8·3 + 60 = 84 s) and took the lease while h2's process still held
 //   it (docs/deviations.md D1: the owner's recorded io_timeout paces the wait).
+// Found by the soak with io_timeouts 1..10 and herd runs (5 hosts, 30 operations, 3 resources):
+// * 118146: h3 left the lockspace with a delta release write that stalled (108 s), joined again
+//   (generation 2) while it was in flight, and took res2; the stale release then landed and showed
+//   host_id 3 free, so h5 took res2 at once while h3's process still held it (docs/deviations.md
+//   D2: a join waits for our own earlier delta writes).
 import t from "tap";
 import { LEGACY_IO_TIMEOUTS, runSeeds } from "../src/sim/runner.js";
 
@@ -19,6 +24,19 @@ const SEEDS = [89, 151, 274, 275, 467, 486, 828, 109981];
 for (const seed of SEEDS) {
   t.test(`seed ${seed} x ${HOSTS} hosts: no invariant violation`, async (t) => {
     const summary = await runSeeds({ firstSeed: seed, seeds: 1, hosts: HOSTS, ioTimeouts: LEGACY_IO_TIMEOUTS, herd: false });
+    const failed = summary.firstFailure;
+    t.equal(summary.violations, 0, failed
+      ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}`
+      : "no violations");
+    t.ok(summary.operations > 0, `lease operations: ${summary.operations}`);
+  });
+}
+
+const SOAK_SEEDS = [118146];
+
+for (const seed of SOAK_SEEDS) {
+  t.test(`seed ${seed} x ${HOSTS} hosts, 30 operations, 3 resources: no invariant violation`, async (t) => {
+    const summary = await runSeeds({ firstSeed: seed, seeds: 1, hosts: HOSTS, opsPerHost: 30, resources: 3 });
     const failed = summary.firstFailure;
     t.equal(summary.violations, 0, failed
       ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}`
