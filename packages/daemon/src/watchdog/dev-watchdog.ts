@@ -5,7 +5,8 @@
  * the magic 'V'.
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from "node:fs";
-import { createRequire } from "node:module";
+import { constants as osConstants } from "node:os";
+import koffi from "koffi";
 import {
   WATCHDOG_MAGIC_CLOSE,
   WDIOC_GETTIMEOUT,
@@ -27,13 +28,27 @@ export interface WatchdogIo {
 type IoctlFn = (fd: number, request: number, arg: Buffer) => number;
 let ioctlFn: IoctlFn | undefined;
 
-/** The real system calls: node:fs (O_WRONLY, close-on-exec) and the `ioctl` addon. */
+/**
+ * libc's ioctl(2) through koffi, loaded on first use; the int argument is passed by pointer
+ * and read back (GETTIMEOUT fills it). Not the `ioctl` npm addon: it is not context-aware,
+ * so it loads in only one thread of a process, and the device is driven from the watchdog
+ * thread (thread.ts) while other threads may have loaded it. Throws an errno error (`code`).
+ */
+function libcIoctl(fd: number, request: number, arg: Buffer): number {
+  ioctlFn ??= koffi.load("libc.so.6").func("int ioctl(int fd, unsigned long request, uint8_t *arg)") as IoctlFn;
+  const rc = ioctlFn(fd, request, arg);
+  if (rc < 0) {
+    const errno = koffi.errno();
+    const code = Object.entries(osConstants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+    throw Object.assign(new Error(`ioctl 0x${request.toString(16)} failed: ${code}`), { code, errno: -errno });
+  }
+  return rc;
+}
+
+/** The real system calls: node:fs (O_WRONLY, close-on-exec) and libc's ioctl. */
 export const systemWatchdogIo: WatchdogIo = {
   open: (path) => openSync(path, fsConstants.O_WRONLY),
-  ioctl: (fd, request, arg) => {
-    ioctlFn ??= createRequire(import.meta.url)("ioctl") as IoctlFn;
-    return ioctlFn(fd, request, arg);
-  },
+  ioctl: libcIoctl,
   write: (fd, data) => writeSync(fd, data),
   close: (fd) => closeSync(fd),
 };

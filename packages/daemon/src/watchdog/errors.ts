@@ -5,7 +5,9 @@ export type WatchdogErrorCode =
   | "ERR_WATCHDOG_IOCTL"
   | "ERR_WATCHDOG_TIMEOUT"
   | "ERR_WATCHDOG_CLOSED"
-  | "ERR_WATCHDOG_ARGUMENT";
+  | "ERR_WATCHDOG_ARGUMENT"
+  /** The watchdog thread did not answer, or has ended (thread.ts). */
+  | "ERR_WATCHDOG_THREAD";
 
 /** A watchdog failure; `code` is stable, the message names the device or field. */
 export class WatchdogError extends Error {

@@ -8,3 +8,5 @@ export * from "./connection.js";
 export * from "./tester.js";
 export * from "./none.js";
 export * from "./select.js";
+export * from "./thread.js";
+export type { WatchdogThreadDevice } from "./thread-protocol.js";

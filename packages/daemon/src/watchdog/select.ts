@@ -1,7 +1,8 @@
 /**
  * Choosing the watchdog from the daemon options (-w): the Linux device, or
  * none. With -w 1 a missing device is a startup error, never a silent
- * downgrade to "no watchdog".
+ * downgrade to "no watchdog". The device and its test loop run on a thread of
+ * their own (thread.ts) unless a test injects objects of this thread.
  */
 import { statSync } from "node:fs";
 import { DevWatchdogDevice, systemWatchdogIo, type WatchdogIo } from "./dev-watchdog.js";
@@ -10,6 +11,7 @@ import { WatchdogError } from "./errors.js";
 import { NoWatchdog } from "./none.js";
 import { RealScheduler, type Scheduler } from "./scheduler.js";
 import { WatchdogTester } from "./tester.js";
+import { ThreadedWatchdog } from "./thread.js";
 import type { Watchdog } from "./watchdog.js";
 
 /** The standard Linux watchdog device node. */
@@ -29,6 +31,24 @@ export interface WatchdogSelection {
   readonly testIntervalSeconds?: number;
   /** Existence check of the device node; injected in tests. */
   readonly deviceExists?: (path: string) => boolean;
+  /**
+   * Run the test loop and the device on the watchdog thread (thread.ts), so that a busy
+   * main thread cannot delay the close before an expiry. Default: yes, unless `device`,
+   * `scheduler`, `io` or `deviceExists` is given — test doubles that live on this thread,
+   * with which the tester runs here as before. `device` cannot go to a thread (build the
+   * reset model there with `resetModel`).
+   */
+  readonly thread?: boolean;
+  /**
+   * Tests: the reset model (reset-model.ts) as the device, built on the watchdog thread.
+   * With `killOnReset` its reset SIGKILLs the pids given to ThreadedWatchdog.setResetPids and
+   * this process; otherwise `onReset` is told.
+   */
+  readonly resetModel?: {
+    readonly hardwareTimeoutSeconds?: number;
+    readonly killOnReset?: boolean;
+    readonly onReset?: (firedAt: number) => void;
+  };
 }
 
 function characterDeviceExists(path: string): boolean {
@@ -46,6 +66,23 @@ function characterDeviceExists(path: string): boolean {
  */
 export function createWatchdog(selection: WatchdogSelection): Watchdog {
   if (!selection.useWatchdog) return new NoWatchdog();
+  const injected = selection.device !== undefined || selection.scheduler !== undefined || selection.io !== undefined;
+  const thread = selection.thread ?? (!injected && selection.deviceExists === undefined);
+  if (selection.resetModel !== undefined) {
+    if (injected || selection.thread === false) {
+      throw new WatchdogError("ERR_WATCHDOG_ARGUMENT", "resetModel builds the device on the watchdog thread: give no device, scheduler, io or thread: false");
+    }
+    const { onReset, ...model } = selection.resetModel;
+    return new ThreadedWatchdog({
+      device: { kind: "reset-model", ...model },
+      log: selection.log,
+      onReset,
+      testIntervalSeconds: selection.testIntervalSeconds,
+    });
+  }
+  if (thread && injected) {
+    throw new WatchdogError("ERR_WATCHDOG_ARGUMENT", "an injected device, scheduler or io cannot run on the watchdog thread");
+  }
   const scheduler = selection.scheduler ?? new RealScheduler();
   let device = selection.device;
   if (device === undefined) {
@@ -57,6 +94,7 @@ export function createWatchdog(selection: WatchdogSelection): Watchdog {
         `watchdog device ${path} does not exist; load a watchdog driver (e.g. softdog) or start with -w 0`,
       );
     }
+    if (thread) return new ThreadedWatchdog({ device: { kind: "dev", path }, log: selection.log, testIntervalSeconds: selection.testIntervalSeconds });
     device = new DevWatchdogDevice(path, selection.io ?? systemWatchdogIo);
   }
   return new WatchdogTester({ device, scheduler, log: selection.log, testIntervalSeconds: selection.testIntervalSeconds });

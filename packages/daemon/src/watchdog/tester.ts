@@ -14,7 +14,10 @@
  * Runs on the caller's event loop. A stalled loop delays keepalives (the reset
  * only comes earlier), but it can also delay the test that closes the device:
  * a close that lands after `expire - 10` pings late, up to the length of the
- * stall. wdmd, a separate process, has the same exposure to its own stalls.
+ * stall. The daemon therefore runs it, with its device, on a thread that does
+ * nothing else (thread.ts, watchdog-worker.ts), so stalls of the main thread
+ * cannot delay it; wdmd, a separate process, has the same exposure to its own
+ * stalls as that thread has to its own.
  */
 import { WATCHDOG_FIRE_TIMEOUT } from "@sanlock-ts/core";
 import { ExpiryConnection } from "./connection.js";

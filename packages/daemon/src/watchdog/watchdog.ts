@@ -36,6 +36,11 @@ export interface WatchdogStatus {
   readonly lastKeepalive: number | undefined;
   readonly lastCloseUnclean: number | undefined;
   readonly connections: readonly WatchdogConnectionStatus[];
+  /**
+   * Set once the watchdog thread (thread.ts) has ended: nothing keeps the device alive any
+   * more, so the host will be reset; says why and by when. Absent while all is well.
+   */
+  readonly failed?: string;
 }
 
 export interface ShutdownResult {
