@@ -175,8 +175,8 @@ t.test("sanlock-ts client matches sanlock client", { skip: daemonSkipReason("san
   });
 
   await t.test("command holds the leases while the program runs", async (t) => {
-    // The program asks the daemon, through sanlock's own CLI, what its parent (the lease owner) holds.
-    const out = await ours(d, ["command", "-r", R2, "-c", "/bin/sh", "-c", "sanlock client inquire -p $PPID"]);
+    // The program asks the daemon, through sanlock's own CLI, what it holds: it is the lease owner (exec, as sanlock).
+    const out = await ours(d, ["command", "-r", R2, "-c", "/bin/sh", "-c", "sanlock client inquire -p $$"]);
     const lines = out.stdout.split("\n");
     t.equal(lines[0], "register");
     t.match(lines[1] ?? "", /^register done \d+$/);

@@ -2,7 +2,6 @@
  * Lease actions: command, acquire, convert, release, inquire, request
  * (wire.md §7.1, §7.7–§7.11, §7.25, §11.8–§11.9).
  */
-import { spawn } from "node:child_process";
 import * as ops from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";
 import { formatResourceString, parseStateString } from "@sanlock-ts/client/resource-string";
@@ -128,16 +127,20 @@ function commandLine(ctx: ClientContext): string[] {
 
 /**
  * command -r RES ... [-c PATH ARGS]: register, acquire on the registered
- * connection, then run PATH while holding the leases (§7.1). sanlock exec()s
- * the program so it inherits the registered connection; Node cannot exec, so
- * the program runs as our child under `setpriv --pdeathsig KILL`: if the
- * daemon kills us (the lease owner), the program dies with us.
+ * connection, then become PATH (§7.1), as sanlock does: execv in place, so the
+ * program keeps this pid and the registered socket, and the daemon releases the
+ * leases only once the program has exited (@sanlock-ts/daemon/exec-holder). No
+ * PATH search (execv). If execv fails, sanlock prints "execv failed: <strerror>"
+ * and exits 0, the leases going with the process; so do we. Without -c the
+ * leases are held until this process is killed.
  */
 async function command(ctx: ClientContext): Promise<number> {
   const resources = resourceArgs(ctx, 1);
   if (resources === null) return -1;
   const argv = commandLine(ctx);
   ctx.output.line("register");
+  // Register and acquire with this bundle's client code, whose errors resultOfError reads;
+  // the exec holder then takes the registration over.
   let registration: Registration;
   try {
     registration = await Registration.open(ctx.socketPath, ctx.quick);
@@ -158,21 +161,17 @@ async function command(ctx: ClientContext): Promise<number> {
     await registration.close();
     return rv;
   }
-  if (argv.length === 0) {
+  const [path, ...args] = argv;
+  if (path === undefined) {
     await new Promise<never>(() => undefined); // like sanlock: hold the leases until killed
   }
-  const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", ...argv], { stdio: "inherit" });
-  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-  process.on("SIGTERM", forward);
-  process.on("SIGINT", forward);
-  const code = await new Promise<number>((resolve) => {
-    child.once("error", () => resolve(127));
-    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
-  });
-  process.off("SIGTERM", forward);
-  process.off("SIGINT", forward);
+  // Loaded here only: koffi (libc) stays off the path of every other client action.
+  const { ExecHolder } = await import("@sanlock-ts/daemon/exec-holder");
+  const failure = await ExecHolder.adopt(registration, ctx.socketPath).becomeProgram(path as string, args);
+  ctx.output.error(`execv failed: ${failure.message}`);
+  ctx.output.error(`sanlock-ts: command: ${path as string} was not executed (${failure.code}); its leases are released; exit status 0, as sanlock 3.8.5`);
   await registration.close(); // the daemon releases the leases (§5.7)
-  return code;
+  return 0;
 }
 
 export const LEASE_ACTIONS: Readonly<Record<string, ClientAction>> = {
