@@ -30,13 +30,16 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
     await Promise.all([c1.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT }), c2.addLockspace(LS, 2, lsPath, { iotimeout: IO_TIMEOUT })]);
     t.teardown(() => Promise.all([c1.remLockspace(LS, 1, lsPath).catch(() => undefined), c2.remLockspace(LS, 2, lsPath).catch(() => undefined)]));
 
+    // Both directions: host 2 fills SETEV_CUR_GENERATION below from what it has seen of host 1.
     await t.test("each host sees the other", async (t) => {
-      const hosts = await retrying(async () => {
-        const list = await c1.getHosts(LS);
-        if (list.length < 2) throw Object.assign(new Error("host 2 not seen yet"), { errno: 11 });
-        return list;
-      }, [11], 60, 500);
-      t.same(hosts.map((h) => h.hostId).sort(), [1n, 2n]);
+      for (const [client, other] of [[c1, 2], [c2, 1]] as const) {
+        const hosts = await retrying(async () => {
+          const list = await client.getHosts(LS);
+          if (list.length < 2) throw Object.assign(new Error(`host ${other} not seen yet`), { errno: 11 });
+          return list;
+        }, [11], 60, 500);
+        t.same(hosts.map((h) => h.hostId).sort(), [1n, 2n], `host ${3 - other} sees both hosts`);
+      }
     });
 
     await t.test("an event set on host 2 arrives on host 1's channel", async (t) => {
