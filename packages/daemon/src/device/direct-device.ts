@@ -392,7 +392,7 @@ export class DirectDevice implements BlockDevice {
           (err: unknown) => {
             if (late) return;
             clearTimeout(timer);
-            reject(ioError(where, err));
+            reject(ioError(where, err, op));
           },
         )
         .finally(() => {
@@ -498,7 +498,7 @@ function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: string, o
 
 function openError(path: string, err: unknown): DeviceError {
   const errno = errnoOf(err);
-  const opts = { cause: err, errno };
+  const opts = { cause: err, errno, syscall: "open" as const };
   switch (errno) {
     case "ENOENT":
       return new DeviceError(DeviceErrorCode.NOT_FOUND, `${path}: no such file or device`, opts);
@@ -515,13 +515,15 @@ function openError(path: string, err: unknown): DeviceError {
   }
 }
 
-function ioError(where: string, err: unknown): DeviceError {
+function ioError(where: string, err: unknown, syscall: "read" | "write"): DeviceError {
   const errno = errnoOf(err);
-  const opts = { cause: err, errno };
+  const opts = { cause: err, errno, syscall };
   if (errno === "EINVAL") {
-    // Offset, length and buffer are aligned by construction, so EINVAL here
-    // means the filesystem refuses direct I/O.
-    return new DeviceError(DeviceErrorCode.NO_O_DIRECT, `${where}: filesystem does not support O_DIRECT (EINVAL)`, opts);
+    // Offset, length and buffer are aligned to the sector size in use by construction, so
+    // EINVAL here means the filesystem refuses direct I/O, or (a file) the device under the
+    // filesystem has larger logical sectors than that sector size (512-byte I/O on 4K).
+    return new DeviceError(DeviceErrorCode.NO_O_DIRECT,
+      `${where}: filesystem does not support O_DIRECT (EINVAL), or the device under it has larger logical sectors than the sector size in use`, opts);
   }
   return new DeviceError(DeviceErrorCode.IO_FAILED, `${where}: ${errno ?? String(err)}`, opts);
 }

@@ -41,6 +41,8 @@ export const DeviceErrorCode = {
 
 export type DeviceErrorCodeValue = (typeof DeviceErrorCode)[keyof typeof DeviceErrorCode];
 
+export type DeviceSyscall = "open" | "read" | "write";
+
 /**
  * A SanlockTsError (stable `code`, one-line message) from the device layer.
  * The message names the device; `errno` holds the kernel's errno name.
@@ -49,10 +51,13 @@ export class DeviceError extends SanlockTsError {
   declare readonly code: DeviceErrorCodeValue;
   /** The errno name from the kernel ("EIO", "EINVAL", ...) when there was one. */
   readonly errno: string | undefined;
-  constructor(code: DeviceErrorCodeValue, message: string, options?: { cause?: unknown; errno?: string }) {
+  /** The system call that failed with `errno` ("open", "read", "write"), when one did. */
+  readonly syscall: DeviceSyscall | undefined;
+  constructor(code: DeviceErrorCodeValue, message: string, options?: { cause?: unknown; errno?: string; syscall?: DeviceSyscall }) {
     super(code, message, options?.errno === undefined ? undefined : { errno: options.errno });
     this.name = "DeviceError";
     this.errno = options?.errno;
+    this.syscall = options?.syscall;
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }

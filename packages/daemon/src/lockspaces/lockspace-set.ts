@@ -32,6 +32,14 @@ export const REMOVAL_CHECK_SECONDS = 1;
  * released, within 0.2 s. Kill attempts stay at most one per second per process (kill-policy.ts).
  */
 export const KILLING_CHECK_SECONDS = 0.2;
+/**
+ * A lockspace that left stays on the rem list until the first whole second after it entered it
+ * at which its delta release is done: sanlock's main loop frees it (free_lockspaces) at its next
+ * once-a-second check after the lockspace thread wrote the release and exited. Until then INQ
+ * answers EINPROGRESS and GET_LOCKSPACES flags it REM (§8.2). Not on forced shutdown: sanlock's
+ * main loop ends there as soon as the active list is empty and joins the threads at once.
+ */
+export const REM_FREE_CHECK_SECONDS = 1;
 /** Bound on lockspaces known at once (memory). */
 export const MAX_LOCKSPACES = 1024;
 /** INQ_WAIT re-checks once per second; bounded so a stuck add cannot hold a worker forever. */
@@ -78,6 +86,8 @@ export class LockspaceSet implements LockspaceHooks {
   readonly events = new EventChannels();
   private readonly entries: Entry[] = [];
   private nextSpaceId = 1;
+  /** Set by removeAll (forced shutdown): removals skip the rem list's free check. */
+  private shuttingDown = false;
 
   constructor(private readonly options: LockspaceSetOptions) {}
 
@@ -188,21 +198,33 @@ export class LockspaceSet implements LockspaceHooks {
     const resources = this.options.resources;
     // §7.11 rule 5: wait until every holder's connection has closed (and USED is cleared).
     // Like sanlock's main loop, the first look comes a second after the request: until
-    // then the lockspace stays in the active list (INQ answers 0, §8.2).
-    let killing = false;
+    // then the lockspace stays in the active list (INQ answers 0, §8.2). That look only starts
+    // the kill (sanlock's killing_pids, also with nobody to kill); the move to the rem list
+    // comes at a later look that finds no holder, the next one 0.2 s on.
+    let interval = REMOVAL_CHECK_SECONDS;
+    let started = false;
     for (;;) {
-      await DAEMON_CLOCK.sleep(killing ? KILLING_CHECK_SECONDS : REMOVAL_CHECK_SECONDS);
+      await DAEMON_CLOCK.sleep(interval);
       const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
-      if (holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name)) break;
+      const unheld = holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name);
+      if (unheld && started) break;
+      started = true;
       const live = holders.filter((t) => t.conn !== undefined);
-      killing = live.length > 0 && this.options.killHolders !== undefined;
+      const killing = live.length > 0 && this.options.killHolders !== undefined;
       if (killing) this.options.killHolders?.(ls, live, ls.state === "recovery" ? "recovery" : reason);
+      interval = killing || unheld ? KILLING_CHECK_SECONDS : REMOVAL_CHECK_SECONDS;
     }
     resources.forgetLockspace(ls.name);
     entry.list = "rem";
+    const remSince = DAEMON_CLOCK.now();
     this.events.closeAll(ls.name);
     // §7.11 rule 6: the delta release only after the holders are gone (Lockspace.leave checks the last attempt).
     await ls.leave();
+    if (!this.shuttingDown) {
+      const onRem = DAEMON_CLOCK.now() - remSince;
+      const freeAt = Math.max(1, Math.ceil(onRem / REM_FREE_CHECK_SECONDS)) * REM_FREE_CHECK_SECONDS;
+      await DAEMON_CLOCK.sleep(Math.max(0, freeAt - onRem));
+    }
     this.drop(entry);
     this.options.log("info", `lockspace ${ls.name}:${ls.spec.hostId} removed`);
   }
@@ -318,6 +340,7 @@ export class LockspaceSet implements LockspaceHooks {
 
   /** Forced shutdown (§8.3): remove every lockspace; resolves when all are gone. */
   async removeAll(): Promise<void> {
+    this.shuttingDown = true;
     const pending: Promise<unknown>[] = [];
     for (const entry of [...this.entries]) {
       entry.ls.removeRequested = true;

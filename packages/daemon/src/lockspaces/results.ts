@@ -5,6 +5,7 @@
  */
 import { Errno } from "@sanlock-ts/client/wire/index";
 import { LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
+import { DeviceError } from "../device/errors.js";
 
 const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([
   "ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT",
@@ -20,6 +21,11 @@ export function resultOf(thrown: unknown): number {
   // No leader to take the geometry from: "no lockspace/lease at that offset" (§9.4).
   if (error instanceof SanlockTsError && error.code === "ERR_GEOMETRY_NOT_FOUND") return SanlockResult.LEADER_MAGIC;
   if (error instanceof SanlockTsError && error.code === "ERR_BAD_GEOMETRY") return -Errno.EINVAL;
+  // A sector size the device cannot do (512 on a 4K device, refused at open) and the kernel's
+  // EINVAL on a read or write (512-byte I/O to a file on a 4K device) are −EINVAL, as sanlock
+  // passes the failed O_DIRECT I/O's −EINVAL through; EINVAL from open stays −ENODEV below.
+  if (error instanceof SanlockTsError && error.code === "ERR_BAD_SECTOR_SIZE") return -Errno.EINVAL;
+  if (error instanceof DeviceError && error.errno === "EINVAL" && error.syscall !== undefined && error.syscall !== "open") return -Errno.EINVAL;
   if (error instanceof SanlockTsError && OPEN_FAILURE_CODES.has(error.code)) return -Errno.ENODEV;
   if (error instanceof SanlockTsError && error.code === "ERR_IO_TIMEOUT") return SanlockResult.AIO_TIMEOUT;
   // sanlock returns a short read as −EMSGSIZE and the kernel's O_DIRECT −EINVAL as is.

@@ -8,6 +8,7 @@ import { parseRentryArg, parseRindexArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { geometryFlags } from "./resource-args.js";
+import { Errno } from "@sanlock-ts/client/wire/results";
 
 function rindexOf(ctx: ClientContext, flags = 0): ops.RindexSpec {
   const x = parseRindexArg(ctx.require("x", "RINDEX"));
@@ -75,7 +76,9 @@ const lookup: ClientAction = async (ctx) => {
   } catch (err) {
     const rv = resultOfError(err);
     ctx.output.line(`lookup done ${rv}`);
-    ctx.explain("lookup", rv);
+    // "No such entry" (−ENOENT: the name is not in the index, or the index is not formatted) is
+    // an answer, not a failure to explain: sanlock prints only "lookup done -2", nothing on stderr.
+    if (rv !== -Errno.ENOENT) ctx.explain("lookup", rv);
     return rv;
   }
 };
