@@ -76,7 +76,9 @@ open("${join(work, "rx")}", "wb").truncate(${8 * MB})
     const args = step.map((a) => (a === "<pid>" ? pid : a));
     const run = await runClient(runDir, "sanlock", ["client", ...args], 30_000);
     // Timestamps are each daemon's monotonic seconds: only their presence is compared.
-    const text = run.stdout.split(work).join("<dir>").split(pid).join("<pid>").replace(/timestamp \d+/g, "timestamp <t>");
+    // The pid is replaced only as a whole number: as a substring it could hit an offset (pid 4857
+    // would turn 1048576 into 10<pid>6 for one daemon and not the other).
+    const text = run.stdout.split(work).join("<dir>").replace(new RegExp(`\\b${pid}\\b`, "g"), "<pid>").replace(/timestamp \d+/g, "timestamp <t>");
     out.push(`$ ${step.join(" ").split(work).join("<dir>")} [exit ${run.code}]\n${text}`);
   }
   holder.stdin?.end();
