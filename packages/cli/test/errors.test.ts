@@ -1,7 +1,7 @@
 // Bad input to the built `sanlock-ts` CLI: a one-line error naming the problem, a non-zero exit
 // status, and nothing written. Files live under /var/tmp (ext4: O_DIRECT is refused by tmpfs).
 // Needs `pnpm build` first.
-import t from "tap";
+import t, { type Test } from "tap";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -38,13 +38,12 @@ async function patternFile(path: string, size: number): Promise<void> {
 }
 
 /** The error line on stderr: exactly one line. */
-function errorLine(t: Tap, result: RunResult): string {
+function errorLine(t: Test, result: RunResult): string {
   const lines = result.stderr.split("\n").filter((l) => l !== "");
   t.equal(lines.length, 1, `one error line (got: ${JSON.stringify(result.stderr)})`);
   return lines[0] ?? "";
 }
 
-type Tap = typeof t;
 
 t.test("bad input", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");

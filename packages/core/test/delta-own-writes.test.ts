@@ -31,6 +31,9 @@ class HoldingDevice implements BlockDevice {
       this.held.push(() => void this.inner.write(offset, copy).then(resolve, reject));
     });
   }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
   land(): void {
     for (const go of this.held.splice(0)) go();
   }

@@ -177,7 +177,7 @@ t.test("a dead owner's lease is taken only after host_dead_seconds", async (t) =
   await drive(clock, new PaxosLease(b!.host, { resource: "RES_SH", device: dev, offset: 2 * MiB }).acquire({ shared: true }));
   // host B dies: no more renewals
   b!.stop = true;
-  await drive(clock, b!.loop);
+  await drive(clock, b!.loop!);
   const lastRenewal = Number(b!.delta.lastSuccess);
   const laA = new PaxosLease(a!.host, { resource: "RES_A", device: dev, offset: MiB });
   const first = await drive(clock, failure(laA.acquire()));
@@ -233,7 +233,7 @@ t.test("simulator variant no-dead-wait takes a dead owner's lease too early", as
   const [a, b] = await joinHosts(clock, dev, ["hostA", "hostB"]);
   await drive(clock, new PaxosLease(b!.host, { resource: "R", device: dev, offset: MiB }).acquire());
   b!.stop = true;
-  await drive(clock, b!.loop);
+  await drive(clock, b!.loop!);
   const lastRenewal = Number(b!.delta.lastSuccess);
   await drive(clock, clock.sleep(10));
   const broken = new PaxosLease({ ...a!.host, variant: "no-dead-wait" }, { resource: "R", device: dev, offset: MiB });

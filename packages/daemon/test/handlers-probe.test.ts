@@ -5,13 +5,13 @@
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { hasSanlock, runClient, PYTHON, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
 
 const PROBE = fileURLToPath(new URL("./handlers-api-probe.py", import.meta.url));
 
-async function probe(t: Parameters<Parameters<typeof t.test>[1]>[0], runDir: string): Promise<string[]> {
+async function probe(t: Test, runDir: string): Promise<string[]> {
   const work = tempDir(t, "slts-probe-");
   const run = await runClient(runDir, PYTHON, [PROBE, join(work)], 90_000);
   t.equal(run.stderr, "", "the probe script ran without a Python error");
