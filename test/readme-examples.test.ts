@@ -1,17 +1,40 @@
-// The README's TypeScript quick start is packages/client/examples/quick-start.ts, word for word;
-// this test checks that and runs the example against both daemons: a reader who copies it gets
-// a joined lockspace, a held lease, and everything released at the end.
+// The READMEs' TypeScript examples are files under packages/*/examples, shown word for word;
+// this test checks that and runs them: the client quick start against both daemons (a reader who
+// copies it gets a joined lockspace, a held lease, and everything released at the end), and the
+// core example on its memory device.
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { REPO_ROOT, daemonSkipReason, leaseFile, startDaemon, type DaemonKind } from "./client-daemons.js";
 
 const EXAMPLE = `${REPO_ROOT}packages/client/examples/quick-start.ts`;
+const CORE_EXAMPLE = `${REPO_ROOT}packages/core/examples/areas.ts`;
 
-t.test("the README shows the example file as it is", async (t) => {
-  const readme = readFileSync(`${REPO_ROOT}README.md`, "utf8");
-  const example = readFileSync(EXAMPLE, "utf8");
-  t.ok(readme.includes("```ts\n" + example + "```\n"), "README.md has quick-start.ts in a ts block");
+t.test("the READMEs show the example files as they are", async (t) => {
+  const shown: [string, string][] = [["README.md", EXAMPLE], ["packages/client/README.md", EXAMPLE], ["packages/core/README.md", CORE_EXAMPLE]];
+  for (const [readme, example] of shown) {
+    const text = readFileSync(`${REPO_ROOT}${readme}`, "utf8");
+    t.ok(text.includes("```ts\n" + readFileSync(example, "utf8") + "```\n"), `${readme} shows ${example.slice(REPO_ROOT.length)} in a ts block`);
+  }
+});
+
+/** Imports `module` afresh (the query string makes a new module) with console.log captured. */
+async function runPrinting(module: string, query: string): Promise<string[]> {
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => void printed.push(args.join(" "));
+  try {
+    await import(`${module}?${query}`);
+  } finally {
+    console.log = log;
+  }
+  return printed;
+}
+
+t.test("the core example formats a lockspace and a resource in memory", async (t) => {
+  const printed = await runPrinting(CORE_EXAMPLE, "run=1");
+  t.equal(printed[0], "host_id 1: timestamp 0, io_timeout 10", "host_id 1 is free, with the io_timeout written");
+  t.match(printed.slice(1).join("\n"), /^01048576 +demo +vm1 0000000000 0000 0000 0$/m, "the dump shows the resource lease at 1 MiB");
 });
 
 for (const kind of ["sanlock-ts", "sanlock"] as DaemonKind[]) {
@@ -20,16 +43,12 @@ for (const kind of ["sanlock-ts", "sanlock"] as DaemonKind[]) {
     leaseFile(daemon.dir, "lockspace", 1 << 20);
     leaseFile(daemon.dir, "vm1.lease", 1 << 20);
     const saved = { runDir: process.env.SANLOCK_RUN_DIR, leaseDir: process.env.LEASE_DIR };
-    const printed: string[] = [];
-    const log = console.log;
     process.env.SANLOCK_RUN_DIR = daemon.runDir;
     process.env.LEASE_DIR = daemon.dir;
-    console.log = (...args: unknown[]) => void printed.push(args.join(" "));
+    let printed: string[];
     try {
-      // A query string per daemon: each run evaluates the module afresh.
-      await import(`${EXAMPLE}?daemon=${kind}`);
+      printed = await runPrinting(EXAMPLE, `daemon=${kind}`);
     } finally {
-      console.log = log;
       process.env.SANLOCK_RUN_DIR = saved.runDir;
       process.env.LEASE_DIR = saved.leaseDir;
       if (saved.runDir === undefined) delete process.env.SANLOCK_RUN_DIR;
