@@ -5,7 +5,7 @@
 
 import { readFile, stat } from "node:fs/promises";
 import { ClientError, ClientErrorCode, SanlockError } from "./errors.js";
-import { Cmd } from "./wire/index.js";
+import { Cmd, Errno } from "./wire/index.js";
 
 const ALIGN_BY_SECTOR: ReadonlyMap<number, number> = new Map([
   [512, 1048576],
@@ -32,10 +32,10 @@ export async function getAlignment(path: string): Promise<number> {
   try {
     info = await stat(path);
   } catch {
-    throw new SanlockError(Cmd.ALIGN, -19); // -ENODEV, what sanlock reports when it cannot open the path
+    throw new SanlockError(Cmd.ALIGN, -Errno.ENODEV); // what sanlock reports when it cannot open the path
   }
   const sector = info.isBlockDevice() ? await blockDeviceSectorSize(info.rdev) : 512;
   const alignment = ALIGN_BY_SECTOR.get(sector);
-  if (alignment === undefined) throw new SanlockError(Cmd.ALIGN, -22); // -EINVAL for other sector sizes (§7.12)
+  if (alignment === undefined) throw new SanlockError(Cmd.ALIGN, -Errno.EINVAL); // other sector sizes (§7.12)
   return alignment;
 }

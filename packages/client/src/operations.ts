@@ -13,6 +13,7 @@ import {
   AcquireFlag,
   AddLockspaceFlag,
   Cmd,
+  Errno,
   ConvertFlag,
   EMPTY_OPTIONS,
   HOST_STATE_MASK,
@@ -140,8 +141,8 @@ export async function inqLockspace(
 ): Promise<boolean | null> {
   const result = await inqLockspaceResult(target, a);
   if (result === 0) return true;
-  if (result === -2) return false;
-  if (result === -115) return null;
+  if (result === -Errno.ENOENT) return false;
+  if (result === -Errno.EINPROGRESS) return null;
   return checkResultValue(Cmd.INQ_LOCKSPACE, result) === 0;
 }
 

@@ -172,7 +172,7 @@ export class DeltaLease {
       throw new LeaseError("LEADER_MAGIC", `lockspace ${this.options.lockspace}: record 1 at byte ${this.options.offset} is not a valid delta lease`);
     }
     if (this.options.hostId > found.maxHosts) {
-      throw new LeaseError("ERROR", `host_id ${this.options.hostId} exceeds max_hosts ${found.maxHosts} of lockspace ${this.options.lockspace}`);
+      throw new LeaseError("ADDLS_INVALID_HOSTID", `host_id ${this.options.hostId} exceeds max_hosts ${found.maxHosts} of lockspace ${this.options.lockspace}`);
     }
     return found;
   }

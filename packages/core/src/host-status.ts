@@ -6,6 +6,7 @@
 import { nowSeconds, type Clock } from "./clock.js";
 import { RECORD_KEY_WORDS, observedRecordAt, recordMatchesKey, storeKey } from "./observed-record.js";
 import { nameCompareBytes } from "./ondisk/names.js";
+import { DEFAULT_MAX_HOSTS } from "./limits.js";
 import { effectiveIoTimeout, hostDeadSeconds, idRenewalFailSeconds } from "./timeouts.js";
 
 export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
@@ -75,7 +76,6 @@ export interface HostStatusTableOptions {
   setBitmapSeconds: number;
 }
 
-const MAX_HOSTS_LIMIT = 2000;
 
 export class HostStatusTable implements HostLiveness {
   private readonly entries: HostStatusEntry[];
@@ -86,8 +86,8 @@ export class HostStatusTable implements HostLiveness {
   private examined = false;
 
   constructor(private readonly opts: HostStatusTableOptions) {
-    if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > MAX_HOSTS_LIMIT) {
-      throw new RangeError(`maxHosts must be 1..${MAX_HOSTS_LIMIT}, got ${opts.maxHosts}`);
+    if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > DEFAULT_MAX_HOSTS) {
+      throw new RangeError(`maxHosts must be 1..${DEFAULT_MAX_HOSTS}, got ${opts.maxHosts}`);
     }
     this.entries = [];
     for (let h = 1; h <= opts.maxHosts; h++) {

@@ -1,6 +1,8 @@
 export const VERSION = "0.1.0";
 export * from "./clock.js";
+export * from "./limits.js";
 export * from "./timeouts.js";
+export * from "./results.js";
 export * from "./lease-errors.js";
 export * from "./variants.js";
 export * from "./host-status.js";

@@ -1,48 +1,17 @@
 /**
- * sanlock result codes used by the lease algorithms (algorithms.md §11) and the
- * error type that carries them. The daemon maps `result` onto the wire.
+ * The results the lease algorithms fail with (algorithms.md §11; numbers from results.ts) and
+ * the error type that carries them. The daemon maps `result` onto the wire.
  */
 import { SanlockTsError, type ErrorDetails } from "./errors.js";
+import { Errno, SanlkResult } from "./results.js";
 export const SanlockResult = {
-  EAGAIN: -11,
-  EBUSY: -16,
-  EEXIST: -17,
-  ORPHAN_EXISTS: -117,
-  ERROR: -201,
-  AIO_TIMEOUT: -202,
-  DBLOCK_READ: -210,
-  DBLOCK_WRITE: -211,
-  DBLOCK_LVER: -212,
-  DBLOCK_MBAL: -213,
-  DBLOCK_CHECKSUM: -214,
-  LEADER_READ: -220,
-  LEADER_WRITE: -221,
-  LEADER_DIFF: -222,
-  LEADER_MAGIC: -223,
-  LEADER_VERSION: -224,
-  LEADER_SECTORSIZE: -225,
-  LEADER_LOCKSPACE: -226,
-  LEADER_RESOURCE: -227,
-  LEADER_NUMHOSTS: -228,
-  LEADER_CHECKSUM: -229,
-  ACQUIRE_LVER: -240,
-  ACQUIRE_LOCKSPACE: -241,
-  ACQUIRE_IDDISK: -242,
-  ACQUIRE_IDLIVE: -243,
-  ACQUIRE_OWNED: -244,
-  ACQUIRE_OTHER: -245,
-  ACQUIRE_SHRETRY: -246,
-  ACQUIRE_OWNED_RETRY: -247,
-  RELEASE_LVER: -250,
-  RELEASE_OWNER: -251,
-  RENEW_OWNER: -260,
-  RENEW_DIFF: -261,
-  HOSTID_BUSY: -262,
-  REQUEST_MAGIC: -270,
-  REQUEST_VERSION: -271,
-  REQUEST_OLD: -272,
-  REQUEST_LVER: -273,
-  IO_ERROR: -5,
+  ...SanlkResult,
+  EAGAIN: -Errno.EAGAIN,
+  EBUSY: -Errno.EBUSY,
+  EEXIST: -Errno.EEXIST,
+  /** −EUCLEAN: an orphan of the resource exists (acquire with ORPHAN). */
+  ORPHAN_EXISTS: -Errno.EUCLEAN,
+  IO_ERROR: -Errno.EIO,
 } as const;
 
 export type SanlockResultName = keyof typeof SanlockResult;

@@ -3,10 +3,10 @@
  * (sanlock src/timeouts.c). All values are whole seconds.
  */
 
-/** Hardware watchdog fire timeout, fixed in sanlock 3.8.5 (§1.3). */
-export const WATCHDOG_FIRE_TIMEOUT = 60;
-/** io_timeout used when a lockspace is joined with 0 (§1.2); same value as areas' DEFAULT_IO_TIMEOUT. */
-export const JOIN_DEFAULT_IO_TIMEOUT = 10;
+import { MAX_IO_TIMEOUT, WATCHDOG_FIRE_TIMEOUT } from "./limits.js";
+
+// Kept importable from here for the modules that take their durations from this file.
+export { MAX_IO_TIMEOUT, WATCHDOG_FIRE_TIMEOUT } from "./limits.js";
 /** Default graceful-kill period after recovery starts (daemon -g). */
 export const DEFAULT_KILL_GRACE_SECONDS = 40;
 /** Shared acquire retries after a short-hold conflict (§5.2). */
@@ -15,8 +15,6 @@ export const SH_RETRIES = 8;
 export const WRITE_INIT_IO_TIMEOUT = 60;
 /** Pause after a failed renewal attempt (§2.3). */
 export const RENEWAL_RETRY_SECONDS = 0.5;
-/** Largest io_timeout that fits the 8-bit on-disk field (§1.2). */
-export const MAX_IO_TIMEOUT = 255;
 
 export interface Timeouts {
   ioTimeout: number;

@@ -1,28 +1,31 @@
 /**
  * The numeric results `sanlock direct` prints ("init done -19", "read_leader
  * done -223"): negative errno values and SANLK_* codes (src/sanlock_rv.h,
- * wire.md §9.2). sanlock-ts prints the same number for the same problem.
+ * wire.md §9.2). sanlock-ts prints the same number for the same problem; the numbers come
+ * from core's result table.
  */
+import { Errno, SanlkResult } from "@sanlock-ts/core/results";
+
 export const RC = {
   OK: 0,
   /** generic failure (-1), e.g. no leader found to take the sizes from */
   FAILED: -1,
-  ENOENT: -2,
-  EINVAL: -22,
-  ENODEV: -19,
-  ENOSPC: -28,
-  SANLK_LEADER_READ: -220,
-  SANLK_LEADER_MAGIC: -223,
-  SANLK_LEADER_VERSION: -224,
-  SANLK_LEADER_LOCKSPACE: -226,
-  SANLK_LEADER_RESOURCE: -227,
-  SANLK_LEADER_NUMHOSTS: -228,
-  SANLK_LEADER_CHECKSUM: -229,
-  SANLK_RINDEX_MAGIC: -274,
-  SANLK_RINDEX_VERSION: -275,
-  SANLK_RINDEX_LOCKSPACE: -276,
-  SANLK_RINDEX_OFFSET: -277,
-  SANLK_RINDEX_DIFF: -278,
+  ENOENT: -Errno.ENOENT,
+  EINVAL: -Errno.EINVAL,
+  ENODEV: -Errno.ENODEV,
+  ENOSPC: -Errno.ENOSPC,
+  SANLK_LEADER_READ: SanlkResult.LEADER_READ,
+  SANLK_LEADER_MAGIC: SanlkResult.LEADER_MAGIC,
+  SANLK_LEADER_VERSION: SanlkResult.LEADER_VERSION,
+  SANLK_LEADER_LOCKSPACE: SanlkResult.LEADER_LOCKSPACE,
+  SANLK_LEADER_RESOURCE: SanlkResult.LEADER_RESOURCE,
+  SANLK_LEADER_NUMHOSTS: SanlkResult.LEADER_NUMHOSTS,
+  SANLK_LEADER_CHECKSUM: SanlkResult.LEADER_CHECKSUM,
+  SANLK_RINDEX_MAGIC: SanlkResult.RINDEX_MAGIC,
+  SANLK_RINDEX_VERSION: SanlkResult.RINDEX_VERSION,
+  SANLK_RINDEX_LOCKSPACE: SanlkResult.RINDEX_LOCKSPACE,
+  SANLK_RINDEX_OFFSET: SanlkResult.RINDEX_OFFSET,
+  SANLK_RINDEX_DIFF: SanlkResult.RINDEX_DIFF,
 } as const;
 
 /** A failed direct action: the number sanlock would print, and a one-line explanation. */

@@ -26,13 +26,12 @@ export const KILLPATH_SIZE = 256;
 /** The u32 written on an event channel to unregister it (§8.4 step 5). */
 export const END_EVENT_VALUE = 1;
 
-/** Field widths and limits (§4.12 "Limits", §3 "Maximum sizes"). */
-export const NAME_LEN = 48;
+/** Field widths and limits (§4.12 "Limits", §3 "Maximum sizes"); names and host_ids share core's limits. */
+export { MAX_HOST_ID, NAME_LEN } from "@sanlock-ts/core/limits";
 export const PATH_LEN = 1024;
 export const KILLPATH_FIELD_LEN = 128;
 export const MAX_RESOURCES = 8;
 export const MAX_DISKS = 4;
-export const MAX_HOST_ID = 2000;
 export const MAX_LVB_SIZE = 4096;
 /** State strings including their NUL (§3, §4.9). */
 export const MAX_STATE_STRING = 4096;

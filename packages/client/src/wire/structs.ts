@@ -23,7 +23,7 @@ import {
 } from "./constants.js";
 import { WireError, WireErrorCode } from "./errors.js";
 import { readHeader, writeHeader, type WireHeader } from "./header.js";
-import { errnoResult } from "./results.js";
+import { errnoResult } from "@sanlock-ts/core/results";
 
 // ---- sanlk_disk (§4.1) ----
 

@@ -8,7 +8,8 @@ import { hostBitsSet } from "../ondisk/host-bitmap.js";
 import type { LeaderKind, LeaderRecord } from "../ondisk/leader-record.js";
 import { DELTA_DISK_MAGIC, PAXOS_DISK_MAGIC } from "../ondisk/leader-record.js";
 import { MBLOCK_OFFSET, MBLOCK_SHARED } from "../ondisk/mode-block.js";
-import { NAME_ID_SIZE, readName } from "../ondisk/names.js";
+import { NAME_LEN } from "../limits.js";
+import { readName } from "../ondisk/names.js";
 import { RINDEX_DISK_MAGIC, RINDEX_ENTRY_SIZE } from "../ondisk/rindex.js";
 import { detectAreaGeometry } from "./detect.js";
 
@@ -173,7 +174,7 @@ export async function dumpLines(device: BlockDevice, opts: DumpOptions): Promise
 
 /** `direct read_leader` field lines (after "read_leader done <rc>"), §9.3. */
 export function formatLeaderLines(leader: LeaderRecord, kind: LeaderKind): string[] {
-  const name = (s: string): string => s.slice(0, NAME_ID_SIZE);
+  const name = (s: string): string => s.slice(0, NAME_LEN);
   const w = kind === "delta" ? ["extra1", "extra2", "extra3"] : ["write_id", "write_generation", "write_timestamp"];
   return [
     `magic 0x${leader.magic.toString(16)}`,

@@ -10,8 +10,7 @@ import { DELTA_DISK_MAGIC, DELTA_DISK_VERSION, emptyLeader, writeLeader } from "
 import { nameBytes } from "../ondisk/names.js";
 import { resolveGeometry } from "./detect.js";
 import { checkAreaPlacement, deltaSectorOffset } from "./layout.js";
-
-export const DEFAULT_IO_TIMEOUT = 10;
+import { DEFAULT_IO_TIMEOUT } from "../limits.js";
 
 export interface LockspaceAreaInit {
   /** byte offset of the lockspace area */

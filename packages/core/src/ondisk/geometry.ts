@@ -6,7 +6,7 @@ export type SectorSize = 512 | 4096;
 export type AlignSize = 1048576 | 2097152 | 4194304 | 8388608;
 
 export const MIB = 1048576;
-export const DEFAULT_MAX_HOSTS = 2000;
+import { DEFAULT_MAX_HOSTS } from "../limits.js";
 /** Bytes read by the detection step: contains the first record on 512 and 4K devices. */
 export const DETECT_READ_SIZE = 4096;
 

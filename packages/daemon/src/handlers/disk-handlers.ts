@@ -19,8 +19,8 @@ import { EISDIR, resultOfAny as resultOf } from "../lockspaces/results.js";
 import { checkLeasePlacement } from "../resources/lease-placement.js";
 import { stat } from "node:fs/promises";
 
-/** sanlock's io_timeout for these one-shot I/Os when none is given (seconds). */
-const DEFAULT_IO_TIMEOUT = 10;
+// sanlock's io_timeout for these one-shot I/Os when none is given (seconds).
+import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/core/limits";
 /** Initialising writes get the longer write_init_io_timeout (60 s default). */
 const INIT_TIMEOUT_MS = 60_000;
 

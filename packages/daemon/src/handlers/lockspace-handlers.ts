@@ -14,8 +14,8 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { engineOf } from "./engine.js";
 import { renewalStateString } from "../lockspaces/renewal-history.js";
 
-/** Largest host_id a wire request may name (§4.4). */
-const MAX_HOST_ID = 2000;
+// Largest host_id a wire request may name (§4.4).
+import { MAX_HOST_ID } from "@sanlock-ts/core/limits";
 
 /** host_ids above 2000 are kept as "too large" (2001) rather than converted from u64. */
 function matchOf(ls: SanlkLockspace): LockspaceMatch {

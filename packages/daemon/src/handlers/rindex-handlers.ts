@@ -7,7 +7,7 @@
  * the lockspace. Except FORMAT, every command needs the lockspace joined unless
  * RX_NO_LOCKSPACE is given; one index operation at a time per lockspace (−EBUSY otherwise).
  */
-import { Cmd, Errno, RENTRY_SIZE, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, RENTRY_SIZE, SanlkResult, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/client/wire/index";
 import {
   PaxosLease, RINDEX_LEASE_NAME, SanlockTsError, createRindexEntry, deleteRindexEntry, formatRindex, lookupRindex,
   readRindexHeader, rebuildRindex, updateRindex,
@@ -21,11 +21,11 @@ import { geometryFromFlags } from "./disk-handlers.js";
 import { engineOf } from "./engine.js";
 
 const RINDEX_RESULTS: Readonly<Record<string, number>> = {
-  ERR_BAD_MAGIC: -274,
-  ERR_BAD_VERSION: -275,
-  ERR_NAME_MISMATCH: -276,
-  ERR_MISALIGNED: -277,
-  ERR_OUT_OF_RANGE: -277,
+  ERR_BAD_MAGIC: SanlkResult.RINDEX_MAGIC,
+  ERR_BAD_VERSION: SanlkResult.RINDEX_VERSION,
+  ERR_NAME_MISMATCH: SanlkResult.RINDEX_LOCKSPACE,
+  ERR_MISALIGNED: SanlkResult.RINDEX_OFFSET,
+  ERR_OUT_OF_RANGE: SanlkResult.RINDEX_OFFSET,
   ERR_RINDEX_NOT_FOUND: -Errno.ENOENT,
   ERR_RINDEX_FULL: -Errno.ENOSPC,
   ERR_INVALID_ARGUMENT: -Errno.EINVAL,
@@ -161,7 +161,7 @@ async function lookupIndex(ctx: CommandContext<typeof Cmd.LOOKUP_RINDEX>): Promi
   } catch (error) {
     // Name and offset both given but the entry differs: SANLK_RINDEX_DIFF (−278).
     const differs = error instanceof SanlockTsError && error.code === "ERR_NAME_MISMATCH" && rentry.name !== "" && rentry.offset !== 0n;
-    await replyEntry(ctx, differs ? -278 : rindexResult(error), rentry);
+    await replyEntry(ctx, differs ? SanlkResult.RINDEX_DIFF : rindexResult(error), rentry);
   }
 }
 

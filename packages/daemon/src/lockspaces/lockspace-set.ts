@@ -9,7 +9,7 @@
  * rem list and write its delta release.
  */
 import { Errno, LsFlag, StateType, disk, type SanlkLockspace, type StateRecord } from "@sanlock-ts/client/wire/index";
-import type { BlockDevice, Notification } from "@sanlock-ts/core";
+import { DEFAULT_IO_TIMEOUT, MAX_HOST_ID, SanlkResult, type BlockDevice, type Notification } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import type { LockspaceHooks } from "../status.js";
 import type { ResourceManager } from "../resources/resource-manager.js";
@@ -19,11 +19,6 @@ import { EventChannels } from "./event-channels.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 
-/** Largest host_id of any geometry; SANLK_ADDLS_INVALID_HOSTID beyond the area's (§7.2). */
-const MAX_HOST_ID = 2000;
-const ADDLS_INVALID_HOSTID = -231;
-/** sanlock's default io_timeout when ADD_LOCKSPACE sends 0 (§7.2). */
-export const DEFAULT_IO_TIMEOUT = 10;
 /** The removal loop's first look comes a second after the request, as sanlock's main loop (§8.2). */
 export const REMOVAL_CHECK_SECONDS = 1;
 /**
@@ -118,7 +113,7 @@ export class LockspaceSet implements LockspaceHooks {
   add(spec: LockspaceMatch & { ioTimeout: number; hostName: string; historySize?: number }): { result: number; done?: Promise<number> } {
     if (spec.name === "" || spec.hostId < 1 || spec.path === "") return { result: -Errno.EINVAL };
     // A host_id no area can hold: the join's check answers SANLK_ADDLS_INVALID_HOSTID (recorded).
-    if (spec.hostId > MAX_HOST_ID) return { result: 0, done: Promise.resolve(ADDLS_INVALID_HOSTID) };
+    if (spec.hostId > MAX_HOST_ID) return { result: 0, done: Promise.resolve(SanlkResult.ADDLS_INVALID_HOSTID) };
     const clash = this.addClash(spec);
     if (clash !== 0) return { result: clash };
     if (this.entries.length >= MAX_LOCKSPACES) return { result: -Errno.ENOMEM };

@@ -14,7 +14,7 @@
  * §7.3) belongs to the next issue: this class only calls the `onRecovery` hook once.
  */
 import {
-  DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRenewalError,
+  DeltaLease, Errno, LeaseError, SanlockResult, detectAreaGeometry, hostDeadSeconds, isCorruptRenewalError,
   type BlockDevice, type HostStatusTable, type LeaderRecord, type Notification, type PaxosHost,
 } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
@@ -154,7 +154,7 @@ export class Lockspace {
       this.delta.setEvent(hostId, event, flags);
       return 0;
     } catch (error) {
-      return error instanceof LeaseError ? error.result : -22;
+      return error instanceof LeaseError ? error.result : -Errno.EINVAL;
     }
   }
 
@@ -199,7 +199,7 @@ export class Lockspace {
       this.device = await (this.hooks.openDevice ?? openLockspaceDevice)(this.spec.path, this.spec.ioTimeout);
       const geometry = await detectAreaGeometry(this.device, Number(this.spec.offset));
       if (geometry !== undefined && this.spec.hostId > geometry.maxHosts) {
-        throw new LeaseError("ERROR", `host_id ${this.spec.hostId} exceeds max_hosts ${geometry.maxHosts}`);
+        throw new LeaseError("ADDLS_INVALID_HOSTID", `host_id ${this.spec.hostId} exceeds max_hosts ${geometry.maxHosts}`);
       }
       this.timed = new TimedDevice(this.device);
       this.delta = new DeltaLease({
@@ -457,11 +457,10 @@ export class Lockspace {
 
 /** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (§1.5). */
 function openLockspaceDevice(path: string, ioTimeout: number): Promise<DirectDevice> {
-  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * ioTimeout + 60) * 1000) });
+  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000) });
 }
 
-/** §7.2: host_id beyond the area → SANLK_ADDLS_INVALID_HOSTID (−231). */
+/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (§7.2). */
 function joinResult(error: unknown): number {
-  if (error instanceof LeaseError && error.result === SanlockResult.ERROR && /exceeds max_hosts/.test(error.message)) return -231;
   return resultOf(error);
 }

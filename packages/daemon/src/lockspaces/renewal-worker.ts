@@ -6,12 +6,13 @@
  * make a renewal late (algorithms.md §2.3).
  */
 import { parentPort } from "node:worker_threads";
+import { Errno, SanlkResult } from "@sanlock-ts/core/results";
 import { WorkerLockspace } from "./worker-lockspace.js";
 import type { FromWorker, FromWorkerBody, ToWorker } from "./worker-protocol.js";
 
 /** Lockspaces one worker serves at most (the daemon's own bound is MAX_LOCKSPACES, 1024). */
 const MAX_WORKER_LOCKSPACES = 4096;
-const EBUSY = -16;
+const EBUSY = -Errno.EBUSY;
 
 const port = parentPort;
 if (port === null) throw new Error("renewal-worker must run in a worker thread");
@@ -24,7 +25,7 @@ function postFor(key: number): (message: FromWorkerBody) => void {
 function join(key: number, message: Extract<ToWorker, { op: "join" }>): void {
   const post = postFor(key);
   if (lockspaces.has(key)) {
-    post({ op: "join-failed", result: -201, message: `lockspace key ${key} already in the renewal worker` });
+    post({ op: "join-failed", result: SanlkResult.ERROR, message: `lockspace key ${key} already in the renewal worker` });
     return;
   }
   if (lockspaces.size >= MAX_WORKER_LOCKSPACES) {
@@ -59,7 +60,7 @@ port.on("message", (message: ToWorker) => {
       ls?.notifyHost(message.hostId);
       return;
     case "set-event": {
-      const result = ls === undefined ? -201 : ls.setEvent(message.hostId, message, message.flags);
+      const result = ls === undefined ? SanlkResult.ERROR : ls.setEvent(message.hostId, message, message.flags);
       postFor(message.key)({ op: "reply", id: message.id, result });
       return;
     }

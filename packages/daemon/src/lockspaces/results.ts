@@ -3,17 +3,16 @@
  * Lease errors carry their sanlock result; a path that cannot be opened is −ENODEV (§7.2);
  * anything unexpected is SANLK_ERROR (−201) so a bug never looks like success.
  */
-import { Errno } from "@sanlock-ts/client/wire/index";
-import { LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
+import { Errno, LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
 import { DeviceError } from "../device/errors.js";
 
 const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([
   "ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT",
 ]);
 
-/** errno values sanlock passes through from failed I/O that the shared Errno table lacks. */
-export const EMSGSIZE = 90;
-export const EISDIR = 21;
+/** errno values sanlock passes through from failed I/O. */
+export const EMSGSIZE = Errno.EMSGSIZE;
+export const EISDIR = Errno.EISDIR;
 
 export function resultOf(thrown: unknown): number {
   const error = toLeaseError(thrown, "lease record");

@@ -6,7 +6,7 @@
  * DeltaLease on its own device serves direct reads of other hosts' records (§4.4 step 2.1).
  */
 import {
-  DeltaLease, HostStatusTable, LeaseError, deriveTimeouts,
+  DeltaLease, HostStatusTable, LeaseError, SanlkResult, deriveTimeouts, hostDeadSeconds,
   type BlockDevice, type LeaderRecord, type Notification, type ObservedRecord,
 } from "@sanlock-ts/core";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
@@ -20,7 +20,7 @@ const MAX_PENDING_REPLIES = 1024;
 /** A leave waits for a renewal write in flight (up to 8N+60 s); bounded above that. */
 const LEAVE_EXTRA_SECONDS = 120;
 /** Result of everything asked of a worker that has ended (SANLK_ERROR). */
-const WORKER_GONE = -201;
+const WORKER_GONE = SanlkResult.ERROR;
 /** Notifications kept between two successful renewals at most (2 per host of the largest area). */
 const MAX_PENDING_NOTES = 4000;
 /**
@@ -96,7 +96,7 @@ export class WorkerDelta {
       const failed = answer.op === "join-failed" ? answer : { result: WORKER_GONE, message: "renewal worker exited" };
       throw Object.assign(new Error(failed.message), { joinResult: failed.result });
     }
-    const device = await openDirectDevice(this.spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * this.spec.ioTimeout + 60) * 1000) });
+    const device = await openDirectDevice(this.spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(this.spec.ioTimeout) * 1000) });
     this.readerDevice = device;
     this.reader = new DeltaLease({
       lockspace: this.spec.name, hostId: this.spec.hostId, hostName: "reader", ioTimeout: this.spec.ioTimeout,
@@ -125,7 +125,7 @@ export class WorkerDelta {
 
   /** Leave (§2.5) in the worker, then detach from it and close our reader. */
   async leave(): Promise<void> {
-    const bound = (8 * this.spec.ioTimeout + 60 + LEAVE_EXTRA_SECONDS) * 1000;
+    const bound = (hostDeadSeconds(this.spec.ioTimeout) + LEAVE_EXTRA_SECONDS) * 1000;
     let timer: NodeJS.Timeout | undefined;
     const answered = await Promise.race([
       this.call((id) => ({ op: "leave", id })).then(() => true),

@@ -8,7 +8,7 @@
  * Results go to the main thread through the lockspace's RenewalStatus SharedArrayBuffer
  * (last good renewal, last attempt) and messages tagged with its key (worker-protocol.ts).
  */
-import { DeltaLease, LeaseError, SanlockResult, detectAreaGeometry, isCorruptRenewalError, type BlockDevice } from "@sanlock-ts/core";
+import { DeltaLease, Errno, LeaseError, SanlkResult, detectAreaGeometry, hostDeadSeconds, isCorruptRenewalError, type BlockDevice } from "@sanlock-ts/core";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
 import { AreaChangeTracker } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
@@ -74,12 +74,12 @@ export class WorkerLockspace {
   async join(): Promise<void> {
     const { spec, hostName } = this.init;
     try {
-      const opened = await openDirectDevice(spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, (8 * spec.ioTimeout + 60) * 1000) });
+      const opened = await openDirectDevice(spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(spec.ioTimeout) * 1000) });
       this.device = opened;
       const offset = Number(spec.offset);
       const geometry = await detectAreaGeometry(opened, offset);
       if (geometry !== undefined && spec.hostId > geometry.maxHosts) {
-        this.post({ op: "join-failed", result: -231, message: `host_id ${spec.hostId} exceeds max_hosts ${geometry.maxHosts}` });
+        this.post({ op: "join-failed", result: SanlkResult.ADDLS_INVALID_HOSTID, message: `host_id ${spec.hostId} exceeds max_hosts ${geometry.maxHosts}` });
         return;
       }
       this.timed = new AreaTap(opened, offset, () => this.delta, spec.name, spec.hostId, this.post);
@@ -116,7 +116,7 @@ export class WorkerLockspace {
       this.delta.setEvent(hostId, event, flags);
       return 0;
     } catch (error) {
-      return error instanceof LeaseError ? error.result : -22;
+      return error instanceof LeaseError ? error.result : -Errno.EINVAL;
     }
   }
 
@@ -151,8 +151,7 @@ export class WorkerLockspace {
   }
 }
 
-/** §7.2: host_id beyond the area → SANLK_ADDLS_INVALID_HOSTID (−231). */
+/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (§7.2). */
 function joinResult(error: unknown): number {
-  if (error instanceof LeaseError && error.result === SanlockResult.ERROR && /exceeds max_hosts/.test(error.message)) return -231;
   return resultOf(error);
 }

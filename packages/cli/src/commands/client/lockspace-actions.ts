@@ -10,8 +10,8 @@ import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { alignOf, geometryFlags, resourceArgs, sectorOf } from "./resource-args.js";
 
-/** sanlock's default io_timeout; add_lockspace sends another value only when -o differs (§7.2). */
-const DEFAULT_IO_TIMEOUT = 10;
+// sanlock's default io_timeout; add_lockspace sends another value only when -o differs (§7.2).
+import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/core/limits";
 
 function lockspaceArg(ctx: ClientContext): LockspaceArg {
   return parseLockspaceArg(ctx.require("s", "LOCKSPACE"));

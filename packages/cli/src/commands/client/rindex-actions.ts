@@ -8,7 +8,7 @@ import { parseRentryArg, parseRindexArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { geometryFlags } from "./resource-args.js";
-import { Errno } from "@sanlock-ts/client/wire/results";
+import { Errno } from "@sanlock-ts/core/results";
 
 function rindexOf(ctx: ClientContext, flags = 0): ops.RindexSpec {
   const x = parseRindexArg(ctx.require("x", "RINDEX"));

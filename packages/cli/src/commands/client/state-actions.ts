@@ -4,6 +4,7 @@
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PROTOCOL_VERSION } from "@sanlock-ts/client/wire/constants";
+import { Errno } from "@sanlock-ts/core/results";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
@@ -113,7 +114,7 @@ async function gets(ctx: ClientContext): Promise<number> {
   if (listing.result < 0) {
     ctx.output.line(`gets error ${listing.result}`);
     ctx.explain("gets", listing.result);
-    if (listing.result !== -28) return listing.result; // −ENOSPC: the partial listing still follows
+    if (listing.result !== -Errno.ENOSPC) return listing.result; // −ENOSPC: the partial listing still follows
   }
   const json: Record<string, unknown>[] = [];
   for (const ls of listing.lockspaces) {
@@ -131,7 +132,7 @@ async function gets(ctx: ClientContext): Promise<number> {
       } catch (err) {
         const rv = resultOfError(err);
         entry.hostsError = rv;
-        if (!ctx.json) ctx.output.line(rv === -11 ? "hosts not ready" : `hosts error ${rv}`);
+        if (!ctx.json) ctx.output.line(rv === -Errno.EAGAIN ? "hosts not ready" : `hosts error ${rv}`);
       }
     }
     json.push(entry);

@@ -1,7 +1,8 @@
-// Result codes carried in a reply header's `data` (spec/wire.md §9).
-// Negative values are either a negated Linux errno (−1..−133) or a sanlock
-// code (−201..−278). 0 is success; ALIGN and RELEASE+REL_ORPHAN return
-// positive values on success (§9.1).
+// The one table of sanlock's results: the numbers a reply header's `data` carries (wire.md §9),
+// the numbers `sanlock direct` prints, and the results of the lease algorithms. Negative values
+// are either a negated Linux errno (−1..−133) or a sanlock code (−201..−278). 0 is success;
+// ALIGN and RELEASE+REL_ORPHAN return positive values on success (§9.1). Every other module
+// takes its numbers from here.
 
 interface ResultInfo {
   readonly name: string;
@@ -24,12 +25,14 @@ export const Errno = {
   EBUSY: 16,
   EEXIST: 17,
   ENODEV: 19,
+  EISDIR: 21,
   EINVAL: 22,
   ENOTTY: 25,
   ENOSPC: 28,
   EPIPE: 32,
   ERANGE: 34,
   ENOCSI: 50,
+  EMSGSIZE: 90,
   ELIBACC: 79,
   ELIBBAD: 80,
   ELIBSCN: 81,
@@ -58,12 +61,14 @@ const ERRNO_TEXT: Readonly<Record<ErrnoName, string>> = {
   EBUSY: "Device or resource busy",
   EEXIST: "File exists",
   ENODEV: "No such device",
+  EISDIR: "Is a directory",
   EINVAL: "Invalid argument",
   ENOTTY: "Inappropriate ioctl for device",
   ENOSPC: "No space left on device",
   EPIPE: "Broken pipe",
   ERANGE: "Numerical result out of range",
   ENOCSI: "No CSI structure available",
+  EMSGSIZE: "Message too long",
   ELIBACC: "Can not access a needed shared library",
   ELIBBAD: "Accessing a corrupted shared library",
   ELIBSCN: ".lib section in a.out corrupted",
