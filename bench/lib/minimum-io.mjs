@@ -1,5 +1,5 @@
 // The least disk I/O each measured operation needs, derived from the algorithm
-// (shared/spec/algorithms.md), for a 512-byte-sector file with 1 MiB alignment,
+// (docs/algorithms.md), for a 512-byte-sector file with 1 MiB alignment,
 // a free, uncontended lease and the default num_hosts = max_hosts = 2000.
 
 export const SECTOR = 512;

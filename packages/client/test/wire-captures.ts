@@ -1,13 +1,12 @@
-// Test helper (not a test): parses the captured exchanges of spec/wire.md §12
-// into byte arrays, independently of the codec. Each "C→D"/"D→C" line starts a
-// write; hexdump lines ("0010: 20 00 ...", "*" = repeat the previous line up
-// to the next offset) or a quoted text with "\0" give its bytes.
+// Test helper (not a test): loads the socket exchanges recorded from the real
+// sanlock 3.8.5 (test/vectors/wire-captures.json, described in docs/wire.md §12
+// and test/vectors/README.md) as byte arrays, independently of the codec.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export interface CapturedWrite {
   direction: "C→D" | "D→C";
-  /** Size announced on the write's line. */
+  /** Size of the write as it was recorded. */
   size: number;
   label: string;
   bytes: Uint8Array;
@@ -16,88 +15,28 @@ export interface CapturedWrite {
 /** Writes of every §12.x subsection, keyed by "12.3" etc. */
 export type Captures = Map<string, CapturedWrite[]>;
 
-const SPEC = fileURLToPath(new URL("../../../../shared/spec/wire.md", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../../../test/vectors/wire-captures.json", import.meta.url));
+
+interface FixtureWrite { direction: CapturedWrite["direction"]; size: number; label: string; hex: string[] }
+interface Fixture { sections: Record<string, { title: string; writes: FixtureWrite[] }> }
 
 export function loadCaptures(): Captures {
-  const text = readFileSync(SPEC, "utf8");
-  const start = text.indexOf("## 12. Captured exchanges");
-  const end = text.indexOf("## 13.");
-  if (start < 0 || end < 0) throw new Error("spec/wire.md: §12 not found");
-  return parseSection(text.slice(start, end).split("\n"));
-}
-
-function parseSection(lines: string[]): Captures {
+  const fixture = JSON.parse(readFileSync(FIXTURE, "utf8")) as Fixture;
   const captures: Captures = new Map();
-  let writes: CapturedWrite[] | null = null;
-  let current: { write: Omit<CapturedWrite, "bytes">; dump: DumpBuilder } | null = null;
-  const flush = (): void => {
-    if (current && writes) writes.push({ ...current.write, bytes: current.dump.finish() });
-    current = null;
-  };
-  for (const line of lines) {
-    const heading = /^### (12\.\d+) /.exec(line);
-    if (heading?.[1]) {
-      flush();
-      writes = [];
-      captures.set(heading[1], writes);
-      continue;
-    }
-    const write = /^(C→D|D→C)\s+(\d+) bytes?\s+(.*)$/.exec(line);
-    if (write) {
-      flush();
-      const [, direction, size, label] = write;
-      const entry = { direction: direction as CapturedWrite["direction"], size: Number(size), label: label ?? "" };
-      const quoted = /"(.*)"\s*$/.exec(label ?? "");
-      if (quoted?.[1] !== undefined && writes) {
-        writes.push({ ...entry, bytes: new TextEncoder().encode(quoted[1].replace(/\\0/g, "\0")) });
-      } else {
-        current = { write: entry, dump: new DumpBuilder() };
-      }
-      continue;
-    }
-    if (current && /^\s+\*\s*$/.test(line)) {
-      current.dump.repeat();
-      continue;
-    }
-    const dump = /^\s+([0-9a-f]{4}):((?: [0-9a-f]{2})+)/.exec(line);
-    if (current && dump?.[1] && dump[2]) {
-      current.dump.line(parseInt(dump[1], 16), dump[2].trim().split(" ").map((h) => parseInt(h, 16)));
-      continue;
-    }
-    if (current && line.trim() !== "") flush();
+  for (const [section, { writes }] of Object.entries(fixture.sections)) {
+    captures.set(section, writes.map((w) => {
+      const bytes = Uint8Array.from(Buffer.from(w.hex.join(""), "hex"));
+      if (bytes.byteLength !== w.size) throw new Error(`wire-captures.json §${section} "${w.label}": ${bytes.byteLength} bytes, size says ${w.size}`);
+      return { direction: w.direction, size: w.size, label: w.label, bytes };
+    }));
   }
-  flush();
   return captures;
 }
 
-class DumpBuilder {
-  private readonly bytes: number[] = [];
-  private last: number[] = [];
-  private repeating = false;
-
-  line(offset: number, values: number[]): void {
-    if (this.repeating) {
-      while (this.bytes.length < offset) this.bytes.push(...this.last);
-      this.repeating = false;
-    }
-    if (this.bytes.length !== offset) throw new Error(`hexdump offset ${offset} after ${this.bytes.length} bytes`);
-    this.bytes.push(...values);
-    this.last = values;
-  }
-
-  repeat(): void {
-    this.repeating = true;
-  }
-
-  finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
-  }
-}
-
-/** The writes of one subsection, failing loudly if the spec lacks it. */
+/** The writes of one subsection, failing loudly if the fixture lacks it. */
 export function capture(captures: Captures, section: string): CapturedWrite[] {
   const writes = captures.get(section);
-  if (!writes) throw new Error(`spec/wire.md §${section} has no captures`);
+  if (!writes) throw new Error(`test/vectors/wire-captures.json has no §${section}`);
   return writes;
 }
 

@@ -1,4 +1,4 @@
-// Golden tests: the captured exchanges of spec/wire.md §12 (bytes written by the
+// Golden tests: the captured exchanges of docs/wire.md §12 (test/vectors/wire-captures.json) (bytes written by the
 // real sanlock 3.8.5 daemon, libsanlock and CLI) decode to the values the spec
 // annotates, and re-encoding the decoded messages reproduces the bytes exactly.
 import t from "tap";

@@ -13,7 +13,7 @@ import {
 } from "../src/index.js";
 import type { Geometry } from "../src/index.js";
 
-const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 const load = (name: string): Uint8Array => new Uint8Array(readFileSync(VECTORS + name));
 const MiB = 1048576;
 

@@ -1,5 +1,5 @@
 // Area operations of `sanlock direct` on a MemoryDevice, compared with areas written by the
-// real sanlock 3.8.5 (shared/vectors).
+// real sanlock 3.8.5 (test/vectors).
 import t from "tap";
 import type { Test } from "tap";
 import { readFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import {
 } from "../src/index.js";
 import type { BlockDevice } from "../src/index.js";
 
-const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 const load = (name: string): Uint8Array => new Uint8Array(readFileSync(VECTORS + name));
 const MiB = 1048576;
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { MemoryDevice, VirtualClock, buildResourceArea, geometryFor } from "../src/index.js";
 
-const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 
 export function loadVector(name: string): Uint8Array {
   return new Uint8Array(readFileSync(VECTORS + name));

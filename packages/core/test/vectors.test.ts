@@ -1,4 +1,4 @@
-// Golden tests: every file in shared/vectors decodes to the values vectors/README.md gives,
+// Golden tests: every file in test/vectors decodes to the values test/vectors/README.md gives,
 // and re-encoding the decoded structures reproduces the file byte for byte.
 import t from "tap";
 import type { Test } from "tap";
@@ -12,7 +12,7 @@ import {
 } from "../src/index.js";
 import type { LeaderRecord } from "../src/index.js";
 
-const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 const load = (name: string): Uint8Array => new Uint8Array(readFileSync(VECTORS + name));
 const H = "7c93aafd-9939-4bb5-ba75-5a583a43b897.vm";
 

@@ -1,7 +1,7 @@
 // Renewal reads handed to the main thread as changes (lockspaces/area-changes.ts): a host
 // status table fed with the worker's changes ends every read exactly as a table fed with
 // every record of the read, decoded in full (algorithms.md §3.2) — same notifications, same
-// per-host snapshot and state. Delta sectors are real sanlock 3.8.5 bytes (shared/vectors).
+// per-host snapshot and state. Delta sectors are real sanlock 3.8.5 bytes (test/vectors).
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ import {
 import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
 import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
 
-const VECTORS = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 const SECTOR = 512;
 const MAX_HOSTS = 8;
 const LOCKSPACE = "LS";
