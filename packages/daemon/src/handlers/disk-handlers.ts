@@ -102,8 +102,12 @@ async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): 
 /** READ_LOCKSPACE (§7.19): data2 = io_timeout in the record; the struct follows even on error. */
 async function readLockspace(ctx: CommandContext<typeof Cmd.READ_LOCKSPACE>): Promise<void> {
   const ls = ctx.body.lockspace;
-  const hostId = ls.hostId === 0n ? 1 : Number(ls.hostId);
-  const echo = { ...ls, hostId: BigInt(hostId) };
+  // The echo keeps the u64 host_id as sent (sanlock echoes its struct). Going through a Number
+  // turned host_ids above 2^53 into values that are no u64 (2^64 - 1 became 2^64): encoding the
+  // reply threw and the client got no reply at all (found by fuzz-socket.test.ts).
+  const hostIdU64 = ls.hostId === 0n ? 1n : ls.hostId;
+  const hostId = Number(hostIdU64);
+  const echo = { ...ls, hostId: hostIdU64 };
   if (ls.hostIdDisk.path === "") {
     await ctx.reply(-Errno.ENODEV, { payload: encodeLockspace(echo) });
     return;
