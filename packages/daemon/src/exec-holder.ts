@@ -30,8 +30,7 @@
  * If execv fails, all of the above is put back as it was and the failure is returned; the
  * leases are still held by this process until the caller closes the registration or exits.
  */
-import os from "node:os";
-import koffi from "koffi";
+import { errnoName, lastErrno, libcFunction } from "./libc.js";
 import type { WaitLimits } from "@sanlock-ts/client/connection";
 import { acquire, type AcquireSpec } from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";
@@ -82,14 +81,13 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc === undefined) {
-    const lib = koffi.load("libc.so.6");
     libc = {
-      fcntl: lib.func("int fcntl(int fd, int cmd, ...)") as Libc["fcntl"],
-      sigaction: lib.func("int sigaction(int signum, const uint8_t *act, _Out_ uint8_t *oldact)") as Libc["sigaction"],
-      signal: lib.func("intptr_t signal(int signum, intptr_t handler)") as Libc["signal"],
-      pthreadSigmask: lib.func("int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)") as Libc["pthreadSigmask"],
-      execv: lib.func("int execv(const char *path, const char **argv)") as Libc["execv"],
-      strerror: lib.func("const char *strerror(int errnum)") as Libc["strerror"],
+      fcntl: libcFunction<Libc["fcntl"]>("int fcntl(int fd, int cmd, ...)"),
+      sigaction: libcFunction<Libc["sigaction"]>("int sigaction(int signum, const uint8_t *act, _Out_ uint8_t *oldact)"),
+      signal: libcFunction<Libc["signal"]>("intptr_t signal(int signum, intptr_t handler)"),
+      pthreadSigmask: libcFunction<Libc["pthreadSigmask"]>("int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)"),
+      execv: libcFunction<Libc["execv"]>("int execv(const char *path, const char **argv)"),
+      strerror: libcFunction<Libc["strerror"]>("const char *strerror(int errnum)"),
     };
   }
   return libc;
@@ -152,7 +150,7 @@ export class ExecHolder implements AsyncDisposable {
         undo.push(() => c.pthreadSigmask(SIG_SETMASK, oldMask, new Uint8Array(SIGSET_BYTES)));
       }
       c.execv(path, [...argv, null]);
-      const errno = koffi.errno();
+      const errno = lastErrno();
       return { errno, code: errnoName(errno), message: c.strerror(errno) };
     } finally {
       for (const step of undo.reverse()) step();
@@ -202,7 +200,4 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-function errnoName(errno: number): string {
-  const entry = Object.entries(os.constants.errno).find(([, value]) => value === errno);
-  return entry?.[0] ?? `errno ${errno}`;
-}
+

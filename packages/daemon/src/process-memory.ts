@@ -27,7 +27,7 @@
  */
 import v8 from "node:v8";
 import vm from "node:vm";
-import koffi from "koffi";
+import { libcFunction } from "./libc.js";
 
 /** V8 flags set at start. */
 export const DAEMON_V8_FLAGS: readonly string[] = ["--semi-space-growth-factor=1", "--heap-growing-percent=20"];
@@ -57,10 +57,9 @@ let glibcMalloc: GlibcMalloc | null | undefined;
 function loadGlibcMalloc(): GlibcMalloc | undefined {
   if (glibcMalloc !== undefined) return glibcMalloc ?? undefined;
   try {
-    const libc = koffi.load("libc.so.6");
     glibcMalloc = {
-      mallopt: libc.func("int mallopt(int param, int value)") as GlibcMalloc["mallopt"],
-      mallocTrim: libc.func("int malloc_trim(size_t pad)") as GlibcMalloc["mallocTrim"],
+      mallopt: libcFunction<GlibcMalloc["mallopt"]>("int mallopt(int param, int value)"),
+      mallocTrim: libcFunction<GlibcMalloc["mallocTrim"]>("int malloc_trim(size_t pad)"),
     };
   } catch {
     glibcMalloc = null; // not glibc

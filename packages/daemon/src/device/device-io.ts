@@ -7,8 +7,7 @@
  * relies on this to know when a quarantined buffer may be reused.
  */
 import fs from "node:fs";
-import os from "node:os";
-import koffi from "koffi";
+import { errnoError, libcFunction } from "../libc.js";
 
 export interface FileStat {
   isBlockDevice: boolean;
@@ -61,18 +60,13 @@ let ioctlFn: IoctlFn | undefined;
 function ioctl(fd: number, request: number, data: Buffer): number {
   ioctlFn ??= loadLibcIoctl();
   const rc = ioctlFn(fd, request, data);
-  if (rc < 0) {
-    const errno = koffi.errno();
-    const code = Object.entries(os.constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
-    throw Object.assign(new Error(`ioctl 0x${request.toString(16)} failed: ${code}`), { code, errno: -errno });
-  }
+  if (rc < 0) throw errnoError(`ioctl 0x${request.toString(16)} failed`);
   return rc;
 }
 
 function loadLibcIoctl(): IoctlFn {
-  const libc = koffi.load("libc.so.6");
   // The third argument is a pointer to the caller's out-buffer (an int or a u64 here).
-  return libc.func("int ioctl(int fd, unsigned long request, _Out_ uint8_t *data)") as IoctlFn;
+  return libcFunction<IoctlFn>("int ioctl(int fd, unsigned long request, _Out_ uint8_t *data)");
 }
 
 function fileStatOf(st: fs.Stats): FileStat {

@@ -94,10 +94,9 @@ export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = proces
   env[THREADPOOL_REEXEC_ENV] = "1";
   const argv = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
   const envp = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-  const { default: koffi } = await import("koffi");
-  const libc = koffi.load("libc.so.6");
-  const fcntl = libc.func("int fcntl(int fd, int cmd, ...)");
-  const execve = libc.func("int execve(const char *path, const char **argv, const char **envp)");
+  const { lastErrno, libcFunction } = await import("../libc.js");
+  const fcntl = libcFunction<(fd: number, cmd: number, ...rest: unknown[]) => number>("int fcntl(int fd, int cmd, ...)");
+  const execve = libcFunction<(path: string, argv: (string | null)[], envp: (string | null)[]) => number>("int execve(const char *path, const char **argv, const char **envp)");
   // Node marks its stdio close-on-exec; the new image must keep the same stdin/stdout/stderr.
   for (const fd of [0, 1, 2]) {
     const flags = fcntl(fd, F_GETFD) as number;
@@ -108,8 +107,8 @@ export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = proces
   // action ends the process (seen: about 1 start in 6 at --cpu-prof-interval=50). Ignoring it
   // discards a pending one and any sent until the old image is gone; the new image installs
   // its own handler if it profiles.
-  const signal = libc.func("intptr_t signal(int signum, intptr_t handler)");
+  const signal = libcFunction<(signum: number, handler: number) => number>("intptr_t signal(int signum, intptr_t handler)");
   signal(os.constants.signals.SIGPROF, SIG_IGN);
   execve(process.execPath, [...argv, null], [...envp, null]);
-  throw new Error(`execve ${process.execPath} failed (errno ${koffi.errno()}) raising UV_THREADPOOL_SIZE to ${setting.size}`);
+  throw new Error(`execve ${process.execPath} failed (errno ${lastErrno()}) raising UV_THREADPOOL_SIZE to ${setting.size}`);
 }

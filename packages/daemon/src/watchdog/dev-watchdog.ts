@@ -5,8 +5,7 @@
  * the magic 'V'.
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import koffi from "koffi";
+import { errnoError, libcFunction } from "../libc.js";
 import {
   WATCHDOG_MAGIC_CLOSE,
   WDIOC_GETTIMEOUT,
@@ -35,13 +34,9 @@ let ioctlFn: IoctlFn | undefined;
  * thread (thread.ts) while other threads may have loaded it. Throws an errno error (`code`).
  */
 function libcIoctl(fd: number, request: number, arg: Buffer): number {
-  ioctlFn ??= koffi.load("libc.so.6").func("int ioctl(int fd, unsigned long request, uint8_t *arg)") as IoctlFn;
+  ioctlFn ??= libcFunction<IoctlFn>("int ioctl(int fd, unsigned long request, uint8_t *arg)");
   const rc = ioctlFn(fd, request, arg);
-  if (rc < 0) {
-    const errno = koffi.errno();
-    const code = Object.entries(osConstants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
-    throw Object.assign(new Error(`ioctl 0x${request.toString(16)} failed: ${code}`), { code, errno: -errno });
-  }
+  if (rc < 0) throw errnoError(`ioctl 0x${request.toString(16)} failed`);
   return rc;
 }
 
