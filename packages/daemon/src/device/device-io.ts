@@ -51,11 +51,11 @@ type IoctlFn = (fd: number, request: number, data: Buffer) => number;
 let ioctlFn: IoctlFn | undefined;
 
 /**
- * libc's ioctl(2) through koffi, loaded on first use. Not the `ioctl` npm addon: that addon is
- * not context-aware, so once one thread has loaded it every other thread's load fails ("Module did
- * not self-register") — and each lockspace's renewal worker opens its device in its own thread
- * while the main thread opens the same path. koffi (already used for SO_PEERCRED) loads in every
- * thread. The watchdog, which runs on the main thread only, keeps the `ioctl` addon.
+ * libc's ioctl(2) through koffi (libc.ts), bound on first use. Not the `ioctl` npm addon: that addon
+ * is not context-aware, so once one thread has loaded it every other thread's load fails ("Module
+ * did not self-register") — and each lockspace's renewal worker opens its device in its own thread
+ * while the main thread opens the same path. koffi loads in every thread; the watchdog thread
+ * uses it too.
  */
 function ioctl(fd: number, request: number, data: Buffer): number {
   ioctlFn ??= loadLibcIoctl();
