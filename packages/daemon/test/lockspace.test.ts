@@ -1,8 +1,9 @@
 /**
- * One lockspace instance (lockspaces/lockspace.ts) with io_timeout 1. "main" mode on an
- * in-memory disk shared by several instances: join timing, renewals, recovery on a
- * taken-over record, the delta release on leave, isolation of a stalled device. Worker mode
- * on a real file: renewals continue while the main event loop is blocked.
+ * One lockspace instance (lockspaces/lockspace.ts) with io_timeout 1. The renewal worker's code
+ * run in process (in-process-renewal.ts) on an in-memory disk shared by several instances: join
+ * timing, renewals, recovery on a taken-over record, the delta release on leave, isolation of
+ * a stalled device. In the worker thread on a real file: renewals continue while the main event
+ * loop is blocked.
  */
 import t from "tap";
 import {
@@ -177,7 +178,7 @@ t.test("a stalled device under one lockspace does not delay another's renewals",
   t.equal(b.state, "live");
 });
 
-t.test("worker mode: renewals go on while the main event loop is blocked", async (t) => {
+t.test("in the worker thread: renewals go on while the main event loop is blocked", async (t) => {
   const dir = mkdtempSync(join(process.env["SANLOCK_TS_TEST_DIR"] ?? "/var/tmp", "slts-lsw-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, "ls");

@@ -2,30 +2,29 @@
  * One lockspace instance of this daemon: the host_id delta lease (algorithms.md §2), its
  * renewal loop (§2.3), the failure checks that start recovery (§2.4, §7.2), and leaving (§2.5).
  *
- * By default the delta lease, its renewal timer and its I/O live in the daemon's one renewal
- * worker thread (renewal-worker.ts, shared by all lockspaces, through WorkerDelta): a busy
- * main event loop cannot make a renewal late, and a stalled device delays only its own
- * lockspace (each lockspace has its own loop there; the I/O is asynchronous). The last good renewal is
+ * The delta lease, its renewal timer and its I/O live in the daemon's one renewal worker thread
+ * (renewal-worker.ts, shared by all lockspaces, through WorkerDelta): a busy main event loop
+ * cannot make a renewal late, and a stalled device delays only its own lockspace (each
+ * lockspace has its own loop there; the I/O is asynchronous). The last good renewal is
  * published through a SharedArrayBuffer (RenewalStatus) that the main thread and a watchdog
- * can read at any time. With an injected device (tests) the same loop runs on the main
- * event loop instead ("main" mode).
+ * can read at any time. Tests that inject devices run the same worker code in process
+ * (in-process-renewal.ts).
  *
- * Recovery (§7.2) is one-way (§7.11 rule 4). What recovery does to holders (kill sequence,
- * §7.3) belongs to the next issue: this class only calls the `onRecovery` hook once.
+ * Recovery (§7.2) is one-way (§7.11 rule 4). What recovery does to holders (the kill sequence,
+ * §7.3) is the recovery module's: this class only calls the `onRecovery` hook once.
  */
 import {
-  DeltaLease, Errno, LeaseError, SanlockResult, detectAreaGeometry, hostDeadSeconds, isCorruptRenewalError,
-  type BlockDevice, type HostStatusTable, type LeaderRecord, type Notification, type PaxosHost,
+  LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Notification, type PaxosHost,
 } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
-import { TICK_SECONDS, renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
-import { openDirectDevice, MAX_IO_TIMEOUT_MS, type DirectDevice } from "../device/index.js";
+import { InProcessRenewal } from "./in-process-renewal.js";
+import { TICK_SECONDS } from "./renewal-schedule.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
-import { RenewalHistory, TimedDevice } from "./renewal-history.js";
+import { RenewalHistory } from "./renewal-history.js";
 import { resultOf } from "./results.js";
+import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
-import { SanlkResult } from "@sanlock-ts/client/wire/index";
 
 
 export interface LockspaceSpec {
@@ -47,18 +46,13 @@ export interface LockspaceHooksIn {
   /** Notifications found in other hosts' records at a renewal (§3.2 step 5, §6.2, §8.4). */
   onNotifications(ls: Lockspace, notes: readonly Notification[]): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
-  /** Opens the host_id disk for "main" mode (tests inject stalling devices); without it renewals run in a worker. */
-  openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
+  /**
+   * Opens the host_id disk (tests: memory disks, stalling devices). Given, the worker's code runs
+   * in process on these devices (in-process-renewal.ts); without it, in the renewal worker thread.
+   */
+  openDevice?: OpenLockspaceDevice;
   /** The daemon's watchdog (-w); each joined lockspace registers its expiry there (§7.5). */
   readonly watchdog?: Watchdog;
-}
-
-/** What the lockspace reads from its delta lease, wherever it lives. */
-interface DeltaView {
-  readonly generation: bigint;
-  readonly geometry: { readonly sectorSize: number; readonly alignSize: number; readonly maxHosts: number };
-  readonly status: HostStatusTable;
-  readHostRecord(hostId: number): Promise<LeaderRecord>;
 }
 
 export class Lockspace {
@@ -68,12 +62,8 @@ export class Lockspace {
   /** Unique id shown as space_id in STATUS. */
   readonly spaceId: number;
   private stateValue: LockspaceState = "joining";
-  private delta: DeltaLease | undefined;
   private worker: WorkerDelta | undefined;
-  private device: BlockDevice | undefined;
-  private timed: TimedDevice | undefined;
   private readonly stop = new AbortController();
-  private loop: Promise<void> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private watchdogConnection: WatchdogConnection | undefined;
   /** Set by REM_LOCKSPACE / forced shutdown: leave once the holders are gone (§8.1). */
@@ -108,11 +98,11 @@ export class Lockspace {
     this.renewal.setState(state);
   }
 
-  /** The joined delta lease (main mode) or its worker's view; undefined before the join. */
-  private view(): DeltaView | undefined {
+  /** The worker's view of the joined delta lease; undefined before the join. */
+  private view(): WorkerDelta | undefined {
     if (this.stateValue === "joining") return undefined;
     try {
-      const v: DeltaView | undefined = this.worker ?? this.delta;
+      const v = this.worker;
       if (v === undefined) return undefined;
       void v.geometry; // throws before the join
       return v;
@@ -142,20 +132,13 @@ export class Lockspace {
 
   /** Sets host_id's bit in our next renewals (§2.7, after a REQUEST §6.1 step 6). */
   notifyHost(hostId: number): void {
-    if (this.worker !== undefined) this.worker.notifyHost(hostId);
-    else this.delta?.notifyHost(hostId);
+    this.worker?.notifyHost(hostId);
   }
 
   /** SET_EVENT (§6.4): 0, or the negative result (−EBUSY: another event still being delivered). */
   async setEvent(hostId: number, event: { generation: bigint; event: bigint; data: bigint }, flags: number): Promise<number> {
-    if (this.worker !== undefined) return this.worker.setEvent(hostId, event, flags);
-    try {
-      if (this.delta === undefined) return SanlockResult.ERROR;
-      this.delta.setEvent(hostId, event, flags);
-      return 0;
-    } catch (error) {
-      return error instanceof LeaseError ? error.result : -Errno.EINVAL;
-    }
+    if (this.worker === undefined) return SanlockResult.ERROR;
+    return this.worker.setEvent(hostId, event, flags);
   }
 
   /**
@@ -181,62 +164,18 @@ export class Lockspace {
     };
   }
 
-  private requireDelta(): DeltaView {
+  private requireDelta(): WorkerDelta {
     const view = this.view();
     if (view === undefined) throw new LeaseError("ERROR", `lockspace ${this.spec.name} is not joined`);
     return view;
   }
 
   /**
-   * Join (§2.2): opens the path, checks the host_id against the area, acquires the delta
-   * lease, then starts renewals. Resolves with 0 or a negative wire result.
+   * Join (§2.2) in the renewal worker: it opens the path, checks the host_id against the area,
+   * acquires the delta lease, then renews. Resolves with 0 or a negative wire result.
    */
   async join(): Promise<number> {
-    const now = DAEMON_CLOCK.now();
-    this.acquireLastAttempt = Math.floor(now);
-    if (this.hooks.openDevice === undefined) return this.joinInWorker();
-    try {
-      this.device = await (this.hooks.openDevice ?? openLockspaceDevice)(this.spec.path, this.spec.ioTimeout);
-      const geometry = await detectAreaGeometry(this.device, Number(this.spec.offset));
-      if (geometry !== undefined && this.spec.hostId > geometry.maxHosts) {
-        throw new LeaseError("ADDLS_INVALID_HOSTID", `host_id ${this.spec.hostId} exceeds max_hosts ${geometry.maxHosts}`);
-      }
-      this.timed = new TimedDevice(this.device);
-      this.delta = new DeltaLease({
-        lockspace: this.spec.name, hostId: this.spec.hostId, hostName: this.hooks.hostName,
-        ioTimeout: this.spec.ioTimeout, device: this.timed, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
-      });
-      const joined = await this.delta.acquire(this.stop.signal);
-      const lastSuccess = await renewIfDueAtJoin(this.delta, joined.timestamp);
-      this.renewal.recordSuccess(Number(lastSuccess));
-      this.renewal.recordAttempt(Number(lastSuccess), 0);
-      this.history.success(Number(lastSuccess), 0, 0);
-    } catch (error) {
-      const result = this.stop.signal.aborted ? -1 : joinResult(error);
-      this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);
-      return this.joinFailed(result);
-    }
-    if (this.stop.signal.aborted) {
-      // Removed while joining: the host_id was acquired but is given back at once (§2.5).
-      await this.delta?.release().catch(() => undefined);
-      return this.joinFailed(-1);
-    }
-    if (!this.armWatchdog()) {
-      await this.delta?.release().catch(() => undefined);
-      return this.joinFailed(SanlkResult.WD_ERROR);
-    }
-    this.acquireLastResult = 1;
-    this.acquireLastSuccess = this.renewal.lastSuccess;
-    this.acquireLastAttempt = this.acquireLastSuccess;
-    this.setState("live");
-    this.loop = this.renewLoop();
-    this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
-    this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation}`);
-    return 0;
-  }
-
-  /** The join and all renewals run in a worker thread; results come back as events. */
-  private async joinInWorker(): Promise<number> {
+    this.acquireLastAttempt = Math.floor(DAEMON_CLOCK.now());
     let worker: WorkerDelta;
     try {
       worker = this.newWorkerDelta();
@@ -281,6 +220,8 @@ export class Lockspace {
 
   /** Attaches this lockspace to the daemon's renewal worker (started now if none runs). */
   private newWorkerDelta(): WorkerDelta {
+    const openDevice = this.hooks.openDevice;
+    const options = openDevice === undefined ? {} : { channel: new InProcessRenewal(openDevice), openDevice };
     return new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
       renewed: (timestamp, readMs, writeMs, notes) => {
         this.history.success(Number(timestamp), readMs, writeMs);
@@ -297,7 +238,7 @@ export class Lockspace {
       },
       workerExited: (reason) => this.workerExited(reason),
       log: this.hooks.log,
-    });
+    }, options);
   }
 
   /**
@@ -335,10 +276,9 @@ export class Lockspace {
     this.watchdogConnection?.renewed(timestamp);
   }
 
-  private async joinFailed(result: number): Promise<number> {
+  private joinFailed(result: number): number {
     this.acquireLastResult = result;
     this.setState("removed");
-    await this.closeDevice();
     return result;
   }
 
@@ -365,35 +305,6 @@ export class Lockspace {
     this.hooks.onRecovery(this, reason);
   }
 
-  /** §2.3 scheduling: wake every second; once 2N have passed since last_success, wait 0.5 s and renew. */
-  private async renewLoop(): Promise<void> {
-    const delta = this.delta;
-    if (delta === undefined) return;
-    await renewWhenDue(delta, this.stop.signal, () => this.renewOnce(delta));
-  }
-
-  private async renewOnce(delta: DeltaLease): Promise<void> {
-    const startedAt = DAEMON_CLOCK.now();
-    this.timed?.reset();
-    try {
-      const renewed = await delta.renew();
-      this.renewal.recordSuccess(Number(renewed.timestamp));
-      this.renewal.recordAttempt(startedAt, 0);
-      this.watchdogRenewed(Number(renewed.timestamp));
-      this.history.success(Number(renewed.timestamp), this.timed?.lastReadMs ?? 0, this.timed?.lastWriteMs ?? 0);
-      if (renewed.notifications.length > 0) this.hooks.onNotifications(this, renewed.notifications);
-    } catch (error) {
-      const result = resultOf(error);
-      this.renewal.recordAttempt(startedAt, result);
-      this.history.failure(result === SanlockResult.AIO_TIMEOUT);
-      this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${(error as Error).message}`);
-      if (isCorruptRenewalError(error)) {
-        this.corruptResult = result;
-        this.enterRecovery(`renewal result ${result}`);
-      }
-    }
-  }
-
   /**
    * Leave (§2.5, §7.11 rules 5-6): called only once no process uses the lockspace. Stops
    * renewals, waits for an attempt in progress, then writes the delta release only if the
@@ -401,40 +312,15 @@ export class Lockspace {
    */
   async leave(): Promise<void> {
     if (this.stateValue === "removed") return;
-    const wasJoined = this.delta !== undefined && this.stateValue !== "joining";
     this.setState("removed");
     // §7.4: every holder is gone, so the host need not be reset any more; cleared before
     // renewals stop and before the delta release (§7.11 rules 5-6).
     this.watchdogConnection?.clearExpiry();
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
-    if (this.worker !== undefined) {
-      // The worker stops renewing and writes the release only if its last attempt succeeded.
-      await this.worker.leave();
-      this.watchdogConnection?.close();
-      return;
-    }
-    await this.loop;
-    if (wasJoined && this.delta !== undefined && this.delta.lastAttemptSucceeded) {
-      try {
-        await this.delta.release();
-      } catch (error) {
-        this.hooks.log("error", `lockspace ${this.spec.name} delta release failed: ${(error as Error).message}`);
-      }
-    }
+    // The worker stops renewing and writes the release only if its last attempt succeeded.
+    await this.worker?.leave();
     this.watchdogConnection?.close();
-    await this.closeDevice();
-  }
-
-  private async closeDevice(): Promise<void> {
-    const device = this.device;
-    this.device = undefined;
-    if (device === undefined) return;
-    try {
-      await device.close();
-    } catch {
-      // close failures leave nothing to undo
-    }
   }
 
   /** LOCKSPACE state string fields of STATUS (wire.md §10.5), minus `list`. */
@@ -453,14 +339,4 @@ export class Lockspace {
       `renewal_last_attempt=${r.lastAttempt}`, `renewal_last_success=${r.lastSuccess}`,
     ].join(" ");
   }
-}
-
-/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (§1.5). */
-function openLockspaceDevice(path: string, ioTimeout: number): Promise<DirectDevice> {
-  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000) });
-}
-
-/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (§7.2). */
-function joinResult(error: unknown): number {
-  return resultOf(error);
 }

@@ -24,10 +24,20 @@ function workerUrl(): URL {
   return new URL(`./renewal-worker.${ext}`, import.meta.url);
 }
 
+/** How a lockspace's main side reaches the code that renews it: the worker thread, or in process (tests). */
+export interface RenewalChannel {
+  /** Registers a lockspace; returns its key for `send`. */
+  attach(client: RenewalClient): number;
+  /** False once the other side has ended (the message is dropped). */
+  send(message: ToWorker): boolean;
+  /** The lockspace is gone. */
+  detach(key: number): void;
+}
+
 /** Bound on lockspaces attached at once (the daemon keeps at most 1024, MAX_LOCKSPACES). */
 const MAX_CLIENTS = 4096;
 
-export class RenewalThread {
+export class RenewalThread implements RenewalChannel {
   private readonly worker: Worker;
   private readonly clients = new Map<number, RenewalClient>();
   private nextKey = 1;

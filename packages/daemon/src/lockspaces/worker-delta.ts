@@ -9,10 +9,10 @@ import {
   DeltaLease, HostStatusTable, LeaseError, SanlkResult, deriveTimeouts, hostDeadSeconds,
   type BlockDevice, type LeaderRecord, type Notification, type ObservedRecord,
 } from "@sanlock-ts/core";
-import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
 import { ObservedHosts } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
-import { renewalThread, type RenewalThread } from "./renewal-thread.js";
+import { renewalThread, type RenewalChannel } from "./renewal-thread.js";
+import { openLockspaceDevice, type OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { FromWorker, ToWorker, WorkerSpec } from "./worker-protocol.js";
 
 /** Outstanding replies to wait for at most (events and leave are rare). */
@@ -48,7 +48,8 @@ export interface AreaGeometry {
 type WithoutKey<M> = M extends ToWorker ? Omit<M, "key"> : never;
 
 export class WorkerDelta {
-  private readonly thread: RenewalThread;
+  private readonly thread: RenewalChannel;
+  private readonly openDevice: OpenLockspaceDevice;
   private readonly key: number;
   private readonly pending = new Map<number, (result: number) => void>();
   private nextId = 1;
@@ -67,8 +68,9 @@ export class WorkerDelta {
   private earlyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly spec: WorkerSpec, private readonly hostName: string, private readonly statusBuffer: SharedArrayBuffer,
-    private readonly events: WorkerDeltaEvents) {
-    this.thread = renewalThread();
+    private readonly events: WorkerDeltaEvents, options: { channel?: RenewalChannel; openDevice?: OpenLockspaceDevice } = {}) {
+    this.thread = options.channel ?? renewalThread();
+    this.openDevice = options.openDevice ?? openLockspaceDevice;
     this.key = this.thread.attach({ onMessage: (message) => this.onMessage(message), workerExited: (reason) => this.onExit(reason) });
   }
 
@@ -96,7 +98,7 @@ export class WorkerDelta {
       const failed = answer.op === "join-failed" ? answer : { result: WORKER_GONE, message: "renewal worker exited" };
       throw Object.assign(new Error(failed.message), { joinResult: failed.result });
     }
-    const device = await openDirectDevice(this.spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(this.spec.ioTimeout) * 1000) });
+    const device = await this.openDevice(this.spec.path, this.spec.ioTimeout);
     this.readerDevice = device;
     this.reader = new DeltaLease({
       lockspace: this.spec.name, hostId: this.spec.hostId, hostName: "reader", ioTimeout: this.spec.ioTimeout,

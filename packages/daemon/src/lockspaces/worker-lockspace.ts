@@ -21,6 +21,14 @@ import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
 
 export type PostToMain = (message: FromWorkerBody) => void;
 
+/** Opens a lockspace's host_id disk (the daemon: O_DIRECT; tests: memory disks, stalling devices). */
+export type OpenLockspaceDevice = (path: string, ioTimeout: number) => Promise<BlockDevice>;
+
+/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (§1.5). */
+export function openLockspaceDevice(path: string, ioTimeout: number): Promise<BlockDevice> {
+  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000) });
+}
+
 /** Hands every whole-area read (the renewal read, §2.3 step 2) to the main thread as changes. */
 class AreaTap extends TimedDevice {
   private tracker: AreaChangeTracker | undefined;
@@ -66,7 +74,7 @@ export class WorkerLockspace {
   private delta: DeltaLease | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly init: WorkerJoin, private readonly post: PostToMain) {
+  constructor(private readonly init: WorkerJoin, private readonly post: PostToMain, private readonly openDevice: OpenLockspaceDevice = openLockspaceDevice) {
     this.status = new RenewalStatus(init.status);
   }
 
@@ -74,7 +82,7 @@ export class WorkerLockspace {
   async join(): Promise<void> {
     const { spec, hostName } = this.init;
     try {
-      const opened = await openDirectDevice(spec.path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(spec.ioTimeout) * 1000) });
+      const opened = await this.openDevice(spec.path, spec.ioTimeout);
       this.device = opened;
       const offset = Number(spec.offset);
       const geometry = await detectAreaGeometry(opened, offset);
