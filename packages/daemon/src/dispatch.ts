@@ -3,8 +3,9 @@
  *
  * The connection's framing delivers whole decoded requests; the server checks them and
  * calls the handler registered for the command, which sends its reply through the context.
- * Lockspace and resource commands live in their own modules (commands/lockspace.ts,
- * commands/resource.ts, ...) and replace the stubs by registering again.
+ * The session, info, config and shutdown commands are registered by commands/index.ts; the
+ * lockspace, resource and disk commands by handlers/index.ts, which replace the shell's stubs
+ * (commands/stubs.ts) by registering again.
  */
 import {
   Cmd, HEADER_SIZE, cmdClass, encodeHeader, replyHeader,

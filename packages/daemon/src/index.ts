@@ -16,7 +16,7 @@ export { DaemonStartError, DETACHED_CHILD_ENV, defaultHostName, resolveSettings,
 export type { DaemonStartOptions, RunningDaemon } from "./main.js";
 export * from "./watchdog/index.js";
 export * from "./recovery/index.js";
-export { registerLeaseHandlers, createLeaseEngine, engineOf, signalHolders } from "./handlers/index.js";
+export { registerLeaseHandlers, createLeaseEngine, engineOf } from "./handlers/index.js";
 export type { LeaseEngineOptions } from "./handlers/index.js";
 export { LockspaceSet } from "./lockspaces/lockspace-set.js";
 export type { KillReason, LockspaceMatch, LockspaceSetOptions } from "./lockspaces/lockspace-set.js";

@@ -17,7 +17,7 @@ import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
 
 export interface LeaseEngineOptions {
   readonly log: DaemonLog;
-  /** Replaces the default holder signalling (next issue: kill sequence with killpath, §7.3). */
+  /** Replaces the kill sequence of §7.3 (killpath, SIGTERM, then SIGKILL); tests. */
   readonly killHolders?: (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void;
   /** The daemon's watchdog (-w); none: lockspaces register no expiry. */
   readonly watchdog?: Watchdog;
@@ -56,31 +56,6 @@ function killSequence(options: LeaseEngineOptions, log: (level: LogLevel, messag
     log: (line) => log("error", line),
   });
   return (ls, holders, reason) => killer.killHolders(ls, holders, reason);
-}
-
-/**
- * Minimal holder signalling until the kill sequence of the next issue exists (§8.1):
- * removal → SIGKILL (SIGTERM if the client restricted SIGKILL); recovery → SIGTERM
- * (SIGKILL if it restricted SIGTERM). Called about once per second by the removal loop.
- */
-export function signalHolders(_ls: Lockspace, holders: readonly Token[], reason: KillReason): void {
-  const RESTRICT_SIGKILL = 0x2;
-  const RESTRICT_SIGTERM = 0x4;
-  const seen = new Set<number>();
-  for (const token of holders) {
-    const conn = token.conn;
-    if (conn === undefined || seen.has(conn.pid) || conn.pid <= 0) continue;
-    seen.add(conn.pid);
-    let signal: NodeJS.Signals = reason === "remove" ? "SIGKILL" : "SIGTERM";
-    if (signal === "SIGKILL" && conn.restricted & RESTRICT_SIGKILL) signal = "SIGTERM";
-    else if (signal === "SIGTERM" && conn.restricted & RESTRICT_SIGTERM) signal = "SIGKILL";
-    conn.killCount++;
-    try {
-      process.kill(conn.pid, signal);
-    } catch {
-      // already gone: its connection closes and its leases are released
-    }
-  }
 }
 
 /** The engine behind `ctx.daemon.lockspaces`, if the daemon runs ours. */

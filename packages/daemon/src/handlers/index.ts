@@ -12,5 +12,5 @@ export function registerLeaseHandlers(registry: CommandRegistry): void {
   registerRindexHandlers(registry);
 }
 
-export { createLeaseEngine, engineOf, signalHolders } from "./engine.js";
+export { createLeaseEngine, engineOf } from "./engine.js";
 export type { LeaseEngineOptions } from "./engine.js";

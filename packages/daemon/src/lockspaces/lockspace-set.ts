@@ -49,8 +49,8 @@ export interface LockspaceSetOptions {
   readonly resources: ResourceManager;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
   /**
-   * Asks the holders of a failing or removed lockspace to go (§7.3, next issue: kill
-   * sequence, killpath, watchdog). Called about once per second while holders remain.
+   * Asks the holders of a failing or removed lockspace to go (§7.3: killpath or SIGTERM during
+   * the grace period, then SIGKILL; engine.ts). Called every 0.2-1 s while holders remain.
    */
   killHolders?(ls: Lockspace, holders: readonly Token[], reason: KillReason): void;
   /** Opens host_id disks (tests); default O_DIRECT. */

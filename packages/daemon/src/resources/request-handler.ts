@@ -72,7 +72,7 @@ export class RequestHandler {
       const conn = token.conn;
       if (conn === undefined || conn.pid <= 0) continue;
       if (force === ForceMode.GRACEFUL && conn.killpath !== undefined) {
-        // Running the killpath program belongs to the kill sequence (next issue); fall back to SIGTERM.
+        // sanlock runs the client's killpath program here; sanlock-ts does not yet and sends SIGTERM.
         this.deps.log("warn", `pid ${conn.pid} has killpath ${conn.killpath.path}; sending SIGTERM instead`);
       }
       const signal: NodeJS.Signals = force === ForceMode.FORCE ? "SIGKILL" : "SIGTERM";
