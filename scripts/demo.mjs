@@ -3,7 +3,7 @@
 // A client on host 1 holds a resource lease, a client on host 2 is refused; then host 1 dies
 // hard (kill -9 of its daemon and its client) and host 2 takes the lease over — but only once
 // host 1's lease can have expired: host_dead_seconds = 8 × io_timeout + 60 s after host 1's
-// last renewal (algorithms.md §1.3, §4.4), i.e. 68 s with io_timeout 1.
+// last renewal (docs/algorithms.md §1.3, §4.4), i.e. 68 s with io_timeout 1.
 //
 //   node scripts/demo.mjs            run the demo (after `pnpm build`)
 //   node scripts/demo.mjs --client   internal: the client process (settings in DEMO_CLIENT)
@@ -25,7 +25,7 @@ const RESOURCE = "vm1";
 const IO_TIMEOUT = 1;
 /** 8 × io_timeout: a host that has not renewed for this long starts recovery; the watchdog's deadline counts from it. */
 const RENEWAL_FAIL_SECONDS = 8 * IO_TIMEOUT;
-/** The hardware watchdog fires at most 60 s after its last keepalive (algorithms.md §7.5). */
+/** The hardware watchdog fires at most 60 s after its last keepalive (docs/algorithms.md §7.5). */
 const WATCHDOG_FIRE_SECONDS = 60;
 const HOST_DEAD_SECONDS = RENEWAL_FAIL_SECONDS + WATCHDOG_FIRE_SECONDS;
 const MiB = 1 << 20;
@@ -274,7 +274,7 @@ function startClient(host, disks, retrySeconds, children, onEvent) {
   return { child, pid: child.pid, exited, waitFor };
 }
 
-/** Host `hostId`'s delta-record timestamp (writer's CLOCK_MONOTONIC seconds; ondisk.md §4, byte 152). */
+/** Host `hostId`'s delta-record timestamp (writer's CLOCK_MONOTONIC seconds; docs/ondisk.md §4, byte 152). */
 function readHostTimestamp(path, hostId) {
   const fd = openSync(path, "r");
   try {

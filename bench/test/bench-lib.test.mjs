@@ -58,18 +58,18 @@ t.test("quantiles by nearest rank", async (t) => {
 });
 
 t.test("minimum I/O matches the spec's own statements", async (t) => {
-  // §4.1: "2048 sectors = 1 MiB for 512 B sectors and 2000 hosts".
+  // docs/algorithms.md §4.1: "2048 sectors = 1 MiB for 512 B sectors and 2000 hosts".
   t.equal(ballotReadBytes(2000, 512), 1024 * 1024);
   t.equal(ballotReadBytes(250, 4096), 256 * 4096);
-  // §4.3: "An acquire of a free lease thus costs 3 reads and 3 single-sector writes".
+  // docs/algorithms.md §4.3: "An acquire of a free lease thus costs 3 reads and 3 single-sector writes".
   const { exAcquire, exRelease, shRelease } = minimumIo();
   t.equal(exAcquire.reads, 3);
   t.equal(exAcquire.writes, 3);
   t.equal(exAcquire.writeBytes, 3 * 512);
-  // §4.8: leader read of one sector, two single-sector writes; §5.3: one write.
+  // docs/algorithms.md §4.8: leader read of one sector, two single-sector writes; docs/algorithms.md §5.3: one write.
   t.same([exRelease.reads, exRelease.writes], [1, 2]);
   t.same([shRelease.reads, shRelease.writes], [0, 1]);
-  // §2.3 at N = 1: one renewal (read + write of the 1 MiB area) every 2N + 0.5 = 2.5 s, 24 a minute.
+  // docs/algorithms.md §2.3 at N = 1: one renewal (read + write of the 1 MiB area) every 2N + 0.5 = 2.5 s, 24 a minute.
   t.same(renewalIoPerMinute(1, 1), { ios: 48, readBytes: 24 * 1024 * 1024 });
 });
 

@@ -10,7 +10,7 @@
  * - startLeaseHolder: a client process (Node, @sanlock-ts/client from dist/) that registers,
  *   acquires one resource (retrying while refused, if asked) and holds it until killed or
  *   told to release; it reports every step as a JSON line stamped with CLOCK_MONOTONIC
- *   seconds, the clock both daemons write into delta records (ondisk.md §4 `timestamp`).
+ *   seconds, the clock both daemons write into delta records (docs/ondisk.md §4 `timestamp`).
  * - readDeltaRecord / readResourceLeader: what a host's delta lease or a resource leader
  *   holds on disk right now (buffered reads: O_DIRECT writes invalidate the page cache).
  *
@@ -166,7 +166,7 @@ export interface ClusterDaemon {
 
 /**
  * The sanlock-ts daemon with the reset-model watchdog, the daemon's test backend for the
- * hardware watchdog (algorithms.md §7.5): the daemon as `runDaemonCommand` builds it, plus
+ * hardware watchdog (docs/algorithms.md §7.5): the daemon as `runDaemonCommand` builds it, plus
  * `watchdog` — a WatchdogTester over a ResetModelDevice whose reset SIGKILLs the registered
  * clients and then the daemon itself, as a hardware reset would end them all. Written to an
  * .mjs file and run from there (not with `node -e`: the daemon's renewal worker threads would
@@ -288,7 +288,7 @@ export interface HolderOptions {
   readonly shared?: boolean;
   /** Keep retrying a refused acquire (0.5 s apart) for this long; 0 = one attempt. */
   readonly retrySeconds?: number;
-  /** Report SIGTERM but keep running (a process the kill sequence must SIGKILL, §7.3). */
+  /** Report SIGTERM but keep running (a process the kill sequence must SIGKILL, docs/algorithms.md §7.3). */
   readonly ignoreSigterm?: boolean;
 }
 
@@ -436,7 +436,7 @@ async function readBytes(path: string, offset: number, length: number): Promise<
   }
 }
 
-/** Sector size recorded in the lockspace's first leader (ondisk.md §2.2). */
+/** Sector size recorded in the lockspace's first leader (docs/ondisk.md §2.2). */
 async function lockspaceSectorSize(path: string, offset: number): Promise<number> {
   const first = await readBytes(path, offset, 512);
   const sectorSize = new DataView(first.buffer).getUint32(12, true);

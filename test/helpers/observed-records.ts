@@ -1,6 +1,6 @@
 /**
  * The reference the renewal-watcher tests compare against: every delta record of a lockspace
- * read decoded field by field (algorithms.md §3.2 step 2), as renewals did before
+ * read decoded field by field (docs/algorithms.md §3.2 step 2), as renewals did before
  * HostStatusTable.observeArea and the worker's AreaChangeTracker decoded only changed records.
  */
 import {

@@ -1,4 +1,4 @@
-/** A daemon's RENEWAL history (wire.md §7.30), as the renewal tests read it. */
+/** A daemon's RENEWAL history (docs/wire.md §7.30), as the renewal tests read it. */
 import { SanlockClient, ops } from "../../packages/client/src/index.js";
 
 export interface RenewalRow {

@@ -3,7 +3,7 @@
  * exit status instead of exiting, so it can run in-process in tests.
  *
  * A first word that is no command is taken as a client action (`sanlock status`
- * = `sanlock client status`, wire.md §11).
+ * = `sanlock client status`, docs/wire.md §11).
  *
  * Start-up cost: the client path (client-fast.ts) never loads yargs nor the
  * table of the other commands; yargs-runner.ts is imported only for the other

@@ -1,7 +1,7 @@
 /**
  * Reads a `sanlock-ts client ...` command line without yargs, so that the client
  * path (the one scripts run many times) starts fast. It accepts only the plain
- * syntax of sanlock 3.8.5 (wire.md §11): an action word, `-X value` pairs for the
+ * syntax of sanlock 3.8.5 (docs/wire.md §11): an action word, `-X value` pairs for the
  * letters in CLIENT_OPTIONS, the flags in CLIENT_FLAGS, and words after the action
  * (the arguments of `client command`). It produces exactly the ParsedArgs yargs
  * produces for the same line (packages/cli/test/startup-parser.test.ts compares them).

@@ -4,7 +4,7 @@
  * for the commands where that does not matter (direct, daemon, version, help)
  * and for client command lines client-argv.ts leaves to it.
  *
- * Option handling follows sanlock 3.8.5 (wire.md §11): every option is a
+ * Option handling follows sanlock 3.8.5 (docs/wire.md §11): every option is a
  * separate "-X value" pair, values stay strings (sanlock does its own number
  * parsing per option), and an unknown option is an error.
  */

@@ -1,4 +1,4 @@
-// Argument strings as `sanlock direct` takes them (spec wire.md §10.1, §10.4, ondisk.md §9.1).
+// Argument strings as `sanlock direct` takes them (spec docs/wire.md §10.1, §10.4, docs/ondisk.md §9.1).
 import t from "tap";
 import {
   parseDumpTarget,

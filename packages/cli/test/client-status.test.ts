@@ -1,5 +1,5 @@
 // `client status` text from the STATUS stream recorded from sanlock 3.8.5
-// (wire.md §12.10 bytes) must equal what the real CLI printed for it (§11.1).
+// (docs/wire.md §12.10 bytes) must equal what the real CLI printed for it (docs/wire.md §11.1).
 import t from "tap";
 import { Cmd, MessageReader, type StateRecord } from "@sanlock-ts/client";
 import { capture, loadCaptures, stream } from "../../client/test/wire-captures.js";

@@ -1,6 +1,6 @@
 // get_alignment(path) of the Python binding: the default lease alignment for
 // a device, from its logical sector size, without asking the daemon
-// (spec/wire.md §6 note, §7.12: 512-byte sectors → 1 MiB, 4096 → 8 MiB).
+// (docs/wire.md §6 note, §7.12: 512-byte sectors → 1 MiB, 4096 → 8 MiB).
 // Regular files count as 512-byte devices, as sanlock treats them.
 
 import { readFile, stat } from "node:fs/promises";
@@ -36,6 +36,6 @@ export async function getAlignment(path: string): Promise<number> {
   }
   const sector = info.isBlockDevice() ? await blockDeviceSectorSize(info.rdev) : 512;
   const alignment = ALIGN_BY_SECTOR.get(sector);
-  if (alignment === undefined) throw new SanlockError(Cmd.ALIGN, -Errno.EINVAL); // other sector sizes (§7.12)
+  if (alignment === undefined) throw new SanlockError(Cmd.ALIGN, -Errno.EINVAL); // other sector sizes (docs/wire.md §7.12)
   return alignment;
 }

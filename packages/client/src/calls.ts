@@ -1,4 +1,4 @@
-// The two ways a call reaches the daemon (spec/wire.md §5.1, §14.2): a fresh
+// The two ways a call reaches the daemon (docs/wire.md §5.1, §14.2): a fresh
 // connection per call (what libsanlock does for everything except the
 // registered connection), closed after the reply; and a request on a
 // connection the caller keeps (the registered connection). No argument
@@ -42,7 +42,7 @@ export function resultOf(header: WireHeader): number {
   return header.data | 0;
 }
 
-/** Throws SanlockError for a negative result (§9.1). */
+/** Throws SanlockError for a negative result (docs/wire.md §9.1). */
 export function checkResult(cmd: number, header: WireHeader): number {
   return checkResultValue(cmd, resultOf(header));
 }
@@ -86,7 +86,7 @@ export async function callOnce<C extends ReplyCmd>(
   }
 }
 
-/** A request the daemon never answers (SHUTDOWN, §7.4): sent, then the connection is closed. */
+/** A request the daemon never answers (SHUTDOWN, docs/wire.md §7.4): sent, then the connection is closed. */
 export async function sendOnly<C extends CmdNumber>(target: CallTarget, cmd: C, body: RequestBodies[C], fields: HeaderFields = {}): Promise<void> {
   const conn = await DaemonConnection.open(target.socketPath, target);
   try {
@@ -101,7 +101,7 @@ export async function sendOnly<C extends CmdNumber>(target: CallTarget, cmd: C, 
 /** Most records a stream reply may carry: 2000 hosts + renewals + clients, with room to spare. */
 const MAX_STREAM_RECORDS = 100_000;
 
-/** STATUS / HOST_STATUS / RENEWAL: the reply header, then records until EOF (§13.2). */
+/** STATUS / HOST_STATUS / RENEWAL: the reply header, then records until EOF (docs/wire.md §13.2). */
 export async function callStream(
   target: CallTarget,
   cmd: 5 | 15 | 34,

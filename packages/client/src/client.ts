@@ -35,11 +35,11 @@ import {
 import { AcquireFlag, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "./wire/index.js";
 
 export interface SanlockClientOptions {
-  /** Directory of sanlock.sock; default $SANLOCK_RUN_DIR, else /run/sanlock (§2.1). */
+  /** Directory of sanlock.sock; default $SANLOCK_RUN_DIR, else /run/sanlock (docs/wire.md §2.1). */
   runDir?: string;
   /** Full socket path; overrides runDir. */
   socketPath?: string;
-  /** Limit for calls that do not wait by design (default 60 s; the daemon ignores malformed requests, §5.4). */
+  /** Limit for calls that do not wait by design (default 60 s; the daemon ignores malformed requests, docs/wire.md §5.4). */
   timeoutMs?: number;
 }
 
@@ -67,7 +67,7 @@ const ownerShape = { registration: registrationSchema.optional(), pid: pidSchema
 const ALIGN_FLAG: Readonly<Record<number, number>> = { 1048576: LsFlag.ALIGN1M, 2097152: LsFlag.ALIGN2M, 4194304: LsFlag.ALIGN4M, 8388608: LsFlag.ALIGN8M };
 const SECTOR_FLAG: Readonly<Record<number, number>> = { 512: LsFlag.SECTOR512, 4096: LsFlag.SECTOR4K };
 
-/** ALIGN and SECTOR flags for the sizes given; none given → 0, the daemon probes or chooses (§7.17, §7.19). */
+/** ALIGN and SECTOR flags for the sizes given; none given → 0, the daemon probes or chooses (docs/wire.md §7.17, §7.19). */
 function geometryFlags(g: { align?: number | undefined; sector?: number | undefined }): number {
   return (g.align !== undefined ? (ALIGN_FLAG[g.align] ?? 0) : 0) | (g.sector !== undefined ? (SECTOR_FLAG[g.sector] ?? 0) : 0);
 }
@@ -101,7 +101,7 @@ export class SanlockClient {
 
   // ------------------------------------------------------------ registration
 
-  /** register(): a registered connection; keep it open while holding leases (§5.2). */
+  /** register(): a registered connection; keep it open while holding leases (docs/wire.md §5.2). */
   async register(options: { signal?: AbortSignal } = {}): Promise<Registration> {
     const o = check(z.object({ signal: signalSchema }).strict(), options, "options");
     return Registration.open(this.socketPath, { timeoutMs: this.timeoutMs, signal: o.signal });
@@ -188,7 +188,7 @@ export class SanlockClient {
 
   /**
    * write_resource: format a resource lease. As with libsanlock 3.8.5 the
-   * lease gets `maxHosts` as its num_hosts (quirk §13.7); 0 = default 2000.
+   * lease gets `maxHosts` as its num_hosts (quirk docs/wire.md §13.7); 0 = default 2000.
    */
   async writeResource(
     lockspace: string, resource: string, disks: DiskInput[],

@@ -1,5 +1,5 @@
 // One unix-socket connection to the daemon, framed by the wire codec's
-// MessageReader (spec/wire.md §2, §5, §14.2). Calls wait for one event at a
+// MessageReader (docs/wire.md §2, §5, §14.2). Calls wait for one event at a
 // time; every wait has a time limit or an AbortSignal.
 
 import { createConnection, type Socket } from "node:net";
@@ -72,7 +72,7 @@ export class DaemonConnection {
     this.socket.write(bytes);
   }
 
-  /** Writes raw bytes (the END_EVENT value on an event channel, §8.4). */
+  /** Writes raw bytes (the END_EVENT value on an event channel, docs/wire.md §8.4). */
   async writeRaw(bytes: Uint8Array): Promise<void> {
     this.checkOpen();
     await new Promise<void>((resolve, reject) => {

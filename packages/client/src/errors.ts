@@ -1,11 +1,11 @@
 // Errors of the typed client. Each class has a stable string `code`; a failure
 // reported by the daemon is a SanlockError carrying the result the daemon sent
-// (spec/wire.md §9), in the same errno convention as the Python binding.
+// (docs/wire.md §9), in the same errno convention as the Python binding.
 
 import { cmdName, isSanlkResult, resultMessage, resultName } from "./wire/index.js";
 
 export const ClientErrorCode = {
-  /** The daemon answered with a negative result (§9). */
+  /** The daemon answered with a negative result (docs/wire.md §9). */
   SANLOCK: "ERR_SANLOCK",
   /** An argument was refused before anything was sent. */
   BAD_ARGUMENT: "ERR_BAD_ARGUMENT",
@@ -13,7 +13,7 @@ export const ClientErrorCode = {
   CONNECT: "ERR_CONNECT",
   /** The connection closed before the reply was complete. */
   CLOSED: "ERR_CLOSED",
-  /** No reply within the call's time limit (the daemon ignores malformed requests, §5.4). */
+  /** No reply within the call's time limit (the daemon ignores malformed requests, docs/wire.md §5.4). */
   TIMEOUT: "ERR_TIMEOUT",
   /** The reply bytes did not fit the protocol. */
   PROTOCOL: "ERR_PROTOCOL",
@@ -36,7 +36,7 @@ export class ClientError extends Error {
 
 /**
  * The daemon refused a call. `result` is the raw value of the reply's `data`;
- * `errno` follows the Python binding (§9.1): −result for −199..−1 (so −1 is
+ * `errno` follows the Python binding (docs/wire.md §9.1): −result for −199..−1 (so −1 is
  * EPERM = 1), the negative result itself for sanlock codes (≤ −200).
  */
 export class SanlockError extends ClientError {

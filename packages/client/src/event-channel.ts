@@ -1,4 +1,4 @@
-// An event channel (spec/wire.md §8.4): a connection that sent REG_EVENT and
+// An event channel (docs/wire.md §8.4): a connection that sent REG_EVENT and
 // then only receives 80-byte callback records. The REG_EVENT reply header is
 // read by hand so no record byte that arrives with it is lost, then the rest
 // of the stream goes to an event-side MessageReader.
@@ -30,7 +30,7 @@ export interface LockspaceEvent {
   data: bigint;
 }
 
-/** Records kept until read; the daemon may deliver one event many times (§8.4 step 3). */
+/** Records kept until read; the daemon may deliver one event many times (docs/wire.md §8.4 step 3). */
 const MAX_PENDING_EVENTS = 1024;
 
 export class EventChannel implements AsyncDisposable {
@@ -77,7 +77,7 @@ export class EventChannel implements AsyncDisposable {
     return this.take();
   }
 
-  /** Unregisters on the channel itself: writes the u32 1 and closes it (§8.4 step 5, first half). */
+  /** Unregisters on the channel itself: writes the u32 1 and closes it (docs/wire.md §8.4 step 5, first half). */
   async unregister(): Promise<void> {
     if (this.closedWith) return;
     const written = new Promise<void>((resolve, reject) =>
@@ -86,7 +86,7 @@ export class EventChannel implements AsyncDisposable {
     try {
       await written;
     } catch {
-      // libsanlock reports −EALREADY when this write fails (§8.4).
+      // libsanlock reports −EALREADY when this write fails (docs/wire.md §8.4).
       throw new SanlockError(Cmd.END_EVENT, -114);
     } finally {
       this.socket.end();

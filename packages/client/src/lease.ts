@@ -31,14 +31,14 @@ export class Lease implements AsyncDisposable {
     return this.releasedFlag;
   }
 
-  /** Releases the lease (RELEASE, §7.8); a second call does nothing. */
+  /** Releases the lease (RELEASE, docs/wire.md §7.8); a second call does nothing. */
   async release(): Promise<void> {
     if (this.releasedFlag) return;
     await release(this.target, this.owner, [this.spec], 0);
     this.releasedFlag = true;
   }
 
-  /** Converts between shared and exclusive (CONVERT, §7.25). */
+  /** Converts between shared and exclusive (CONVERT, docs/wire.md §7.25). */
   async convert(shared: boolean, options: { ownerNowait?: boolean } = {}): Promise<void> {
     if (this.releasedFlag) throw new ClientError(ClientErrorCode.NOT_OPEN, `lease ${this.spec.lockspace}:${this.spec.resource} was released`);
     await convert(this.target, this.owner, this.spec, { shared, ownerNowait: options.ownerNowait ?? false });
@@ -47,7 +47,7 @@ export class Lease implements AsyncDisposable {
 
   /**
    * Releases at the end of an `await using` scope. When the registered
-   * connection is already closed the daemon has released the lease itself (§5.7).
+   * connection is already closed the daemon has released the lease itself (docs/wire.md §5.7).
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.releasedFlag) return;

@@ -1,6 +1,6 @@
 // Every daemon call as a function of already-validated values: builds the
 // request body with the wire codec, picks the connection (fresh, registered,
-// or by pid; spec/wire.md §5), and turns the reply into plain data. The typed
+// or by pid; docs/wire.md §5), and turns the reply into plain data. The typed
 // SanlockClient validates arguments and then calls these; the CLI calls them
 // directly (its own parsers check the command line), which keeps zod off its
 // start-up path.
@@ -47,7 +47,7 @@ export interface DiskSpec {
 /** Sector size and alignment flags for write/read calls; 0 lets the daemon choose or probe. */
 export type GeometryFlags = number;
 
-/** Whose leases a class D call operates on (§5.5): the registered connection, or a pid. */
+/** Whose leases a class D call operates on (docs/wire.md §5.5): the registered connection, or a pid. */
 export type LeaseOwner = { registration: Registration } | { pid: number };
 
 export interface ResourceSpec {
@@ -82,7 +82,7 @@ function hostInfo(h: SanlkHost, stateOnly: boolean): HostInfo {
   return { hostId: h.hostId, generation: h.generation, timestamp: h.timestamp, ioTimeout: h.ioTimeout, flags: stateOnly ? h.flags & HOST_STATE_MASK : h.flags };
 }
 
-/** A class D request (§5.5): on the registered connection with data2 −1, or on a fresh one with the pid. */
+/** A class D request (docs/wire.md §5.5): on the registered connection with data2 −1, or on a fresh one with the pid. */
 async function ownerCall<C extends 7 | 8 | 9 | 17 | 27>(
   target: CallTarget,
   owner: LeaseOwner,
@@ -123,7 +123,7 @@ export async function remLockspace(
   checkResult(Cmd.REM_LOCKSPACE, reply.header);
 }
 
-/** Raw INQ_LOCKSPACE result: 0 joined, −2 unknown, −115 in transition (§7.15). */
+/** Raw INQ_LOCKSPACE result: 0 joined, −2 unknown, −115 in transition (docs/wire.md §7.15). */
 export async function inqLockspaceResult(
   target: CallTarget,
   a: { lockspace: string; hostId: bigint; path: string; offset: bigint; wait: boolean },
@@ -205,7 +205,7 @@ export async function readResource(
 /**
  * WRITE_RESOURCE. Like libsanlock, `maxHosts` travels in `data` and
  * `numHosts` in `data2`; the 3.8.5 daemon formats the lease with `data`
- * (§7.18, quirk §13.7).
+ * (docs/wire.md §7.18, quirk docs/wire.md §13.7).
  */
 export async function writeResource(
   target: CallTarget,
@@ -251,13 +251,13 @@ function acquireResource(spec: AcquireSpec): SanlkResource {
   return sanlkResource(spec, { flags, lver: spec.version ?? 0n, data32: spec.numHosts ?? 0 });
 }
 
-/** The 128-byte struct RELEASE and CONVERT send: names and num_disks, no disks (§4.2, §5.6). */
+/** The 128-byte struct RELEASE and CONVERT send: names and num_disks, no disks (docs/wire.md §4.2, §5.6). */
 function leaseIdentity(spec: ResourceSpec, flags = 0): SanlkResource {
   return resource(spec.lockspace, spec.resource, [], { numDisks: Math.max(1, spec.disks.length), flags });
 }
 
 /**
- * ACQUIRE of up to 8 resources, all or nothing (§7.7). If the caller aborts
+ * ACQUIRE of up to 8 resources, all or nothing (docs/wire.md §7.7). If the caller aborts
  * and the daemon nevertheless succeeds later, the leases are released again.
  */
 export async function acquire(
@@ -274,7 +274,7 @@ export async function acquire(
   checkResult(Cmd.ACQUIRE, reply.header);
 }
 
-/** RELEASE; with REL_ORPHAN the positive count of orphans queued is returned (§7.8). */
+/** RELEASE; with REL_ORPHAN the positive count of orphans queued is returned (docs/wire.md §7.8). */
 export async function release(target: CallTarget, owner: LeaseOwner, specs: ResourceSpec[], flags: number): Promise<number> {
   const resources = flags & ReleaseFlag.ALL ? [] : specs.map((s) => leaseIdentity(s));
   const reply = await ownerCall(target, owner, Cmd.RELEASE, { resources }, { cmdFlags: flags, data: resources.length });
@@ -287,7 +287,7 @@ export async function convert(target: CallTarget, owner: LeaseOwner, spec: Resou
   checkResult(Cmd.CONVERT, reply.header);
 }
 
-/** INQUIRE as raw values: result, lease count (data2) and the state string (§7.9). */
+/** INQUIRE as raw values: result, lease count (data2) and the state string (docs/wire.md §7.9). */
 export async function inquireRaw(target: CallTarget, owner: LeaseOwner): Promise<{ result: number; count: number; state: string }> {
   const reply = await ownerCall(target, owner, Cmd.INQUIRE, {}, {});
   return { result: resultOf(reply.header), count: reply.header.data2, state: reply.body.state };
@@ -299,7 +299,7 @@ export async function inquire(target: CallTarget, owner: LeaseOwner): Promise<Pa
   return state === "" ? [] : parseStateString(state);
 }
 
-/** REQUEST (§7.11): with no version, REQUEST_NEXT_LVER asks for the current lver + 1. */
+/** REQUEST (docs/wire.md §7.11): with no version, REQUEST_NEXT_LVER asks for the current lver + 1. */
 export async function request(target: CallTarget, a: ResourceSpec & { action: number; version?: bigint | undefined }): Promise<void> {
   const res = sanlkResource(a, a.version !== undefined ? { lver: a.version, flags: ResFlag.LVER } : {});
   const reply = await callOnce(target, Cmd.REQUEST, { resource: res }, {
@@ -309,7 +309,7 @@ export async function request(target: CallTarget, a: ResourceSpec & { action: nu
   checkResult(Cmd.REQUEST, reply.header);
 }
 
-/** REQUEST as the CLI sends it (§7.11): flags 0, `version` from the resource string (0 = clear a pending request). */
+/** REQUEST as the CLI sends it (docs/wire.md §7.11): flags 0, `version` from the resource string (0 = clear a pending request). */
 export async function requestRaw(target: CallTarget, a: ResourceSpec & { action: number; version: bigint }): Promise<void> {
   const res = sanlkResource(a, a.version !== 0n ? { lver: a.version, flags: ResFlag.LVER } : {});
   const reply = await callOnce(target, Cmd.REQUEST, { resource: res }, { data: a.action });
@@ -348,7 +348,7 @@ export function regEvent(target: CallTarget, name: string): Promise<EventChannel
   return EventChannel.register(target.socketPath, name, target);
 }
 
-/** Unregister: the u32 1 on the channel, then END_EVENT on a new connection (§8.4 step 5). */
+/** Unregister: the u32 1 on the channel, then END_EVENT on a new connection (docs/wire.md §8.4 step 5). */
 export async function endEvent(target: CallTarget, channel: EventChannel, name: string): Promise<void> {
   await channel.unregister();
   const reply = await callOnce(target, Cmd.END_EVENT, { lockspace: lockspace(name) });
@@ -366,7 +366,7 @@ export async function setEvent(
 
 // ---------------------------------------------------------------- daemon state
 
-/** Parsed `key=value ...` state text (§10.5). */
+/** Parsed `key=value ...` state text (docs/wire.md §10.5). */
 export function parseStateText(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const token of text.split(" ")) {
@@ -385,7 +385,7 @@ export interface DaemonStatus {
   resources: { lockspace: string; resource: string; pid: number; version: bigint; shared: boolean; disks: DiskSpec[]; list: string; state: Record<string, string> }[];
 }
 
-/** STATUS with `level` (0 = everything, §7.5). */
+/** STATUS with `level` (0 = everything, docs/wire.md §7.5). */
 export async function status(target: CallTarget, level = 0): Promise<DaemonStatus> {
   const { header, records } = await callStream(target, Cmd.STATUS, {}, { data: level });
   checkResult(Cmd.STATUS, header);
@@ -427,7 +427,7 @@ export async function renewal(target: CallTarget, name: string): Promise<{ ioTim
   return { ioTimeout: header.data2, records };
 }
 
-/** VERSION (§7.26): the daemon's version number and socket protocol. */
+/** VERSION (docs/wire.md §7.26): the daemon's version number and socket protocol. */
 export async function version(target: CallTarget): Promise<{ daemonVersion: number; protocol: number; versionString: string }> {
   const reply = await callOnce(target, Cmd.VERSION, {});
   checkResult(Cmd.VERSION, reply.header);
@@ -448,7 +448,7 @@ export async function logDump(target: CallTarget): Promise<Uint8Array> {
 
 /**
  * SHUTDOWN (no reply) or, with `wait`, SHUTDOWN_WAIT, answered only when the
- * daemon is about to exit (§7.27).
+ * daemon is about to exit (docs/wire.md §7.27).
  */
 export async function shutdown(target: CallTarget, a: { force: boolean; wait: boolean }): Promise<void> {
   if (!a.wait) return sendOnly(target, Cmd.SHUTDOWN, {}, { data: a.force ? 1 : 0 });
@@ -456,7 +456,7 @@ export async function shutdown(target: CallTarget, a: { force: boolean; wait: bo
   checkResult(Cmd.SHUTDOWN_WAIT, reply.header);
 }
 
-/** ALIGN (§7.12): the daemon's default alignment for the path, in bytes. */
+/** ALIGN (docs/wire.md §7.12): the daemon's default alignment for the path, in bytes. */
 export async function align(target: CallTarget, path: string): Promise<number> {
   const reply = await callOnce(target, Cmd.ALIGN, { disk: disk(path) });
   return checkResult(Cmd.ALIGN, reply.header);
@@ -472,7 +472,7 @@ export async function examineResource(target: CallTarget, spec: ResourceSpec): P
   checkResult(Cmd.EXAMINE_RESOURCE, reply.header);
 }
 
-// ---------------------------------------------------------------- resource index (§7.31)
+// ---------------------------------------------------------------- resource index (docs/wire.md §7.31)
 
 export interface RindexSpec {
   lockspace: string;

@@ -1,7 +1,7 @@
-// The registered connection (spec/wire.md §5.2, §5.5): REGISTER gets no reply;
+// The registered connection (docs/wire.md §5.2, §5.5): REGISTER gets no reply;
 // the connection then carries the "self" forms of ACQUIRE/RELEASE/INQUIRE/
 // CONVERT plus KILLPATH and RESTRICT, one request at a time. While it is open
-// the daemon keeps this process's leases; closing it releases them (§5.7).
+// the daemon keeps this process's leases; closing it releases them (docs/wire.md §5.7).
 
 import { DaemonConnection, type WaitLimits } from "./connection.js";
 import { requestOn, type HeaderFields, type Reply } from "./calls.js";
@@ -17,7 +17,7 @@ export interface PerformOptions {
 }
 
 export class Registration implements AsyncDisposable {
-  /** Requests on this connection run strictly one after another (§5.1). */
+  /** Requests on this connection run strictly one after another (docs/wire.md §5.1). */
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly conn: DaemonConnection) {}
@@ -25,7 +25,7 @@ export class Registration implements AsyncDisposable {
   /** Connects and sends REGISTER; the daemon records this process's pid (SO_PEERCRED). */
   static async open(socketPath: string, limits: WaitLimits): Promise<Registration> {
     const conn = await DaemonConnection.open(socketPath, limits);
-    conn.send(buildRequest(Cmd.REGISTER, {}).bytes); // no reply (§7.1)
+    conn.send(buildRequest(Cmd.REGISTER, {}).bytes); // no reply (docs/wire.md §7.1)
     return new Registration(conn);
   }
 
@@ -59,7 +59,7 @@ export class Registration implements AsyncDisposable {
     });
   }
 
-  /** Closes the connection; the daemon then releases every lease it holds for it (§5.7). */
+  /** Closes the connection; the daemon then releases every lease it holds for it (docs/wire.md §5.7). */
   async close(): Promise<void> {
     this.conn.close();
   }

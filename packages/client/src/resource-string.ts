@@ -1,4 +1,4 @@
-// Resource strings and path escaping (spec/wire.md §10.1–§10.3): the INQUIRE
+// Resource strings and path escaping (docs/wire.md §10.1–§10.3): the INQUIRE
 // state string the daemon produces, and the exported form `status` prints.
 
 import { ClientError, ClientErrorCode } from "./errors.js";
@@ -19,7 +19,7 @@ export interface ParsedResource {
   version: bigint;
 }
 
-/** sanlock's resource strings stop at 4400 characters (§10.1); state strings at 4096 bytes. */
+/** sanlock's resource strings stop at 4400 characters (docs/wire.md §10.1); state strings at 4096 bytes. */
 const MAX_RESOURCE_STRING = 4400;
 const MAX_STATE_RESOURCES = 1024;
 
@@ -45,12 +45,12 @@ function splitColons(text: string): string[] {
   return fields;
 }
 
-/** Import rule of §10.2: every backslash is removed, the character after it kept. */
+/** Import rule of docs/wire.md §10.2: every backslash is removed, the character after it kept. */
 export function unescapePath(field: string): string {
   return field.replace(/\\(.)/gs, "$1").replace(/\\$/, "");
 }
 
-/** Export rule of §10.2: ":" and " " not already escaped get a backslash. */
+/** Export rule of docs/wire.md §10.2: ":" and " " not already escaped get a backslash. */
 export function escapePath(path: string): string {
   let out = "";
   for (let i = 0; i < path.length; i++) {
@@ -67,7 +67,7 @@ export function escapePath(path: string): string {
   return out;
 }
 
-/** One `LOCKSPACE:RESOURCE:PATH:OFFSET[:PATH:OFFSET ...][:LVER | :SH]` string (§10.1). */
+/** One `LOCKSPACE:RESOURCE:PATH:OFFSET[:PATH:OFFSET ...][:LVER | :SH]` string (docs/wire.md §10.1). */
 export function parseResourceString(text: string): ParsedResource {
   if (text.length > MAX_RESOURCE_STRING) throw malformed(text, `longer than ${MAX_RESOURCE_STRING} characters`);
   const fields = splitColons(text);
@@ -92,7 +92,7 @@ export function parseResourceString(text: string): ParsedResource {
   return { lockspace, resource, disks, flags: ResFlag.LVER, version: parseLver(last) };
 }
 
-/** The LVER field as C strtoull(…, 0) reads it: hex with 0x, octal with a leading 0, garbage → 0 (§10.1). */
+/** The LVER field as C strtoull(…, 0) reads it: hex with 0x, octal with a leading 0, garbage → 0 (docs/wire.md §10.1). */
 function parseLver(field: string): bigint {
   const hex = /^0[xX]([0-9a-fA-F]+)/.exec(field);
   if (hex) return BigInt(`0x${hex[1]}`);
@@ -103,7 +103,7 @@ function parseLver(field: string): bigint {
 }
 
 /**
- * The INQUIRE state string (§10.3): resource strings separated by single
+ * The INQUIRE state string (docs/wire.md §10.3): resource strings separated by single
  * spaces; a space before the third unescaped colon of the current string
  * belongs to it.
  */
@@ -132,7 +132,7 @@ export function parseStateString(state: string): ParsedResource[] {
   return parts.map(parseResourceString);
 }
 
-/** Builds a resource string the way the daemon and the CLI do (§10.1): final field always present. */
+/** Builds a resource string the way the daemon and the CLI do (docs/wire.md §10.1): final field always present. */
 export function formatResourceString(r: { lockspace: string; resource: string; disks: readonly ParsedDisk[]; shared: boolean; version: bigint }): string {
   const disks = r.disks.map((d) => `:${escapePath(d.path)}:${d.offset}`).join("");
   return `${r.lockspace}:${r.resource}${disks}:${r.shared ? "SH" : r.version.toString()}`;

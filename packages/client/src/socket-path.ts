@@ -1,11 +1,11 @@
-// Where the daemon's socket is (spec/wire.md §2.1): <run_dir>/sanlock.sock,
+// Where the daemon's socket is (docs/wire.md §2.1): <run_dir>/sanlock.sock,
 // run_dir from SANLOCK_RUN_DIR, else /run/sanlock.
 
 import { ClientArgumentError } from "./errors.js";
 
 export const DEFAULT_RUN_DIR = "/run/sanlock";
 export const SOCKET_NAME = "sanlock.sock";
-/** sanlock formats sun_path with room for 106 characters and truncates beyond (§2.1); we refuse instead. */
+/** sanlock formats sun_path with room for 106 characters and truncates beyond (docs/wire.md §2.1); we refuse instead. */
 export const MAX_SOCKET_PATH = 106;
 
 export function defaultRunDir(env: Readonly<Record<string, string | undefined>> = process.env): string {

@@ -1,7 +1,7 @@
 // Argument schemas of the typed client (zod). Every call's arguments are
 // checked here before anything is sent: names fit the 48-byte wire fields,
 // paths the 1024-byte field with its NUL, numbers the header and struct
-// fields (spec/wire.md §4, §4.12 "Limits").
+// fields (docs/wire.md §4, §4.12 "Limits").
 
 import { z } from "zod";
 import { ClientArgumentError } from "./errors.js";

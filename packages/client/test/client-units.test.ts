@@ -1,6 +1,6 @@
 // Pieces of the typed client that need no daemon: resource strings as the
-// spec records them (wire.md §10), the errno convention of SanlockError (§9.1),
-// and the waits: a daemon that never answers (§5.4) and an aborted call.
+// spec records them (docs/wire.md §10), the errno convention of SanlockError (docs/wire.md §9.1),
+// and the waits: a daemon that never answers (docs/wire.md §5.4) and an aborted call.
 import t from "tap";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
@@ -11,7 +11,7 @@ import { SanlockClient } from "../src/client.js";
 import { ResFlag } from "../src/wire/index.js";
 
 t.test("state strings recorded from sanlock 3.8.5 parse into their leases", async (t) => {
-  // wire.md §12.5 (INQUIRE reply) and §10.1 examples.
+  // docs/wire.md §12.5 (INQUIRE reply) and docs/wire.md §10.1 examples.
   const state = "LS:RES:/var/tmp/res.lease:0:1 LS:RES2:/var/tmp/res.lease:1048576:SH";
   t.same(parseStateString(state), [
     { lockspace: "LS", resource: "RES", disks: [{ path: "/var/tmp/res.lease", offset: 0n }], flags: ResFlag.LVER, version: 1n },

@@ -12,7 +12,7 @@ export interface CapturedWrite {
   bytes: Uint8Array;
 }
 
-/** Writes of every §12.x subsection, keyed by "12.3" etc. */
+/** Writes of every docs/wire.md §12.x subsection, keyed by "12.3" etc. */
 export type Captures = Map<string, CapturedWrite[]>;
 
 const FIXTURE = fileURLToPath(new URL("../../../test/vectors/wire-captures.json", import.meta.url));

@@ -1,6 +1,6 @@
 // Stream framing: split-point tests over multi-message streams (every split
 // index gives the same messages), the daemon's per-command framing quirks
-// (spec/wire.md §5.4, §13) and the client-side reply rules.
+// (docs/wire.md §5.4, §13) and the client-side reply rules.
 import t from "tap";
 import {
   Cmd,

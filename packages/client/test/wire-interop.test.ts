@@ -88,7 +88,7 @@ t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_SANLOCK 
   const sockPath = join(runDir, "sanlock.sock");
   await waitFor(() => existsSync(sockPath), "the daemon socket");
 
-  // VERSION, preceded on the same connection by a bad-magic header the daemon must ignore (§5.4).
+  // VERSION, preceded on the same connection by a bad-magic header the daemon must ignore (docs/wire.md §5.4).
   const version = buildRequest(Cmd.VERSION, {});
   const badMagic = version.bytes.slice();
   badMagic[0] = 0;

@@ -1,5 +1,5 @@
 // Struct codecs: every structure round-trips with non-trivial values at the
-// spec's sizes and offsets (§4), encoders refuse values that do not fit, and
+// spec's sizes and offsets (docs/wire.md §4), encoders refuse values that do not fit, and
 // the constant/result tables carry the spec's numbers.
 import t from "tap";
 import {
@@ -95,7 +95,7 @@ t.test("sanlk_options, sanlk_lockspace, sanlk_host, sanlk_host_event, sanlk_rind
   t.equal(lsBytes.byteLength, LOCKSPACE_SIZE);
   t.same(decodeLockspace(lsBytes), ls);
   const stale = lsBytes.slice();
-  stale.set([0x74, 0x6f, 0x72, 0x79], 60); // GET_LOCKSPACES leaves stale padding (§13.5)
+  stale.set([0x74, 0x6f, 0x72, 0x79], 60); // GET_LOCKSPACES leaves stale padding (docs/wire.md §13.5)
   t.same(decodeLockspace(stale), ls, "padding bytes 60..63 ignored on receipt");
 
   const host = { hostId: 5n, generation: BIG, timestamp: 1287n, ioTimeout: 10, flags: 3 };

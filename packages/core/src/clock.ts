@@ -1,10 +1,10 @@
 /**
- * Time source for every lease algorithm (algorithms.md §1.1): monotonic seconds,
+ * Time source for every lease algorithm (docs/algorithms.md §1.1): monotonic seconds,
  * injected so that the daemon uses the real monotonic clock and the simulator a
  * virtual one. Nothing in core reads a global clock or starts a real timer.
  */
 export interface Clock {
-  /** Monotonic seconds (may be fractional). Never wall-clock time (§1.1.2). */
+  /** Monotonic seconds (may be fractional). Never wall-clock time (docs/algorithms.md §1.1.2). */
   now(): number;
   /** Resolve after at least `seconds`; reject with the signal's reason if aborted. */
   sleep(seconds: number, signal?: AbortSignal): Promise<void>;
@@ -27,7 +27,7 @@ export interface Random {
   next(): number;
 }
 
-/** Whole monotonic seconds, the unit of every on-disk timestamp (§1.1.1). */
+/** Whole monotonic seconds, the unit of every on-disk timestamp (docs/algorithms.md §1.1.1). */
 export function nowSeconds(clock: Clock): number {
   return Math.floor(clock.now());
 }

@@ -1,5 +1,5 @@
 /**
- * Delta leases: one host_id in one lockspace (algorithms.md §2, ondisk.md §5).
+ * Delta leases: one host_id in one lockspace (docs/algorithms.md §2, docs/ondisk.md §5).
  * The caller (daemon lockspace thread or simulator) schedules renewals; this
  * class performs the I/O and the checks of one join / renewal / release.
  */
@@ -25,7 +25,7 @@ export interface DeltaLeaseOptions {
   lockspace: string;
   /** Our host_id, 1..max_hosts. */
   hostId: number;
-  /** Unique per daemon instance (§2.1.2); compared on join for fast reacquire. */
+  /** Unique per daemon instance (docs/algorithms.md §2.1.2); compared on join for fast reacquire. */
   hostName: string;
   /** Our io_timeout N_own, 1..255. */
   ioTimeout: number;
@@ -52,7 +52,7 @@ export interface RenewResult {
   notifications: Notification[];
 }
 
-/** Outgoing host event (§6.4). */
+/** Outgoing host event (docs/algorithms.md §6.4). */
 export interface HostEvent {
   /** Target generation (written to write_id). */
   generation: bigint;
@@ -62,7 +62,7 @@ export interface HostEvent {
   data: bigint;
 }
 
-/** sanlock SANLK_SETEV_* flags (§6.4). */
+/** sanlock SANLK_SETEV_* flags (docs/algorithms.md §6.4). */
 export const SetEventFlags = {
   CUR_GENERATION: 0x1,
   CLEAR_HOSTID: 0x2,
@@ -71,14 +71,14 @@ export const SetEventFlags = {
   ALL_HOSTS: 0x10,
 } as const;
 
-/** Results after which the renewal must not be retried: start recovery at once (§2.4). */
+/** Results after which the renewal must not be retried: start recovery at once (docs/algorithms.md §2.4). */
 const CORRUPT_RENEWAL_RESULTS: ReadonlySet<number> = new Set([
   SanlockResult.RENEW_OWNER, SanlockResult.RENEW_DIFF, SanlockResult.LEADER_MAGIC,
   SanlockResult.LEADER_VERSION, SanlockResult.LEADER_SECTORSIZE, SanlockResult.LEADER_LOCKSPACE,
   SanlockResult.LEADER_CHECKSUM,
 ]);
 
-/** True when a renewal failure means someone else wrote our record (§2.4). */
+/** True when a renewal failure means someone else wrote our record (docs/algorithms.md §2.4). */
 export function isCorruptRenewalError(err: unknown): boolean {
   return err instanceof LeaseError && CORRUPT_RENEWAL_RESULTS.has(err.result);
 }
@@ -98,9 +98,9 @@ export class DeltaLease {
   private lastAttemptOk = false;
   private lastSuccessValue = 0n;
   private released = false;
-  /** A renewal read that timed out and may still complete (§2.3 step 1). */
+  /** A renewal read that timed out and may still complete (docs/algorithms.md §2.3 step 1). */
   private pendingRenewalRead: Promise<Uint8Array> | undefined;
-  /** Outgoing notification bits: target host_id -> local time the bit was set (§2.7). */
+  /** Outgoing notification bits: target host_id -> local time the bit was set (docs/algorithms.md §2.7). */
   private readonly bitSetTimes = new Map<number, number>();
   private outgoingEvent: HostEvent | undefined;
   private lastSetEventTime = 0;
@@ -137,17 +137,17 @@ export class DeltaLease {
     return this.lastWritten.ownerGeneration;
   }
 
-  /** Timestamp of the last successful join/renewal write (monotonic seconds, §2.3 step 11). */
+  /** Timestamp of the last successful join/renewal write (monotonic seconds, docs/algorithms.md §2.3 step 11). */
   get lastSuccess(): bigint {
     return this.lastSuccessValue;
   }
 
-  /** Whether the most recent join/renewal attempt succeeded (gates the release write, §2.5). */
+  /** Whether the most recent join/renewal attempt succeeded (gates the release write, docs/algorithms.md §2.5). */
   get lastAttemptSucceeded(): boolean {
     return this.lastAttemptOk;
   }
 
-  /** Local time at which the next renewal is due (last_success + 2N, §2.3). */
+  /** Local time at which the next renewal is due (last_success + 2N, docs/algorithms.md §2.3). */
   get renewalDueAt(): number {
     return Number(this.lastSuccessValue) + this.timeouts.idRenewalSeconds;
   }
@@ -164,7 +164,7 @@ export class DeltaLease {
     }
   }
 
-  /** §2.1: sector and align size come from record 1; host_id must fit max_hosts. */
+  /** docs/algorithms.md §2.1: sector and align size come from record 1; host_id must fit max_hosts. */
   private async detectGeometry(): Promise<Geometry> {
     const first = await readBytes(this.io, this.options.offset, DETECT_READ_SIZE, this.options.ioTimeout, "lockspace record 1 read", "LEADER_READ");
     const found = detectGeometry(first);
@@ -177,7 +177,7 @@ export class DeltaLease {
     return found;
   }
 
-  /** Read and validate host_id's delta record directly (§2.2 step 1, §4.4 step 2.1). */
+  /** Read and validate host_id's delta record directly (docs/algorithms.md §2.2 step 1, §4.4 step 2.1). */
   async readHostRecord(hostId: number, timeoutSeconds = this.options.ioTimeout): Promise<LeaderRecord> {
     const geometry = this.geometryValue ?? (this.geometryValue = await this.detectGeometry());
     if (!Number.isInteger(hostId) || hostId < 1 || hostId > geometry.maxHosts) {
@@ -188,7 +188,7 @@ export class DeltaLease {
     return this.decodeRecord(bytes, at, `delta record of host_id ${hostId}`);
   }
 
-  /** Join the host_id (§2.2). Resolves with our new generation. */
+  /** Join the host_id (docs/algorithms.md §2.2). Resolves with our new generation. */
   async acquire(signal?: AbortSignal): Promise<JoinResult> {
     if (this.lastWritten) throw new LeaseError("EEXIST", `host_id ${this.options.hostId} already joined`);
     const { hostId, hostName, clock } = this.options;
@@ -232,7 +232,7 @@ export class DeltaLease {
   }
 
   /**
-   * §2.2 step 5: a record held under another name is taken only after it stayed
+   * docs/algorithms.md §2.2 step 5: a record held under another name is taken only after it stayed
    * unchanged for max(8No+60, 8No) — the previous owner's watchdog has fired by then.
    */
   private async waitOutHolder(first: LeaderRecord, previousIo: number, signal?: AbortSignal): Promise<LeaderRecord> {
@@ -269,7 +269,7 @@ export class DeltaLease {
     throw new LeaseError("AIO_TIMEOUT", `host_id ${hostId}: ${tracker.inFlight(this.ownRecordKey)} earlier write(s) of our delta record still in flight`);
   }
 
-  /** One renewal attempt (§2.3). Throws on failure; see isCorruptRenewalError. */
+  /** One renewal attempt (docs/algorithms.md §2.3). Throws on failure; see isCorruptRenewalError. */
   async renew(): Promise<RenewResult> {
     const last = this.lastWritten;
     if (!last || this.released) throw new LeaseError("ERROR", `host_id ${this.options.hostId} is not joined`);
@@ -309,7 +309,7 @@ export class DeltaLease {
     return { timestamp: next.timestamp, notifications };
   }
 
-  /** §2.3 steps 1-2: reuse a previously timed-out read if it completes within the extension. */
+  /** docs/algorithms.md §2.3 steps 1-2: reuse a previously timed-out read if it completes within the extension. */
   private async readArea(): Promise<Uint8Array> {
     const { alignSize } = this.geometry;
     const pending = this.pendingRenewalRead;
@@ -337,7 +337,7 @@ export class DeltaLease {
     }
   }
 
-  /** §2.7: bits set within set_bitmap_seconds ride on this write; older ones are dropped. */
+  /** docs/algorithms.md §2.7: bits set within set_bitmap_seconds ride on this write; older ones are dropped. */
   private composeBitmap(now: number): Uint8Array {
     const sector = new Uint8Array(512);
     for (const [target, setAt] of [...this.bitSetTimes]) {
@@ -351,14 +351,14 @@ export class DeltaLease {
     return this.outgoingEvent ?? { generation: 0n, event: 0n, data: 0n };
   }
 
-  /** Leave the lockspace (§2.5). Call only after every local lease user is gone. */
+  /** Leave the lockspace (docs/algorithms.md §2.5). Call only after every local lease user is gone. */
   async release(): Promise<void> {
     const last = this.lastWritten;
     if (!last || this.released) throw new LeaseError("ERROR", `host_id ${this.options.hostId} is not joined`);
     this.released = true;
-    // §2.5 step 2: after a failed attempt our record state is unknown; write nothing.
+    // docs/algorithms.md §2.5 step 2: after a failed attempt our record state is unknown; write nothing.
     if (!this.lastAttemptOk) return;
-    // Stricter than sanlock (§8.4 item 3, compatible): re-read and write only if the record is still ours.
+    // Stricter than sanlock (docs/algorithms.md §8.4 item 3, compatible): re-read and write only if the record is still ours.
     const current = await this.readHostRecord(this.options.hostId);
     if (current.ownerId !== last.ownerId || current.ownerGeneration !== last.ownerGeneration || !namesEqual(current.resourceName, last.resourceName)) {
       throw new LeaseError("RENEW_OWNER", `host_id ${this.options.hostId}: record taken over, release not written`);
@@ -366,13 +366,13 @@ export class DeltaLease {
     await this.writeRecord({ ...last, timestamp: 0n }, new Uint8Array(HOSTID_BITMAP_SIZE), this.options.ioTimeout, "delta release write");
   }
 
-  /** Set the notification bit for host_id, e.g. after a request (§6.1 step 6). */
+  /** Set the notification bit for host_id, e.g. after a request (docs/algorithms.md §6.1 step 6). */
   notifyHost(hostId: number): void {
-    if (hostId === this.options.hostId) return; // our own bit is never set (§2.7)
+    if (hostId === this.options.hostId) return; // our own bit is never set (docs/algorithms.md §2.7)
     this.bitSetTimes.set(hostId, nowSeconds(this.options.clock));
   }
 
-  /** Set the outgoing event for target host_id (§6.4, sanlock lockspace_set_event). */
+  /** Set the outgoing event for target host_id (docs/algorithms.md §6.4, sanlock lockspace_set_event). */
   setEvent(targetHostId: number, event: HostEvent, flags = 0): void {
     if (!Number.isInteger(targetHostId) || targetHostId < 1 || targetHostId > this.geometry.maxHosts) {
       throw new RangeError(`set_event host_id ${targetHostId} outside 1..${this.geometry.maxHosts}`);

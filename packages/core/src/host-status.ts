@@ -1,7 +1,7 @@
 /**
  * Per-lockspace view of other hosts, updated from every successful renewal read
- * (algorithms.md §3). All times are the observer's own monotonic seconds;
- * remote timestamps are only compared for equality (§1.1.3).
+ * (docs/algorithms.md §3). All times are the observer's own monotonic seconds;
+ * remote timestamps are only compared for equality (docs/algorithms.md §1.1.3).
  */
 import { nowSeconds, type Clock } from "./clock.js";
 import { RECORD_KEY_WORDS, observedRecordAt, recordMatchesKey, storeKey } from "./observed-record.js";
@@ -14,11 +14,11 @@ export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
 /** What the watcher needs from one delta record as read from disk. */
 export interface ObservedRecord {
   hostId: number;
-  /** magic and lockspace name are right (§3.2 step 2). */
+  /** magic and lockspace name are right (docs/algorithms.md §3.2 step 2). */
   valid: boolean;
   ownerId: number;
   ownerGeneration: bigint;
-  /** Remote monotonic seconds; only compared for equality and zero (§1.1.3). */
+  /** Remote monotonic seconds; only compared for equality and zero (docs/algorithms.md §1.1.3). */
   timestamp: bigint;
   ioTimeout: number;
   hostName: string;
@@ -30,7 +30,7 @@ export interface ObservedRecord {
   eventData: bigint;
 }
 
-/** Status entry for one host_id (§3.1). Times are local; `timestamp` is remote. */
+/** Status entry for one host_id (docs/algorithms.md §3.1). Times are local; `timestamp` is remote. */
 export interface HostStatusEntry {
   hostId: number;
   firstCheck: number;
@@ -44,23 +44,23 @@ export interface HostStatusEntry {
   timestamp: bigint;
 }
 
-/** Notification found in another host's changed record (§3.2 step 5). */
+/** Notification found in another host's changed record (docs/algorithms.md §3.2 step 5). */
 export interface Notification {
   fromHostId: number;
   fromGeneration: bigint;
   eventGeneration: bigint;
   eventNumber: bigint;
   eventData: bigint;
-  /** True when requests on held resources should be examined (§6.2 step 1). */
+  /** True when requests on held resources should be examined (docs/algorithms.md §6.2 step 1). */
   examineRequests: boolean;
 }
 
-/** Read-only liveness port consumed by paxos leases (§3.4, §4.4 step 1). */
+/** Read-only liveness port consumed by paxos leases (docs/algorithms.md §3.4, §4.4 step 1). */
 export interface HostLiveness {
   /** Status snapshot for host_id, or undefined if never examined / out of range. */
   snapshot(hostId: number): HostStatusEntry | undefined;
   /**
-   * sanlock's host_live(): alive unless proven dead (§3.4). `recordIoTimeout` is the io_timeout in
+   * sanlock's host_live(): alive unless proven dead (docs/algorithms.md §3.4). `recordIoTimeout` is the io_timeout in
    * a delta record of this host just read, if any: the larger of it and the watcher's paces the
    * dead-wait (docs/deviations.md D1).
    */
@@ -72,7 +72,7 @@ export interface HostStatusTableOptions {
   ownIoTimeout: number;
   maxHosts: number;
   clock: Clock;
-  /** How long a requester's bit suppresses re-examination (set_bitmap_seconds, §6.2). */
+  /** How long a requester's bit suppresses re-examination (set_bitmap_seconds, docs/algorithms.md §6.2). */
   setBitmapSeconds: number;
 }
 
@@ -105,7 +105,7 @@ export class HostStatusTable implements HostLiveness {
   }
 
   /**
-   * Apply one renewal read (§3.2). `records` are all host records in the area.
+   * Apply one renewal read (docs/algorithms.md §3.2). `records` are all host records in the area.
    * Returns notifications addressed to us found in changed records.
    */
   observe(records: readonly ObservedRecord[]): Notification[] {
@@ -124,7 +124,7 @@ export class HostStatusTable implements HostLiveness {
   /**
    * observe() of a whole renewal read of the lockspace area (`sectorSize` bytes per host, host 1
    * first) with the per-host view of observedRecordAt: the same result, but records whose
-   * (owner_id, generation, timestamp) equal the entry (§3.2 step 3, the common case) are not
+   * (owner_id, generation, timestamp) equal the entry (docs/algorithms.md §3.2 step 3, the common case) are not
    * decoded. Every record that is decoded is decoded before the table changes, so a record that
    * cannot be decoded (ERR_FIELD_RANGE) leaves the table untouched, as observe() would.
    */
@@ -164,11 +164,11 @@ export class HostStatusTable implements HostLiveness {
   private observeOne(entry: HostStatusEntry, rec: ObservedRecord, now: number): Notification | undefined {
     entry.lastCheck = now;
     if (entry.firstCheck === 0) entry.firstCheck = now;
-    // §3.2 step 3: unchanged (owner_id, generation, timestamp) -> nothing else, bitmap not examined.
+    // docs/algorithms.md §3.2 step 3: unchanged (owner_id, generation, timestamp) -> nothing else, bitmap not examined.
     if (rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp) {
       return undefined;
     }
-    // §3.2 step 4: identity copied only from valid records; timestamp always tracked.
+    // docs/algorithms.md §3.2 step 4: identity copied only from valid records; timestamp always tracked.
     if (rec.valid) {
       entry.ownerId = rec.ownerId;
       entry.ownerGeneration = rec.ownerGeneration;
@@ -178,7 +178,7 @@ export class HostStatusTable implements HostLiveness {
     entry.timestamp = rec.timestamp;
     entry.lastLive = now;
     storeKey(this.keys, entry.hostId - 1, entry.ownerId, entry.ownerGeneration, entry.timestamp);
-    // §3.2 step 5: our bit in another host's changed record.
+    // docs/algorithms.md §3.2 step 5: our bit in another host's changed record.
     if (rec.hostId === this.opts.ourHostId || !rec.ourBitSet) return undefined;
     let examineRequests = false;
     if (entry.lastReq === 0 || now - entry.lastReq >= this.opts.setBitmapSeconds) {
@@ -201,14 +201,14 @@ export class HostStatusTable implements HostLiveness {
     return { ...entry };
   }
 
-  /** Host state as sanlock's get_host_flag reports it (§3.3). */
+  /** Host state as sanlock's get_host_flag reports it (docs/algorithms.md §3.3). */
   state(hostId: number): HostState {
     const entry = this.entries[hostId - 1];
     if (entry === undefined) throw new RangeError(`host_id ${hostId} outside 1..${this.opts.maxHosts}`);
     if (entry.timestamp === 0n) return "FREE";
     if (hostId === this.opts.ourHostId) return "LIVE";
     const now = nowSeconds(this.opts.clock);
-    // §1.4: in state reporting a recorded 0 stays 0.
+    // docs/algorithms.md §1.4: in state reporting a recorded 0 stays 0.
     const fail = idRenewalFailSeconds(entry.ioTimeout);
     const dead = hostDeadSeconds(entry.ioTimeout);
     const last = entry.lastLive !== 0 ? entry.lastLive : entry.firstCheck;
@@ -219,7 +219,7 @@ export class HostStatusTable implements HostLiveness {
     return "FAIL";
   }
 
-  /** §3.4 host_live: alive unless proven dead; no I/O, no wait. */
+  /** docs/algorithms.md §3.4 host_live: alive unless proven dead; no I/O, no wait. */
   isSharedHolderAlive(hostId: number, generation: bigint, recordIoTimeout = 0): boolean {
     const entry = this.entries[hostId - 1];
     if (entry === undefined) return true;

@@ -1,5 +1,5 @@
 /**
- * The results the lease algorithms fail with (algorithms.md §11; numbers from results.ts) and
+ * The results the lease algorithms fail with (docs/algorithms.md §11; numbers from results.ts) and
  * the error type that carries them. The daemon maps `result` onto the wire.
  */
 import { SanlockTsError, type ErrorDetails } from "./errors.js";

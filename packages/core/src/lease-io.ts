@@ -1,6 +1,6 @@
 /**
  * Every lease I/O goes through here: one read or write bounded by a timeout on
- * the injected clock (algorithms.md §1.5). A timed-out I/O is reported as
+ * the injected clock (docs/algorithms.md §1.5). A timed-out I/O is reported as
  * -202 while it may still complete later; callers treat a timed-out write as
  * "may or may not have happened".
  */

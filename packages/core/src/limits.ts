@@ -1,13 +1,13 @@
 /**
- * sanlock's fixed limits and defaults, defined once for every package (ondisk.md §1,
- * algorithms.md §1.2-§1.3, wire.md §3). Durations derived from io_timeout are in timeouts.ts.
+ * sanlock's fixed limits and defaults, defined once for every package (docs/ondisk.md §1,
+ * docs/algorithms.md §1.2-§1.3, docs/wire.md §3). Durations derived from io_timeout are in timeouts.ts.
  */
 
 /** io_timeout used when a lockspace is written or joined with 0 (sanlock's DEFAULT_IO_TIMEOUT). */
 export const DEFAULT_IO_TIMEOUT = 10;
-/** Largest io_timeout: it is stored in an 8-bit on-disk field (algorithms.md §1.2). */
+/** Largest io_timeout: it is stored in an 8-bit on-disk field (docs/algorithms.md §1.2). */
 export const MAX_IO_TIMEOUT = 255;
-/** Hardware watchdog fire timeout, fixed in sanlock 3.8.5 (algorithms.md §1.3). */
+/** Hardware watchdog fire timeout, fixed in sanlock 3.8.5 (docs/algorithms.md §1.3). */
 export const WATCHDOG_FIRE_TIMEOUT = 60;
 /** Hosts of an area when none are given, and the most any area holds (sanlock's DEFAULT_MAX_HOSTS). */
 export const DEFAULT_MAX_HOSTS = 2000;

@@ -1,5 +1,5 @@
 /**
- * Lock value block I/O (algorithms.md §7.9, ondisk.md §6.6): one sector at the
+ * Lock value block I/O (docs/algorithms.md §7.9, docs/ondisk.md §6.6): one sector at the
  * fixed sector 2002 of the lease area, read after acquire, written by an
  * exclusive holder at release or ex→sh conversion.
  */

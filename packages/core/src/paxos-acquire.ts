@@ -1,6 +1,6 @@
 /**
- * Exclusive acquire of a paxos leader (algorithms.md §4.3, §4.7), leader
- * release (§4.8 step 4) and retraction of a failed acquire (§4.9).
+ * Exclusive acquire of a paxos leader (docs/algorithms.md §4.3, §4.7), leader
+ * release (docs/algorithms.md §4.8 step 4) and retraction of a failed acquire (docs/algorithms.md §4.9).
  */
 import { nowSeconds, type Clock, type Random } from "./clock.js";
 import type { HostLiveness } from "./host-status.js";
@@ -22,12 +22,12 @@ export interface LeaderAcquireInput {
   hostId: number;
   generation: bigint;
   ioTimeout: number;
-  /** First half of a shared acquire: commit with LFL_SHORT_HOLD (§4.7). */
+  /** First half of a shared acquire: commit with LFL_SHORT_HOLD (docs/algorithms.md §4.7). */
   shared: boolean;
   requiredLver: bigint | undefined;
   numHosts: number | undefined;
   ownerNoWait: boolean;
-  /** Mode block carried by every ballot write (shared mark during sh→ex, §5.5). */
+  /** Mode block carried by every ballot write (shared mark during sh→ex, docs/algorithms.md §5.5). */
   mode: ModeBlock;
   variant: BrokenVariant;
   signal?: AbortSignal | undefined;
@@ -36,27 +36,27 @@ export interface LeaderAcquireInput {
 
 export interface LeaderAcquired {
   leader: LeaderRecord;
-  /** Our final dblock (needed for release, §4.8 step 3). */
+  /** Our final dblock (needed for release, docs/algorithms.md §4.8 step 3). */
   dblock: Dblock;
-  /** Shared holders noted in phase 1 of the ballots (host_id → generation, §5.4). */
+  /** Shared holders noted in phase 1 of the ballots (host_id → generation, docs/algorithms.md §5.4). */
   sharedHolders: Map<number, bigint>;
 }
 
-/** A failed acquire; `leader` is the leader returned with the failure (SH retry hint, §5.2). */
+/** A failed acquire; `leader` is the leader returned with the failure (SH retry hint, docs/algorithms.md §5.2). */
 export class AcquireError extends LeaseError {
   leader: LeaderRecord | undefined;
-  /** Set when the acquire was retracted (§4.9): what we left on disk. */
+  /** Set when the acquire was retracted (docs/algorithms.md §4.9): what we left on disk. */
   retraction: Retraction | undefined;
 }
 
 export interface Retraction {
-  /** Our phase-2 values, written back with RELEASED (§8.4 item 1). */
+  /** Our phase-2 values, written back with RELEASED (docs/algorithms.md §8.4 item 1). */
   dblock: Dblock;
   /** The leader we tried to commit, if we got that far. */
   attempted: LeaderRecord | undefined;
   /**
    * False when freeing the leader failed on I/O: it may name us. The caller retries the leader
-   * release or clears everything at release (§5.5 step 5).
+   * release or clears everything at release (docs/algorithms.md §5.5 step 5).
    */
   leaderFreed: boolean;
 }
@@ -84,7 +84,7 @@ type Attempt = { kind: "done"; result: LeaderAcquired } | { kind: "restart" };
 
 /** What one acquire call accumulates across ballots and restarts. */
 interface AcquireState {
-  /** Shared holders noted in phase 1 of every ballot (§5.4). */
+  /** Shared holders noted in phase 1 of every ballot (docs/algorithms.md §5.4). */
   sharedHolders: Map<number, bigint>;
   /**
    * The last dblock we wrote (phase 1 or 2, any ballot, any restart), as sanlock keeps it: when
@@ -159,7 +159,7 @@ async function runBallots(
         mode: input.mode, sharedHolders, variant: input.variant, observe: input.observeBallot,
       });
     } catch (err) {
-      // Step 12: after a possible phase-2 write, retract (§4.9).
+      // Step 12: after a possible phase-2 write, retract (docs/algorithms.md §4.9).
       if (err instanceof BallotPhase2Error) {
         state.lastWritten = err.dblock;
         const leaderFreed = await retract(input, undefined, err.dblock);
@@ -180,7 +180,7 @@ async function runBallots(
   failWith(new LeaseError("DBLOCK_MBAL", `resource ${disk.location.resource}: ${MAX_BALLOTS} ballots aborted`), cur);
 }
 
-/** §4.7: write the decision into the leader. */
+/** docs/algorithms.md §4.7: write the decision into the leader. */
 async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblock, sharedHolders: Map<number, bigint>): Promise<LeaderAcquired> {
   const { disk, hostId: H, generation: G } = input;
   const ownerIsUs = dblock.inp === H;
@@ -212,14 +212,14 @@ async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblo
 }
 
 /**
- * §4.9 retraction, in the stricter compatible form of §8.4 item 1: keep our
+ * docs/algorithms.md §4.9 retraction, in the stricter compatible form of docs/algorithms.md §8.4 item 1: keep our
  * dblock values and add RELEASED (never erase a possibly decided proposal),
  * then free the leader only if it names us and was written by us.
  * Resolves false when the leader could not be read or written (it may still name us).
  */
 export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord | undefined, dblock: Dblock): Promise<boolean> {
   try {
-    // The mode block is kept: a failed sh→ex conversion still holds its shared lease (§5.5 step 5).
+    // The mode block is kept: a failed sh→ex conversion still holds its shared lease (docs/algorithms.md §5.5 step 5).
     await input.disk.writeOwnSlot({ ...dblock, flags: dblock.flags | DBLOCK_FL_RELEASED }, input.mode);
   } catch {
     // Best effort: the acquire already failed; others fall back to the owner-gone rules.
@@ -242,7 +242,7 @@ export async function freeLeaderIfOurs(disk: PaxosDisk, clock: Clock, hostId: nu
   }
 }
 
-/** §4.8 step 4 refusals: the leader is already free, newer, or owned by someone else. */
+/** docs/algorithms.md §4.8 step 4 refusals: the leader is already free, newer, or owned by someone else. */
 export function isNotOursToRelease(err: unknown): boolean {
   return isLeaseError(err, "RELEASE_OWNER") || isLeaseError(err, "RELEASE_LVER");
 }
@@ -253,7 +253,7 @@ async function ownDblockOnDisk(disk: PaxosDisk, hostId: number): Promise<Dblock>
   return slot.dblock ?? emptyDblock();
 }
 
-/** §4.8 step 4: free the leader if it is still the one we committed (or learned). */
+/** docs/algorithms.md §4.8 step 4: free the leader if it is still the one we committed (or learned). */
 export async function releaseLeader(disk: PaxosDisk, clock: Clock, hostId: number, generation: bigint, last: LeaderRecord, newName?: string): Promise<void> {
   const leader = await disk.readLeader();
   // Another host wrote the leader naming us: our RELEASED dblock is the signal; writing could clobber a newer decision.

@@ -1,5 +1,5 @@
 /**
- * One Disk Paxos ballot for lease version L (algorithms.md §4.5, §4.6).
+ * One Disk Paxos ballot for lease version L (docs/algorithms.md §4.5, §4.6).
  */
 import { nowSeconds, type Clock } from "./clock.js";
 import { assertInvariant as assert } from "./errors.js";
@@ -9,7 +9,7 @@ import { MBLOCK_SHARED, type ModeBlock } from "./ondisk/mode-block.js";
 import type { HostSlot, PaxosDisk } from "./paxos-disk.js";
 import type { BrokenVariant } from "./variants.js";
 
-/** §4.5: first ballot number for host H given the largest mbal seen. */
+/** docs/algorithms.md §4.5: first ballot number for host H given the largest mbal seen. */
 export function firstBallot(maxMbal: bigint, maxHosts: number, hostId: number): bigint {
   if (maxMbal === 0n) return BigInt(hostId);
   const m = BigInt(maxHosts);
@@ -22,11 +22,11 @@ export interface BallotInput {
   hostId: number;
   generation: bigint;
   numHosts: number;
-  /** The leader's max_hosts: modulus of ballot numbers (§4.5). */
+  /** The leader's max_hosts: modulus of ballot numbers (docs/algorithms.md §4.5). */
   maxHosts: number;
   lver: bigint;
   mbal: bigint;
-  /** Mode block written with every dblock write (shared mark during sh→ex conversion, §5.5). */
+  /** Mode block written with every dblock write (shared mark during sh→ex conversion, docs/algorithms.md §5.5). */
   mode: ModeBlock;
   /** Shared holders noted in phase 1 accumulate here (host_id → mode-block generation). */
   sharedHolders: Map<number, bigint>;
@@ -49,7 +49,7 @@ export type BallotOutcome =
    */
   | { kind: "aborted"; error: LeaseError; written: Dblock };
 
-/** A ballot failure after our phase-2 write may have landed (retraction needed, §4.9). */
+/** A ballot failure after our phase-2 write may have landed (retraction needed, docs/algorithms.md §4.9). */
 export class BallotPhase2Error extends LeaseError {
   /** The phase-2 dblock that may have reached the disk. */
   dblock: Dblock = emptyDblock();
@@ -61,7 +61,7 @@ function phase2Failure(name: "DBLOCK_WRITE" | "DBLOCK_READ", err: unknown, dbloc
   return failure;
 }
 
-/** §4.6 step 2.3-2.5: abort on a newer instance or a larger ballot. */
+/** docs/algorithms.md §4.6 step 2.3-2.5: abort on a newer instance or a larger ballot. */
 function abortReason(slot: HostSlot, lver: bigint, mbal: bigint): LeaseError | undefined {
   const d = slot.dblock;
   if (!d || d.lver < lver) return undefined;
@@ -93,7 +93,7 @@ function countValues(slots: HostSlot[], lver: bigint): number {
 
 export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
   const { disk, lver, mbal } = input;
-  // Phase 1 write: only mbal and lver; bal/inp cleared (sanlock differs from Disk Paxos here, §9.1).
+  // Phase 1 write: only mbal and lver; bal/inp cleared (sanlock differs from Disk Paxos here, docs/algorithms.md §9.1).
   const phase1: Dblock = { ...emptyDblock(), mbal, lver };
   await disk.writeOwnSlot(phase1, input.mode);
   const slots1 = await disk.readBallotSlots(input.numHosts);

@@ -1,7 +1,7 @@
 /**
- * Reads and writes of one paxos lease area (ondisk.md §6): leader in sector 0,
+ * Reads and writes of one paxos lease area (docs/ondisk.md §6): leader in sector 0,
  * request record in sector 1, dblock + mode block of host H in sector H+1.
- * Every I/O is bounded by the lockspace's io_timeout (algorithms.md §1.5).
+ * Every I/O is bounded by the lockspace's io_timeout (docs/algorithms.md §1.5).
  */
 import type { BlockDevice } from "./block-device.js";
 import type { Clock } from "./clock.js";
@@ -49,7 +49,7 @@ export interface AreaSnapshot {
 
 /**
  * Writes of our own dblock sectors that have not settled yet, per I/O domain. A write that timed
- * out stays in flight and may land later (algorithms.md §1.5, §8.4 item 2); if it lands after a
+ * out stays in flight and may land later (docs/algorithms.md §1.5, §8.4 item 2); if it lands after a
  * newer write of the same sector it silently replaces it (e.g. it clears a shared mark we rely
  * on). PaxosLease waits for these before it writes a mark (stricter than sanlock, see
  * paxos-lease.ts). Only completions the device reports are seen: a device that gives up on an
@@ -132,7 +132,7 @@ export class PaxosDisk {
   }
 
   /**
-   * §4.3 steps 1-2: sector/align sizes come from the leader itself. A geometry hint is not used
+   * docs/algorithms.md §4.3 steps 1-2: sector/align sizes come from the leader itself. A geometry hint is not used
    * here (a detection read confirms the geometry); readFull uses it and checks it instead.
    */
   async detect(): Promise<Geometry> {
@@ -174,7 +174,7 @@ export class PaxosDisk {
     return this.decodeLeaderAt(bytes, 0);
   }
 
-  /** §4.3 step 1: whole area; any invalid dblock among 1..num_hosts fails (-214). */
+  /** docs/algorithms.md §4.3 step 1: whole area; any invalid dblock among 1..num_hosts fails (-214). */
   async readFull(): Promise<AreaSnapshot> {
     return (await this.readAreaWithHint()) ?? (await this.readArea());
   }
@@ -222,7 +222,7 @@ export class PaxosDisk {
     return read.snapshot;
   }
 
-  /** Ballot read of sectors 0..P-1, P = num_hosts + 2 rounded up to a power of two (§4.1). */
+  /** Ballot read of sectors 0..P-1, P = num_hosts + 2 rounded up to a power of two (docs/algorithms.md §4.1). */
   async readBallotSlots(numHosts: number): Promise<HostSlot[]> {
     const sectors = Math.min(nextPowerOfTwo(numHosts + 2), this.geometry.sectorsPerArea);
     const { sectorSize } = this.geometry;
@@ -251,7 +251,7 @@ export class PaxosDisk {
     return slots;
   }
 
-  /** Read one host's dblock sector (owner RELEASED check §4.4, shared holders §5.4). */
+  /** Read one host's dblock sector (owner RELEASED check docs/algorithms.md §4.4, shared holders docs/algorithms.md §5.4). */
   async readSlot(hostId: number): Promise<HostSlot> {
     await this.detect();
     const at = this.sectorAt(hostId + 1);
@@ -262,7 +262,7 @@ export class PaxosDisk {
     return { hostId, dblock: valid ? fields : undefined, mode };
   }
 
-  /** Write our sector: dblock (checksum recomputed) + mode block, zeros elsewhere (§1.5.3). */
+  /** Write our sector: dblock (checksum recomputed) + mode block, zeros elsewhere (docs/algorithms.md §1.5.3). */
   async writeOwnSlot(dblock: Dblock, mode: ModeBlock = emptyModeBlock()): Promise<void> {
     await this.writeSlot(this.hostId, dblock, mode);
   }
@@ -289,7 +289,7 @@ export class PaxosDisk {
     return ownSectorWrites(this.io.clock).settle(this.ownSectorKey, this.io.clock, seconds);
   }
 
-  /** §5.4: the only write to another host's sector: all zeros. */
+  /** docs/algorithms.md §5.4: the only write to another host's sector: all zeros. */
   async zeroSlot(hostId: number): Promise<void> {
     await writeBytes(this.io, this.sectorAt(hostId + 1), new Uint8Array(this.geometry.sectorSize), this.ioTimeout, `dblock ${hostId} clear`, "DBLOCK_WRITE");
   }
@@ -320,14 +320,14 @@ export function nextPowerOfTwo(n: number): number {
 }
 
 /**
- * Field-by-field leader equality ("differs in any field", §4.3 step 9). The stored
+ * Field-by-field leader equality ("differs in any field", docs/algorithms.md §4.3 step 9). The stored
  * checksum is ignored: it is derived from the other fields (records compared here were validated).
  */
 export function leadersEqual(a: LeaderRecord, b: LeaderRecord): boolean {
   return leaderFieldsEqual(a, b);
 }
 
-/** The §2.1 table entry equal to `hint`, or undefined for no hint or a pair not in the table. */
+/** The docs/ondisk.md §2.1 table entry equal to `hint`, or undefined for no hint or a pair not in the table. */
 function knownGeometry(hint: Geometry | undefined): Geometry | undefined {
   if (!hint) return undefined;
   return GEOMETRIES.find((g) => g.sectorSize === hint.sectorSize && g.alignSize === hint.alignSize);
@@ -339,7 +339,7 @@ type HintedRead =
   | { kind: "area"; snapshot: AreaSnapshot }
   | { kind: "failed"; error: unknown };
 
-/** The first sector holds a paxos leader whose sector_size and alignment flag (§2.3) give `geometry`. */
+/** The first sector holds a paxos leader whose sector_size and alignment flag (docs/ondisk.md §2.3) give `geometry`. */
 function leaderRecordsGeometry(bytes: Uint8Array, geometry: Geometry): boolean {
   if (bytes.length < DETECT_READ_SIZE) return false;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

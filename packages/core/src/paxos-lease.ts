@@ -1,13 +1,13 @@
 /**
  * A resource lease held (or being acquired) by the local host: exclusive and
- * shared acquire, release, conversions and the LVB (algorithms.md §4.8, §5, §7.9).
+ * shared acquire, release, conversions and the LVB (docs/algorithms.md §4.8, §5, §7.9).
  * One instance per (resource, local holder); the daemon serialises calls.
  *
  * Deviations from sanlock 3.8.5 (all stricter, same on-disk format):
  * - no acquire, conversion or mark write starts while an earlier write of our own sector may
  *   still land (requireOwnWritesSettled);
  * - a retried ex→sh leader release recognises its own earlier, late-landed release;
- * - the R_ERASE_ALL release keeps our dblock values (+RELEASED, §8.4 item 1) and frees the leader
+ * - the R_ERASE_ALL release keeps our dblock values (+RELEASED, docs/algorithms.md §8.4 item 1) and frees the leader
  *   naming our instance as read now, not as remembered (sanlock's remembered lver can be stale);
  * - shared holders judged dead by the watcher are confirmed from their delta record (shared-lease.ts).
  */
@@ -40,11 +40,11 @@ export interface PaxosHost {
   /** Our io_timeout N_own for the lockspace. */
   ioTimeout: number;
   clock: Clock;
-  /** Ballot backoff jitter (§4.3 step 11) and SH retries (§5.2). */
+  /** Ballot backoff jitter (docs/algorithms.md §4.3 step 11) and SH retries (docs/algorithms.md §5.2). */
   random: Random;
-  /** Local watcher's view of other hosts (§3). */
+  /** Local watcher's view of other hosts (docs/algorithms.md §3). */
   liveness: HostLiveness;
-  /** Read host_id's delta record directly from the lockspace, validated (§4.4 step 2.1). */
+  /** Read host_id's delta record directly from the lockspace, validated (docs/algorithms.md §4.4 step 2.1). */
   readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
   /** SIMULATOR-ONLY rule breaking; default "none". */
   variant?: BrokenVariant;
@@ -54,13 +54,13 @@ export interface PaxosHost {
 
 export interface AcquireOptions {
   shared?: boolean;
-  /** Required current lver (§4.3 step 3); undefined = any. */
+  /** Required current lver (docs/algorithms.md §4.3 step 3); undefined = any. */
   requiredLver?: bigint;
   /** New num_hosts committed into the leader. */
   numHosts?: number;
   /** Fail with -247 instead of waiting for a possibly dead owner. */
   ownerNoWait?: boolean;
-  /** Read the lock value block after acquiring (§7.9). */
+  /** Read the lock value block after acquiring (docs/algorithms.md §7.9). */
   lvb?: boolean;
   signal?: AbortSignal;
 }
@@ -69,7 +69,7 @@ export type LeaseMode = "exclusive" | "shared";
 
 interface Held {
   mode: LeaseMode;
-  /** The leader we committed or learned (release compares against it, §4.8). */
+  /** The leader we committed or learned (release compares against it, docs/algorithms.md §4.8). */
   leader: LeaderRecord;
   dblock: Dblock;
 }
@@ -79,7 +79,7 @@ interface LvbState {
   dirty: boolean;
 }
 
-/** §5.5 sh→ex step 5: leader release retries on timeouts, io_timeout seconds apart. */
+/** docs/algorithms.md §5.5 sh→ex step 5: leader release retries on timeouts, io_timeout seconds apart. */
 const SH2EX_UNDO_RETRIES = 3;
 
 export class PaxosLease {
@@ -87,7 +87,7 @@ export class PaxosLease {
   private held: Held | undefined;
   private lvbState: LvbState | undefined;
   /**
-   * A conversion failed half way (§5.5, sanlock's R_ERASE_ALL): the leader may still name us
+   * A conversion failed half way (docs/algorithms.md §5.5, sanlock's R_ERASE_ALL): the leader may still name us
    * while our shared mark is on disk. Release then clears dblock and mark, and frees any leader
    * naming our instance.
    */
@@ -127,13 +127,13 @@ export class PaxosLease {
     };
   }
 
-  /** True after a conversion failed half way; release will clear everything (§5.5). */
+  /** True after a conversion failed half way; release will clear everything (docs/algorithms.md §5.5). */
   get clearsAllAtRelease(): boolean {
     return this.eraseAllOnRelease;
   }
 
   /**
-   * Stricter than sanlock (which has this hazard, §8.4 item 2): a timed-out write of our own
+   * Stricter than sanlock (which has this hazard, docs/algorithms.md §8.4 item 2): a timed-out write of our own
    * sector may land after a newer one and replace it — e.g. a stale ballot write clearing the
    * shared mark we hold by. So no acquire, conversion or mark write starts while an earlier
    * write of our sector is still in flight; we wait for it up to io_timeout, else fail (-202).
@@ -154,7 +154,7 @@ export class PaxosLease {
     if (options.lvb) this.lvbState = { sector: await readLvbSector(this.disk), dirty: false };
   }
 
-  /** §4.3 then §5.4: an exclusive lease stands only if no shared holder is alive. */
+  /** docs/algorithms.md §4.3 then docs/algorithms.md §5.4: an exclusive lease stands only if no shared holder is alive. */
   private async acquireExclusive(options: AcquireOptions): Promise<void> {
     const got = await acquireLeader(this.leaderInput(options, false, emptyModeBlock()));
     this.held = { mode: "exclusive", leader: got.leader, dblock: got.dblock };
@@ -179,7 +179,7 @@ export class PaxosLease {
     }
   }
 
-  /** §5.2: short exclusive hold with LFL_SHORT_HOLD, shared mark, then free the leader. */
+  /** docs/algorithms.md §5.2: short exclusive hold with LFL_SHORT_HOLD, shared mark, then free the leader. */
   private async acquireShared(options: AcquireOptions): Promise<void> {
     const input = this.leaderInput(options, true, emptyModeBlock());
     let got: LeaderAcquired | undefined;
@@ -198,7 +198,7 @@ export class PaxosLease {
     await this.enterShared(got.leader, got.dblock);
   }
 
-  /** §5.2 steps 2-3: shared mark first, then free the leader (§7.11 rule 8); undo both on failure. */
+  /** docs/algorithms.md §5.2 steps 2-3: shared mark first, then free the leader (docs/algorithms.md §7.11 rule 8); undo both on failure. */
   private async enterShared(leader: LeaderRecord, dblock: Dblock): Promise<void> {
     const h = this.host;
     const released: Dblock = { ...dblock, flags: dblock.flags | DBLOCK_FL_RELEASED };
@@ -233,9 +233,9 @@ export class PaxosLease {
   }
 
   /**
-   * Release (§4.8 / §5.3). Exclusive order (§7.11 rule 7): LVB if dirty, our dblock
+   * Release (docs/algorithms.md §4.8 / §5.3). Exclusive order (docs/algorithms.md §7.11 rule 7): LVB if dirty, our dblock
    * RELEASED, then the leader. If the leader release throws (e.g. -202) the lease
-   * stays held and release may be called again (background retry, §7.7).
+   * stays held and release may be called again (background retry, docs/algorithms.md §7.7).
    */
   async release(newName?: string): Promise<void> {
     const held = this.held;
@@ -283,7 +283,7 @@ export class PaxosLease {
     this.eraseAllOnRelease = false;
   }
 
-  /** Conversions (§5.5). */
+  /** Conversions (docs/algorithms.md §5.5). */
   async convert(to: LeaseMode, options: AcquireOptions = {}): Promise<void> {
     const held = this.held;
     if (!held) throw new LeaseError("ERROR", `resource ${this.location.resource} is not held`);
@@ -293,7 +293,7 @@ export class PaxosLease {
   }
 
   /**
-   * §5.5 exclusive → shared (sanlock's convert_ex2sh_token). If the mark cannot be written we
+   * docs/algorithms.md §5.5 exclusive → shared (sanlock's convert_ex2sh_token). If the mark cannot be written we
    * are still the exclusive owner: the error is returned and the leader is left alone. Once the
    * mark is written it is never removed here: if freeing the leader fails, the lease is held
    * shared and possibly still exclusive, and release clears everything.
@@ -323,7 +323,7 @@ export class PaxosLease {
     this.held = { ...held, mode: "shared" };
   }
 
-  /** §5.5 ex→sh step 3: free the leader; on timeouts retry up to N_own times, sleeping 1, 2, 3 … s. */
+  /** docs/algorithms.md §5.5 ex→sh step 3: free the leader; on timeouts retry up to N_own times, sleeping 1, 2, 3 … s. */
   private async freeLeaderRetryingTimeouts(last: LeaderRecord): Promise<void> {
     const h = this.host;
     const retries = Math.min(h.ioTimeout, MAX_IO_TIMEOUT);
@@ -340,7 +340,7 @@ export class PaxosLease {
     }
   }
 
-  /** The leader is `last` freed by our instance (§4.8 step 4.7 landed). */
+  /** The leader is `last` freed by our instance (docs/algorithms.md §4.8 step 4.7 landed). */
   private isOurRelease(leader: LeaderRecord, last: LeaderRecord): boolean {
     const h = this.host;
     return leader.timestamp === 0n && leader.lver === last.lver && leader.ownerId === h.hostId &&
@@ -348,7 +348,7 @@ export class PaxosLease {
   }
 
   /**
-   * §5.5 shared → exclusive: a ballot with our shared mark kept in every write; other live
+   * docs/algorithms.md §5.5 shared → exclusive: a ballot with our shared mark kept in every write; other live
    * holders → leader released, EAGAIN. On every failure we keep the shared lease and the mark.
    */
   private async convertToExclusive(held: Held, options: AcquireOptions): Promise<void> {
@@ -379,13 +379,13 @@ export class PaxosLease {
       await this.undoOwnerAfterFailedConvert(got.leader);
       throw new LeaseError("EAGAIN", `resource ${this.location.resource}: live shared holders ${live.join(",")}`);
     }
-    // §5.5 step 4: a failed write here is harmless; the exclusive release clears the mark later.
+    // docs/algorithms.md §5.5 step 4: a failed write here is harmless; the exclusive release clears the mark later.
     await this.bestEffort(() => this.disk.writeOwnSlot(got.dblock, emptyModeBlock()));
     this.held = { mode: "exclusive", leader: got.leader, dblock: got.dblock };
   }
 
   /**
-   * §5.5 sh→ex step 5: free the leader we may own, keeping our shared mark; retry timeouts up to
+   * docs/algorithms.md §5.5 sh→ex step 5: free the leader we may own, keeping our shared mark; retry timeouts up to
    * 3 times io_timeout apart; if it still fails, release will clear everything.
    */
   private async undoOwnerAfterFailedConvert(attempted: LeaderRecord | undefined): Promise<void> {
@@ -412,7 +412,7 @@ export class PaxosLease {
     });
   }
 
-  /** set_lvb: holder only, at most one sector; written at exclusive release (§7.9). */
+  /** set_lvb: holder only, at most one sector; written at exclusive release (docs/algorithms.md §7.9). */
   setLvb(data: Uint8Array): void {
     if (!this.held || !this.lvbState) throw new LeaseError("ERROR", `resource ${this.location.resource}: not held with LVB`);
     if (data.length > this.lvbState.sector.length) throw new RangeError(`LVB data ${data.length} bytes exceeds one sector`);
@@ -427,7 +427,7 @@ export class PaxosLease {
   }
 }
 
-/** §5.2 step 1: a failure that another host's short shared hold explains. */
+/** docs/algorithms.md §5.2 step 1: a failure that another host's short shared hold explains. */
 function isShortHoldConflict(err: unknown): boolean {
   if (!(err instanceof AcquireError) || !err.leader) return false;
   const retryable = [SanlockResult.ACQUIRE_IDLIVE, SanlockResult.ACQUIRE_OWNED, SanlockResult.ACQUIRE_OTHER] as number[];
@@ -442,7 +442,7 @@ export interface ResourceOwner {
   timestamp: bigint;
 }
 
-/** §5.7: leader owner if held, plus every shared mode block in 1..num_hosts; no liveness filtering. */
+/** docs/algorithms.md §5.7: leader owner if held, plus every shared mode block in 1..num_hosts; no liveness filtering. */
 export async function readResourceOwners(lockspace: string, location: ResourceLocation, clock: Clock, ioTimeout: number): Promise<ResourceOwner[]> {
   const disk = new PaxosDisk(lockspace, location, 1, ioTimeout, clock);
   // A corrupt dblock must not hide the other holders: fall back to the ballot read, which skips it.

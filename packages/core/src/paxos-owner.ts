@@ -1,5 +1,5 @@
 /**
- * Deciding whether a resource's current owner is gone (algorithms.md §4.4).
+ * Deciding whether a resource's current owner is gone (docs/algorithms.md §4.4).
  * The owner's delta record is read directly every second; it is gone only when
  * its host_id is free, taken over, at a newer generation, or unchanged for
  * host_dead_seconds of the owner's io_timeout measured on our clock.
@@ -37,7 +37,7 @@ export type OwnerVerdict = "gone" | "restart";
 /** Upper bound on one-second polls: the longest host_dead_seconds (io_timeout 255) plus slack. */
 const MAX_OWNER_POLLS = 8 * 255 + 60 + 60;
 
-/** §4.4. Resolves "gone" or "restart"; throws IDLIVE (-243) or OWNED_RETRY (-247). */
+/** docs/algorithms.md §4.4. Resolves "gone" or "restart"; throws IDLIVE (-243) or OWNED_RETRY (-247). */
 export async function decideOwnerGone(cur: LeaderRecord, input: OwnerCheckInput): Promise<OwnerVerdict> {
   const owner = cur.ownerId;
   const ownerGen = cur.ownerGeneration;
@@ -85,7 +85,7 @@ export async function decideOwnerGone(cur: LeaderRecord, input: OwnerCheckInput)
  * a restart, a host_id reuse). An owner with a longer io_timeout than ours could then lose its
  * lease before its watchdog fired. We use the io_timeout the owner wrote in the delta record just
  * read (the same instance: owner and generation were checked) and the larger of it and the
- * watcher's; our own only if both are 0 (§1.4). A longer wait is always safe.
+ * watcher's; our own only if both are 0 (docs/algorithms.md §1.4). A longer wait is always safe.
  */
 export function ownerIoTimeout(recordIo: number, watchedIo: number, ownIo: number): number {
   return effectiveIoTimeout(Math.max(recordIo, watchedIo), ownIo);

@@ -1,5 +1,5 @@
 /**
- * Requests against a resource lease (algorithms.md §6.1, §6.2): the requester
+ * Requests against a resource lease (docs/algorithms.md §6.1, §6.2): the requester
  * writes the request record (sector 1) and then notifies the owner through its
  * delta-lease bitmap; the owner examines the record of each lease it holds.
  */
@@ -12,7 +12,7 @@ import type { PaxosLease } from "./paxos-lease.js";
 
 const REQUEST_SECTOR = 1;
 
-/** sanlock force modes (ondisk.md §6.3). */
+/** sanlock force modes (docs/ondisk.md §6.3). */
 export const ForceMode = { NONE: 0, FORCE: 1, GRACEFUL: 2 } as const;
 
 export interface RequestOptions {
@@ -29,7 +29,7 @@ export interface RequestOptions {
 }
 
 export interface RequestOutcome {
-  /** Host to notify (set its bit in our delta bitmap, §6.1 step 6); undefined = nothing written. */
+  /** Host to notify (set its bit in our delta bitmap, docs/algorithms.md §6.1 step 6); undefined = nothing written. */
   notifyHostId: number | undefined;
   /** The version requested, when a request was written. */
   lver: bigint | undefined;
@@ -41,7 +41,7 @@ function requestSector(disk: PaxosDisk, record: RequestRecord): Uint8Array {
   return sector;
 }
 
-/** §6.1 (requester side). */
+/** docs/algorithms.md §6.1 (requester side). */
 export async function requestResource(options: RequestOptions): Promise<RequestOutcome> {
   const { forceMode } = options;
   if (![0, 1, 2].includes(forceMode)) throw new RangeError(`force_mode must be 0, 1 or 2, got ${forceMode}`);
@@ -74,8 +74,8 @@ export async function requestResource(options: RequestOptions): Promise<RequestO
 }
 
 /**
- * §6.2 step 2 (owner side): the force mode to act on, or undefined. Only
- * exclusively held leases are examined (§8.4 item 12).
+ * docs/algorithms.md §6.2 step 2 (owner side): the force mode to act on, or undefined. Only
+ * exclusively held leases are examined (docs/algorithms.md §8.4 item 12).
  */
 export async function examineRequest(lease: PaxosLease): Promise<number | undefined> {
   if (lease.mode !== "exclusive") return undefined;

@@ -1,7 +1,7 @@
-// The one table of sanlock's results: the numbers a reply header's `data` carries (wire.md §9),
+// The one table of sanlock's results: the numbers a reply header's `data` carries (docs/wire.md §9),
 // the numbers `sanlock direct` prints, and the results of the lease algorithms. Negative values
 // are either a negated Linux errno (−1..−133) or a sanlock code (−201..−278). 0 is success;
-// ALIGN and RELEASE+REL_ORPHAN return positive values on success (§9.1). Every other module
+// ALIGN and RELEASE+REL_ORPHAN return positive values on success (docs/wire.md §9.1). Every other module
 // takes its numbers from here.
 
 interface ResultInfo {
@@ -9,7 +9,7 @@ interface ResultInfo {
   readonly message: string;
 }
 
-/** Linux errno values that occur on the wire (§9.3), with glibc's strerror text. */
+/** Linux errno values that occur on the wire (docs/wire.md §9.3), with glibc's strerror text. */
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,
@@ -81,7 +81,7 @@ const ERRNO_TEXT: Readonly<Record<ErrnoName, string>> = {
   EUCLEAN: "Structure needs cleaning",
 };
 
-/** sanlock's own result codes (§9.2), negative as they travel. */
+/** sanlock's own result codes (docs/wire.md §9.2), negative as they travel. */
 export const SanlkResult = {
   ERROR: -201,
   AIO_TIMEOUT: -202,
@@ -128,7 +128,7 @@ export const SanlkResult = {
 } as const;
 export type SanlkResultName = keyof typeof SanlkResult;
 
-/** The text `sanlock_strerror` returns for each code (§9.2; "Unknown error" where it has none). */
+/** The text `sanlock_strerror` returns for each code (docs/wire.md §9.2; "Unknown error" where it has none). */
 const SANLK_TEXT: Readonly<Record<SanlkResultName, string>> = {
   ERROR: "General error",
   AIO_TIMEOUT: "IO timeout",
@@ -205,7 +205,7 @@ export function resultMessage(result: number): string {
   return RESULTS.get(result)?.message ?? "Unknown error";
 }
 
-/** True for the sanlock range −201..−299 (Python reports these as `errno = rv`, §9.1). */
+/** True for the sanlock range −201..−299 (Python reports these as `errno = rv`, docs/wire.md §9.1). */
 export function isSanlkResult(result: number): boolean {
   return result <= -200 && result > -300;
 }

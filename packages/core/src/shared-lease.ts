@@ -1,5 +1,5 @@
 /**
- * Shared-holder check after an exclusive ballot (algorithms.md §5.4): every host
+ * Shared-holder check after an exclusive ballot (docs/algorithms.md §5.4): every host
  * noted with a shared mark is re-read; dead holders' sectors are zeroed, live
  * ones make the exclusive acquire fail with "try again".
  */
@@ -11,9 +11,9 @@ import type { BrokenVariant } from "./variants.js";
 
 export interface SharedCheckInput {
   disk: PaxosDisk;
-  /** Local watcher's view (§3.4 host_live). */
+  /** Local watcher's view (docs/algorithms.md §3.4 host_live). */
   liveness: HostLiveness;
-  /** Direct read of a host's delta record (§8.4 item 13). */
+  /** Direct read of a host's delta record (docs/algorithms.md §8.4 item 13). */
   readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
   ourHostId: number;
   /** Holders noted in phase 1 (host_id → mode-block generation). */
@@ -28,7 +28,7 @@ export interface SharedCheckResult {
   cleared: number[];
 }
 
-/** §5.4 step 1 for every noted holder other than ourselves. Read/write errors propagate. */
+/** docs/algorithms.md §5.4 step 1 for every noted holder other than ourselves. Read/write errors propagate. */
 export async function checkSharedHolders(input: SharedCheckInput): Promise<SharedCheckResult> {
   const { disk, liveness } = input;
   const result: SharedCheckResult = { live: [], cleared: [] };
@@ -49,16 +49,16 @@ export async function checkSharedHolders(input: SharedCheckInput): Promise<Share
 }
 
 /**
- * Stricter than sanlock (§8.4 item 13): host_live judges from the watcher's stored view only,
+ * Stricter than sanlock (docs/algorithms.md §8.4 item 13): host_live judges from the watcher's stored view only,
  * which can be stale (renewal reads failing, or the holder joined after our last examination so
  * the stored timestamp is still 0). Before clearing a mark we read the holder's record: a record
  * that is not free, not of a newer instance, and differs from what the watcher stored shows the
- * holder renewed (or joined) since — it is treated as alive. A failed read fails the acquire (§5.4).
+ * holder renewed (or joined) since — it is treated as alive. A failed read fails the acquire (docs/algorithms.md §5.4).
  */
 async function renewedSinceWatched(input: SharedCheckInput, hostId: number, markGeneration: bigint): Promise<boolean> {
   const record = await input.readDeltaRecord(hostId);
-  if (record.timestamp === 0n) return false; // host_id free now: the holder left (§7.11 rule 6)
-  if (record.ownerGeneration > markGeneration) return false; // rejoined since: the marked instance is gone (§2.6)
+  if (record.timestamp === 0n) return false; // host_id free now: the holder left (docs/algorithms.md §7.11 rule 6)
+  if (record.ownerGeneration > markGeneration) return false; // rejoined since: the marked instance is gone (docs/algorithms.md §2.6)
   // The watcher judged with the io_timeout it knew (ours if none): judge again with the holder's own.
   if (record.ioTimeout !== 0 && input.liveness.isSharedHolderAlive(hostId, markGeneration, record.ioTimeout)) return true;
   const stored = input.liveness.snapshot(hostId);

@@ -1,5 +1,5 @@
 /**
- * Every duration derived from io_timeout, exactly as algorithms.md §1.3 / §1.4
+ * Every duration derived from io_timeout, exactly as docs/algorithms.md §1.3 / §1.4
  * (sanlock src/timeouts.c). All values are whole seconds.
  */
 
@@ -9,11 +9,11 @@ import { MAX_IO_TIMEOUT, WATCHDOG_FIRE_TIMEOUT } from "./limits.js";
 export { MAX_IO_TIMEOUT, WATCHDOG_FIRE_TIMEOUT } from "./limits.js";
 /** Default graceful-kill period after recovery starts (daemon -g). */
 export const DEFAULT_KILL_GRACE_SECONDS = 40;
-/** Shared acquire retries after a short-hold conflict (§5.2). */
+/** Shared acquire retries after a short-hold conflict (docs/algorithms.md §5.2). */
 export const SH_RETRIES = 8;
-/** Timeout for the writes that initialise a lease (§1.3 other fixed numbers). */
+/** Timeout for the writes that initialise a lease (docs/algorithms.md §1.3 other fixed numbers). */
 export const WRITE_INIT_IO_TIMEOUT = 60;
-/** Pause after a failed renewal attempt (§2.3). */
+/** Pause after a failed renewal attempt (docs/algorithms.md §2.3). */
 export const RENEWAL_RETRY_SECONDS = 0.5;
 
 export interface Timeouts {
@@ -33,14 +33,14 @@ export interface Timeouts {
   requestFinishSeconds: number;
 }
 
-/** Check that an io_timeout can be used by a joining host (1..255, §1.2). */
+/** Check that an io_timeout can be used by a joining host (1..255, docs/algorithms.md §1.2). */
 export function assertIoTimeout(ioTimeout: number): void {
   if (!Number.isInteger(ioTimeout) || ioTimeout < 1 || ioTimeout > MAX_IO_TIMEOUT) {
     throw new RangeError(`io_timeout must be an integer 1..${MAX_IO_TIMEOUT}, got ${ioTimeout}`);
   }
 }
 
-/** A recorded io_timeout of 0 means "use our own" in every liveness check (§1.4). */
+/** A recorded io_timeout of 0 means "use our own" in every liveness check (docs/algorithms.md §1.4). */
 export function effectiveIoTimeout(recorded: number, own: number): number {
   return recorded === 0 ? own : recorded;
 }
@@ -60,12 +60,12 @@ export function idRenewalSeconds(ioTimeout: number): number {
   return 2 * ioTimeout;
 }
 
-/** Join wait before taking a held host_id: max(8No+60, 2No+6No), No = previous owner's (§2.2 step 5). */
+/** Join wait before taking a held host_id: max(8No+60, 2No+6No), No = previous owner's (docs/algorithms.md §2.2 step 5). */
 export function deltaAcquireHeldWait(previousIoTimeout: number): number {
   return Math.max(hostDeadSeconds(previousIoTimeout), 2 * previousIoTimeout + 6 * previousIoTimeout);
 }
 
-/** Join wait between the write and the re-read: 2No of the previous owner (§2.2 step 7). */
+/** Join wait between the write and the re-read: 2No of the previous owner (docs/algorithms.md §2.2 step 7). */
 export function deltaShortDelay(previousIoTimeout: number): number {
   return 2 * previousIoTimeout;
 }
@@ -79,7 +79,7 @@ export interface TimeoutOverrides {
   renewalReadExtendSeconds?: number;
 }
 
-/** All timeouts for one host's io_timeout `N` (§1.3 table). */
+/** All timeouts for one host's io_timeout `N` (docs/algorithms.md §1.3 table). */
 export function deriveTimeouts(ioTimeout: number, overrides: TimeoutOverrides = {}): Timeouts {
   assertIoTimeout(ioTimeout);
   const n = ioTimeout;

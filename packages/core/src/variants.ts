@@ -6,19 +6,19 @@
 export type BrokenVariant =
   /** none: the correct algorithm. */
   | "none"
-  /** Skip the phase-2 re-read of the dblocks (§4.6 step 5): decides without checking for a larger mbal. */
+  /** Skip the phase-2 re-read of the dblocks (docs/algorithms.md §4.6 step 5): decides without checking for a larger mbal. */
   | "skip-phase2-read"
-  /** Treat an owner whose delta record shows any other generation as gone, and a resource owned by our host_id under any generation as ours (§2.6 rules 1 and 3 without the generation order). */
+  /** Treat an owner whose delta record shows any other generation as gone, and a resource owned by our host_id under any generation as ours (docs/algorithms.md §2.6 rules 1 and 3 without the generation order). */
   | "ignore-owner-generation"
-  /** Exclusive acquire skips the shared-holder check (§5.4). */
+  /** Exclusive acquire skips the shared-holder check (docs/algorithms.md §5.4). */
   | "ignore-shared-holders"
-  /** Take an owner's lease without waiting host_dead_seconds (§4.4 step 2.6). */
+  /** Take an owner's lease without waiting host_dead_seconds (docs/algorithms.md §4.4 step 2.6). */
   | "no-dead-wait"
-  /** Join a held host_id without the contested wait (§2.2 step 5). */
+  /** Join a held host_id without the contested wait (docs/algorithms.md §2.2 step 5). */
   | "no-join-wait"
-  /** Skip the join re-read after the short delay (§2.2 steps 7-8). */
+  /** Skip the join re-read after the short delay (docs/algorithms.md §2.2 steps 7-8). */
   | "skip-join-reread"
-  /** Write the shared mark after freeing the leader instead of before (§7.11 rule 8). */
+  /** Write the shared mark after freeing the leader instead of before (docs/algorithms.md §7.11 rule 8). */
   | "shared-mark-after-leader-release";
 
 export const BROKEN_VARIANTS: readonly BrokenVariant[] = [

@@ -16,7 +16,7 @@ t.test("join, renew, event, release reproduce sanlock's sectors byte for byte", 
   const joined = await lease.acquire();
   t.equal(joined.generation, 1n);
   t.equal(joined.timestamp, 689n);
-  // §2.2 step 7: the short delay uses the previous owner's io_timeout (10 from init), not ours (1).
+  // docs/algorithms.md §2.2 step 7: the short delay uses the previous owner's io_timeout (10 from init), not ours (1).
   t.equal(clock.slept, 20, "join slept 2 x the recorded io_timeout");
   t.same(dev.contents.slice(0, 1024), loadVector("ls-512-live.bin"), "after join: host 1 live, host 2 untouched");
 

@@ -1,4 +1,4 @@
-// Host states from observed renewals (algorithms.md §3.3, §3.4), on a virtual clock.
+// Host states from observed renewals (docs/algorithms.md §3.3, §3.4), on a virtual clock.
 import t from "tap";
 import { HostStatusTable, VirtualClock, type ObservedRecord } from "../src/index.js";
 

@@ -1,4 +1,4 @@
-// Every lease I/O is bounded by a timeout on the injected clock (algorithms.md §1.5): -202 when
+// Every lease I/O is bounded by a timeout on the injected clock (docs/algorithms.md §1.5): -202 when
 // it does not complete in time, its late outcome ignored; the same with either kind of clock.
 import t from "tap";
 import { LeaseError, SanlockResult, VirtualClock, type Clock } from "../src/index.js";

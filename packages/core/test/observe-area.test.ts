@@ -1,4 +1,4 @@
-// The watcher fed a whole renewal read (algorithms.md §3.2): HostStatusTable.observeArea must
+// The watcher fed a whole renewal read (docs/algorithms.md §3.2): HostStatusTable.observeArea must
 // give exactly what observe() gives for the per-record view decoded record by record, and the
 // name and record comparisons it relies on must agree with the decoding ones.
 import t from "tap";

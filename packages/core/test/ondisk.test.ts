@@ -1,4 +1,4 @@
-// Codec round trips and validation errors of the on-disk records (ondisk.md §1-§8).
+// Codec round trips and validation errors of the on-disk records (docs/ondisk.md §1-§8).
 import t from "tap";
 import {
   sanlockCrc32c, geometryFor, GEOMETRIES, legacyGeometry, detectGeometry, parseAlignSize, geometryFromLeaderFields,

@@ -1,4 +1,4 @@
-// The Disk Paxos value rule of a ballot (algorithms.md §4.6): after phase 1 the proposer adopts
+// The Disk Paxos value rule of a ballot (docs/algorithms.md §4.6): after phase 1 the proposer adopts
 // the value (inp, inp2, inp3) of the same-lver dblock with the highest bal, and proposes its own
 // value only when no dblock carries one; a larger mbal seen in either read aborts the ballot.
 // Every on-disk state is built directly with core's encoders; what was committed is read back.
@@ -156,7 +156,7 @@ t.test("(b) the higher bal wins whatever the value: the same values with the bal
 });
 
 t.test("(c) equal bal: the candidate is replaced only by a strictly greater bal, so the lower host_id wins", async (t) => {
-  // Not produced by sanlock itself (bal ≡ host_id mod max_hosts), but the rule is §4.6 step 2.7.
+  // Not produced by sanlock itself (bal ≡ host_id mod max_hosts), but the rule is docs/algorithms.md §4.6 step 2.7.
   await expectCommitted(t, (dev) => {
     putDblock(dev, 2, accepted(6n, A));
     putDblock(dev, 4, accepted(6n, B));

@@ -1,4 +1,4 @@
-// Conversions and shared marks under failing I/O (algorithms.md §5.4, §5.5, §8.4 items 2 and 13):
+// Conversions and shared marks under failing I/O (docs/algorithms.md §5.4, §5.5, §8.4 items 2 and 13):
 // a failed ex→sh conversion never drops the mark nor frees the leader behind the holder's back,
 // a failed sh→ex conversion keeps the shared lease, a value committed by another host keeps our
 // dblock, a stale write of our own sector cannot land on top of a mark, and a shared holder the

@@ -1,4 +1,4 @@
-// Whole-area and ballot reads of a paxos lease (ondisk.md §6.4-§6.5, algorithms.md §4.1, §4.3
+// Whole-area and ballot reads of a paxos lease (docs/ondisk.md §6.4-§6.5, docs/algorithms.md §4.1, §4.3
 // step 1): which slots are reported, strict checksum checking, and the geometry hint.
 import t from "tap";
 import {
@@ -19,7 +19,7 @@ function deviceWithResource(size: number, offset: number, geometry: Geometry = G
   return dev;
 }
 
-/** Byte offset of host H's dblock sector (sector H+1, §6.4). */
+/** Byte offset of host H's dblock sector (sector H+1, docs/ondisk.md §6.4). */
 function slotAt(offset: number, geometry: Geometry, hostId: number): number {
   return offset + (hostId + 1) * geometry.sectorSize;
 }
@@ -37,7 +37,7 @@ function ballotSector(hostId: number, geometry: Geometry = G512): Uint8Array {
 t.test("area reads report every slot with content, including a shared mark beside an empty dblock", async (t) => {
   const dev = deviceWithResource(4 * MiB, MiB);
   // Host 5: shared mark only (dblock bytes zero); host 7: a ballot; host 11: an "empty" dblock
-  // (checksum, mbal, bal, inp, lver zero) with inp3 set, accepted without checksum (§6.4).
+  // (checksum, mbal, bal, inp, lver zero) with inp3 set, accepted without checksum (docs/ondisk.md §6.4).
   writeModeBlock(dev.contents, slotAt(MiB, G512, 5) + MBLOCK_OFFSET, { flags: MBLOCK_SHARED, generation: 3n });
   dev.contents.set(ballotSector(7), slotAt(MiB, G512, 7));
   new DataView(dev.contents.buffer).setBigUint64(slotAt(MiB, G512, 11) + 32, 9n, true);
@@ -188,7 +188,7 @@ function oddOffsetReads(dev: MemoryDevice): BlockDevice {
 
 t.test("a slot counts as empty only if every byte of its dblock and mode block is zero, at any buffer alignment", async (t) => {
   // Record bytes: the dblock (0..55) and the mode block (128..143); the rest of the sector is
-  // not part of a slot's content (ondisk.md §6.4).
+  // not part of a slot's content (docs/ondisk.md §6.4).
   const inRecords = [0, 3, 4, 31, 52, 55, 128, 131, 136, 143];
   const outside = [56, 60, 127, 144, 200, 511];
   for (const [label, wrap] of [["aligned", (d: MemoryDevice): BlockDevice => d], ["odd byteOffset", oddOffsetReads]] as const) {

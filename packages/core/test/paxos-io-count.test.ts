@@ -1,5 +1,5 @@
 // The I/O of an uncontended exclusive acquire and of its release, operation by operation
-// (algorithms.md §4.3 "3 reads and 3 single-sector writes", §4.6, §4.7, §4.8), counted by a
+// (docs/algorithms.md §4.3 "3 reads and 3 single-sector writes", docs/algorithms.md §4.6, §4.7, §4.8), counted by a
 // BlockDevice wrapper, and what each write leaves on disk.
 import t from "tap";
 import {
@@ -68,15 +68,15 @@ function fields(d: Dblock): Omit<Dblock, "checksum"> {
 const dblockIn = (bytes: Uint8Array, offset = 0): Dblock => decodeDblockSector(bytes, offset).dblock;
 const leaderIn = (bytes: Uint8Array, offset = 0): LeaderRecord => readLeaderFields(bytes, offset);
 
-/** The exact acquire sequence for a ballot read of `ballotRead` bytes (§4.3, §4.6, §4.7). */
+/** The exact acquire sequence for a ballot read of `ballotRead` bytes (docs/algorithms.md §4.3, §4.6, §4.7). */
 function acquireSequence(ballotRead: number): Op[] {
   return [
-    read(AREA, MiB), // §4.3 step 1: the whole lease area
-    write(OUR_SLOT), // §4.6 step 1: phase-1 dblock
+    read(AREA, MiB), // docs/algorithms.md §4.3 step 1: the whole lease area
+    write(OUR_SLOT), // docs/algorithms.md §4.6 step 1: phase-1 dblock
     read(AREA, ballotRead), // step 2: sectors 0..P-1
     write(OUR_SLOT), // step 4: phase-2 dblock
     read(AREA, ballotRead), // step 5: sectors 0..P-1 again
-    write(AREA), // §4.7: the leader
+    write(AREA), // docs/algorithms.md §4.7: the leader
   ];
 }
 

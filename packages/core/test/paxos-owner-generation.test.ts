@@ -1,4 +1,4 @@
-// Owner generations (algorithms.md §2.6, §4.3 steps 5-6 and 9, §4.4 step 2.3, §4.7, §4.8 step
+// Owner generations (docs/algorithms.md §2.6, §4.3 steps 5-6 and 9, §4.4 step 2.3, §4.7, §4.8 step
 // 4.5): a leader is "ours" only for our host_id AND our generation. Every place where the code
 // compares generations is pinned here with a state built directly on a memory device:
 //   acquire shortcut   leader (H, g) with g <= G is ours to re-run a ballot on; g > G is not;
@@ -54,7 +54,7 @@ function held(ownerId: number, ownerGeneration: bigint, lver: bigint, writeId = 
 const nobodyWatched: HostLiveness = { snapshot: () => undefined, isSharedHolderAlive: () => true };
 
 interface Probe {
-  /** host_ids whose delta record was read (§4.4 step 2.1). */
+  /** host_ids whose delta record was read (docs/algorithms.md §4.4 step 2.1). */
   deltaReads: number[];
 }
 
@@ -82,7 +82,7 @@ async function acquireAs(
 
 const isResult = (err: unknown, result: number): boolean => err instanceof LeaseError && err.result === result;
 
-// ---- acquire: the "ours" shortcut (§4.3 steps 5-6) ------------------------------------------
+// ---- acquire: the "ours" shortcut (docs/algorithms.md §4.3 steps 5-6) ------------------------------------------
 
 t.test("acquire: a leader naming our host_id at our generation or an older one is taken without the owner-gone check", async (t) => {
   for (const [label, g] of [["same generation (left over by us)", 2n], ["older generation (our previous instance)", 1n]] as const) {
@@ -112,7 +112,7 @@ t.test("acquire: a leader naming our host_id at a NEWER generation is another in
   t.same(leaderOnDisk(dev).ownerGeneration, 3n, "the leader still names (1, gen 3)");
 });
 
-// ---- acquire: the leader check before a ballot (§4.3 step 9) --------------------------------
+// ---- acquire: the leader check before a ballot (docs/algorithms.md §4.3 step 9) --------------------------------
 
 /**
  * Host 2 holds lver 3; its delta record shows the host_id free (gone). While we check, host 3
@@ -145,7 +145,7 @@ t.test("acquire: a leader already at the next lver naming (H, G) is ours: anothe
   t.same(dblockOnDisk(dev, 1), emptyDblock(), "without a ballot of ours");
 });
 
-// ---- commit (§4.7) ---------------------------------------------------------------------------
+// ---- commit (docs/algorithms.md §4.7) ---------------------------------------------------------------------------
 
 t.test("commit: a ballot that decides our host_id's previous instance is not our lease (-245)", async (t) => {
   // Host 3 had accepted the proposal of our previous instance (1, gen 1) for lver 1; our ballot
@@ -169,7 +169,7 @@ t.test("commit: the same ballot for our own generation's value succeeds", async 
   t.same([leaderOnDisk(dev).ownerGeneration, leaderOnDisk(dev).timestamp], [2n, 500n], "the adopted value (1, 2, 500) committed");
 });
 
-// ---- release (§4.8 step 4.5, §4.9) -----------------------------------------------------------
+// ---- release (docs/algorithms.md §4.8 step 4.5, §4.9) -----------------------------------------------------------
 
 t.test("release: a new instance of our host_id does not free the leader of the previous instance", async (t) => {
   const dev = freshDevice();
@@ -190,7 +190,7 @@ t.test("release: a new instance of our host_id does not free the leader of the p
   t.same([freed.timestamp, freed.ownerId, freed.ownerGeneration, freed.lver], [0n, 1, 1n, 5n], "freed by (1, gen 1)");
 });
 
-// ---- deciding that the owner is gone (§4.4 step 2.3) ------------------------------------------
+// ---- deciding that the owner is gone (docs/algorithms.md §4.4 step 2.3) ------------------------------------------
 
 /** decideOwnerGone for a leader owned by (2, gen 5), with the delta records `records` (last repeats). */
 async function ownerCheck(records: DeltaRecordView[], ownerNoWait: boolean): Promise<{ verdict: OwnerVerdict | undefined; err: unknown; elapsed: number; reads: number }> {

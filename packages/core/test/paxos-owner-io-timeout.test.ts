@@ -1,5 +1,5 @@
 // The dead-wait of the owner-gone check is host_dead_seconds of the OWNER's io_timeout
-// (algorithms.md §4.4 step 2.6; docs/deviations.md D1). Hosts of one lockspace may join with
+// (docs/algorithms.md §4.4 step 2.6; docs/deviations.md D1). Hosts of one lockspace may join with
 // different io_timeouts; an owner whose io_timeout is longer than ours has a watchdog that fires
 // later, so waiting by ours would take its lease while its processes may still write (simulator
 // seed 109981). These cases build the leader on a memory device, answer the owner's delta record
@@ -84,7 +84,7 @@ t.test("ownerIoTimeout: the larger of record and watcher, ours only when both ar
   t.equal(ownerIoTimeout(0, 0, 7), 7);
 });
 
-// The shared-holder check (§5.4) judges a holder by host_live, from the watcher's table; a
+// The shared-holder check (docs/algorithms.md §5.4) judges a holder by host_live, from the watcher's table; a
 // holder whose records the watcher could not read as valid has io_timeout 0 there, judged by
 // ours. Before clearing its mark, the check reads its record and judges again by the io_timeout
 // recorded there.

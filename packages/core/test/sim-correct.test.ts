@@ -1,6 +1,6 @@
 // The simulator driving the real core algorithms: a bounded run of seeds with every fault of the
 // plan (crashes, resets, pauses, stalls, torn and late writes, drift, duplicate host_ids) must
-// find no violation of the §8.3 invariants, and a seed must reproduce its run exactly.
+// find no violation of the docs/algorithms.md §8.3 invariants, and a seed must reproduce its run exactly.
 import t from "tap";
 import { runSeeds, seedConfig } from "../src/sim/runner.js";
 import { RealHostActor } from "../src/sim/host-actor.js";
@@ -30,7 +30,7 @@ t.test(`${SEEDS} seeds x ${HOSTS} hosts with faults: no invariant violation`, as
   t.ok(summary.ioTimeoutHosts[1]! > 0 && summary.ioTimeoutHosts[10]! > 0, `hosts by io_timeout: ${summary.ioTimeoutHosts.join(",")}`);
 });
 
-// Phase 2's value rule (adopt the value of the highest ballot, §4.6) matters only when phase 1
+// Phase 2's value rule (adopt the value of the highest ballot, docs/algorithms.md §4.6) matters only when phase 1
 // finds accepted values; with many hosts on one resource, herd runs make ballots meet them.
 t.test("contended runs reach ballots that choose among accepted values", async (t) => {
   const summary = await runSeeds({ firstSeed: 55, seeds: 45, hosts: 5, resources: 1 });

@@ -2,9 +2,9 @@
 // configuration it was found under (io_timeouts 2 or 3, no herd runs: the draws of that time),
 // so that the seed still builds the schedule that broke:
 // * 151, 274, 275, 467, 486, 828: a failed exclusive→shared conversion dropped its shared mark
-//   and freed the leader while the holder kept using the lease (§5.5);
+//   and freed the leader while the holder kept using the lease (docs/algorithms.md §5.5);
 // * 89: a timed-out ballot write of the host's own sector landed after its new shared mark and
-//   cleared it (§8.4 item 2; we wait for our own in-flight writes before writing a mark);
+//   cleared it (docs/algorithms.md §8.4 item 2; we wait for our own in-flight writes before writing a mark);
 // * 109981: h1 (io_timeout 2) acquired res2 right after its join, before its first renewal had
 //   examined the other hosts, from h2 (io_timeout 3) whose daemon had crashed with the holder
 //   alive; with no watcher snapshot the dead-wait used h1's own io_timeout (8·2 + 60 = 76 s)

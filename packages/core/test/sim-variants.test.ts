@@ -20,7 +20,7 @@ const CAUGHT_WITHIN: ReadonlyArray<[variant: string, seeds: number]> = [
 
 // "ignore-owner-generation" changes decisions only when a leader names an owner generation that
 // differs from the one in the owner's delta record in the "wrong" direction (older record, or our
-// own host_id at a newer generation). Within the assumptions of §8.1 (join exclusivity, resets
+// own host_id at a newer generation). Within the assumptions of docs/algorithms.md §8.1 (join exclusivity, resets
 // ending I/O) no simulated run reaches that state (250 seeds x 4 hosts: none), so the states are
 // built directly on a memory device instead: packages/core/test/paxos-owner-generation.test.ts
 // fails this variant ("owner gone: the owner's delta record at an OLDER generation than the

@@ -1,4 +1,4 @@
-// Derived timeouts equal the table of algorithms.md §1.3 for N = 5, 10, 20.
+// Derived timeouts equal the table of docs/algorithms.md §1.3 for N = 5, 10, 20.
 import t from "tap";
 import { deriveTimeouts, deltaAcquireHeldWait, deltaShortDelay, effectiveIoTimeout, hostDeadSeconds } from "../src/index.js";
 

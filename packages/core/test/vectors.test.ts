@@ -244,7 +244,7 @@ const vectors: Vector[] = [
 
 /**
  * Rebuilds the file from decoded structures only (zeros elsewhere). Request padding is
- * written as zero by our encoder, so it is zeroed in the expectation (spec §6.3).
+ * written as zero by our encoder, so it is zeroed in the expectation (spec docs/ondisk.md §6.3).
  */
 function reencode(v: Vector, bytes: Uint8Array): { got: Uint8Array; want: Uint8Array } {
   const ss = v.sectorSize;

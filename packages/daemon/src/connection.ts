@@ -1,11 +1,11 @@
 /**
  * One accepted connection: the shared wire framing (MessageReader, daemon side) turning the
  * byte stream into requests, and the per-client state sanlock keeps in its client table
- * (wire.md §5, the CLIENT state string of §10.5).
+ * (docs/wire.md §5, the CLIENT state string of docs/wire.md §10.5).
  *
  * The framing reads each command's payload as the 3.8.5 daemon does, not by the header's
- * `length` (§3, quirk §13.3). Requests on one connection are handled strictly one after
- * another (§5.1): requests a client pipelines wait in `pending` until the previous one is
+ * `length` (docs/wire.md §3, quirk docs/wire.md §13.3). Requests on one connection are handled strictly one after
+ * another (docs/wire.md §5.1): requests a client pipelines wait in `pending` until the previous one is
  * finished; the socket is paused while too many wait.
  */
 import type { Socket } from "node:net";
@@ -27,12 +27,12 @@ export class Connection {
   /** Descriptor number shown as "fd" in STATUS. */
   readonly fd: number;
 
-  /** Registered pid (REGISTER, §5.2); −1 while not registered. */
+  /** Registered pid (REGISTER, docs/wire.md §5.2); −1 while not registered. */
   pid = -1;
   registered = false;
-  /** STATUS name (§5.3): pid string after REGISTER, owner name after ACQUIRE, or the command's name. */
+  /** STATUS name (docs/wire.md §5.3): pid string after REGISTER, owner name after ACQUIRE, or the command's name. */
   name = "";
-  /** RESTRICT bits (§5.8). */
+  /** RESTRICT bits (docs/wire.md §5.8). */
   restricted = 0;
   /** Command being worked on for this client (class D target), 0 when idle. */
   cmdActive = 0;
@@ -112,7 +112,7 @@ export class Connection {
   }
 }
 
-/** sanlock's client table has 1024 slots shared by the helper, the listener and clients (§2.2). */
+/** sanlock's client table has 1024 slots shared by the helper, the listener and clients (docs/wire.md §2.2). */
 export const CLIENT_SLOTS = 1024;
 /** Slots 0 and 1 are the daemon's own entries, shown in STATUS as "helper" and "listener". */
 const HELPER_CI = 0;
@@ -150,12 +150,12 @@ export class ClientTable {
     return this.slots.filter((slot): slot is Connection => slot instanceof Connection);
   }
 
-  /** First registered client with this pid, in slot order (§5.5). */
+  /** First registered client with this pid, in slot order (docs/wire.md §5.5). */
   findRegistered(pid: number): Connection | undefined {
     return this.connections().find((conn) => conn.registered && conn.pid === pid);
   }
 
-  /** STATUS client entries in slot order, including the daemon's own two (§7.5). */
+  /** STATUS client entries in slot order, including the daemon's own two (docs/wire.md §7.5). */
   statusEntries(): {
     ci: number; fd: number; pid: number; name: string; flags: number; restricted: number;
     cmdActive: number; cmdLast: number; pidDead: boolean; killCount: number; killLast: number;

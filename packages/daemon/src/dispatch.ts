@@ -1,5 +1,5 @@
 /**
- * Command registry and per-request context (wire.md §5.1, §5.5).
+ * Command registry and per-request context (docs/wire.md §5.1, §5.5).
  *
  * The connection's framing delivers whole decoded requests; the server checks them and
  * calls the handler registered for the command, which sends its reply through the context.
@@ -27,11 +27,11 @@ export interface CommandContext<C extends CmdNumber = CmdNumber> {
   readonly body: RequestBodies[C];
   readonly conn: Connection;
   readonly daemon: DaemonState;
-  /** Sends the echo reply header (§3) with `data` = result, then `payload`. */
+  /** Sends the echo reply header (docs/wire.md §3) with `data` = result, then `payload`. */
   reply(result: number, options?: ReplyOptions): Promise<boolean>;
-  /** Sends raw bytes on the request connection (record streams, §7.5). */
+  /** Sends raw bytes on the request connection (record streams, docs/wire.md §7.5). */
   send(bytes: Uint8Array): Promise<boolean>;
-  /** For class A handlers that keep the connection (REG_EVENT's event channel, §8.4). */
+  /** For class A handlers that keep the connection (REG_EVENT's event channel, docs/wire.md §8.4). */
   keepOpen(): void;
 }
 
@@ -39,12 +39,12 @@ export type CommandHandler<C extends CmdNumber = CmdNumber> = (ctx: CommandConte
 
 export interface CommandSpec {
   readonly cmd: CmdNumber;
-  /** Name shown for the request connection in STATUS (§5.3); undefined keeps the current name. */
+  /** Name shown for the request connection in STATUS (docs/wire.md §5.3); undefined keeps the current name. */
   readonly clientName: string | undefined;
   readonly handle: CommandHandler;
 }
 
-/** Names sanlock gives to connections by command (§5.3); other class A/C commands show "cmd<N>". */
+/** Names sanlock gives to connections by command (docs/wire.md §5.3); other class A/C commands show "cmd<N>". */
 const CONNECTION_NAMES: Readonly<Partial<Record<number, string>>> = {
   [Cmd.STATUS]: "status",
   [Cmd.HOST_STATUS]: "host_status",
@@ -85,7 +85,7 @@ export class CommandRegistry {
   }
 }
 
-/** Limits concurrent class C/D handlers to the worker count (-t); excess requests queue (§5.1). */
+/** Limits concurrent class C/D handlers to the worker count (-t); excess requests queue (docs/wire.md §5.1). */
 export class WorkerLimit {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
@@ -106,7 +106,7 @@ export class WorkerLimit {
   }
 }
 
-/** The echo reply (§3): request header with version 1, length 32 + payload, data = result. */
+/** The echo reply (docs/wire.md §3): request header with version 1, length 32 + payload, data = result. */
 export function encodeReply(request: WireHeader, result: number, options: ReplyOptions = {}): Uint8Array {
   const payload = options.payload ?? new Uint8Array(0);
   const head = replyHeader(request, result, payload.byteLength, options.data2 ?? 0);

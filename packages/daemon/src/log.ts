@@ -1,5 +1,5 @@
 /**
- * The daemon log: an in-memory ring of recent lines served by LOG_DUMP (wire.md §7.6:
+ * The daemon log: an in-memory ring of recent lines served by LOG_DUMP (docs/wire.md §7.6:
  * newline-separated, the last line without its newline, at most 1 MiB), plus stderr in
  * foreground (-D) mode.
  *
@@ -7,7 +7,7 @@
  * Lines are cut at 510 characters (sanlock's LOG_STR_LEN 512 minus "\n\0").
  */
 
-/** LOG_DUMP returns at most this many bytes (wire.md §3 "Maximum sizes"). */
+/** LOG_DUMP returns at most this many bytes (docs/wire.md §3 "Maximum sizes"). */
 export const LOG_DUMP_MAX_BYTES = 1024 * 1024;
 /** Longest line kept, as sanlock's 512-byte line buffer. */
 export const LOG_LINE_MAX = 510;

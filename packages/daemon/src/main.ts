@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `sanlock daemon` entry (sanlock 3.8.5 main.c do_daemon, wire.md §2.2).
+ * `sanlock daemon` entry (sanlock 3.8.5 main.c do_daemon, docs/wire.md §2.2).
  *
  * Order as in sanlock: defaults < sanlock.conf < command line; without -D the daemon
  * detaches (sanlock calls daemon(3); Node cannot fork, so we start ourselves again, detached,
@@ -58,9 +58,9 @@ export interface DaemonStartOptions {
 
 /** What the daemon gives its lockspace engine. */
 export interface DaemonServices {
-  /** -w 1: the watchdog device; -w 0: none (§7.5). */
+  /** -w 1: the watchdog device; -w 0: none (docs/algorithms.md §7.5). */
   readonly watchdog: Watchdog;
-  /** -g (§7.3). */
+  /** -g (docs/wire.md §7.3). */
   readonly killGraceSeconds: number;
 }
 
@@ -145,7 +145,7 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
       ...(lockspaces ? { lockspaces } : {}),
     });
     const exited = server.exited.then(() => {
-      // Magic close only when no lockspace still has an expiry in force (§7.5).
+      // Magic close only when no lockspace still has an expiry in force (docs/wire.md §7.5).
       const result = watchdog.shutdown();
       if (!result.disarmed) log.error(`watchdog not disarmed at exit: ${result.expiriesInForce.join(", ")}`);
       pidFile.release();

@@ -1,6 +1,6 @@
 /**
  * Command-line options of `sanlock daemon` (sanlock 3.8.5 usage text, `sanlock daemon -h`)
- * and the two environment variables the daemon reads (wire.md §2.1, §2.2).
+ * and the two environment variables the daemon reads (docs/wire.md §2.1, §2.2).
  *
  * Every option is a separate "-X value" pair; only -D takes no value. sanlock reads values
  * with atoi() and silently turns garbage into 0; we reject a value that is not a decimal
@@ -10,7 +10,7 @@
  * Precedence, as in sanlock's main(): built-in defaults < sanlock.conf < command line.
  */
 
-/** Default run directory (wire.md §2.1). */
+/** Default run directory (docs/wire.md §2.1). */
 export const DEFAULT_RUN_DIR = "/run/sanlock";
 /** Default location of the configuration file (sanlock(8) FILES). */
 export const DEFAULT_CONFIG_PATH = "/etc/sanlock/sanlock.conf";
@@ -233,7 +233,7 @@ export function applyOptionValues(base: DaemonSettings, values: OptionValues): D
 export interface DaemonEnvironment {
   /** SANLOCK_RUN_DIR, else /run/sanlock. */
   readonly runDir: string;
-  /** SANLOCK_PRIVILEGED: unset or exactly "1" → privileged; anything else → unprivileged (§2.2). */
+  /** SANLOCK_PRIVILEGED: unset or exactly "1" → privileged; anything else → unprivileged (docs/wire.md §2.2). */
   readonly privileged: boolean;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Peer credentials of an accepted unix socket: getsockopt(fd, SOL_SOCKET, SO_PEERCRED).
  *
- * REGISTER records the pid of the process that connected (wire.md §5.2), and every
+ * REGISTER records the pid of the process that connected (docs/wire.md §5.2), and every
  * "by pid" command finds its target through it, so the pid must come from the kernel,
  * not from anything the client says. Node exposes no SO_PEERCRED (net.Socket has no
  * getsockopt), so we call libc's getsockopt through koffi, an FFI that installs prebuilt

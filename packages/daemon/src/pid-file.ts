@@ -1,5 +1,5 @@
 /**
- * The daemon's pid file, `<run_dir>/sanlock.pid` (wire.md §2.2; sanlock lockfile.c).
+ * The daemon's pid file, `<run_dir>/sanlock.pid` (docs/wire.md §2.2; sanlock lockfile.c).
  *
  * Like sanlock it is opened O_CREAT|O_WRONLY mode 0644 (libuv adds O_CLOEXEC to every open), locked with a whole-file
  * fcntl(F_SETLK, F_WRLCK) write lock, truncated, and given "<pid>\n". The lock is what keeps

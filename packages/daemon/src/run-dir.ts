@@ -1,5 +1,5 @@
 /**
- * The run directory and the listening socket (wire.md §2.1, §2.2; sanlock lockfile.c and
+ * The run directory and the listening socket (docs/wire.md §2.1, §2.2; sanlock lockfile.c and
  * main.c setup_listener).
  *
  * - run_dir is created with mode 0775 (umask 0002) if missing and chowned to (uid, 0) when
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import koffi from "koffi";
 
 export const SOCKET_NAME = "sanlock.sock";
-/** sanlock formats the path into sun_path with room for 106 characters (§2.1). */
+/** sanlock formats the path into sun_path with room for 106 characters (docs/wire.md §2.1). */
 export const MAX_SOCKET_PATH = 106;
 /** Socket file mode: srw-rw---- (DEFAULT_SOCKET_MODE). */
 export const SOCKET_MODE = 0o660;
@@ -89,7 +89,7 @@ function numericId(value: string): number | undefined {
   return /^\d{1,10}$/.test(value) ? Number(value) : undefined;
 }
 
-/** uid/gid the socket (and in privileged mode the daemon) will have (§2.2). */
+/** uid/gid the socket (and in privileged mode the daemon) will have (docs/wire.md §2.2). */
 export function resolveSocketOwner(user: string | undefined, group: string | undefined): SocketOwner {
   const names = nameLookup();
   if (user === undefined && group === undefined) {
@@ -159,7 +159,7 @@ export async function listenOnRunDir(runDir: string, owner: SocketOwner,
 }
 
 /**
- * Stops listening but leaves `sanlock.sock` in place, as sanlock does (§2.2, §8.3: clients
+ * Stops listening but leaves `sanlock.sock` in place, as sanlock does (docs/wire.md §2.2, §8.3: clients
  * then get ECONNREFUSED, not ENOENT). libuv unlinks a unix socket's path when its server
  * closes, so a second hard link keeps the inode and is renamed back afterwards.
  */

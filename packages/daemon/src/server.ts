@@ -1,6 +1,6 @@
 /**
  * The socket server: accepts connections, takes each request from the shared framing
- * (MessageReader), checks it as the 3.8.5 daemon does (wire.md §5.4), and dispatches it (§5.1).
+ * (MessageReader), checks it as the 3.8.5 daemon does (docs/wire.md §5.4), and dispatches it (docs/wire.md §5.1).
  *
  * - bad magic, a protocol major ≠ 0 (except VERSION), an unknown command (the framing drops
  *   these), or any request on a RESTRICT_ALL connection: no reply, connection kept;
@@ -128,7 +128,7 @@ export class DaemonServer implements DaemonState {
     }
   }
 
-  /** §5.4 error cases the framing reports; returns whether the connection stays open. */
+  /** docs/wire.md §5.4 error cases the framing reports; returns whether the connection stays open. */
   private async onFramingError(conn: Connection, event: WireEvent): Promise<boolean> {
     if (event.type !== "error") return false; // reply/record events only occur on the client side
     const { error, header, fatal } = event;
@@ -140,7 +140,7 @@ export class DaemonServer implements DaemonState {
     return !fatal;
   }
 
-  /** Class D: the daemon finds the target client before reading the payload (§5.5), so its error wins. */
+  /** Class D: the daemon finds the target client before reading the payload (docs/wire.md §5.5), so its error wins. */
   private targetError(conn: Connection, header: WireHeader): number | undefined {
     if (!this.isKnown(header) || cmdClass(header.cmd as CmdNumber) !== "D") return undefined;
     const found = lookupTarget({ header, conn, daemon: this });
@@ -190,7 +190,7 @@ export class DaemonServer implements DaemonState {
   }
 
   /**
-   * Shutdown (§8.3): stop accepting, remove lockspaces when forced, let SHUTDOWN_WAIT
+   * Shutdown (docs/wire.md §8.3): stop accepting, remove lockspaces when forced, let SHUTDOWN_WAIT
    * handlers send their replies, then close every connection. The socket file is left
    * behind, as sanlock leaves it. Resolves when lockspaces are gone ("about to exit").
    */

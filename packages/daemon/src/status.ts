@@ -1,6 +1,6 @@
 /**
  * Daemon-wide state that command handlers share, and the STATUS record stream
- * (wire.md §7.5, state strings §10.5).
+ * (docs/wire.md §7.5, state strings docs/wire.md §10.5).
  *
  * Lockspaces and resources are owned by other modules; the server sees them only through
  * `LockspaceHooks`. Until a lockspace engine is plugged in, NO_LOCKSPACES answers as a real
@@ -14,22 +14,22 @@ import type { DaemonLog } from "./log.js";
 import type { DaemonSettings } from "./options.js";
 
 export const VERSION_STRING = "3.8.5";
-/** sanlock 3.8.5's default debug_cmds mask (some repetitive commands cleared, §10.5). */
+/** sanlock 3.8.5's default debug_cmds mask (some repetitive commands cleared, docs/wire.md §10.5). */
 export const DEFAULT_DEBUG_CMDS = 0xfffffffffe06ffffn;
 
 /** What the server needs from the lockspace and resource engine. */
 export interface LockspaceHooks {
   /** Lockspaces in any list (active, being added, being removed). */
   count(): number;
-  /** GET_LOCKSPACES entries in order active, being removed, being added, with LSF_ flags (§7.21). */
+  /** GET_LOCKSPACES entries in order active, being removed, being added, with LSF_ flags (docs/wire.md §7.21). */
   list(): SanlkLockspace[];
-  /** SET_CONFIG (§7.29): 0, −ENOENT, −ENOSPC or −EINVAL. */
+  /** SET_CONFIG (docs/wire.md §7.29): 0, −ENOENT, −ENOSPC or −EINVAL. */
   setConfig(name: string, command: number): number;
-  /** LOCKSPACE records (level ≥ 3) then RESOURCE records (level ≥ 4 or 0) for STATUS (§7.5). */
+  /** LOCKSPACE records (level ≥ 3) then RESOURCE records (level ≥ 4 or 0) for STATUS (docs/wire.md §7.5). */
   statusRecords(includeResources: boolean): StateRecord[];
-  /** Forced shutdown (§8.3): remove every lockspace; resolves when all are gone. */
+  /** Forced shutdown (docs/wire.md §8.3): remove every lockspace; resolves when all are gone. */
   removeAll(): Promise<void>;
-  /** A registered connection closed (§5.7): release or orphan its leases. */
+  /** A registered connection closed (docs/wire.md §5.7): release or orphan its leases. */
   clientGone(conn: Connection): void;
 }
 
@@ -51,7 +51,7 @@ export interface DaemonState {
   lockspaces: LockspaceHooks;
   /** Monotonic seconds (CLOCK_MONOTONIC, like sanlock's monotime()). */
   monotime(): number;
-  /** Starts shutdown (§8.3); resolves once the daemon is ready to exit. */
+  /** Starts shutdown (docs/wire.md §8.3); resolves once the daemon is ready to exit. */
   requestShutdown(force: boolean): Promise<void>;
   /** True once a shutdown is under way. */
   readonly shuttingDown: boolean;
@@ -123,7 +123,7 @@ export function clientStateString(c: ClientStatusEntry): string {
     `kill_last=${c.killLast} suspend=0 need_free=0`;
 }
 
-/** The STATUS records for `level` (§7.5): 1 daemon; 2 + clients; 3 + lockspaces; other + resources. */
+/** The STATUS records for `level` (docs/wire.md §7.5): 1 daemon; 2 + clients; 3 + lockspaces; other + resources. */
 export function statusRecords(daemon: DaemonState, level: number): StateRecord[] {
   const records: StateRecord[] = [{
     type: StateType.DAEMON, flags: 0, data32: 0, data64: 0n, name: daemon.ourHostName, str: daemonStateString(daemon),

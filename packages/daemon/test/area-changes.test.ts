@@ -1,6 +1,6 @@
 // Renewal reads handed to the main thread as changes (lockspaces/area-changes.ts): a host
 // status table fed with the worker's changes ends every read exactly as a table fed with
-// every record of the read, decoded in full (algorithms.md §3.2) — same notifications, same
+// every record of the read, decoded in full (docs/algorithms.md §3.2) — same notifications, same
 // per-host snapshot and state. Delta sectors are real sanlock 3.8.5 bytes (test/vectors).
 import t from "tap";
 import { readFileSync } from "node:fs";
@@ -28,7 +28,7 @@ const EVENT = sector("ls-512-event.bin"); // bit for host 2 set, event 7/4386/13
 const BIT_CLEARED = sector("ls-512-event-bitcleared.bin");
 const REMOVED = sector("ls-512-removed.bin");
 
-/** The same record under another lockspace name (invalid for LS, §3.2 step 2). */
+/** The same record under another lockspace name (invalid for LS, docs/algorithms.md §3.2 step 2). */
 function renamed(source: Uint8Array, name: string): Uint8Array {
   const copy = source.slice();
   copy.fill(0, 56, 56 + 48);
@@ -43,7 +43,7 @@ function area(sectors: Record<number, Uint8Array>): Uint8Array {
   return bytes;
 }
 
-/** Reference: every record of the read decoded, as the watcher describes it (§3.2 step 2). */
+/** Reference: every record of the read decoded, as the watcher describes it (docs/algorithms.md §3.2 step 2). */
 function fullObservation(bytes: Uint8Array): ObservedRecord[] {
   return decodeEveryRecord(bytes, { sectorSize: SECTOR, maxHosts: MAX_HOSTS, lockspace: LOCKSPACE, ourHostId: OUR_HOST_ID });
 }

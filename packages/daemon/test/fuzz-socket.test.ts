@@ -11,10 +11,10 @@
  * What bounds a bad connection: the daemon, like sanlock 3.8.5, waits for the rest of a partial
  * message without a timeout (sanlock blocks in recv(MSG_WAITALL); ours waits without blocking
  * anything else), and keeps a connection open after a header it drops (bad magic, unknown
- * command: wire.md §5.4). What it must do is finish once the peer has said everything: after
+ * command: docs/wire.md §5.4). What it must do is finish once the peer has said everything: after
  * our shutdown(SHUT_WR) every connection is closed by the daemon within BOUND_MS (the
  * queued requests, each a few disk I/Os, are handled first). A connection whose first framed
- * message earns a reply (wire.md §5.4: a request with a reply, a payload rejected with a
+ * message earns a reply (docs/wire.md §5.4: a request with a reply, a payload rejected with a
  * result, a payload cut short → −ENOTCONN) must get that reply, with its command, first.
  *
  * Afterwards: the daemon process is alive and answers; the lease is still held (inquire,
@@ -157,7 +157,7 @@ function runCase(socketPath: string, c: FuzzCase): Promise<Outcome> {
   });
 }
 
-/** The reply the first framed message must earn, or null when none is due (wire.md §5.4). */
+/** The reply the first framed message must earn, or null when none is due (docs/wire.md §5.4). */
 function expectedFirstReply(c: FuzzCase): number | null {
   if (c.delivery.kind === "abort") return null;
   const first = frame(c.bytes, true)[0];

@@ -95,7 +95,7 @@ t.test("join on a free host_id takes 2·io_timeout, then renewals keep the times
 
 t.test("a record with a larger io_timeout: the join waits 2·No and renews once before it reports, so last_success is fresh", async (t) => {
   const disk = new MemoryDevice({ size: MB });
-  // The record's io_timeout 3 paces the join (§2.2 step 7: 2 × 3 s), more than our 2N = 2 s.
+  // The record's io_timeout 3 paces the join (docs/algorithms.md §2.2 step 7: 2 × 3 s), more than our 2N = 2 s.
   await initLockspaceArea(disk, { offset: 0, spaceName: "SLOW0", geometry: GEOMETRY, ioTimeout: 3 });
   const p = probe(disk);
   const ls = new Lockspace(spec("SLOW0", 1), 1, p.hooks);

@@ -1,4 +1,4 @@
-// Recovery inside the sanlock-ts daemon (algorithms.md §7.2-7.4, §7.11): our delta record is
+// Recovery inside the sanlock-ts daemon (docs/algorithms.md §7.2-7.4, §7.11): our delta record is
 // overwritten behind the daemon's back, the next renewal finds it corrupt, the lockspace
 // enters recovery, the holder's killpath runs once, after the grace period (-g 3) the holder
 // gets SIGKILL; only then is the watchdog expiry cleared, and no delta release is written

@@ -1,4 +1,4 @@
-// The kill executor and the recovery state machine against real processes (§7.3, §7.4):
+// The kill executor and the recovery state machine against real processes (docs/algorithms.md §7.3, §7.4):
 // a `sleep` that dies of SIGTERM, one that ignores SIGTERM and needs SIGKILL, a killpath
 // script that records its arguments; then a whole recovery run over such processes.
 import t from "tap";

@@ -1,4 +1,4 @@
-// HolderKiller: the §7.3 kill sequence over the daemon's client records (one attempt per
+// HolderKiller: the docs/algorithms.md §7.3 kill sequence over the daemon's client records (one attempt per
 // client per second however many leases it holds, orphans skipped, kill_count/kill_last
 // kept on the client as sanlock's STATUS shows them, KILLPATH_PID honoured).
 import t from "tap";

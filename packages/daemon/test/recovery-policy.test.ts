@@ -1,5 +1,5 @@
-// The kill decision of algorithms.md §7.3 (sanlock kill_pids) and the killpath argument
-// vector of §6.3 (sanlock helper.c run_path), as pure functions.
+// The kill decision of docs/algorithms.md §7.3 (sanlock kill_pids) and the killpath argument
+// vector of docs/algorithms.md §6.3 (sanlock helper.c run_path), as pure functions.
 import t from "tap";
 import {
   KILL_ATTEMPTS_MAX,
@@ -13,7 +13,7 @@ import {
   type KillTarget,
 } from "../src/recovery/index.js";
 
-// wire.md §4.12
+// docs/wire.md §4.12
 const RESTRICT_SIGKILL = 0x2;
 const RESTRICT_SIGTERM = 0x4;
 
@@ -37,7 +37,7 @@ function run(times: number[], target: KillTarget, extra: Partial<KillContext> = 
 }
 
 t.test("N = 10, grace 40: SIGTERM until last_success + 8N + grace, SIGKILL from then", async (t) => {
-  // last_success 40: recovery at 120, SIGKILL from 160 (§7.6).
+  // last_success 40: recovery at 120, SIGKILL from 160 (docs/algorithms.md §7.6).
   const { actions } = run([120, 121, 159, 160, 161], plain);
   t.same(actions, ["SIGTERM", "SIGTERM", "SIGTERM", "SIGKILL", "SIGKILL"]);
 });

@@ -1,4 +1,4 @@
-// The worked timelines of algorithms.md §7.6 (and §7.2-7.4, §7.11) in virtual time: the
+// The worked timelines of docs/algorithms.md §7.6 (and docs/algorithms.md §7.2-7.4, §7.11) in virtual time: the
 // recovery state machine, the wdmd-style tester and the reset model together, with
 // processes that cannot be killed (recorded signals only) or that die when told to.
 import t from "tap";

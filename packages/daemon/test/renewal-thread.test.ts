@@ -1,7 +1,7 @@
 // The daemon's one renewal worker (lockspaces/renewal-thread.ts, renewal-worker.ts): several
 // lockspaces joined in worker mode share one worker thread and each renews on its own
-// (algorithms.md §2.3); the worker stops with the last lockspace; a worker that ends takes
-// every lockspace it served to failing renewal and then recovery at last_success + 8N (§2.4),
+// (docs/algorithms.md §2.3); the worker stops with the last lockspace; a worker that ends takes
+// every lockspace it served to failing renewal and then recovery at last_success + 8N (docs/algorithms.md §2.4),
 // never leaving one looking healthy; the next lockspace starts a new worker.
 import t from "tap";
 import type { Test } from "tap";
@@ -16,7 +16,7 @@ import { openDirectDevice } from "../src/device/index.js";
 const MB = 1048576;
 const GEOMETRY = geometryFor(512, MB);
 const IO_TIMEOUT = 1;
-/** Recovery comes at a gap of 8N; the gap check runs once a second (§2.4). */
+/** Recovery comes at a gap of 8N; the gap check runs once a second (docs/algorithms.md §2.4). */
 const RECOVERY_WAIT_MS = (8 * IO_TIMEOUT + 4) * 1000;
 
 interface Joined {

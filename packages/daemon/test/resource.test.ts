@@ -1,7 +1,7 @@
 /**
  * Resource leases held for local clients (resources/resource-manager.ts) on real lease
  * files (O_DIRECT) in a joined lockspace with io_timeout 1: the same-host rules, all or
- * nothing, who may release, orphans, the LVB, client exit, and §7.11 rule 3.
+ * nothing, who may release, orphans, the LVB, client exit, and docs/algorithms.md §7.11 rule 3.
  */
 import { Socket } from "node:net";
 import { join } from "node:path";

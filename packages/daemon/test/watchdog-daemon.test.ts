@@ -1,4 +1,4 @@
-// The watchdog inside the sanlock-ts daemon (algorithms.md §7.5, §7.11 rules 1, 2, 5):
+// The watchdog inside the sanlock-ts daemon (docs/algorithms.md §7.5, §7.11 rules 1, 2, 5):
 // -w 1 without a device refuses to start; a joined lockspace registers its expiry
 // last_success + 8N before ADD_LOCKSPACE answers, renewals advance it, REM_LOCKSPACE clears
 // it and the device is then stopped with the magic close. Uses the reset model as device.

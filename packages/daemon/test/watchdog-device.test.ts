@@ -1,4 +1,4 @@
-// The /dev/watchdog backend (algorithms.md §7.5, wdmd's use of the device) against a fake
+// The /dev/watchdog backend (docs/algorithms.md §7.5, wdmd's use of the device) against a fake
 // device file with an injected ioctl: the exact ioctl request numbers (<linux/watchdog.h>)
 // and argument bytes, the 60 s check, the magic close; the real `ioctl` addon on a file
 // that is not a watchdog; the choice of backend for -w 0 / -w 1.

@@ -1,4 +1,4 @@
-// The wdmd-style tester (algorithms.md §7.5) over the reset model, in virtual time:
+// The wdmd-style tester (docs/algorithms.md §7.5) over the reset model, in virtual time:
 // keepalives every 10 s while every expiry is more than 10 s away, the unclean close once
 // one is not, 1 s tests after a failure, the firing window [expire + 50, expire + 60),
 // expiries surviving a closed connection, clearing, reopening, and the magic close.
@@ -12,7 +12,7 @@ import {
   type WatchdogError,
 } from "../src/watchdog/index.js";
 
-const FIRE = 60; // hardware timeout every host assumes (§1.3)
+const FIRE = 60; // hardware timeout every host assumes (docs/algorithms.md §1.3)
 const FAIL = (n: number): number => 8 * n; // id_renewal_fail_seconds
 
 function setup(start: number, options: { hardwareTimeoutSeconds?: number; testIntervalSeconds?: number } = {}) {

@@ -1,4 +1,4 @@
-// The watchdog on its own thread (algorithms.md §7.5, src/watchdog/thread.ts): the device is
+// The watchdog on its own thread (docs/algorithms.md §7.5, src/watchdog/thread.ts): the device is
 // armed, kept alive and closed on the watchdog thread; registrations, renewals, clears and
 // closes reach it in order; a refusal to arm fails the registration synchronously; the
 // /dev/watchdog backend does its system calls from the thread. And the point of it all: a

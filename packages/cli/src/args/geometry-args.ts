@@ -1,6 +1,6 @@
 /**
  * The -Z (sector size) and -A (alignment) options. Only the five pairs of
- * ondisk.md §2.1 are valid; sanlock 3.8.5 also refuses any other pair, and a
+ * docs/ondisk.md §2.1 are valid; sanlock 3.8.5 also refuses any other pair, and a
  * -Z without -A (or the reverse) makes its init fail ("must both be set").
  */
 import { CliArgError } from "./errors.js";

@@ -1,6 +1,6 @@
 /**
  * Parsers for the colon-separated arguments of the sanlock 3.8.5 command line
- * (spec wire.md §10.1, §10.2, §10.4; ondisk.md §9.1):
+ * (spec docs/wire.md §10.1, §10.2, §10.4; docs/ondisk.md §9.1):
  *
  *   -s LOCKSPACE  = NAME:HOST_ID:PATH:OFFSET
  *   -r RESOURCE   = LOCKSPACE_NAME:NAME:PATH:OFFSET[:PATH:OFFSET ...][:LVER | :SH]
@@ -18,7 +18,7 @@
  */
 import { CliArgError } from "./errors.js";
 
-/** NAME_ID_SIZE / SANLK_NAME_LEN: names are at most 48 bytes (ondisk.md §1). */
+/** NAME_ID_SIZE / SANLK_NAME_LEN: names are at most 48 bytes (docs/ondisk.md §1). */
 export const MAX_NAME_BYTES = 48;
 /** SANLK_PATH_LEN is 1024 including the terminating NUL. */
 export const MAX_PATH_BYTES = 1023;
@@ -164,7 +164,7 @@ function checkPath(path: string, what: string): string {
   return path;
 }
 
-/** -s NAME:HOST_ID:PATH:OFFSET; missing trailing fields stay 0 / "" (wire.md §10.4). */
+/** -s NAME:HOST_ID:PATH:OFFSET; missing trailing fields stay 0 / "" (docs/wire.md §10.4). */
 export function parseLockspaceArg(text: string): LockspaceArg {
   checkLength(text, "lockspace argument");
   const [name = "", hostId, path, offset] = splitUnescaped(text, 3);
@@ -176,7 +176,7 @@ export function parseLockspaceArg(text: string): LockspaceArg {
   };
 }
 
-/** -r LS:NAME:PATH:OFFSET[:PATH:OFFSET ...][:LVER|:SH] (wire.md §10.1). */
+/** -r LS:NAME:PATH:OFFSET[:PATH:OFFSET ...][:LVER|:SH] (docs/wire.md §10.1). */
 export function parseResourceArg(text: string): ResourceArg {
   checkLength(text, "resource argument");
   const fields = splitUnescaped(text, Number.MAX_SAFE_INTEGER);
@@ -208,7 +208,7 @@ export function parseResourceArg(text: string): ResourceArg {
   return { lockspaceName, name, disks, lver: BigInt(parseCount(last, "resource lver")), shared: false };
 }
 
-/** -x LOCKSPACE_NAME:PATH:OFFSET (wire.md §10.4). */
+/** -x LOCKSPACE_NAME:PATH:OFFSET (docs/wire.md §10.4). */
 export function parseRindexArg(text: string): RindexArg {
   checkLength(text, "rindex argument");
   const [name = "", path, offset] = splitUnescaped(text, 2);
@@ -231,7 +231,7 @@ export function parseRentryArg(text: string): RentryArg {
   };
 }
 
-/** `direct dump PATH[:OFFSET[:SIZE]]` (ondisk.md §9.1). */
+/** `direct dump PATH[:OFFSET[:SIZE]]` (docs/ondisk.md §9.1). */
 export function parseDumpTarget(text: string): DumpTarget {
   checkLength(text, "dump target");
   const [path = "", offset, size] = splitUnescaped(text, 2);

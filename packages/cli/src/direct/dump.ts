@@ -1,5 +1,5 @@
 /**
- * `direct dump PATH[:OFFSET[:SIZE]] [-f N] [-Z -A]` (ondisk.md §9.1, §9.2):
+ * `direct dump PATH[:OFFSET[:SIZE]] [-f N] [-Z -A]` (docs/ondisk.md §9.1, §9.2):
  * print the lease areas found from OFFSET on. The text comes line for line
  * from core's dumpLines; this module only opens the device and prints.
  */

@@ -1,6 +1,6 @@
 /**
  * `direct init -s LOCKSPACE | -r RESOURCE [-Z -A] [-o io_timeout] [-n num_hosts] [-z 1]`
- * (ondisk.md §5.2, §6.2): write a fresh lockspace or resource lease area.
+ * (docs/ondisk.md §5.2, §6.2): write a fresh lockspace or resource lease area.
  * Prints "init done <rc>" like sanlock. Before writing, the area must start on
  * an alignment boundary and lie inside the existing file or device (checked by
  * core's checkAreaPlacement); nothing is written otherwise.
@@ -45,7 +45,7 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
         spaceName: res.lockspaceName,
         resourceName: res.name,
         ...(target.numHosts > 0 ? { numHosts: target.numHosts } : {}),
-        // a cleared lease records the writer's CLOCK_MONOTONIC seconds (§6.2); hrtime is CLOCK_MONOTONIC
+        // a cleared lease records the writer's CLOCK_MONOTONIC seconds (docs/ondisk.md §6.2); hrtime is CLOCK_MONOTONIC
         ...(target.clear ? { clearTimestamp: process.hrtime.bigint() / 1_000_000_000n } : {}),
         ...(geometry ? { geometry } : {}),
       }),

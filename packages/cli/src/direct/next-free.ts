@@ -1,5 +1,5 @@
 /**
- * `direct next_free PATH[:OFFSET] -Z s -A a` (ondisk.md §9.4): the first area
+ * `direct next_free PATH[:OFFSET] -Z s -A a` (docs/ondisk.md §9.4): the first area
  * from OFFSET on (in alignment strides) that holds no delta, paxos or rindex
  * magic. As sanlock 3.8.5 does, the printed number is relative to OFFSET.
  * Without -Z/-A the sizes are detected at OFFSET (sanlock's result is then

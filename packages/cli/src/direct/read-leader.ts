@@ -1,6 +1,6 @@
 /**
- * `direct read_leader -s LOCKSPACE | -r RESOURCE` (ondisk.md §9.3): read one
- * leader record, validate it as sanlock does (§4), print
+ * `direct read_leader -s LOCKSPACE | -r RESOURCE` (docs/ondisk.md §9.3): read one
+ * leader record, validate it as sanlock does (docs/ondisk.md §4), print
  * "read_leader done <rc>" and every field. On a problem the fields read are
  * still printed (as sanlock does) and one line on stderr names the field and
  * its byte offset.
@@ -12,7 +12,7 @@ import type { Output } from "../output.js";
 import { withDevice } from "./device.js";
 import { DirectFailure, RC, leaderProblemRc } from "./result-codes.js";
 
-/** sanlock reads 4096 bytes to detect sizes (ondisk.md §2.3). */
+/** sanlock reads 4096 bytes to detect sizes (docs/ondisk.md §2.3). */
 const DETECT_BYTES = 4096;
 
 export type LeaderTarget =
@@ -50,7 +50,7 @@ async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefine
   return withDevice(path, undefined, async (device) => {
     if (target.kind === "paxos") {
       const offset = target.resource.disks[0]?.offset ?? 0;
-      // paxos: the leader is sector 0 of the area (§6.1); sanlock reads 4096 bytes when no -Z is given
+      // paxos: the leader is sector 0 of the area (docs/ondisk.md §6.1); sanlock reads 4096 bytes when no -Z is given
       const bytes = await device.read(offset, geometry?.sectorSize ?? Math.max(device.sectorSize, DETECT_BYTES));
       return judge(inspectLeader(bytes, 0, { kind: "paxos", at: offset, spaceName: target.resource.lockspaceName, resourceName: target.resource.name }));
     }
@@ -65,7 +65,7 @@ async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefine
       }
       sizes = found;
     }
-    // delta: host N's record is sector N-1 of the lockspace (§5.1)
+    // delta: host N's record is sector N-1 of the lockspace (docs/ondisk.md §5.1)
     const at = ls.offset + (ls.hostId - 1) * sizes.sectorSize;
     const bytes = await device.read(at, Math.max(sizes.sectorSize, device.sectorSize));
     return judge(inspectLeader(bytes, 0, { kind: "delta", at, spaceName: ls.name }));
@@ -78,7 +78,7 @@ function judge(inspection: { record: LeaderRecord; problems: readonly { code: st
   return { rc: leaderProblemRc(first.code, first.field), record: inspection.record, problem: first.message };
 }
 
-/** The field lines of sanlock's print_leader (src/main.c), formatted by core (ondisk.md §9.3). */
+/** The field lines of sanlock's print_leader (src/main.c), formatted by core (docs/ondisk.md §9.3). */
 async function printLeader(record: LeaderRecord, kind: "delta" | "paxos", output: Output): Promise<void> {
   const { formatLeaderLines } = await import("@sanlock-ts/core/areas/dump");
   for (const line of formatLeaderLines(record, kind)) output.line(line);

@@ -1,7 +1,7 @@
 /**
  * The numeric results `sanlock direct` prints ("init done -19", "read_leader
  * done -223"): negative errno values and SANLK_* codes (src/sanlock_rv.h,
- * wire.md §9.2). sanlock-ts prints the same number for the same problem; the numbers come
+ * docs/wire.md §9.2). sanlock-ts prints the same number for the same problem; the numbers come
  * from core's result table.
  */
 import { Errno, SanlkResult } from "@sanlock-ts/core/results";

@@ -1,6 +1,6 @@
 /**
  * `direct format|lookup|update|rebuild -x RINDEX [-e NAME[:OFFSET]] [-z 1]`
- * (ondisk.md §8): resource index operations without a daemon, printing
+ * (docs/ondisk.md §8): resource index operations without a daemon, printing
  * "<action> done <rc>" (and for lookup "name <name> offset <offset>") like
  * sanlock. As `sanlock direct` does, no lockspace or internal lease is taken.
  */

@@ -1,12 +1,12 @@
 // Bounds-checked little-endian cursor reader/writer over Uint8Array + DataView.
-// The wire is little-endian LP64 (spec/wire.md §1). No Node types are used so
+// The wire is little-endian LP64 (docs/wire.md §1). No Node types are used so
 // the codec stays portable.
 
 import { WireError, WireErrorCode } from "./errors.js";
 
 const UTF8_ENCODER = new TextEncoder();
 // Strict: invalid UTF-8 is an error rather than U+FFFD, so two different names on the
-// wire can never decode to the same string (the daemon matches leases by name, §5.6).
+// wire can never decode to the same string (the daemon matches leases by name, docs/wire.md §5.6).
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
 const U32_MAX = 0xffffffff;
 const U64_MAX = (1n << 64n) - 1n;
@@ -136,8 +136,8 @@ export class ByteWriter {
   }
 
   /**
-   * A `char[size]` field, zero-padded (§1: senders zero the tail). With
-   * `needNul` the text must leave room for a terminating NUL (paths, §4.1).
+   * A `char[size]` field, zero-padded (docs/wire.md §1: senders zero the tail). With
+   * `needNul` the text must leave room for a terminating NUL (paths, docs/wire.md §4.1).
    */
   fixedString(value: string, size: number, field: string, needNul: boolean): void {
     const encoded = UTF8_ENCODER.encode(value);

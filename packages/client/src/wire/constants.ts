@@ -1,15 +1,15 @@
-// Protocol constants of the sanlock 3.8.5 client socket (spec/wire.md §3, §4, §6).
+// Protocol constants of the sanlock 3.8.5 client socket (docs/wire.md §3, §4, §6).
 // All values are the on-the-wire numbers; names follow sanlock's own spelling
 // without the SANLK_/SM_ prefix.
 
-/** Header magic (`SM_MAGIC`), bytes `10 20 28 04` little-endian (§3). */
+/** Header magic (`SM_MAGIC`), bytes `10 20 28 04` little-endian (docs/wire.md §3). */
 export const WIRE_MAGIC = 0x04282010;
-/** Socket protocol version 0.1 sent in every request and reply (§3). */
+/** Socket protocol version 0.1 sent in every request and reply (docs/wire.md §3). */
 export const PROTOCOL_VERSION = 0x00000001;
-/** Version value the daemon reports for 3.8.5: major<<24 | minor<<16 | patch<<8 (§7.26). */
+/** Version value the daemon reports for 3.8.5: major<<24 | minor<<16 | patch<<8 (docs/wire.md §7.26). */
 export const DAEMON_VERSION_3_8_5 = 0x03080500;
 
-/** Struct sizes on LP64 little-endian (§4). */
+/** Struct sizes on LP64 little-endian (docs/wire.md §4). */
 export const HEADER_SIZE = 32;
 export const DISK_SIZE = 1040;
 export const RESOURCE_SIZE = 128;
@@ -19,31 +19,31 @@ export const HOST_SIZE = 32;
 export const HOST_EVENT_SIZE = 32;
 export const RINDEX_SIZE = 1104;
 export const RENTRY_SIZE = 64;
-/** Fixed part of `sanlk_state` on the wire: 80, not 76 (§4.9, quirk §13.4). */
+/** Fixed part of `sanlk_state` on the wire: 80, not 76 (docs/wire.md §4.9, quirk docs/wire.md §13.4). */
 export const STATE_FIXED_SIZE = 80;
 export const EVENT_RECORD_SIZE = 80;
 export const KILLPATH_SIZE = 256;
-/** The u32 written on an event channel to unregister it (§8.4 step 5). */
+/** The u32 written on an event channel to unregister it (docs/wire.md §8.4 step 5). */
 export const END_EVENT_VALUE = 1;
 
-/** Field widths and limits (§4.12 "Limits", §3 "Maximum sizes"); names and host_ids share core's limits. */
+/** Field widths and limits (docs/wire.md §4.12 "Limits", docs/wire.md §3 "Maximum sizes"); names and host_ids share core's limits. */
 export { MAX_HOST_ID, NAME_LEN } from "@sanlock-ts/core/limits";
 export const PATH_LEN = 1024;
 export const KILLPATH_FIELD_LEN = 128;
 export const MAX_RESOURCES = 8;
 export const MAX_DISKS = 4;
 export const MAX_LVB_SIZE = 4096;
-/** State strings including their NUL (§3, §4.9). */
+/** State strings including their NUL (docs/wire.md §3, §4.9). */
 export const MAX_STATE_STRING = 4096;
-/** GET_LOCKSPACES / GET_HOSTS reply payload and LOG_DUMP text limit (§3). */
+/** GET_LOCKSPACES / GET_HOSTS reply payload and LOG_DUMP text limit (docs/wire.md §3). */
 export const MAX_LIST_PAYLOAD = 1024 * 1024;
 /**
  * Largest message this codec frames: header + 1 MiB (the largest payload the
- * daemon sends, §3). `MAX_CLIENT_MSG` in sanlock is the same 1 MiB.
+ * daemon sends, docs/wire.md §3). `MAX_CLIENT_MSG` in sanlock is the same 1 MiB.
  */
 export const MAX_MESSAGE_SIZE = HEADER_SIZE + MAX_LIST_PAYLOAD;
 
-/** Command numbers 1..40 (§6). */
+/** Command numbers 1..40 (docs/wire.md §6). */
 export const Cmd = {
   REGISTER: 1,
   ADD_LOCKSPACE: 2,
@@ -96,7 +96,7 @@ const CMD_NAMES: ReadonlyMap<number, CmdName> = new Map(
   (Object.entries(Cmd) as [CmdName, CmdNumber][]).map(([name, num]) => [num, name]),
 );
 
-/** True for a command number the 3.8.5 daemon dispatches (1..40; §5.4). */
+/** True for a command number the 3.8.5 daemon dispatches (1..40; docs/wire.md §5.4). */
 export function isKnownCmd(cmd: number): cmd is CmdNumber {
   return CMD_NAMES.has(cmd);
 }
@@ -107,7 +107,7 @@ export function cmdName(cmd: number): string {
 }
 
 /**
- * Dispatch class of each command (§5.1): A one-shot on the main thread (daemon
+ * Dispatch class of each command (docs/wire.md §5.1): A one-shot on the main thread (daemon
  * closes after the reply), B persistent main thread, C worker, D worker with a
  * registered target.
  */
@@ -122,7 +122,7 @@ export function cmdClass(cmd: CmdNumber): CmdClass {
   return "C";
 }
 
-/** `sanlk_resource.flags` (§4.2). */
+/** `sanlk_resource.flags` (docs/wire.md §4.2). */
 export const ResFlag = {
   LVER: 0x001,
   NUM_HOSTS: 0x002,
@@ -136,7 +136,7 @@ export const ResFlag = {
   SECTOR4K: 0x200,
 } as const;
 
-/** `sanlk_lockspace.flags` (§4.4); ALIGN/SECTOR values equal the RES ones. */
+/** `sanlk_lockspace.flags` (docs/wire.md §4.4); ALIGN/SECTOR values equal the RES ones. */
 export const LsFlag = {
   ADD: 0x1,
   REM: 0x2,
@@ -151,7 +151,7 @@ export const LsFlag = {
 export const LSFLAG_ADD = LsFlag.ADD;
 export const LSFLAG_REM = LsFlag.REM;
 
-/** `sanlk_rindex.flags` (§4.7): same ALIGN/SECTOR values as RES. */
+/** `sanlk_rindex.flags` (docs/wire.md §4.7): same ALIGN/SECTOR values as RES. */
 export const RindexFlag = {
   ALIGN1M: 0x010,
   ALIGN2M: 0x020,
@@ -161,7 +161,7 @@ export const RindexFlag = {
   SECTOR4K: 0x200,
 } as const;
 
-/** Host state in `sanlk_host.flags & HOST_STATE_MASK` (§4.5). */
+/** Host state in `sanlk_host.flags & HOST_STATE_MASK` (docs/wire.md §4.5). */
 export const HostState = {
   UNKNOWN: 1,
   FREE: 2,
@@ -176,7 +176,7 @@ export const HOST_LIVE = HostState.LIVE;
 export const HOST_FAIL = HostState.FAIL;
 export const HOST_DEAD = HostState.DEAD;
 
-/** `sanlk_state.type` (§4.9). */
+/** `sanlk_state.type` (docs/wire.md §4.9). */
 export const StateType = {
   DAEMON: 1,
   CLIENT: 2,
@@ -187,7 +187,7 @@ export const StateType = {
 } as const;
 export type StateTypeNumber = (typeof StateType)[keyof typeof StateType];
 
-/** cmd_flags per command (§4.12). */
+/** cmd_flags per command (docs/wire.md §4.12). */
 export const AcquireFlag = { LVB: 0x1, ORPHAN: 0x2, ORPHAN_ONLY: 0x4, OWNER_NOWAIT: 0x8 } as const;
 export const ReleaseFlag = { ALL: 0x1, RENAME: 0x2, ORPHAN: 0x4 } as const;
 export const ConvertFlag = { OWNER_NOWAIT: 0x8 } as const;
@@ -210,16 +210,16 @@ export const SETEV_CLEAR_HOSTID = SetEventFlag.CLEAR_HOSTID;
 export const SETEV_CLEAR_EVENT = SetEventFlag.CLEAR_EVENT;
 export const SETEV_REPLACE_EVENT = SetEventFlag.REPLACE_EVENT;
 export const SETEV_ALL_HOSTS = SetEventFlag.ALL_HOSTS;
-/** Resource-index commands' cmd_flags (§4.12). */
+/** Resource-index commands' cmd_flags (docs/wire.md §4.12). */
 export const RindexOpFlag = { NO_LOCKSPACE: 0x1, UPDATE_ADD: 0x10000, UPDATE_REM: 0x20000 } as const;
 
-/** REQUEST `data` = force_mode (§4.12). */
+/** REQUEST `data` = force_mode (docs/wire.md §4.12). */
 export const RequestForce = { NONE: 0, FORCE: 1, GRACEFUL: 2 } as const;
 export const REQ_FORCE = RequestForce.FORCE;
 export const REQ_GRACEFUL = RequestForce.GRACEFUL;
 
-/** SET_CONFIG `data` = config command (§7.29). */
+/** SET_CONFIG `data` = config command (docs/wire.md §7.29). */
 export const ConfigCmd = { USED: 1, UNUSED: 2, USED_BY_ORPHANS: 4, UNUSED_BY_ORPHANS: 8 } as const;
 
-/** Request `data2` meaning "the client registered on this connection" (§5.5). */
+/** Request `data2` meaning "the client registered on this connection" (docs/wire.md §5.5). */
 export const SELF_PID = -1;

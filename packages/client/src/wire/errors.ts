@@ -1,15 +1,15 @@
 // Typed errors of the wire codec. Each has a stable `code`; framing errors also
-// carry the result the 3.8.5 daemon gives for that case (spec/wire.md §5.4),
+// carry the result the 3.8.5 daemon gives for that case (docs/wire.md §5.4),
 // or `null` when the daemon sends no reply at all.
 
 export const WireErrorCode = {
-  /** Header magic is not 0x04282010 (§5.4: header dropped, no reply). */
+  /** Header magic is not 0x04282010 (docs/wire.md §5.4: header dropped, no reply). */
   BAD_MAGIC: "ERR_BAD_MAGIC",
-  /** Protocol major version is non-zero on a command other than VERSION (§3). */
+  /** Protocol major version is non-zero on a command other than VERSION (docs/wire.md §3). */
   BAD_PROTOCOL: "ERR_BAD_PROTOCOL",
-  /** Command number 0 or ≥ 41 (§5.4: header dropped, no reply). */
+  /** Command number 0 or ≥ 41 (docs/wire.md §5.4: header dropped, no reply). */
   UNKNOWN_COMMAND: "ERR_UNKNOWN_COMMAND",
-  /** The stream ended inside a header or a structure (§5.4: −ENOTCONN). */
+  /** The stream ended inside a header or a structure (docs/wire.md §5.4: −ENOTCONN). */
   TRUNCATED: "ERR_TRUNCATED",
   /** A message or count exceeds a protocol or codec limit. */
   TOO_LARGE: "ERR_TOO_LARGE",

@@ -1,8 +1,8 @@
 // Stream framing: turns byte chunks, split or joined at any byte, into whole
 // messages. Requests are framed the way the 3.8.5 daemon reads them — a fixed
 // body per command, never trusting the header's `length` except for SET_LVB
-// and the error-path drain (spec/wire.md §3, §5.4, §13.3). Replies are framed
-// the way libsanlock reads them (§13.2, §14.2).
+// and the error-path drain (docs/wire.md §3, §5.4, §13.3). Replies are framed
+// the way libsanlock reads them (docs/wire.md §13.2, §14.2).
 
 import { ByteQueue } from "./byte-queue.js";
 import { ByteReader } from "./bytes.js";
@@ -82,7 +82,7 @@ export class MessageReader {
   private readonly queue = new ByteQueue();
   private readonly side: ReaderSide;
   private readonly maxMessageSize: number;
-  /** Bytes still to drop after a rejected request (the daemon's drain, §5.4). */
+  /** Bytes still to drop after a rejected request (the daemon's drain, docs/wire.md §5.4). */
   private drainRemaining = 0;
   /** Client side: commands whose replies are awaited, in send order. */
   private readonly expected: CmdNumber[] = [];
@@ -111,7 +111,7 @@ export class MessageReader {
   /** Client side: the reply to `cmd` is the next one expected (call when sending it). */
   expectReply(cmd: CmdNumber): void {
     if (this.side !== "client") throw new WireError(WireErrorCode.BAD_VALUE, "expectReply is for the client side");
-    if (!hasReply(cmd)) return; // REGISTER and SHUTDOWN get no reply (§13.1)
+    if (!hasReply(cmd)) return; // REGISTER and SHUTDOWN get no reply (docs/wire.md §13.1)
     if (this.expected.length >= 1024) {
       throw new WireError(WireErrorCode.TOO_LARGE, "more than 1024 replies awaited on one connection");
     }
@@ -145,7 +145,7 @@ export class MessageReader {
   private truncatedAtEof(): WireEvent {
     const haveHeader = this.queue.length >= HEADER_SIZE && this.streamCmd === null && this.side !== "event";
     const header = haveHeader ? decodeHeader(this.queue.peek(HEADER_SIZE)) : null;
-    // A request whose payload is cut short is answered −ENOTCONN (§5.4); a short header gets nothing.
+    // A request whose payload is cut short is answered −ENOTCONN (docs/wire.md §5.4); a short header gets nothing.
     const result = this.side === "daemon" && header ? errnoResult("ENOTCONN") : null;
     const error = new WireError(
       WireErrorCode.TRUNCATED,
@@ -205,7 +205,7 @@ export class MessageReader {
     const header = decodeHeader(this.queue.peek(HEADER_SIZE));
     const dropped = this.checkRequestHeader(header);
     if (dropped) {
-      // §5.4: the 32 header bytes are consumed and dropped, no reply, connection stays open.
+      // docs/wire.md §5.4: the 32 header bytes are consumed and dropped, no reply, connection stays open.
       this.queue.consume(HEADER_SIZE);
       return { type: "error", error: dropped, header, fatal: false };
     }
@@ -232,7 +232,7 @@ export class MessageReader {
     }
   }
 
-  /** The checks the daemon makes before dispatch, in its order (magic, protocol, command; §3, §5.4). */
+  /** The checks the daemon makes before dispatch, in its order (magic, protocol, command; docs/wire.md §3, §5.4). */
   private checkRequestHeader(h: WireHeader): WireError | null {
     if (h.magic !== WIRE_MAGIC) {
       return new WireError(WireErrorCode.BAD_MAGIC, `header magic 0x${hex(h.magic)} is not 0x${hex(WIRE_MAGIC)}`, {
@@ -254,7 +254,7 @@ export class MessageReader {
 
   private rejectRequest(header: WireHeader, error: WireError, consumed: number): WireEvent {
     this.queue.consume(HEADER_SIZE + consumed);
-    // The daemon drains what `length` says is left before replying (§5.4); bounded by our message limit.
+    // The daemon drains what `length` says is left before replying (docs/wire.md §5.4); bounded by our message limit.
     const rest = header.length - HEADER_SIZE - consumed;
     this.drainRemaining = Math.max(0, Math.min(rest, this.maxMessageSize));
     return { type: "error", error, header, fatal: false };
@@ -272,7 +272,7 @@ export class MessageReader {
     if (cmd === undefined) {
       return this.fail(new WireError(WireErrorCode.UNEXPECTED_REPLY, `reply cmd ${header.cmd} arrived with no request outstanding`), header);
     }
-    // SHUTDOWN_WAIT's success reply is a fresh header with cmd 0 (§7.27).
+    // SHUTDOWN_WAIT's success reply is a fresh header with cmd 0 (docs/wire.md §7.27).
     const cmdMatches = header.cmd === cmd || (cmd === Cmd.SHUTDOWN_WAIT && header.cmd === 0);
     if (!cmdMatches) {
       return this.fail(
@@ -295,7 +295,7 @@ export class MessageReader {
     if (this.queue.length < HEADER_SIZE + payloadSize) return null;
     const message = this.queue.take(HEADER_SIZE + payloadSize);
     this.expected.shift();
-    // STATUS always streams; HOST_STATUS and RENEWAL only on success (§7.14, §7.30).
+    // STATUS always streams; HOST_STATUS and RENEWAL only on success (docs/wire.md §7.14, §7.30).
     if (isStreamReply(cmd) && (cmd === Cmd.STATUS || header.data === 0)) this.streamCmd = cmd;
     return { type: "reply", reply: decodeReply(cmd as ReplyCmd, header, message.subarray(HEADER_SIZE)) };
   }
@@ -323,7 +323,7 @@ export class MessageReader {
 
 /**
  * How many bytes the daemon reads for a request, given the payload bytes
- * available so far (§7). ACQUIRE, RELEASE, resource+disks and SET_LVB are read
+ * available so far (docs/wire.md §7). ACQUIRE, RELEASE, resource+disks and SET_LVB are read
  * progressively, the way the daemon's handlers do.
  */
 export function planRequest(cmd: CmdNumber, h: WireHeader, payload: Uint8Array): Plan {
@@ -346,7 +346,7 @@ function sized(total: number, payload: Uint8Array): Plan {
 function planAcquire(h: WireHeader, payload: Uint8Array): Plan {
   const count = acquireResourceCount(h.data);
   try {
-    checkAcquireCount(count); // −E2BIG before any payload is read (§7.7)
+    checkAcquireCount(count); // −E2BIG before any payload is read (docs/wire.md §7.7)
   } catch (err) {
     return { kind: "reject", error: err as WireError, consumed: 0 };
   }
@@ -362,7 +362,7 @@ function planResources(payload: Uint8Array, count: number, tail: number): Plan {
     const numDisks = view.getUint32(pos + RESOURCE_SIZE - 4, true);
     pos += RESOURCE_SIZE;
     if (numDisks < 1 || numDisks > MAX_DISKS) {
-      // −ERANGE after the struct was read (§7.7, §9.3).
+      // −ERANGE after the struct was read (docs/wire.md §7.7, §9.3).
       const error = new WireError(WireErrorCode.BAD_COUNT, `sanlk_resource[${i}].num_disks: ${numDisks} is not in 1..${MAX_DISKS}`, {
         result: errnoResult("ERANGE"),
         details: { field: "num_disks", index: i, value: numDisks },
@@ -382,7 +382,7 @@ function planRelease(h: WireHeader, payload: Uint8Array): Plan {
 
 function planSetLvb(h: WireHeader, payload: Uint8Array): Plan {
   if (payload.byteLength < RESOURCE_SIZE) return { kind: "need", total: HEADER_SIZE + RESOURCE_SIZE };
-  // The LVB size comes from `length` (§7.24), the only request framed by it.
+  // The LVB size comes from `length` (docs/wire.md §7.24), the only request framed by it.
   const lvbSize = h.length - HEADER_SIZE - RESOURCE_SIZE;
   if (lvbSize > MAX_LVB_SIZE) {
     const error = new WireError(WireErrorCode.TOO_LARGE, `SET_LVB length ${h.length}: LVB of ${lvbSize} bytes exceeds ${MAX_LVB_SIZE}`, {
@@ -402,12 +402,12 @@ function planSetLvb(h: WireHeader, payload: Uint8Array): Plan {
   return sized(HEADER_SIZE + RESOURCE_SIZE + lvbSize, payload);
 }
 
-/** Payload bytes following a reply header, as libsanlock reads them (§7, §13). */
+/** Payload bytes following a reply header, as libsanlock reads them (docs/wire.md §7, §13). */
 export function replyPayloadSize(cmd: ReplyCmd, h: WireHeader): number {
-  if (isStreamReply(cmd)) return 0; // records follow until EOF, not counted in length (§13.2)
+  if (isStreamReply(cmd)) return 0; // records follow until EOF, not counted in length (docs/wire.md §13.2)
   if (cmd === Cmd.SHUTDOWN_WAIT || cmd === Cmd.VERSION) return 0;
-  if (cmd === Cmd.LOG_DUMP) return Math.max(0, h.data); // size in data (§7.6); > 1 MiB fails the size check
-  if (cmd === Cmd.GET_LVB && h.data < 0) return 0; // error length announces bytes never sent (§13.9)
+  if (cmd === Cmd.LOG_DUMP) return Math.max(0, h.data); // size in data (docs/wire.md §7.6); > 1 MiB fails the size check
+  if (cmd === Cmd.GET_LVB && h.data < 0) return 0; // error length announces bytes never sent (docs/wire.md §13.9)
   return h.length - HEADER_SIZE;
 }
 

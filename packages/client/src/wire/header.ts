@@ -1,4 +1,4 @@
-// The 32-byte message header (spec/wire.md §3).
+// The 32-byte message header (docs/wire.md §3).
 
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { HEADER_SIZE, PROTOCOL_VERSION, WIRE_MAGIC } from "./constants.js";
@@ -9,7 +9,7 @@ export interface WireHeader {
   version: number;
   cmd: number;
   cmdFlags: number;
-  /** Request: 32 + payload the sender intends to send. Reply: 32 + payload (with quirks, §13). */
+  /** Request: 32 + payload the sender intends to send. Reply: 32 + payload (with quirks, docs/wire.md §13). */
   length: number;
   seq: number;
   /** Request: command argument. Reply: result code. Read as i32. */
@@ -18,7 +18,7 @@ export interface WireHeader {
   data2: number;
 }
 
-/** A request header as libsanlock builds it: magic, version 1, seq 0 (§14.2). */
+/** A request header as libsanlock builds it: magic, version 1, seq 0 (docs/wire.md §14.2). */
 export function requestHeader(
   cmd: number,
   payloadLength: number,
@@ -37,7 +37,7 @@ export function requestHeader(
 }
 
 /**
- * The daemon's reply header (§3 "echo" rule): copy of the request header with
+ * The daemon's reply header (docs/wire.md §3 "echo" rule): copy of the request header with
  * version 1, length 32 + payload, data = result, data2 as given.
  */
 export function replyHeader(request: WireHeader, result: number, payloadLength: number, data2 = 0): WireHeader {

@@ -1,4 +1,4 @@
-// Typed request and reply bodies per command (spec/wire.md §6, §7), their
+// Typed request and reply bodies per command (docs/wire.md §6, §7), their
 // encoders and decoders. Framing of a byte stream into messages is in
 // framing.ts; this module works on one complete message.
 
@@ -60,12 +60,12 @@ interface LockspaceBody { lockspace: SanlkLockspace }
 interface LockspaceEventBody { lockspace: SanlkLockspace; event: SanlkHostEvent }
 /** Resource with its disks on the wire. */
 interface ResourceWithDisksBody { resource: SanlkResource }
-/** The 128-byte struct alone (num_disks filled in, disks not sent, §4.2). */
+/** The 128-byte struct alone (num_disks filled in, disks not sent, docs/wire.md §4.2). */
 interface ResourceOnlyBody { resource: SanlkResource }
 interface RindexBody { rindex: SanlkRindex }
 interface RindexEntryBody { rindex: SanlkRindex; rentry: SanlkRentry }
 
-/** Request payload of each command (§6 "request payload"). */
+/** Request payload of each command (docs/wire.md §6 "request payload"). */
 export interface RequestBodies {
   1: Empty;
   2: LockspaceBody;
@@ -75,7 +75,7 @@ export interface RequestBodies {
   6: Empty;
   /** n × (resource + disks) + options; n travels in `data`. */
   7: { resources: SanlkResource[]; options: SanlkOptions };
-  /** n × resource (no disks): none with REL_ALL, 1 with REL_ORPHAN, 2 with REL_RENAME (§7.8). */
+  /** n × resource (no disks): none with REL_ALL, 1 with REL_ORPHAN, 2 with REL_RENAME (docs/wire.md §7.8). */
   8: { resources: SanlkResource[] };
   9: Empty;
   10: Empty;
@@ -93,7 +93,7 @@ export interface RequestBodies {
   22: Empty;
   23: LockspaceBody;
   24: ResourceWithDisksBody;
-  /** LVB size = header length − 32 − 128 (§7.24). */
+  /** LVB size = header length − 32 − 128 (docs/wire.md §7.24). */
   25: { resource: SanlkResource; lvb: Uint8Array };
   26: ResourceOnlyBody;
   27: ResourceOnlyBody;
@@ -116,7 +116,7 @@ export type RequestBodyOf<C extends CmdNumber> = RequestBodies[C];
 /** A decoded request: its header as received and its typed body. */
 export type WireRequest = { [C in CmdNumber]: { cmd: C; header: WireHeader; body: RequestBodies[C] } }[CmdNumber];
 
-/** How the daemon reads each command's payload (§7; used by framing and codec). */
+/** How the daemon reads each command's payload (docs/wire.md §7; used by framing and codec). */
 export type RequestLayout =
   | "none"
   | "lockspace"
@@ -161,7 +161,7 @@ export function fixedPayloadSize(layout: RequestLayout): number | null {
   }
 }
 
-/** Number of 128-byte structs RELEASE reads, by its flags (§7.8: ALL → 0, ORPHAN → 1, RENAME → 2, else n). */
+/** Number of 128-byte structs RELEASE reads, by its flags (docs/wire.md §7.8: ALL → 0, ORPHAN → 1, RENAME → 2, else n). */
 export function releaseStructCount(cmdFlags: number, data: number): number {
   if (cmdFlags & ReleaseFlag.ALL) return 0;
   if (cmdFlags & ReleaseFlag.ORPHAN) return 1;
@@ -218,7 +218,7 @@ function requestBodySize(layout: RequestLayout, b: Any): number {
 /**
  * Builds a request as libsanlock does: length = 32 + payload, version 1, seq 0.
  * ACQUIRE/RELEASE default `data` to the resource count. `length` may be given
- * to reproduce the CLI's quirks (HOST_STATUS/RENEWAL send 32, §13.3).
+ * to reproduce the CLI's quirks (HOST_STATUS/RENEWAL send 32, docs/wire.md §13.3).
  */
 export function buildRequest<C extends CmdNumber>(
   cmd: C,
@@ -296,7 +296,7 @@ export function acquireResourceCount(data: number): number {
   return data | 0;
 }
 
-/** ACQUIRE count above 8 → −E2BIG, checked before any payload is read (§7.7). */
+/** ACQUIRE count above 8 → −E2BIG, checked before any payload is read (docs/wire.md §7.7). */
 export function checkAcquireCount(count: number): void {
   if (count > MAX_RESOURCES) {
     throw new WireError(WireErrorCode.BAD_COUNT, `ACQUIRE data: ${count} resources exceed ${MAX_RESOURCES}`, {
@@ -308,7 +308,7 @@ export function checkAcquireCount(count: number): void {
 
 // ---------------------------------------------------------------- replies
 
-/** Reply payload of each command that gets a reply (§6 "reply payload"). */
+/** Reply payload of each command that gets a reply (docs/wire.md §6 "reply payload"). */
 export interface ReplyBodies {
   2: Empty; 3: Empty;
   /** STATUS: header only; records follow until EOF (framing.ts yields them). */
@@ -316,11 +316,11 @@ export interface ReplyBodies {
   /** LOG_DUMP: `data` bytes of log text. */
   6: { log: Uint8Array };
   7: Empty; 8: Empty;
-  /** INQUIRE: state string (text before the NUL), raw payload kept (§12.14 garbage byte). */
+  /** INQUIRE: state string (text before the NUL), raw payload kept (docs/wire.md §12.14 garbage byte). */
   9: { state: string; raw: Uint8Array };
   10: Empty; 11: Empty; 12: Empty; 13: Empty; 14: Empty;
   15: Empty; 16: Empty; 17: Empty; 18: Empty; 19: Empty;
-  /** READ_LOCKSPACE: the struct (sent even on error, §7.19). */
+  /** READ_LOCKSPACE: the struct (sent even on error, docs/wire.md §7.19). */
   20: { lockspace: SanlkLockspace | null };
   21: { resource: SanlkResource | null };
   22: { lockspaces: SanlkLockspace[] };
@@ -337,12 +337,12 @@ export interface ReplyBodies {
 export type ReplyCmd = keyof ReplyBodies & CmdNumber;
 export type WireReply = { [C in ReplyCmd]: { cmd: C; header: WireHeader; body: ReplyBodies[C] } }[ReplyCmd];
 
-/** REGISTER and SHUTDOWN are never answered (§13.1). */
+/** REGISTER and SHUTDOWN are never answered (docs/wire.md §13.1). */
 export function hasReply(cmd: CmdNumber): cmd is ReplyCmd {
   return cmd !== Cmd.REGISTER && cmd !== Cmd.SHUTDOWN;
 }
 
-/** STATUS, HOST_STATUS and RENEWAL replies are followed by records until EOF (§13.2). */
+/** STATUS, HOST_STATUS and RENEWAL replies are followed by records until EOF (docs/wire.md §13.2). */
 export function isStreamReply(cmd: CmdNumber): boolean {
   return cmd === Cmd.STATUS || cmd === Cmd.HOST_STATUS || cmd === Cmd.RENEWAL;
 }
@@ -385,7 +385,7 @@ export function encodeReplyBody<C extends ReplyCmd>(cmd: C, body: ReplyBodies[C]
 }
 
 /**
- * Builds the daemon's reply by the echo rule (§3): request header copied,
+ * Builds the daemon's reply by the echo rule (docs/wire.md §3): request header copied,
  * version 1, length 32 + payload, data = result, data2 as given. Callers
  * apply the per-command exceptions (VERSION, SHUTDOWN_WAIT, LOG_DUMP) with
  * `header` overrides.
@@ -447,7 +447,7 @@ function readList<T>(r: ByteReader, size: number, read: (r: ByteReader) => T): T
   return items;
 }
 
-/** INQUIRE reply payload: the state string plus its NUL (§7.9); empty when no leases. */
+/** INQUIRE reply payload: the state string plus its NUL (docs/wire.md §7.9); empty when no leases. */
 export function inquireStatePayload(state: string): Uint8Array {
   if (state === "") return new Uint8Array(0);
   return concatBytes([encodeUtf8(state), new Uint8Array(1)]);

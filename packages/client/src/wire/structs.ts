@@ -1,4 +1,4 @@
-// Encode/decode of every structure of the socket protocol (spec/wire.md §4).
+// Encode/decode of every structure of the socket protocol (docs/wire.md §4).
 // u64 fields are bigint so no value is silently rounded.
 
 import { ByteReader, ByteWriter, decodeCText } from "./bytes.js";
@@ -25,7 +25,7 @@ import { WireError, WireErrorCode } from "./errors.js";
 import { readHeader, writeHeader, type WireHeader } from "./header.js";
 import { errnoResult } from "@sanlock-ts/core/results";
 
-// ---- sanlk_disk (§4.1) ----
+// ---- sanlk_disk (docs/wire.md §4.1) ----
 
 export interface SanlkDisk {
   path: string;
@@ -51,7 +51,7 @@ export function writeDisk(w: ByteWriter, d: SanlkDisk): void {
   w.u32(d.pad2, "pad2");
 }
 
-// ---- sanlk_resource (§4.2) ----
+// ---- sanlk_resource (docs/wire.md §4.2) ----
 
 export interface SanlkResource {
   lockspaceName: string;
@@ -101,7 +101,7 @@ export function readResourceStruct(r: ByteReader): SanlkResource {
   };
 }
 
-/** num_disks must be 1..4 before disks are read (the daemon answers −ERANGE, §7.7). */
+/** num_disks must be 1..4 before disks are read (the daemon answers −ERANGE, docs/wire.md §7.7). */
 export function checkNumDisks(numDisks: number): void {
   if (numDisks < 1 || numDisks > MAX_DISKS) {
     throw new WireError(WireErrorCode.BAD_COUNT, `sanlk_resource.num_disks: ${numDisks} is not in 1..${MAX_DISKS}`, {
@@ -143,7 +143,7 @@ export function resourceWireSize(res: SanlkResource, withDisks: boolean): number
   return RESOURCE_SIZE + (withDisks ? DISK_SIZE * res.disks.length : 0);
 }
 
-// ---- sanlk_options (§4.3) ----
+// ---- sanlk_options (docs/wire.md §4.3) ----
 
 export interface SanlkOptions {
   ownerName: string;
@@ -164,7 +164,7 @@ export function writeOptions(w: ByteWriter, o: SanlkOptions): void {
   w.u32(o.len, "len");
 }
 
-// ---- sanlk_lockspace (§4.4) ----
+// ---- sanlk_lockspace (docs/wire.md §4.4) ----
 
 export interface SanlkLockspace {
   name: string;
@@ -189,7 +189,7 @@ export function readLockspace(r: ByteReader): SanlkLockspace {
   const name = r.fixedString(NAME_LEN, "name");
   const hostId = r.u64("host_id");
   const flags = r.u32("flags");
-  // Bytes 60..63 are padding; GET_LOCKSPACES replies carry stale bytes there (§13.5).
+  // Bytes 60..63 are padding; GET_LOCKSPACES replies carry stale bytes there (docs/wire.md §13.5).
   r.skip(4, "padding");
   return { name, hostId, flags, hostIdDisk: readDisk(r) };
 }
@@ -202,7 +202,7 @@ export function writeLockspace(w: ByteWriter, ls: SanlkLockspace): void {
   writeDisk(w, ls.hostIdDisk);
 }
 
-// ---- sanlk_host (§4.5) ----
+// ---- sanlk_host (docs/wire.md §4.5) ----
 
 export interface SanlkHost {
   hostId: bigint;
@@ -231,7 +231,7 @@ export function writeHost(w: ByteWriter, h: SanlkHost): void {
   w.u32(h.flags, "flags");
 }
 
-// ---- sanlk_host_event (§4.6) ----
+// ---- sanlk_host_event (docs/wire.md §4.6) ----
 
 export interface SanlkHostEvent {
   hostId: bigint;
@@ -253,7 +253,7 @@ export function writeHostEvent(w: ByteWriter, e: SanlkHostEvent): void {
   w.u64(e.data, "data");
 }
 
-// ---- sanlk_rindex (§4.7) ----
+// ---- sanlk_rindex (docs/wire.md §4.7) ----
 
 export interface SanlkRindex {
   flags: number;
@@ -281,7 +281,7 @@ export function writeRindex(w: ByteWriter, x: SanlkRindex): void {
   writeDisk(w, x.disk);
 }
 
-// ---- sanlk_rentry (§4.8) ----
+// ---- sanlk_rentry (docs/wire.md §4.8) ----
 
 export interface SanlkRentry {
   name: string;
@@ -301,7 +301,7 @@ export function writeRentry(w: ByteWriter, e: SanlkRentry): void {
   w.u32(e.unused, "unused");
 }
 
-// ---- sanlk_state records (§4.9) ----
+// ---- sanlk_state records (docs/wire.md §4.9) ----
 
 export interface SanlkStateFixed {
   type: number;
@@ -337,7 +337,7 @@ export function readStateFixed(r: ByteReader): SanlkStateFixed {
   const data64 = r.u64("data64");
   const name = r.fixedString(NAME_LEN, "name");
   const strLen = r.u32("str_len");
-  r.skip(4, "padding"); // the fixed part is 80 bytes on the wire, not 76 (§13.4)
+  r.skip(4, "padding"); // the fixed part is 80 bytes on the wire, not 76 (docs/wire.md §13.4)
   const fixed: SanlkStateFixed = { type, flags, data32, data64, name, strLen };
   checkStrLen(fixed.strLen);
   return fixed;
@@ -406,7 +406,7 @@ function byteLengthUtf8(text: string): number {
   return new TextEncoder().encode(text).byteLength;
 }
 
-// ---- event callback record (§4.10) ----
+// ---- event callback record (docs/wire.md §4.10) ----
 
 export interface EventRecord {
   header: WireHeader;
@@ -431,17 +431,17 @@ export function writeEventRecord(w: ByteWriter, e: EventRecord): void {
   w.u64(e.fromGeneration, "from_generation");
 }
 
-/** The 4 bytes a client writes on an event channel to unregister it: u32 1 (§8.4 step 5). */
+/** The 4 bytes a client writes on an event channel to unregister it: u32 1 (docs/wire.md §8.4 step 5). */
 export function encodeEndEventValue(): Uint8Array {
   return Uint8Array.of(1, 0, 0, 0);
 }
 
-/** True when 4 bytes read from an event channel ask to close it (value 1; other values keep it, §8.4). */
+/** True when 4 bytes read from an event channel ask to close it (value 1; other values keep it, docs/wire.md §8.4). */
 export function isEndEventValue(bytes: Uint8Array): boolean {
   return bytes.byteLength === 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === 1;
 }
 
-// ---- killpath payload (§4.11) ----
+// ---- killpath payload (docs/wire.md §4.11) ----
 
 export interface KillpathPayload {
   /** ≤ 127 bytes. */
@@ -459,7 +459,7 @@ export function writeKillpath(w: ByteWriter, k: KillpathPayload): void {
   w.fixedString(k.args, KILLPATH_FIELD_LEN, "args", true);
 }
 
-/** Joins argv the way the Python binding does: space and backslash escaped (§7.16). */
+/** Joins argv the way the Python binding does: space and backslash escaped (docs/wire.md §7.16). */
 export function joinKillpathArgs(args: readonly string[]): string {
   return args.map((a) => a.replace(/[\\ ]/g, (c) => `\\${c}`)).join(" ");
 }

@@ -1,4 +1,4 @@
-// Geometry detection on a device (ondisk.md §2.3): read 4096 bytes at the area offset and
+// Geometry detection on a device (docs/ondisk.md §2.3): read 4096 bytes at the area offset and
 // look at a delta or paxos leader's sector_size and alignment flag.
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";

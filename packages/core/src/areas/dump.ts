@@ -1,4 +1,4 @@
-// Text of `sanlock direct dump`, `read_leader` and `next_free` (ondisk.md §9), line for line,
+// Text of `sanlock direct dump`, `read_leader` and `next_free` (docs/ondisk.md §9), line for line,
 // so the CLI only prints what these functions return.
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";
@@ -172,7 +172,7 @@ export async function dumpLines(device: BlockDevice, opts: DumpOptions): Promise
   return lines;
 }
 
-/** `direct read_leader` field lines (after "read_leader done <rc>"), §9.3. */
+/** `direct read_leader` field lines (after "read_leader done <rc>"), docs/ondisk.md §9.3. */
 export function formatLeaderLines(leader: LeaderRecord, kind: LeaderKind): string[] {
   const name = (s: string): string => s.slice(0, NAME_LEN);
   const w = kind === "delta" ? ["extra1", "extra2", "extra3"] : ["write_id", "write_generation", "write_timestamp"];

@@ -1,4 +1,4 @@
-// Area-level operations of `sanlock direct` (ondisk.md §5-§10). Re-exported from the package root.
+// Area-level operations of `sanlock direct` (docs/ondisk.md §5-§10). Re-exported from the package root.
 export * from "./layout.js";
 export * from "./detect.js";
 export * from "./lockspace-area.js";

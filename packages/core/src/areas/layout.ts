@@ -1,4 +1,4 @@
-// Where each sector of a lease area lives (ondisk.md §5.1, §6.1), and checks that an area
+// Where each sector of a lease area lives (docs/ondisk.md §5.1, §6.1), and checks that an area
 // fits on a device. All results are absolute byte offsets on the device.
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";

@@ -1,4 +1,4 @@
-// Whole-lockspace operations of `sanlock direct init -s` / read_leader -s (ondisk.md §5).
+// Whole-lockspace operations of `sanlock direct init -s` / read_leader -s (docs/ondisk.md §5).
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import type { DeltaSector } from "../ondisk/delta-sector.js";
@@ -16,13 +16,13 @@ export interface LockspaceAreaInit {
   /** byte offset of the lockspace area */
   offset: number;
   spaceName: string;
-  /** default: the device's logical sector size with the legacy alignment (§2.3) */
+  /** default: the device's logical sector size with the legacy alignment (docs/ondisk.md §2.3) */
   geometry?: Geometry;
   /** seconds, stored in every record; default 10 */
   ioTimeout?: number;
 }
 
-/** The free record written into every host sector at init (§5.2). */
+/** The free record written into every host sector at init (docs/ondisk.md §5.2). */
 export function freeDeltaLeader(spaceName: string, geometry: Geometry, ioTimeout = DEFAULT_IO_TIMEOUT): LeaderRecord {
   nameBytes(spaceName, "lockspace name");
   return {
@@ -59,7 +59,7 @@ function checkIoTimeout(ioTimeout: number): void {
 
 /**
  * `sanlock direct init -s`: writes the whole area with sector 0's magic zeroed, then
- * sector 0 with the real magic (two-step commit, §5.2): a crash in between leaves an
+ * sector 0 with the real magic (two-step commit, docs/ondisk.md §5.2): a crash in between leaves an
  * area that reads as "initialisation incomplete" instead of a half-written lockspace.
  */
 export async function initLockspaceArea(device: BlockDevice, init: LockspaceAreaInit): Promise<Geometry> {
@@ -82,7 +82,7 @@ export interface DeltaSectorLocation {
   geometry?: Geometry;
 }
 
-/** Reads the whole lockspace area (align_size bytes), as a renewal does (§5.3). */
+/** Reads the whole lockspace area (align_size bytes), as a renewal does (docs/ondisk.md §5.3). */
 export async function readLockspaceArea(device: BlockDevice, offset: number, geometry: Geometry): Promise<Uint8Array> {
   await checkAreaPlacement(device, offset, geometry, { requireAlignment: false });
   return device.read(offset, geometry.alignSize);

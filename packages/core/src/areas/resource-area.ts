@@ -1,4 +1,4 @@
-// Whole-resource-lease operations of `sanlock direct init -r` and read_leader -r (ondisk.md §6).
+// Whole-resource-lease operations of `sanlock direct init -r` and read_leader -r (docs/ondisk.md §6).
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import type { Geometry } from "../ondisk/geometry.js";
@@ -63,7 +63,7 @@ export function buildResourceArea(init: Omit<ResourceAreaInit, "offset" | "geome
   return area;
 }
 
-/** `sanlock direct init -r` (and `-z 1`): one write of the whole area (§6.2, §10). */
+/** `sanlock direct init -r` (and `-z 1`): one write of the whole area (docs/ondisk.md §6.2, §10). */
 export async function initResourceArea(device: BlockDevice, init: ResourceAreaInit): Promise<Geometry> {
   const geometry = init.geometry ?? legacyGeometry(device.sectorSize);
   const image = buildResourceArea(init, geometry);
@@ -77,12 +77,12 @@ export interface PaxosLeaderLocation {
   geometry?: Geometry;
   spaceName?: string;
   resourceName?: string;
-  /** paxos check num_hosts >= hostId (§4) */
+  /** paxos check num_hosts >= hostId (docs/ondisk.md §4) */
   hostId?: number;
 }
 
 /**
- * Reads and validates the leader of a resource lease (§4 paxos rules). A cleared lease
+ * Reads and validates the leader of a resource lease (docs/ondisk.md §4 paxos rules). A cleared lease
  * throws ERR_LEASE_CLEARED; other failures name the field and byte.
  */
 export async function readPaxosLeader(device: BlockDevice, loc: PaxosLeaderLocation): Promise<{ leader: LeaderRecord; geometry: Geometry }> {
@@ -103,7 +103,7 @@ export async function readRequestRecord(device: BlockDevice, offset: number, geo
   return decodeRequest(await device.read(at, geometry.sectorSize), 0, at);
 }
 
-/** Reads the whole resource area (leader, request, dblocks), as a ballot's first step does (§7.1). */
+/** Reads the whole resource area (leader, request, dblocks), as a ballot's first step does (docs/ondisk.md §7.1). */
 export async function readResourceArea(device: BlockDevice, offset: number, geometry: Geometry): Promise<Uint8Array> {
   await checkAreaPlacement(device, offset, geometry, { requireAlignment: false });
   return device.read(offset, geometry.alignSize);

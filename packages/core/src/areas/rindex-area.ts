@@ -1,6 +1,6 @@
-// Resource index operations (ondisk.md §8): format, read, lookup, update, and the on-disk
+// Resource index operations (docs/ondisk.md §8): format, read, lookup, update, and the on-disk
 // parts of create / delete / rebuild. create, delete and rebuild must run while the caller
-// holds the internal paxos lease at rx_offset + align_size (§8.3); acquiring and releasing
+// holds the internal paxos lease at rx_offset + align_size (docs/ondisk.md §8.3); acquiring and releasing
 // it is the paxos algorithm's job, not this module's.
 import type { BlockDevice } from "../block-device.js";
 import { ErrorCodes, SanlockTsError } from "../errors.js";
@@ -45,7 +45,7 @@ export function buildRindexArea(format: RindexFormat, geometry: Geometry): Uint8
   return area;
 }
 
-/** `sanlock direct format -x`: whole rindex area, then the internal lease "rindex_lease" (§8.3). */
+/** `sanlock direct format -x`: whole rindex area, then the internal lease "rindex_lease" (docs/ondisk.md §8.3). */
 export async function formatRindex(device: BlockDevice, format: RindexFormat): Promise<Geometry> {
   const geometry = format.geometry ?? legacyGeometry(device.sectorSize);
   nameBytes(format.spaceName, "lockspace name");
@@ -79,7 +79,7 @@ function rindexGeometry(header: RindexHeader): Geometry {
   return align === undefined ? legacyGeometry(header.sectorSize) : geometryFor(header.sectorSize, align);
 }
 
-/** Reads and validates the header (magic, version, lockspace name, rx_offset; §8.1). */
+/** Reads and validates the header (magic, version, lockspace name, rx_offset; docs/ondisk.md §8.1). */
 export async function readRindexHeader(device: BlockDevice, loc: RindexLocation): Promise<{ header: RindexHeader; geometry: Geometry }> {
   const bytes = await device.read(loc.offset, device.sectorSize);
   const expect = loc.spaceName === undefined ? { at: loc.offset } : { at: loc.offset, lockspaceName: loc.spaceName };
@@ -122,7 +122,7 @@ export interface RindexMatch {
   entry: RindexEntry;
 }
 
-/** First free entry (§8.2), or undefined when the index is full. */
+/** First free entry (docs/ondisk.md §8.2), or undefined when the index is full. */
 export function findFreeEntry(rx: RindexContent): RindexMatch | undefined {
   const index = rx.entries.findIndex(isFreeRindexEntry);
   return index < 0 ? undefined : { index, resOffset: leaseOffsetOf(rx, index), entry: rx.entries[index]! };

@@ -1,4 +1,4 @@
-// Little-endian field access shared by the record codecs (ondisk.md §1: every field is LE).
+// Little-endian field access shared by the record codecs (docs/ondisk.md §1: every field is LE).
 import { ErrorCodes, OnDiskFormatError, SanlockTsError } from "../errors.js";
 
 export function viewOf(bytes: Uint8Array): DataView {

@@ -1,4 +1,4 @@
-// sanlock's CRC-32C variant (ondisk.md §3.1): reflected Castagnoli polynomial 0x82F63B78,
+// sanlock's CRC-32C variant (docs/ondisk.md §3.1): reflected Castagnoli polynomial 0x82F63B78,
 // register starts at 0xFFFFFFFE, no final XOR. Not the common CRC-32C value.
 
 const POLY_REFLECTED = 0x82f63b78;

@@ -1,4 +1,4 @@
-// A whole dblock sector: dblock at 0..55, mode block at 128..143, zero elsewhere (ondisk.md §6.4-6.5).
+// A whole dblock sector: dblock at 0..55, mode block at 128..143, zero elsewhere (docs/ondisk.md §6.4-6.5).
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import type { Dblock } from "./dblock.js";
 import { decodeDblock, writeDblock } from "./dblock.js";

@@ -1,4 +1,4 @@
-// Disk Paxos block at the start of sector 2+(H-1) of a resource lease (ondisk.md §6.4).
+// Disk Paxos block at the start of sector 2+(H-1) of a resource lease (docs/ondisk.md §6.4).
 // The checksum covers bytes 0..47; `flags` (52..55) and the mode block are not covered.
 // Host ids (inp) are numbers; ballots, generations, times and versions are bigint
 // (see leader-record.ts for the rule).
@@ -73,7 +73,7 @@ export function readDblockFields(bytes: Uint8Array, offset = 0, at = 0): Dblock 
   };
 }
 
-/** "Empty" dblock (§6.4): checksum, mbal, bal, inp and lver all 0; accepted without checksum. */
+/** "Empty" dblock (docs/ondisk.md §6.4): checksum, mbal, bal, inp and lver all 0; accepted without checksum. */
 export function isEmptyDblock(d: Dblock): boolean {
   return d.checksum === 0 && d.mbal === 0n && d.bal === 0n && d.inp === 0 && d.lver === 0n;
 }

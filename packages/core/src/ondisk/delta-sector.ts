@@ -1,4 +1,4 @@
-// A whole delta lease sector (ondisk.md §5.1): leader record at 0..199, zero to 255,
+// A whole delta lease sector (docs/ondisk.md §5.1): leader record at 0..199, zero to 255,
 // host bitmap at 256..511, zero to the end of the sector.
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import { requireBytes } from "./bytes.js";

@@ -1,5 +1,5 @@
-// Lease area geometry (ondisk.md §2): the five valid (sector size, alignment) pairs,
-// their max_hosts, the flag bits that record the alignment, and the detection rule §2.3.
+// Lease area geometry (docs/ondisk.md §2): the five valid (sector size, alignment) pairs,
+// their max_hosts, the flag bits that record the alignment, and the detection rule docs/ondisk.md §2.3.
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 
 export type SectorSize = 512 | 4096;
@@ -43,7 +43,7 @@ function geometry(sectorSize: SectorSize, alignSize: AlignSize, maxHosts: number
   });
 }
 
-/** The table of ondisk.md §2.1, in that order. */
+/** The table of docs/ondisk.md §2.1, in that order. */
 export const GEOMETRIES: readonly Geometry[] = Object.freeze([
   geometry(512, 1048576, 2000, LFL_ALIGN_1M, RHF_ALIGN_1M, 16000),
   geometry(4096, 1048576, 250, LFL_ALIGN_1M, RHF_ALIGN_1M, 16000),
@@ -52,7 +52,7 @@ export const GEOMETRIES: readonly Geometry[] = Object.freeze([
   geometry(4096, 8388608, 2000, LFL_ALIGN_8M, RHF_ALIGN_8M, 128000),
 ]);
 
-/** The geometry for a pair; throws ERR_BAD_GEOMETRY for any pair not in §2.1 (e.g. 512 with 2M). */
+/** The geometry for a pair; throws ERR_BAD_GEOMETRY for any pair not in docs/ondisk.md §2.1 (e.g. 512 with 2M). */
 export function geometryFor(sectorSize: number, alignSize: number): Geometry {
   const found = GEOMETRIES.find((g) => g.sectorSize === sectorSize && g.alignSize === alignSize);
   if (!found) {
@@ -65,14 +65,14 @@ export function geometryFor(sectorSize: number, alignSize: number): Geometry {
   return found;
 }
 
-/** Legacy rule (§2.3 step 3, and init without -Z/-A): 512 -> 1M, 4096 -> 8M. */
+/** Legacy rule (docs/ondisk.md §2.3 step 3, and init without -Z/-A): 512 -> 1M, 4096 -> 8M. */
 export function legacyGeometry(sectorSize: number): Geometry {
   if (sectorSize === 512) return geometryFor(512, 1048576);
   if (sectorSize === 4096) return geometryFor(4096, 8388608);
   throw new SanlockTsError(ErrorCodes.BAD_GEOMETRY, `sector size ${sectorSize} is neither 512 nor 4096`, { sectorSize });
 }
 
-/** Alignment from leader flags: first of 0x10, 0x20, 0x40, 0x80 that is set (§2.3 step 2). */
+/** Alignment from leader flags: first of 0x10, 0x20, 0x40, 0x80 that is set (docs/ondisk.md §2.3 step 2). */
 export function alignFromLeaderFlags(flags: number): AlignSize | undefined {
   if (flags & LFL_ALIGN_1M) return 1048576;
   if (flags & LFL_ALIGN_2M) return 2097152;
@@ -81,7 +81,7 @@ export function alignFromLeaderFlags(flags: number): AlignSize | undefined {
   return undefined;
 }
 
-/** Alignment from rindex header flags (RHF_ALIGN_*, §2.2). */
+/** Alignment from rindex header flags (RHF_ALIGN_*, docs/ondisk.md §2.2). */
 export function alignFromRindexFlags(flags: number): AlignSize | undefined {
   if (flags & RHF_ALIGN_1M) return 1048576;
   if (flags & RHF_ALIGN_2M) return 2097152;
@@ -100,7 +100,7 @@ const DELTA_MAGIC = 0x12212010;
 const PAXOS_MAGIC = 0x06152010;
 
 /**
- * §2.3 detection on the first bytes of an area (at least 16 bytes; 4096 are normally read).
+ * docs/ondisk.md §2.3 detection on the first bytes of an area (at least 16 bytes; 4096 are normally read).
  * Accepts only the delta and paxos magics (not a cleared lease, not an rindex header);
  * no checksum check. Returns undefined when not detectable.
  */

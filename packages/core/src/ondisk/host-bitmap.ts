@@ -1,5 +1,5 @@
 // Host-id bitmap in bytes 256..511 of every delta sector, for both 512 and 4096-byte sectors
-// (ondisk.md §5.5, §11). Host H is bit (H-1)%8 of byte 256 + (H-1)/8, LSB first.
+// (docs/ondisk.md §5.5, §11). Host H is bit (H-1)%8 of byte 256 + (H-1)/8, LSB first.
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import { requireBytes } from "./bytes.js";
 

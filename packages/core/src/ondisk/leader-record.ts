@@ -1,4 +1,4 @@
-// The 200-byte leader record of delta and paxos leases (ondisk.md §4).
+// The 200-byte leader record of delta and paxos leases (docs/ondisk.md §4).
 //
 // Number representation: u64 fields that hold host ids or host counts (num_hosts, max_hosts,
 // owner_id) are JS numbers, rejected on decode when above 2^53-1 (ERR_FIELD_RANGE), so no
@@ -28,7 +28,7 @@ export const LFL_SHORT_HOLD = 0x1;
 /** timestamp value meaning "free" */
 export const LEASE_FREE = 0n;
 
-/** Byte offsets of the fields inside the record (§4 table). */
+/** Byte offsets of the fields inside the record (docs/ondisk.md §4 table). */
 export const LeaderOffsets = {
   magic: 0, version: 4, flags: 8, sectorSize: 12, numHosts: 16, maxHosts: 24, ownerId: 32,
   ownerGeneration: 40, lver: 48, spaceName: 56, resourceName: 104, timestamp: 152, unused1: 160,
@@ -77,7 +77,7 @@ export interface EncodeLeaderOptions {
   checksum?: "compute" | "keep";
 }
 
-/** sanlock checksum of a leader: CRC over bytes 0..167 of the encoded record (§3.2). */
+/** sanlock checksum of a leader: CRC over bytes 0..167 of the encoded record (docs/ondisk.md §3.2). */
 export function leaderChecksum(bytes: Uint8Array, offset = 0): number {
   requireBytes(bytes, offset, LEADER_CHECKSUM_LEN, "leader checksum");
   return sanlockCrc32c(bytes, offset, offset + LEADER_CHECKSUM_LEN);
@@ -163,7 +163,7 @@ export function readLeaderFields(bytes: Uint8Array, offset = 0, at = 0, onRange?
 }
 
 export interface LeaderExpectation {
-  /** which kind of lease the caller relies on; checks magic and version major (§4) */
+  /** which kind of lease the caller relies on; checks magic and version major (docs/ondisk.md §4) */
   kind: LeaderKind;
   /** absolute device offset of bytes[offset], used in error messages */
   at?: number;
@@ -227,7 +227,7 @@ function leaderProblems(rec: LeaderRecord, computed: number, expect: LeaderExpec
 }
 
 /**
- * Decodes and validates a leader the way sanlock does before relying on it (§4):
+ * Decodes and validates a leader the way sanlock does before relying on it (docs/ondisk.md §4):
  * magic, version major, names, num_hosts >= hostId (paxos), checksum.
  * Throws OnDiskFormatError (ERR_BAD_MAGIC, ERR_LEASE_CLEARED, ERR_BAD_VERSION,
  * ERR_NAME_MISMATCH, ERR_FIELD_RANGE, ERR_BAD_CHECKSUM) naming the field and byte.

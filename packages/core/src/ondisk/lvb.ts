@@ -1,6 +1,6 @@
-// Lock value block (ondisk.md §6.6): one sector at the fixed sector number 2002 of a resource
+// Lock value block (docs/ondisk.md §6.6): one sector at the fixed sector number 2002 of a resource
 // lease, for every geometry. For 4K/1M, 4K/2M and 4K/4M that sector lies OUTSIDE the lease
-// area (area + 8,200,192) - sanlock writes it there anyway (§11); lvbOutsideArea tells callers.
+// area (area + 8,200,192) - sanlock writes it there anyway (docs/ondisk.md §11); lvbOutsideArea tells callers.
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import type { Geometry } from "./geometry.js";
 

@@ -1,4 +1,4 @@
-// Mode block at bytes 128..143 of a dblock sector (ondisk.md §6.5). No checksum.
+// Mode block at bytes 128..143 of a dblock sector (docs/ondisk.md §6.5). No checksum.
 // Bytes 4..7 (sector bytes 132..135) are padding: written zero, ignored on read.
 import { requireBytes, writeU32, writeU64 } from "./bytes.js";
 

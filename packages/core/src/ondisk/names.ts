@@ -1,4 +1,4 @@
-// Fixed 48-byte name fields (ondisk.md §1): NUL padded, a 48-byte name has no terminating NUL,
+// Fixed 48-byte name fields (docs/ondisk.md §1): NUL padded, a 48-byte name has no terminating NUL,
 // comparisons follow C strncmp(a, b, 48): byte-wise, stopping at the first NUL.
 import { ErrorCodes, SanlockTsError } from "../errors.js";
 import { NAME_LEN } from "../limits.js";

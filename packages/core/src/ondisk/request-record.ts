@@ -1,4 +1,4 @@
-// Request record, sector 1 of a resource lease (ondisk.md §6.3). No checksum.
+// Request record, sector 1 of a resource lease (docs/ondisk.md §6.3). No checksum.
 // Bytes 20..23 are padding: written as zero, ignored on read (sanlock leaves garbage there).
 import { hex32, requireBytes, writeU32, writeU64 } from "./bytes.js";
 import type { DecodeProblem } from "./decode-problem.js";

@@ -1,5 +1,5 @@
 // Resource index header (sector 0 of the rindex area) and 64-byte entries (sectors 1..),
-// ondisk.md §8.1-8.2. No checksum anywhere in the rindex format.
+// docs/ondisk.md §8.1-8.2. No checksum anywhere in the rindex format.
 import { ErrorCodes } from "../errors.js";
 import { hex32, readU64AsNumber, requireBytes, writeU32, writeU64 } from "./bytes.js";
 import type { DecodeProblem } from "./decode-problem.js";
@@ -95,7 +95,7 @@ export function rindexHeaderProblems(h: RindexHeader, expect: RindexExpectation,
   return [];
 }
 
-/** Decodes and validates a header (§8.1): magic, version major, lockspace name, rx_offset. */
+/** Decodes and validates a header (docs/ondisk.md §8.1): magic, version major, lockspace name, rx_offset. */
 export function decodeRindexHeader(bytes: Uint8Array, offset: number, expect: RindexExpectation): RindexHeader {
   const h = readRindexHeaderFields(bytes, offset, expect.at);
   throwFirst(rindexHeaderProblems(h, expect, expect.at + offset));
@@ -132,7 +132,7 @@ export function emptyRindexEntry(): RindexEntry {
   return { resOffset: 0, flags: 0, unused: 0, name: "" };
 }
 
-/** Free entry (§8.2): res_offset 0 and empty name. */
+/** Free entry (docs/ondisk.md §8.2): res_offset 0 and empty name. */
 export function isFreeRindexEntry(e: RindexEntry): boolean {
   return e.resOffset === 0 && e.name === "";
 }

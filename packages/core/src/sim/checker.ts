@@ -1,21 +1,21 @@
-// Invariant checker (algorithms.md §8.3), fed by the host actors with facts in true time.
+// Invariant checker (docs/algorithms.md §8.3), fed by the host actors with facts in true time.
 //
 // A hold is valid from the moment the acquire returned success to the host's process until the
 // process stops using it: it released (the hold ends before the release I/O starts), it was killed,
 // or its host was reset (watchdog or crash). A daemon crash does not end a hold: the processes keep
-// running until the watchdog resets the host (§7.5.5).
+// running until the watchdog resets the host (docs/algorithms.md §7.5.5).
 //
 // Checked:
-// 1. mutual exclusion (§8.3.1): an exclusive hold never overlaps another host's hold of the
+// 1. mutual exclusion (docs/algorithms.md §8.3.1): an exclusive hold never overlaps another host's hold of the
 //    same resource, in either mode;
-// 2. unique decision (§8.3.2): every successful acquire reporting version L of a resource names
+// 2. unique decision (docs/algorithms.md §8.3.2): every successful acquire reporting version L of a resource names
 //    the same (host_id, generation);
-// 3. lver never goes back (§8.3.8): an exclusive acquire reports a version no lower than any
+// 3. lver never goes back (docs/algorithms.md §8.3.8): an exclusive acquire reports a version no lower than any
 //    version an earlier exclusive acquire of that resource reported;
 //    2 and 3 hold only while no write to the resource has landed after its writer timed out: a
-//    late stale leader write rolls the leader back and versions get decided again (§8.4 items
-//    1-2, §8.3.8), so for such a resource only mutual exclusion is checked from then on;
-// 4. join exclusivity (§8.3.10): two daemon instances never both believe they own one host_id
+//    late stale leader write rolls the leader back and versions get decided again (docs/algorithms.md §8.4 items
+//    1-2, docs/algorithms.md §8.3.8), so for such a resource only mutual exclusion is checked from then on;
+// 4. join exclusivity (docs/algorithms.md §8.3.10): two daemon instances never both believe they own one host_id
 //    for longer than one renewal interval;
 // 5. release progress (release-progress.ts): a release that returned success, with no fault in
 //    play during it, leaves the resource acquirable by others on disk at once.
@@ -54,7 +54,7 @@ export class InvariantChecker {
   private readonly decisions = new Map<string, Map<number, string>>();
   private readonly maxExclusiveLver = new Map<string, number>();
   private readonly beliefs = new Map<number, HostIdBelief[]>();
-  /** Resources that saw a late-landing write: version checks no longer apply (§8.4 item 2). */
+  /** Resources that saw a late-landing write: version checks no longer apply (docs/algorithms.md §8.4 item 2). */
   private readonly lateWritten = new Set<string>();
   readonly violations: Violation[] = [];
   /** Lease operations observed (acquires, releases, conversions), for the summary. */
@@ -97,8 +97,8 @@ export class InvariantChecker {
     if (hold.mode === "exclusive" && !this.lateWritten.has(resource)) {
       const previous = this.maxExclusiveLver.get(resource) ?? 0;
       // Equal is tolerated (the same owner only: a different one is a unique-decision violation):
-      // a late-landing stale leader write (§8.4 item 2) can make the last owner decide its own
-      // version once more, because its own phase-1 write erased its accepted value (§9.1).
+      // a late-landing stale leader write (docs/algorithms.md §8.4 item 2) can make the last owner decide its own
+      // version once more, because its own phase-1 write erased its accepted value (docs/algorithms.md §9.1).
       if (hold.lver < previous) {
         this.report(time, "lver-order", `${resource}: h${hold.host + 1} acquired exclusive v${hold.lver}, below earlier v${previous}`);
       }

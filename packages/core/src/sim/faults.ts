@@ -1,5 +1,5 @@
-// The faults one seeded run injects (algorithms.md §8.5), drawn up front from the seed so that a
-// run's plan can be printed and reproduced. Every fault stays inside the assumptions of §8.1:
+// The faults one seeded run injects (docs/algorithms.md §8.5), drawn up front from the seed so that a
+// run's plan can be printed and reproduced. Every fault stays inside the assumptions of docs/algorithms.md §8.1:
 // clock drift of at most 100 ppm (A2), a reset ends all I/O (A4), the watchdog always runs (A3).
 
 import type { SimRandom } from "./prng.js";
@@ -27,14 +27,14 @@ export interface HostFaultPlan {
 
 export interface FaultSettings {
   readonly enabled: boolean;
-  /** io_timeouts hosts choose from (mixed io_timeouts, §8.5). */
+  /** io_timeouts hosts choose from (mixed io_timeouts, docs/algorithms.md §8.5). */
   readonly ioTimeouts: readonly number[];
 }
 
 /**
- * `calm`: the host shares its host_id with another host (§8.5 host_id reuse). Joins of such hosts
+ * `calm`: the host shares its host_id with another host (docs/algorithms.md §8.5 host_id reuse). Joins of such hosts
  * are resolved only under A5 (their writes complete within the io_timeout during the short delay,
- * §8.4 item 5), so they get no stalled, slow or failing I/O and no pauses or crashes.
+ * docs/algorithms.md §8.4 item 5), so they get no stalled, slow or failing I/O and no pauses or crashes.
  */
 export function planHostFaults(random: SimRandom, settings: FaultSettings, runSeconds: number, calm = false): HostFaultPlan {
   const ioTimeout = random.pick(settings.ioTimeouts);

@@ -1,14 +1,14 @@
 // The simulated daemon of one host, running the real core algorithms (DeltaLease, PaxosLease)
 // over the host's SimDevice and clock. It models what the daemon around the core does:
-// * join the lockspace, arm the watchdog before anything is used (§2.2 step 9, §7.11.1);
+// * join the lockspace, arm the watchdog before anything is used (docs/algorithms.md §2.2 step 9, §7.11.1);
 // * the renewal thread: tick every second, renew once now − last_success ≥ 2N (+0.5 s),
-//   retry 0.5 s after a failure, move the watchdog expiry after each success (§2.3, §7.5.2);
-// * recovery when now − last_success ≥ 8N or a renewal result is corrupt (§2.4, §7.2): kill
+//   retry 0.5 s after a failure, move the watchdog expiry after each success (docs/algorithms.md §2.3, §7.5.2);
+// * recovery when now − last_success ≥ 8N or a renewal result is corrupt (docs/algorithms.md §2.4, §7.2): kill
 //   processes (SIGTERM, SIGKILL after the grace period; some processes cannot be killed), drop
-//   their leases without I/O (§7.1), and once all are gone clear the expiry and release the
-//   host_id (§7.4), then join again later;
+//   their leases without I/O (docs/algorithms.md §7.1), and once all are gone clear the expiry and release the
+//   host_id (docs/algorithms.md §7.4), then join again later;
 // * processes: each loops acquire (exclusive or shared) → hold → maybe convert → release; a
-//   lease is handed to the process only if the lockspace is still healthy (§7.11.3).
+//   lease is handed to the process only if the lockspace is still healthy (docs/algorithms.md §7.11.3).
 // Facts go to the invariant checker in true time.
 
 import type { DeltaLease as DeltaLeaseType } from "../delta-lease.js";
@@ -20,7 +20,7 @@ import { releaseLeftBehind, type ReleasedHold } from "./release-progress.js";
 import { HostClock } from "./sim-host.js";
 import type { HostActor, HostContext } from "./world.js";
 
-/** Graceful-kill period after recovery starts (daemon -g default, §7.3). */
+/** Graceful-kill period after recovery starts (daemon -g default, docs/algorithms.md §7.3). */
 const KILL_GRACE_SECONDS = 40;
 /** Bounds on the loops of one daemon instance. */
 const MAX_JOIN_ATTEMPTS = 20;
@@ -80,7 +80,7 @@ export class RealHostActor implements HostActor {
     this.daemon?.stop("crash");
     this.daemon = undefined;
     // The service manager restarts the daemon; its processes keep running meanwhile and the old
-    // watchdog connection keeps its expiry (§7.5.5), so the host is reset if they outlive it.
+    // watchdog connection keeps its expiry (docs/algorithms.md §7.5.5), so the host is reset if they outlive it.
     if (this.crashRestartPending) return;
     this.crashRestartPending = true;
     const boot = this.ctx.host.boot;
@@ -112,7 +112,7 @@ class DaemonInstance {
     this.daemonId = ctx.host.daemon;
     this.clock = new HostClock(ctx.host, this.daemonId);
     this.n = ctx.plan.ioTimeout;
-    // A fresh random name per daemon start (§2.1.2, §8.4 item 4).
+    // A fresh random name per daemon start (docs/algorithms.md §2.1.2, §8.4 item 4).
     const tag = Math.floor(ctx.random.next() * 0xffffffff).toString(16).padStart(8, "0");
     this.hostName = `${tag}.${ctx.host.name}`;
   }
@@ -178,7 +178,7 @@ class DaemonInstance {
       if (!this.alive) return false;
       this.generation = joined.generation;
       this.lastSuccess = Number(joined.timestamp);
-      // §7.11.1: the watchdog expiry is registered before any lease can be granted.
+      // docs/algorithms.md §7.11.1: the watchdog expiry is registered before any lease can be granted.
       this.ctx.watchdog.setExpiry(this.watchdogKey, this.lastSuccess + 8 * this.n);
       this.state = "joined";
       this.ctx.checker.hostIdOwned(this.ctx.scheduler.now, this.ctx.hostId, {
@@ -193,7 +193,7 @@ class DaemonInstance {
     }
   }
 
-  /** §2.3 scheduling: the renewal thread; ends once the lockspace is left. */
+  /** docs/algorithms.md §2.3 scheduling: the renewal thread; ends once the lockspace is left. */
   private async renewalThread(): Promise<void> {
     const delta = this.delta;
     if (!delta) return;
@@ -210,7 +210,7 @@ class DaemonInstance {
     }
   }
 
-  /** §7.2: the daemon's main loop, independent of the renewal thread (which may be stuck in I/O). */
+  /** docs/algorithms.md §7.2: the daemon's main loop, independent of the renewal thread (which may be stuck in I/O). */
   private async mainLoop(): Promise<void> {
     const delta = this.delta;
     if (!delta) return;
@@ -237,7 +237,7 @@ class DaemonInstance {
       const result = await delta.renew();
       if (!this.alive) return true;
       this.lastSuccess = Number(result.timestamp);
-      // §7.5.2 / §7.11.2: the expiry moves only after the write completed, from the timestamp
+      // docs/algorithms.md §7.5.2 / §7.11.2: the expiry moves only after the write completed, from the timestamp
       // sampled before it.
       if (this.state === "joined") this.ctx.watchdog.setExpiry(this.watchdogKey, this.lastSuccess + 8 * this.n);
       return true;
@@ -266,7 +266,7 @@ class DaemonInstance {
     }
   }
 
-  /** §7.3: the daemon's kill attempts take effect when due; a process death drops its leases without I/O. */
+  /** docs/algorithms.md §7.3: the daemon's kill attempts take effect when due; a process death drops its leases without I/O. */
   private killTick(): void {
     const now = this.clock.now();
     for (const p of this.processes) {
@@ -285,7 +285,7 @@ class DaemonInstance {
     }
   }
 
-  /** §7.4: all processes gone → clear the expiry, then release the host_id (if the last attempt succeeded). */
+  /** docs/algorithms.md §7.4: all processes gone → clear the expiry, then release the host_id (if the last attempt succeeded). */
   private async leave(delta: DeltaLeaseType): Promise<void> {
     this.ctx.watchdog.setExpiry(this.watchdogKey, 0);
     this.ctx.checker.hostIdReleased(this.ctx.scheduler.now, this.ctx.hostId, this.ctx.index, this.daemonId);
@@ -373,7 +373,7 @@ class DaemonInstance {
       return;
     }
     if (!this.alive) return;
-    // §7.11.3: handed to the process only if the lockspace is healthy; otherwise released again.
+    // docs/algorithms.md §7.11.3: handed to the process only if the lockspace is healthy; otherwise released again.
     if (!this.usable(p)) {
       this.log(`process ${p.id}: ${resource} acquired during recovery; not handed out`);
       if (this.state === "joined") await this.releaseLease(p, lease, resource);
@@ -434,7 +434,7 @@ class DaemonInstance {
     this.log(`process ${p.id}: HOLDS ${resource} ${to} v${lease.lver}`);
   }
 
-  /** The process stops using the resource, then the daemon releases it on disk (§4.8, §5.3, §7.7). */
+  /** The process stops using the resource, then the daemon releases it on disk (docs/algorithms.md §4.8, §5.3, §7.7). */
   private async releaseLease(p: SimProcess, lease: PaxosLease, resource: string): Promise<void> {
     this.ctx.checker.holdEnd(resource, this.ctx.index);
     p.holding = undefined;
@@ -455,7 +455,7 @@ class DaemonInstance {
         if (!this.alive) return;
         this.log(`process ${p.id}: release ${resource} failed: ${errorText(err)}`);
         if (!/TIMEOUT/.test(errorText(err)) || this.state !== "joined") break;
-        // §7.7: retried first N s after the attempt, later every 2N s.
+        // docs/algorithms.md §7.7: retried first N s after the attempt, later every 2N s.
         await this.clock.sleep(attempt === 0 ? this.n : 2 * this.n);
       }
     }

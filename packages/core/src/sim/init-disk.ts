@@ -10,7 +10,7 @@ import type { SharedDisk } from "./shared-disk.js";
 
 /**
  * io_timeout written into free records at init: the "previous owner's" value for a first join
- * (§1.2), which paces its short delay (2·No, §2.2 step 7). It must not exceed the joining hosts'
+ * (docs/algorithms.md §1.2), which paces its short delay (2·No, docs/algorithms.md §2.2 step 7). It must not exceed the joining hosts'
  * own io_timeout by much: a join whose short delay exceeds 8·N_own completes with last_success
  * already 8·N_own old, i.e. due for recovery at once (sanlock's default 10 with N_own = 2).
  */

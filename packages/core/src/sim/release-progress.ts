@@ -3,11 +3,11 @@
 // nothing (the lease then stays with its last owner until that host dies), so a core that never
 // writes the leader release or the RELEASED dblock would pass them.
 //
-// What "acquirable" means is what an acquirer's owner check accepts without waiting (§4.4,
-// §4.8): the leader is free (timestamp 0), or names another owner, generation or version, or it
+// What "acquirable" means is what an acquirer's owner check accepts without waiting (docs/algorithms.md §4.4,
+// docs/algorithms.md §4.8): the leader is free (timestamp 0), or names another owner, generation or version, or it
 // still names us but was written by another host and our dblock carries RELEASED (the case where
 // a contender committed our value after we released, sanlock's "owner dblock released").
-// A shared hold is released when our mode block no longer marks us shared in our generation (§5.3).
+// A shared hold is released when our mode block no longer marks us shared in our generation (docs/algorithms.md §5.3).
 
 import { readDblockFields, DBLOCK_FL_RELEASED } from "../ondisk/dblock.js";
 import { readLeaderFields } from "../ondisk/leader-record.js";

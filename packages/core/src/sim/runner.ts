@@ -48,11 +48,11 @@ export const MAX_SEEDS = 1_000_000;
 export const HERD_CHANCE = 0.3;
 
 /**
- * io_timeouts the hosts of a run draw from (§8.5 mixed io_timeouts). Hosts of one lockspace may
+ * io_timeouts the hosts of a run draw from (docs/algorithms.md §8.5 mixed io_timeouts). Hosts of one lockspace may
  * join with different ones (add_lockspace -o), and every wait that judges another host must use
  * that host's io_timeout: pairs far apart (1 and 10: dead-waits of 68 s and 140 s) make a wait
  * paced by the wrong host's io_timeout visible. 1 is rare: with N = 1, 8N < 10 and the watchdog
- * model of §7.5 (no keepalive once now ≥ expire − 10) resets even a healthy host within a
+ * model of docs/algorithms.md §7.5 (no keepalive once now ≥ expire − 10) resets even a healthy host within a
  * minute, so its hosts mostly reboot; 2 and 3 keep most runs busy with lease operations.
  */
 /** The draw before SIM_IO_TIMEOUTS: 2 or 3. Seeds found then reproduce with it (--io-timeouts 2,3). */

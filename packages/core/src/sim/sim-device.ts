@@ -2,13 +2,13 @@
 // and write is a scheduled event: it takes effect at a seeded instant between issue and
 // completion, so the scheduler interleaves the I/O of all hosts.
 //
-// Fault model (algorithms.md §1.5, §8.5):
+// Fault model (docs/algorithms.md §1.5, §8.5):
 // * latency: usually sub-millisecond to milliseconds; sometimes slow (up to 1.5·N, so some
 //   exceed the io_timeout); sometimes stalled (N … 8N+90 s, landing long after the caller gave up);
 // * errors: EIO after some latency; a failed write does not reach the disk;
 // * stall windows: all I/O of one host that is pending in a window completes only after it;
 // * multi-sector writes land sector-range by sector-range at different instants (torn at sector
-//   boundaries, A1); multi-sector reads sample ranges at different instants (not a snapshot, §1.5.4);
+//   boundaries, A1); multi-sector reads sample ranges at different instants (not a snapshot, docs/algorithms.md §1.5.4);
 // * a reset drops every I/O of the old boot that has not landed (A4); a crashed daemon's I/O may
 //   still land but its completion is never delivered.
 
@@ -64,7 +64,7 @@ export class SimDevice {
   ioCount = 0;
   /** I/Os that failed, stalled, were slow or outlasted the io_timeout (a fault was in play). */
   faultCount = 0;
-  /** Called when a write lands after its io_timeout had passed (the caller saw a timeout, §1.5.5). */
+  /** Called when a write lands after its io_timeout had passed (the caller saw a timeout, docs/algorithms.md §1.5.5). */
   onLateLanding: ((offset: number, length: number) => void) | undefined;
   /** Called right after each I/O is issued (fault injection: crash at the n-th I/O). */
   onIssue: ((ioNumber: number, kind: "read" | "write") => void) | undefined;
@@ -168,7 +168,7 @@ export class SimDevice {
         const target = new Uint8Array(length);
         buffer = target;
         for (const [start, size] of pieces) {
-          // Each piece is sampled at its own instant: a large read is not a snapshot (§1.5.4).
+          // Each piece is sampled at its own instant: a large read is not a snapshot (docs/algorithms.md §1.5.4).
           this.scheduler.at(this.beforeDone(issue, done), () => {
             if (this.host.bootAlive(boot)) this.disk.readInto(offset + start, target, start, size);
           });
@@ -199,14 +199,14 @@ export class SimDevice {
     const fate = this.chooseFate();
     const done = this.completionTime(issue, fate.latency, "write");
     this.noteFault(fate, done - issue);
-    // The caller may reuse its buffer; the I/O owns a copy (§1.5.5: the buffer stays with the I/O).
+    // The caller may reuse its buffer; the I/O owns a copy (docs/algorithms.md §1.5.5: the buffer stays with the I/O).
     const copy = data.slice();
     const what = this.describe(offset, copy.length, copy);
     this.host.log(`write ${what}${fate.label ? ` (${fate.label}, ${(done - issue).toFixed(2)} s)` : ""}`);
     if (!fate.fails) {
       const pieces = this.pieces(copy.length);
       for (const [start, size] of pieces) {
-        // Strictly before the completion is delivered: a completed write is visible to all (§1.5.1).
+        // Strictly before the completion is delivered: a completed write is visible to all (docs/algorithms.md §1.5.1).
         const landAt = pieces.length === 1 && fate.label === "" ? done - (done - issue) / 2 : this.beforeDone(issue, done);
         this.scheduler.at(landAt, () => {
           if (!this.host.bootAlive(boot)) return;

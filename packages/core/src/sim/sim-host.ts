@@ -2,11 +2,11 @@
 // instances (crash, pause) and the gates through which every sleep and I/O completion reaches
 // the daemon's code. The scheduler runs on true time; a host only ever sees its own clock.
 //
-// Clock model (algorithms.md §1.1, §8.1 A2): local monotonic = bootLocal + rate * (true - bootTrue).
+// Clock model (docs/algorithms.md §1.1, §8.1 A2): local monotonic = bootLocal + rate * (true - bootTrue).
 // The rate differs from 1 by at most the configured drift (parts per million, inside A2); the
 // monotonic clock never jumps or stops while the host runs. After a reset it restarts near zero
-// (§1.1.3: timestamps may go backwards across generations). Wall-clock jumps are modelled only as
-// an offset no lease decision may use (§1.1.2); the core never sees it.
+// (docs/algorithms.md §1.1.3: timestamps may go backwards across generations). Wall-clock jumps are modelled only as
+// an offset no lease decision may use (docs/algorithms.md §1.1.2); the core never sees it.
 
 import type { Scheduler } from "./scheduler.js";
 import type { Trace } from "./trace.js";
@@ -160,7 +160,7 @@ export class SimHost {
     this.log(`BOOT monotonic clock restarts at ${bootLocal.toFixed(3)}`);
   }
 
-  /** Wall-clock jump (§8.5 clock faults): must not affect anything. */
+  /** Wall-clock jump (docs/algorithms.md §8.5 clock faults): must not affect anything. */
   jumpWallClock(seconds: number): void {
     this.wallOffset += seconds;
     this.log(`FAULT wall clock jumps by ${seconds.toFixed(0)} s (no lease decision may notice)`);

@@ -1,11 +1,11 @@
-// The watchdog as algorithms.md §7.5 models wdmd + the hardware timer:
+// The watchdog as docs/algorithms.md §7.5 models wdmd + the hardware timer:
 // * one connection per joined lockspace with an expiry on the host's monotonic clock;
 // * a test every 10 s (1 s once a test has failed): if any connection has now ≥ expire − 10
 //   the test fails; the first such test closes the device, which acts as a last keepalive, later
 //   ones give none; a test with every connection fine gives a keepalive;
 // * the hardware fires 60 s after the last keepalive and resets the host (A3: all activity stops).
 // It runs outside the daemon: a crashed or paused daemon does not stop it, and a connection keeps
-// its expiry when the daemon dies (§7.5.5).
+// its expiry when the daemon dies (docs/algorithms.md §7.5.5).
 
 import type { Scheduler } from "./scheduler.js";
 import type { SimHost } from "./sim-host.js";
@@ -37,7 +37,7 @@ export class WatchdogModel {
     this.scheduleTest(firstTestIn);
   }
 
-  /** Registers or moves a lockspace's expiry (local seconds); 0 clears it (§7.5.1-3). */
+  /** Registers or moves a lockspace's expiry (local seconds); 0 clears it (docs/algorithms.md §7.5.1-3). */
   setExpiry(key: string, expire: number): void {
     if (this.host.boot !== this.boot) return;
     if (expire === 0) this.expiries.delete(key);
@@ -66,7 +66,7 @@ export class WatchdogModel {
       }
       const failed = expired || closing;
       // Fine: keepalive (re-opening the device if closed). Within 10 s of an expiry: the device is
-      // closed without the disarm code, and the close itself acts as one final keepalive (§7.5.4).
+      // closed without the disarm code, and the close itself acts as one final keepalive (docs/algorithms.md §7.5.4).
       if (!failed || (!expired && this.deviceOpen)) {
         this.lastKeepalive = now;
         this.scheduleFireCheck();

@@ -159,7 +159,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     actors.push(actor);
     devices.push(device);
     // Hosts start within 5 s of each other; a host sharing another's host_id often starts within
-    // 20 ms of it (simultaneous contenders, §8.5), otherwise staggered.
+    // 20 ms of it (simultaneous contenders, docs/algorithms.md §8.5), otherwise staggered.
     let start = hostRandom.between(0, 5);
     const twin = hostIds.indexOf(hostId);
     if (twin < i && hostRandom.chance(0.5)) start = (startTimes[twin] as number) + hostRandom.between(0, 0.02);
@@ -194,7 +194,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
 
 /**
  * Host i normally uses host_id i+1. With faults, some runs configure the last host with host 1's
- * host_id (two daemons, different names, one host_id: §8.5), started at nearly the same time.
+ * host_id (two daemons, different names, one host_id: docs/algorithms.md §8.5), started at nearly the same time.
  */
 function chooseHostIds(random: SimRandom, config: SimConfig): number[] {
   const ids = Array.from({ length: config.hosts }, (_, i) => i + 1);

@@ -1,4 +1,4 @@
-/** SET_CONFIG (§7.29): lockspace usage flags, answered by the lockspace engine. */
+/** SET_CONFIG (docs/wire.md §7.29): lockspace usage flags, answered by the lockspace engine. */
 import { Cmd } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 
@@ -6,7 +6,7 @@ export async function handleSetConfig(ctx: CommandContext<typeof Cmd.SET_CONFIG>
   const { lockspace } = ctx.body;
   const result = ctx.daemon.lockspaces.setConfig(lockspace.name, ctx.header.data);
   ctx.daemon.log.debug(`cmd_set_config ${lockspace.name} cmd ${ctx.header.data} rv ${result}`);
-  // data2 is echoed in this reply (§3).
+  // data2 is echoed in this reply (docs/wire.md §3).
   await ctx.reply(result, { data2: ctx.header.data2 });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Read-only daemon information: STATUS (§7.5), LOG_DUMP (§7.6), GET_LOCKSPACES (§7.21).
+ * Read-only daemon information: STATUS (docs/wire.md §7.5), LOG_DUMP (docs/wire.md §7.6), GET_LOCKSPACES (docs/wire.md §7.21).
  * All three are class A: the server closes the connection after the reply.
  */
 import { Cmd, Errno, LOCKSPACE_SIZE, MAX_LIST_PAYLOAD, encodeLockspace, encodeStateRecord } from "@sanlock-ts/client/wire/index";
@@ -33,7 +33,7 @@ export async function handleGetLockspaces(ctx: CommandContext): Promise<void> {
   const fitting = Math.min(all.length, Math.floor(MAX_LIST_PAYLOAD / LOCKSPACE_SIZE));
   const payload = new Uint8Array(fitting * LOCKSPACE_SIZE);
   all.slice(0, fitting).forEach((ls, index) => {
-    // GET_LOCKSPACES zeroes the disk pads (§13.6).
+    // GET_LOCKSPACES zeroes the disk pads (docs/wire.md §13.6).
     const clean = { ...ls, hostIdDisk: { ...ls.hostIdDisk, pad1: 0, pad2: 0 } };
     payload.set(encodeLockspace(clean), index * LOCKSPACE_SIZE);
   });

@@ -1,6 +1,6 @@
 /**
- * Commands about the client connection itself: REGISTER (§7.1, §5.2), RESTRICT (§7.10,
- * §5.8), VERSION (§7.26) and KILLPATH (§7.16).
+ * Commands about the client connection itself: REGISTER (docs/wire.md §7.1, §5.2), RESTRICT (docs/wire.md §7.10,
+ * docs/wire.md §5.8), VERSION (docs/wire.md §7.26) and KILLPATH (docs/wire.md §7.16).
  */
 import { Cmd, DAEMON_VERSION_3_8_5, HEADER_SIZE, PROTOCOL_VERSION, encodeHeader } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
@@ -18,7 +18,7 @@ export async function handleRegister(ctx: CommandContext<typeof Cmd.REGISTER>): 
     conn.close();
     return;
   }
-  // Registering again re-reads the pid (§5.2); the lease engine keeps whatever it holds.
+  // Registering again re-reads the pid (docs/wire.md §5.2); the lease engine keeps whatever it holds.
   conn.pid = pid;
   conn.registered = true;
   conn.name = String(pid);
@@ -48,8 +48,8 @@ export async function handleVersion(ctx: CommandContext<typeof Cmd.VERSION>): Pr
 
 /**
  * KILLPATH: stored on the target client (libsanlock sends it "self" on the registered
- * connection, §5.5). The program runs instead of SIGTERM when the client must give up its
- * leases (§8.1); the kill logic reads it from the connection.
+ * connection, docs/wire.md §5.5). The program runs instead of SIGTERM when the client must give up its
+ * leases (docs/wire.md §8.1); the kill logic reads it from the connection.
  */
 export async function handleKillpath(ctx: CommandContext<typeof Cmd.KILLPATH>): Promise<void> {
   await withTarget(ctx, async (target) => {

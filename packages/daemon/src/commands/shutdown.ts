@@ -1,5 +1,5 @@
 /**
- * SHUTDOWN (§7.4, class A) and SHUTDOWN_WAIT (§7.27, class C); semantics §8.3.
+ * SHUTDOWN (docs/wire.md §7.4, class A) and SHUTDOWN_WAIT (docs/wire.md §7.27, class C); semantics docs/wire.md §8.3.
  *
  * Not forced: exit only when no lockspace exists in any list; SHUTDOWN is then silently
  * ignored and SHUTDOWN_WAIT answers −EBUSY. Forced: every lockspace is removed first.
@@ -22,7 +22,7 @@ export async function handleShutdown(ctx: CommandContext): Promise<void> {
   void ctx.daemon.requestShutdown(force);
 }
 
-/** The reply SHUTDOWN_WAIT receives at exit (§7.27, recorded). */
+/** The reply SHUTDOWN_WAIT receives at exit (docs/wire.md §7.27, recorded). */
 export const SHUTDOWN_WAIT_REPLY = encodeHeader({
   magic: WIRE_MAGIC, version: PROTOCOL_VERSION, cmd: 0, cmdFlags: 0, length: HEADER_SIZE, seq: 0, data: 0, data2: 0,
 });

@@ -1,6 +1,6 @@
 /**
  * Lockspace and resource commands answered as a daemon that has joined no lockspace and
- * holds no lease answers them (wire.md §7, §9.4; checked against the real 3.8.5 daemon).
+ * holds no lease answers them (docs/wire.md §7, §9.4; checked against the real 3.8.5 daemon).
  * They are placeholders until the lockspace and resource engines register their own
  * handlers (registering a command again replaces it).
  *
@@ -21,7 +21,7 @@ function notAvailable(ctx: CommandContext, what: string): number {
   return NOT_AVAILABLE;
 }
 
-/** ADD_LOCKSPACE: empty name, host_id 0 or empty path → −EINVAL first (§7.2). */
+/** ADD_LOCKSPACE: empty name, host_id 0 or empty path → −EINVAL first (docs/wire.md §7.2). */
 async function addLockspace(ctx: CommandContext<typeof Cmd.ADD_LOCKSPACE>): Promise<void> {
   const ls = ctx.body.lockspace;
   if (ls.name === "" || ls.hostId === 0n || ls.hostIdDisk.path === "") {
@@ -31,30 +31,30 @@ async function addLockspace(ctx: CommandContext<typeof Cmd.ADD_LOCKSPACE>): Prom
   await ctx.reply(notAvailable(ctx as CommandContext, "add_lockspace"));
 }
 
-/** REM_LOCKSPACE / INQ_LOCKSPACE / GET_HOSTS: no lockspace matches → −ENOENT (§7.3, §7.15, §7.22). */
+/** REM_LOCKSPACE / INQ_LOCKSPACE / GET_HOSTS: no lockspace matches → −ENOENT (docs/wire.md §7.3, §7.15, §7.22). */
 async function unknownLockspace(ctx: CommandContext): Promise<void> {
   await ctx.reply(err("ENOENT"));
 }
 
-/** HOST_STATUS / RENEWAL: not found → −ENOSPC, nothing follows; data2 echoed (§7.14, §7.30). */
+/** HOST_STATUS / RENEWAL: not found → −ENOSPC, nothing follows; data2 echoed (docs/wire.md §7.14, §7.30). */
 async function lockspaceStream(ctx: CommandContext): Promise<void> {
   await ctx.reply(err("ENOSPC"), { data2: ctx.header.data2 });
 }
 
-/** REG_EVENT / SET_EVENT / END_EVENT: −EINVAL for an empty name, else −ENOENT (§7.28). */
+/** REG_EVENT / SET_EVENT / END_EVENT: −EINVAL for an empty name, else −ENOENT (docs/wire.md §7.28). */
 async function eventCommand(ctx: CommandContext<typeof Cmd.REG_EVENT | typeof Cmd.SET_EVENT | typeof Cmd.END_EVENT>):
   Promise<void> {
   const result = ctx.body.lockspace.name === "" ? err("EINVAL") : err("ENOENT");
-  // REG_EVENT and END_EVENT echo data2 (§3).
+  // REG_EVENT and END_EVENT echo data2 (docs/wire.md §3).
   await ctx.reply(result, ctx.header.cmd === Cmd.SET_EVENT ? {} : { data2: ctx.header.data2 });
 }
 
-/** EXAMINE: sanlock answers 0 and only logs how many held leases it marked — none here (§7.13). */
+/** EXAMINE: sanlock answers 0 and only logs how many held leases it marked — none here (docs/wire.md §7.13). */
 async function examine(ctx: CommandContext): Promise<void> {
   await ctx.reply(0);
 }
 
-/** REQUEST / ACQUIRE in a lockspace this host has not joined: −ENOSPC (§9.4). */
+/** REQUEST / ACQUIRE in a lockspace this host has not joined: −ENOSPC (docs/wire.md §9.4). */
 async function notJoined(ctx: CommandContext): Promise<void> {
   await ctx.reply(err("ENOSPC"));
 }
@@ -63,12 +63,12 @@ async function diskCommand(ctx: CommandContext): Promise<void> {
   await ctx.reply(notAvailable(ctx, `cmd${ctx.header.cmd}`));
 }
 
-/** SET_LVB: the lease is not held on this host → −ENOENT (§7.24). */
+/** SET_LVB: the lease is not held on this host → −ENOENT (docs/wire.md §7.24). */
 async function setLvb(ctx: CommandContext): Promise<void> {
   await ctx.reply(err("ENOENT"));
 }
 
-/** GET_LVB error reply announces 32 + requested size but carries no bytes (quirk §13.9). */
+/** GET_LVB error reply announces 32 + requested size but carries no bytes (quirk docs/wire.md §13.9). */
 async function getLvb(ctx: CommandContext): Promise<void> {
   await ctx.reply(err("ENOENT"), { length: HEADER_SIZE + Math.max(0, ctx.header.data2) });
 }
@@ -80,7 +80,7 @@ async function acquire(ctx: CommandContext<typeof Cmd.ACQUIRE>): Promise<void> {
   });
 }
 
-/** RELEASE: the target holds nothing, so a named lease is "not held" (−1, §7.8). */
+/** RELEASE: the target holds nothing, so a named lease is "not held" (−1, docs/wire.md §7.8). */
 async function release(ctx: CommandContext<typeof Cmd.RELEASE>): Promise<void> {
   await withTarget(ctx, async () => {
     const flags = ctx.header.cmdFlags;
@@ -90,14 +90,14 @@ async function release(ctx: CommandContext<typeof Cmd.RELEASE>): Promise<void> {
   });
 }
 
-/** INQUIRE: the target holds no lease: result 0, data2 0, length 32 (§7.9). */
+/** INQUIRE: the target holds no lease: result 0, data2 0, length 32 (docs/wire.md §7.9). */
 async function inquire(ctx: CommandContext): Promise<void> {
   await withTarget(ctx, async () => {
     await ctx.reply(0, { data2: 0 });
   });
 }
 
-/** CONVERT of a lease the target does not hold: −ENOENT (§7.25). */
+/** CONVERT of a lease the target does not hold: −ENOENT (docs/wire.md §7.25). */
 async function convert(ctx: CommandContext): Promise<void> {
   await withTarget(ctx, async () => {
     await ctx.reply(err("ENOENT"));

@@ -1,5 +1,5 @@
 /**
- * Finding the client a class D command acts on (wire.md §5.5).
+ * Finding the client a class D command acts on (docs/wire.md §5.5).
  *
  * data2 = −1 ("self"): the request connection, which must be registered (else −EBUSY).
  * Any other data2 is a pid: the first registered client with that pid (else −ESRCH).

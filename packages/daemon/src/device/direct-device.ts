@@ -1,20 +1,20 @@
 /**
  * BlockDevice over a regular file or a block device, opened for direct,
  * synchronous I/O: O_RDWR | O_DIRECT | O_SYNC, as sanlock opens its disks
- * (algorithms.md §1.5 item 1). O_SYNC includes O_DSYNC's guarantee that a
+ * (docs/algorithms.md §1.5 item 1). O_SYNC includes O_DSYNC's guarantee that a
  * completed write is on stable storage; O_DIRECT makes reads bypass the page
  * cache so they observe other hosts' writes.
  *
  * Each read or write:
  * - is checked before it reaches the kernel: whole sectors only (offset and
  *   length multiples of `sectorSize`), inside the device for block devices,
- *   at most `maxIoBytes` (§1.5 item 3);
+ *   at most `maxIoBytes` (docs/algorithms.md §1.5 item 3);
  * - waits for one of the device's in-flight slots (in-flight-limiter.ts);
  * - goes through a page-aligned buffer (aligned-buffer-pool.ts);
  * - has one deadline covering the slot wait and the I/O (the device's
  *   `ioTimeoutMs`, or the call's `timeoutMs`). A late I/O rejects with
  *   ERR_IO_TIMEOUT and counts as failed; its buffer stays quarantined and its
- *   slot taken until the kernel finishes it, since it may still land (§1.5
+ *   slot taken until the kernel finishes it, since it may still land (docs/algorithms.md §1.5
  *   item 5).
  */
 import { AlignedBuffer, AlignedBufferPool } from "./aligned-buffer-pool.js";
@@ -25,9 +25,9 @@ import { DEFAULT_MAX_IN_FLIGHT_PER_DEVICE } from "./threadpool.js";
 import fs from "node:fs";
 import type { BlockDevice } from "@sanlock-ts/core";
 
-/** Sector sizes sanlock supports (ondisk.md §2). */
+/** Sector sizes sanlock supports (docs/ondisk.md §2). */
 export const SUPPORTED_SECTOR_SIZES: readonly number[] = [512, 4096];
-/** sanlock's default io_timeout, 10 s (algorithms.md §1.2). */
+/** sanlock's default io_timeout, 10 s (docs/algorithms.md §1.2). */
 export const DEFAULT_IO_TIMEOUT_MS = 10_000;
 /** Upper bound on any deadline; sanlock's longest is 60 s for initialising writes. */
 export const MAX_IO_TIMEOUT_MS = 600_000;
@@ -49,7 +49,7 @@ export const OPEN_FLAGS = fs.constants.O_RDWR | fs.constants.O_DIRECT | fs.const
 export interface DirectDeviceOptions {
   /**
    * Regular files: the sector size to use, default 512 (sanlock treats files
-   * as 512-byte sectors, §1.5 item 2); pass the area's recorded size (4096)
+   * as 512-byte sectors, docs/algorithms.md §1.5 item 2); pass the area's recorded size (4096)
    * when known. Block devices: default the logical sector size (BLKSSZGET);
    * a larger supported value is allowed (4096 on a 512 device), a smaller one
    * is rejected since the kernel would refuse the I/O.
@@ -304,7 +304,7 @@ export class DirectDevice implements BlockDevice {
     }
   }
 
-  /** Everything that can be refused without the kernel (§1.5 item 3: whole sectors only). */
+  /** Everything that can be refused without the kernel (docs/algorithms.md §1.5 item 3: whole sectors only). */
   private checkRange(op: "read" | "write", offset: number, length: number): void {
     this.assertOpen(op);
     const where = `${op} of ${length} bytes at offset ${offset} on ${this.path}`;

@@ -3,7 +3,7 @@
  * callers branch on; the message names the device, the offset and the field.
  *
  * The lease algorithms treat every DeviceError as a failed I/O. ERR_IO_TIMEOUT
- * additionally means "the I/O may still complete later" (algorithms.md §1.5
+ * additionally means "the I/O may still complete later" (docs/algorithms.md §1.5
  * item 5): a timed-out write may or may not reach the disk.
  */
 import { SanlockTsError } from "@sanlock-ts/core";

@@ -3,7 +3,7 @@
  * finishes them (a timed-out I/O keeps its slot until its completion fires,
  * because it still occupies a libuv thread).
  *
- * This mirrors sanlock's fixed in-flight slots (algorithms.md §1.5 item 6):
+ * This mirrors sanlock's fixed in-flight slots (docs/algorithms.md §1.5 item 6):
  * when every slot is held, a new I/O waits, within its own deadline, for one
  * to free up, and fails if none does. Its purpose here is that one stalled
  * device can occupy at most `maxInFlight` threads of libuv's shared pool

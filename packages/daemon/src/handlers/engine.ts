@@ -17,11 +17,11 @@ import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
 
 export interface LeaseEngineOptions {
   readonly log: DaemonLog;
-  /** Replaces the kill sequence of §7.3 (killpath, SIGTERM, then SIGKILL); tests. */
+  /** Replaces the kill sequence of docs/algorithms.md §7.3 (killpath, SIGTERM, then SIGKILL); tests. */
   readonly killHolders?: (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void;
   /** The daemon's watchdog (-w); none: lockspaces register no expiry. */
   readonly watchdog?: Watchdog;
-  /** Daemon -g for the kill sequence (§7.3); default 40. */
+  /** Daemon -g for the kill sequence (docs/algorithms.md §7.3); default 40. */
   readonly killGraceSeconds?: number;
 }
 
@@ -46,7 +46,7 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
   return set;
 }
 
-/** The kill sequence of §7.3 (killpath / SIGTERM during the grace period, then SIGKILL). */
+/** The kill sequence of docs/algorithms.md §7.3 (killpath / SIGTERM during the grace period, then SIGKILL). */
 function killSequence(options: LeaseEngineOptions, log: (level: LogLevel, message: string) => void):
   (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
   const killer = new HolderKiller({

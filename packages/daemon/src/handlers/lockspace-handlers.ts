@@ -1,7 +1,7 @@
 /**
- * Lockspace commands: ADD / REM / INQ_LOCKSPACE (wire.md §7.2, §7.3, §7.15, §8.2),
- * GET_HOSTS (§7.22), HOST_STATUS (§7.14), RENEWAL (§7.30),
- * REG_EVENT / END_EVENT / SET_EVENT (§7.28, §8.4).
+ * Lockspace commands: ADD / REM / INQ_LOCKSPACE (docs/wire.md §7.2, §7.3, §7.15, §8.2),
+ * GET_HOSTS (docs/wire.md §7.22), HOST_STATUS (docs/wire.md §7.14), RENEWAL (docs/wire.md §7.30),
+ * REG_EVENT / END_EVENT / SET_EVENT (docs/wire.md §7.28, §8.4).
  */
 import {
   AddLockspaceFlag, Cmd, Errno, HOST_SIZE, SanlkResult, HostState, InqLockspaceFlag, RemLockspaceFlag, StateType,
@@ -14,7 +14,7 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { engineOf } from "./engine.js";
 import { renewalStateString } from "../lockspaces/renewal-history.js";
 
-// Largest host_id a wire request may name (§4.4).
+// Largest host_id a wire request may name (docs/wire.md §4.4).
 import { MAX_HOST_ID } from "@sanlock-ts/core/limits";
 
 /** host_ids above 2000 are kept as "too large" (2001) rather than converted from u64. */
@@ -69,7 +69,7 @@ const HOST_STATE_NUMBERS: Readonly<Record<CoreHostState, number>> = {
   UNKNOWN: HostState.UNKNOWN, FREE: HostState.FREE, LIVE: HostState.LIVE, FAIL: HostState.FAIL, DEAD: HostState.DEAD,
 };
 
-/** GET_HOSTS (§7.22): −ENOENT not active, −EAGAIN before the first check of other hosts. */
+/** GET_HOSTS (docs/wire.md §7.22): −ENOENT not active, −EAGAIN before the first check of other hosts. */
 async function getHosts(ctx: CommandContext<typeof Cmd.GET_HOSTS>): Promise<void> {
   const ls = engineOf(ctx)?.active(ctx.body.lockspace.name);
   const table = ls?.hostStatus;
@@ -105,7 +105,7 @@ function range(from: number, to: number): number[] {
   return out;
 }
 
-/** HOST_STATUS (§7.14): one HOST record per host_id ever seen; −ENOSPC unknown lockspace. */
+/** HOST_STATUS (docs/wire.md §7.14): one HOST record per host_id ever seen; −ENOSPC unknown lockspace. */
 async function hostStatus(ctx: CommandContext<typeof Cmd.HOST_STATUS>): Promise<void> {
   const ls = engineOf(ctx)?.anyList(ctx.body.lockspace.name);
   if (ls === undefined) {
@@ -134,7 +134,7 @@ function hostRecords(ls: Lockspace): StateRecord[] {
   return records;
 }
 
-/** RENEWAL (§7.30): data2 = io_timeout, then one record per stored renewal, oldest first. */
+/** RENEWAL (docs/wire.md §7.30): data2 = io_timeout, then one record per stored renewal, oldest first. */
 async function renewal(ctx: CommandContext<typeof Cmd.RENEWAL>): Promise<void> {
   const ls = engineOf(ctx)?.anyList(ctx.body.lockspace.name);
   if (ls === undefined) {
@@ -148,7 +148,7 @@ async function renewal(ctx: CommandContext<typeof Cmd.RENEWAL>): Promise<void> {
   for (const record of records) if (!(await ctx.send(encodeStateRecord(record)))) return;
 }
 
-/** REG_EVENT (§7.28, §8.4 step 1): keeps the connection as an event channel. */
+/** REG_EVENT (docs/wire.md §7.28, §8.4 step 1): keeps the connection as an event channel. */
 async function regEvent(ctx: CommandContext<typeof Cmd.REG_EVENT>): Promise<void> {
   const name = ctx.body.lockspace.name;
   const engine = engineOf(ctx);
@@ -168,7 +168,7 @@ async function regEvent(ctx: CommandContext<typeof Cmd.REG_EVENT>): Promise<void
   await ctx.reply(0, { data2: ctx.header.data2 });
 }
 
-/** END_EVENT (§8.4 step 5): frees channels the client has closed. */
+/** END_EVENT (docs/wire.md §8.4 step 5): frees channels the client has closed. */
 async function endEvent(ctx: CommandContext<typeof Cmd.END_EVENT>): Promise<void> {
   const name = ctx.body.lockspace.name;
   const engine = engineOf(ctx);
@@ -184,7 +184,7 @@ async function endEvent(ctx: CommandContext<typeof Cmd.END_EVENT>): Promise<void
   await ctx.reply(0, { data2: ctx.header.data2 });
 }
 
-/** SET_EVENT (§7.28): the event rides on our next renewals. */
+/** SET_EVENT (docs/wire.md §7.28): the event rides on our next renewals. */
 async function setEvent(ctx: CommandContext<typeof Cmd.SET_EVENT>): Promise<void> {
   const name = ctx.body.lockspace.name;
   const { hostId, generation, event, data } = ctx.body.event;

@@ -1,7 +1,7 @@
 /**
  * Resource commands for clients: ACQUIRE / RELEASE / INQUIRE / CONVERT (class D, wire.md
- * §7.7-§7.9, §7.25, self or by pid through withTarget, §5.5), REQUEST (§7.11),
- * EXAMINE_LOCKSPACE / EXAMINE_RESOURCE (§7.13), SET_LVB / GET_LVB (§7.24).
+ * docs/wire.md §7.7-§7.9, §7.25, self or by pid through withTarget, docs/wire.md §5.5), REQUEST (docs/wire.md §7.11),
+ * EXAMINE_LOCKSPACE / EXAMINE_RESOURCE (docs/wire.md §7.13), SET_LVB / GET_LVB (docs/wire.md §7.24).
  */
 import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/client/wire/index";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
@@ -11,7 +11,7 @@ import { RequestHandler } from "../resources/request-handler.js";
 import type { Token } from "../resources/tokens.js";
 import { engineOf } from "./engine.js";
 
-/** Python/libsanlock refuse INQUIRE strings longer than this (§10.1: 4400 per resource, 8 leases). */
+/** Python/libsanlock refuse INQUIRE strings longer than this (docs/wire.md §10.1: 4400 per resource, 8 leases). */
 const MAX_INQUIRE_STRING = 8 * 4400;
 
 async function acquire(ctx: CommandContext<typeof Cmd.ACQUIRE>): Promise<void> {
@@ -61,7 +61,7 @@ async function release(ctx: CommandContext<typeof Cmd.RELEASE>): Promise<void> {
   });
 }
 
-/** INQUIRE (§7.9, §10.3): result, data2 = count, then the resource strings and a NUL. */
+/** INQUIRE (docs/wire.md §7.9, §10.3): result, data2 = count, then the resource strings and a NUL. */
 async function inquire(ctx: CommandContext<typeof Cmd.INQUIRE>): Promise<void> {
   await withTarget(ctx, async (target) => {
     const tokens = engineOf(ctx)?.resources.tokens.clientTokens(target) ?? [];
@@ -70,7 +70,7 @@ async function inquire(ctx: CommandContext<typeof Cmd.INQUIRE>): Promise<void> {
       return;
     }
     if (tokens.some((t) => t.resource.disks.some((d) => d.path.includes(" ")))) {
-      // Quirk §13 / §7.9: the daemon refuses a string with a space: −ELIBSCN, length 33, one stray byte.
+      // Quirk docs/wire.md §13 / §7.9: the daemon refuses a string with a space: −ELIBSCN, length 33, one stray byte.
       await ctx.reply(-Errno.ELIBSCN, { data2: tokens.length, payload: new Uint8Array(1) });
       return;
     }
@@ -86,7 +86,7 @@ async function inquire(ctx: CommandContext<typeof Cmd.INQUIRE>): Promise<void> {
   });
 }
 
-/** §10.1 / §10.2: LS:RES:PATH:OFFSET[...]:LVER|SH, ':' in paths escaped. */
+/** docs/wire.md §10.1 / §10.2: LS:RES:PATH:OFFSET[...]:LVER|SH, ':' in paths escaped. */
 export function resourceString(token: Token): string {
   const r = token.resource;
   const disks = r.disks.map((d) => `:${escapePath(d.path)}:${d.offset}`).join("");
@@ -122,7 +122,7 @@ async function convert(ctx: CommandContext<typeof Cmd.CONVERT>): Promise<void> {
   });
 }
 
-/** REQUEST (§7.11): −ENOSPC when the lockspace is not joined. */
+/** REQUEST (docs/wire.md §7.11): −ENOSPC when the lockspace is not joined. */
 async function request(ctx: CommandContext<typeof Cmd.REQUEST>): Promise<void> {
   const res = ctx.body.resource;
   const ls = engineOf(ctx)?.active(res.lockspaceName);
@@ -172,7 +172,7 @@ async function setLvb(ctx: CommandContext<typeof Cmd.SET_LVB>): Promise<void> {
   await ctx.reply(engine === undefined ? -Errno.ENOENT : engine.resources.setLvb(resource.lockspaceName, resource.name, lvb));
 }
 
-/** GET_LVB: on error the reply announces 32 + requested size but carries no bytes (quirk §13.9). */
+/** GET_LVB: on error the reply announces 32 + requested size but carries no bytes (quirk docs/wire.md §13.9). */
 async function getLvb(ctx: CommandContext<typeof Cmd.GET_LVB>): Promise<void> {
   const engine = engineOf(ctx);
   const res = ctx.body.resource;

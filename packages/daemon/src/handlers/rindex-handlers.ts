@@ -1,5 +1,5 @@
 /**
- * Resource index commands (wire.md §7.31, ondisk.md §8): FORMAT_RINDEX, UPDATE_RINDEX,
+ * Resource index commands (docs/wire.md §7.31, docs/ondisk.md §8): FORMAT_RINDEX, UPDATE_RINDEX,
  * LOOKUP_RINDEX, CREATE_RESOURCE, DELETE_RESOURCE, REBUILD_RINDEX.
  *
  * create / delete / rebuild change the index and lease areas only while this host holds the
@@ -32,7 +32,7 @@ const RINDEX_RESULTS: Readonly<Record<string, number>> = {
   ERR_NAME_TOO_LONG: -Errno.EINVAL,
 };
 
-/** Index-specific codes first (§9.2: −274..−278), then the general mapping. */
+/** Index-specific codes first (docs/wire.md §9.2: −274..−278), then the general mapping. */
 function rindexResult(error: unknown): number {
   if (error instanceof SanlockTsError && RINDEX_RESULTS[error.code] !== undefined) return RINDEX_RESULTS[error.code]!;
   return resultOfAny(error);
@@ -74,7 +74,7 @@ async function withIndexDevice<T>(rx: SanlkRindex, work: (device: DirectDevice) 
   }
 }
 
-/** Runs `work` while holding the index's internal lease through lockspace `ls` (ondisk.md §8.3). */
+/** Runs `work` while holding the index's internal lease through lockspace `ls` (docs/ondisk.md §8.3). */
 async function underIndexLease<T>(ls: Lockspace, device: DirectDevice, rxOffset: number, work: () => Promise<T>): Promise<T> {
   const { geometry } = await readRindexHeader(device, { offset: rxOffset, spaceName: ls.name });
   const lease = new PaxosLease(ls.paxosHost(), { resource: RINDEX_LEASE_NAME, device, offset: rxOffset + geometry.alignSize });
@@ -93,7 +93,7 @@ function joinedLockspace(ctx: CommandContext, name: string): Lockspace {
   return ls;
 }
 
-/** Replies for 36-39: data = result, then one sanlk_rentry, always (§7.31). */
+/** Replies for 36-39: data = result, then one sanlk_rentry, always (docs/wire.md §7.31). */
 async function replyEntry(ctx: CommandContext, result: number, entry: SanlkRentry): Promise<void> {
   const payload = encodeRentry(entry);
   if (payload.byteLength !== RENTRY_SIZE) throw new Error("rentry size");

@@ -1,13 +1,13 @@
 /**
- * A renewal read (algorithms.md §3.2) handed from the renewal worker to the main thread's
+ * A renewal read (docs/algorithms.md §3.2) handed from the renewal worker to the main thread's
  * host status table as changes: the worker sends only the host records whose bytes changed
  * since the read it sent before, the main thread keeps the last record of every host and
  * gives the table the whole set again. The table sees exactly the records the disk holds, so
- * the host status semantics (§3.2 steps 2-5) are those of observing the full read, while
+ * the host status semantics (docs/algorithms.md §3.2 steps 2-5) are those of observing the full read, while
  * neither thread decodes or copies the unchanged records (nearly all of them) each renewal.
  *
  * Everything an ObservedRecord holds lies in the first 512 bytes of a delta sector: the
- * leader record (ondisk.md §4) and the host bitmap at 256..511 (ondisk.md §5), so those
+ * leader record (docs/ondisk.md §4) and the host bitmap at 256..511 (docs/ondisk.md §5), so those
  * bytes are what the worker compares. Both sides start from "every sector zero", the record
  * an all-zero sector decodes to.
  */
@@ -15,7 +15,7 @@ import { nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanloc
 
 /** Bytes of a delta sector that the watcher reads (leader record and host bitmap). */
 export const OBSERVED_SECTOR_BYTES = 512;
-/** Largest max_hosts of any geometry (ondisk.md §2). */
+/** Largest max_hosts of any geometry (docs/ondisk.md §2). */
 const MAX_HOSTS = 2000;
 const ZERO_SECTOR = Buffer.alloc(OBSERVED_SECTOR_BYTES);
 

@@ -1,5 +1,5 @@
 /**
- * The daemon's Clock for the core algorithms (algorithms.md §1.1): monotonic seconds
+ * The daemon's Clock for the core algorithms (docs/algorithms.md §1.1): monotonic seconds
  * from CLOCK_MONOTONIC (process.hrtime), sleeps on real timers, abortable.
  */
 import type { Clock, ClockTimer, Random } from "@sanlock-ts/core";

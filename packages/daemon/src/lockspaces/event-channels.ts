@@ -1,5 +1,5 @@
 /**
- * Event channels of the lockspaces (wire.md §7.28, §8.4): connections kept after
+ * Event channels of the lockspaces (docs/wire.md §7.28, §8.4): connections kept after
  * REG_EVENT, to which the daemon writes one 80-byte callback record per event addressed
  * to this host. A channel whose write fails, or whose peer closed, is dropped.
  */
@@ -7,11 +7,11 @@ import { PROTOCOL_VERSION, WIRE_MAGIC, encodeEventRecord } from "@sanlock-ts/cli
 import type { Notification } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 
-/** sanlock allows 32 event channels per lockspace (−ENOCSI beyond, §7.28). */
+/** sanlock allows 32 event channels per lockspace (−ENOCSI beyond, docs/wire.md §7.28). */
 export const MAX_EVENT_CHANNELS = 32;
-/** Size of the callback record on the wire (§4.10). */
+/** Size of the callback record on the wire (docs/wire.md §4.10). */
 const EVENT_RECORD_SIZE = 80;
-/** Callback protocol command number of an event record (GET_EVENT = 1, §4.10). */
+/** Callback protocol command number of an event record (GET_EVENT = 1, docs/wire.md §4.10). */
 const GET_EVENT_CMD = 1;
 
 export class EventChannels {
@@ -28,7 +28,7 @@ export class EventChannels {
     return true;
   }
 
-  /** END_EVENT: channels whose peer has unregistered (closed) are freed (§8.4 step 5). */
+  /** END_EVENT: channels whose peer has unregistered (closed) are freed (docs/wire.md §8.4 step 5). */
   cleanup(lockspace: string): void {
     const set = this.channels.get(lockspace);
     if (set !== undefined) this.dropClosed(set);
@@ -38,7 +38,7 @@ export class EventChannels {
     return this.channels.get(lockspace)?.size ?? 0;
   }
 
-  /** Writes one record per notification carrying an event to every channel (§8.4 step 3). */
+  /** Writes one record per notification carrying an event to every channel (docs/wire.md §8.4 step 3). */
   deliver(lockspace: string, ourHostId: number, notes: readonly Notification[]): void {
     const set = this.channels.get(lockspace);
     if (set === undefined || set.size === 0) return;

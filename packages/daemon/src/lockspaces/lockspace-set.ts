@@ -1,9 +1,9 @@
 /**
- * The daemon's lockspaces: the add / active / rem lists (wire.md §8.1), ADD / REM / INQ
- * (§7.2, §7.3, §7.15, §8.2), SET_CONFIG (§7.29), the event channels (§8.4), and the
+ * The daemon's lockspaces: the add / active / rem lists (docs/wire.md §8.1), ADD / REM / INQ
+ * (docs/wire.md §7.2, §7.3, §7.15, §8.2), SET_CONFIG (docs/wire.md §7.29), the event channels (docs/wire.md §8.4), and the
  * LockspaceHooks the server uses (GET_LOCKSPACES, STATUS, shutdown, client gone).
  *
- * Leaving a lockspace (removal, recovery, forced shutdown) follows §7.2 / §7.11 rules 5-6:
+ * Leaving a lockspace (removal, recovery, forced shutdown) follows docs/algorithms.md §7.2 / §7.11 rules 5-6:
  * holders are asked to go through the `killHolders` hook; only when no client holds a lease
  * in it (and neither USED nor, with USED_BY_ORPHANS, an orphan keeps it) does it move to the
  * rem list and write its delta release.
@@ -19,7 +19,7 @@ import { EventChannels } from "./event-channels.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 
-/** The removal loop's first look comes a second after the request, as sanlock's main loop (§8.2). */
+/** The removal loop's first look comes a second after the request, as sanlock's main loop (docs/wire.md §8.2). */
 export const REMOVAL_CHECK_SECONDS = 1;
 /**
  * While it is killing holders it looks every 0.2 s, as sanlock's main loop does while a lockspace's
@@ -31,7 +31,7 @@ export const KILLING_CHECK_SECONDS = 0.2;
  * A lockspace that left stays on the rem list until the first whole second after it entered it
  * at which its delta release is done: sanlock's main loop frees it (free_lockspaces) at its next
  * once-a-second check after the lockspace thread wrote the release and exited. Until then INQ
- * answers EINPROGRESS and GET_LOCKSPACES flags it REM (§8.2). Not on forced shutdown: sanlock's
+ * answers EINPROGRESS and GET_LOCKSPACES flags it REM (docs/wire.md §8.2). Not on forced shutdown: sanlock's
  * main loop ends there as soon as the active list is empty and joins the threads at once.
  */
 export const REM_FREE_CHECK_SECONDS = 1;
@@ -42,22 +42,22 @@ const MAX_INQ_WAIT_CHECKS = 3600;
 
 export type ListName = "add" | "spaces" | "rem";
 
-/** Why holders are asked to go: removal/shutdown → SIGKILL; recovery → graceful first (§8.1). */
+/** Why holders are asked to go: removal/shutdown → SIGKILL; recovery → graceful first (docs/wire.md §8.1). */
 export type KillReason = "remove" | "recovery";
 
 export interface LockspaceSetOptions {
   readonly resources: ResourceManager;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
   /**
-   * Asks the holders of a failing or removed lockspace to go (§7.3: killpath or SIGTERM during
+   * Asks the holders of a failing or removed lockspace to go (docs/algorithms.md §7.3: killpath or SIGTERM during
    * the grace period, then SIGKILL; engine.ts). Called every 0.2-1 s while holders remain.
    */
   killHolders?(ls: Lockspace, holders: readonly Token[], reason: KillReason): void;
   /** Opens host_id disks (tests); default O_DIRECT. */
   openDevice?(path: string, ioTimeout: number): Promise<BlockDevice>;
-  /** Examine request records of held leases (§6.2, EXAMINE §7.13): the owner side of REQUEST. */
+  /** Examine request records of held leases (docs/algorithms.md §6.2, EXAMINE docs/wire.md §7.13): the owner side of REQUEST. */
   examineRequests?(ls: Lockspace, resourceName?: string): void;
-  /** The daemon's watchdog (-w): every joined lockspace registers its expiry (§7.5). */
+  /** The daemon's watchdog (-w): every joined lockspace registers its expiry (docs/algorithms.md §7.5). */
   readonly watchdog?: Watchdog;
 }
 
@@ -102,12 +102,12 @@ export class LockspaceSet implements LockspaceHooks {
       e.ls.spec.offset === match.offset && (match.hostId === 0 || e.ls.spec.hostId === match.hostId));
   }
 
-  /** Any list: HOST_STATUS / RENEWAL accept adding and removing lockspaces too (§7.14). */
+  /** Any list: HOST_STATUS / RENEWAL accept adding and removing lockspaces too (docs/wire.md §7.14). */
   anyList(name: string): Lockspace | undefined {
     return this.entries.find((e) => e.ls.name === name)?.ls;
   }
 
-  // ---- ADD_LOCKSPACE (§7.2)
+  // ---- ADD_LOCKSPACE (docs/wire.md §7.2)
 
   /** Checks and starts a join; `done` resolves with the join's result. */
   add(spec: LockspaceMatch & { ioTimeout: number; hostName: string; historySize?: number }): { result: number; done?: Promise<number> } {
@@ -145,7 +145,7 @@ export class LockspaceSet implements LockspaceHooks {
     return { result: 0, done: entry.joined };
   }
 
-  /** §7.2: same lockspace again → EEXIST / EINPROGRESS / EAGAIN; name or disk used otherwise → EINVAL. */
+  /** docs/wire.md §7.2: same lockspace again → EEXIST / EINPROGRESS / EAGAIN; name or disk used otherwise → EINVAL. */
   private addClash(spec: LockspaceMatch): number {
     for (const e of this.entries) {
       const s = e.ls.spec;
@@ -160,7 +160,7 @@ export class LockspaceSet implements LockspaceHooks {
     return 0;
   }
 
-  // ---- REM_LOCKSPACE (§7.3)
+  // ---- REM_LOCKSPACE (docs/wire.md §7.3)
 
   remove(match: LockspaceMatch, unusedOnly: boolean): { result: number; done?: Promise<void> } {
     const entry = this.findExact(match);
@@ -191,9 +191,9 @@ export class LockspaceSet implements LockspaceHooks {
   private async runRemoval(entry: Entry, reason: KillReason): Promise<void> {
     const { ls } = entry;
     const resources = this.options.resources;
-    // §7.11 rule 5: wait until every holder's connection has closed (and USED is cleared).
+    // docs/algorithms.md §7.11 rule 5: wait until every holder's connection has closed (and USED is cleared).
     // Like sanlock's main loop, the first look comes a second after the request: until
-    // then the lockspace stays in the active list (INQ answers 0, §8.2). That look only starts
+    // then the lockspace stays in the active list (INQ answers 0, docs/wire.md §8.2). That look only starts
     // the kill (sanlock's killing_pids, also with nobody to kill); the move to the rem list
     // comes at a later look that finds no holder, the next one 0.2 s on.
     let interval = REMOVAL_CHECK_SECONDS;
@@ -213,7 +213,7 @@ export class LockspaceSet implements LockspaceHooks {
     entry.list = "rem";
     const remSince = DAEMON_CLOCK.now();
     this.events.closeAll(ls.name);
-    // §7.11 rule 6: the delta release only after the holders are gone (Lockspace.leave checks the last attempt).
+    // docs/algorithms.md §7.11 rule 6: the delta release only after the holders are gone (Lockspace.leave checks the last attempt).
     await ls.leave();
     if (!this.shuttingDown) {
       const onRem = DAEMON_CLOCK.now() - remSince;
@@ -229,7 +229,7 @@ export class LockspaceSet implements LockspaceHooks {
     if (index >= 0) this.entries.splice(index, 1);
   }
 
-  // ---- INQ_LOCKSPACE (§7.15)
+  // ---- INQ_LOCKSPACE (docs/wire.md §7.15)
 
   inquire(match: LockspaceMatch): number {
     const entry = this.findExact(match);
@@ -264,13 +264,13 @@ export class LockspaceSet implements LockspaceHooks {
     return this.entries.length;
   }
 
-  /** Order active, rem, add with LSF flags (§7.21). */
+  /** Order active, rem, add with LSF flags (docs/wire.md §7.21). */
   list(): SanlkLockspace[] {
     const order: [ListName, number][] = [["spaces", 0], ["rem", LsFlag.REM], ["add", LsFlag.ADD]];
     return order.flatMap(([list, flags]) => this.entries.filter((e) => e.list === list).map((e) => toWire(e.ls, flags)));
   }
 
-  /** SET_CONFIG (§7.29). */
+  /** SET_CONFIG (docs/wire.md §7.29). */
   setConfig(name: string, command: number): number {
     const ls = this.active(name);
     if (ls === undefined) return -Errno.ENOENT;
@@ -333,7 +333,7 @@ export class LockspaceSet implements LockspaceHooks {
     return records;
   }
 
-  /** Forced shutdown (§8.3): remove every lockspace; resolves when all are gone. */
+  /** Forced shutdown (docs/wire.md §8.3): remove every lockspace; resolves when all are gone. */
   async removeAll(): Promise<void> {
     this.shuttingDown = true;
     const pending: Promise<unknown>[] = [];

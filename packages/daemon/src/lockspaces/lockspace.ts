@@ -1,6 +1,6 @@
 /**
- * One lockspace instance of this daemon: the host_id delta lease (algorithms.md §2), its
- * renewal loop (§2.3), the failure checks that start recovery (§2.4, §7.2), and leaving (§2.5).
+ * One lockspace instance of this daemon: the host_id delta lease (docs/algorithms.md §2), its
+ * renewal loop (docs/algorithms.md §2.3), the failure checks that start recovery (docs/algorithms.md §2.4, §7.2), and leaving (docs/algorithms.md §2.5).
  *
  * The delta lease, its renewal timer and its I/O live in the daemon's one renewal worker thread
  * (renewal-worker.ts, shared by all lockspaces, through WorkerDelta): a busy main event loop
@@ -10,8 +10,8 @@
  * can read at any time. Tests that inject devices run the same worker code in process
  * (in-process-renewal.ts).
  *
- * Recovery (§7.2) is one-way (§7.11 rule 4). What recovery does to holders (the kill sequence,
- * §7.3) is the recovery module's: this class only calls the `onRecovery` hook once.
+ * Recovery (docs/algorithms.md §7.2) is one-way (docs/algorithms.md §7.11 rule 4). What recovery does to holders (the kill sequence,
+ * docs/algorithms.md §7.3) is the recovery module's: this class only calls the `onRecovery` hook once.
  */
 import {
   LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Notification, type PaxosHost,
@@ -39,11 +39,11 @@ export interface LockspaceSpec {
 }
 
 export interface LockspaceHooksIn {
-  /** Host name written into our delta record (§2.1.2). */
+  /** Host name written into our delta record (docs/algorithms.md §2.1.2). */
   readonly hostName: string;
-  /** Called once when the lockspace enters recovery (§7.2 step 1). */
+  /** Called once when the lockspace enters recovery (docs/algorithms.md §7.2 step 1). */
   onRecovery(ls: Lockspace, reason: string): void;
-  /** Notifications found in other hosts' records at a renewal (§3.2 step 5, §6.2, §8.4). */
+  /** Notifications found in other hosts' records at a renewal (docs/algorithms.md §3.2 step 5, §6.2, §8.4). */
   onNotifications(ls: Lockspace, notes: readonly Notification[]): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
   /**
@@ -51,13 +51,13 @@ export interface LockspaceHooksIn {
    * in process on these devices (in-process-renewal.ts); without it, in the renewal worker thread.
    */
   openDevice?: OpenLockspaceDevice;
-  /** The daemon's watchdog (-w); each joined lockspace registers its expiry there (§7.5). */
+  /** The daemon's watchdog (-w); each joined lockspace registers its expiry there (docs/algorithms.md §7.5). */
   readonly watchdog?: Watchdog;
 }
 
 export class Lockspace {
   readonly renewal = new RenewalStatus();
-  /** RENEWAL command history (§7.30). */
+  /** RENEWAL command history (docs/wire.md §7.30). */
   readonly history: RenewalHistory;
   /** Unique id shown as space_id in STATUS. */
   readonly spaceId: number;
@@ -66,9 +66,9 @@ export class Lockspace {
   private readonly stop = new AbortController();
   private watchTimer: NodeJS.Timeout | undefined;
   private watchdogConnection: WatchdogConnection | undefined;
-  /** Set by REM_LOCKSPACE / forced shutdown: leave once the holders are gone (§8.1). */
+  /** Set by REM_LOCKSPACE / forced shutdown: leave once the holders are gone (docs/wire.md §8.1). */
   removeRequested = false;
-  /** SET_CONFIG USED / USED_BY_ORPHANS (§7.29). */
+  /** SET_CONFIG USED / USED_BY_ORPHANS (docs/wire.md §7.29). */
   externalUsed = false;
   usedByOrphans = false;
   recoveryReason = "";
@@ -130,19 +130,19 @@ export class Lockspace {
     return this.view()?.status;
   }
 
-  /** Sets host_id's bit in our next renewals (§2.7, after a REQUEST §6.1 step 6). */
+  /** Sets host_id's bit in our next renewals (docs/algorithms.md §2.7, after a REQUEST docs/algorithms.md §6.1 step 6). */
   notifyHost(hostId: number): void {
     this.worker?.notifyHost(hostId);
   }
 
-  /** SET_EVENT (§6.4): 0, or the negative result (−EBUSY: another event still being delivered). */
+  /** SET_EVENT (docs/algorithms.md §6.4): 0, or the negative result (−EBUSY: another event still being delivered). */
   async setEvent(hostId: number, event: { generation: bigint; event: bigint; data: bigint }, flags: number): Promise<number> {
     if (this.worker === undefined) return SanlockResult.ERROR;
     return this.worker.setEvent(hostId, event, flags);
   }
 
   /**
-   * A lease may be linked to a process only while this is true (§7.11 rule 3). A requested
+   * A lease may be linked to a process only while this is true (docs/algorithms.md §7.11 rule 3). A requested
    * removal counts as failing: sanlock then drops released leases without disk I/O (recorded).
    */
   isUsable(hostId: number, generation: bigint): boolean {
@@ -171,7 +171,7 @@ export class Lockspace {
   }
 
   /**
-   * Join (§2.2) in the renewal worker: it opens the path, checks the host_id against the area,
+   * Join (docs/algorithms.md §2.2) in the renewal worker: it opens the path, checks the host_id against the area,
    * acquires the delta lease, then renews. Resolves with 0 or a negative wire result.
    */
   async join(): Promise<number> {
@@ -198,7 +198,7 @@ export class Lockspace {
       this.stop.signal.removeEventListener("abort", abort);
     }
     if (this.stop.signal.aborted) {
-      // Removed while joining: the host_id was acquired but is given back at once (§2.5).
+      // Removed while joining: the host_id was acquired but is given back at once (docs/algorithms.md §2.5).
       this.worker = undefined;
       await worker.leave();
       return this.joinFailed(-1);
@@ -244,7 +244,7 @@ export class Lockspace {
   /**
    * The renewal worker ended: no renewal of this lockspace will happen any more. Recorded as a
    * failed attempt (renew_fail in STATUS); the gap check then starts recovery at last_success
-   * + 8N like for any renewal that keeps failing (§2.4).
+   * + 8N like for any renewal that keeps failing (docs/algorithms.md §2.4).
    */
   private workerExited(reason: string): void {
     if (this.stateValue === "removed") return;
@@ -254,7 +254,7 @@ export class Lockspace {
   }
 
   /**
-   * §7.5.1 / §7.11.1: register the expiry `last_success + 8N` before the lockspace is
+   * docs/algorithms.md §7.5.1 / §7.11.1: register the expiry `last_success + 8N` before the lockspace is
    * usable. False when the watchdog refuses (device missing or not at 60 s): the join
    * then fails with SANLK_WD_ERROR after giving the host_id back, as sanlock does.
    */
@@ -270,7 +270,7 @@ export class Lockspace {
     }
   }
 
-  /** §7.11.2: advance the expiry after a completed renewal write; never once leaving (rule 5). */
+  /** docs/algorithms.md §7.11.2: advance the expiry after a completed renewal write; never once leaving (rule 5). */
   private watchdogRenewed(timestamp: number): void {
     if (this.stateValue === "removed") return;
     this.watchdogConnection?.renewed(timestamp);
@@ -282,12 +282,12 @@ export class Lockspace {
     return result;
   }
 
-  /** Aborts a join in progress (REM_LOCKSPACE while adding, §7.3): the add answers −1. */
+  /** Aborts a join in progress (REM_LOCKSPACE while adding, docs/wire.md §7.3): the add answers −1. */
   abortJoin(): void {
     if (this.stateValue === "joining") this.stop.abort(new Error("add aborted by remove"));
   }
 
-  /** §2.4: the gap check runs independently of a renewal that may be stuck in I/O. */
+  /** docs/algorithms.md §2.4: the gap check runs independently of a renewal that may be stuck in I/O. */
   private checkGap(): void {
     if (this.stateValue !== "live") return;
     const gap = DAEMON_CLOCK.now() - this.renewal.lastSuccess;
@@ -296,7 +296,7 @@ export class Lockspace {
     else if (gap >= 6 * n) this.hooks.log("warn", `lockspace ${this.spec.name} renewal gap ${Math.floor(gap)} s`);
   }
 
-  /** §7.2 step 1: one-way (§7.11 rule 4). */
+  /** docs/algorithms.md §7.2 step 1: one-way (docs/algorithms.md §7.11 rule 4). */
   enterRecovery(reason: string): void {
     if (this.stateValue !== "live") return;
     this.setState("recovery");
@@ -306,15 +306,15 @@ export class Lockspace {
   }
 
   /**
-   * Leave (§2.5, §7.11 rules 5-6): called only once no process uses the lockspace. Stops
+   * Leave (docs/algorithms.md §2.5, §7.11 rules 5-6): called only once no process uses the lockspace. Stops
    * renewals, waits for an attempt in progress, then writes the delta release only if the
    * last renewal attempt succeeded.
    */
   async leave(): Promise<void> {
     if (this.stateValue === "removed") return;
     this.setState("removed");
-    // §7.4: every holder is gone, so the host need not be reset any more; cleared before
-    // renewals stop and before the delta release (§7.11 rules 5-6).
+    // docs/algorithms.md §7.4: every holder is gone, so the host need not be reset any more; cleared before
+    // renewals stop and before the delta release (docs/algorithms.md §7.11 rules 5-6).
     this.watchdogConnection?.clearExpiry();
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
@@ -323,7 +323,7 @@ export class Lockspace {
     this.watchdogConnection?.close();
   }
 
-  /** LOCKSPACE state string fields of STATUS (wire.md §10.5), minus `list`. */
+  /** LOCKSPACE state string fields of STATUS (docs/wire.md §10.5), minus `list`. */
   stateFields(): string {
     const geometry = this.geometry;
     const r = this.renewal;

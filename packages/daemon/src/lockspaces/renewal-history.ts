@@ -1,5 +1,5 @@
 /**
- * Renewal history of one lockspace, as RENEWAL (wire.md §7.30) reports it: one entry per
+ * Renewal history of one lockspace, as RENEWAL (docs/wire.md §7.30) reports it: one entry per
  * successful join/renewal (timestamp, read and write milliseconds), with the timeouts and
  * other errors of the failed attempts that followed it. Bounded ring (renewal_history_size,
  * default 180; 0 disables).

@@ -46,7 +46,7 @@ export class RenewalStatus {
     Atomics.store(this.view, SLOT_LAST_RESULT, result);
   }
 
-  /** Published only after the renewal write completed (§7.11 rule 2). */
+  /** Published only after the renewal write completed (docs/algorithms.md §7.11 rule 2). */
   recordSuccess(timestampSeconds: number): void {
     Atomics.store(this.view, SLOT_LAST_SUCCESS, Math.floor(timestampSeconds));
   }

@@ -5,7 +5,7 @@
  *
  * If the worker thread ends while lockspaces use it (an uncaught error, out of memory), every
  * one of them is told (RenewalClient.workerExited): none of them renews any more, so each
- * must count as failing renewal (algorithms.md §2.4), never as healthy. The next lockspace
+ * must count as failing renewal (docs/algorithms.md §2.4), never as healthy. The next lockspace
  * added then starts a new worker.
  */
 import { Worker } from "node:worker_threads";

@@ -3,7 +3,7 @@
  * not one per lockspace: a worker thread costs a V8 isolate, tens of MiB). Each lockspace is
  * a WorkerLockspace with its own device, loop and timers (worker-lockspace.ts), reached
  * through the router (worker-router.ts). Running here, a busy main event loop cannot make a
- * renewal late (algorithms.md §2.3).
+ * renewal late (docs/algorithms.md §2.3).
  */
 import { parentPort } from "node:worker_threads";
 import { WorkerRouter } from "./worker-router.js";

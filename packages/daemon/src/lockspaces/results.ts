@@ -1,6 +1,6 @@
 /**
- * Mapping of thrown errors to the i32 results sent on the wire (wire.md §9).
- * Lease errors carry their sanlock result; a path that cannot be opened is −ENODEV (§7.2);
+ * Mapping of thrown errors to the i32 results sent on the wire (docs/wire.md §9).
+ * Lease errors carry their sanlock result; a path that cannot be opened is −ENODEV (docs/wire.md §7.2);
  * anything unexpected is SANLK_ERROR (−201) so a bug never looks like success.
  */
 import { Errno, LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
@@ -17,7 +17,7 @@ export const EISDIR = Errno.EISDIR;
 export function resultOf(thrown: unknown): number {
   const error = toLeaseError(thrown, "lease record");
   if (error instanceof LeaseError) return error.result;
-  // No leader to take the geometry from: "no lockspace/lease at that offset" (§9.4).
+  // No leader to take the geometry from: "no lockspace/lease at that offset" (docs/wire.md §9.4).
   if (error instanceof SanlockTsError && error.code === "ERR_GEOMETRY_NOT_FOUND") return SanlockResult.LEADER_MAGIC;
   if (error instanceof SanlockTsError && error.code === "ERR_BAD_GEOMETRY") return -Errno.EINVAL;
   // A sector size the device cannot do (512 on a 4K device, refused at open) and the kernel's

@@ -2,8 +2,8 @@
  * Main-thread side of a lockspace whose delta lease lives in the daemon's renewal worker
  * (renewal-thread.ts, worker-lockspace.ts): relays the join, events and the release to it,
  * and keeps the host status table the paxos leases and GET_HOSTS read, fed with the worker's
- * renewal reads as changes (area-changes.ts, algorithms.md §3.2). A second, read-only
- * DeltaLease on its own device serves direct reads of other hosts' records (§4.4 step 2.1).
+ * renewal reads as changes (area-changes.ts, docs/algorithms.md §3.2). A second, read-only
+ * DeltaLease on its own device serves direct reads of other hosts' records (docs/algorithms.md §4.4 step 2.1).
  */
 import {
   DeltaLease, HostStatusTable, LeaseError, SanlkResult, deriveTimeouts, hostDeadSeconds,
@@ -88,7 +88,7 @@ export class WorkerDelta {
     return this.table;
   }
 
-  /** Join in the worker (§2.2); resolves with the generation or throws a LeaseError-like result. */
+  /** Join in the worker (docs/algorithms.md §2.2); resolves with the generation or throws a LeaseError-like result. */
   async acquire(): Promise<{ generation: bigint; timestamp: bigint }> {
     const answer = await new Promise<FromWorker>((resolve) => {
       this.joinWaiter = resolve;
@@ -125,7 +125,7 @@ export class WorkerDelta {
     return this.call((id) => ({ op: "set-event", id, hostId, ...event, flags }));
   }
 
-  /** Leave (§2.5) in the worker, then detach from it and close our reader. */
+  /** Leave (docs/algorithms.md §2.5) in the worker, then detach from it and close our reader. */
   async leave(): Promise<void> {
     const bound = (hostDeadSeconds(this.spec.ioTimeout) + LEAVE_EXTRA_SECONDS) * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -213,7 +213,7 @@ export class WorkerDelta {
     waiter?.(message);
   }
 
-  /** §3.2: every renewal read updates the table, even when the attempt then fails. */
+  /** docs/algorithms.md §3.2: every renewal read updates the table, even when the attempt then fails. */
   private observe(changed: readonly ObservedRecord[]): void {
     if (this.table === undefined || this.hosts === undefined) {
       // At most the reads of the join's own renewal; more would mean a worker out of step.

@@ -1,7 +1,7 @@
 /**
  * One lockspace inside the renewal worker: its device, its delta lease, its own renewal loop
  * and timers, its outgoing notification bits and events, and the delta release
- * (algorithms.md §2.2-§2.5, §2.7, §6.4). Every lockspace of the worker has its own instance
+ * (docs/algorithms.md §2.2-§2.5, §2.7, §6.4). Every lockspace of the worker has its own instance
  * and nothing here waits for another lockspace: the device I/O is asynchronous (libuv
  * threadpool), so a device that never answers stalls only the loop that issued the I/O.
  *
@@ -24,12 +24,12 @@ export type PostToMain = (message: FromWorkerBody) => void;
 /** Opens a lockspace's host_id disk (the daemon: O_DIRECT; tests: memory disks, stalling devices). */
 export type OpenLockspaceDevice = (path: string, ioTimeout: number) => Promise<BlockDevice>;
 
-/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (§1.5). */
+/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (docs/algorithms.md §1.5). */
 export function openLockspaceDevice(path: string, ioTimeout: number): Promise<BlockDevice> {
   return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000) });
 }
 
-/** Hands every whole-area read (the renewal read, §2.3 step 2) to the main thread as changes. */
+/** Hands every whole-area read (the renewal read, docs/algorithms.md §2.3 step 2) to the main thread as changes. */
 class AreaTap extends TimedDevice {
   private tracker: AreaChangeTracker | undefined;
 
@@ -60,7 +60,7 @@ class AreaTap extends TimedDevice {
       this.tracker ??= new AreaChangeTracker(lease.geometry, this.lockspace, this.ourHostId);
       this.post({ op: "observed", changed: this.tracker.changes(area) });
     } catch (error) {
-      // The renewal itself decides what an undecodable record means (§2.3); the main table skips this read.
+      // The renewal itself decides what an undecodable record means (docs/algorithms.md §2.3); the main table skips this read.
       this.post({ op: "log", level: "error", message: `renewal read not observed: ${(error as Error).message}` });
     }
   }
@@ -78,7 +78,7 @@ export class WorkerLockspace {
     this.status = new RenewalStatus(init.status);
   }
 
-  /** §2.2: opens the device, checks the host_id against the area, acquires, then renews. */
+  /** docs/algorithms.md §2.2: opens the device, checks the host_id against the area, acquires, then renews. */
   async join(): Promise<void> {
     const { spec, hostName } = this.init;
     try {
@@ -107,17 +107,17 @@ export class WorkerLockspace {
     }
   }
 
-  /** REM_LOCKSPACE while joining (§7.3): the join gives up. */
+  /** REM_LOCKSPACE while joining (docs/wire.md §7.3): the join gives up. */
   abort(): void {
     this.stop.abort(new Error("add aborted by remove"));
   }
 
-  /** §2.7: sets host_id's bit in our next renewals. */
+  /** docs/algorithms.md §2.7: sets host_id's bit in our next renewals. */
   notifyHost(hostId: number): void {
     this.delta?.notifyHost(hostId);
   }
 
-  /** SET_EVENT (§6.4): 0 or the negative result. */
+  /** SET_EVENT (docs/algorithms.md §6.4): 0 or the negative result. */
   setEvent(hostId: number, event: { generation: bigint; event: bigint; data: bigint }, flags: number): number {
     try {
       if (this.delta === undefined) throw new LeaseError("ERROR", "not joined");
@@ -128,7 +128,7 @@ export class WorkerLockspace {
     }
   }
 
-  /** §2.5: stop renewing, wait for an attempt in flight, release only after a successful last attempt. */
+  /** docs/algorithms.md §2.5: stop renewing, wait for an attempt in flight, release only after a successful last attempt. */
   async leave(): Promise<void> {
     this.stop.abort(new Error("lockspace removed"));
     await this.loop;
@@ -159,7 +159,7 @@ export class WorkerLockspace {
   }
 }
 
-/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (§7.2). */
+/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (docs/algorithms.md §7.2). */
 function joinResult(error: unknown): number {
   return resultOf(error);
 }

@@ -37,7 +37,7 @@ export type FromWorker =
     readonly sectorSize: number; readonly alignSize: number; readonly maxHosts: number;
   }
   | { readonly key: number; readonly op: "join-failed"; readonly result: number; readonly message: string }
-  /** One renewal read (§3.2): the host records that changed since the previous one (area-changes.ts). */
+  /** One renewal read (docs/algorithms.md §3.2): the host records that changed since the previous one (area-changes.ts). */
   | { readonly key: number; readonly op: "observed"; readonly changed: readonly ObservedRecord[] }
   | { readonly key: number; readonly op: "renewed"; readonly timestamp: bigint; readonly readMs: number; readonly writeMs: number }
   | { readonly key: number; readonly op: "renew-failed"; readonly result: number; readonly corrupt: boolean; readonly message: string }

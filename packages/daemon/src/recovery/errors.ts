@@ -1,4 +1,4 @@
-/** Stable error codes of the recovery layer (algorithms.md §7.2-7.4). */
+/** Stable error codes of the recovery layer (docs/algorithms.md §7.2-7.4). */
 export type RecoveryErrorCode = "ERR_RECOVERY_ARGUMENT" | "ERR_RENEWAL_BACKWARDS" | "ERR_RECOVERY_STATE";
 
 export class RecoveryError extends Error {

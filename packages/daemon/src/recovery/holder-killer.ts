@@ -1,6 +1,6 @@
 /**
  * The kill sequence applied to the clients holding leases in a dying lockspace
- * (algorithms.md §7.3), for a lockspace module that calls it from its removal
+ * (docs/algorithms.md §7.3), for a lockspace module that calls it from its removal
  * loop. Decisions come from `planKill`; the per-client counters live on the
  * client record itself (sanlock keeps kill_count / kill_last per client and
  * shows them in STATUS), the "killpath already sent" mark in a WeakMap.
@@ -51,7 +51,7 @@ export class HolderKiller {
     if (!Number.isInteger(grace) || grace < 0 || grace > 60) throw new RangeError(`kill grace must be 0..60 s, got ${grace}`);
   }
 
-  /** One pass of §7.3 over the lockspace's holders; call it at least once a second. */
+  /** One pass of docs/algorithms.md §7.3 over the lockspace's holders; call it at least once a second. */
   killHolders(ls: DyingLockspace, holders: readonly KillableHolder[], reason: HolderKillReason): void {
     const ctx: KillContext = {
       now: this.options.now(),

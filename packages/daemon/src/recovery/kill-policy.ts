@@ -1,5 +1,5 @@
 /**
- * The kill sequence as a pure decision (algorithms.md §7.3; sanlock
+ * The kill sequence as a pure decision (docs/algorithms.md §7.3; sanlock
  * src/main.c kill_pids): for one process using a dying lockspace, what to do
  * at this tick.
  *
@@ -23,7 +23,7 @@ export type KillAction = "none" | "killpath" | KillSignal;
 export interface Killpath {
   /** Program to run (searched in PATH like execvp). */
   readonly path: string;
-  /** Argument string, split as in §6.3. */
+  /** Argument string, split as in docs/algorithms.md §6.3. */
   readonly args: string;
   /** KILLPATH_PID: append the process's pid as the last argument. */
   readonly appendPid: boolean;
@@ -32,7 +32,7 @@ export interface Killpath {
 /** A process using the lockspace, as registered with the daemon. */
 export interface KillTarget {
   readonly pid: number;
-  /** RESTRICT_* bits of its registered connection (wire.md §4.12). */
+  /** RESTRICT_* bits of its registered connection (docs/wire.md §4.12). */
   readonly restrictFlags: number;
   readonly killpath?: Killpath | undefined;
 }
@@ -65,7 +65,7 @@ export interface KillDecision {
   readonly progress: KillProgress;
 }
 
-/** True while the graceful period lasts: `now < last_success + 8N + grace` (§7.3 step 2). */
+/** True while the graceful period lasts: `now < last_success + 8N + grace` (docs/algorithms.md §7.3 step 2). */
 export function inKillGrace(ctx: KillContext): boolean {
   return Math.floor(ctx.now) < ctx.lastSuccess + idRenewalFailSeconds(ctx.ioTimeout) + ctx.killGraceSeconds;
 }
@@ -75,7 +75,7 @@ export function killAttemptsExhausted(progress: KillProgress): boolean {
   return progress.attempts >= KILL_ATTEMPTS_MAX;
 }
 
-/** Apply the RESTRICT substitutions of §7.3 step 4, in sanlock's order. */
+/** Apply the RESTRICT substitutions of docs/algorithms.md §7.3 step 4, in sanlock's order. */
 export function restrictSignal(signal: KillSignal, restrictFlags: number): KillSignal {
   let result = signal;
   if (result === "SIGKILL" && (restrictFlags & RestrictFlag.SIGKILL) !== 0) result = "SIGTERM";

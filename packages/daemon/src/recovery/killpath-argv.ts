@@ -1,5 +1,5 @@
 /**
- * The argument vector of a killpath program (algorithms.md §6.3; sanlock
+ * The argument vector of a killpath program (docs/algorithms.md §6.3; sanlock
  * src/helper.c run_path): the path, then the argument string split on white
  * space, where a backslash escapes a backslash or a white-space character;
  * parsing stops at any other escape or at a character that is neither
@@ -9,7 +9,7 @@
 
 /** sanlock's MAX_AV_COUNT. */
 export const KILLPATH_MAX_ARGV = 8;
-/** Field size of path and args on the wire (wire.md §4.11); longer strings are a caller bug. */
+/** Field size of path and args on the wire (docs/wire.md §4.11); longer strings are a caller bug. */
 export const KILLPATH_FIELD_MAX = 128;
 
 const isSpace = (c: string): boolean => c === " " || c === "\t" || c === "\n" || c === "\v" || c === "\f" || c === "\r";

@@ -1,11 +1,11 @@
 /**
- * One lockspace's failure handling (algorithms.md §7.2, §7.4, §7.11):
+ * One lockspace's failure handling (docs/algorithms.md §7.2, §7.4, §7.11):
  *
- *   live ──(corrupt renewal | gap ≥ 8N | removal | forced shutdown)──▶ recovery   (one-way, §7.11.4)
- *   recovery: kill every holder each tick (§7.3) until none is left
+ *   live ──(corrupt renewal | gap ≥ 8N | removal | forced shutdown)──▶ recovery   (one-way, docs/algorithms.md §7.11.4)
+ *   recovery: kill every holder each tick (docs/algorithms.md §7.3) until none is left
  *   recovery ──(no holder, not held by USED/orphans)──▶ leaving:
  *       clear the watchdog expiry → stop renewals → delta release only if the
- *       last renewal attempt succeeded (§7.4, §7.11.5-6) ──▶ left
+ *       last renewal attempt succeeded (docs/algorithms.md §7.4, §7.11.5-6) ──▶ left
  *
  * Driven by the lockspace module: `onRenewalResult` after every renewal
  * attempt, `tick(now)` from the main loop (every 1 s; every 0.2 s in
@@ -42,7 +42,7 @@ export interface RecoveryHolder extends KillTarget {
 
 export type RenewalResult =
   | { readonly ok: true; readonly lastSuccess: number }
-  /** `corrupt`: not owner, record changed, bad magic/version/name/checksum (§2.4): no retry. */
+  /** `corrupt`: not owner, record changed, bad magic/version/name/checksum (docs/algorithms.md §2.4): no retry. */
   | { readonly ok: false; readonly corrupt: boolean };
 
 export interface RecoveryHooks {
@@ -52,14 +52,14 @@ export interface RecoveryHooks {
    * closed; `pid <= 0` entries count as holders but are never signalled.
    */
   holders(): readonly RecoveryHolder[];
-  /** SET_CONFIG USED, or USED_BY_ORPHANS with orphans left: the lockspace cannot be left (§7.8). */
+  /** SET_CONFIG USED, or USED_BY_ORPHANS with orphans left: the lockspace cannot be left (docs/algorithms.md §7.8). */
   blocked?(): boolean;
   /**
    * Stop the renewal loop and resolve once no renewal attempt is in flight and
    * the last attempt's result has been passed to `onRenewalResult`.
    */
   stopRenewals(): Promise<void>;
-  /** Write the delta release (§2.5). Called at most once, only after a successful last renewal. */
+  /** Write the delta release (docs/algorithms.md §2.5). Called at most once, only after a successful last renewal. */
   releaseDeltaLease(): Promise<void>;
   onPhase?(phase: RecoveryPhase, cause: RecoveryCause | undefined): void;
 }
@@ -71,7 +71,7 @@ export interface LockspaceRecoveryOptions {
   readonly killGraceSeconds: number;
   /** last_success of the join (whole monotonic seconds). */
   readonly lastSuccess: number;
-  /** Registered at join, before the lockspace became usable (§7.11.1). */
+  /** Registered at join, before the lockspace became usable (docs/algorithms.md §7.11.1). */
   readonly watchdog: WatchdogConnection;
   readonly killer: KillExecutor;
   readonly hooks: RecoveryHooks;
@@ -125,7 +125,7 @@ export class LockspaceRecovery {
     return this.lastSuccessValue;
   }
 
-  /** True when new leases may be linked to processes (§7.1, §7.11.3). */
+  /** True when new leases may be linked to processes (docs/algorithms.md §7.1, §7.11.3). */
   get usable(): boolean {
     return this.phaseValue === "live" && this.forcedCause === undefined && !this.corrupt;
   }
@@ -146,7 +146,7 @@ export class LockspaceRecovery {
     return this.progress.get(key) ?? NO_KILL_PROGRESS;
   }
 
-  /** After every renewal attempt (§2.3 step 11; §7.2: renewals go on during recovery). */
+  /** After every renewal attempt (docs/algorithms.md §2.3 step 11; §7.2: renewals go on during recovery). */
   onRenewalResult(result: RenewalResult): void {
     if (this.phaseValue === "left") return;
     this.lastAttemptOk = result.ok;
@@ -164,7 +164,7 @@ export class LockspaceRecovery {
       );
     }
     this.lastSuccessValue = result.lastSuccess;
-    // §7.11.2: the expiry advances only after the write completed. Once leaving,
+    // docs/algorithms.md §7.11.2: the expiry advances only after the write completed. Once leaving,
     // the expiry has been cleared and must stay cleared (sanlock: not on thread_stop).
     if (this.phaseValue === "live" || this.phaseValue === "recovery") this.options.watchdog.renewed(result.lastSuccess);
   }
@@ -179,7 +179,7 @@ export class LockspaceRecovery {
     this.forcedCause ??= "forced-shutdown";
   }
 
-  /** The main-loop check (§7.2). */
+  /** The main-loop check (docs/algorithms.md §7.2). */
   tick(now: number): TickResult {
     if (this.phaseValue === "live") {
       const cause = this.recoveryCause(now);
@@ -270,7 +270,7 @@ export class LockspaceRecovery {
     for (const key of [...this.progress.keys()]) if (!keys.has(key)) this.progress.delete(key);
   }
 
-  /** §7.4 / §7.11.5: leave only when no holder is left and nothing blocks it. */
+  /** docs/algorithms.md §7.4 / §7.11.5: leave only when no holder is left and nothing blocks it. */
   private tryLeave(): boolean {
     if (this.currentHolders().length > 0) return false;
     if (this.options.hooks.blocked?.() === true) return false;
@@ -285,7 +285,7 @@ export class LockspaceRecovery {
     let outcome: LeaveOutcome;
     try {
       await this.options.hooks.stopRenewals();
-      // §2.5 / §7.11.6: only a host whose last renewal attempt succeeded still owns its record.
+      // docs/algorithms.md §2.5 / §7.11.6: only a host whose last renewal attempt succeeded still owns its record.
       if (this.lastAttemptOk) {
         await this.options.hooks.releaseDeltaLease();
         outcome = { deltaReleased: true };

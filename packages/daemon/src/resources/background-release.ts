@@ -1,10 +1,10 @@
 /**
- * On-disk release of a resource no local client holds any more (algorithms.md §7.1, §7.7).
+ * On-disk release of a resource no local client holds any more (docs/algorithms.md §7.1, §7.7).
  *
- * - lockspace in recovery (or gone): dropped without disk I/O (§7.11 rule 10);
+ * - lockspace in recovery (or gone): dropped without disk I/O (docs/algorithms.md §7.11 rule 10);
  * - released: dropped from the table;
  * - the release I/O timed out: the resource stays parked (local acquires get −EAGAIN,
- *   §7.11 rule 9) and is retried N s after the attempt started, then every 2N s, until it
+ *   docs/algorithms.md §7.11 rule 9) and is retried N s after the attempt started, then every 2N s, until it
  *   succeeds, fails otherwise, or the lockspace fails;
  * - any other failure: logged and dropped (the lease stays owned on disk; other hosts take
  *   it by the owner-gone rules).

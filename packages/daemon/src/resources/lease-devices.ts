@@ -1,6 +1,6 @@
 /**
  * One open DirectDevice per lease path, shared by every resource lease on it and
- * reference-counted (algorithms.md §1.5: the device layer's rules stay per device).
+ * reference-counted (docs/algorithms.md §1.5: the device layer's rules stay per device).
  *
  * Why: a device per held resource costs an fd, an open + fstat per acquire and its own
  * in-flight slots; 1,000 leases on one file then meant 1,000 fds and up to 4,000 libuv

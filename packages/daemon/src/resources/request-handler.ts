@@ -1,5 +1,5 @@
 /**
- * REQUEST, both sides (algorithms.md §6.1, §6.2; wire.md §7.11, §7.13).
+ * REQUEST, both sides (docs/algorithms.md §6.1, §6.2; docs/wire.md §7.11, §7.13).
  *
  * Requester: write the request record into the lease, then set the owner's bit in our
  * delta-lease bitmap so its daemon looks at the record. Owner: when a renewal finds our bit
@@ -26,19 +26,19 @@ export interface RequestInput {
   readonly path: string;
   readonly offset: bigint;
   readonly forceMode: number;
-  /** 0n → current lver + 1 (the daemon does not look at RES_LVER here, §7.11). */
+  /** 0n → current lver + 1 (the daemon does not look at RES_LVER here, docs/wire.md §7.11). */
   readonly lver: bigint;
 }
 
 export class RequestHandler {
   constructor(private readonly deps: RequestHandlerDeps) {}
 
-  /** Requester side (§6.1); throws with the sanlock result on failure. */
+  /** Requester side (docs/algorithms.md §6.1); throws with the sanlock result on failure. */
   static async request(ls: Lockspace, input: RequestInput): Promise<void> {
     const device = await openDirectDevice(input.path, { ioTimeoutMs: (4 * ls.spec.ioTimeout + 10) * 1000 });
     try {
       await checkLeasePlacement(device, input.offset);
-      // wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
+      // docs/wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
       const { lver, forceMode } = input;
       const outcome = await requestResource({
         lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset), ...lockspaceGeometry(ls) },
@@ -50,7 +50,7 @@ export class RequestHandler {
     }
   }
 
-  /** Owner side: examine every exclusively held lease of the lockspace (§6.2 step 2). */
+  /** Owner side: examine every exclusively held lease of the lockspace (docs/algorithms.md §6.2 step 2). */
   examineLockspace(ls: Lockspace, onlyName?: string): void {
     for (const resource of this.deps.resources.tokens.inLockspace(ls.name)) {
       if (resource.state !== "held" || (onlyName !== undefined && resource.name !== onlyName)) continue;

@@ -1,13 +1,13 @@
 /**
  * Resource leases on behalf of local clients: acquire (all or nothing), release, convert,
- * inquire, orphans and the background release (wire.md §7.7-§7.9, §7.24, §7.25;
- * algorithms.md §5.6, §7.1, §7.7, §7.8, §7.11).
+ * inquire, orphans and the background release (docs/wire.md §7.7-§7.9, §7.24, §7.25;
+ * docs/algorithms.md §5.6, §7.1, §7.7, §7.8, §7.11).
  *
- * Local rules first, without disk I/O (§5.6): being acquired here → −EBUSY, being released
+ * Local rules first, without disk I/O (docs/algorithms.md §5.6): being acquired here → −EBUSY, being released
  * → −EAGAIN, held exclusively (or exclusive wanted while held shared) → −EEXIST, an orphan
  * not adopted → −EUCLEAN. A lease is linked to a client only if, after the disk acquire, its
  * lockspace is still live with the same host_id and generation and the client is still
- * there (§7.11 rule 3); otherwise it is released again.
+ * there (docs/algorithms.md §7.11 rule 3); otherwise it is released again.
  */
 import { AcquireFlag, Errno, ResFlag, type SanlkResource } from "@sanlock-ts/client/wire/index";
 import { PaxosLease, type LeaseMode } from "@sanlock-ts/core";
@@ -29,7 +29,7 @@ export interface ResourceManagerDeps {
 
 export interface AcquireRequest {
   readonly resources: readonly SanlkResource[];
-  /** ACQUIRE cmd_flags (§4.12). */
+  /** ACQUIRE cmd_flags (docs/wire.md §4.12). */
   readonly flags: number;
 }
 
@@ -50,7 +50,7 @@ export class ResourceManager {
     });
   }
 
-  /** ACQUIRE (§7.7): 0 or the first failure; earlier leases of the request are released again. */
+  /** ACQUIRE (docs/wire.md §7.7): 0 or the first failure; earlier leases of the request are released again. */
   async acquire(target: Connection, request: AcquireRequest): Promise<number> {
     if (this.tokens.clientCount(target) + request.resources.length > MAX_TOKENS_PER_CLIENT) return -Errno.E2BIG;
     const acquired: Token[] = [];
@@ -81,7 +81,7 @@ export class ResourceManager {
     if (this.tokens.isReserved(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
     if (flags & AcquireFlag.ORPHAN_ONLY) throw fail(-Errno.ENOENT, `no orphan ${res.lockspaceName}:${res.name}`);
 
-    // Claimed before the first await, so a concurrent local acquire sees −EBUSY (§5.6).
+    // Claimed before the first await, so a concurrent local acquire sees −EBUSY (docs/algorithms.md §5.6).
     if (!this.tokens.reserve(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
     let deviceUse: LeaseDeviceUse;
     try {
@@ -121,7 +121,7 @@ export class ResourceManager {
     return this.linkAfterAcquire(target, resource, ls, persistent);
   }
 
-  /** §7.11 rule 3: link only if the lockspace instance and the client are unchanged. */
+  /** docs/algorithms.md §7.11 rule 3: link only if the lockspace instance and the client are unchanged. */
   private async linkAfterAcquire(target: Connection, resource: HeldResource, ls: Lockspace, persistent: boolean): Promise<Token> {
     const lsUsable = ls.isUsable(ls.spec.hostId, resource.generation) && this.deps.activeLockspace(ls.name) === ls;
     if (!lsUsable || target.isClosed || target.pidDead) {
@@ -133,7 +133,7 @@ export class ResourceManager {
     return this.tokens.link(resource, target, persistent);
   }
 
-  /** §5.6 / §7.8: the resource is already known on this host. */
+  /** docs/algorithms.md §5.6 / §7.8: the resource is already known on this host. */
   private acquireLocal(target: Connection, local: HeldResource, shared: boolean, persistent: boolean, flags: number): Token {
     if (local.state === "acquiring") throw fail(-Errno.EBUSY, `${local.name} is being acquired on this host`);
     if (local.state === "releasing") throw fail(-Errno.EAGAIN, `${local.name} is being released on this host`);
@@ -147,7 +147,7 @@ export class ResourceManager {
     if (flags & AcquireFlag.ORPHAN_ONLY) throw fail(-Errno.ENOENT, `no orphan ${local.lockspace}:${local.name}`);
     if (!local.shared || !shared) throw fail(-Errno.EEXIST, `${local.name} is held on this host`);
     if (local.tokens.some((t) => t.conn === target)) throw fail(-Errno.EEXIST, `${local.name} already held by this client`);
-    // Another local shared holder: same on-disk shared mark, no disk I/O (§5.6).
+    // Another local shared holder: same on-disk shared mark, no disk I/O (docs/algorithms.md §5.6).
     return this.tokens.link(local, target, persistent);
   }
 
@@ -158,7 +158,7 @@ export class ResourceManager {
   }
 
   /**
-   * RELEASE of named leases (§7.8): 0, or −1 if one was not held by the target (the others
+   * RELEASE of named leases (docs/wire.md §7.8): 0, or −1 if one was not held by the target (the others
    * are still released), or the first release error.
    */
   async releaseNamed(target: Connection, names: readonly SanlkResource[], renameTo?: string): Promise<number> {
@@ -199,10 +199,10 @@ export class ResourceManager {
     return orphans.length;
   }
 
-  /** Drops one holder; the last holder releases the lease on disk (§4.8 / §5.3). */
+  /** Drops one holder; the last holder releases the lease on disk (docs/algorithms.md §4.8 / §5.3). */
   private async releaseToken(token: Token): Promise<number> {
     const resource = token.resource;
-    // Already dropped (the client went away meanwhile, §5.7): its release is under way.
+    // Already dropped (the client went away meanwhile, docs/wire.md §5.7): its release is under way.
     if (!resource.tokens.includes(token)) return 0;
     if (this.tokens.unlink(token)) return 0;
     resource.state = "releasing";
@@ -214,7 +214,7 @@ export class ResourceManager {
     await this.releaser.release(resource);
   }
 
-  /** A registered client's connection closed (§5.7): release its leases, or orphan persistent ones. */
+  /** A registered client's connection closed (docs/wire.md §5.7): release its leases, or orphan persistent ones. */
   clientGone(conn: Connection): void {
     for (const token of [...this.tokens.clientTokens(conn)]) {
       if (token.persistent) {
@@ -225,7 +225,7 @@ export class ResourceManager {
     }
   }
 
-  /** CONVERT (§7.25): 0, −ENOENT not held by the target, −EALREADY same mode, or the acquire error. */
+  /** CONVERT (docs/wire.md §7.25): 0, −ENOENT not held by the target, −EALREADY same mode, or the acquire error. */
   async convert(target: Connection, res: SanlkResource, ownerNoWait: boolean): Promise<number> {
     const token = this.tokens.clientTokens(target).find((t) =>
       t.resource.lockspace === res.lockspaceName && t.resource.name === res.name);
@@ -246,7 +246,7 @@ export class ResourceManager {
     return 0;
   }
 
-  /** SET_LVB (§7.24): held on this host with ACQUIRE_LVB. */
+  /** SET_LVB (docs/wire.md §7.24): held on this host with ACQUIRE_LVB. */
   setLvb(lockspace: string, name: string, data: Uint8Array): number {
     const resource = this.tokens.get(lockspace, name);
     if (resource === undefined || resource.state !== "held") return -Errno.ENOENT;
@@ -259,7 +259,7 @@ export class ResourceManager {
     return 0;
   }
 
-  /** GET_LVB (§7.24): the in-memory copy, `size` bytes (0 → one sector). */
+  /** GET_LVB (docs/wire.md §7.24): the in-memory copy, `size` bytes (0 → one sector). */
   getLvb(lockspace: string, name: string, size: number): { result: number; data?: Uint8Array } {
     const resource = this.tokens.get(lockspace, name);
     if (resource === undefined || resource.state !== "held") return { result: -Errno.ENOENT };
@@ -270,12 +270,12 @@ export class ResourceManager {
     return { result: 0, data: sector.subarray(0, wanted) };
   }
 
-  /** Whether any resource of the lockspace is in use (REM_UNUSED −EBUSY, §7.3; orphans count). */
+  /** Whether any resource of the lockspace is in use (REM_UNUSED −EBUSY, docs/wire.md §7.3; orphans count). */
   lockspaceInUse(lockspace: string): boolean {
     return this.tokens.inLockspace(lockspace).length > 0;
   }
 
-  /** Holders still linked to live clients in the lockspace (they must be gone before leaving, §7.11 rule 5). */
+  /** Holders still linked to live clients in the lockspace (they must be gone before leaving, docs/algorithms.md §7.11 rule 5). */
   lockspaceHolders(lockspace: string, includeOrphans: boolean): Token[] {
     return this.tokens.inLockspace(lockspace).flatMap((r) =>
       r.tokens.filter((t) => t.conn !== undefined || includeOrphans));
@@ -286,7 +286,7 @@ export class ResourceManager {
     return this.tokens.inLockspace(lockspace).some((r) => r.state !== "held");
   }
 
-  /** Lockspace gone: orphans are forgotten without disk I/O (§7.8). */
+  /** Lockspace gone: orphans are forgotten without disk I/O (docs/algorithms.md §7.8). */
   forgetLockspace(lockspace: string): void {
     for (const resource of this.tokens.inLockspace(lockspace)) {
       if (resource.tokens.every((t) => t.conn === undefined) && resource.state === "held") this.drop(resource);
@@ -324,7 +324,7 @@ async function useLeaseDevice(devices: SharedLeaseDevices, path: string, ioTimeo
   try {
     use = await devices.use(path, leaseIoTimeoutMs(ioTimeout));
   } catch (error) {
-    // §7.7 recorded: a lease path that does not exist → −ENOENT.
+    // docs/wire.md §7.7 recorded: a lease path that does not exist → −ENOENT.
     const code = (error as { code?: string }).code;
     if (code === "ERR_DEVICE_NOT_FOUND") throw fail(-Errno.ENOENT, `lease path ${path} does not exist`);
     throw error;

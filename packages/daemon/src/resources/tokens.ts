@@ -1,6 +1,6 @@
 /**
- * Resource leases this host holds, and which local client holds each (wire.md §5.6,
- * algorithms.md §5.6, §7.1, §7.8).
+ * Resource leases this host holds, and which local client holds each (docs/wire.md §5.6,
+ * docs/algorithms.md §5.6, §7.1, §7.8).
  *
  * One `HeldResource` per (lockspace, resource) on this host: it owns the PaxosLease (one
  * on-disk ownership: the exclusive leader, or one shared mark shared by every local shared
@@ -27,21 +27,21 @@ export interface HeldResource {
   readonly deviceUse: LeaseDeviceUse;
   readonly shared: boolean;
   state: HeldState;
-  /** Acquired with ACQUIRE_LVB (SET/GET_LVB allowed, §7.24). */
+  /** Acquired with ACQUIRE_LVB (SET/GET_LVB allowed, docs/wire.md §7.24). */
   lvb: boolean;
   /** Local holders; an orphan is a token without a connection. */
   readonly tokens: Token[];
-  /** The lockspace instance's host generation when acquired (§7.11 rule 3). */
+  /** The lockspace instance's host generation when acquired (docs/algorithms.md §7.11 rule 3). */
   readonly generation: bigint;
   /** Daemon-wide resource number shown as res_id in STATUS. */
   readonly resId: number;
-  /** REL_RENAME: the name the leader is written with when the lease is freed on disk (§4.8). */
+  /** REL_RENAME: the name the leader is written with when the lease is freed on disk (docs/algorithms.md §4.8). */
   renameTo?: string;
 }
 
 export interface Token {
   readonly resource: HeldResource;
-  /** The holding client; undefined once orphaned (§7.8). */
+  /** The holding client; undefined once orphaned (docs/algorithms.md §7.8). */
   conn: Connection | undefined;
   pid: number;
   readonly persistent: boolean;
@@ -67,7 +67,7 @@ export class TokenTable {
   private readonly resources = new Map<string, HeldResource>();
   /** Keys claimed by an acquire that is still opening its device (local −EBUSY for others). */
   private readonly reserved = new Set<string>();
-  /** Tokens of each client, in acquisition order (INQUIRE order, §10.3). */
+  /** Tokens of each client, in acquisition order (INQUIRE order, docs/wire.md §10.3). */
   private readonly byClient = new Map<Connection, Token[]>();
   private nextTokenId = 1;
 
@@ -122,7 +122,7 @@ export class TokenTable {
     return this.clientTokens(conn).length;
   }
 
-  /** Links a holder (§7.11 rule 3 is checked by the caller right before). */
+  /** Links a holder (docs/algorithms.md §7.11 rule 3 is checked by the caller right before). */
   link(resource: HeldResource, conn: Connection, persistent: boolean): Token {
     const token: Token = { resource, conn, pid: conn.pid, persistent, tokenId: this.nextTokenId++ };
     resource.tokens.push(token);
@@ -150,7 +150,7 @@ export class TokenTable {
     if (list.length === 0) this.byClient.delete(token.conn);
   }
 
-  /** The client is gone: its token stays on the resource without a connection (§7.8). */
+  /** The client is gone: its token stays on the resource without a connection (docs/algorithms.md §7.8). */
   orphan(token: Token): void {
     this.unlinkToken(token);
     token.conn = undefined;

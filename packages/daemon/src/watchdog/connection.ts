@@ -1,4 +1,4 @@
-/** One lockspace's watchdog connection: its renewal and expiry times (§7.5). */
+/** One lockspace's watchdog connection: its renewal and expiry times (docs/algorithms.md §7.5). */
 import { idRenewalFailSeconds } from "@sanlock-ts/core";
 import type { WatchdogConnection, WatchdogConnectionStatus } from "./watchdog.js";
 import { WatchdogError } from "./errors.js";
@@ -36,7 +36,7 @@ export class ExpiryConnection implements WatchdogConnection {
 
   renewed(lastSuccess: number): void {
     if (this.closedFlag) throw new WatchdogError("ERR_WATCHDOG_CLOSED", `watchdog connection ${this.name}: renewed after close`);
-    // §7.11.5: once cleared, the lockspace is leaving; a late renewal must not re-arm it.
+    // docs/algorithms.md §7.11.5: once cleared, the lockspace is leaving; a late renewal must not re-arm it.
     if (this.cleared) throw new WatchdogError("ERR_WATCHDOG_CLOSED", `watchdog connection ${this.name}: renewed after its expiry was cleared`);
     assertSeconds(lastSuccess, "lastSuccess", this.name);
     this.renewal = lastSuccess;

@@ -1,5 +1,5 @@
 /**
- * What the watchdog tester needs from a hardware watchdog (algorithms.md §7.5,
+ * What the watchdog tester needs from a hardware watchdog (docs/algorithms.md §7.5,
  * the operations wdmd performs on /dev/watchdog).
  */
 export interface WatchdogDevice {
@@ -20,7 +20,7 @@ export interface WatchdogDevice {
   keepalive(): void;
   /**
    * Close without the disarm code: the countdown keeps running (on common
-   * drivers the close itself counts as one last keepalive, §7.5.4).
+   * drivers the close itself counts as one last keepalive, docs/algorithms.md §7.5.4).
    */
   closeUnclean(): void;
   /** Write the magic 'V' and close: the watchdog is stopped (clean shutdown only). */

@@ -1,4 +1,4 @@
-/** Stable error codes of the watchdog layer (algorithms.md §7.5). */
+/** Stable error codes of the watchdog layer (docs/algorithms.md §7.5). */
 export type WatchdogErrorCode =
   | "ERR_NO_WATCHDOG_DEVICE"
   | "ERR_WATCHDOG_OPEN"

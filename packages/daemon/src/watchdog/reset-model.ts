@@ -3,7 +3,7 @@
  * after the last ping and then "resets the host" by calling `onReset`
  * (typically SIGKILL to the daemon and its clients, see `killPidsOnReset`).
  *
- * Pings, as on common Linux drivers (algorithms.md §7.5.4): opening the
+ * Pings, as on common Linux drivers (docs/algorithms.md §7.5.4): opening the
  * device, each keepalive, and a close without the magic code. A magic close
  * (disarm) stops the countdown.
  *

@@ -1,6 +1,6 @@
 /**
  * Monotonic time plus one-shot timers, injected into the watchdog and recovery
- * modules so unit tests run in virtual time (algorithms.md §1.1: every deadline
+ * modules so unit tests run in virtual time (docs/algorithms.md §1.1: every deadline
  * is on the monotonic clock, never wall-clock time).
  */
 

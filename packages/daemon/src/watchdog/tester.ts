@@ -1,5 +1,5 @@
 /**
- * The wdmd test loop (algorithms.md §7.5.4; sanlock wdmd/main.c test_loop and
+ * The wdmd test loop (docs/algorithms.md §7.5.4; sanlock wdmd/main.c test_loop and
  * test_clients), multiplexing every lockspace connection onto one device:
  *
  * - every 10 s (every 1 s after a failed test) each connection with an expiry
@@ -7,7 +7,7 @@
  * - all fine → keepalive (re-opening the device if it was closed);
  * - any failed → close the device without the magic code and stop keeping it
  *   alive, so the last ping lies in [expire - 10, expire) and the device fires
- *   in [expire + 50, expire + 60) (§7.5.6).
+ *   in [expire + 50, expire + 60) (docs/algorithms.md §7.5.6).
  *
  * Times are compared in whole monotonic seconds, like wdmd.
  *
@@ -77,7 +77,7 @@ export class WatchdogTester implements Watchdog {
     const connection = new ExpiryConnection(name, lastSuccess, ioTimeout, (c) => this.connectionClosed(c));
     if (!this.enabled) {
       // First user: open the device and verify its 60 s timeout (wdmd open_watchdog);
-      // a failure here fails the join (§7.5.1).
+      // a failure here fails the join (docs/algorithms.md §7.5.1).
       this.options.device.arm(WATCHDOG_FIRE_TIMEOUT);
       this.lastKeepalive = this.nowSeconds();
       this.enabled = true;
@@ -141,7 +141,7 @@ export class WatchdogTester implements Watchdog {
     this.cancelNextTest = this.options.scheduler.after(delay, () => this.runTest());
   }
 
-  /** §7.5.4: expired, or within one standard test interval of expiring (`now >= expire` is implied). */
+  /** docs/algorithms.md §7.5.4: expired, or within one standard test interval of expiring (`now >= expire` is implied). */
   private failedConnections(now: number): string[] {
     const failed: string[] = [];
     for (const c of this.connections) {
@@ -177,7 +177,7 @@ export class WatchdogTester implements Watchdog {
   }
 
   private connectionClosed(connection: ExpiryConnection): void {
-    // §7.5.5: a connection closed with an expiry in force keeps being tested.
+    // docs/algorithms.md §7.5.5: a connection closed with an expiry in force keeps being tested.
     if (connection.expire === 0) this.connections.delete(connection);
     this.closeIfUnused();
   }

@@ -1,5 +1,5 @@
 /**
- * The daemon's watchdog on a thread of its own (algorithms.md §7.5): the main-thread handle
+ * The daemon's watchdog on a thread of its own (docs/algorithms.md §7.5): the main-thread handle
  * of watchdog-worker.ts, which runs the wdmd test loop (WatchdogTester) and opens, keeps
  * alive and closes the device.
  *
@@ -13,16 +13,16 @@
  *
  * Why not the renewal worker (renewal-worker.ts): that thread lives only while lockspaces
  * exist (it is stopped with the last one), while the watchdog must outlive a lockspace whose
- * expiry is still in force (§7.5.5) and keep testing after a failed test; it runs the
+ * expiry is still in force (docs/algorithms.md §7.5.5) and keep testing after a failed test; it runs the
  * renewals and decodes whole lockspace areas for every lockspace, so its loop can be busy;
  * and when it dies the renewals stop, which the lockspaces already treat as failing renewal
- * (§2.4) — the watchdog must then be the independent part that still acts. A thread costs a
+ * (docs/algorithms.md §2.4) — the watchdog must then be the independent part that still acts. A thread costs a
  * V8 isolate (about 10 MiB); one more is cheap next to that independence.
  *
  * Order: every call on a connection (renewed, clearExpiry, close) is posted on the one
  * worker port, in the order made, after the register of that connection. register() and
  * shutdown() wait for the thread's answer (Atomics.wait, bounded), because a join must fail
- * when the device cannot be armed at 60 s (§7.5.1) and the exit must know whether the device
+ * when the device cannot be armed at 60 s (docs/algorithms.md §7.5.1) and the exit must know whether the device
  * was disarmed. Each connection is mirrored here (the same ExpiryConnection code), so misuse
  * throws synchronously as before and status() needs no answer; the device state comes from
  * shared memory the thread updates after everything it does.
@@ -142,7 +142,7 @@ export class ThreadedWatchdog implements Watchdog {
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   private readonly state = new Float64Array(new SharedArrayBuffer(STATE_SLOTS * 8));
   private readonly resetPids = new Int32Array(new SharedArrayBuffer((MAX_RESET_PIDS + 1) * 4));
-  /** Mirrors of the thread's connections; closed ones stay while their expiry is in force (§7.5.5). */
+  /** Mirrors of the thread's connections; closed ones stay while their expiry is in force (docs/algorithms.md §7.5.5). */
   private readonly connections = new Set<ExpiryConnection>();
   private nextId = 1;
   private nextSeq = 1;

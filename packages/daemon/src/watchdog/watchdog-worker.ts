@@ -1,5 +1,5 @@
 /**
- * The watchdog thread (algorithms.md §7.5): the wdmd test loop (WatchdogTester) and the
+ * The watchdog thread (docs/algorithms.md §7.5): the wdmd test loop (WatchdogTester) and the
  * device it drives, on a worker thread of their own. The device is opened, kept alive and
  * closed only here, on this thread's timers, so a busy or blocked main thread cannot delay
  * the test that closes it before an expiry (thread.ts explains the design).

@@ -1,5 +1,5 @@
 /**
- * The watchdog contract seen by lockspaces (algorithms.md §7.5): one
+ * The watchdog contract seen by lockspaces (docs/algorithms.md §7.5): one
  * connection per joined lockspace, carrying the time by which the host must
  * be reset if the lockspace's processes may still run.
  */
@@ -19,11 +19,11 @@ export interface WatchdogConnection {
   readonly name: string;
   /** Current expiry (monotonic seconds), 0 when none is in force. */
   readonly expire: number;
-  /** §7.5.2 / §7.11.2: after a renewal write succeeded, `expire = lastSuccess + 8N`. */
+  /** docs/algorithms.md §7.5.2 / §7.11.2: after a renewal write succeeded, `expire = lastSuccess + 8N`. */
   renewed(lastSuccess: number): void;
-  /** §7.5.3: the lockspace was left safely (every holder gone, §7.11.5): no expiry any more. */
+  /** docs/algorithms.md §7.5.3: the lockspace was left safely (every holder gone, docs/algorithms.md §7.11.5): no expiry any more. */
   clearExpiry(): void;
-  /** Drop the connection. An expiry still in force keeps being enforced (§7.5.5). */
+  /** Drop the connection. An expiry still in force keeps being enforced (docs/algorithms.md §7.5.5). */
   close(): void;
 }
 
@@ -53,7 +53,7 @@ export interface ShutdownResult {
 export interface Watchdog {
   readonly kind: WatchdogKind;
   /**
-   * §7.5.1 / §7.11.1: register a lockspace at join, before any lease of it can
+   * docs/algorithms.md §7.5.1 / §7.11.1: register a lockspace at join, before any lease of it can
    * be granted, with `expire = lastSuccess + 8N`. Throws WatchdogError when the
    * device cannot be armed with the 60 s fire timeout (the join must then fail).
    */

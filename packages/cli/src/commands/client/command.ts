@@ -1,7 +1,7 @@
 /**
  * `sanlock-ts client <action> [options]`: send requests to a running daemon,
  * with the actions, option letters, output text and exit codes of
- * `sanlock client` 3.8.5 (spec wire.md §11). This module only declares the
+ * `sanlock client` 3.8.5 (spec docs/wire.md §11). This module only declares the
  * options; the action code is imported when it runs (start-up stays cheap).
  */
 import type { Argv } from "yargs";

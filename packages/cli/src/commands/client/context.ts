@@ -2,7 +2,7 @@
  * What every client action needs: the parsed options as sanlock reads them,
  * the daemon's socket, and the result code of a failed call. Result codes are
  * printed exactly as sanlock prints them; a second line on stderr names the
- * code and what it means (wire.md §9).
+ * code and what it means (docs/wire.md §9).
  */
 import type { CallTarget } from "@sanlock-ts/client/calls";
 import { ClientError, SanlockError } from "@sanlock-ts/client/errors";
@@ -12,7 +12,7 @@ import { CliArgError } from "../../args/errors.js";
 import type { ParsedArgs } from "../command-module.js";
 import type { Output } from "../../output.js";
 
-/** Waits that are not meant to last (status, version...) give up after this long (the daemon ignores bad requests, §5.4). */
+/** Waits that are not meant to last (status, version...) give up after this long (the daemon ignores bad requests, docs/wire.md §5.4). */
 export const QUICK_TIMEOUT_MS = 60_000;
 
 export class ClientContext {
@@ -95,7 +95,7 @@ export function parseCNumber(text: string, what: string): bigint {
 
 /**
  * The value libsanlock would return for a failed call: the daemon's result,
- * or a negated errno of the socket call (−2 no socket, −111 refused, §9.1),
+ * or a negated errno of the socket call (−2 no socket, −111 refused, docs/wire.md §9.1),
  * −1 for a reply cut short.
  */
 export function resultOfError(err: unknown): number {

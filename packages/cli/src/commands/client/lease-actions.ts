@@ -1,6 +1,6 @@
 /**
  * Lease actions: command, acquire, convert, release, inquire, request
- * (wire.md §7.1, §7.7–§7.11, §7.25, §11.8–§11.9).
+ * (docs/wire.md §7.1, §7.7–§7.11, §7.25, §11.8–§11.9).
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";
@@ -43,7 +43,7 @@ async function convert(ctx: ClientContext): Promise<number> {
   return rv;
 }
 
-/** release -r ... -p PID [-a 1] [-O 1]; -O 1 -s NAME without -r releases the lockspace's orphans (§7.8). */
+/** release -r ... -p PID [-a 1] [-O 1]; -O 1 -s NAME without -r releases the lockspace's orphans (docs/wire.md §7.8). */
 async function release(ctx: ClientContext): Promise<number> {
   const pid = pidOf(ctx);
   const orphan = ctx.int("O") !== 0;
@@ -67,7 +67,7 @@ async function release(ctx: ClientContext): Promise<number> {
   return rv;
 }
 
-/** inquire -p PID [-D] (§11.8). */
+/** inquire -p PID [-D] (docs/wire.md §11.8). */
 async function inquire(ctx: ClientContext): Promise<number> {
   const pid = pidOf(ctx);
   let got: { result: number; count: number; state: string };
@@ -101,7 +101,7 @@ async function inquire(ctx: ClientContext): Promise<number> {
   return got.result;
 }
 
-/** request -r RES[:LVER] -f MODE: the version is the string's LVER (0 = none), flags 0 (§7.11). */
+/** request -r RES[:LVER] -f MODE: the version is the string's LVER (0 = none), flags 0 (docs/wire.md §7.11). */
 async function request(ctx: ClientContext): Promise<number> {
   const resources = resourceArgs(ctx, 1);
   if (resources === null) return -1;
@@ -127,7 +127,7 @@ function commandLine(ctx: ClientContext): string[] {
 
 /**
  * command -r RES ... [-c PATH ARGS]: register, acquire on the registered
- * connection, then become PATH (§7.1), as sanlock does: execv in place, so the
+ * connection, then become PATH (docs/wire.md §7.1), as sanlock does: execv in place, so the
  * program keeps this pid and the registered socket, and the daemon releases the
  * leases only once the program has exited (@sanlock-ts/daemon/exec-holder). No
  * PATH search (execv). If execv fails, sanlock prints "execv failed: <strerror>"
@@ -170,7 +170,7 @@ async function command(ctx: ClientContext): Promise<number> {
   const failure = await ExecHolder.adopt(registration, ctx.socketPath).becomeProgram(path as string, args);
   ctx.output.error(`execv failed: ${failure.message}`);
   ctx.output.error(`sanlock-ts: command: ${path as string} was not executed (${failure.code}); its leases are released; exit status 0, as sanlock 3.8.5`);
-  await registration.close(); // the daemon releases the leases (§5.7)
+  await registration.close(); // the daemon releases the leases (docs/wire.md §5.7)
   return 0;
 }
 

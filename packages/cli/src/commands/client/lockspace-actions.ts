@@ -1,6 +1,6 @@
 /**
  * Lockspace and on-disk actions: add_lockspace, inq_lockspace, rem_lockspace,
- * init (write), read, align, examine (wire.md §7.2–§7.3, §7.12–§7.20, §11).
+ * init (write), read, align, examine (docs/wire.md §7.2–§7.3, §7.12–§7.20, §11).
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { formatResourceString } from "@sanlock-ts/client/resource-string";
@@ -10,7 +10,7 @@ import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { alignOf, geometryFlags, resourceArgs, sectorOf } from "./resource-args.js";
 
-// sanlock's default io_timeout; add_lockspace sends another value only when -o differs (§7.2).
+// sanlock's default io_timeout; add_lockspace sends another value only when -o differs (docs/wire.md §7.2).
 import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/core/limits";
 
 function lockspaceArg(ctx: ClientContext): LockspaceArg {
@@ -67,7 +67,7 @@ async function remLockspace(ctx: ClientContext): Promise<number> {
   return announced(ctx, "rem_lockspace", () => ops.remLockspace(ctx.waiting, { ...ls, wait: true, unused: false }));
 }
 
-/** init / write: -s formats a lockspace (io_timeout 10 unless -o), -r a resource lease (§7.17, §7.18). */
+/** init / write: -s formats a lockspace (io_timeout 10 unless -o), -r a resource lease (docs/wire.md §7.17, §7.18). */
 async function init(ctx: ClientContext): Promise<number> {
   const flags = geometryFlags(ctx);
   const s = ctx.opt("s");
@@ -85,7 +85,7 @@ async function init(ctx: ClientContext): Promise<number> {
     ops.writeResource(ctx.quick, { ...r.spec, maxHosts: ctx.int("m"), numHosts: ctx.int("n"), clear, flags }));
 }
 
-/** read -s / read -r [-h 1]: what is on disk, printed as sanlock does (§11.7). */
+/** read -s / read -r [-h 1]: what is on disk, printed as sanlock does (docs/wire.md §11.7). */
 async function read(ctx: ClientContext): Promise<number> {
   const flags = geometryFlags(ctx);
   const s = ctx.opt("s");
@@ -124,7 +124,7 @@ async function read(ctx: ClientContext): Promise<number> {
   }
 }
 
-/** align -s LS:0:PATH:0: the daemon's alignment for the path; exit 1 because the value is not 0 (§7.12). */
+/** align -s LS:0:PATH:0: the daemon's alignment for the path; exit 1 because the value is not 0 (docs/wire.md §7.12). */
 async function align(ctx: ClientContext): Promise<number> {
   const a = lockspaceArg(ctx);
   ctx.output.line("align");
@@ -139,7 +139,7 @@ async function align(ctx: ClientContext): Promise<number> {
   return rv;
 }
 
-/** examine -s LS:HID:PATH:OFF (lockspace) or -r RES (one lease): look for requests (§7.13). */
+/** examine -s LS:HID:PATH:OFF (lockspace) or -r RES (one lease): look for requests (docs/wire.md §7.13). */
 async function examine(ctx: ClientContext): Promise<number> {
   const s = ctx.opt("s");
   if (s !== undefined && parseLockspaceArg(s).path !== "") {

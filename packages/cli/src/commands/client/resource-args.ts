@@ -36,7 +36,7 @@ export function resourceArgs(ctx: ClientContext, min: number): CliResource[] | n
   return out;
 }
 
-/** ACQUIRE arguments of a -r: ":SH" → shared, ":<lver>" → that version only, plus -n / -P (§7.7). */
+/** ACQUIRE arguments of a -r: ":SH" → shared, ":<lver>" → that version only, plus -n / -P (docs/wire.md §7.7). */
 export function acquireSpec(ctx: ClientContext, r: CliResource): AcquireSpec {
   const numHosts = ctx.opt("n") !== undefined && ctx.int("n") !== 0 ? ctx.int("n") : undefined;
   return { ...r.spec, shared: r.arg.shared, version: r.arg.lver, numHosts, persistent: ctx.int("P") !== 0 };

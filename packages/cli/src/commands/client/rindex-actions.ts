@@ -1,6 +1,6 @@
 /**
  * Resource index actions: format, rebuild, create, delete, lookup, update
- * (wire.md §7.31). Their output has no leading "<action>" line.
+ * (docs/wire.md §7.31). Their output has no leading "<action>" line.
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { CliArgError } from "../../args/errors.js";

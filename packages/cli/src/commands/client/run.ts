@@ -7,7 +7,7 @@ import type { ParsedArgs } from "../command-module.js";
 import { EXIT_FAILURE, EXIT_OK, type Output } from "../../output.js";
 import { ClientContext } from "./context.js";
 
-/** An action returns sanlock's final result value; the exit status is 0 only for 0 (§11). */
+/** An action returns sanlock's final result value; the exit status is 0 only for 0 (docs/wire.md §11). */
 export type ClientAction = (ctx: ClientContext) => Promise<number>;
 type Loader = () => Promise<ClientAction>;
 

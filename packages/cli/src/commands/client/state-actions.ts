@@ -1,6 +1,6 @@
 /**
  * Daemon-wide actions: status, host_status, renewal, gets, log_dump,
- * shutdown, version, set_event, set_config (wire.md §7, §11).
+ * shutdown, version, set_event, set_config (docs/wire.md §7, §11).
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PROTOCOL_VERSION } from "@sanlock-ts/client/wire/constants";
@@ -10,13 +10,13 @@ import type { ClientAction } from "./run.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { recordJson, recordLines, sortRecords, toJson } from "./status-format.js";
 
-/** STATUS, printed record by record or sorted with -o p|s; exit 1 only when the daemon cannot be reached (§11.1). */
+/** STATUS, printed record by record or sorted with -o p|s; exit 1 only when the daemon cannot be reached (docs/wire.md §11.1). */
 async function status(ctx: ClientContext): Promise<number> {
   let st: ops.DaemonStatus;
   try {
     st = await ops.status(ctx.quick, 0);
   } catch (err) {
-    // Nothing is printed when the daemon cannot be reached; exit status 1 (§11.1).
+    // Nothing is printed when the daemon cannot be reached; exit status 1 (docs/wire.md §11.1).
     const rv = resultOfError(err);
     ctx.explain("status", rv);
     return rv;
@@ -55,7 +55,7 @@ async function printHosts(ctx: ClientContext, name: string, json: Record<string,
   return 0;
 }
 
-/** host_status -s NAME, or without -s every lockspace from STATUS level 3 (§11.3). */
+/** host_status -s NAME, or without -s every lockspace from STATUS level 3 (docs/wire.md §11.3). */
 async function hostStatus(ctx: ClientContext): Promise<number> {
   const json: Record<string, unknown>[] | null = ctx.json ? [] : null;
   const s = ctx.opt("s");
@@ -80,7 +80,7 @@ async function hostStatus(ctx: ClientContext): Promise<number> {
   return 0;
 }
 
-/** renewal -s NAME: one line per renewal record, oldest first (§11.5). */
+/** renewal -s NAME: one line per renewal record, oldest first (docs/wire.md §11.5). */
 async function renewal(ctx: ClientContext): Promise<number> {
   const name = parseLockspaceArg(ctx.require("s", "LOCKSPACE")).name;
   try {
@@ -102,7 +102,7 @@ function lsfText(flags: number): string {
   return `${flags & LsFlag.ADD ? "ADD " : ""}${flags & LsFlag.REM ? "REM " : ""}`;
 }
 
-/** gets [-h 0|1]: lockspaces and, with -h 1, their hosts (§11.4). */
+/** gets [-h 0|1]: lockspaces and, with -h 1, their hosts (docs/wire.md §11.4). */
 async function gets(ctx: ClientContext): Promise<number> {
   let listing: { result: number; lockspaces: ops.LockspaceInfo[] };
   try {
@@ -141,7 +141,7 @@ async function gets(ctx: ClientContext): Promise<number> {
   return 0;
 }
 
-/** log_dump: the daemon's log and a newline; like sanlock, the exit status is 1 after a dump (§7.6). */
+/** log_dump: the daemon's log and a newline; like sanlock, the exit status is 1 after a dump (docs/wire.md §7.6). */
 async function logDump(ctx: ClientContext): Promise<number> {
   try {
     const log = await ops.logDump(ctx.quick);
@@ -154,7 +154,7 @@ async function logDump(ctx: ClientContext): Promise<number> {
   }
 }
 
-/** shutdown [-f 0|1] [-w 0|1] (§7.4, §7.27). */
+/** shutdown [-f 0|1] [-w 0|1] (docs/wire.md §7.4, §7.27). */
 async function shutdown(ctx: ClientContext): Promise<number> {
   const force = Number(ctx.u64("f"));
   const wait = ctx.int("w");
@@ -170,7 +170,7 @@ function versionText(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff} (0x${hex})`;
 }
 
-/** version: client and daemon versions and socket protocols; always exit 0 (§11.6). */
+/** version: client and daemon versions and socket protocols; always exit 0 (docs/wire.md §11.6). */
 async function version(ctx: ClientContext): Promise<number> {
   let daemon = 0;
   let proto = 0;
@@ -190,7 +190,7 @@ async function version(ctx: ClientContext): Promise<number> {
   return 0;
 }
 
-/** set_event -s LS -i HOST_ID [-g GEN] -e EVENT -d DATA (§7.28). */
+/** set_event -s LS -i HOST_ID [-g GEN] -e EVENT -d DATA (docs/wire.md §7.28). */
 async function setEvent(ctx: ClientContext): Promise<number> {
   const name = parseLockspaceArg(ctx.require("s", "LOCKSPACE")).name;
   const a = { lockspace: name, hostId: ctx.u64("i"), generation: ctx.u64("g"), event: ctx.u64("e"), data: ctx.u64("d"), flags: 0 };
@@ -201,7 +201,7 @@ async function setEvent(ctx: ClientContext): Promise<number> {
   return rv;
 }
 
-/** set_config -s LS -u 0|1 or -O 0|1 (-O wins, as in sanlock; §7.29). */
+/** set_config -s LS -u 0|1 or -O 0|1 (-O wins, as in sanlock; docs/wire.md §7.29). */
 async function setConfig(ctx: ClientContext): Promise<number> {
   const name = parseLockspaceArg(ctx.require("s", "LOCKSPACE")).name;
   let command = 0;

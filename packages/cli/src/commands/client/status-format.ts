@@ -1,6 +1,6 @@
 /**
  * The text `sanlock client status` prints for the STATUS record stream
- * (wire.md §11.1), its -o p / -o s orders, and the JSON form.
+ * (docs/wire.md §11.1), its -o p / -o s orders, and the JSON form.
  */
 import { escapePath } from "@sanlock-ts/client/resource-string";
 import { ResFlag, StateType } from "@sanlock-ts/client/wire/constants";
