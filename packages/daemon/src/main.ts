@@ -94,8 +94,11 @@ export function defaultHostName(): string {
 /**
  * Privileged mode: become the socket user (sanlock's setup_groups + setup_uid_gid). The
  * supplementary groups are reset to the user's own first, so root's groups are not kept.
+ * As in sanlock, nothing is switched unless both a user and a group name are set.
  */
-function switchToSocketUser(owner: SocketOwner, userName: string | undefined, log: DaemonLog): void {
+function switchToSocketUser(owner: SocketOwner, log: DaemonLog): void {
+  const userName = owner.userName;
+  if (userName === undefined || owner.groupName === undefined) return;
   const getuid = process.getuid?.bind(process);
   const getgid = process.getgid?.bind(process);
   if (getuid === undefined || getgid === undefined) return;
@@ -133,7 +136,7 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
   prepareRunDir(environment.runDir, owner, environment.privileged);
   const pidFile = await acquirePidFile(environment.runDir);
   try {
-    if (environment.privileged) switchToSocketUser(owner, settings.socketUser ?? (owner.uid === 0 ? undefined : "sanlock"), log);
+    if (environment.privileged) switchToSocketUser(owner, log);
     const ourHostName = settings.ourHostName ?? defaultHostName();
     log.warn(`sanlock daemon started ${VERSION_STRING} host ${ourHostName} (${hostname()})`);
     const registry = defaultCommandRegistry();

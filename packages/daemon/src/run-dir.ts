@@ -6,8 +6,9 @@
  *   privileged, (uid, gid) when not; a chown failure is fatal, as in sanlock.
  * - the socket `<run_dir>/sanlock.sock`: a stale file is unlinked, then bind, chmod 0660,
  *   chown(uid, gid) (fatal on failure), listen. Access control is only this file mode.
- * - owner uid/gid: a user AND a group named "sanlock" → theirs, else 0/0; -U/-G override and
- *   an unknown name falls back to 0.
+ * - owner uid/gid (main.c defaults, user_to_uid, group_to_gid): a user AND a group named
+ *   "sanlock" → theirs, else 0/0; -U replaces only the uid and -G only the gid, each looked up
+ *   by name only (getpwnam/getgrnam: "65534" is not a name), an unknown one giving 0.
  */
 import { chmodSync, chownSync, linkSync, mkdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -39,6 +40,13 @@ export class RunDirError extends Error {
 export interface SocketOwner {
   readonly uid: number;
   readonly gid: number;
+  /**
+   * sanlock's com.uname / com.gname: the -U / -G (or sanlock.conf uname / gname) names, else
+   * "sanlock" when the default came from the sanlock user and group. Privileged mode switches
+   * to uid/gid only when both are set (setup_uid_gid).
+   */
+  readonly userName?: string | undefined;
+  readonly groupName?: string | undefined;
 }
 
 export function socketPath(runDir: string): string {
@@ -85,21 +93,24 @@ function nameLookup(): NameLookup {
   return lookup;
 }
 
-function numericId(value: string): number | undefined {
-  return /^\d{1,10}$/.test(value) ? Number(value) : undefined;
-}
-
-/** uid/gid the socket (and in privileged mode the daemon) will have (docs/wire.md §2.2). */
+/**
+ * uid/gid the socket (and in privileged mode the daemon) will have (§2.2). sanlock starts from
+ * the defaults (the "sanlock" user and group when both exist, else 0/0), then -U sets only
+ * com.uid and -G only com.gid: `-U nobody` alone keeps the default gid. Lookups are by name
+ * only; a numeric or unknown name gives 0, as user_to_uid / group_to_gid do.
+ */
 export function resolveSocketOwner(user: string | undefined, group: string | undefined): SocketOwner {
   const names = nameLookup();
-  if (user === undefined && group === undefined) {
-    const uid = names.uidOf("sanlock");
-    const gid = names.gidOf("sanlock");
-    return uid !== undefined && gid !== undefined ? { uid, gid } : { uid: 0, gid: 0 };
-  }
-  const uid = user === undefined ? 0 : names.uidOf(user) ?? numericId(user) ?? 0;
-  const gid = group === undefined ? 0 : names.gidOf(group) ?? numericId(group) ?? 0;
-  return { uid, gid };
+  const sanlockUid = names.uidOf("sanlock");
+  const sanlockGid = names.gidOf("sanlock");
+  const sanlockDefault = sanlockUid !== undefined && sanlockGid !== undefined;
+  const defaultName = sanlockDefault ? "sanlock" : undefined;
+  return {
+    uid: user !== undefined ? names.uidOf(user) ?? 0 : sanlockDefault ? sanlockUid : 0,
+    gid: group !== undefined ? names.gidOf(group) ?? 0 : sanlockDefault ? sanlockGid : 0,
+    userName: user ?? defaultName,
+    groupName: group ?? defaultName,
+  };
 }
 
 /** Creates run_dir if needed and gives it sanlock's ownership. */
