@@ -60,7 +60,7 @@ export interface DaemonStartOptions {
 export interface DaemonServices {
   /** -w 1: the watchdog device; -w 0: none (docs/algorithms.md §7.5). */
   readonly watchdog: Watchdog;
-  /** -g (docs/wire.md §7.3). */
+  /** -g (docs/algorithms.md §7.3). */
   readonly killGraceSeconds: number;
 }
 
@@ -148,7 +148,7 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
       ...(lockspaces ? { lockspaces } : {}),
     });
     const exited = server.exited.then(() => {
-      // Magic close only when no lockspace still has an expiry in force (docs/wire.md §7.5).
+      // Magic close only when no lockspace still has an expiry in force (docs/algorithms.md §7.5).
       const result = watchdog.shutdown();
       if (!result.disarmed) log.error(`watchdog not disarmed at exit: ${result.expiriesInForce.join(", ")}`);
       pidFile.release();

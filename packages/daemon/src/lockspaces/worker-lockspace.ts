@@ -159,7 +159,7 @@ export class WorkerLockspace {
   }
 }
 
-/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (docs/algorithms.md §7.2). */
+/** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (docs/wire.md §7.2). */
 function joinResult(error: unknown): number {
   return resultOf(error);
 }
