@@ -42,10 +42,27 @@ PY=/usr/bin/python3
 WORK=$(mktemp -d "${SANLOCK_TS_TEST_TMPDIR:-/var/tmp}/make-vectors.XXXXXX")
 OUT=$WORK/out
 mkdir -p "$OUT"
-DAEMONS=()
+# Every daemon started (also in the parallel subshells of scenario S) is listed in $WORK/daemons
+# as "PID RUN_DIR"; stop_daemons shuts each one down (forced: its lockspaces are removed, its
+# holders killed) and SIGKILLs it and its helper if it is still there after 10 s.
+stop_daemons() {
+  [ -e "$WORK/daemons" ] || return 0
+  local pid run helpers
+  while read -r pid run; do
+    kill -0 "$pid" 2>/dev/null || continue
+    SANLOCK_RUN_DIR=$run "$SANLOCK" client shutdown -f 1 >/dev/null 2>&1 || true
+  done <"$WORK/daemons"
+  while read -r pid run; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      helpers=$(ps -o pid= --ppid "$pid" || true)
+      kill -9 "$pid" $helpers 2>/dev/null || true
+    fi
+  done <"$WORK/daemons"
+  rm -f "$WORK/daemons"
+}
 cleanup() {
-  for pid in "${DAEMONS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${DAEMONS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_daemons
   if [ "$KEEP" = 1 ]; then echo "make-vectors: work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -65,7 +82,7 @@ start_daemon() {
   SANLOCK_RUN_DIR=$run SANLOCK_PRIVILEGED=0 "$SANLOCK" daemon -D -w 0 -l 0 -h 0 -U root -G root "$@" \
     >"$WORK/daemon-$name.log" 2>&1 &
   DAEMON_PID=$!
-  DAEMONS+=("$DAEMON_PID")
+  echo "$DAEMON_PID $run" >>"$WORK/daemons"
   for _ in $(seq 100); do [ -S "$run/sanlock.sock" ] && return 0; sleep 0.1; done
   echo "make-vectors: daemon $name did not start (see $WORK/daemon-$name.log)" >&2; exit 1
 }
