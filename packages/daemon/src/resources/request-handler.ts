@@ -5,8 +5,11 @@
  * delta-lease bitmap so its daemon looks at the record. Owner: when a renewal finds our bit
  * set in another host's record (or on EXAMINE), read the request record of each lease we
  * hold exclusively in that lockspace and apply its force mode to the holders:
- * FORCE → SIGKILL, GRACEFUL → the holder's killpath if it set one, else SIGTERM.
+ * FORCE → SIGKILL, GRACEFUL → the holder's killpath if it set one, else SIGTERM; the
+ * holder's RESTRICT bits from acquire time swap one signal, as sanlock's do_request does:
+ * FORCE sends SIGTERM if SIGKILL was restricted, GRACEFUL sends SIGKILL if SIGTERM was.
  */
+import { RestrictFlag } from "@sanlock-ts/client/wire/index";
 import { ForceMode, examineRequest, requestResource } from "@sanlock-ts/core";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
@@ -75,7 +78,9 @@ export class RequestHandler {
         // sanlock runs the client's killpath program here; sanlock-ts does not yet and sends SIGTERM.
         this.deps.log("warn", `pid ${conn.pid} has killpath ${conn.killpath.path}; sending SIGTERM instead`);
       }
-      const signal: NodeJS.Signals = force === ForceMode.FORCE ? "SIGKILL" : "SIGTERM";
+      const signal: NodeJS.Signals = force === ForceMode.FORCE
+        ? (token.restricted & RestrictFlag.SIGKILL ? "SIGTERM" : "SIGKILL")
+        : (token.restricted & RestrictFlag.SIGTERM && conn.killpath === undefined ? "SIGKILL" : "SIGTERM");
       try {
         process.kill(conn.pid, signal);
       } catch {

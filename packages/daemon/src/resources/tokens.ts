@@ -47,6 +47,12 @@ export interface Token {
   readonly persistent: boolean;
   /** Per-client token id shown in STATUS. */
   readonly tokenId: number;
+  /**
+   * The holder's RESTRICT_* bits when it acquired (sanlock copies cl->restricted into the token
+   * flags in cmd_acquire, then into the resource): a REQUEST's force mode uses these, not the
+   * connection's current bits (docs/algorithms.md §6.2).
+   */
+  readonly restricted: number;
 }
 
 /**
@@ -124,7 +130,7 @@ export class TokenTable {
 
   /** Links a holder (docs/algorithms.md §7.11 rule 3 is checked by the caller right before). */
   link(resource: HeldResource, conn: Connection, persistent: boolean): Token {
-    const token: Token = { resource, conn, pid: conn.pid, persistent, tokenId: this.nextTokenId++ };
+    const token: Token = { resource, conn, pid: conn.pid, persistent, tokenId: this.nextTokenId++, restricted: conn.restricted };
     resource.tokens.push(token);
     const list = this.byClient.get(conn) ?? [];
     list.push(token);
