@@ -21,10 +21,28 @@ export async function runPlainDaemonLine(argv: readonly string[], output: Output
 }
 
 /**
- * Memory settings first (they must precede the daemon's allocations) and the collector of
- * dropped I/O buffers (daemon process-memory.ts), then the daemon.
+ * The libuv pool re-exec first (a foreground daemon, -D, whose UV_THREADPOOL_SIZE is too small
+ * starts again in place: daemon device/threadpool.ts), before the daemon's modules load: the
+ * first image then costs node's own start only, not the whole module graph that runDaemonCommand
+ * would load before its own (now no-op) re-exec check; about 280 ms of a 580 ms start-up
+ * (bench/startup.mjs). Without -D the process detaches a child that gets the variable in its
+ * environment, so only -D re-executes here. Then memory settings (they must precede the
+ * daemon's allocations) and the collector of dropped I/O buffers (daemon process-memory.ts),
+ * then the daemon.
  */
 export async function startDaemonProcess(daemonArgv: readonly string[], output: Output): Promise<number> {
+  const { splitDaemonArgs, applyOptionValues, DEFAULT_SETTINGS } = await import("@sanlock-ts/daemon/options");
+  let foreground = false;
+  try {
+    foreground = applyOptionValues(DEFAULT_SETTINGS, splitDaemonArgs(daemonArgv).values).foreground;
+  } catch {
+    // A bad line: runDaemonCommand reports it.
+  }
+  if (foreground) {
+    const { reexecWithDaemonThreadpool } = await import("@sanlock-ts/daemon/device/threadpool");
+    // On failure runDaemonCommand tries again and reports why the pool keeps its size.
+    await reexecWithDaemonThreadpool(process.env).catch(() => undefined);
+  }
   const { applyDaemonMemorySettings, startBufferGarbageCollector } = await import("@sanlock-ts/daemon/process-memory");
   applyDaemonMemorySettings();
   const collector = startBufferGarbageCollector();
