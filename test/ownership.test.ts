@@ -18,7 +18,9 @@
 //   still work. RESTRICT_SIGKILL / RESTRICT_SIGTERM change signals only, and for a REQUEST's
 //   force mode they are the bits the holder had when it acquired the lease (token flags copied
 //   into the resource): FORCE sends SIGKILL, SIGTERM if SIGKILL was restricted; GRACEFUL (no
-//   killpath) sends SIGTERM, SIGKILL if SIGTERM was restricted.
+//   killpath) sends SIGTERM, SIGKILL if SIGTERM was restricted. Killing the holders of a lockspace
+//   being removed uses the connection's bits as they are then (kill_pids): SIGKILL, SIGTERM if
+//   SIGKILL is restricted, and back to SIGKILL if SIGTERM is restricted too.
 import t, { type Test } from "tap";
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync } from "node:fs";
@@ -62,6 +64,7 @@ class Res(ctypes.Structure):
                 ("data64", ctypes.c_uint64), ("data32", ctypes.c_uint32), ("unused", ctypes.c_uint32),
                 ("flags", ctypes.c_uint32), ("num_disks", ctypes.c_uint32)]
 LS = os.environ["OWN_LS"].encode()
+LS_PATH = os.environ["OWN_LS_PATH"]
 DISKS = json.loads(os.environ["OWN_DISKS"])
 fd = -1
 out_lock = threading.Lock()
@@ -96,6 +99,8 @@ def run(req):
         res = Res(lockspace_name=LS, name=req["res"].encode(), flags=req.get("flags", 0))
         sock, pid = (-1, req["pid"]) if "pid" in req else (fd, -1)
         c_call(lib.sanlock_convert(sock, pid, 0, ctypes.byref(res))); return {}
+    if op == "rem_lockspace":
+        sanlock.rem_lockspace(LS, 1, LS_PATH, wait=False); return {}
     if op == "request":
         sanlock.request(LS, req["res"].encode(), disks(req["res"]), action=req["action"]); return {}
     raise ValueError(op)
@@ -134,9 +139,12 @@ class Agent {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child;
 
-  constructor(t: Test, daemon: ClusterDaemon, disks: Record<string, string>, readonly label: string, ids?: { uid: number; gid: number }) {
+  constructor(t: Test, setup: SetUp, readonly label: string, ids?: { uid: number; gid: number }) {
     this.child = spawn(PYTHON, ["-u", "-c", AGENT], {
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", SANLOCK_RUN_DIR: daemon.runDir, OWN_LS: LS, OWN_DISKS: JSON.stringify(disks) },
+      env: {
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin", SANLOCK_RUN_DIR: setup.daemon.runDir,
+        OWN_LS: setup.ls, OWN_LS_PATH: setup.lsPath, OWN_DISKS: JSON.stringify(setup.disks),
+      },
       stdio: ["pipe", "pipe", "inherit"], cwd: "/", ...(ids ?? {}),
     });
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
@@ -217,7 +225,14 @@ function sanlockCli(daemon: ClusterDaemon, args: string[]): Promise<string> {
   });
 }
 
-async function setUp(t: Test, kind: DaemonKind, names: readonly string[]): Promise<{ daemon: ClusterDaemon; disks: Record<string, string> }> {
+interface SetUp {
+  daemon: ClusterDaemon;
+  ls: string;
+  lsPath: string;
+  disks: Record<string, string>;
+}
+
+async function setUp(t: Test, kind: DaemonKind, names: readonly string[], ls = LS): Promise<SetUp> {
   const dir = tempLeaseDir(t, "ownership-");
   const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
   // The socket is root:root 0660 (-U root -G root); a uid-nobody, gid-root client must reach it.
@@ -228,24 +243,25 @@ async function setUp(t: Test, kind: DaemonKind, names: readonly string[]): Promi
   for (const name of names) disks[name] = sparseFile(dir, name, MiB);
   const setup = [
     "import sanlock, sys, json",
-    `sanlock.write_lockspace(b"${LS}", "${lsPath}", iotimeout=1)`,
-    `sanlock.add_lockspace(b"${LS}", 1, "${lsPath}", iotimeout=1)`,
-    ...names.map((n) => `sanlock.write_resource(b"${LS}", b"${n}", [("${disks[n]}", 0)])`),
+    `sanlock.write_lockspace(b"${ls}", "${lsPath}", iotimeout=1)`,
+    `sanlock.add_lockspace(b"${ls}", 1, "${lsPath}", iotimeout=1)`,
+    ...names.map((n) => `sanlock.write_resource(b"${ls}", b"${n}", [("${disks[n]}", 0)])`),
   ].join("\n");
   const result = await new Promise<string>((resolve) => {
     execFile(PYTHON, ["-c", setup], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 },
       (error, _stdout, stderr) => resolve(error ? `failed: ${stderr}` : "ok"));
   });
   if (result !== "ok") throw new Error(`${kind}: lockspace set-up ${result}`);
-  return { daemon, disks };
+  return { daemon, ls, lsPath, disks };
 }
 
 async function byPidRules(t: Test, kind: DaemonKind): Promise<void> {
-  const { daemon, disks } = await setUp(t, kind, ["R1", "R2", "R3"]);
-  const a = await new Agent(t, daemon, disks, "A (registered holder)").started();
-  const b = await new Agent(t, daemon, disks, "B (another registered process)").started();
-  const c = await new Agent(t, daemon, disks, "C (never registers)").started();
-  const u = await new Agent(t, daemon, disks, "U (uid nobody, gid root)", { uid: nobody, gid: 0 }).started();
+  const setup = await setUp(t, kind, ["R1", "R2", "R3"]);
+  const { daemon } = setup;
+  const a = await new Agent(t, setup, "A (registered holder)").started();
+  const b = await new Agent(t, setup, "B (another registered process)").started();
+  const c = await new Agent(t, setup, "C (never registers)").started();
+  const u = await new Agent(t, setup, "U (uid nobody, gid root)", { uid: nobody, gid: 0 }).started();
   t.equal(await a.outcome({ op: "register" }), "ok", "A registers");
   t.equal(await b.outcome({ op: "register" }), "ok", "B registers");
   t.equal(await a.outcome({ op: "acquire", res: "R1" }), "ok", "A acquires R1 on its own connection");
@@ -299,11 +315,12 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
     // The bits are taken at acquire: restricting afterwards does not change what a request sends.
     { name: "Q4", restrict: RESTRICT_SIGKILL, before: false, action: "REQ_FORCE", expect: "SIGKILL" },
   ];
-  const { daemon, disks } = await setUp(t, kind, cases.map((c) => c.name));
-  const requester = await new Agent(t, daemon, disks, "requester").started();
+  const setup = await setUp(t, kind, cases.map((c) => c.name));
+  const { daemon, disks } = setup;
+  const requester = await new Agent(t, setup, "requester").started();
   for (const c of cases) {
     await t.test(`${c.name}: restrict ${c.restrict} ${c.before ? "before" : "after"} acquire, ${c.action} → ${c.expect}`, async (t) => {
-      const holder = await new Agent(t, daemon, disks, `holder ${c.name}`).started();
+      const holder = await new Agent(t, setup, `holder ${c.name}`).started();
       t.equal(await holder.outcome({ op: "register" }), "ok", "holder registers");
       if (c.before && c.restrict) t.equal(await holder.outcome({ op: "restrict", flags: c.restrict }), "ok", "restricts");
       t.equal(await holder.outcome({ op: "acquire", res: c.name }), "ok", "acquires");
@@ -321,8 +338,38 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
   }
 }
 
+/**
+ * Removing a lockspace kills the pids holding leases in it: SIGKILL (external remove, main.c
+ * kill_pids), swapped by the connection's RESTRICT bits as they are now (cl->restricted), not as
+ * they were at acquire: SIGKILL restricted → SIGTERM; then SIGTERM restricted → SIGKILL.
+ */
+async function removalSignals(t: Test, kind: DaemonKind): Promise<void> {
+  const cases = [
+    { ls: "RMLS1", restrict: 0, expect: "SIGKILL" },
+    { ls: "RMLS2", restrict: RESTRICT_SIGKILL, expect: "SIGTERM" },
+    { ls: "RMLS3", restrict: RESTRICT_SIGKILL | RESTRICT_SIGTERM, expect: "SIGKILL" },
+  ];
+  for (const c of cases) {
+    await t.test(`${c.ls}: restrict ${c.restrict} after acquire, rem_lockspace → ${c.expect}`, async (t) => {
+      const setup = await setUp(t, kind, ["RM"], c.ls);
+      const holder = await new Agent(t, setup, "holder").started();
+      const remover = await new Agent(t, setup, "remover").started();
+      t.equal(await holder.outcome({ op: "register" }), "ok", "holder registers");
+      t.equal(await holder.outcome({ op: "acquire", res: "RM" }), "ok", "acquires");
+      if (c.restrict) t.equal(await holder.outcome({ op: "restrict", flags: c.restrict }), "ok", "restricts after acquiring");
+      t.equal(await remover.outcome({ op: "rem_lockspace" }), "ok", "rem_lockspace (no wait)");
+      const got = await Promise.race([
+        holder.exited.then((s) => s.signal ?? `exit ${s.code}`),
+        holder.until((a) => a.signal !== undefined, 60_000, "a signal").then((a) => a.signal!),
+      ]);
+      t.equal(got, c.expect, `the holder gets ${c.expect}`);
+    });
+  }
+}
+
 for (const kind of ["sanlock", "sanlock-ts"] as const) {
   const skip = clusterSkipReason([kind]) || pythonSkip;
   t.test(`${kind}: acquire/release/convert/inquire of another process's leases`, { skip }, (t) => byPidRules(t, kind));
   t.test(`${kind}: REQUEST force modes and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => requestSignals(t, kind));
+  t.test(`${kind}: rem_lockspace kills and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => removalSignals(t, kind));
 }
