@@ -87,7 +87,8 @@ def run(req):
     if op == "register":
         fd = sanlock.register(); return {}
     if op == "acquire":
-        sanlock.acquire(LS, req["res"].encode(), disks(req["res"]), shared=req.get("shared", False), **who(req)); return {}
+        ls = req["ls"].encode() if "ls" in req else LS
+        sanlock.acquire(ls, req["res"].encode(), disks(req["res"]), shared=req.get("shared", False), **who(req)); return {}
     if op == "release":
         sanlock.release(LS, req["res"].encode(), disks(req["res"]), **who(req)); return {}
     if op == "inquire":
@@ -232,6 +233,13 @@ interface SetUp {
   disks: Record<string, string>;
 }
 
+async function runPython(daemon: ClusterDaemon, code: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    execFile(PYTHON, ["-c", code], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 },
+      (error, _stdout, stderr) => resolve(error ? `failed: ${stderr}` : "ok"));
+  });
+}
+
 async function setUp(t: Test, kind: DaemonKind, names: readonly string[], ls = LS): Promise<SetUp> {
   const dir = tempLeaseDir(t, "ownership-");
   const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
@@ -247,10 +255,7 @@ async function setUp(t: Test, kind: DaemonKind, names: readonly string[], ls = L
     `sanlock.add_lockspace(b"${ls}", 1, "${lsPath}", iotimeout=1)`,
     ...names.map((n) => `sanlock.write_resource(b"${ls}", b"${n}", [("${disks[n]}", 0)])`),
   ].join("\n");
-  const result = await new Promise<string>((resolve) => {
-    execFile(PYTHON, ["-c", setup], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 },
-      (error, _stdout, stderr) => resolve(error ? `failed: ${stderr}` : "ok"));
-  });
+  const result = await runPython(daemon, setup);
   if (result !== "ok") throw new Error(`${kind}: lockspace set-up ${result}`);
   return { daemon, ls, lsPath, disks };
 }
@@ -367,9 +372,41 @@ async function removalSignals(t: Test, kind: DaemonKind): Promise<void> {
   }
 }
 
+/**
+ * A client being killed (kill_count > 0) may not acquire, by itself or through its pid, in any
+ * lockspace (-EBUSY, process_cmd_thread_registered), while inquire and release still work ("we
+ * want killpath to be able to inquire and release for it"); releasing its last lease clears the
+ * kill state (cmd_release), after which it may acquire again.
+ */
+async function acquireWhileKilled(t: Test, kind: DaemonKind): Promise<void> {
+  const setup = await setUp(t, kind, ["RA", "RB"], "KILLA");
+  const other = sparseFile(dirname(setup.lsPath), "lockspace-b", MiB);
+  const added = await runPython(setup.daemon, [
+    "import sanlock",
+    `sanlock.write_lockspace(b"KILLB", "${other}", iotimeout=1)`,
+    `sanlock.add_lockspace(b"KILLB", 1, "${other}", iotimeout=1)`,
+    `sanlock.write_resource(b"KILLB", b"RB", [("${setup.disks["RB"]}", 0)])`,
+  ].join("\n"));
+  t.equal(added, "ok", "a second lockspace KILLB with resource RB");
+  const holder = await new Agent(t, setup, "holder").started();
+  const other_ = await new Agent(t, setup, "other").started();
+  t.equal(await holder.outcome({ op: "register" }), "ok", "holder registers");
+  t.equal(await holder.outcome({ op: "restrict", flags: RESTRICT_SIGKILL }), "ok", "restricts SIGKILL (so SIGTERM, which it survives)");
+  t.equal(await holder.outcome({ op: "acquire", res: "RA" }), "ok", "acquires RA in KILLA");
+  t.equal(await other_.outcome({ op: "rem_lockspace" }), "ok", "KILLA is removed (no wait)");
+  await holder.until((a) => a.signal === "SIGTERM", 60_000, "SIGTERM");
+  t.pass("the holder got SIGTERM and lives on");
+  t.equal(await other_.outcome({ op: "acquire", res: "RB", ls: "KILLB", pid: holder.pid }), `errno ${EBUSY}`, "acquire by its pid, other lockspace: EBUSY");
+  t.equal(await holder.outcome({ op: "acquire", res: "RB", ls: "KILLB" }), `errno ${EBUSY}`, "acquire by itself: EBUSY");
+  t.same(await other_.held(holder.pid), ["RA"], "inquire by its pid still works");
+  t.equal(await other_.outcome({ op: "release", res: "RA", pid: holder.pid }), "ok", "release by its pid still works");
+  t.equal(await holder.outcome({ op: "acquire", res: "RB", ls: "KILLB" }), "ok", "with no lease left the kill state is cleared: it acquires again");
+}
+
 for (const kind of ["sanlock", "sanlock-ts"] as const) {
   const skip = clusterSkipReason([kind]) || pythonSkip;
   t.test(`${kind}: acquire/release/convert/inquire of another process's leases`, { skip }, (t) => byPidRules(t, kind));
   t.test(`${kind}: REQUEST force modes and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => requestSignals(t, kind));
   t.test(`${kind}: rem_lockspace kills and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => removalSignals(t, kind));
+  t.test(`${kind}: a client being killed may not acquire`, { skip }, (t) => acquireWhileKilled(t, kind));
 }

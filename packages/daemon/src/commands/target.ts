@@ -3,9 +3,10 @@
  *
  * data2 = −1 ("self"): the request connection, which must be registered (else −EBUSY).
  * Any other data2 is a pid: the first registered client with that pid (else −ESRCH).
- * A dead target or one with a class D command already in progress gives −EBUSY.
+ * A dead target or one with a class D command already in progress gives −EBUSY, and so does
+ * ACQUIRE for a target being killed.
  */
-import { Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/client/wire/index";
 import type { Connection } from "../connection.js";
 import type { CommandContext } from "../dispatch.js";
 
@@ -17,6 +18,9 @@ export function lookupTarget(ctx: Pick<CommandContext, "header" | "conn" | "daem
   if (target === undefined) return { error: -Errno.ESRCH };
   if (!target.registered || target.isClosed || target.pidDead) return { error: -Errno.EBUSY };
   if (target.cmdActive !== 0) return { error: -Errno.EBUSY };
+  // sanlock (process_cmd_thread_registered): a client being killed may not ACQUIRE, by itself or
+  // by pid, in any lockspace; INQUIRE and RELEASE stay allowed so its killpath can use them.
+  if (target.killCount > 0 && header.cmd === Cmd.ACQUIRE) return { error: -Errno.EBUSY };
   return { target };
 }
 

@@ -4,6 +4,7 @@
  * EXAMINE_LOCKSPACE / EXAMINE_RESOURCE (docs/wire.md §7.13), SET_LVB / GET_LVB (docs/wire.md §7.24).
  */
 import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/client/wire/index";
+import type { Connection } from "../connection.js";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { withTarget } from "../commands/target.js";
 import { resultOfAny } from "../lockspaces/results.js";
@@ -35,30 +36,34 @@ async function acquire(ctx: CommandContext<typeof Cmd.ACQUIRE>): Promise<void> {
 
 async function release(ctx: CommandContext<typeof Cmd.RELEASE>): Promise<void> {
   await withTarget(ctx, async (target) => {
+    const result = await releaseResult(ctx, target);
+    // sanlock's cmd_release: a live client being killed that holds no lease any more is no longer
+    // killed (kill_count and kill_last cleared), so it may acquire again (commands/target.ts).
     const engine = engineOf(ctx);
-    const flags = ctx.header.cmdFlags;
-    if (engine === undefined) {
-      await ctx.reply(flags & (ReleaseFlag.ALL | ReleaseFlag.ORPHAN) ? 0 : -Errno.EPERM);
-      return;
+    if (!target.pidDead && target.killCount > 0 && (engine === undefined || engine.resources.tokens.clientCount(target) === 0)) {
+      target.killCount = 0;
+      target.killLast = 0;
     }
-    if (flags & ReleaseFlag.ORPHAN) {
-      const named = ctx.body.resources[0];
-      await ctx.reply(named === undefined ? 0 : engine.resources.releaseOrphans(named.lockspaceName, named.name));
-      return;
-    }
-    if (flags & ReleaseFlag.ALL) {
-      await ctx.reply(await engine.resources.releaseAll(target));
-      return;
-    }
-    // REL_RENAME: two structs, the held resource and its new name, written into the leader as the
-    // lease is freed on disk (sanlock's cmd_release / paxos_lease_release).
-    if (flags & ReleaseFlag.RENAME) {
-      const [held, renamed] = ctx.body.resources;
-      await ctx.reply(held === undefined ? -Errno.EINVAL : await engine.resources.releaseNamed(target, [held], renamed?.name));
-      return;
-    }
-    await ctx.reply(await engine.resources.releaseNamed(target, ctx.body.resources));
+    await ctx.reply(result);
   });
+}
+
+async function releaseResult(ctx: CommandContext<typeof Cmd.RELEASE>, target: Connection): Promise<number> {
+  const engine = engineOf(ctx);
+  const flags = ctx.header.cmdFlags;
+  if (engine === undefined) return flags & (ReleaseFlag.ALL | ReleaseFlag.ORPHAN) ? 0 : -Errno.EPERM;
+  if (flags & ReleaseFlag.ORPHAN) {
+    const named = ctx.body.resources[0];
+    return named === undefined ? 0 : engine.resources.releaseOrphans(named.lockspaceName, named.name);
+  }
+  if (flags & ReleaseFlag.ALL) return engine.resources.releaseAll(target);
+  // REL_RENAME: two structs, the held resource and its new name, written into the leader as the
+  // lease is freed on disk (sanlock's cmd_release / paxos_lease_release).
+  if (flags & ReleaseFlag.RENAME) {
+    const [held, renamed] = ctx.body.resources;
+    return held === undefined ? -Errno.EINVAL : engine.resources.releaseNamed(target, [held], renamed?.name);
+  }
+  return engine.resources.releaseNamed(target, ctx.body.resources);
 }
 
 /** INQUIRE (docs/wire.md §7.9, §10.3): result, data2 = count, then the resource strings and a NUL. */
