@@ -94,7 +94,7 @@ function nameLookup(): NameLookup {
 }
 
 /**
- * uid/gid the socket (and in privileged mode the daemon) will have (§2.2). sanlock starts from
+ * uid/gid the socket (and in privileged mode the daemon) will have (docs/wire.md §2.2). sanlock starts from
  * the defaults (the "sanlock" user and group when both exist, else 0/0), then -U sets only
  * com.uid and -G only com.gid: `-U nobody` alone keeps the default gid. Lookups are by name
  * only; a numeric or unknown name gives 0, as user_to_uid / group_to_gid do.
