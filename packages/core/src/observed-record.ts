@@ -23,7 +23,12 @@ export function observedRecordAt(
   area: Uint8Array, at: number, sectorSize: number, hostId: number, spaceName: Uint8Array, ourHostId: number,
 ): ObservedRecord {
   const sector = area.subarray(at, at + sectorSize);
-  const rec = readLeaderFields(sector, 0, at);
+  // Another host's record is only observed, never trusted: garbage in it (a torn or random
+  // sector) must not fail our renewal read. num_hosts/max_hosts are not used here, and an
+  // owner_id above 2^53 (read inexactly) still differs from every host_id, so values out of a
+  // JS number's range are read leniently instead of throwing (sanlock reads them as u64; a
+  // random record of host 2 made our join fail with -201 where sanlock joins and lists host 2).
+  const rec = readLeaderFields(sector, 0, at, () => undefined);
   return {
     hostId,
     valid: rec.magic === DELTA_DISK_MAGIC && nameFieldEquals(sector, LeaderOffsets.spaceName, spaceName),

@@ -7,7 +7,7 @@
 import {
   Cmd, Errno, HOST_SIZE, RESOURCE_SIZE, ResFlag, WriteResourceFlag,
   encodeHost, encodeLockspace, encodeResource, type SanlkResource,
-} from "@sanlock-ts/client/wire/index";
+} from "@sanlock-ts/core/wire";
 import {
   geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners,
   type Geometry,
@@ -190,6 +190,31 @@ async function readResource(ctx: CommandContext<typeof Cmd.READ_RESOURCE>): Prom
   }
 }
 
+/**
+ * sanlock's read_resource_owners (resource.c), given no sizes, reads the area as 512/1M and,
+ * when the leader's sector_size or align flag say otherwise, reads it again with the leader's
+ * sizes before verifying anything: a sector_size of 0 fails that read with -EINVAL
+ * (paxos_read_buf), and a sector size other than 512/4096 without an align flag gives an
+ * align size of -1, which paxos_read_buf returns as the result. So a zeroed leader answers
+ * -EINVAL here where READ_RESOURCE answers SANLK_LEADER_MAGIC (corrupt-areas.test.ts compares
+ * with the real daemon). Returns that result, or 0 to go on with the usual leader read.
+ */
+async function ownersSizeProbe(path: string, offset: bigint): Promise<number> {
+  const sector = await withDevice(path, undefined, async (device) => {
+    await checkLeasePlacement(device, offset);
+    return device.read(Number(offset), Math.max(512, device.sectorSize));
+  });
+  const view = new DataView(sector.buffer, sector.byteOffset, sector.byteLength);
+  const leaderFlags = view.getUint32(8, true);
+  const sectorSize = view.getUint32(12, true);
+  const align = ALIGN_FLAGS.find(([bit]) => leaderFlags & bit)?.[1]
+    ?? (sectorSize === 512 ? 1048576 : sectorSize === 4096 ? 8388608 : -1);
+  if (sectorSize === 512 && align === 1048576) return 0;
+  if (sectorSize === 0) return -Errno.EINVAL;
+  if (align < 0) return -1;
+  return 0;
+}
+
 /** READ_RESOURCE_OWNERS (§7.23): resource struct then the owners as sanlk_host. */
 async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>): Promise<void> {
   const res = ctx.body.resource;
@@ -200,8 +225,13 @@ async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>):
     return;
   }
   try {
-    const { leader } = await readLeader(res);
     const geometry = geometryFromFlags(res.flags);
+    const sizeResult = geometry === undefined ? await ownersSizeProbe(first.path, first.offset) : 0;
+    if (sizeResult < 0) {
+      await ctx.reply(sizeResult, { payload: encodeResource(echo, false) });
+      return;
+    }
+    const { leader } = await readLeader(res);
     const owners = await withDevice(first.path, geometry, (device) => readResourceOwners(
       leader.spaceName, { resource: leader.resourceName, device, offset: Number(first.offset) }, DAEMON_CLOCK, DEFAULT_IO_TIMEOUT));
     const shared = owners.some((o) => o.shared);
