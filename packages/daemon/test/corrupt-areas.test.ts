@@ -26,12 +26,14 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
 import {
-  Cmd, HEADER_SIZE, SanlockClient, SanlockError, buildRequest, decodeHeader, lockspace as wireLockspace, type HostInfo,
+  Cmd, HEADER_SIZE, SanlockClient, SanlockError, buildRequest, decodeHeader, lockspace as wireLockspace,
 } from "@sanlock-ts/client";
 import { leaderChecksum, sanlockCrc32c } from "@sanlock-ts/core";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { hasSanlock, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
 import { Rng } from "./fuzz-gen.js";
+
+type HostInfo = Awaited<ReturnType<SanlockClient["getHosts"]>>[number];
 
 const SECTOR = 512;
 const MB = 1048576;
