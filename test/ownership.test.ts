@@ -26,7 +26,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
-import { Cmd, HEADER_SIZE, WIRE_MAGIC, decodeHeader, encodeHeader } from "../packages/client/src/wire/index.js";
+import { Cmd, HEADER_SIZE, WIRE_MAGIC, decodeHeader, encodeHeader } from "../packages/core/src/wire/index.js";
 import { clusterSkipReason, sparseFile, startClusterDaemon, tempLeaseDir, type ClusterDaemon, type DaemonKind } from "./helpers/daemons.js";
 import { environmentSkip } from "./helpers/interop-env.js";
 

@@ -8,11 +8,11 @@
  * exited and its I/O is over. There is no wrapper process whose death would free the leases
  * while the program still runs (the old `setpriv --pdeathsig` child did exactly that).
  *
- * Why this lives in the daemon package: it needs libc (fcntl, sigaction, pthread_sigmask,
- * execv) through koffi, which is a dependency of the daemon package only; the client package
- * stays a plain Node library. The arrows stay as they were: this module uses the client
- * package (Registration, acquire), which the daemon package already depends on; the CLI
- * imports it dynamically, only for `client command`. Linux (glibc) only, like the daemon.
+ * Why this lives in the CLI package: it uses the client (Registration, acquire) and libc
+ * (fcntl, sigaction, pthread_sigmask, execv) through the daemon's libc module, and the CLI is
+ * the package that depends on both (the daemon does not depend on the client; the client stays
+ * a plain Node library). The CLI imports it dynamically, only for `client command`; the lock
+ * managers that start a program under a lease reuse it. Linux (glibc) only, like the daemon.
  *
  * What execv must not inherit from Node, and how it is undone just before the call:
  * - Descriptors: libuv opens everything close-on-exec, the registered socket and Node's
@@ -30,7 +30,7 @@
  * If execv fails, all of the above is put back as it was and the failure is returned; the
  * leases are still held by this process until the caller closes the registration or exits.
  */
-import { errnoName, lastErrno, libcFunction } from "./libc.js";
+import { errnoName, lastErrno, libcFunction } from "@sanlock-ts/daemon/libc";
 import type { WaitLimits } from "@sanlock-ts/client/connection";
 import { acquire, type AcquireSpec } from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { ExecHolder } from "../src/exec-holder.js";
-import { peerCredentials } from "../src/peer-cred.js";
+import { peerCredentials } from "../../daemon/src/peer-cred.js";
 
 const EXEC_HOLDER_JS = fileURLToPath(new URL("../dist/exec-holder.js", import.meta.url));
 

@@ -5,7 +5,7 @@
 
 import { readFile, stat } from "node:fs/promises";
 import { ClientError, ClientErrorCode, SanlockError } from "./errors.js";
-import { Cmd, Errno } from "./wire/index.js";
+import { Cmd, Errno } from "@sanlock-ts/core/wire";
 
 const ALIGN_BY_SECTOR: ReadonlyMap<number, number> = new Map([
   [512, 1048576],

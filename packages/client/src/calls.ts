@@ -15,7 +15,7 @@ import {
   type RequestBodies,
   type StateRecord,
   type WireHeader,
-} from "./wire/index.js";
+} from "@sanlock-ts/core/wire";
 
 /** Where and how long: the socket, and the limits of the wait for a reply. */
 export interface CallTarget {

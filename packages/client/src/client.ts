@@ -32,7 +32,7 @@ import {
   z,
   type DiskInput,
 } from "./validate.js";
-import { AcquireFlag, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "./wire/index.js";
+import { AcquireFlag, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "@sanlock-ts/core/wire";
 
 export interface SanlockClientOptions {
   /** Directory of sanlock.sock; default $SANLOCK_RUN_DIR, else /run/sanlock (docs/wire.md §2.1). */

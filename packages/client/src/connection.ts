@@ -4,7 +4,7 @@
 
 import { createConnection, type Socket } from "node:net";
 import { ClientError, ClientErrorCode, abortedError, throwIfAborted } from "./errors.js";
-import { MessageReader, type CmdNumber, type ReaderSide, type WireEvent } from "./wire/index.js";
+import { MessageReader, type CmdNumber, type ReaderSide, type WireEvent } from "@sanlock-ts/core/wire";
 
 /** How long a single wait may last; `undefined` = no time limit (the call is expected to wait). */
 export interface WaitLimits {

@@ -2,7 +2,7 @@
 // reported by the daemon is a SanlockError carrying the result the daemon sent
 // (docs/wire.md §9), in the same errno convention as the Python binding.
 
-import { cmdName, isSanlkResult, resultMessage, resultName } from "./wire/index.js";
+import { cmdName, isSanlkResult, resultMessage, resultName } from "@sanlock-ts/core/wire";
 
 export const ClientErrorCode = {
   /** The daemon answered with a negative result (docs/wire.md §9). */

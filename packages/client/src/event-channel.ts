@@ -16,7 +16,7 @@ import {
   encodeEndEventValue,
   lockspace,
   type EventRecord,
-} from "./wire/index.js";
+} from "@sanlock-ts/core/wire";
 
 /** One lockspace event as the Python binding's get_event() reports it. */
 export interface LockspaceEvent {

@@ -1,5 +1,5 @@
 export {};
-export * from "./wire/index.js";
+export * from "@sanlock-ts/core/wire";
 export { SanlockClient, type SanlockClientOptions, type OwnerOptions } from "./client.js";
 export { ClientError, ClientErrorCode, SanlockError, ClientArgumentError, type ClientErrorCodeValue } from "./errors.js";
 export { Registration } from "./registration.js";

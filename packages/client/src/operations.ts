@@ -37,7 +37,7 @@ import {
   type SanlkRentry,
   type SanlkRindex,
   type StateRecord,
-} from "./wire/index.js";
+} from "@sanlock-ts/core/wire";
 
 export interface DiskSpec {
   path: string;

@@ -6,7 +6,7 @@
 import { DaemonConnection, type WaitLimits } from "./connection.js";
 import { requestOn, type HeaderFields, type Reply } from "./calls.js";
 import { ClientError, ClientErrorCode, abortedError, throwIfAborted } from "./errors.js";
-import { Cmd, buildRequest, type ReplyCmd, type RequestBodies } from "./wire/index.js";
+import { Cmd, buildRequest, type ReplyCmd, type RequestBodies } from "@sanlock-ts/core/wire";
 
 export interface PerformOptions {
   signal?: AbortSignal | undefined;

@@ -2,7 +2,7 @@
 // state string the daemon produces, and the exported form `status` prints.
 
 import { ClientError, ClientErrorCode } from "./errors.js";
-import { MAX_DISKS, NAME_LEN, PATH_LEN, ResFlag } from "./wire/index.js";
+import { MAX_DISKS, NAME_LEN, PATH_LEN, ResFlag } from "@sanlock-ts/core/wire";
 
 export interface ParsedDisk {
   path: string;

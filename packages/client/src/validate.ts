@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { ClientArgumentError } from "./errors.js";
-import { KILLPATH_FIELD_LEN, MAX_DISKS, MAX_HOST_ID, MAX_LVB_SIZE, MAX_RESOURCES, NAME_LEN, PATH_LEN } from "./wire/index.js";
+import { KILLPATH_FIELD_LEN, MAX_DISKS, MAX_HOST_ID, MAX_LVB_SIZE, MAX_RESOURCES, NAME_LEN, PATH_LEN } from "@sanlock-ts/core/wire";
 
 const utf8 = new TextEncoder();
 const byteLength = (s: string): number => utf8.encode(s).byteLength;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ClientError, SanlockError } from "../src/errors.js";
 import { escapePath, formatResourceString, parseResourceString, parseStateString } from "../src/resource-string.js";
 import { SanlockClient } from "../src/client.js";
-import { ResFlag } from "../src/wire/index.js";
+import { ResFlag } from "../../core/src/wire/index.js";
 
 t.test("state strings recorded from sanlock 3.8.5 parse into their leases", async (t) => {
   // docs/wire.md §12.5 (INQUIRE reply) and docs/wire.md §10.1 examples.

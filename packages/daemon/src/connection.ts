@@ -9,7 +9,7 @@
  * finished; the socket is paused while too many wait.
  */
 import type { Socket } from "node:net";
-import { MessageReader, type WireEvent } from "@sanlock-ts/client/wire/index";
+import { MessageReader, type WireEvent } from "@sanlock-ts/core/wire";
 
 /** Pause reading from the socket while this many framed requests wait to be handled. */
 export const MAX_PENDING_EVENTS = 16;

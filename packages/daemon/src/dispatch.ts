@@ -8,9 +8,9 @@
  * (commands/stubs.ts) by registering again.
  */
 import {
-  Cmd, HEADER_SIZE, cmdClass, encodeHeader, replyHeader,
+  Cmd, cmdClass, encodeEchoReply,
   type CmdClass, type CmdNumber, type RequestBodies, type WireHeader, type WireRequest,
-} from "@sanlock-ts/client/wire/index";
+} from "@sanlock-ts/core/wire";
 import type { Connection } from "./connection.js";
 import type { DaemonState } from "./status.js";
 
@@ -106,15 +106,9 @@ export class WorkerLimit {
   }
 }
 
-/** The echo reply (docs/wire.md §3): request header with version 1, length 32 + payload, data = result. */
-export function encodeReply(request: WireHeader, result: number, options: ReplyOptions = {}): Uint8Array {
-  const payload = options.payload ?? new Uint8Array(0);
-  const head = replyHeader(request, result, payload.byteLength, options.data2 ?? 0);
-  if (options.length !== undefined) head.length = options.length;
-  const bytes = new Uint8Array(HEADER_SIZE + payload.byteLength);
-  bytes.set(encodeHeader(head), 0);
-  bytes.set(payload, HEADER_SIZE);
-  return bytes;
+/** The echo reply (docs/wire.md §3), built by the codec. */
+export function replyBytes(request: WireHeader, result: number, options: ReplyOptions = {}): Uint8Array {
+  return encodeEchoReply(request, result, options.payload, { ...(options.data2 !== undefined ? { data2: options.data2 } : {}), ...(options.length !== undefined ? { length: options.length } : {}) });
 }
 
 export function makeContext(request: WireRequest, conn: Connection, daemon: DaemonState): CommandContext & { kept: boolean } {
@@ -125,7 +119,7 @@ export function makeContext(request: WireRequest, conn: Connection, daemon: Daem
     daemon,
     kept: false,
     reply(result: number, options: ReplyOptions = {}): Promise<boolean> {
-      return conn.write(encodeReply(request.header, result, options));
+      return conn.write(replyBytes(request.header, result, options));
     },
     send(bytes: Uint8Array): Promise<boolean> {
       return conn.write(bytes);

@@ -14,9 +14,9 @@
  */
 import type { Server, Socket } from "node:net";
 import { RestrictFlag, cmdClass, cmdName, type CmdNumber, type WireEvent, type WireHeader, type WireRequest }
-  from "@sanlock-ts/client/wire/index";
+  from "@sanlock-ts/core/wire";
 import { ClientTable, Connection } from "./connection.js";
-import { CommandRegistry, WorkerLimit, encodeReply, makeContext } from "./dispatch.js";
+import { CommandRegistry, WorkerLimit, makeContext, replyBytes } from "./dispatch.js";
 import { defaultCommandRegistry } from "./commands/index.js";
 import { lookupTarget } from "./commands/target.js";
 import type { DaemonLog } from "./log.js";
@@ -135,7 +135,7 @@ export class DaemonServer implements DaemonState {
     this.log.error(`ci ${conn.ci} fd ${conn.fd}: ${error.message}`);
     if (header !== null && error.result !== null && !(conn.restricted & RestrictFlag.ALL)) {
       if (this.isKnown(header)) conn.cmdLast = header.cmd;
-      await conn.write(encodeReply(header, this.targetError(conn, header) ?? error.result));
+      await conn.write(replyBytes(header, this.targetError(conn, header) ?? error.result));
     }
     return !fatal;
   }

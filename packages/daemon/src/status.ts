@@ -6,9 +6,9 @@
  * `LockspaceHooks`. Until a lockspace engine is plugged in, NO_LOCKSPACES answers as a real
  * daemon with no lockspace would.
  */
-import { DAEMON_VERSION_3_8_5, PROTOCOL_VERSION, StateType } from "@sanlock-ts/client/wire/index";
-import type { SanlkLockspace, StateRecord } from "@sanlock-ts/client/wire/index";
-import { Errno } from "@sanlock-ts/client/wire/index";
+import { DAEMON_VERSION_3_8_5, PROTOCOL_VERSION, StateType } from "@sanlock-ts/core/wire";
+import type { SanlkLockspace, StateRecord } from "@sanlock-ts/core/wire";
+import { Errno } from "@sanlock-ts/core/wire";
 import type { ClientTable, Connection } from "./connection.js";
 import type { DaemonLog } from "./log.js";
 import type { DaemonSettings } from "./options.js";

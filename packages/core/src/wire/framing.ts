@@ -41,7 +41,7 @@ import {
   type WireReply,
   type WireRequest,
 } from "./messages.js";
-import { errnoResult } from "@sanlock-ts/core/results";
+import { errnoResult } from "../results.js";
 import { readEventRecord, readStateRecord, type EventRecord, type StateRecord } from "./structs.js";
 
 export type WireEvent =

@@ -83,3 +83,19 @@ export function encodeHeader(header: WireHeader): Uint8Array {
   writeHeader(writer, header);
   return writer.finish();
 }
+
+/**
+ * The bytes of a daemon reply by the echo rule around a payload already encoded: the header of
+ * `replyHeader` and the payload. `length` overrides the header's length field where sanlock
+ * sends another (LOG_DUMP keeps the request's; GET_LVB errors announce more).
+ */
+export function encodeEchoReply(
+  request: WireHeader, result: number, payload: Uint8Array = new Uint8Array(0), options: { data2?: number; length?: number } = {},
+): Uint8Array {
+  const head = replyHeader(request, result, payload.byteLength, options.data2 ?? 0);
+  if (options.length !== undefined) head.length = options.length;
+  const bytes = new Uint8Array(HEADER_SIZE + payload.byteLength);
+  bytes.set(encodeHeader(head), 0);
+  bytes.set(payload, HEADER_SIZE);
+  return bytes;
+}

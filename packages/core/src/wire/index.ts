@@ -1,8 +1,8 @@
-// Public surface of the wire codec (spec/wire.md). See README.md for the module map.
+// Public surface of the wire codec (docs/wire.md): pure bytes over Uint8Array, no Node imports. See README.md for the module map.
 export * from "./constants.js";
-// The result table lives in core (one definition for every package); the codec's users get it here too.
-export { Errno, SanlkResult, errnoResult, isSanlkResult, resultMessage, resultName } from "@sanlock-ts/core/results";
-export type { ErrnoName, SanlkResultName } from "@sanlock-ts/core/results";
+// The result table (../results.ts) is part of the codec's surface: replies carry its numbers.
+export { Errno, SanlkResult, errnoResult, isSanlkResult, resultMessage, resultName } from "../results.js";
+export type { ErrnoName, SanlkResultName } from "../results.js";
 export * from "./errors.js";
 export { ByteReader, ByteWriter, concatBytes, decodeCString, decodeCText } from "./bytes.js";
 export * from "./header.js";

@@ -23,7 +23,7 @@ import {
 } from "./constants.js";
 import { WireError, WireErrorCode } from "./errors.js";
 import { readHeader, writeHeader, type WireHeader } from "./header.js";
-import { errnoResult } from "@sanlock-ts/core/results";
+import { errnoResult } from "../results.js";
 
 // ---- sanlk_disk (docs/wire.md §4.1) ----
 

@@ -1,5 +1,5 @@
 /** SET_CONFIG (docs/wire.md §7.29): lockspace usage flags, answered by the lockspace engine. */
-import { Cmd } from "@sanlock-ts/client/wire/index";
+import { Cmd } from "@sanlock-ts/core/wire";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 
 export async function handleSetConfig(ctx: CommandContext<typeof Cmd.SET_CONFIG>): Promise<void> {

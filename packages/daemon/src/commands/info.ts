@@ -2,7 +2,7 @@
  * Read-only daemon information: STATUS (docs/wire.md §7.5), LOG_DUMP (docs/wire.md §7.6), GET_LOCKSPACES (docs/wire.md §7.21).
  * All three are class A: the server closes the connection after the reply.
  */
-import { Cmd, Errno, LOCKSPACE_SIZE, MAX_LIST_PAYLOAD, encodeLockspace, encodeStateRecord } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, LOCKSPACE_SIZE, MAX_LIST_PAYLOAD, encodeLockspace, encodeStateRecord } from "@sanlock-ts/core/wire";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { statusRecords } from "../status.js";
 

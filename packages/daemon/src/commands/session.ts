@@ -2,7 +2,7 @@
  * Commands about the client connection itself: REGISTER (docs/wire.md §7.1, §5.2), RESTRICT (docs/wire.md §7.10,
  * docs/wire.md §5.8), VERSION (docs/wire.md §7.26) and KILLPATH (docs/wire.md §7.16).
  */
-import { Cmd, DAEMON_VERSION_3_8_5, HEADER_SIZE, PROTOCOL_VERSION, encodeHeader } from "@sanlock-ts/client/wire/index";
+import { Cmd, DAEMON_VERSION_3_8_5, HEADER_SIZE, PROTOCOL_VERSION, encodeHeader } from "@sanlock-ts/core/wire";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { peerCredentials } from "../peer-cred.js";
 import { withTarget } from "./target.js";

@@ -5,7 +5,7 @@
  * ignored and SHUTDOWN_WAIT answers −EBUSY. Forced: every lockspace is removed first.
  * SHUTDOWN_WAIT's reply is a fresh header with cmd 0, sent just before the daemon exits.
  */
-import { Errno, HEADER_SIZE, PROTOCOL_VERSION, WIRE_MAGIC, encodeHeader, Cmd } from "@sanlock-ts/client/wire/index";
+import { Errno, HEADER_SIZE, PROTOCOL_VERSION, WIRE_MAGIC, encodeHeader, Cmd } from "@sanlock-ts/core/wire";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 
 function shutdownAllowed(ctx: CommandContext, force: boolean): boolean {

@@ -8,7 +8,7 @@
  * wired in here answer SANLK_ERROR (−201, "General error"). Payload framing errors (−ERANGE
  * num_disks, −E2BIG counts and LVB sizes) are answered by the server from the shared framing.
  */
-import { Cmd, Errno, HEADER_SIZE, ReleaseFlag, SanlkResult, type CmdNumber } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, HEADER_SIZE, ReleaseFlag, SanlkResult, type CmdNumber } from "@sanlock-ts/core/wire";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { withTarget } from "./target.js";
 

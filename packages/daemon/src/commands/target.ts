@@ -6,7 +6,7 @@
  * A dead target or one with a class D command already in progress gives −EBUSY, and so does
  * ACQUIRE for a target being killed.
  */
-import { Cmd, Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, SELF_PID, type CmdNumber } from "@sanlock-ts/core/wire";
 import type { Connection } from "../connection.js";
 import type { CommandContext } from "../dispatch.js";
 

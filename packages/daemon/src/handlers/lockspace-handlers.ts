@@ -6,7 +6,7 @@
 import {
   AddLockspaceFlag, Cmd, Errno, HOST_SIZE, SanlkResult, HostState, InqLockspaceFlag, RemLockspaceFlag, StateType,
   encodeHost, encodeStateRecord, type SanlkLockspace, type StateRecord,
-} from "@sanlock-ts/client/wire/index";
+} from "@sanlock-ts/core/wire";
 import type { HostState as CoreHostState } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import type { LockspaceMatch } from "../lockspaces/lockspace-set.js";

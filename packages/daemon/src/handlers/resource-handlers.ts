@@ -3,7 +3,7 @@
  * docs/wire.md §7.7-§7.9, §7.25, self or by pid through withTarget, docs/wire.md §5.5), REQUEST (docs/wire.md §7.11),
  * EXAMINE_LOCKSPACE / EXAMINE_RESOURCE (docs/wire.md §7.13), SET_LVB / GET_LVB (docs/wire.md §7.24).
  */
-import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/client/wire/index";
+import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/core/wire";
 import type { Connection } from "../connection.js";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { withTarget } from "../commands/target.js";

@@ -7,7 +7,7 @@
  * the lockspace. Except FORMAT, every command needs the lockspace joined unless
  * RX_NO_LOCKSPACE is given; one index operation at a time per lockspace (−EBUSY otherwise).
  */
-import { Cmd, Errno, RENTRY_SIZE, SanlkResult, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/client/wire/index";
+import { Cmd, Errno, RENTRY_SIZE, SanlkResult, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/core/wire";
 import {
   PaxosLease, RINDEX_LEASE_NAME, SanlockTsError, createRindexEntry, deleteRindexEntry, formatRindex, lookupRindex,
   readRindexHeader, rebuildRindex, updateRindex,

@@ -3,7 +3,7 @@
  * REG_EVENT, to which the daemon writes one 80-byte callback record per event addressed
  * to this host. A channel whose write fails, or whose peer closed, is dropped.
  */
-import { PROTOCOL_VERSION, WIRE_MAGIC, encodeEventRecord } from "@sanlock-ts/client/wire/index";
+import { PROTOCOL_VERSION, WIRE_MAGIC, encodeEventRecord } from "@sanlock-ts/core/wire";
 import type { Notification } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 

@@ -8,7 +8,7 @@
  * in it (and neither USED nor, with USED_BY_ORPHANS, an orphan keeps it) does it move to the
  * rem list and write its delta release.
  */
-import { Errno, LsFlag, StateType, disk, type SanlkLockspace, type StateRecord } from "@sanlock-ts/client/wire/index";
+import { Errno, LsFlag, StateType, disk, type SanlkLockspace, type StateRecord } from "@sanlock-ts/core/wire";
 import { DEFAULT_IO_TIMEOUT, MAX_HOST_ID, SanlkResult, type BlockDevice, type Notification } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import type { LockspaceHooks } from "../status.js";

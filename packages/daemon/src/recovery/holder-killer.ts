@@ -7,7 +7,7 @@
  */
 import type { KillExecutor } from "./kill-executor.js";
 import { planKill, type KillContext, type KillProgress } from "./kill-policy.js";
-import { KillpathFlag } from "@sanlock-ts/client/wire/index";
+import { KillpathFlag } from "@sanlock-ts/core/wire";
 
 /** The client-table fields the kill sequence reads and updates (daemon Connection). */
 export interface KillableClient {

@@ -12,7 +12,7 @@
  *   SIGTERM into SIGKILL (applied in that order, as sanlock does).
  */
 import { idRenewalFailSeconds } from "@sanlock-ts/core";
-import { RestrictFlag } from "@sanlock-ts/client/wire/index";
+import { RestrictFlag } from "@sanlock-ts/core/wire";
 
 /** sanlock's kill_count_max: attempts per process before giving up on it. */
 export const KILL_ATTEMPTS_MAX = 100;

@@ -3,7 +3,7 @@
  * read's errno through, so a lease offset that is not sector aligned answers −EINVAL and one
  * at or beyond the end of the device −EMSGSIZE (both recorded with the real daemon).
  */
-import { Errno } from "@sanlock-ts/client/wire/index";
+import { Errno } from "@sanlock-ts/core/wire";
 import { DaemonResultError, EMSGSIZE } from "../lockspaces/results.js";
 
 /** What the check needs of a device (DirectDevice has it). */

@@ -9,7 +9,7 @@
  * holder's RESTRICT bits from acquire time swap one signal, as sanlock's do_request does:
  * FORCE sends SIGTERM if SIGKILL was restricted, GRACEFUL sends SIGKILL if SIGTERM was.
  */
-import { RestrictFlag } from "@sanlock-ts/client/wire/index";
+import { RestrictFlag } from "@sanlock-ts/core/wire";
 import { ForceMode, examineRequest, requestResource } from "@sanlock-ts/core";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";

@@ -9,7 +9,7 @@
  * lockspace is still live with the same host_id and generation and the client is still
  * there (docs/algorithms.md §7.11 rule 3); otherwise it is released again.
  */
-import { AcquireFlag, Errno, ResFlag, type SanlkResource } from "@sanlock-ts/client/wire/index";
+import { AcquireFlag, Errno, ResFlag, type SanlkResource } from "@sanlock-ts/core/wire";
 import { PaxosLease, type LeaseMode } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";

@@ -5,7 +5,7 @@
 import * as ops from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";
 import { formatResourceString, parseStateString } from "@sanlock-ts/client/resource-string";
-import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/client/wire/constants";
+import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/core/wire";
 import { CliArgError } from "../../args/errors.js";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./run.js";
@@ -129,7 +129,7 @@ function commandLine(ctx: ClientContext): string[] {
  * command -r RES ... [-c PATH ARGS]: register, acquire on the registered
  * connection, then become PATH (docs/wire.md §7.1), as sanlock does: execv in place, so the
  * program keeps this pid and the registered socket, and the daemon releases the
- * leases only once the program has exited (@sanlock-ts/daemon/exec-holder). No
+ * leases only once the program has exited (exec-holder.ts). No
  * PATH search (execv). If execv fails, sanlock prints "execv failed: <strerror>"
  * and exits 0, the leases going with the process; so do we. Without -c the
  * leases are held until this process is killed.
@@ -166,7 +166,7 @@ async function command(ctx: ClientContext): Promise<number> {
     await new Promise<never>(() => undefined); // like sanlock: hold the leases until killed
   }
   // Loaded here only: koffi (libc) stays off the path of every other client action.
-  const { ExecHolder } = await import("@sanlock-ts/daemon/exec-holder");
+  const { ExecHolder } = await import("@sanlock-ts/cli/exec-holder");
   const failure = await ExecHolder.adopt(registration, ctx.socketPath).becomeProgram(path as string, args);
   ctx.output.error(`execv failed: ${failure.message}`);
   ctx.output.error(`sanlock-ts: command: ${path as string} was not executed (${failure.code}); its leases are released; exit status 0, as sanlock 3.8.5`);
