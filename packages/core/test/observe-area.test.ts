@@ -79,7 +79,10 @@ for (const g of [geometryFor(512, MiB), geometryFor(4096, MiB)]) {
   });
 }
 
-t.test("a record that cannot be decoded fails the observation and leaves the table as it was", async (t) => {
+// Another host's record with count fields above 2^53-1 (torn or random bytes) no longer fails the
+// observation: sanlock reads them as u64 and joins (corrupt-areas.test.ts compares with it); a
+// failing observation made our join answer -201.
+t.test("another host's record with out-of-range count fields is observed leniently", async (t) => {
   const g = geometryFor(512, MiB);
   const area = lockspaceArea(g);
   const table = new HostStatusTable({ ourHostId: OUR_HOST, ownIoTimeout: 10, maxHosts: g.maxHosts, setBitmapSeconds: 60, clock: new VirtualClock(1000) });
@@ -90,8 +93,8 @@ t.test("a record that cannot be decoded fails the observation and leaves the tab
   new DataView(area.buffer).setBigUint64(5 * 512 + 152, 99n, true); // host 6 renewed
   new DataView(area.buffer).setBigUint64(1500 * 512 + 24, 2n ** 60n, true); // host 1501: max_hosts above 2^53-1
   t.throws(() => table.observe(decodedRecords(area, g, "LS")), { code: "ERR_FIELD_RANGE" }, "decoding record by record fails");
-  t.throws(() => table.observeArea(area, 512, "LS"), { code: "ERR_FIELD_RANGE" }, "so does observeArea");
-  t.same(statusOf(table, g), before, "nothing was applied");
+  t.doesNotThrow(() => table.observeArea(area, 512, "LS"), "observeArea reads the record anyway");
+  t.notSame(statusOf(table, g), before, "host 6's renewal was applied");
   t.throws(() => table.observeArea(area.subarray(0, 1000 * 512), 512, "LS"), RangeError, "short read");
 });
 
