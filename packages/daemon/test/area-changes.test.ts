@@ -95,14 +95,16 @@ t.test("a table fed with changes matches one fed with every record, read after r
   t.ok(notified >= 1, "the event of host 1 was delivered");
 });
 
-t.test("a record that cannot be decoded leaves the tracker as it was", async (t) => {
+// Another host's count fields above 2^53-1 (torn or random bytes) no longer fail the read: sanlock
+// reads them as u64 and joins; failing the read made our join answer -201 (corrupt-areas.test.ts).
+t.test("another host's record with out-of-range count fields is read leniently", async (t) => {
   const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, OUR_HOST_ID);
   t.equal(tracker.changes(area({})).length, MAX_HOSTS, "first read: every initialized record is new");
   const bad = LIVE.slice();
-  bad.fill(0xff, 16, 24); // num_hosts = 2^64 - 1: not a JS number (readLeaderFields refuses it)
-  t.throws(() => tracker.changes(area({ 1: RENEWED, 2: bad })), "the read with the bad record throws");
-  const next = tracker.changes(area({ 1: RENEWED }));
-  t.same(next.map((r) => r.hostId), [1], "host 1's change is still reported by the next read");
+  bad.fill(0xff, 16, 24); // num_hosts = 2^64 - 1: not a JS number
+  let changed: number[] = [];
+  t.doesNotThrow(() => { changed = tracker.changes(area({ 1: RENEWED, 2: bad })).map((r) => r.hostId); }, "the read with the odd record is observed");
+  t.ok(changed.includes(1), `host 1's renewal is reported (${JSON.stringify(changed)})`);
 });
 
 t.test("shape limits", async (t) => {
