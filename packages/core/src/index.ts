@@ -22,4 +22,4 @@ export * from "./shared-lease.js";
 export * from "./requests.js";
 export * from "./lvb-ops.js";
 // The simulator is not re-exported here: every importer of the core (each daemon thread among
-// them) would load it, about 8 MiB per V8 isolate. Import it from "@sanlock-ts/core/sim/index".
+// them) would load it, about 8 MiB per V8 isolate. Import it from "@sanlock-ts/core/sim".

@@ -6,7 +6,7 @@
  * silently extends a regular file that is too small: an init at a wrong
  * offset or on the wrong file destroys whatever leases were there.
  */
-import type { DirectDevice } from "@sanlock-ts/daemon/device/index";
+import type { DirectDevice } from "@sanlock-ts/daemon/device";
 import { CliArgError } from "../args/errors.js";
 
 /** Generous deadline for one direct I/O: sanlock's longest (initialising writes) is 60 s. */
@@ -14,7 +14,7 @@ export const DIRECT_IO_TIMEOUT_MS = 60_000;
 
 export async function openDevice(path: string, sectorSize?: number): Promise<DirectDevice> {
   if (path === "") throw new CliArgError("ERR_PATH_MISSING", "no path given (expected NAME:...:PATH:OFFSET)");
-  const { openDirectDevice } = await import("@sanlock-ts/daemon/device/index");
+  const { openDirectDevice } = await import("@sanlock-ts/daemon/device");
   return openDirectDevice(path, {
     ioTimeoutMs: DIRECT_IO_TIMEOUT_MS,
     ...(sectorSize === undefined ? {} : { sectorSize }),

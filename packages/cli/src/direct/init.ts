@@ -5,7 +5,7 @@
  * an alignment boundary and lie inside the existing file or device (checked by
  * core's checkAreaPlacement); nothing is written otherwise.
  */
-import type { Geometry } from "@sanlock-ts/core/ondisk/geometry";
+import type { Geometry } from "@sanlock-ts/core/ondisk";
 import type { GeometryArg } from "../args/geometry-args.js";
 import type { LockspaceArg, ResourceArg } from "../args/sanlock-strings.js";
 import { CliArgError } from "../args/errors.js";
@@ -19,7 +19,7 @@ export type InitTarget =
 
 export async function toCoreGeometry(geometry: GeometryArg | undefined): Promise<Geometry | undefined> {
   if (geometry === undefined) return undefined;
-  const { geometryFor } = await import("@sanlock-ts/core/ondisk/geometry");
+  const { geometryFor } = await import("@sanlock-ts/core/ondisk");
   return geometryFor(geometry.sectorSize, geometry.alignSize);
 }
 
@@ -28,7 +28,7 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
   if (target.kind === "lockspace") {
     const ls = target.lockspace;
     if (ls.path === "") throw new CliArgError("ERR_PATH_MISSING", `lockspace "${ls.name}" has no path (expected NAME:HOST_ID:PATH:OFFSET)`);
-    const { initLockspaceArea } = await import("@sanlock-ts/core/areas/lockspace-area");
+    const { initLockspaceArea } = await import("@sanlock-ts/core/areas");
     await withDevice(ls.path, geometry?.sectorSize, (device) =>
       initLockspaceArea(device, { offset: ls.offset, spaceName: ls.name, ioTimeout: target.ioTimeout, ...(geometry ? { geometry } : {}) }),
     );
@@ -38,7 +38,7 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
       throw new CliArgError("ERR_BAD_ARG", `resource "${res.name}" names ${res.disks.length} disks; direct init writes exactly one`);
     }
     const disk = res.disks[0]!;
-    const { initResourceArea } = await import("@sanlock-ts/core/areas/resource-area");
+    const { initResourceArea } = await import("@sanlock-ts/core/areas");
     await withDevice(disk.path, geometry?.sectorSize, (device) =>
       initResourceArea(device, {
         offset: disk.offset,
