@@ -22,7 +22,7 @@
  * lver it had); the lockspace kept renewing (our delta record's timestamp advanced during the
  * run and advances again after it); no handler threw.
  *
- * CI runs FUZZ_SECONDS=20 (default) with FUZZ_CONNECTIONS=24 concurrent connections. A long run:
+ * CI runs FUZZ_SECONDS=15 (default) with FUZZ_CONNECTIONS=24 concurrent connections. A long run:
  *   FUZZ_SECONDS=600 FUZZ_SEED=12345 npx tap --disable-coverage -t 900 packages/daemon/test/fuzz-socket.test.ts
  * The seed is printed; FUZZ_SEED=<seed> replays a run, FUZZ_CASE=<case seed> one failing case.
  */
@@ -40,7 +40,7 @@ import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { caseSeed, frame, makeCase, type FuzzCase, type FuzzTargets } from "./fuzz-gen.js";
 import { hasSanlock, python, spawnPython, waitForLine } from "./handlers-daemon.js";
 
-const SECONDS = Number(process.env["FUZZ_SECONDS"] ?? 20);
+const SECONDS = Number(process.env["FUZZ_SECONDS"] ?? 15);
 const CONNECTIONS = Number(process.env["FUZZ_CONNECTIONS"] ?? 24);
 const SEED = process.env["FUZZ_SEED"] !== undefined ? Number(process.env["FUZZ_SEED"]) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 const ONE_CASE = process.env["FUZZ_CASE"] !== undefined ? Number(process.env["FUZZ_CASE"]) >>> 0 : undefined;
@@ -49,14 +49,26 @@ const BOUND_MS = 30_000;
 const LS = "FUZZLS";
 const RES = "FUZZRES";
 const MB = 1048576;
+/**
+ * The lockspace's io_timeout: renewals every 2 × 3 s, failure only after 8 × 3 s without one, so
+ * a loaded 2-CPU machine cannot fail the lockspace by starving the renewal thread (with 1 s, a
+ * starved renewal thread for 8 s would end the lockspace: a timing failure, not a fuzz finding).
+ */
+const IO_TIMEOUT = 3;
 
 /** Log lines that mean a handler threw or the framing failed internally: bugs, even if the daemon lives on. */
 const THREW = / ci \d+ failed: |internal decode failure/;
+/** Log lines about the daemon or a lockspace ending, kept whole for the report when the daemon exits. */
+const NOTABLE = /shutdown|exiting|removed|renewal|lockspace .* fail|signal/i;
 
 interface FuzzedDaemon {
   readonly runDir: string;
   readonly socketPath: string;
   readonly running: boolean;
+  /** How the process ended ("" while running). */
+  readonly exitStatus: string;
+  /** Log lines matching NOTABLE (the first 50). */
+  readonly notable: string[];
   /** Every log line matching THREW (the first 50), and the last 8 KB of the log. */
   readonly threw: string[];
   tail(): string;
@@ -72,15 +84,20 @@ async function startFuzzedDaemon(t: Test, dir: string): Promise<FuzzedDaemon> {
     env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir }, stdio: ["ignore", "ignore", "pipe"],
   });
   let exited = false;
-  const gone = new Promise<void>((resolve) => child.once("exit", () => { exited = true; resolve(); }));
+  let exitStatus = "";
+  const gone = new Promise<void>((resolve) => child.once("exit", (code, signal) => { exited = true; exitStatus = `code ${code} signal ${signal}`; resolve(); }));
   t.teardown(async () => { if (!exited) { child.kill("SIGKILL"); await gone; } });
   const threw: string[] = [];
+  const notable: string[] = [];
   let tail = "";
   let partial = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split("\n");
     partial = lines.pop() ?? "";
-    for (const line of lines) if (THREW.test(line) && threw.length < 50) threw.push(line.slice(0, 600));
+    for (const line of lines) {
+      if (THREW.test(line) && threw.length < 50) threw.push(line.slice(0, 600));
+      if (NOTABLE.test(line) && notable.length < 50) notable.push(line.slice(0, 600));
+    }
     tail = (tail + chunk.toString()).slice(-8192);
   });
   const socketPath = join(runDir, "sanlock.sock");
@@ -88,7 +105,7 @@ async function startFuzzedDaemon(t: Test, dir: string): Promise<FuzzedDaemon> {
     if (exited || i > 200) throw new Error(`the daemon did not start: ${tail}`);
     await sleep(100);
   }
-  return { runDir, socketPath, threw, tail: () => tail, get running() { return !exited; } };
+  return { runDir, socketPath, threw, notable, tail: () => tail, get running() { return !exited; }, get exitStatus() { return exitStatus; } };
 }
 
 interface Outcome {
@@ -201,9 +218,9 @@ t.test("socket fuzz: the daemon survives, answers or closes every connection, th
   const zero = sparseFile(dir, "zero", MB);
   const ready = await python(daemon.runDir, `
 import sanlock
-sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
+sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=${IO_TIMEOUT})
 sanlock.write_resource(b"${LS}", b"${RES}", [("${resFile}", 0)])
-sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
+sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=${IO_TIMEOUT})
 print("ready")
 `);
   t.equal(ready.stdout.trim(), "ready", ready.stderr);
@@ -270,8 +287,9 @@ sys.stdin.readline()
   }
   t.comment(`seed ${SEED}: ${JSON.stringify(stats)}`);
 
-  if (failures.length > 0 || daemon.threw.length > 0) t.comment(`daemon log (end):\n${daemon.tail()}`);
-  t.ok(daemon.running, "the daemon process is alive");
+  if (failures.length > 0 || daemon.threw.length > 0 || !daemon.running) t.comment(`daemon log (end):\n${daemon.tail()}`);
+  if (!daemon.running) t.comment(`daemon exited at ${new Date().toISOString()}; notable log lines:\n${daemon.notable.join("\n")}`);
+  t.ok(daemon.running, `the daemon process is alive${daemon.running ? "" : ` (it exited: ${daemon.exitStatus})`}`);
   t.same(failures, [], `every connection answered or closed (seed ${SEED})`);
   t.equal(await version(socketPath), 0x03080500, "the daemon still answers VERSION");
   t.same(daemon.threw, [], "no handler threw (each bad request got an error result, not an exception)");
@@ -291,9 +309,9 @@ print(sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}"))
   if (ONE_CASE === undefined) {
     t.ok(deltaAfter.timestamp > deltaBefore.timestamp, `the delta lease renewed during the fuzz (${deltaBefore.timestamp} → ${deltaAfter.timestamp})`);
   }
-  // And it keeps renewing (every 2 s with io_timeout 1): wait for one more renewal.
+  // And it keeps renewing (every 2 × io_timeout): wait for one more renewal.
   let deltaLater = deltaAfter;
-  for (let i = 0; i < 100 && deltaLater.timestamp <= deltaAfter.timestamp; i++) {
+  for (let i = 0; i < 300 && deltaLater.timestamp <= deltaAfter.timestamp; i++) {
     await sleep(200);
     deltaLater = (await readDeltaRecord(lsFile, 1)).leader;
   }
