@@ -339,6 +339,7 @@ function disksOf(request: WireRequest): string[] {
  * would succeed and leave a lockspace behind).
  */
 export function isSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
+  if (!headersSafe(bytes, t)) return false;
   for (const event of frame(bytes, true)) {
     if (event.type !== "request") {
       if (event.type === "error" && event.header && NEVER.has(event.header.cmd)) return false;
@@ -355,6 +356,32 @@ export function isSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
     if (request.cmd === Cmd.REQUEST && paths.includes(t.scratchPath)) return false;
     const body = request.body as { lockspace?: { name: string } };
     if (request.cmd === Cmd.REM_LOCKSPACE && body.lockspace?.name === t.lockspace) return false;
+  }
+  return true;
+}
+
+function contains(bytes: Uint8Array, text: string): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(Buffer.from(text));
+}
+
+/**
+ * A second guard that does not depend on framing: every position holding the header magic is
+ * read as a header, whatever framing would make of it. The daemon's framing and this module's
+ * (the client's MessageReader) are meant to be the same code, but should they ever differ, a
+ * SHUTDOWN must still never reach the daemon, nor a request on the holder's pid, a REM_LOCKSPACE
+ * next to the held lockspace's name, or a writing command next to a protected path.
+ */
+function headersSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const namesLockspace = contains(bytes, t.lockspace);
+  const namesProtected = t.protectedPaths.some((p) => contains(bytes, p)) || contains(bytes, t.scratchPath);
+  for (let i = 0; i + HEADER_SIZE <= bytes.length; i++) {
+    if (view.getUint32(i, true) !== WIRE_MAGIC) continue;
+    const cmd = view.getUint32(i + 8, true);
+    if (NEVER.has(cmd)) return false;
+    if (view.getInt32(i + 28, true) === t.holderPid || view.getInt32(i + 24, true) === t.holderPid) return false;
+    if (cmd === Cmd.REM_LOCKSPACE && namesLockspace) return false;
+    if (namesProtected && (cmd === Cmd.REQUEST || cmd === Cmd.ADD_LOCKSPACE || !READ_ONLY.has(cmd))) return false;
   }
   return true;
 }
