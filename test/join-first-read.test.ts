@@ -13,7 +13,7 @@ import { clusterSkipReason, sparseFile, startClusterDaemon, tempLeaseDir, type D
 const MiB = 1 << 20;
 const PYTHON = "/usr/bin/python3";
 
-const PROBE = String.raw`
+const PROBE = `
 import errno, json, sys, time, sanlock
 path, io = sys.argv[1], int(sys.argv[2])
 sanlock.write_lockspace(b"JOINLS", path, iotimeout=io)

@@ -179,7 +179,8 @@ export class DeltaLease {
 
   /** Read and validate host_id's delta record directly (docs/algorithms.md §2.2 step 1, §4.4 step 2.1). */
   async readHostRecord(hostId: number, timeoutSeconds = this.options.ioTimeout): Promise<LeaderRecord> {
-    const geometry = this.geometryValue ?? (this.geometryValue = await this.detectGeometry());
+    this.geometryValue ??= await this.detectGeometry();
+    const geometry = this.geometryValue;
     if (!Number.isInteger(hostId) || hostId < 1 || hostId > geometry.maxHosts) {
       throw new RangeError(`host_id ${hostId} outside 1..${geometry.maxHosts}`);
     }

@@ -59,7 +59,7 @@ function ownerOf(leader: LeaderRecord): Value {
   return { inp: leader.ownerId, inp2: leader.ownerGeneration, inp3: leader.timestamp };
 }
 
-function valueOf(d: Dblock): Value {
+function valueIn(d: Dblock): Value {
   return { inp: d.inp, inp2: d.inp2, inp3: d.inp3 };
 }
 
@@ -90,7 +90,7 @@ async function expectCommitted(t: Test, prepare: (dev: MemoryDevice) => void, wi
   t.same(ownerOf(leader), winner, "the leader names the chosen value (owner_id, owner_generation, timestamp)");
   t.equal(leader.lver, lver, "committed for the next lver");
   t.equal(leader.writeId, BigInt(US.hostId), "we wrote the leader");
-  t.same(valueOf(dblockOnDisk(dev, US.hostId)), winner, "our phase-2 dblock carries the chosen value");
+  t.same(valueIn(dblockOnDisk(dev, US.hostId)), winner, "our phase-2 dblock carries the chosen value");
   t.equal(dblockOnDisk(dev, US.hostId).bal, dblockOnDisk(dev, US.hostId).mbal, "with bal = our mbal");
   if (winner.inp === US.hostId && winner.inp2 === US.generation) {
     t.equal(err, undefined, "our own value: the acquire succeeds");
@@ -232,7 +232,7 @@ t.test("a decided ballot: phase-1 write, read, phase-2 write, read (the phase-2 
   putDblock(dev.inner, 3, accepted(3n, A));
   const outcome = await ballot(dev, 2001n);
   t.equal(outcome.kind, "decided", "decided");
-  if (outcome.kind === "decided") t.same(valueOf(outcome.dblock), A, "the accepted value of host 3 is decided");
+  if (outcome.kind === "decided") t.same(valueIn(outcome.dblock), A, "the accepted value of host 3 is decided");
   t.same(dev.ops, [
     { op: "write", offset: slotOffset(1), length: SECTOR },
     { op: "read", offset: AREA, length: MiB },
@@ -272,7 +272,7 @@ t.test("phase 2: a larger mbal written after our phase-1 read aborts the ballot 
   if (outcome.kind === "aborted") {
     t.equal(outcome.error.result, SanlockResult.DBLOCK_MBAL, "-213");
     t.equal(outcome.written.bal, 2001n, "what we left on disk is the phase-2 block");
-    t.same(valueOf(outcome.written), OWN, "with our own value");
+    t.same(valueIn(outcome.written), OWN, "with our own value");
   }
   t.same(dev.ops.map((o) => o.op), ["write", "read", "write", "read"], "the phase-2 read found it");
 });
@@ -299,7 +299,7 @@ t.test("a competing larger ballot that decided its own value during our phase 2:
   t.same(ownerOf(leaderOnDisk(dev.inner)), theirs, "the leader names host 3's decided value");
   const ours = dblockOnDisk(dev.inner, 1);
   t.equal(ours.mbal, 2001n, "second ballot: 1 + max_hosts");
-  t.same(valueOf(ours), theirs, "our second ballot adopted host 3's value");
+  t.same(valueIn(ours), theirs, "our second ballot adopted host 3's value");
   const writes = dev.ops.filter((o) => o.op === "write").map((o) => o.offset);
   t.same(writes, [slotOffset(1), slotOffset(1), slotOffset(1), slotOffset(1), AREA], "two ballots, then one leader write");
 });

@@ -169,7 +169,8 @@ export function releaseStructCount(cmdFlags: number, data: number): number {
   return data >>> 0;
 }
 
-type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- indexed by cmd below
+// biome-ignore lint/suspicious/noExplicitAny: the body type is indexed by cmd below
+type Any = any;
 
 /** Payload bytes of a request body. */
 export function encodeRequestBody<C extends CmdNumber>(cmd: C, body: RequestBodies[C]): Uint8Array {
