@@ -88,8 +88,14 @@ async function main() {
   const env = await setup();
   placeLiveHosts(env.device, live);
   const host = {
-    lockspace: LOCKSPACE, hostId: 1, generation: env.generation, ioTimeout: 1, clock: env.clock, random: DAEMON_RANDOM,
-    liveness: env.delta.status, readDeltaRecord: (id) => env.delta.readHostRecord(id),
+    lockspace: LOCKSPACE,
+    hostId: 1,
+    generation: env.generation,
+    ioTimeout: 1,
+    clock: env.clock,
+    random: DAEMON_RANDOM,
+    liveness: env.delta.status,
+    readDeltaRecord: (id) => env.delta.readHostRecord(id),
   };
   const location = { resource: RESOURCE, device: env.device, offset: MIB };
   const hinted = { ...location, geometry: env.geometry };
@@ -115,7 +121,9 @@ async function main() {
   const readsPerHintedCycle = (env.device.readCount - reads1) / cycles;
   const renewal = await perOperation(renewals, (i) => renew(warmup + i));
   console.log(`node ${process.version}; MemoryDevice 512-byte sectors, 1 MiB areas, 2000 hosts, ${live} other hosts renewing`);
-  console.log(`exclusive acquire+release, no geometry hint: ${exclusive.toFixed(0).padStart(6)} µs CPU/cycle  (${readsPerCycle} reads/cycle, ${cycles} cycles)`);
+  console.log(
+    `exclusive acquire+release, no geometry hint: ${exclusive.toFixed(0).padStart(6)} µs CPU/cycle  (${readsPerCycle} reads/cycle, ${cycles} cycles)`,
+  );
   console.log(`exclusive acquire+release, geometry hint:    ${exclusiveHinted.toFixed(0).padStart(6)} µs CPU/cycle  (${readsPerHintedCycle} reads/cycle)`);
   console.log(`delta renewal:                               ${renewal.toFixed(0).padStart(6)} µs CPU/renewal (${renewals} renewals)`);
 }

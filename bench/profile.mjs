@@ -31,10 +31,15 @@ async function phase(phases, name, daemon, fn) {
 
 /** Sums several summaries (one per worker thread) into one. */
 function mergeSummaries(summaries) {
-  const add = (into, pairs) => { for (const [k, ms] of pairs) into.set(k, (into.get(k) ?? 0) + ms); };
+  const add = (into, pairs) => {
+    for (const [k, ms] of pairs) into.set(k, (into.get(k) ?? 0) + ms);
+  };
   const areas = new Map();
   const functions = new Map();
-  for (const s of summaries) { add(areas, s.byArea); add(functions, s.byFunction); }
+  for (const s of summaries) {
+    add(areas, s.byArea);
+    add(functions, s.byFunction);
+  }
   const sorted = (m) => [...m].sort((a, b) => b[1] - a[1]);
   return { totalMs: summaries.reduce((t, s) => t + s.totalMs, 0), byArea: sorted(areas), byFunction: sorted(functions) };
 }
@@ -52,22 +57,30 @@ function printSummary(title, s) {
 function printPhase(main, workers, p) {
   const seconds = (p.toUs - p.fromUs) / 1e6;
   console.log(`\n== ${p.name}: ${seconds.toFixed(1)} s, daemon CPU ${p.cpu.toFixed(2)} s (${((p.cpu / seconds) * 100).toFixed(0)}% of one core, all threads)`);
-  console.log(`   result: ${JSON.stringify(p.result, (k, v) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
+  console.log(`   result: ${JSON.stringify(p.result, (_k, v) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
   printSummary("main thread", summarizeProfile(main, TOP_FUNCTIONS + 1, p));
   printSummary(`${workers.length} worker threads together`, mergeSummaries(workers.map((w) => summarizeProfile(w, 10_000, p))));
 }
 
 async function main() {
   const sizes = {
-    cycles: option("--cycles", 200), warmup: 5, parallelSeconds: option("--seconds", 10),
-    held: option("--held", 400), lockspaces: 64, cpuWindowSeconds: option("--seconds", 10), ioWindowSeconds: 0, joinReps: 0,
+    cycles: option("--cycles", 200),
+    warmup: 5,
+    parallelSeconds: option("--seconds", 10),
+    held: option("--held", 400),
+    lockspaces: 64,
+    cpuWindowSeconds: option("--seconds", 10),
+    ioWindowSeconds: 0,
+    joinReps: 0,
   };
   const workDir = mkdtempSync("/var/tmp/sanlock-ts-profile-");
   const profDir = join(workDir, "prof");
   let daemon = null;
   try {
     const floor = measureIoFloor(workDir, sizes.cycles);
-    console.log(`disk floor (the same I/O issued by python, O_DIRECT|O_SYNC): EX cycle median ${floor.cycleMsMedian.toFixed(2)} ms; ${FLOOR_THREADS} threads ${floor.cyclesPerSecond.toFixed(0)} cycles/s`);
+    console.log(
+      `disk floor (the same I/O issued by python, O_DIRECT|O_SYNC): EX cycle median ${floor.cycleMsMedian.toFixed(2)} ms; ${FLOOR_THREADS} threads ${floor.cyclesPerSecond.toFixed(0)} cycles/s`,
+    );
     const layout = createLayout(workDir, sizes);
     daemon = await startDaemon("sanlock-ts", join(workDir, "run"), { nodeFlags: ["--cpu-prof", "--cpu-prof-dir", profDir] });
     const ctx = { daemon, layout, sizes, ioTimeout: 1, workDir, noTrace: true };
@@ -94,4 +107,7 @@ async function main() {
   }
 }
 
-main().catch((err) => { console.error(err.stack ?? String(err)); process.exitCode = 1; });
+main().catch((err) => {
+  console.error(err.stack ?? String(err));
+  process.exitCode = 1;
+});

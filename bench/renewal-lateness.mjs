@@ -84,11 +84,21 @@ const monotonic = () => Number(process.hrtime.bigint()) / 1e9;
 async function mountStallFs(backing, mountpoint, control) {
   const server = spawn("/usr/bin/python3", [STALL_FS, backing, mountpoint, control, String(MAX_STALL_SECONDS)], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  server.stderr.on("data", (c) => { if (stderr.length < 8192) stderr += c; });
+  server.stderr.on("data", (c) => {
+    if (stderr.length < 8192) stderr += c;
+  });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`stall-fs not ready in 10 s: ${stderr}`)), 10_000);
-    server.stdout.on("data", (c) => { if (String(c).includes("ready")) { clearTimeout(timer); resolve(); } });
-    server.once("exit", (code) => { clearTimeout(timer); reject(new Error(`stall-fs exited ${code}: ${stderr}`)); });
+    server.stdout.on("data", (c) => {
+      if (String(c).includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stall-fs exited ${code}: ${stderr}`));
+    });
   });
   const exited = new Promise((r) => server.once("exit", r));
   return {
@@ -178,9 +188,14 @@ function startLoad(program, cfg) {
     env: { ...process.env, CLIENT_URL: pathToFileURL(CLIENT_DIST).href, CFG: JSON.stringify({ ...cfg, maxSamples: MAX_SAMPLES }) },
     stdio: ["pipe", "pipe", "pipe"],
   });
-  let out = "", err = "";
-  child.stdout.on("data", (c) => { out += c; });
-  child.stderr.on("data", (c) => { if (err.length < 8192) err += c; });
+  let out = "",
+    err = "";
+  child.stdout.on("data", (c) => {
+    out += c;
+  });
+  child.stderr.on("data", (c) => {
+    if (err.length < 8192) err += c;
+  });
   child.stdin.on("error", () => {});
   const exited = new Promise((r) => child.once("exit", r));
   return {
@@ -190,7 +205,11 @@ function startLoad(program, cfg) {
       const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
       await exited;
       clearTimeout(timer);
-      try { return JSON.parse(out); } catch { throw new Error(`load process gave no report: ${err.slice(0, 2000)}`); }
+      try {
+        return JSON.parse(out);
+      } catch {
+        throw new Error(`load process gave no report: ${err.slice(0, 2000)}`);
+      }
     },
   };
 }
@@ -231,7 +250,13 @@ async function renewalHistory(ops, socketPath, lockspace) {
   const { records } = await ops.renewal({ socketPath, timeoutMs: 60_000 }, lockspace);
   return records.map((r) => {
     const s = ops.parseStateText(r.str);
-    return { timestamp: Number(s.timestamp), readMs: Number(s.read_ms), writeMs: Number(s.write_ms), nextTimeouts: Number(s.next_timeouts), nextErrors: Number(s.next_errors) };
+    return {
+      timestamp: Number(s.timestamp),
+      readMs: Number(s.read_ms),
+      writeMs: Number(s.write_ms),
+      nextTimeouts: Number(s.next_timeouts),
+      nextErrors: Number(s.next_errors),
+    };
   });
 }
 
@@ -249,7 +274,8 @@ function summary(samples) {
   return { count: samples.length, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: Math.max(...samples) };
 }
 
-const fmt = (s) => `p50 ${String(Math.round(s.p50)).padStart(5)}  p99 ${String(Math.round(s.p99)).padStart(5)}  max ${String(Math.round(s.max)).padStart(5)}  count ${s.count}`;
+const fmt = (s) =>
+  `p50 ${String(Math.round(s.p50)).padStart(5)}  p99 ${String(Math.round(s.p99)).padStart(5)}  max ${String(Math.round(s.max)).padStart(5)}  count ${s.count}`;
 
 // ------------------------------------------------------------------ main
 
@@ -264,12 +290,20 @@ async function main() {
   const root = mkdtempSync(join(WORK_ROOT, "renewal-lateness-"));
   const cleanups = [];
   const cleanup = async () => {
-    while (cleanups.length > 0) await cleanups.pop()().catch((e) => console.error(`cleanup: ${e.message}`));
+    while (cleanups.length > 0)
+      await cleanups
+        .pop()()
+        .catch((e) => console.error(`cleanup: ${e.message}`));
   };
   cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
   process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
   try {
-    const file = (name, size) => { const p = join(root, name); writeFileSync(p, ""); truncateSync(p, size); return p; };
+    const file = (name, size) => {
+      const p = join(root, name);
+      writeFileSync(p, "");
+      truncateSync(p, size);
+      return p;
+    };
     const ls = [file("ls1", MiB), file("ls2", MiB)];
     const res = [file("res1", 4 * MiB), file("res2", 4 * MiB)];
     mkdirSync(join(root, "backing"));
@@ -303,12 +337,15 @@ async function main() {
     console.log(`baseline: ${opts.baseline} s of renewals only (LS1, LS2 on files, LS3 on stall-fs) ...`);
     await sleep(opts.baseline * 1000);
     const loadFrom = monotonic();
-    console.log(`load: ${opts.load} s with ${HAMMERS}×${HAMMER_LOOPS} STATUS loops + ${HAMMERS}×${IDLE_CONNECTIONS} idle connections + churn, ${CLIENTS} acquire/release clients, LS3's device stalled ...`);
+    console.log(
+      `load: ${opts.load} s with ${HAMMERS}×${HAMMER_LOOPS} STATUS loops + ${HAMMERS}×${IDLE_CONNECTIONS} idle connections + churn, ${CLIENTS} acquire/release clients, LS3's device stalled ...`,
+    );
     fuse.stall();
     const loads = [];
     const stopLoads = () => loads.forEach((l) => l.p.kill());
     cleanups.push(async () => stopLoads());
-    for (let h = 0; h < HAMMERS; h++) loads.push({ kind: "hammer", p: startLoad(HAMMER_PROGRAM, { runDir: daemon.runDir, loops: HAMMER_LOOPS, idle: IDLE_CONNECTIONS }) });
+    for (let h = 0; h < HAMMERS; h++)
+      loads.push({ kind: "hammer", p: startLoad(HAMMER_PROGRAM, { runDir: daemon.runDir, loops: HAMMER_LOOPS, idle: IDLE_CONNECTIONS }) });
     for (const lease of leases) loads.push({ kind: "cycler", p: startLoad(CYCLER_PROGRAM, { runDir: daemon.runDir, ...lease }) });
     let ls3Down;
     const loadEnd = loadFrom + opts.load;
@@ -323,20 +360,47 @@ async function main() {
 
     // Renewal history and lateness.
     const histories = await Promise.all(["LS1", "LS2"].map((n) => renewalHistory(ops, client.socketPath, n)));
-    const phases = [["baseline", baselineFrom, loadFrom], ["load", loadFrom, loadTo]];
+    const phases = [
+      ["baseline", baselineFrom, loadFrom],
+      ["load", loadFrom, loadTo],
+    ];
     const result = { ioTimeout: IO_TIMEOUT, baselineSeconds: opts.baseline, loadSeconds: opts.load, phases: {} };
     for (const [phase, from, to] of phases) {
       // History timestamps are whole seconds: a renewal belongs to the phase its timestamp falls in.
-      const history = histories.flatMap((h) => latenessMs(h.slice(1).map((e) => e.timestamp), Math.floor(from), Math.floor(to)));
-      const observed = observer.seen.flatMap((s) => latenessMs(s.slice(1).map((e) => e.at), from, to));
-      const failed = histories.flatMap((h) => h.filter((e) => e.timestamp >= Math.floor(from) && e.timestamp < Math.floor(to)))
+      const history = histories.flatMap((h) =>
+        latenessMs(
+          h.slice(1).map((e) => e.timestamp),
+          Math.floor(from),
+          Math.floor(to),
+        ),
+      );
+      const observed = observer.seen.flatMap((s) =>
+        latenessMs(
+          s.slice(1).map((e) => e.at),
+          from,
+          to,
+        ),
+      );
+      const failed = histories
+        .flatMap((h) => h.filter((e) => e.timestamp >= Math.floor(from) && e.timestamp < Math.floor(to)))
         .reduce((n, e) => n + e.nextTimeouts + e.nextErrors, 0);
       result.phases[phase] = { history: summary(history), observed: summary(observed), failedAttempts: failed };
     }
     const hammers = reports.filter((r) => r.kind === "hammer");
     const cyclers = reports.filter((r) => r.kind === "cycler");
-    result.status = { ...summary(hammers.flatMap((r) => r.latencies)), errors: hammers.reduce((n, r) => n + r.errors, 0), churned: hammers.reduce((n, r) => n + r.churned, 0) };
-    result.cycles = { ...summary(cyclers.flatMap((r) => r.latencies)), errors: cyclers.reduce((n, r) => n + r.errors, 0), lastErrors: cyclers.map((r) => r.lastError).filter(Boolean).slice(0, 3) };
+    result.status = {
+      ...summary(hammers.flatMap((r) => r.latencies)),
+      errors: hammers.reduce((n, r) => n + r.errors, 0),
+      churned: hammers.reduce((n, r) => n + r.churned, 0),
+    };
+    result.cycles = {
+      ...summary(cyclers.flatMap((r) => r.latencies)),
+      errors: cyclers.reduce((n, r) => n + r.errors, 0),
+      lastErrors: cyclers
+        .map((r) => r.lastError)
+        .filter(Boolean)
+        .slice(0, 3),
+    };
     result.ls3RecoverySecondsAfterStall = ls3Down ?? null;
 
     console.log(`\nrenewal lateness (ms) of LS1+LS2, N = ${IO_TIMEOUT} s, lateness = start − previous start − 2N:`);
@@ -345,9 +409,15 @@ async function main() {
       console.log(`  ${phase.padEnd(8)} RENEWAL history (1-s steps): ${fmt(p.history)}  failed attempts ${p.failedAttempts}`);
       console.log(`  ${phase.padEnd(8)} observed on disk (${POLL_MS}-ms poll): ${fmt(p.observed)}`);
     }
-    console.log(`load on the daemon: STATUS ${result.status.count} requests (latency ms ${fmt(result.status)}), errors ${result.status.errors}, ${result.status.churned} connect/close`);
-    console.log(`  ${CLIENTS} clients: ${result.cycles.count} acquire+release cycles (ms ${fmt(result.cycles)}), errors ${result.cycles.errors} ${result.cycles.lastErrors.join("; ")}`);
-    console.log(`  LS3 (stalled device) no longer joined ${ls3Down === undefined ? "— never, within the load phase" : `${ls3Down.toFixed(1)} s after the stall (recovery at 8N = ${8 * IO_TIMEOUT} s)`}`);
+    console.log(
+      `load on the daemon: STATUS ${result.status.count} requests (latency ms ${fmt(result.status)}), errors ${result.status.errors}, ${result.status.churned} connect/close`,
+    );
+    console.log(
+      `  ${CLIENTS} clients: ${result.cycles.count} acquire+release cycles (ms ${fmt(result.cycles)}), errors ${result.cycles.errors} ${result.cycles.lastErrors.join("; ")}`,
+    );
+    console.log(
+      `  LS3 (stalled device) no longer joined ${ls3Down === undefined ? "— never, within the load phase" : `${ls3Down.toFixed(1)} s after the stall (recovery at 8N = ${8 * IO_TIMEOUT} s)`}`,
+    );
     if (opts.json) writeFileSync(opts.json, JSON.stringify(result, null, 2));
   } finally {
     await cleanup();

@@ -22,8 +22,32 @@ import * as work from "./lib/workloads.mjs";
 const IO_TIMEOUT = 1;
 const WORK_ROOT = "/var/tmp";
 const SIZES = {
-  full: { cycles: 300, cycleRounds: 10, warmup: 10, parallelSeconds: 15, held: 1000, lockspaces: 64, cpuWindowSeconds: 30, ioWindowSeconds: 20, joinReps: 3, statusRuns: 20, tracedCycles: 5 },
-  quick: { cycles: 40, cycleRounds: 2, warmup: 3, parallelSeconds: 5, held: 200, lockspaces: 64, cpuWindowSeconds: 8, ioWindowSeconds: 6, joinReps: 1, statusRuns: 5, tracedCycles: 3 },
+  full: {
+    cycles: 300,
+    cycleRounds: 10,
+    warmup: 10,
+    parallelSeconds: 15,
+    held: 1000,
+    lockspaces: 64,
+    cpuWindowSeconds: 30,
+    ioWindowSeconds: 20,
+    joinReps: 3,
+    statusRuns: 20,
+    tracedCycles: 5,
+  },
+  quick: {
+    cycles: 40,
+    cycleRounds: 2,
+    warmup: 3,
+    parallelSeconds: 5,
+    held: 200,
+    lockspaces: 64,
+    cpuWindowSeconds: 8,
+    ioWindowSeconds: 6,
+    joinReps: 1,
+    statusRuns: 5,
+    tracedCycles: 3,
+  },
 };
 
 function parseOptions(argv) {
@@ -47,11 +71,17 @@ function parseOptions(argv) {
 const cleanups = [];
 async function cleanupAll() {
   for (const fn of cleanups.splice(0).reverse()) {
-    try { await fn(); } catch (err) { console.error(`cleanup: ${err.message}`); }
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`cleanup: ${err.message}`);
+    }
   }
 }
 for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, () => { cleanupAll().finally(() => process.exit(130)); });
+  process.once(signal, () => {
+    cleanupAll().finally(() => process.exit(130));
+  });
 }
 
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -81,7 +111,11 @@ const ROUNDS = 2;
 /** Workload keys --steps accepts; a step's key is its result key up to "Round" or ".". */
 const STEP_KEYS = ["status", "ex", "sh", "parallel", "io", "hold", "spaces"];
 const ALWAYS_RUN = new Set(["join", "left"]);
-const stepKey = (resultKey) => resultKey.replace(/Round\d+$/, "").replace(/\..*$/, "").replace(/^idleRssKiB$/, "status");
+const stepKey = (resultKey) =>
+  resultKey
+    .replace(/Round\d+$/, "")
+    .replace(/\..*$/, "")
+    .replace(/^idleRssKiB$/, "status");
 /** Daemon log lines shown when a step fails. */
 const DAEMON_LOG_LINES = 20;
 function steps(sizes) {
@@ -110,7 +144,10 @@ function steps(sizes) {
 
 /** Merges the rounds into the figures the table shows. */
 function combineRounds(r) {
-  const rounds = (prefix) => Object.keys(r).filter((k) => k.startsWith(prefix)).map((k) => r[k]);
+  const rounds = (prefix) =>
+    Object.keys(r)
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => r[k]);
   const ex = rounds("exRound");
   const sh = rounds("shRound");
   const par = rounds("parallelRound");
@@ -159,7 +196,10 @@ async function main() {
     for (const kind of ["sanlock-ts", "sanlock"]) {
       if (opts.only && opts.only !== kind) continue;
       const skip = skipReason(kind);
-      if (skip) { notes.push(`${kind} skipped: ${skip}`); continue; }
+      if (skip) {
+        notes.push(`${kind} skipped: ${skip}`);
+        continue;
+      }
       contexts.push(await prepare(kind, sizes));
     }
     await runSteps(contexts, sizes, opts.steps);
@@ -189,8 +229,10 @@ async function main() {
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ machine, sizes, floor, results, notes }, null, 2));
 }
 
-main().catch(async (err) => {
-  console.error(err.stack ?? String(err));
-  await cleanupAll();
-  process.exit(1);
-}).then(cleanupAll);
+main()
+  .catch(async (err) => {
+    console.error(err.stack ?? String(err));
+    await cleanupAll();
+    process.exit(1);
+  })
+  .then(cleanupAll);

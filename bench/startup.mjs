@@ -53,7 +53,10 @@ function answered(path) {
   return new Promise((resolve) => {
     const sock = createConnection({ path });
     let got = Buffer.alloc(0);
-    const done = (ok) => { sock.destroy(); resolve(ok); };
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
     sock.once("connect", () => sock.write(header(GET_LOCKSPACES)));
     sock.on("data", (chunk) => {
       got = Buffer.concat([got, chunk]);
@@ -70,7 +73,9 @@ async function oneStart(kind) {
   const socketPath = join(runDir, "sanlock.sock");
   const t0 = process.hrtime.bigint();
   const child = spawn(cmd, args, {
-    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir }, stdio: ["ignore", "ignore", "ignore"], detached: true,
+    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir },
+    stdio: ["ignore", "ignore", "ignore"],
+    detached: true,
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   let ms;
@@ -85,7 +90,13 @@ async function oneStart(kind) {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
-    const group = (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } };
+    const group = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        /* gone */
+      }
+    };
     const kill = setTimeout(() => group("SIGKILL"), 5000);
     group("SIGTERM");
     await exited;
@@ -105,6 +116,8 @@ for (let run = 0; run < opts.runs; run++) {
 }
 for (const kind of kinds) {
   const s = samples[kind];
-  console.log(`${DAEMON_KINDS[kind].label.padEnd(14)} start-up to first reply, ${s.length} runs: median ${median(s).toFixed(1)} ms, ` +
-    `min ${Math.min(...s).toFixed(1)}, max ${Math.max(...s).toFixed(1)}  [${s.map((x) => x.toFixed(0)).join(" ")}]`);
+  console.log(
+    `${DAEMON_KINDS[kind].label.padEnd(14)} start-up to first reply, ${s.length} runs: median ${median(s).toFixed(1)} ms, ` +
+      `min ${Math.min(...s).toFixed(1)}, max ${Math.max(...s).toFixed(1)}  [${s.map((x) => x.toFixed(0)).join(" ")}]`,
+  );
 }

@@ -44,7 +44,7 @@ else await runDemo();
 /** Registers, acquires the resource (retrying while refused, if asked) and holds it until killed. */
 async function runClient(cfg) {
   const { SanlockClient } = await import(CLIENT);
-  const say = (fields) => process.stdout.write(JSON.stringify({ ...fields, at: monotonic() }) + "\n");
+  const say = (fields) => process.stdout.write(`${JSON.stringify({ ...fields, at: monotonic() })}\n`);
   const client = new SanlockClient({ runDir: cfg.runDir });
   const registration = await client.register();
   const giveUpAt = monotonic() + cfg.retrySeconds;
@@ -146,7 +146,9 @@ async function runDemo() {
   say("host 2", `may take "${RESOURCE}" from +${(expiry - start).toFixed(1)}s on, not before: seen from host 2, a dead host`);
   note("and a stuck one look the same. A stuck host 1 stops feeding its watchdog");
   note(`${RENEWAL_FAIL_SECONDS} s (8 × io_timeout) after its last renewal, and the watchdog resets it`);
-  note(`at most ${WATCHDOG_FIRE_SECONDS} s later: ${RENEWAL_FAIL_SECONDS} + ${WATCHDOG_FIRE_SECONDS} = ${HOST_DEAD_SECONDS} s (host_dead_seconds). This demo runs without`);
+  note(
+    `at most ${WATCHDOG_FIRE_SECONDS} s later: ${RENEWAL_FAIL_SECONDS} + ${WATCHDOG_FIRE_SECONDS} = ${HOST_DEAD_SECONDS} s (host_dead_seconds). This demo runs without`,
+  );
   note("a watchdog device (-w 0); host 2 waits all the same, it cannot know.");
 
   let refusals = 0;

@@ -10,9 +10,15 @@ const tap = spawn("node_modules/.bin/tap", ["--reporter=tap", ...process.argv.sl
 let summary = null;
 const lines = createInterface({ input: tap.stdout });
 lines.on("line", (line) => {
-  process.stdout.write(line + "\n");
+  process.stdout.write(`${line}\n`);
   const m = /^# \{ (.*) \}$/.exec(line);
-  if (m) summary = Object.fromEntries(m[1].split(", ").map((kv) => kv.split(": ")).map(([k, v]) => [k, Number(v)]));
+  if (m)
+    summary = Object.fromEntries(
+      m[1]
+        .split(", ")
+        .map((kv) => kv.split(": "))
+        .map(([k, v]) => [k, Number(v)]),
+    );
 });
 tap.on("close", (code) => {
   const passed = summary?.pass ?? 0;

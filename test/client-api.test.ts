@@ -5,15 +5,7 @@ import t from "tap";
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  ClientArgumentError,
-  HOST_LIVE,
-  LSFLAG_ADD,
-  ResFlag,
-  SETEV_CUR_GENERATION,
-  SanlockClient,
-  SanlockError,
-} from "../packages/client/src/index.js";
+import { ClientArgumentError, HOST_LIVE, LSFLAG_ADD, ResFlag, SETEV_CUR_GENERATION, SanlockClient, SanlockError } from "../packages/client/src/index.js";
 import { daemonSkipReason, leaseFile, retrying, startDaemon, type DaemonKind } from "./client-daemons.js";
 
 const LS = "CLS";
@@ -44,7 +36,10 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
       });
 
       await t.test("read_resource of an unformatted area fails with SANLK_LEADER_MAGIC", async (t) => {
-        const err = await client.readResource(resPath).then(() => null, (e: unknown) => e);
+        const err = await client.readResource(resPath).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.ok(err instanceof SanlockError);
         t.equal((err as SanlockError).errno, -223);
         t.equal((err as SanlockError).sanlockName, "SANLK_LEADER_MAGIC");
@@ -67,12 +62,18 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
       await t.test("after add_lockspace the lockspace is joined and listed", async (t) => {
         t.equal(await client.inqLockspace(LS, 1, lsPath), true);
         const spaces = await client.getLockspaces();
-        t.same(spaces.map((s) => ({ ...s })), [{ lockspace: LS, hostId: 1n, path: lsPath, offset: 0n, flags: 0 }]);
+        t.same(
+          spaces.map((s) => ({ ...s })),
+          [{ lockspace: LS, hostId: 1n, path: lsPath, offset: 0n, flags: 0 }],
+        );
         t.not(spaces[0]?.flags, LSFLAG_ADD);
       });
 
       await t.test("add_lockspace again fails with EEXIST", async (t) => {
-        const err = await client.addLockspace(LS, 1, lsPath).then(() => null, (e: unknown) => e);
+        const err = await client.addLockspace(LS, 1, lsPath).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.ok(err instanceof SanlockError);
         t.equal((err as SanlockError).errno, 17);
         t.equal((err as SanlockError).sanlockName, "-EEXIST");
@@ -89,7 +90,20 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
       // sanlock-ts implements single-disk leases only; a multi-disk acquire is refused, never run on one replica.
       await t.test("sanlock-ts refuses a lease on two disks with EINVAL", { skip: kind !== "sanlock-ts" && "sanlock-ts only" }, async (t) => {
         await using reg = await client.register();
-        const err = await client.acquire(LS, "R1", [[resPath, 0], [resPath, 2097152]], { registration: reg }).then(() => null, (e: unknown) => e);
+        const err = await client
+          .acquire(
+            LS,
+            "R1",
+            [
+              [resPath, 0],
+              [resPath, 2097152],
+            ],
+            { registration: reg },
+          )
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
         t.ok(err instanceof SanlockError);
         t.equal((err as SanlockError).errno, 22);
         t.same(await client.inquire({ registration: reg }), [], "nothing is held after the refusal");
@@ -100,20 +114,36 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
         t.ok(reg.fd >= 0, "register returns the connection's fd");
         const lease = await client.acquire(LS, "R1", [[resPath, 0]], { registration: reg });
         const held = await client.inquire({ registration: reg });
-        t.same(held.map((r) => [r.lockspace, r.resource, r.disks, r.flags]), [[LS, "R1", [{ path: resPath, offset: 0n }], ResFlag.LVER]]);
+        t.same(
+          held.map((r) => [r.lockspace, r.resource, r.disks, r.flags]),
+          [[LS, "R1", [{ path: resPath, offset: 0n }], ResFlag.LVER]],
+        );
         t.ok((held[0]?.version ?? 0n) >= 1n, "inquire reports the lease version");
 
         const status = await client.status();
-        t.ok(status.resources.some((r) => r.resource === "R1" && r.pid === process.pid && !r.shared), "status lists the lease for our pid");
+        t.ok(
+          status.resources.some((r) => r.resource === "R1" && r.pid === process.pid && !r.shared),
+          "status lists the lease for our pid",
+        );
         const owners = await client.readResourceOwners(LS, "R1", [[resPath, 0]]);
-        t.same(owners.map((h) => h.hostId), [1n], "the lease is owned by host 1 on disk");
+        t.same(
+          owners.map((h) => h.hostId),
+          [1n],
+          "the lease is owned by host 1 on disk",
+        );
 
-        const again = await client.acquire(LS, "R1", [[resPath, 0]], { registration: reg }).then(() => null, (e: unknown) => e);
+        const again = await client.acquire(LS, "R1", [[resPath, 0]], { registration: reg }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.equal((again as SanlockError).errno, 17, "acquiring a held lease again fails with EEXIST");
 
         await lease.release();
         t.same(await client.inquire({ registration: reg }), [], "nothing held after release");
-        const notHeld = await client.release(LS, "R1", [[resPath, 0]], { registration: reg }).then(() => null, (e: unknown) => e);
+        const notHeld = await client.release(LS, "R1", [[resPath, 0]], { registration: reg }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.equal((notHeld as SanlockError).errno, 1, "releasing a lease not held fails with errno 1");
       });
 
@@ -144,29 +174,43 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
         const reg = await client.register();
         await client.acquire(LS, "R1", [[resPath, 0]], { registration: reg });
         await reg.close();
-        const owners = await retrying(async () => {
-          const o = await client.readResourceOwners(LS, "R1", [[resPath, 0]]);
-          if (o.length > 0) throw Object.assign(new Error("still owned"), { errno: -1 });
-          return o;
-        }, [-1], 40, 250);
+        const owners = await retrying(
+          async () => {
+            const o = await client.readResourceOwners(LS, "R1", [[resPath, 0]]);
+            if (o.length > 0) throw Object.assign(new Error("still owned"), { errno: -1 });
+            return o;
+          },
+          [-1],
+          40,
+          250,
+        );
         t.same(owners, []);
       });
 
       await t.test("an acquire in a lockspace not joined fails with ENOSPC", async (t) => {
         await using reg = await client.register();
-        const err = await client.acquire("NOPE", "R1", [[resPath, 0]], { registration: reg }).then(() => null, (e: unknown) => e);
+        const err = await client.acquire("NOPE", "R1", [[resPath, 0]], { registration: reg }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.equal((err as SanlockError).errno, 28);
       });
 
       await t.test("set_event on a lockspace that is not joined fails with ENOENT", async (t) => {
-        const err = await client.setEvent("NOPE", 1, 0, 1, { flags: SETEV_CUR_GENERATION }).then(() => null, (e: unknown) => e);
+        const err = await client.setEvent("NOPE", 1, 0, 1, { flags: SETEV_CUR_GENERATION }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.equal((err as SanlockError).errno, 2);
       });
 
       await t.test("rem_lockspace with unused fails while a lease is held", async (t) => {
         await using reg = await client.register();
         await using _lease = await client.acquire(LS, "R1", [[resPath, 0]], { registration: reg });
-        const err = await client.remLockspace(LS, 1, lsPath, { unused: true }).then(() => null, (e: unknown) => e);
+        const err = await client.remLockspace(LS, 1, lsPath, { unused: true }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         t.equal((err as SanlockError).errno, 16);
       });
 
@@ -198,7 +242,18 @@ t.test("bad arguments are refused before anything is sent", async (t) => {
     ["negative offset", () => client.addLockspace("LS", 1, "/p", { offset: -1 }), /offset/],
     ["empty path", () => client.readLockspace(""), /path/],
     ["no disks", () => client.writeResource("LS", "R", []), /disks/],
-    ["five disks", () => client.writeResource("LS", "R", [["/a", 0], ["/a", 0], ["/a", 0], ["/a", 0], ["/a", 0]]), /disks/],
+    [
+      "five disks",
+      () =>
+        client.writeResource("LS", "R", [
+          ["/a", 0],
+          ["/a", 0],
+          ["/a", 0],
+          ["/a", 0],
+          ["/a", 0],
+        ]),
+      /disks/,
+    ],
     ["unknown option", () => client.inqLockspace("LS", 1, "/p", { bogus: 1 } as never), /options/],
     ["acquire without owner", () => client.acquire("LS", "R", [["/a", 0]]), /registration/],
     ["bad alignment", () => client.writeLockspace("LS", "/p", { align: 3 }), /align/],
@@ -207,7 +262,10 @@ t.test("bad arguments are refused before anything is sent", async (t) => {
   ];
   for (const [what, call, argument] of cases) {
     const before = connections;
-    const err = await call().then(() => null, (e: unknown) => e);
+    const err = await call().then(
+      () => null,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof ClientArgumentError, `${what}: ClientArgumentError`);
     t.equal((err as ClientArgumentError).code, "ERR_BAD_ARGUMENT", `${what}: code`);
     t.match((err as ClientArgumentError).argument, argument, `${what}: names the argument`);
@@ -217,7 +275,10 @@ t.test("bad arguments are refused before anything is sent", async (t) => {
 
 t.test("a missing socket is reported as ERR_CONNECT", async (t) => {
   const client = new SanlockClient({ socketPath: "/var/tmp/no-such-dir-for-sanlock/sanlock.sock" });
-  const err = await client.version().then(() => null, (e: unknown) => e);
+  const err = await client.version().then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.equal((err as { code?: string }).code, "ERR_CONNECT");
 });
 

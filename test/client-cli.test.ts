@@ -169,9 +169,15 @@ t.test("sanlock-ts client matches sanlock client", { skip: daemonSkipReason("san
 
   await t.test("--json prints the tables as JSON", async (t) => {
     const status = JSON.parse((await ours(d, ["status", "--json"])).stdout) as { type: string; name: string; path?: string }[];
-    t.ok(status.some((r) => r.type === "lockspace" && r.name === "LS" && r.path === ls), "status --json lists the lockspace");
+    t.ok(
+      status.some((r) => r.type === "lockspace" && r.name === "LS" && r.path === ls),
+      "status --json lists the lockspace",
+    );
     const gets = JSON.parse((await ours(d, ["gets", "-h", "1", "--json"])).stdout) as { lockspace: string; hosts: { hostId: number }[] }[];
-    t.same(gets.map((g) => [g.lockspace, g.hosts.map((h) => h.hostId)]), [["LS", [1]]]);
+    t.same(
+      gets.map((g) => [g.lockspace, g.hosts.map((h) => h.hostId)]),
+      [["LS", [1]]],
+    );
   });
 
   await t.test("command holds the leases while the program runs", async (t) => {

@@ -173,7 +173,9 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     const flags = parseInt(/^flags:\s*(\d+)$/m.exec(readFileSync(`/proc/${run.pid}/fdinfo/${fd}`, "utf8"))?.[1] ?? "", 8);
     t.equal(flags & 0o2004000, 0, "blocking and not close-on-exec, as sanlock's own socket");
     const expected = new Set([0, 1, 2, fd, ...inheritedFds()]);
-    const extra = readdirSync(`/proc/${run.pid}/fd`).map(Number).filter((n) => !expected.has(n));
+    const extra = readdirSync(`/proc/${run.pid}/fd`)
+      .map(Number)
+      .filter((n) => !expected.has(n));
     t.same(extra, [], "nothing Node opened reaches the program (epoll, eventfd, io_uring, ...)");
     const status = readFileSync(`/proc/${run.pid}/status`, "utf8");
     t.match(status, /^SigIgn:\s*0+$/m, "no signal ignored (Node ignores SIGPIPE and SIGXFSZ)");
@@ -220,7 +222,10 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
   });
 
   await t.test("a program that cannot be executed: sanlock's message and exit status", async (t) => {
-    for (const argv of [["/nonexistent/program", "a"], ["sleep", "1"]]) {
+    for (const argv of [
+      ["/nonexistent/program", "a"],
+      ["sleep", "1"],
+    ]) {
       const r = await resource();
       // "sleep" is not searched in PATH (execv, as sanlock); dir has no file of that name.
       const ours = runCommand(t, "sanlock-ts", daemon, r.arg, argv, dir);
@@ -256,7 +261,11 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     for (const tool of tools) {
       const run = runCommand(t, tool, daemon, r.arg, ["/bin/echo", "RAN"]);
       const exit = await run.exited;
-      t.match(run.stdout(), /^register\nregister done \d+\nacquire fd \d+\nacquire done -\d+\n$/, `${tool}: the acquire is refused and the program does not run`);
+      t.match(
+        run.stdout(),
+        /^register\nregister done \d+\nacquire fd \d+\nacquire done -\d+\n$/,
+        `${tool}: the acquire is refused and the program does not run`,
+      );
       t.same(exit, { code: 1, signal: null }, `${tool}: exit status 1`);
       seen.push({ stdout: run.stdout().replace(/done \d+|fd \d+/g, "N"), exit });
     }

@@ -4,13 +4,7 @@
 // on one daemon. Runs against the real sanlock and against ours; every
 // call must succeed on both (an error is a failure, never a skip).
 import t from "tap";
-import {
-  ClientArgumentError,
-  REQ_GRACEFUL,
-  SETEV_CUR_GENERATION,
-  SanlockClient,
-  SanlockError,
-} from "../packages/client/src/index.js";
+import { ClientArgumentError, REQ_GRACEFUL, SETEV_CUR_GENERATION, SanlockClient, type SanlockError } from "../packages/client/src/index.js";
 import { daemonSkipReason, leaseFile, retrying, startDaemon, type DaemonKind } from "./client-daemons.js";
 
 const LS = "EVS";
@@ -32,12 +26,20 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
 
     // Both directions: host 2 fills SETEV_CUR_GENERATION below from what it has seen of host 1.
     await t.test("each host sees the other", async (t) => {
-      for (const [client, other] of [[c1, 2], [c2, 1]] as const) {
-        const hosts = await retrying(async () => {
-          const list = await client.getHosts(LS);
-          if (list.length < 2) throw Object.assign(new Error(`host ${other} not seen yet`), { errno: 11 });
-          return list;
-        }, [11], 60, 500);
+      for (const [client, other] of [
+        [c1, 2],
+        [c2, 1],
+      ] as const) {
+        const hosts = await retrying(
+          async () => {
+            const list = await client.getHosts(LS);
+            if (list.length < 2) throw Object.assign(new Error(`host ${other} not seen yet`), { errno: 11 });
+            return list;
+          },
+          [11],
+          60,
+          500,
+        );
         t.same(hosts.map((h) => h.hostId).sort(), [1n, 2n], `host ${3 - other} sees both hosts`);
       }
     });
@@ -59,7 +61,10 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
     });
 
     await t.test("set_event for a host_id above the lockspace's hosts is refused", async (t) => {
-      const err = await c2.setEvent(LS, 2001, 0, 1).then(() => null, (e: unknown) => e);
+      const err = await c2.setEvent(LS, 2001, 0, 1).then(
+        () => null,
+        (e: unknown) => e,
+      );
       t.ok(err instanceof ClientArgumentError, "host_id 2001 is refused before sending");
     });
   });
@@ -90,14 +95,20 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
     await t.test("set_lvb on a lease held without ACQUIRE_LVB fails with EINVAL", async (t) => {
       await using reg = await client.register();
       await using _lease = await client.acquire(LS, "RL", [[resPath, 0]], { registration: reg });
-      const err = await client.setLvb(LS, "RL", [[resPath, 0]], new Uint8Array(8)).then(() => null, (e: unknown) => e);
+      const err = await client.setLvb(LS, "RL", [[resPath, 0]], new Uint8Array(8)).then(
+        () => null,
+        (e: unknown) => e,
+      );
       t.equal((err as SanlockError).errno, 22);
     });
 
     await t.test("request for an older version than the lease's fails with SANLK_REQUEST_OLD", async (t) => {
       await using reg = await client.register();
       await using _lease = await client.acquire(LS, "RL", [[resPath, 0]], { registration: reg });
-      const err = await client.request(LS, "RL", [[resPath, 0]], { action: REQ_GRACEFUL, version: 1 }).then(() => null, (e: unknown) => e);
+      const err = await client.request(LS, "RL", [[resPath, 0]], { action: REQ_GRACEFUL, version: 1 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       t.equal((err as SanlockError).errno, -272);
       t.equal((err as SanlockError).sanlockName, "SANLK_REQUEST_OLD");
     });
@@ -105,7 +116,10 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
     await t.test("killpath is accepted on the registered connection; too long a path is refused locally", async (t) => {
       await using reg = await client.register();
       await client.killpath("/bin/true", ["a b", "c\\d"], { registration: reg });
-      const err = await client.killpath(`/${"x".repeat(130)}`, [], { registration: reg }).then(() => null, (e: unknown) => e);
+      const err = await client.killpath(`/${"x".repeat(130)}`, [], { registration: reg }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       t.ok(err instanceof ClientArgumentError);
       t.ok(reg.isOpen, "the registration stays usable");
     });

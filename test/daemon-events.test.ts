@@ -29,61 +29,91 @@ print("ended", flush=True)
 `;
 
 async function joinAll(t: Test, lsFile: string, daemons: [string, number][]): Promise<void> {
-  const joins = await Promise.all(daemons.map(([dir, id]) => python(dir, `
+  const joins = await Promise.all(
+    daemons.map(([dir, id]) =>
+      python(
+        dir,
+        `
 import sanlock
 sanlock.add_lockspace(b"${LS}", ${id}, "${lsFile}", iotimeout=1)
 print("joined")
-`)));
-  t.same(joins.map((r) => r.stdout.trim()), daemons.map(() => "joined"), "both hosts joined");
+`,
+      ),
+    ),
+  );
+  t.same(
+    joins.map((r) => r.stdout.trim()),
+    daemons.map(() => "joined"),
+    "both hosts joined",
+  );
 }
 
 async function generationOf(dir: string, hostId: number): Promise<string> {
-  const run = await python(dir, `
+  const run = await python(
+    dir,
+    `
 import sanlock
 print([h["generation"] for h in sanlock.get_hosts(b"${LS}", ${hostId})][0])
-`);
+`,
+  );
   return run.stdout.trim();
 }
 
-t.test("events travel between sanlock-ts and real sanlock in both directions", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
-  const work = tempDir(t, "slts-events-");
-  const lsFile = join(work, "ls.lease");
-  const ours = await startOurDaemon(t, "events-ours");
-  const real = await startRealDaemon(t);
-  const init = await python(ours.runDir, `
+t.test(
+  "events travel between sanlock-ts and real sanlock in both directions",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  async (t) => {
+    const work = tempDir(t, "slts-events-");
+    const lsFile = join(work, "ls.lease");
+    const ours = await startOurDaemon(t, "events-ours");
+    const real = await startRealDaemon(t);
+    const init = await python(
+      ours.runDir,
+      `
 import sanlock
 open("${lsFile}", "wb").truncate(${MB})
 sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
 print("ok")
-`);
-  t.equal(init.stdout.trim(), "ok");
-  await joinAll(t, lsFile, [[ours.runDir, 1], [real, 2]]);
-  await new Promise((resolve) => setTimeout(resolve, 3000)); // both watchers have seen each other
+`,
+    );
+    t.equal(init.stdout.trim(), "ok");
+    await joinAll(t, lsFile, [
+      [ours.runDir, 1],
+      [real, 2],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // both watchers have seen each other
 
-  // real (host 2) → ours (host 1)
-  const atOurs = spawnPython(t, ours.runDir, RECEIVER);
-  await waitForLine(atOurs, "registered");
-  const realGen = await generationOf(real, 2);
-  const sent = await python(real, `
+    // real (host 2) → ours (host 1)
+    const atOurs = spawnPython(t, ours.runDir, RECEIVER);
+    await waitForLine(atOurs, "registered");
+    const realGen = await generationOf(real, 2);
+    const sent = await python(
+      real,
+      `
 import sanlock
 sanlock.set_event(b"${LS}", 1, 0, 7, data=42, flags=sanlock.SETEV_CUR_GENERATION)
 print("set")
-`);
-  t.equal(sent.stdout.trim(), "set", `real daemon set the event: ${sent.stderr}`);
-  const line = await waitForLine(atOurs, "event ", 20_000);
-  t.equal(line, `event from 2 gen ${realGen} to 1 event 7 data 42`, "sanlock-ts delivered the real host's event");
+`,
+    );
+    t.equal(sent.stdout.trim(), "set", `real daemon set the event: ${sent.stderr}`);
+    const line = await waitForLine(atOurs, "event ", 20_000);
+    t.equal(line, `event from 2 gen ${realGen} to 1 event 7 data 42`, "sanlock-ts delivered the real host's event");
 
-  // ours (host 1) → real (host 2)
-  const atReal = spawnPython(t, real, RECEIVER);
-  await waitForLine(atReal, "registered");
-  const ourGen = await generationOf(ours.runDir, 1);
-  const sent2 = await python(ours.runDir, `
+    // ours (host 1) → real (host 2)
+    const atReal = spawnPython(t, real, RECEIVER);
+    await waitForLine(atReal, "registered");
+    const ourGen = await generationOf(ours.runDir, 1);
+    const sent2 = await python(
+      ours.runDir,
+      `
 import sanlock
 sanlock.set_event(b"${LS}", 2, 0, 9, data=5, flags=sanlock.SETEV_CUR_GENERATION)
 print("set")
-`);
-  t.equal(sent2.stdout.trim(), "set", `sanlock-ts set the event: ${sent2.stderr}`);
-  const line2 = await waitForLine(atReal, "event ", 20_000);
-  t.equal(line2, `event from 1 gen ${ourGen} to 2 event 9 data 5`, "the real daemon received sanlock-ts's event");
-  t.equal(await waitForLine(atOurs, "ended"), "ended", "end_event accepted by sanlock-ts");
-});
+`,
+    );
+    t.equal(sent2.stdout.trim(), "set", `sanlock-ts set the event: ${sent2.stderr}`);
+    const line2 = await waitForLine(atReal, "event ", 20_000);
+    t.equal(line2, `event from 1 gen ${ourGen} to 2 event 9 data 5`, "the real daemon received sanlock-ts's event");
+    t.equal(await waitForLine(atOurs, "ended"), "ended", "end_event accepted by sanlock-ts");
+  },
+);

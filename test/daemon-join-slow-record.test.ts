@@ -16,7 +16,9 @@ const RECORD_IO_TIMEOUT = 5;
 
 /** Joins with io_timeout 1, waits past 8N, and reports whether the lockspace is still there. */
 async function joinAndWatch(runDir: string, lsFile: string): Promise<string> {
-  const run = await python(runDir, `
+  const run = await python(
+    runDir,
+    `
 import time, sanlock
 open("${lsFile}", "wb").truncate(${MB})
 sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=${RECORD_IO_TIMEOUT})
@@ -26,18 +28,21 @@ took = time.monotonic() - start
 time.sleep(10)
 names = [ls["lockspace"] for ls in sanlock.get_lockspaces()]
 print("join>=2No" if took >= 2 * ${RECORD_IO_TIMEOUT} else "join<2No", "joined" if sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}") else "gone", names)
-`, 60_000);
+`,
+    60_000,
+  );
   return `${run.stdout.trim()}${run.stderr.trim() ? ` stderr: ${run.stderr.trim().slice(-300)}` : ""}`;
 }
 
-t.test("a join that outlasts 8N keeps the lockspace, as the real sanlock does", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 90_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const real = await startRealDaemon(t);
-  const work = tempDir(t, "slts-slowrec-");
-  const [realOutcome, ourOutcome] = await Promise.all([
-    joinAndWatch(real, join(work, "real-ls")),
-    joinAndWatch(ours.runDir, join(work, "our-ls")),
-  ]);
-  t.equal(realOutcome, `join>=2No joined [b'${LS}']`, "real sanlock: still joined 10 s after the join");
-  t.equal(ourOutcome, realOutcome, "sanlock-ts: the same");
-});
+t.test(
+  "a join that outlasts 8N keeps the lockspace, as the real sanlock does",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 90_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const real = await startRealDaemon(t);
+    const work = tempDir(t, "slts-slowrec-");
+    const [realOutcome, ourOutcome] = await Promise.all([joinAndWatch(real, join(work, "real-ls")), joinAndWatch(ours.runDir, join(work, "our-ls"))]);
+    t.equal(realOutcome, `join>=2No joined [b'${LS}']`, "real sanlock: still joined 10 s after the join");
+    t.equal(ourOutcome, realOutcome, "sanlock-ts: the same");
+  },
+);

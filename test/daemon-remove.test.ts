@@ -25,7 +25,9 @@ async function scenario(t: Test, runDir: string): Promise<Outcome> {
   const work = tempDir(t, "slts-rem-");
   const lsFile = join(work, "ls");
   const resFile = join(work, "res");
-  const setup = await python(runDir, `
+  const setup = await python(
+    runDir,
+    `
 import sanlock
 open("${lsFile}", "wb").truncate(${MB})
 open("${resFile}", "wb").truncate(${MB})
@@ -33,53 +35,75 @@ sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
 sanlock.write_resource(b"${LS}", b"R", [("${resFile}", 0)])
 sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
 print("ready")
-`);
+`,
+  );
   t.equal(setup.stdout.trim(), "ready", setup.stderr);
-  const holder = spawnPython(t, runDir, `
+  const holder = spawnPython(
+    t,
+    runDir,
+    `
 import sys, sanlock
 fd = sanlock.register()
 sanlock.acquire(b"${LS}", b"R", [("${resFile}", 0)], slkfd=fd)
 print("acquired", flush=True)
 sys.stdin.readline()
-`);
+`,
+  );
   await waitForLine(holder, "acquired");
   const exited = new Promise<NodeJS.Signals | null>((resolve) => holder.once("exit", (_c, signal) => resolve(signal)));
-  const call = (code: string): Promise<string> => python(runDir, `
+  const call = (code: string): Promise<string> =>
+    python(
+      runDir,
+      `
 import sanlock
 try:
     print(${code})
 except sanlock.SanlockException as e:
     print("err", e.errno)
-`).then((r) => r.stdout.trim());
+`,
+    ).then((r) => r.stdout.trim());
   const unused = await call(`sanlock.rem_lockspace(b"${LS}", 1, "${lsFile}", unused=True)`);
   const rem = await call(`sanlock.rem_lockspace(b"${LS}", 1, "${lsFile}")`);
   const holderSignal = await exited;
-  const owners = await call(`[(o["host_id"], o["generation"], o["timestamp"] != 0) for o in sanlock.read_resource_owners(b"${LS}", b"R", [("${resFile}", 0)])]`);
+  const owners = await call(
+    `[(o["host_id"], o["generation"], o["timestamp"] != 0) for o in sanlock.read_resource_owners(b"${LS}", b"R", [("${resFile}", 0)])]`,
+  );
   // The delta release: host_id 1's record timestamp is 0 again (read with the CLI's direct dump).
   const dump = await runClient(runDir, "sanlock", ["direct", "dump", `${lsFile}:0`]);
   // Columns: offset, lockspace, host name (differs per daemon: left out), timestamp, owner id.
-  const fields = dump.stdout.split("\n").find((l) => /^\s*00000000\s/.test(l))?.trim().split(/\s+/) ?? [];
+  const fields =
+    dump.stdout
+      .split("\n")
+      .find((l) => /^\s*00000000\s/.test(l))
+      ?.trim()
+      .split(/\s+/) ?? [];
   const hostRecord = [fields[0], fields[1], fields[3], fields[4]].join(" ");
   return { unused, rem, holderSignal, owners, hostRecord };
 }
 
-t.test("REM_LOCKSPACE with a holder: same outcome as the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const real = await startRealDaemon(t);
-  const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
-  t.equal(realOutcome.unused, "err 16", "real: REM_UNUSED refused while a lease is held");
-  t.equal(realOutcome.holderSignal, "SIGKILL", "real: the holder was killed");
-  t.match(realOutcome.hostRecord, /^00000000 REMLS 0000000000 /, "real: host_id released (timestamp 0)");
-  // The removal counts as a failure of the lockspace: the killed holder's lease is dropped
-  // without disk I/O (still owned on disk; free for others once the host_id is released).
-  t.same(ourOutcome, realOutcome, "sanlock-ts: same results, the holder killed, host_id released");
-});
+t.test(
+  "REM_LOCKSPACE with a holder: same outcome as the real daemon",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const real = await startRealDaemon(t);
+    const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
+    t.equal(realOutcome.unused, "err 16", "real: REM_UNUSED refused while a lease is held");
+    t.equal(realOutcome.holderSignal, "SIGKILL", "real: the holder was killed");
+    t.match(realOutcome.hostRecord, /^00000000 REMLS 0000000000 /, "real: host_id released (timestamp 0)");
+    // The removal counts as a failure of the lockspace: the killed holder's lease is dropped
+    // without disk I/O (still owned on disk; free for others once the host_id is released).
+    t.same(ourOutcome, realOutcome, "sanlock-ts: same results, the holder killed, host_id released");
+  },
+);
 
 t.test("forced shutdown kills the holders and exits", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 60_000 }, async (t) => {
   const ours = await startOurDaemon(t);
   const work = tempDir(t, "slts-shut-");
   const lsFile = join(work, "ls");
-  const ready = await python(ours.runDir, `
+  const ready = await python(
+    ours.runDir,
+    `
 import sanlock
 open("${lsFile}", "wb").truncate(${MB})
 sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
@@ -87,15 +111,20 @@ open("${lsFile}.res", "wb").truncate(${MB})
 sanlock.write_resource(b"${LS}", b"R", [("${lsFile}.res", 0)])
 sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
 print("ready")
-`);
+`,
+  );
   t.equal(ready.stdout.trim(), "ready", ready.stderr);
-  const holder = spawnPython(t, ours.runDir, `
+  const holder = spawnPython(
+    t,
+    ours.runDir,
+    `
 import sys, sanlock
 fd = sanlock.register()
 sanlock.acquire(b"${LS}", b"R", [("${lsFile}.res", 0)], slkfd=fd)
 print("acquired", flush=True)
 sys.stdin.readline()
-`);
+`,
+  );
   await waitForLine(holder, "acquired");
   const exited = new Promise<NodeJS.Signals | null>((resolve) => holder.once("exit", (_c, signal) => resolve(signal)));
   const shutdown = await runClient(ours.runDir, "sanlock", ["client", "shutdown", "-f", "1", "-w", "1"]);

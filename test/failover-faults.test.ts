@@ -29,8 +29,19 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds, idRenewalFailSeconds } from "../packages/core/src/index.js";
 import {
-  TEST_DAEMON_ARGS, bytesEqual, clusterSkipReason, monotonicSeconds, readArea, readDeltaRecord, readResourceLeader, sleep,
-  sparseFile, startClusterDaemon, startLeaseHolder, tempLeaseDir, type ClusterDaemon,
+  TEST_DAEMON_ARGS,
+  bytesEqual,
+  clusterSkipReason,
+  monotonicSeconds,
+  readArea,
+  readDeltaRecord,
+  readResourceLeader,
+  sleep,
+  sparseFile,
+  startClusterDaemon,
+  startLeaseHolder,
+  tempLeaseDir,
+  type ClusterDaemon,
 } from "./helpers/daemons.js";
 import { createLoopDevice, loopDeviceSkipReason } from "./helpers/loop-device.js";
 
@@ -115,7 +126,10 @@ async function killHard(t: Test): Promise<void> {
 
   const refused = startLeaseHolder(t, c.host2, { label: "contender on host 2", ...lease(c, 2, "vm1") });
   await refused.waitFor("gave-up", 30_000);
-  t.notOk(refused.events.some((e) => e.event === "acquired"), "host 2's client is refused while host 1 is alive");
+  t.notOk(
+    refused.events.some((e) => e.event === "acquired"),
+    "host 2's client is refused while host 1 is alive",
+  );
   const refusal = refused.events.find((e) => e.event === "refused");
   t.equal(refusal?.errno, SANLK_ACQUIRE_IDLIVE, `refused with SANLK_ACQUIRE_IDLIVE: ${refusal?.message}`);
 
@@ -186,14 +200,26 @@ async function deviceFails(t: Test): Promise<void> {
   await run("losetup", ["--direct-io=on", loop.path]).catch(() => undefined);
   t.teardown(() => run("blockdev", ["--setrw", loop.path]).catch(() => undefined));
   const host1 = await startClusterDaemon(t, {
-    kind: "sanlock-ts", label: "FAILIO host 1", dir, args: [...TEST_DAEMON_ARGS, "-g", String(KILL_GRACE_SECONDS)],
+    kind: "sanlock-ts",
+    label: "FAILIO host 1",
+    dir,
+    args: [...TEST_DAEMON_ARGS, "-g", String(KILL_GRACE_SECONDS)],
   });
   const host2 = await startClusterDaemon(t, { kind: "sanlock-ts", label: "FAILIO host 2", dir });
   const file = loop.backingFile;
   // One device for everything: the lockspace in the first MiB, resources "polite" and "stubborn" after it.
-  const c = await formCluster({
-    lockspace: "FAILIO", ioTimeout: IO_TIMEOUT, host1, host2, paths1: { lockspace: loop.path, resources: loop.path }, paths2: { lockspace: file, resources: file },
-  }, ["polite", "stubborn"], MiB);
+  const c = await formCluster(
+    {
+      lockspace: "FAILIO",
+      ioTimeout: IO_TIMEOUT,
+      host1,
+      host2,
+      paths1: { lockspace: loop.path, resources: loop.path },
+      paths2: { lockspace: file, resources: file },
+    },
+    ["polite", "stubborn"],
+    MiB,
+  );
   const client1 = new SanlockClient({ runDir: host1.runDir });
 
   const polite = startLeaseHolder(t, host1, { label: "holder on host 1", ...lease(c, 1, "polite", MiB) });
@@ -214,8 +240,10 @@ async function deviceFails(t: Test): Promise<void> {
   t.ok(since(last, sigterm.at) >= RECOVERY_AT, `SIGTERM came ${since(last, sigterm.at).toFixed(1)} s after the last renewal, not before 8N = ${RECOVERY_AT} s`);
   t.ok(since(last, sigterm.at) <= RECOVERY_AT + SIGNAL_SLACK_SECONDS, "and promptly after it");
   t.equal(stubbornExit?.signal, "SIGKILL", "the holder that ignores SIGTERM was killed with SIGKILL");
-  t.ok(since(last, stubbornGoneAt) >= RECOVERY_AT + KILL_GRACE_SECONDS,
-    `SIGKILL came ${since(last, stubbornGoneAt).toFixed(1)} s after the last renewal, not before 8N + grace = ${RECOVERY_AT + KILL_GRACE_SECONDS} s`);
+  t.ok(
+    since(last, stubbornGoneAt) >= RECOVERY_AT + KILL_GRACE_SECONDS,
+    `SIGKILL came ${since(last, stubbornGoneAt).toFixed(1)} s after the last renewal, not before 8N + grace = ${RECOVERY_AT + KILL_GRACE_SECONDS} s`,
+  );
 
   // With its holders gone, host 1 leaves the lockspace (§7.4) but keeps running.
   let left = false;

@@ -12,9 +12,7 @@ import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import {
-  DeltaLease, LeaseError, PaxosLease, type Clock, type PaxosHost,
-} from "../packages/core/src/index.js";
+import { DeltaLease, LeaseError, PaxosLease, type Clock, type PaxosHost } from "../packages/core/src/index.js";
 import { openDirectDevice } from "../packages/daemon/src/index.js";
 
 const run = promisify(execFile);
@@ -34,12 +32,19 @@ function skipReason(): string | false {
 /** Real monotonic clock (CLOCK_MONOTONIC, as sanlock uses) with abortable sleeps. */
 const monotonicClock: Clock = {
   now: () => Number(process.hrtime.bigint()) / 1e9,
-  sleep: (seconds, signal) => new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, seconds * 1000);
-    const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason); };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  }),
+  sleep: (seconds, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, seconds * 1000);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    }),
 };
 
 /** Python side: a registered sanlock client executing one command per stdin line, answering one line each. */
@@ -82,7 +87,7 @@ class PyAgent {
     return line.value;
   }
   async command(cmd: string): Promise<string> {
-    this.proc.stdin.write(cmd + "\n");
+    this.proc.stdin.write(`${cmd}\n`);
     return this.next();
   }
 }
@@ -101,13 +106,20 @@ t.test("core and real sanlock share a lockspace and a resource", { skip: environ
 
   const env = { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir };
   const daemon = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], { env, stdio: "ignore" });
-  t.teardown(() => { daemon.kill("SIGKILL"); });
+  t.teardown(() => {
+    daemon.kill("SIGKILL");
+  });
   for (let i = 0; i < 50 && !existsSync(join(runDir, "sanlock.sock")); i++) await monotonicClock.sleep(0.1);
 
   const py = spawn(PYTHON, ["-c", PY_AGENT, leases], { env });
   let pyErr = "";
-  py.stderr.on("data", (chunk: Buffer) => { pyErr += chunk.toString(); });
-  t.teardown(() => { py.kill("SIGKILL"); if (pyErr) t.comment(`python stderr: ${pyErr.slice(0, 2000)}`); });
+  py.stderr.on("data", (chunk: Buffer) => {
+    pyErr += chunk.toString();
+  });
+  t.teardown(() => {
+    py.kill("SIGKILL");
+    if (pyErr) t.comment(`python stderr: ${pyErr.slice(0, 2000)}`);
+  });
   const agent = new PyAgent(py);
   t.equal(await agent.next(), "ready", "sanlock joined host_id 1");
   t.equal(await agent.command("acquire"), "ok", "sanlock holds R");
@@ -115,7 +127,13 @@ t.test("core and real sanlock share a lockspace and a resource", { skip: environ
   const device = await openDirectDevice(leases, { ioTimeoutMs: 10_000 });
   t.teardown(() => device.close());
   const delta = new DeltaLease({
-    lockspace: "LS", hostId: 2, hostName: "sanlock-ts-core-host2", ioTimeout: IO_TIMEOUT, device, offset: 0, clock: monotonicClock,
+    lockspace: "LS",
+    hostId: 2,
+    hostName: "sanlock-ts-core-host2",
+    ioTimeout: IO_TIMEOUT,
+    device,
+    offset: 0,
+    clock: monotonicClock,
   });
   const joined = await delta.acquire();
   t.equal(joined.generation, 1n, "core joined host_id 2");
@@ -127,7 +145,10 @@ t.test("core and real sanlock share a lockspace and a resource", { skip: environ
       if (renewing) await delta.renew().catch(() => undefined);
     }
   })();
-  t.teardown(async () => { renewing = false; await renewals; });
+  t.teardown(async () => {
+    renewing = false;
+    await renewals;
+  });
 
   // Two renewal rounds: host 1's timestamp must change under our watcher.
   for (let i = 0; i < 10 && delta.status.state(1) !== "LIVE"; i++) await monotonicClock.sleep(1);
@@ -140,13 +161,20 @@ t.test("core and real sanlock share a lockspace and a resource", { skip: environ
   t.equal(sanlockView, "host2 LIVE gen 1", "sanlock sees core's host 2 LIVE with generation 1");
 
   const host: PaxosHost = {
-    lockspace: "LS", hostId: 2, generation: joined.generation, ioTimeout: IO_TIMEOUT, clock: monotonicClock,
+    lockspace: "LS",
+    hostId: 2,
+    generation: joined.generation,
+    ioTimeout: IO_TIMEOUT,
+    clock: monotonicClock,
     random: { next: () => 0.5 },
     liveness: { snapshot: (h) => delta.status.snapshot(h), isSharedHolderAlive: (h, g) => delta.status.isSharedHolderAlive(h, g) },
     readDeltaRecord: (h) => delta.readHostRecord(h),
   };
   const lease = new PaxosLease(host, { resource: "R", device, offset: MIB });
-  const held = await lease.acquire().then(() => undefined, (e: unknown) => e);
+  const held = await lease.acquire().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(held instanceof LeaseError && held.result === -243, `held by live host 1: -243 (got ${String(held)})`);
 
   t.equal(await agent.command("release"), "ok", "sanlock released R");

@@ -40,7 +40,9 @@ async function joinAndLook(t: Test, kind: DaemonKind, ioTimeout: number): Promis
   const path = sparseFile(dir, "lockspace", MiB);
   const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
   const run = spawnSync(PYTHON, ["-c", PROBE, path, String(ioTimeout)], {
-    env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, encoding: "utf8", timeout: 120_000,
+    env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
+    encoding: "utf8",
+    timeout: 120_000,
   });
   t.equal(run.status, 0, `probe exits 0 ${run.stderr}`);
   const probe = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as Probe;

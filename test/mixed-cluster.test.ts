@@ -16,8 +16,16 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason, monotonicSeconds, readDeltaRecord, readResourceLeader, sleep, sparseFile, startClusterDaemon,
-  startLeaseHolder, tempLeaseDir, type DaemonKind,
+  clusterSkipReason,
+  monotonicSeconds,
+  readDeltaRecord,
+  readResourceLeader,
+  sleep,
+  sparseFile,
+  startClusterDaemon,
+  startLeaseHolder,
+  tempLeaseDir,
+  type DaemonKind,
 } from "./helpers/daemons.js";
 
 const LS = "MIXED";
@@ -43,17 +51,17 @@ async function mixedCluster(t: Test, kind1: DaemonKind, kind2: DaemonKind): Prom
   await client1.writeLockspace(LS, lsPath, { iotimeout: IO_TIMEOUT });
   await client1.writeResource(LS, "EX", exclusive.disks);
   await client2.writeResource(LS, "SH", shared.disks);
-  await Promise.all([
-    client1.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT }),
-    client2.addLockspace(LS, 2, lsPath, { iotimeout: IO_TIMEOUT }),
-  ]);
+  await Promise.all([client1.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT }), client2.addLockspace(LS, 2, lsPath, { iotimeout: IO_TIMEOUT })]);
 
   // Exclusive: host 1 first, host 2 refused.
   const ex1 = startLeaseHolder(t, host1, { label: "EX holder on host 1", ...exclusive });
   await ex1.waitFor("acquired", 20_000);
   const ex2 = startLeaseHolder(t, host2, { label: "EX contender on host 2", ...exclusive });
   await ex2.waitFor("gave-up", 30_000);
-  t.notOk(ex2.events.some((e) => e.event === "acquired"), "host 2 is refused the exclusive lease host 1 holds");
+  t.notOk(
+    ex2.events.some((e) => e.event === "acquired"),
+    "host 2 is refused the exclusive lease host 1 holds",
+  );
   t.equal(ex2.events.find((e) => e.event === "refused")?.errno, SANLK_ACQUIRE_IDLIVE, "with SANLK_ACQUIRE_IDLIVE");
   t.equal((await readResourceLeader(resPath, 0)).ownerId, 1, "the EX leader names host 1");
 
@@ -69,7 +77,10 @@ async function mixedCluster(t: Test, kind1: DaemonKind, kind2: DaemonKind): Prom
   // With no local holder on host 2 (that would be EEXIST, §5.6), host 1's shared hold refuses it.
   const shEx = startLeaseHolder(t, host2, { label: "EX contender for SH on host 2", ...shared });
   await shEx.waitFor("gave-up", 30_000);
-  t.notOk(shEx.events.some((e) => e.event === "acquired"), "an exclusive acquire of a lease another host holds shared is refused");
+  t.notOk(
+    shEx.events.some((e) => e.event === "acquired"),
+    "an exclusive acquire of a lease another host holds shared is refused",
+  );
   t.equal(shEx.events.find((e) => e.event === "refused")?.errno, EAGAIN, "with EAGAIN: a live host holds it shared (§5.4)");
 
   // Host 1 fails hard: daemon and its clients.
@@ -84,8 +95,10 @@ async function mixedCluster(t: Test, kind1: DaemonKind, kind2: DaemonKind): Prom
   const acquired = await taker.waitFor("acquired", (HOST_DEAD + 40) * 1000);
   const shAcquired = await shTaker.waitFor("acquired", (HOST_DEAD + 40) * 1000);
   const shWaited = shAcquired.at - Number(last.leader.timestamp);
-  t.ok(shWaited >= HOST_DEAD && shWaited <= HOST_DEAD + TAKEOVER_SLACK_SECONDS,
-    `host 2 took the lease host 1 held shared ${shWaited.toFixed(1)} s after host 1's last renewal (${HOST_DEAD}..${HOST_DEAD + TAKEOVER_SLACK_SECONDS} s)`);
+  t.ok(
+    shWaited >= HOST_DEAD && shWaited <= HOST_DEAD + TAKEOVER_SLACK_SECONDS,
+    `host 2 took the lease host 1 held shared ${shWaited.toFixed(1)} s after host 1's last renewal (${HOST_DEAD}..${HOST_DEAD + TAKEOVER_SLACK_SECONDS} s)`,
+  );
   t.ok(acquired.at > killedAt, "the exclusive holds never overlap: host 2 acquired after host 1's holder was dead");
   const waited = acquired.at - Number(last.leader.timestamp);
   t.ok(waited >= HOST_DEAD, `host 2 acquired ${waited.toFixed(1)} s after host 1's last renewal, not before ${HOST_DEAD} s`);
@@ -97,10 +110,20 @@ async function mixedCluster(t: Test, kind1: DaemonKind, kind2: DaemonKind): Prom
 
 t.jobs = 2;
 
-t.test("sanlock-ts host 1 fails, real sanlock host 2 takes over", {
-  skip: clusterSkipReason(["sanlock-ts", "sanlock"]), timeout: 150_000,
-}, (t) => mixedCluster(t, "sanlock-ts", "sanlock"));
+t.test(
+  "sanlock-ts host 1 fails, real sanlock host 2 takes over",
+  {
+    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    timeout: 150_000,
+  },
+  (t) => mixedCluster(t, "sanlock-ts", "sanlock"),
+);
 
-t.test("real sanlock host 1 fails, sanlock-ts host 2 takes over", {
-  skip: clusterSkipReason(["sanlock-ts", "sanlock"]), timeout: 150_000,
-}, (t) => mixedCluster(t, "sanlock", "sanlock-ts"));
+t.test(
+  "real sanlock host 1 fails, sanlock-ts host 2 takes over",
+  {
+    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    timeout: 150_000,
+  },
+  (t) => mixedCluster(t, "sanlock", "sanlock-ts"),
+);

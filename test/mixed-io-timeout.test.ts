@@ -21,8 +21,17 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason, monotonicSeconds, readDeltaRecord, readResourceLeader, sleep, sparseFile, startClusterDaemon,
-  startLeaseHolder, tempLeaseDir, type ClusterDaemon, type DaemonKind,
+  clusterSkipReason,
+  monotonicSeconds,
+  readDeltaRecord,
+  readResourceLeader,
+  sleep,
+  sparseFile,
+  startClusterDaemon,
+  startLeaseHolder,
+  tempLeaseDir,
+  type ClusterDaemon,
+  type DaemonKind,
 } from "./helpers/daemons.js";
 
 const LS = "IOMIX";
@@ -134,14 +143,30 @@ async function ownerTakenOver(t: Test, s: Scenario): Promise<void> {
 
 t.jobs = 2;
 
-t.test("real sanlock owner (io_timeout 3) dies; sanlock-ts (io_timeout 1) acquires right after its join", {
-  skip: clusterSkipReason(["sanlock-ts", "sanlock"]), timeout: 200_000,
-}, (t) => ownerTakenOver(t, {
-  owner: { kind: "sanlock", hostId: 2 }, taker: { kind: "sanlock-ts", hostId: 1 }, afterFirstRenewal: false,
-}));
+t.test(
+  "real sanlock owner (io_timeout 3) dies; sanlock-ts (io_timeout 1) acquires right after its join",
+  {
+    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    timeout: 200_000,
+  },
+  (t) =>
+    ownerTakenOver(t, {
+      owner: { kind: "sanlock", hostId: 2 },
+      taker: { kind: "sanlock-ts", hostId: 1 },
+      afterFirstRenewal: false,
+    }),
+);
 
-t.test("sanlock-ts owner (io_timeout 3) dies; real sanlock (io_timeout 1) acquires after its first renewal", {
-  skip: clusterSkipReason(["sanlock-ts", "sanlock"]), timeout: 200_000,
-}, (t) => ownerTakenOver(t, {
-  owner: { kind: "sanlock-ts", hostId: 1 }, taker: { kind: "sanlock", hostId: 2 }, afterFirstRenewal: true,
-}));
+t.test(
+  "sanlock-ts owner (io_timeout 3) dies; real sanlock (io_timeout 1) acquires after its first renewal",
+  {
+    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    timeout: 200_000,
+  },
+  (t) =>
+    ownerTakenOver(t, {
+      owner: { kind: "sanlock-ts", hostId: 1 },
+      taker: { kind: "sanlock", hostId: 2 },
+      afterFirstRenewal: true,
+    }),
+);

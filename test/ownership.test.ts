@@ -47,8 +47,8 @@ const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock, ctypes; ctyp
 const nobody = Number(spawnSync("id", ["-u", "nobody"], { encoding: "utf8" }).stdout.trim());
 const pythonSkip = environmentSkip(
   (!havePythonSanlock && "python3-sanlock (and libsanlock.so.1) is not installed") ||
-  (process.getuid?.() !== 0 && "the test must run as root (a client of another uid)") ||
-  (!Number.isInteger(nobody) && "the user nobody does not exist"),
+    (process.getuid?.() !== 0 && "the test must run as root (a client of another uid)") ||
+    (!Number.isInteger(nobody) && "the user nobody does not exist"),
 );
 
 /**
@@ -140,13 +140,23 @@ class Agent {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child;
 
-  constructor(t: Test, setup: SetUp, readonly label: string, ids?: { uid: number; gid: number }) {
+  constructor(
+    t: Test,
+    setup: SetUp,
+    readonly label: string,
+    ids?: { uid: number; gid: number },
+  ) {
     this.child = spawn(PYTHON, ["-u", "-c", AGENT], {
       env: {
-        PATH: process.env["PATH"] ?? "/usr/bin:/bin", SANLOCK_RUN_DIR: setup.daemon.runDir,
-        OWN_LS: setup.ls, OWN_LS_PATH: setup.lsPath, OWN_DISKS: JSON.stringify(setup.disks),
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+        SANLOCK_RUN_DIR: setup.daemon.runDir,
+        OWN_LS: setup.ls,
+        OWN_LS_PATH: setup.lsPath,
+        OWN_DISKS: JSON.stringify(setup.disks),
       },
-      stdio: ["pipe", "pipe", "inherit"], cwd: "/", ...(ids ?? {}),
+      stdio: ["pipe", "pipe", "inherit"],
+      cwd: "/",
+      ...(ids ?? {}),
     });
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
     this.child.stdin.on("error", () => undefined); // a killed agent: its answer never comes, until() says so
@@ -197,7 +207,7 @@ class Agent {
 
   async held(pid?: number): Promise<string[] | string> {
     const a = await this.call(pid === undefined ? { op: "inquire" } : { op: "inquire", pid });
-    return a.ok ? a.held ?? [] : `errno ${a.errno}`;
+    return a.ok ? (a.held ?? []) : `errno ${a.errno}`;
   }
 }
 
@@ -206,7 +216,10 @@ function unregisteredSelf(daemon: ClusterDaemon, cmd: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const sock = createConnection({ path: daemon.socketPath });
     let got = Buffer.alloc(0);
-    sock.setTimeout(30_000, () => { sock.destroy(); reject(new Error("no reply")); });
+    sock.setTimeout(30_000, () => {
+      sock.destroy();
+      reject(new Error("no reply"));
+    });
     sock.on("connect", () => sock.write(encodeHeader({ magic: WIRE_MAGIC, version: 0, cmd, cmdFlags: 0, length: HEADER_SIZE, seq: 1, data: 0, data2: -1 })));
     sock.on("data", (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
@@ -221,8 +234,9 @@ function unregisteredSelf(daemon: ClusterDaemon, cmd: number): Promise<number> {
 
 function sanlockCli(daemon: ClusterDaemon, args: string[]): Promise<string> {
   return new Promise((resolve) => {
-    execFile("sanlock", ["client", ...args], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve(`${error ? "failed " : ""}${stdout}${stderr}`));
+    execFile("sanlock", ["client", ...args], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve(`${error ? "failed " : ""}${stdout}${stderr}`),
+    );
   });
 }
 
@@ -235,8 +249,9 @@ interface SetUp {
 
 async function runPython(daemon: ClusterDaemon, code: string): Promise<string> {
   return new Promise<string>((resolve) => {
-    execFile(PYTHON, ["-c", code], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 },
-      (error, _stdout, stderr) => resolve(error ? `failed: ${stderr}` : "ok"));
+    execFile(PYTHON, ["-c", code], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 }, (error, _stdout, stderr) =>
+      resolve(error ? `failed: ${stderr}` : "ok"),
+    );
   });
 }
 
@@ -320,7 +335,11 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
     // The bits are taken at acquire: restricting afterwards does not change what a request sends.
     { name: "Q4", restrict: RESTRICT_SIGKILL, before: false, action: "REQ_FORCE", expect: "SIGKILL" },
   ];
-  const setup = await setUp(t, kind, cases.map((c) => c.name));
+  const setup = await setUp(
+    t,
+    kind,
+    cases.map((c) => c.name),
+  );
   const { daemon, disks } = setup;
   const requester = await new Agent(t, setup, "requester").started();
   for (const c of cases) {
@@ -381,12 +400,15 @@ async function removalSignals(t: Test, kind: DaemonKind): Promise<void> {
 async function acquireWhileKilled(t: Test, kind: DaemonKind): Promise<void> {
   const setup = await setUp(t, kind, ["RA", "RB"], "KILLA");
   const other = sparseFile(dirname(setup.lsPath), "lockspace-b", MiB);
-  const added = await runPython(setup.daemon, [
-    "import sanlock",
-    `sanlock.write_lockspace(b"KILLB", "${other}", iotimeout=1)`,
-    `sanlock.add_lockspace(b"KILLB", 1, "${other}", iotimeout=1)`,
-    `sanlock.write_resource(b"KILLB", b"RB", [("${setup.disks["RB"]}", 0)])`,
-  ].join("\n"));
+  const added = await runPython(
+    setup.daemon,
+    [
+      "import sanlock",
+      `sanlock.write_lockspace(b"KILLB", "${other}", iotimeout=1)`,
+      `sanlock.add_lockspace(b"KILLB", 1, "${other}", iotimeout=1)`,
+      `sanlock.write_resource(b"KILLB", b"RB", [("${setup.disks["RB"]}", 0)])`,
+    ].join("\n"),
+  );
   t.equal(added, "ok", "a second lockspace KILLB with resource RB");
   const holder = await new Agent(t, setup, "holder").started();
   const other_ = await new Agent(t, setup, "other").started();

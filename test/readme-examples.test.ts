@@ -11,10 +11,14 @@ const EXAMPLE = `${REPO_ROOT}packages/client/examples/quick-start.ts`;
 const CORE_EXAMPLE = `${REPO_ROOT}packages/core/examples/areas.ts`;
 
 t.test("the READMEs show the example files as they are", async (t) => {
-  const shown: [string, string][] = [["README.md", EXAMPLE], ["packages/client/README.md", EXAMPLE], ["packages/core/README.md", CORE_EXAMPLE]];
+  const shown: [string, string][] = [
+    ["README.md", EXAMPLE],
+    ["packages/client/README.md", EXAMPLE],
+    ["packages/core/README.md", CORE_EXAMPLE],
+  ];
   for (const [readme, example] of shown) {
     const text = readFileSync(`${REPO_ROOT}${readme}`, "utf8");
-    t.ok(text.includes("```ts\n" + readFileSync(example, "utf8") + "```\n"), `${readme} shows ${example.slice(REPO_ROOT.length)} in a ts block`);
+    t.ok(text.includes(`\`\`\`ts\n${readFileSync(example, "utf8")}\`\`\`\n`), `${readme} shows ${example.slice(REPO_ROOT.length)} in a ts block`);
   }
 });
 

@@ -25,7 +25,10 @@ async function renameOnRelease(t: Test, kind: DaemonKind): Promise<void> {
   const registration = await client.register();
   t.teardown(() => registration.close());
   await client.acquire(LS, "OLD", disks, { registration });
-  const refused = await client.release(LS, "OTHER", disks, { registration, renameTo: "NEVER" }).then(() => undefined, (e: unknown) => e);
+  const refused = await client.release(LS, "OTHER", disks, { registration, renameTo: "NEVER" }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(refused instanceof SanlockError, `renaming a resource not held fails: ${String(refused)}`);
   t.equal((await client.readResource(resPath)).resource, "OLD", "the held lease keeps its name");
 

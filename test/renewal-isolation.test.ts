@@ -12,9 +12,7 @@ import t from "tap";
 import { readdirSync } from "node:fs";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { idRenewalFailSeconds, idRenewalSeconds } from "../packages/core/src/index.js";
-import {
-  clusterSkipReason, monotonicSeconds, readDeltaRecord, sleep, sparseFile, startClusterDaemon, tempLeaseDir,
-} from "./helpers/daemons.js";
+import { clusterSkipReason, monotonicSeconds, readDeltaRecord, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
 import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
 import { renewalHistory } from "./helpers/renewal-history.js";
 
@@ -58,13 +56,20 @@ t.test("four lockspaces keep renewing in the shared worker while a fifth one's d
 
   for (const [name, path] of files) {
     const history = await renewalHistory(daemon.runDir, name, PROBE_TIMEOUT_MS);
-    t.same(history.filter((row) => row.nextTimeouts + row.nextErrors !== 0), [], `${name}: no renewal attempt failed or timed out`);
+    t.same(
+      history.filter((row) => row.nextTimeouts + row.nextErrors !== 0),
+      [],
+      `${name}: no renewal attempt failed or timed out`,
+    );
     const renewals = history.slice(1); // history[0] is the join; its timestamp precedes its 2N wait (§2.2)
     const during = renewals.filter((row) => row.timestamp >= Math.floor(stalledAt));
     const expected = Math.floor(WATCH_AFTER_STALL_SECONDS / (RENEW_EVERY + 1.5)) - 1;
     t.ok(during.length >= expected, `${name}: ${during.length} renewals since the stall (at least ${expected})`);
     const gaps = renewals.slice(1).map((row, i) => row.timestamp - renewals[i]!.timestamp);
-    t.ok(gaps.every((gap) => gap <= MAX_GAP_SECONDS), `${name}: every gap ≤ ${MAX_GAP_SECONDS} s (${gaps.join(",")})`);
+    t.ok(
+      gaps.every((gap) => gap <= MAX_GAP_SECONDS),
+      `${name}: every gap ≤ ${MAX_GAP_SECONDS} s (${gaps.join(",")})`,
+    );
     const onDisk = (await readDeltaRecord(path, 1)).leader.timestamp;
     t.ok(Number(onDisk) >= monotonicSeconds() - MAX_GAP_SECONDS - 1, `${name}: its delta record on disk is fresh (${onDisk})`);
     t.equal(await client.inqLockspace(name, 1, path), true, `${name} is still joined`);

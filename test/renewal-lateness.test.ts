@@ -18,7 +18,14 @@ import t from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { idRenewalFailSeconds, idRenewalSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason, monotonicSeconds, readDeltaRecord, sleep, sparseFile, startClusterDaemon, startLeaseHolder, tempLeaseDir,
+  clusterSkipReason,
+  monotonicSeconds,
+  readDeltaRecord,
+  sleep,
+  sparseFile,
+  startClusterDaemon,
+  startLeaseHolder,
+  tempLeaseDir,
 } from "./helpers/daemons.js";
 import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
 import { renewalHistory } from "./helpers/renewal-history.js";
@@ -47,7 +54,10 @@ const PROBE_PAUSE_MS = 500;
 const MAX_STALL_SECONDS = 120;
 
 /** One round of requests on the healthy lockspace by a fresh registered client; returns what failed, if anything. */
-async function probeHealthy(runDir: string, lease: { lockspace: string; resource: string; disks: { path: string; offset: number }[] }): Promise<string | undefined> {
+async function probeHealthy(
+  runDir: string,
+  lease: { lockspace: string; resource: string; disks: { path: string; offset: number }[] },
+): Promise<string | undefined> {
   const client = new SanlockClient({ runDir, timeoutMs: PROBE_TIMEOUT_MS });
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
   try {
@@ -136,7 +146,10 @@ t.test("a stalled device fails only its own lockspace", { skip, timeout: 90_000 
     const gaps = renewals.slice(1).map((row, i) => ({ at: row.timestamp, gap: row.timestamp - (renewals[i]?.timestamp ?? row.timestamp) }));
     const tooLong = gaps.filter((g) => g.gap > MAX_GAP_SECONDS);
     t.same(tooLong, [], `every gap ≤ 2N + 2 = ${MAX_GAP_SECONDS} s (gaps: ${gaps.map((g) => g.gap).join(",")})`);
-    t.ok(gaps.every((g) => g.gap >= RENEW_EVERY), `no renewal came before 2N = ${RENEW_EVERY} s`);
+    t.ok(
+      gaps.every((g) => g.gap >= RENEW_EVERY),
+      `no renewal came before 2N = ${RENEW_EVERY} s`,
+    );
     const onDisk = (await readDeltaRecord(healthy.lockspace, 1)).leader.timestamp;
     t.ok(Number(onDisk) >= monotonicSeconds() - MAX_GAP_SECONDS - 1, `HEALTHY's delta record on disk is fresh (timestamp ${onDisk})`);
   });

@@ -43,11 +43,11 @@ const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status ===
 
 const skip = environmentSkip(
   (!ROOT && "the test must run as root (chown to other users, clients of other uids)") ||
-  (!HAVE_SANLOCK && "sanlock 3.8.5 is not installed") ||
-  (!existsSync(OUR_CLI) && "packages/cli/dist/main.js is not built (run pnpm build)") ||
-  (!havePythonSanlock && "python3-sanlock is not installed") ||
-  ((NOBODY === undefined || DAEMON_GID === undefined || DAEMON_UID === undefined || BIN_UID === undefined || BIN_GID === undefined)
-    && "the users nobody, daemon and bin (and groups daemon, bin) must exist"),
+    (!HAVE_SANLOCK && "sanlock 3.8.5 is not installed") ||
+    (!existsSync(OUR_CLI) && "packages/cli/dist/main.js is not built (run pnpm build)") ||
+    (!havePythonSanlock && "python3-sanlock is not installed") ||
+    ((NOBODY === undefined || DAEMON_GID === undefined || DAEMON_UID === undefined || BIN_UID === undefined || BIN_GID === undefined) &&
+      "the users nobody, daemon and bin (and groups daemon, bin) must exist"),
 );
 
 interface Started {
@@ -58,7 +58,10 @@ interface Started {
 function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ path });
-    sock.once("connect", () => { sock.destroy(); resolve(true); });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once("error", () => resolve(false));
   });
 }
@@ -76,16 +79,25 @@ async function startWith(tt: Test, kind: DaemonKind, runDir: string, ownerArgs: 
   const args = ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", ...ownerArgs];
   const [cmd, argv] = kind === "sanlock" ? ["sanlock", args] : [process.execPath, [OUR_CLI, ...args]];
   const child = spawn(cmd as string, argv as string[], {
-    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir }, stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir },
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => { if (stderr.length < 16_384) stderr += chunk.toString(); });
-  tt.teardown(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
-    child.once("exit", () => { clearTimeout(kill); resolve(); });
-    child.kill("SIGTERM");
-  }));
+  child.stderr?.on("data", (chunk: Buffer) => {
+    if (stderr.length < 16_384) stderr += chunk.toString();
+  });
+  tt.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
+        child.once("exit", () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      }),
+  );
   const socket = join(runDir, "sanlock.sock");
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -126,24 +138,46 @@ function pythonAs(runDir: string, uid: number, gid: number): Promise<string> {
     "    print('errno', e.errno)",
   ].join("\n");
   return new Promise((resolve) => {
-    execFile(PYTHON, ["-c", code], { uid, gid, cwd: "/", env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", SANLOCK_RUN_DIR: runDir }, timeout: 30_000 },
-      (error, stdout, stderr) => resolve(error ? `failed: ${stderr.trim() || error.message}` : stdout.trim()));
+    execFile(
+      PYTHON,
+      ["-c", code],
+      { uid, gid, cwd: "/", env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", SANLOCK_RUN_DIR: runDir }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve(error ? `failed: ${stderr.trim() || error.message}` : stdout.trim()),
+    );
   });
 }
 
 t.test("socket and run dir ownership follow -U / -G as sanlock's do", { skip }, async (t) => {
   const cases: { args: string[]; expect: Ownership | undefined }[] = [
     // Expected values written out for the main case, so a change in both daemons is also caught.
-    { args: ["-U", "nobody", "-G", "daemon"], expect: {
-      runDir: `0775 ${NOBODY}:${DAEMON_GID}`, socket: `0660 ${NOBODY}:${DAEMON_GID}`, pidFile: "0644 0:0" } },
+    {
+      args: ["-U", "nobody", "-G", "daemon"],
+      expect: {
+        runDir: `0775 ${NOBODY}:${DAEMON_GID}`,
+        socket: `0660 ${NOBODY}:${DAEMON_GID}`,
+        pidFile: "0644 0:0",
+      },
+    },
     // -U alone keeps the default group (sanlock's when the sanlock user and group exist), -G alone the default user.
     { args: ["-U", "nobody"], expect: undefined },
     { args: ["-G", "daemon"], expect: undefined },
     // getpwnam("65534") finds nothing: numeric ids are not accepted, the owner falls back to root.
-    { args: ["-U", String(NOBODY), "-G", String(DAEMON_GID)], expect: {
-      runDir: "0775 0:0", socket: "0660 0:0", pidFile: "0644 0:0" } },
-    { args: ["-U", "no-such-user-slts", "-G", "no-such-group-slts"], expect: {
-      runDir: "0775 0:0", socket: "0660 0:0", pidFile: "0644 0:0" } },
+    {
+      args: ["-U", String(NOBODY), "-G", String(DAEMON_GID)],
+      expect: {
+        runDir: "0775 0:0",
+        socket: "0660 0:0",
+        pidFile: "0644 0:0",
+      },
+    },
+    {
+      args: ["-U", "no-such-user-slts", "-G", "no-such-group-slts"],
+      expect: {
+        runDir: "0775 0:0",
+        socket: "0660 0:0",
+        pidFile: "0644 0:0",
+      },
+    },
   ];
   for (const { args, expect } of cases) {
     await t.test(args.join(" "), async (t) => {
@@ -186,8 +220,11 @@ t.test("who can connect: the -U user, a -G group member, not others", { skip }, 
       t.equal(await pythonAs(runDir, NOBODY!, NOBODY!), "ok", "the -U user (nobody, group nogroup) connects");
       t.equal(await pythonAs(runDir, BIN_UID!, DAEMON_GID!), "ok", "another user whose gid is the -G group connects");
       t.equal(await pythonAs(runDir, BIN_UID!, BIN_GID!), "errno 13", "another user outside the group gets EACCES");
-      t.equal(await pythonAs(runDir, DAEMON_UID!, BIN_GID!), "errno 13",
-        "the user named like the group, but running with another gid, gets EACCES (only the socket's mode decides)");
+      t.equal(
+        await pythonAs(runDir, DAEMON_UID!, BIN_GID!),
+        "errno 13",
+        "the user named like the group, but running with another gid, gets EACCES (only the socket's mode decides)",
+      );
     });
   }
 });

@@ -112,8 +112,22 @@ async function runSuite(t: Test, kind: DaemonKind, dir: string, storage: Storage
   const runDir = mkdtempSync(join(dir, "run-"));
   const caseDir = mkdtempSync(join(dir, "cases-"));
   const program = sanlockProgram(kind, dir);
-  const args = [SUITE, "--sanlock", program, "--block", storage.block, "--file", storage.file, "--tmp", caseDir,
-    "--start-timeout", String(START_TIMEOUT_SECONDS), "--shard", `${part}/${parts}`, ...(only ? ["--only", only] : [])];
+  const args = [
+    SUITE,
+    "--sanlock",
+    program,
+    "--block",
+    storage.block,
+    "--file",
+    storage.file,
+    "--tmp",
+    caseDir,
+    "--start-timeout",
+    String(START_TIMEOUT_SECONDS),
+    "--shard",
+    `${part}/${parts}`,
+    ...(only ? ["--only", only] : []),
+  ];
   // For the sanlock-ts run, `sanlock` on PATH is ours too.
   const path = kind === "sanlock-ts" ? `${join(dir, "bin")}:${process.env["PATH"] ?? ""}` : process.env["PATH"];
   const child = spawn(PYTHON, args, {
@@ -152,8 +166,9 @@ function checkResults(t: Test, kind: DaemonKind, results: readonly CaseResult[])
   }
 }
 
-const setupGap = environmentSkip(!haveBinding ? `${PYTHON} cannot import sanlock (python3-sanlock)` : !haveMkfs && "mkfs.ext4 (e2fsprogs) is not installed")
-  || loopDeviceSkipReason();
+const setupGap =
+  environmentSkip(!haveBinding ? `${PYTHON} cannot import sanlock (python3-sanlock)` : !haveMkfs && "mkfs.ext4 (e2fsprogs) is not installed") ||
+  loopDeviceSkipReason();
 
 t.test("sanlock's upstream test suite", { skip: setupGap }, async (t) => {
   const kinds = (["sanlock-ts", "sanlock"] as const).filter((kind) => wanted.includes(kind));
@@ -171,10 +186,12 @@ t.test("sanlock's upstream test suite", { skip: setupGap }, async (t) => {
   }
   // sanlock-ts runs in two parts side by side (each its own daemons): its Node daemon's start-up
   // (about 0.5 s per case, more on a loaded machine) makes one part take twice the reference's time.
-  const results = await Promise.all(runs.map(async ({ kind, dir, storage }) => {
-    const parts = kind === "sanlock-ts" ? SANLOCK_TS_PARTS : 1;
-    const done = await Promise.all(Array.from({ length: parts }, (_, part) => runSuite(t, kind, dir, storage, part, parts)));
-    return done.flat();
-  }));
+  const results = await Promise.all(
+    runs.map(async ({ kind, dir, storage }) => {
+      const parts = kind === "sanlock-ts" ? SANLOCK_TS_PARTS : 1;
+      const done = await Promise.all(Array.from({ length: parts }, (_, part) => runSuite(t, kind, dir, storage, part, parts)));
+      return done.flat();
+    }),
+  );
   runs.forEach(({ kind }, i) => checkResults(t, kind, results[i] ?? []));
 });

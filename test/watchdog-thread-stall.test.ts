@@ -30,8 +30,17 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds, idRenewalFailSeconds } from "../packages/core/src/index.js";
 import {
-  REPO_ROOT, TEST_DAEMON_ARGS, clusterSkipReason, monotonicSeconds, readDeltaRecord, readResourceLeader, sleep, sparseFile,
-  startClusterDaemon, startLeaseHolder, tempLeaseDir,
+  REPO_ROOT,
+  TEST_DAEMON_ARGS,
+  clusterSkipReason,
+  monotonicSeconds,
+  readDeltaRecord,
+  readResourceLeader,
+  sleep,
+  sparseFile,
+  startClusterDaemon,
+  startLeaseHolder,
+  tempLeaseDir,
 } from "./helpers/daemons.js";
 
 const IO_TIMEOUT = 2;
@@ -119,8 +128,12 @@ async function launchHost1(t: Test, dir: string): Promise<Launched> {
   const args = [...TEST_DAEMON_ARGS.map((arg, i, all) => (all[i - 1] === "-w" ? "1" : arg)), "-g", String(KILL_GRACE)];
   const child = spawn(process.execPath, [script], {
     env: {
-      ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir, LAUNCH_ARGV: JSON.stringify(args),
-      LAUNCH_DAEMON_URL: pathToFileURL(DAEMON_DIST).href, STALL_SECONDS: String(STALL_SECONDS),
+      ...process.env,
+      SANLOCK_PRIVILEGED: "0",
+      SANLOCK_RUN_DIR: runDir,
+      LAUNCH_ARGV: JSON.stringify(args),
+      LAUNCH_DAEMON_URL: pathToFileURL(DAEMON_DIST).href,
+      STALL_SECONDS: String(STALL_SECONDS),
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -201,16 +214,31 @@ async function stallDuringExpiry(t: Test): Promise<void> {
   const firedAt = stamp(log, /reset-model: watchdog fired at ([\d.]+)/) ?? NaN;
   const sigterm = holder.events.find((e) => e.event === "sigterm");
   const closeLine = /watchdog test failed at (\d+) for WDSTALL:1: closing reset-model without disarming/.exec(log);
-  t.comment(`last renewal ${last}; stall [${stallBegin.toFixed(1)}, ${stallEnd.toFixed(1)}); close ${closeLine?.[1]}; fired ${firedAt.toFixed(2)}; host 2 acquired ${acquired.at.toFixed(1)}`);
+  t.comment(
+    `last renewal ${last}; stall [${stallBegin.toFixed(1)}, ${stallEnd.toFixed(1)}); close ${closeLine?.[1]}; fired ${firedAt.toFixed(2)}; host 2 acquired ${acquired.at.toFixed(1)}`,
+  );
 
   t.ok(stallEnd - stallBegin >= STALL_SECONDS, `host 1's main thread was busy for ${(stallEnd - stallBegin).toFixed(1)} s`);
   t.ok(last > 0 && last <= stallBegin, "its last renewal on disk is from before the stall (renewals stopped with it)");
-  t.ok(sigterm !== undefined && sigterm.at >= stallEnd, "recovery (SIGTERM to the holder) could only start after the stall: the main thread really ran nothing");
-  t.ok(Number.isFinite(firedAt), `the reset model fired: ${log.split("\n").filter((l) => /reset-model|watchdog/.test(l)).slice(-3).join(" | ")}`);
+  t.ok(
+    sigterm !== undefined && sigterm.at >= stallEnd,
+    "recovery (SIGTERM to the holder) could only start after the stall: the main thread really ran nothing",
+  );
+  t.ok(
+    Number.isFinite(firedAt),
+    `the reset model fired: ${log
+      .split("\n")
+      .filter((l) => /reset-model|watchdog/.test(l))
+      .slice(-3)
+      .join(" | ")}`,
+  );
   const close = firedAt - 60;
   t.ok(close >= stallBegin && close < stallEnd, `the unclean close (last ping, fired − 60) at ${close.toFixed(2)} fell inside the stall`);
   t.ok(close < last + EXPIRY, `the close came before the expiry last + 8N (at expiry ${(close - last - EXPIRY).toFixed(2)} s)`);
-  t.ok(firedAt < last + EXPIRY + 60, `the reset came at last renewal + ${(firedAt - last).toFixed(2)} s, strictly before last + 8N + 60 = last + ${EXPIRY + 60} s`);
+  t.ok(
+    firedAt < last + EXPIRY + 60,
+    `the reset came at last renewal + ${(firedAt - last).toFixed(2)} s, strictly before last + 8N + 60 = last + ${EXPIRY + 60} s`,
+  );
   t.equal(host1Exit?.signal, "SIGKILL", "host 1's daemon was killed by the modelled reset");
   t.equal(holderExit?.signal, "SIGKILL", "and so was its client");
   t.ok(host1Exit !== undefined && host1Exit.at - firedAt < 3, "at the moment of the reset");
@@ -223,5 +251,8 @@ async function stallDuringExpiry(t: Test): Promise<void> {
 }
 
 const skip = clusterSkipReason(["sanlock-ts"]) || (existsSync(DAEMON_DIST) ? false : "packages/daemon/dist is not built (run pnpm build)");
-t.test(`host 1's main thread busy for ${STALL_SECONDS} s while its watchdog expiry comes within 10 s: the reset still comes before last + 8N + 60`,
-  { skip, timeout: 200_000 }, stallDuringExpiry);
+t.test(
+  `host 1's main thread busy for ${STALL_SECONDS} s while its watchdog expiry comes within 10 s: the reset still comes before last + 8N + 60`,
+  { skip, timeout: 200_000 },
+  stallDuringExpiry,
+);

@@ -14,7 +14,7 @@ const STOP_GRACE_MS = 5_000;
 const STDERR_KEEP_BYTES = 64 * 1024;
 
 export const DAEMON_KINDS = {
-  "sanlock": { label: "sanlock 3.8.5", command: () => ["sanlock", DAEMON_ARGS], cli: () => ["sanlock", []] },
+  sanlock: { label: "sanlock 3.8.5", command: () => ["sanlock", DAEMON_ARGS], cli: () => ["sanlock", []] },
   "sanlock-ts": {
     label: "sanlock-ts",
     command: (nodeFlags = []) => [process.execPath, [...nodeFlags, OUR_CLI, ...DAEMON_ARGS]],
@@ -33,7 +33,10 @@ export function skipReason(kind) {
 function canConnect(path) {
   return new Promise((resolve) => {
     const sock = createConnection({ path });
-    sock.once("connect", () => { sock.destroy(); resolve(true); });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once("error", () => resolve(false));
   });
 }
@@ -56,11 +59,20 @@ export async function startDaemon(kind, runDir, { nodeFlags = [] } = {}) {
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const handle = {
-    kind, runDir, env, pid: child.pid,
+    kind,
+    runDir,
+    env,
+    pid: child.pid,
     stderr: () => stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const signalGroup = (sig) => { try { process.kill(-child.pid, sig); } catch { /* already gone */ } };
+      const signalGroup = (sig) => {
+        try {
+          process.kill(-child.pid, sig);
+        } catch {
+          /* already gone */
+        }
+      };
       // sanlock refuses SIGTERM while lockspaces are joined; the grace period ends that.
       const kill = setTimeout(() => signalGroup("SIGKILL"), STOP_GRACE_MS);
       signalGroup("SIGTERM");

@@ -26,7 +26,7 @@ export function parseTraceLine(line, pathPart) {
   if (!rest.includes(pathPart)) return [];
   if (call === "io_submit") return parseIoSubmit(t, rest, pathPart);
   const firstArg = /^\d+<([^>]*)>/.exec(rest);
-  if (!firstArg || !firstArg[1].includes(pathPart)) return [];
+  if (!firstArg?.[1].includes(pathPart)) return [];
   const kind = call.startsWith("pread") ? "read" : call.startsWith("pwrite") ? "write" : null;
   if (kind === null) return [];
   if (call === "pread64" || call === "pwrite64") {
@@ -44,7 +44,7 @@ function parseIoSubmit(t, rest, pathPart) {
     const op = /aio_lio_opcode=IOCB_CMD_(\w+)/.exec(iocb)?.[1];
     const file = /aio_fildes=\d+<([^>]*)>/.exec(iocb)?.[1];
     const bytes = /aio_nbytes=(\d+)/.exec(iocb)?.[1];
-    if (!op || !file || !file.includes(pathPart)) continue;
+    if (!op || !file?.includes(pathPart)) continue;
     const kind = op.startsWith("PREAD") ? "read" : op.startsWith("PWRITE") ? "write" : null;
     if (kind) ios.push({ t, kind, bytes: bytes === undefined ? NaN : Number(bytes) });
   }
@@ -68,9 +68,15 @@ export async function startTrace(pid, dir, pathPart) {
     const timer = setTimeout(() => reject(new Error(`strace did not attach to ${pid}: ${stderr.slice(0, 500)}`)), ATTACH_TIMEOUT_MS);
     child.stderr.on("data", (c) => {
       stderr += c.toString();
-      if (/attached/.test(stderr)) { clearTimeout(timer); setTimeout(resolve, ATTACH_SETTLE_MS); }
+      if (/attached/.test(stderr)) {
+        clearTimeout(timer);
+        setTimeout(resolve, ATTACH_SETTLE_MS);
+      }
     });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`strace exited with ${code}: ${stderr.slice(0, 500)}`)); });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`strace exited with ${code}: ${stderr.slice(0, 500)}`));
+    });
   });
   return {
     async stop() {
@@ -78,7 +84,9 @@ export async function startTrace(pid, dir, pathPart) {
       await exited;
       return readTrace(dir, pathPart);
     },
-    kill() { if (child.exitCode === null) child.kill("SIGKILL"); },
+    kill() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
   };
 }
 
@@ -111,7 +119,13 @@ export function ioPerOperation(ios, marks) {
     for (let i = 0; i < marks.length - 1 && marks[i][1] <= io.t; i++) owner = i;
     if (owner < 0 || io.t >= marks[marks.length - 1][1]) continue;
     const entry = totals.get(marks[owner][0]);
-    if (io.kind === "read") { entry.reads += 1; entry.readBytes += io.bytes; } else { entry.writes += 1; entry.writeBytes += io.bytes; }
+    if (io.kind === "read") {
+      entry.reads += 1;
+      entry.readBytes += io.bytes;
+    } else {
+      entry.writes += 1;
+      entry.writeBytes += io.bytes;
+    }
   }
   const perOp = {};
   for (const [op, e] of totals) {

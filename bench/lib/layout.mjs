@@ -25,8 +25,13 @@ export function createLayout(dir, { held, lockspaces }) {
   sparseFile(spacesPath, Math.max(1, lockspaces) * MiB);
   return {
     main: { name: MAIN_LOCKSPACE, path: lsPath, offset: 0 },
-    exclusive, shared, parallel, held: heldResources, spaces,
-    resPath, spacesPath,
+    exclusive,
+    shared,
+    parallel,
+    held: heldResources,
+    spaces,
+    resPath,
+    spacesPath,
     allResources: [exclusive, shared, ...parallel, ...heldResources],
   };
 }

@@ -19,13 +19,23 @@ const io = (reads, readBytes, writes, writeBytes, why) => ({ reads, readBytes, w
 export function minimumIo() {
   const p = ballotReadBytes();
   // docs/algorithms.md §4.3 steps 1, 4, 9 (the first read is reused as the leader check), docs/algorithms.md §4.6 phases 1 and 2, §4.7.
-  const exAcquire = io(3, ALIGN + 2 * p, 3, 3 * SECTOR,
-    "§4.3/4.6/4.7: read lease area, write dblock, read P sectors, write dblock, read P sectors, write leader");
+  const exAcquire = io(
+    3,
+    ALIGN + 2 * p,
+    3,
+    3 * SECTOR,
+    "§4.3/4.6/4.7: read lease area, write dblock, read P sectors, write dblock, read P sectors, write leader",
+  );
   // docs/algorithms.md §4.8 steps 3 and 4: released dblock, leader read (one sector), leader write.
   const exRelease = io(1, SECTOR, 2, 2 * SECTOR, "§4.8: write released dblock, read leader, write freed leader");
   // docs/algorithms.md §5.2: the exclusive acquire, then the shared mode block write and the leader release (docs/algorithms.md §4.8 step 4).
-  const shAcquire = io(exAcquire.reads + 1, exAcquire.readBytes + SECTOR, exAcquire.writes + 2, exAcquire.writeBytes + 2 * SECTOR,
-    "§5.2: exclusive acquire + write dblock with MBLOCK_SHARED + read and write leader");
+  const shAcquire = io(
+    exAcquire.reads + 1,
+    exAcquire.readBytes + SECTOR,
+    exAcquire.writes + 2,
+    exAcquire.writeBytes + 2 * SECTOR,
+    "§5.2: exclusive acquire + write dblock with MBLOCK_SHARED + read and write leader",
+  );
   // docs/algorithms.md §5.3: one sector write, leader untouched.
   const shRelease = io(0, 0, 1, SECTOR, "§5.3: write released dblock with zero mode block");
   return { exAcquire, exRelease, shAcquire, shRelease };

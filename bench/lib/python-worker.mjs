@@ -15,19 +15,33 @@ const STDERR_KEEP_BYTES = 16 * 1024;
  */
 export function startWorker(daemon, mode, args) {
   const child = spawn(PYTHON, [WORKER, mode], { env: daemon.env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.on("error", () => { /* the worker exited early; its exit status reports why */ });
-  child.stdin.write(JSON.stringify(args) + "\n"); // arguments: one JSON line (argv is too small)
+  child.stdin.on("error", () => {
+    /* the worker exited early; its exit status reports why */
+  });
+  child.stdin.write(`${JSON.stringify(args)}\n`); // arguments: one JSON line (argv is too small)
   let stderr = "";
-  child.stderr.on("data", (c) => { if (stderr.length < STDERR_KEEP_BYTES) stderr += c.toString(); });
+  child.stderr.on("data", (c) => {
+    if (stderr.length < STDERR_KEEP_BYTES) stderr += c.toString();
+  });
   const timer = setTimeout(() => child.kill("SIGKILL"), WORKER_TIMEOUT_MS);
-  const exit = new Promise((resolve) => child.once("close", (code, signal) => { clearTimeout(timer); resolve({ code, signal }); }));
+  const exit = new Promise((resolve) =>
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    }),
+  );
   const queued = [];
   const waiting = [];
   createInterface({ input: child.stdout }).on("line", (line) => {
     let value;
-    try { value = JSON.parse(line); } catch { value = { error: `not JSON: ${line.slice(0, 200)}` }; }
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = { error: `not JSON: ${line.slice(0, 200)}` };
+    }
     const waiter = waiting.shift();
-    if (waiter) waiter.resolve(value); else queued.push(value);
+    if (waiter) waiter.resolve(value);
+    else queued.push(value);
   });
   exit.then(({ code, signal }) => {
     for (const w of waiting.splice(0)) w.reject(workerError(mode, code, signal, stderr));
@@ -43,13 +57,17 @@ export function startWorker(daemon, mode, args) {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(workerError(mode, child.exitCode, child.signalCode, stderr));
       return new Promise((resolve, reject) => waiting.push({ resolve, reject })).then(describe);
     },
-    send(line) { child.stdin.write(line + "\n"); },
+    send(line) {
+      child.stdin.write(`${line}\n`);
+    },
     async done() {
       child.stdin.end();
       const { code, signal } = await exit;
       if (code !== 0) throw workerError(mode, code, signal, stderr);
     },
-    kill() { if (child.exitCode === null) child.kill("SIGKILL"); },
+    kill() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
   };
 }
 

@@ -26,7 +26,13 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
   const min = minimumIo();
   const renewalMin = renewalIoPerMinute(lockspaces, ioTimeout);
   const num = (pick, digits = 1) => [pick, (r) => fmt(pick(r), digits)];
-  const io = (pick) => [(r) => { const e = pick(r); return e ? e.reads + e.writes : undefined; }, (r) => ioText(pick(r))];
+  const io = (pick) => [
+    (r) => {
+      const e = pick(r);
+      return e ? e.reads + e.writes : undefined;
+    },
+    (r) => ioText(pick(r)),
+  ];
   return [
     ["EX acquire+release, median", "ms", ...num((r) => r.ex?.medianMs, 2), "<= 0.7", floorMs],
     ["EX acquire+release, p99", "ms", ...num((r) => r.ex?.p99Ms, 2), "", ""],
@@ -46,7 +52,13 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
     ["daemon RSS idle (1 lockspace)", "MiB", ...num((r) => r.idleRssKiB && r.idleRssKiB / 1024), "", ""],
     [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],
     [`renewal I/O, ${lockspaces} lockspaces`, "I/O/min", ...num((r) => r.spaces?.renewal?.iosPerMinute, 0), "", `~${fmt(renewalMin.ios, 0)}`],
-    [`renewal reads, ${lockspaces} lockspaces`, "MiB/min", ...num((r) => r.spaces?.renewal && r.spaces.renewal.readBytesPerMinute / 2 ** 20, 0), "", `~${fmt(renewalMin.readBytes / 2 ** 20, 0)}`],
+    [
+      `renewal reads, ${lockspaces} lockspaces`,
+      "MiB/min",
+      ...num((r) => r.spaces?.renewal && r.spaces.renewal.readBytesPerMinute / 2 ** 20, 0),
+      "",
+      `~${fmt(renewalMin.readBytes / 2 ** 20, 0)}`,
+    ],
     [`daemon CPU, ${lockspaces} lockspaces`, "%", ...num((r) => r.spaces?.cpuPercent, 2), "", ""],
     [`daemon RSS, ${lockspaces} lockspaces`, "MiB", ...num((r) => r.spaces && r.spaces.rssKiB / 1024), "", ""],
     [`leave ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.leaveSeconds, 2), "", ""],

@@ -46,8 +46,10 @@ export async function joinAndLeave(ctx) {
 /** Uncontended acquire+release cycles of one resource, exclusive or shared: raw samples in ms. */
 export async function cycleSamples(ctx, shared, count) {
   const result = await runWorker(ctx.daemon, "cycle", {
-    resource: shared ? ctx.layout.shared : ctx.layout.exclusive, shared,
-    warmup: ctx.sizes.warmup, count,
+    resource: shared ? ctx.layout.shared : ctx.layout.exclusive,
+    shared,
+    warmup: ctx.sizes.warmup,
+    count,
   });
   return { acquireMs: result.acquire_ms, releaseMs: result.release_ms };
 }
@@ -58,8 +60,11 @@ export function summarizeCycles(rounds) {
   const releaseMs = rounds.flatMap((r) => r.releaseMs);
   const cycleMs = addSamples(acquireMs, releaseMs);
   return {
-    samples: cycleMs.length, medianMs: median(cycleMs), p99Ms: p99(cycleMs),
-    acquireMedianMs: median(acquireMs), releaseMedianMs: median(releaseMs),
+    samples: cycleMs.length,
+    medianMs: median(cycleMs),
+    p99Ms: p99(cycleMs),
+    acquireMedianMs: median(acquireMs),
+    releaseMedianMs: median(releaseMs),
   };
 }
 
@@ -71,8 +76,9 @@ export async function cycles(ctx, shared) {
 /** 8 clients, each cycling on its own resource over the same wall-clock window. */
 export async function parallelThroughput(ctx) {
   const startAt = Date.now() / 1000 + PARALLEL_START_DELAY_S;
-  const results = await Promise.all(ctx.layout.parallel.map((resource) =>
-    runWorker(ctx.daemon, "parallel", { resource, start_at: startAt, duration: ctx.sizes.parallelSeconds })));
+  const results = await Promise.all(
+    ctx.layout.parallel.map((resource) => runWorker(ctx.daemon, "parallel", { resource, start_at: startAt, duration: ctx.sizes.parallelSeconds })),
+  );
   const cyclesTotal = results.reduce((sum, r) => sum + r.cycles, 0);
   const seconds = Math.max(...results.map((r) => r.seconds));
   return { clients: PARALLEL_CLIENTS, cyclesPerSecond: cyclesTotal / seconds };
@@ -126,8 +132,13 @@ export async function holdMany(ctx) {
     const releases = await Promise.all(holders.map((h) => h.next()));
     await Promise.all(holders.map((h) => h.done()));
     return {
-      resources: held.length, acquireSeconds, cpuAcquireSeconds: cpuAcquire, rssKiB: rss, anonRssKiB: anon,
-      settledRssKiB: settledRss, settledAnonRssKiB: settledAnon,
+      resources: held.length,
+      acquireSeconds,
+      cpuAcquireSeconds: cpuAcquire,
+      rssKiB: rss,
+      anonRssKiB: anon,
+      settledRssKiB: settledRss,
+      settledAnonRssKiB: settledAnon,
       releaseSeconds: Math.max(...releases.map((r) => r.release_seconds)),
     };
   } finally {

@@ -10,12 +10,15 @@ import { renderTable } from "../lib/table.mjs";
 const RES = "res.lease";
 
 t.test("io_submit: one I/O per iocb on the lease file, with its length", async (t) => {
-  const read = '1795321222.376863 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</var/tmp/b/res.lease>, aio_buf=0x7fb9b43fd000, aio_nbytes=1048576, aio_offset=0}]) = 1';
-  const write = '1795321222.378562 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=9</var/tmp/b/res.lease>, aio_buf="\\1"..., aio_nbytes=512, aio_offset=1024}]) = 1';
+  const read =
+    "1795321222.376863 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</var/tmp/b/res.lease>, aio_buf=0x7fb9b43fd000, aio_nbytes=1048576, aio_offset=0}]) = 1";
+  const write =
+    '1795321222.378562 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=9</var/tmp/b/res.lease>, aio_buf="\\1"..., aio_nbytes=512, aio_offset=1024}]) = 1';
   t.same(parseTraceLine(read, RES), [{ t: 1795321222.376863, kind: "read", bytes: 1048576 }]);
   t.same(parseTraceLine(write, RES), [{ t: 1795321222.378562, kind: "write", bytes: 512 }]);
   t.same(parseTraceLine(read.replace("res.lease", "ls.lease"), RES), [], "another file is not counted");
-  const two = '1.5 io_submit(0x1, 2, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</x/res.lease>, aio_buf=0x1, aio_nbytes=512, aio_offset=0}, {aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=7</x/ls.lease>, aio_buf="", aio_nbytes=512, aio_offset=0}]) = 2';
+  const two =
+    '1.5 io_submit(0x1, 2, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</x/res.lease>, aio_buf=0x1, aio_nbytes=512, aio_offset=0}, {aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=7</x/ls.lease>, aio_buf="", aio_nbytes=512, aio_offset=0}]) = 2';
   t.same(parseTraceLine(two, RES), [{ t: 1.5, kind: "read", bytes: 512 }], "only the iocb on the lease file");
 });
 
@@ -29,13 +32,22 @@ t.test("pread64/pwrite64: the requested length, even if the buffer text looks li
 });
 
 t.test("I/O is charged to the operation whose mark precedes it, averaged per operation", async (t) => {
-  const marks = [["acquire", 10], ["release", 20], ["acquire", 30], ["release", 40], ["end", 50]];
+  const marks = [
+    ["acquire", 10],
+    ["release", 20],
+    ["acquire", 30],
+    ["release", 40],
+    ["end", 50],
+  ];
   const ios = [
     { t: 5, kind: "read", bytes: 1 }, // before the first mark: not counted
-    { t: 11, kind: "read", bytes: 1024 }, { t: 12, kind: "write", bytes: 512 },
+    { t: 11, kind: "read", bytes: 1024 },
+    { t: 12, kind: "write", bytes: 512 },
     { t: 21, kind: "write", bytes: 512 },
-    { t: 31, kind: "read", bytes: 2048 }, { t: 32, kind: "write", bytes: 512 },
-    { t: 41, kind: "write", bytes: 512 }, { t: 42, kind: "write", bytes: 512 },
+    { t: 31, kind: "read", bytes: 2048 },
+    { t: 32, kind: "write", bytes: 512 },
+    { t: 41, kind: "write", bytes: 512 },
+    { t: 42, kind: "write", bytes: 512 },
     { t: 55, kind: "write", bytes: 1 }, // after the end mark: not counted
   ];
   t.same(ioPerOperation(ios, marks), {
@@ -83,14 +95,19 @@ t.test("CPU profile summary: self time per area and function, inside a time wind
       { id: 3, callFrame: frame("readDblockFields", "file:///repo/packages/core/dist/ondisk/dblock.js") },
       { id: 4, callFrame: frame("read", "node:fs") },
     ],
-    startTime: 1000, endTime: 5000,
+    startTime: 1000,
+    endTime: 5000,
     // samples at 2000 (idle), 3000 (core), 4000 (core), 4500 (fs)
     samples: [2, 3, 3, 4],
     timeDeltas: [1000, 1000, 1000, 500],
   };
   const all = summarizeProfile(profile);
   t.equal(all.totalMs, 3.5);
-  t.same(all.byArea, [["@sanlock-ts/core", 2], ["idle (event loop waiting)", 1], ["node fs", 0.5]]);
+  t.same(all.byArea, [
+    ["@sanlock-ts/core", 2],
+    ["idle (event loop waiting)", 1],
+    ["node fs", 0.5],
+  ]);
   t.same(all.byFunction[0], ["readDblockFields core/dist/ondisk/dblock.js:10", 2]);
   const windowed = summarizeProfile(profile, 20, { fromUs: 2500, toUs: 4200 });
   t.same(windowed.byArea, [["@sanlock-ts/core", 2]], "only the samples at 3000 and 4000");
@@ -104,13 +121,21 @@ t.test("table: ratio per row and the disk floor beside the acquire rows", async 
   };
   const floor = { cycleMsMedian: 3.5, acquireMsMedian: 2.75, cyclesPerSecond: 480 };
   const lines = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, floor });
-  const row = (label) => lines.find((l) => l.includes(label))?.split("|").map((c) => c.trim());
+  const row = (label) =>
+    lines
+      .find((l) => l.includes(label))
+      ?.split("|")
+      .map((c) => c.trim());
   const cycle = row("EX acquire+release, median");
   const alone = row("EX acquire alone, median");
   t.same(cycle?.slice(3, 8), ["6.00", "8.00", "0.75", "<= 0.7", "3.50 (disk floor)"]);
   t.same(alone?.slice(3, 8), ["4.00", "5.00", "0.80", "<= 0.7", "2.75 (disk floor)"]);
   t.same(row("above the disk floor")?.slice(3, 6), ["1.25", "2.25", "0.56"], "each daemon's acquire minus the floor, and their ratio");
   const noFloor = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, floor: null });
-  t.match(noFloor.find((l) => l.includes("above the disk floor")), /\| - +\| - +\| - +\|/, "nothing to subtract without a floor");
+  t.match(
+    noFloor.find((l) => l.includes("above the disk floor")),
+    /\| - +\| - +\| - +\|/,
+    "nothing to subtract without a floor",
+  );
   t.match(row("8 clients in parallel")?.[7], /^480 \(disk floor\)$/);
 });

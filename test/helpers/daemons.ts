@@ -235,11 +235,12 @@ export async function startClusterDaemon(t: Teardown, options: DaemonStartOption
   const env = { ...process.env, ...options.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir };
   const args = options.args ?? TEST_DAEMON_ARGS;
   if (options.resetModelWatchdog && options.kind !== "sanlock-ts") throw new Error("the reset-model watchdog is a sanlock-ts test backend");
-  const [command, argv] = options.kind === "sanlock"
-    ? ["sanlock", ["daemon", ...args]]
-    : options.resetModelWatchdog
-      ? [process.execPath, [writeLauncher(options.dir)]]
-      : [process.execPath, [OUR_CLI, "daemon", ...args]];
+  const [command, argv] =
+    options.kind === "sanlock"
+      ? ["sanlock", ["daemon", ...args]]
+      : options.resetModelWatchdog
+        ? [process.execPath, [writeLauncher(options.dir)]]
+        : [process.execPath, [OUR_CLI, "daemon", ...args]];
   if (options.resetModelWatchdog) Object.assign(env, { LAUNCH_ARGV: JSON.stringify(args), LAUNCH_DAEMON_URL: pathToFileURL(DAEMON_DIST).href });
   const tracked = new Tracked(spawn(command, argv, { env, stdio: ["ignore", "ignore", "pipe"] }));
   t.teardown(() => tracked.kill9());

@@ -73,10 +73,7 @@ function loopDeviceGap(): string | false {
  * A sparse file of `sizeBytes` (optionally starting with `contents`) in a fresh
  * directory under testDataDir(); the directory is removed in teardown.
  */
-export async function createSparseFile(
-  t: Teardown,
-  options: { sizeBytes: number; name?: string; contents?: Uint8Array },
-): Promise<SparseFile> {
+export async function createSparseFile(t: Teardown, options: { sizeBytes: number; name?: string; contents?: Uint8Array }): Promise<SparseFile> {
   checkSize(options.sizeBytes);
   const dir = await mkdtemp(join(testDataDir(), "sanlock-ts-test-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -90,10 +87,7 @@ export async function createSparseFile(
  * Attach a fresh sparse file as a loop device with `sectorSize`-byte logical
  * sectors (default 512). Detached and deleted in teardown.
  */
-export async function createLoopDevice(
-  t: Teardown,
-  options: { sizeBytes: number; sectorSize?: number },
-): Promise<LoopDevice> {
+export async function createLoopDevice(t: Teardown, options: { sizeBytes: number; sectorSize?: number }): Promise<LoopDevice> {
   const sectorSize = options.sectorSize ?? 512;
   if (![512, 1024, 2048, 4096].includes(sectorSize)) throw new RangeError(`loop sector size ${sectorSize} not supported`);
   if (options.sizeBytes % sectorSize !== 0) throw new RangeError(`size ${options.sizeBytes} is not a multiple of ${sectorSize}`);

@@ -3,9 +3,7 @@
  * read decoded field by field (docs/algorithms.md §3.2 step 2), as renewals did before
  * HostStatusTable.observeArea and the worker's AreaChangeTracker decoded only changed records.
  */
-import {
-  DELTA_DISK_MAGIC, namesEqual, readLeaderFields, testHostBit, type ObservedRecord,
-} from "../../packages/core/src/index.js";
+import { DELTA_DISK_MAGIC, namesEqual, readLeaderFields, testHostBit, type ObservedRecord } from "../../packages/core/src/index.js";
 
 export interface AreaShape {
   readonly sectorSize: number;
@@ -22,10 +20,17 @@ export function decodeEveryRecord(area: Uint8Array, shape: AreaShape): ObservedR
     const sector = area.subarray((h - 1) * shape.sectorSize, h * shape.sectorSize);
     const rec = readLeaderFields(sector, 0);
     records.push({
-      hostId: h, valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, shape.lockspace),
-      ownerId: rec.ownerId, ownerGeneration: rec.ownerGeneration, timestamp: rec.timestamp, ioTimeout: rec.ioTimeout,
-      hostName: rec.resourceName, ourBitSet: testHostBit(sector, shape.ourHostId),
-      eventGeneration: rec.writeId, eventNumber: rec.writeGeneration, eventData: rec.writeTimestamp,
+      hostId: h,
+      valid: rec.magic === DELTA_DISK_MAGIC && namesEqual(rec.spaceName, shape.lockspace),
+      ownerId: rec.ownerId,
+      ownerGeneration: rec.ownerGeneration,
+      timestamp: rec.timestamp,
+      ioTimeout: rec.ioTimeout,
+      hostName: rec.resourceName,
+      ourBitSet: testHostBit(sector, shape.ourHostId),
+      eventGeneration: rec.writeId,
+      eventNumber: rec.writeGeneration,
+      eventData: rec.writeTimestamp,
     });
   }
   return records;

@@ -20,6 +20,12 @@ export async function renewalHistory(runDir: string, lockspace: string, timeoutM
       if (!Number.isFinite(v)) throw new Error(`RENEWAL record without ${k}: ${r.str}`);
       return v;
     };
-    return { timestamp: field("timestamp"), readMs: field("read_ms"), writeMs: field("write_ms"), nextTimeouts: field("next_timeouts"), nextErrors: field("next_errors") };
+    return {
+      timestamp: field("timestamp"),
+      readMs: field("read_ms"),
+      writeMs: field("write_ms"),
+      nextTimeouts: field("next_timeouts"),
+      nextErrors: field("next_errors"),
+    };
   });
 }

@@ -23,9 +23,7 @@ const NEVER_BUNDLED = ["yargs", "zod", "@sanlock-ts/daemon", "@sanlock-ts/daemon
 const leaveSeparateFiles = {
   name: "leave-separate-files",
   setup(build) {
-    build.onResolve({ filter: /^\.\// }, (args) =>
-      args.importer === ENTRY && LEFT_AS_FILES.has(args.path) ? { path: args.path, external: true } : undefined,
-    );
+    build.onResolve({ filter: /^\.\// }, (args) => (args.importer === ENTRY && LEFT_AS_FILES.has(args.path) ? { path: args.path, external: true } : undefined));
   },
 };
 
@@ -49,5 +47,5 @@ const stamped = (absolutePath) => {
 };
 const inputs = Object.keys(result.metafile.inputs).map((path) => stamped(resolve(DIST, path)));
 const files = [...inputs, stamped(resolve(DIST, BUNDLE_FILE))];
-writeFileSync(resolve(DIST, STAMP_FILE), JSON.stringify({ files }, null, 1) + "\n");
+writeFileSync(resolve(DIST, STAMP_FILE), `${JSON.stringify({ files }, null, 1)}\n`);
 console.log(`bundle-cli: ${BUNDLE_FILE} from ${inputs.length} modules`);

@@ -124,7 +124,12 @@ export class ExecHolder implements AsyncDisposable {
 
   /** Acquires `specs` on the registered connection (throws SanlockError with the daemon's result). */
   async acquire(specs: readonly AcquireSpec[], flags = 0, options: AcquireOptions = {}): Promise<void> {
-    await acquire({ socketPath: this.socketPath, timeoutMs: options.timeoutMs, signal: options.signal }, { registration: this.registration }, [...specs], flags);
+    await acquire(
+      { socketPath: this.socketPath, timeoutMs: options.timeoutMs, signal: options.signal },
+      { registration: this.registration },
+      [...specs],
+      flags,
+    );
   }
 
   /**
@@ -199,5 +204,3 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
     stream.write("", () => resolve()); // called after the writes before it, also on error
   });
 }
-
-

@@ -1,4 +1,3 @@
-export {};
 export { runCli } from "./cli.js";
 export type { TopCommand, ParsedArgs } from "./commands/command-module.js";
 export type { Output } from "./output.js";

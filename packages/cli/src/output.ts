@@ -14,10 +14,10 @@ export interface Output {
 export function processOutput(): Output {
   return {
     line: (text) => {
-      process.stdout.write(text + "\n");
+      process.stdout.write(`${text}\n`);
     },
     error: (text) => {
-      process.stderr.write(text + "\n");
+      process.stderr.write(`${text}\n`);
     },
   };
 }

@@ -20,7 +20,10 @@ function recorder(command: string, keys: string[]): TopCommand & { calls: Parsed
     command,
     describe: "test",
     knownKeys: keys,
-    builder: (y) => keys.filter((k) => !command.includes(`<${k}>`)).reduce((acc, k) => acc.option(k, { type: "string", requiresArg: true }), y.positional("action", { type: "string" })),
+    builder: (y) =>
+      keys
+        .filter((k) => !command.includes(`<${k}>`))
+        .reduce((acc, k) => acc.option(k, { type: "string", requiresArg: true }), y.positional("action", { type: "string" })),
     run: async (args) => {
       calls.push(args);
       return 0;
@@ -42,7 +45,12 @@ t.test("a first word that is no command is a client action", async (t) => {
 
 t.test("unknown options and glued values are refused before the command runs", async (t) => {
   const direct = recorder("direct <action>", ["action", "s", "Z"]);
-  for (const argv of [["direct", "init", "-q", "1"], ["direct", "init", "-Z512"], ["direct", "init", "extra"], ["direct", "init", "-s"]]) {
+  for (const argv of [
+    ["direct", "init", "-q", "1"],
+    ["direct", "init", "-Z512"],
+    ["direct", "init", "extra"],
+    ["direct", "init", "-s"],
+  ]) {
     const out = capture();
     t.equal(await runCli(argv, out, [direct]), 1, argv.join(" "));
     t.equal(out.errors.length, 1, `${argv.join(" ")}: one error line`);

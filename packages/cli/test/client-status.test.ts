@@ -26,7 +26,10 @@ const RECORDED_OUTPUT = [
 
 t.test("status lines equal sanlock's output for the recorded stream", async (t) => {
   const records = recordedStatus();
-  t.same(records.flatMap((r) => recordLines(r, false)), RECORDED_OUTPUT);
+  t.same(
+    records.flatMap((r) => recordLines(r, false)),
+    RECORDED_OUTPUT,
+  );
 });
 
 t.test("-D adds each state token indented by four spaces", async (t) => {
@@ -75,5 +78,8 @@ t.test("the JSON form carries the same facts", async (t) => {
   const json = recordedStatus().map(recordJson);
   const res = json.find((r) => r.type === "resource" && r.name === "RES2");
   t.match(res, { lockspace: "LS", pid: 29972, shared: true, disks: [{ path: "/var/tmp/res.lease", offset: 1048576n }] });
-  t.match(json.find((r) => r.type === "lockspace"), { name: "LS", hostId: 1n, path: "/var/tmp/ls.lease" });
+  t.match(
+    json.find((r) => r.type === "lockspace"),
+    { name: "LS", hostId: 1n, path: "/var/tmp/ls.lease" },
+  );
 });

@@ -42,7 +42,8 @@ t.test("the daemon runs without yargs", { skip: environmentSkip(!existsSync(CLI)
   const env = { ...process.env, LOAD_LOG: logPath, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir };
   const register = MODULE_LOAD_LOG_IMPORT;
   const child = spawn(process.execPath, ["--import", register, CLI, "daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
-    env, stdio: ["ignore", "ignore", "pipe"],
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8192)));
@@ -64,6 +65,13 @@ t.test("the daemon runs without yargs", { skip: environmentSkip(!existsSync(CLI)
   clearTimeout(stop);
 
   const urls = (await readFile(logPath, "utf8")).split("\n").filter((line) => line !== "");
-  t.ok(urls.some((url) => /daemon\/dist\/main\.js$/.test(url)), "the daemon module was loaded");
-  t.same(urls.filter((url) => /\/yargs(-parser)?[@/]|\/yargs-runner\.js$/.test(url)), [], "no yargs module");
+  t.ok(
+    urls.some((url) => /daemon\/dist\/main\.js$/.test(url)),
+    "the daemon module was loaded",
+  );
+  t.same(
+    urls.filter((url) => /\/yargs(-parser)?[@/]|\/yargs-runner\.js$/.test(url)),
+    [],
+    "no yargs module",
+  );
 });

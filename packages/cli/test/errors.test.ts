@@ -29,7 +29,9 @@ function cli(...args: string[]): Promise<RunResult> {
 }
 
 async function digest(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 /** A file whose every byte is 0x5a, so that any write shows up in its digest. */
@@ -44,7 +46,6 @@ function errorLine(t: Test, result: RunResult): string {
   return lines[0] ?? "";
 }
 
-
 t.test("bad input", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -53,10 +54,26 @@ t.test("bad input", { skip: environmentSkip(!existsSync(CLI) && "build the CLI f
   const before = await digest(file);
 
   const cases: { what: string; args: string[]; mentions: RegExp }[] = [
-    { what: "lockspace name over 48 bytes", args: ["direct", "init", "-s", `${"L".repeat(49)}:0:${file}:0`, "-Z", "512", "-A", "1M"], mentions: /name.*49 bytes.*48/ },
-    { what: "resource name over 48 bytes", args: ["direct", "init", "-r", `LS:${"R".repeat(49)}:${file}:0`, "-Z", "512", "-A", "1M"], mentions: /resource name.*49 bytes/ },
-    { what: "offset not a multiple of the alignment", args: ["direct", "init", "-s", `LS:0:${file}:512`, "-Z", "512", "-A", "1M"], mentions: /offset 512.*1048576/ },
-    { what: "resource offset not aligned to 2M", args: ["direct", "init", "-r", `LS:R:${file}:1M`, "-Z", "4096", "-A", "2M"], mentions: /offset 1048576.*2097152/ },
+    {
+      what: "lockspace name over 48 bytes",
+      args: ["direct", "init", "-s", `${"L".repeat(49)}:0:${file}:0`, "-Z", "512", "-A", "1M"],
+      mentions: /name.*49 bytes.*48/,
+    },
+    {
+      what: "resource name over 48 bytes",
+      args: ["direct", "init", "-r", `LS:${"R".repeat(49)}:${file}:0`, "-Z", "512", "-A", "1M"],
+      mentions: /resource name.*49 bytes/,
+    },
+    {
+      what: "offset not a multiple of the alignment",
+      args: ["direct", "init", "-s", `LS:0:${file}:512`, "-Z", "512", "-A", "1M"],
+      mentions: /offset 512.*1048576/,
+    },
+    {
+      what: "resource offset not aligned to 2M",
+      args: ["direct", "init", "-r", `LS:R:${file}:1M`, "-Z", "4096", "-A", "2M"],
+      mentions: /offset 1048576.*2097152/,
+    },
     { what: "path missing from the lockspace", args: ["direct", "init", "-s", "LS:0", "-Z", "512", "-A", "1M"], mentions: /path/ },
     { what: "path does not exist", args: ["direct", "init", "-s", `LS:0:${dir}/nothing:0`, "-Z", "512", "-A", "1M"], mentions: /nothing/ },
     { what: "area beyond the end of the file", args: ["direct", "init", "-r", `LS:R:${file}:4M`, "-Z", "512", "-A", "1M"], mentions: /4194304|end|small/ },
@@ -76,19 +93,27 @@ t.test("bad input", { skip: environmentSkip(!existsSync(CLI) && "build the CLI f
   t.equal((await stat(file)).size, 4 * MIB, "the file did not grow");
 });
 
-t.test("a file smaller than the area is refused and not extended", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
-  const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const small = `${dir}/small`;
-  await patternFile(small, 100 * 1024);
-  const result = await cli("direct", "init", "-s", `LS:0:${small}:0`, "-Z", "512", "-A", "1M");
-  t.not(result.code, 0);
-  const line = errorLine(t, result);
-  t.ok(line.includes(small), "names the file");
-  t.match(line, /102400 bytes.*1048576-byte area at offset 0/, "names its size and the area");
-  t.equal((await stat(small)).size, 100 * 1024, "size unchanged");
-  t.equal((await readFile(small)).every((b) => b === 0x5a), true, "content unchanged");
-});
+t.test(
+  "a file smaller than the area is refused and not extended",
+  { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") },
+  async (t) => {
+    const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const small = `${dir}/small`;
+    await patternFile(small, 100 * 1024);
+    const result = await cli("direct", "init", "-s", `LS:0:${small}:0`, "-Z", "512", "-A", "1M");
+    t.not(result.code, 0);
+    const line = errorLine(t, result);
+    t.ok(line.includes(small), "names the file");
+    t.match(line, /102400 bytes.*1048576-byte area at offset 0/, "names its size and the area");
+    t.equal((await stat(small)).size, 100 * 1024, "size unchanged");
+    t.equal(
+      (await readFile(small)).every((b) => b === 0x5a),
+      true,
+      "content unchanged",
+    );
+  },
+);
 
 t.test("reading a damaged area names the field and where", { skip: environmentSkip(!existsSync(CLI) && "build the CLI first (pnpm build)") }, async (t) => {
   const dir = await mkdtemp("/var/tmp/sanlock-ts-cli-");

@@ -75,36 +75,43 @@ t.test("bad arguments are refused before anything changes", async (t) => {
   await t.rejects(holder.becomeProgram("/bin/true"), /closed/, "a closed registration holds nothing to pass on");
 });
 
-t.test("the program keeps the pid and the registered socket", { skip: !existsSync(EXEC_HOLDER_JS) && "build the daemon package first (pnpm build)" }, async (t) => {
-  const { dir, path, accepted } = await fakeDaemon(t);
-  const script = join(dir, "become.mjs");
-  writeFileSync(script, `
+t.test(
+  "the program keeps the pid and the registered socket",
+  { skip: !existsSync(EXEC_HOLDER_JS) && "build the daemon package first (pnpm build)" },
+  async (t) => {
+    const { dir, path, accepted } = await fakeDaemon(t);
+    const script = join(dir, "become.mjs");
+    writeFileSync(
+      script,
+      `
 const { ExecHolder } = await import(${JSON.stringify(EXEC_HOLDER_JS)});
 const holder = await ExecHolder.register(${JSON.stringify(path)}, { timeoutMs: 10000 });
 process.stdout.write("fd " + holder.fd + "\\n");
 const failure = await holder.becomeProgram("/bin/sh", ["-c", 'read line; echo "$(cat /proc/$$/comm) $$ $line"; ls /proc/$$/fd; exit 3']);
 console.error("not executed:", failure);
-`);
-  const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "pipe"] });
-  t.teardown(() => void (child.exitCode === null && child.kill("SIGKILL")));
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  const peer = await accepted;
-  t.equal(peerCredentials(peer).pid, child.pid, "the registered pid is the spawned process's");
-  let peerClosedAt: number | undefined;
-  peer.on("close", () => (peerClosedAt = Date.now()));
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the exec happens; the program waits on stdin
-  t.equal(peerClosedAt, undefined, "the socket stays open after the exec");
-  child.stdin.end("hi\n");
-  t.equal(await exited, 3, "the program's exit status");
-  t.equal(err, "", "execv did not fail");
-  const [fdLine, progLine, ...fdList] = out.trim().split("\n");
-  const fd = Number(fdLine?.replace("fd ", ""));
-  t.equal(progLine, `sh ${child.pid} hi`, "same pid, now sh, reading our stdin");
-  t.ok(fdList.map(Number).includes(fd), `the program has fd ${fd}`);
-  await new Promise((resolve) => (peerClosedAt !== undefined ? resolve(undefined) : peer.once("close", resolve)));
-  t.pass("the socket closed when the program exited");
-});
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "pipe"] });
+    t.teardown(() => void (child.exitCode === null && child.kill("SIGKILL")));
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    const peer = await accepted;
+    t.equal(peerCredentials(peer).pid, child.pid, "the registered pid is the spawned process's");
+    let peerClosedAt: number | undefined;
+    peer.on("close", () => (peerClosedAt = Date.now()));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the exec happens; the program waits on stdin
+    t.equal(peerClosedAt, undefined, "the socket stays open after the exec");
+    child.stdin.end("hi\n");
+    t.equal(await exited, 3, "the program's exit status");
+    t.equal(err, "", "execv did not fail");
+    const [fdLine, progLine, ...fdList] = out.trim().split("\n");
+    const fd = Number(fdLine?.replace("fd ", ""));
+    t.equal(progLine, `sh ${child.pid} hi`, "same pid, now sh, reading our stdin");
+    t.ok(fdList.map(Number).includes(fd), `the program has fd ${fd}`);
+    await new Promise((resolve) => (peerClosedAt !== undefined ? resolve(undefined) : peer.once("close", resolve)));
+    t.pass("the socket closed when the program exited");
+  },
+);

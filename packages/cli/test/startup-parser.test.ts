@@ -145,7 +145,12 @@ t.test("generated lines: whatever the fast reader accepts, yargs reads the same"
 });
 
 t.test("through runCli, a line yargs refuses gives the same error either way", async (t) => {
-  for (const argv of [["client", "status", "-o"], ["client", "status", "-q", "1"], ["status", "-Z512"], ["client", "status", "--no-D"]]) {
+  for (const argv of [
+    ["client", "status", "-o"],
+    ["client", "status", "-q", "1"],
+    ["status", "-Z512"],
+    ["client", "status", "--no-D"],
+  ]) {
     const slow = await readWithYargs(argv);
     const out = capture();
     const code = await runCli(argv, out);
@@ -166,10 +171,22 @@ t.test("through runCli, fast and yargs paths print the same for a daemon that is
   const { TOP_COMMANDS } = await import("../src/commands/index.js");
   // The first line of each pair takes the fast path, the second (same meaning) goes to yargs.
   const pairs: [string[], string[]][] = [
-    [["client", "status", "-D"], ["client", "status", "-D", "true"]],
-    [["status", "-o", "p"], ["status", "--o", "p"]],
-    [["client", "host_status", "-s", "LS"], ["client", "host_status", "-s=LS"]],
-    [["client", "nonsense"], ["client", "nonsense", "--json", "true"]],
+    [
+      ["client", "status", "-D"],
+      ["client", "status", "-D", "true"],
+    ],
+    [
+      ["status", "-o", "p"],
+      ["status", "--o", "p"],
+    ],
+    [
+      ["client", "host_status", "-s", "LS"],
+      ["client", "host_status", "-s=LS"],
+    ],
+    [
+      ["client", "nonsense"],
+      ["client", "nonsense", "--json", "true"],
+    ],
   ];
   for (const [fastLine, yargsLine] of pairs) {
     t.not(parseClientArgv(fastLine[0] === "client" ? fastLine : ["client", ...fastLine]), undefined, `fast: ${fastLine.join(" ")}`);

@@ -55,31 +55,59 @@ t.test("the CLI is built", { skip: environmentSkip(!existsSync(CLI) && "build th
   t.teardown(() => rm(dir, { recursive: true, force: true }));
 
   t.test("client status loads no yargs, zod, daemon or core code", async (t) => {
-    for (const args of [["client", "status"], ["status", "-D"], ["client", "host_status", "-s", "LS"]]) {
+    for (const args of [
+      ["client", "status"],
+      ["status", "-D"],
+      ["client", "host_status", "-s", "LS"],
+    ]) {
       const run = await runRecordingLoads(dir, args);
       t.equal(run.code, 1, `${args.join(" ")}: fails (no daemon), but ran`);
-      t.ok(run.urls.some((url) => /\/dist\/(cli-bundle|client-fast)\.js$/.test(url)), `${args.join(" ")}: the hook saw the client path load`);
-      t.ok(run.urls.some((url) => url === "node:net"), `${args.join(" ")}: and the socket module`);
+      t.ok(
+        run.urls.some((url) => /\/dist\/(cli-bundle|client-fast)\.js$/.test(url)),
+        `${args.join(" ")}: the hook saw the client path load`,
+      );
+      t.ok(
+        run.urls.some((url) => url === "node:net"),
+        `${args.join(" ")}: and the socket module`,
+      );
       for (const [what, pattern] of NOT_ON_CLIENT_PATH) {
-        t.same(run.urls.filter((url) => pattern.test(url)), [], `${args.join(" ")}: no ${what}`);
+        t.same(
+          run.urls.filter((url) => pattern.test(url)),
+          [],
+          `${args.join(" ")}: no ${what}`,
+        );
       }
     }
   });
 
-  t.test("a fresh bundle replaces the separate modules", { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.js (run the cli package's build script)", t) }, async (t) => {
-    const run = await runRecordingLoads(dir, ["client", "status"]);
-    const cliModules = run.urls.filter((url) => url.startsWith(DIST.href));
-    t.same(cliModules.map((url) => url.slice(DIST.href.length)).sort(), ["bundle-loader.js", "cli-bundle.js", "main.js"]);
-    t.same(run.urls.filter((url) => url.includes("/packages/client/")), [], "the client package is inside the bundle");
-  });
+  t.test(
+    "a fresh bundle replaces the separate modules",
+    { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.js (run the cli package's build script)", t) },
+    async (t) => {
+      const run = await runRecordingLoads(dir, ["client", "status"]);
+      const cliModules = run.urls.filter((url) => url.startsWith(DIST.href));
+      t.same(cliModules.map((url) => url.slice(DIST.href.length)).sort(), ["bundle-loader.js", "cli-bundle.js", "main.js"]);
+      t.same(
+        run.urls.filter((url) => url.includes("/packages/client/")),
+        [],
+        "the client package is inside the bundle",
+      );
+    },
+  );
 
   t.test("commands that need yargs still get it", async (t) => {
     const run = await runRecordingLoads(dir, ["version"]);
     t.equal(run.code, 0);
     t.equal(run.stdout, "3.8.5\n");
-    t.ok(run.urls.some((url) => /\/yargs[@/]/.test(url)), "version is read by yargs (the hook does see yargs)");
+    t.ok(
+      run.urls.some((url) => /\/yargs[@/]/.test(url)),
+      "version is read by yargs (the hook does see yargs)",
+    );
     const odd = await runRecordingLoads(dir, ["client", "status", "-s=LS"]);
-    t.ok(odd.urls.some((url) => url.endsWith("/yargs-runner.js")), "a client line outside the plain syntax goes to yargs");
+    t.ok(
+      odd.urls.some((url) => url.endsWith("/yargs-runner.js")),
+      "a client line outside the plain syntax goes to yargs",
+    );
   });
 });
 

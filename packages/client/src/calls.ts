@@ -72,12 +72,7 @@ export async function requestOn<C extends ReplyCmd>(
 }
 
 /** One request on a fresh connection, closed after the reply. */
-export async function callOnce<C extends ReplyCmd>(
-  target: CallTarget,
-  cmd: C,
-  body: RequestBodies[C],
-  fields: HeaderFields = {},
-): Promise<Reply<C>> {
+export async function callOnce<C extends ReplyCmd>(target: CallTarget, cmd: C, body: RequestBodies[C], fields: HeaderFields = {}): Promise<Reply<C>> {
   const conn = await DaemonConnection.open(target.socketPath, target);
   try {
     return await requestOn(conn, cmd, body, fields, target);

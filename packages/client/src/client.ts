@@ -55,7 +55,12 @@ const clientOptionsSchema = z
   .object({
     runDir: z.string().min(1).optional(),
     socketPath: z.string().min(1).optional(),
-    timeoutMs: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600 * 1000)
+      .optional(),
   })
   .strict();
 
@@ -111,10 +116,16 @@ export class SanlockClient {
 
   /** add_lockspace: join `lockspace` as `hostId`; with wait (default) until joined (≈ 2 × io_timeout). */
   async addLockspace(
-    lockspace: string, hostId: number | bigint, path: string,
+    lockspace: string,
+    hostId: number | bigint,
+    path: string,
     options: { offset?: number | bigint; iotimeout?: number; wait?: boolean; signal?: AbortSignal } = {},
   ): Promise<void> {
-    const o = check(z.object({ offset: u64Schema.optional(), iotimeout: countSchema.optional(), wait: z.boolean().optional(), signal: signalSchema }).strict(), options, "options");
+    const o = check(
+      z.object({ offset: u64Schema.optional(), iotimeout: countSchema.optional(), wait: z.boolean().optional(), signal: signalSchema }).strict(),
+      options,
+      "options",
+    );
     const a = { lockspace: check(nameSchema, lockspace, "lockspace"), hostId: check(hostIdSchema, hostId, "hostId"), path: check(pathSchema, path, "path") };
     const wait = o.wait ?? true;
     await ops.addLockspace(wait ? this.waiting(o.signal) : this.quick(o.signal), { ...a, offset: o.offset ?? 0n, ioTimeout: o.iotimeout ?? 0, wait });
@@ -122,22 +133,38 @@ export class SanlockClient {
 
   /** rem_lockspace: leave; `unused` fails with EBUSY while resources are held. */
   async remLockspace(
-    lockspace: string, hostId: number | bigint, path: string,
+    lockspace: string,
+    hostId: number | bigint,
+    path: string,
     options: { offset?: number | bigint; wait?: boolean; unused?: boolean; signal?: AbortSignal } = {},
   ): Promise<void> {
-    const o = check(z.object({ offset: u64Schema.optional(), wait: z.boolean().optional(), unused: z.boolean().optional(), signal: signalSchema }).strict(), options, "options");
-    const a = { lockspace: check(nameSchema, lockspace, "lockspace"), hostId: check(hostIdOrZeroSchema, hostId, "hostId"), path: check(pathSchema, path, "path") };
+    const o = check(
+      z.object({ offset: u64Schema.optional(), wait: z.boolean().optional(), unused: z.boolean().optional(), signal: signalSchema }).strict(),
+      options,
+      "options",
+    );
+    const a = {
+      lockspace: check(nameSchema, lockspace, "lockspace"),
+      hostId: check(hostIdOrZeroSchema, hostId, "hostId"),
+      path: check(pathSchema, path, "path"),
+    };
     const wait = o.wait ?? true;
     await ops.remLockspace(wait ? this.waiting(o.signal) : this.quick(o.signal), { ...a, offset: o.offset ?? 0n, wait, unused: o.unused ?? false });
   }
 
   /** inq_lockspace: true joined, false not, null being added or removed. */
   async inqLockspace(
-    lockspace: string, hostId: number | bigint, path: string,
+    lockspace: string,
+    hostId: number | bigint,
+    path: string,
     options: { offset?: number | bigint; wait?: boolean; signal?: AbortSignal } = {},
   ): Promise<boolean | null> {
     const o = check(z.object({ offset: u64Schema.optional(), wait: z.boolean().optional(), signal: signalSchema }).strict(), options, "options");
-    const a = { lockspace: check(nameSchema, lockspace, "lockspace"), hostId: check(hostIdOrZeroSchema, hostId, "hostId"), path: check(pathSchema, path, "path") };
+    const a = {
+      lockspace: check(nameSchema, lockspace, "lockspace"),
+      hostId: check(hostIdOrZeroSchema, hostId, "hostId"),
+      path: check(pathSchema, path, "path"),
+    };
     const wait = o.wait ?? false;
     return ops.inqLockspace(wait ? this.waiting(o.signal) : this.quick(o.signal), { ...a, offset: o.offset ?? 0n, wait });
   }
@@ -153,36 +180,70 @@ export class SanlockClient {
   }
 
   /** read_lockspace: the lockspace name and io timeout recorded at `path`/`offset`. */
-  async readLockspace(path: string, options: { offset?: number | bigint; align?: number; sector?: number } = {}): Promise<{ lockspace: string; iotimeout: number }> {
+  async readLockspace(
+    path: string,
+    options: { offset?: number | bigint; align?: number; sector?: number } = {},
+  ): Promise<{ lockspace: string; iotimeout: number }> {
     const o = check(z.object({ offset: u64Schema.optional(), ...geometry }).strict(), options, "options");
-    const r = await ops.readLockspace(this.quick(), { lockspace: "", hostId: 0n, path: check(pathSchema, path, "path"), offset: o.offset ?? 0n, flags: geometryFlags(o) });
+    const r = await ops.readLockspace(this.quick(), {
+      lockspace: "",
+      hostId: 0n,
+      path: check(pathSchema, path, "path"),
+      offset: o.offset ?? 0n,
+      flags: geometryFlags(o),
+    });
     return { lockspace: r.lockspace, iotimeout: r.ioTimeout };
   }
 
   /** write_lockspace: format a lockspace area (io timeout 0 = 10 s). */
   async writeLockspace(
-    lockspace: string, path: string,
+    lockspace: string,
+    path: string,
     options: { offset?: number | bigint; maxHosts?: number; iotimeout?: number; align?: number; sector?: number } = {},
   ): Promise<void> {
-    const o = check(z.object({ offset: u64Schema.optional(), maxHosts: countSchema.optional(), iotimeout: countSchema.optional(), ...geometry }).strict(), options, "options");
+    const o = check(
+      z.object({ offset: u64Schema.optional(), maxHosts: countSchema.optional(), iotimeout: countSchema.optional(), ...geometry }).strict(),
+      options,
+      "options",
+    );
     await ops.writeLockspace(this.quick(), {
-      lockspace: check(nameSchema, lockspace, "lockspace"), path: check(pathSchema, path, "path"),
-      offset: o.offset ?? 0n, maxHosts: o.maxHosts ?? 0, ioTimeout: o.iotimeout ?? 0, flags: geometryFlags(o),
+      lockspace: check(nameSchema, lockspace, "lockspace"),
+      path: check(pathSchema, path, "path"),
+      offset: o.offset ?? 0n,
+      maxHosts: o.maxHosts ?? 0,
+      ioTimeout: o.iotimeout ?? 0,
+      flags: geometryFlags(o),
     });
   }
 
   /** init_lockspace (deprecated): write_lockspace; num_hosts and use_aio are accepted and ignored, as in 3.8.5. */
-  async initLockspace(lockspace: string, path: string, options: { offset?: number | bigint; maxHosts?: number; numHosts?: number; useAio?: boolean } = {}): Promise<void> {
-    const o = check(z.object({ offset: u64Schema.optional(), maxHosts: countSchema.optional(), numHosts: countSchema.optional(), useAio: z.boolean().optional() }).strict(), options, "options");
+  async initLockspace(
+    lockspace: string,
+    path: string,
+    options: { offset?: number | bigint; maxHosts?: number; numHosts?: number; useAio?: boolean } = {},
+  ): Promise<void> {
+    const o = check(
+      z.object({ offset: u64Schema.optional(), maxHosts: countSchema.optional(), numHosts: countSchema.optional(), useAio: z.boolean().optional() }).strict(),
+      options,
+      "options",
+    );
     await this.writeLockspace(lockspace, path, { offset: o.offset ?? 0n, maxHosts: o.maxHosts ?? 0 });
   }
 
   // ------------------------------------------------------------ resources on disk
 
   /** read_resource: lockspace, resource name and version of the lease at `path`/`offset`. */
-  async readResource(path: string, options: { offset?: number | bigint; align?: number; sector?: number } = {}): Promise<{ lockspace: string; resource: string; version: bigint }> {
+  async readResource(
+    path: string,
+    options: { offset?: number | bigint; align?: number; sector?: number } = {},
+  ): Promise<{ lockspace: string; resource: string; version: bigint }> {
     const o = check(z.object({ offset: u64Schema.optional(), ...geometry }).strict(), options, "options");
-    const r = await ops.readResource(this.quick(), { lockspace: "", resource: "", disks: [{ path: check(pathSchema, path, "path"), offset: o.offset ?? 0n }], flags: geometryFlags(o) });
+    const r = await ops.readResource(this.quick(), {
+      lockspace: "",
+      resource: "",
+      disks: [{ path: check(pathSchema, path, "path"), offset: o.offset ?? 0n }],
+      flags: geometryFlags(o),
+    });
     return { lockspace: r.lockspace, resource: r.resource, version: r.version };
   }
 
@@ -191,24 +252,47 @@ export class SanlockClient {
    * lease gets `maxHosts` as its num_hosts (quirk docs/wire.md §13.7); 0 = default 2000.
    */
   async writeResource(
-    lockspace: string, resource: string, disks: DiskInput[],
+    lockspace: string,
+    resource: string,
+    disks: DiskInput[],
     options: { maxHosts?: number; numHosts?: number; clear?: boolean; align?: number; sector?: number } = {},
   ): Promise<void> {
-    const o = check(z.object({ maxHosts: countSchema.optional(), numHosts: countSchema.optional(), clear: z.boolean().optional(), ...geometry }).strict(), options, "options");
+    const o = check(
+      z.object({ maxHosts: countSchema.optional(), numHosts: countSchema.optional(), clear: z.boolean().optional(), ...geometry }).strict(),
+      options,
+      "options",
+    );
     await ops.writeResource(this.quick(), {
       ...this.resourceSpec(lockspace, resource, disks),
-      maxHosts: o.maxHosts ?? 0, numHosts: o.numHosts ?? 0, clear: o.clear ?? false, flags: geometryFlags(o),
+      maxHosts: o.maxHosts ?? 0,
+      numHosts: o.numHosts ?? 0,
+      clear: o.clear ?? false,
+      flags: geometryFlags(o),
     });
   }
 
   /** init_resource (deprecated): write_resource. */
-  async initResource(lockspace: string, resource: string, disks: DiskInput[], options: { maxHosts?: number; numHosts?: number; useAio?: boolean } = {}): Promise<void> {
-    const o = check(z.object({ maxHosts: countSchema.optional(), numHosts: countSchema.optional(), useAio: z.boolean().optional() }).strict(), options, "options");
+  async initResource(
+    lockspace: string,
+    resource: string,
+    disks: DiskInput[],
+    options: { maxHosts?: number; numHosts?: number; useAio?: boolean } = {},
+  ): Promise<void> {
+    const o = check(
+      z.object({ maxHosts: countSchema.optional(), numHosts: countSchema.optional(), useAio: z.boolean().optional() }).strict(),
+      options,
+      "options",
+    );
     await this.writeResource(lockspace, resource, disks, { maxHosts: o.maxHosts ?? 0, numHosts: o.numHosts ?? 0 });
   }
 
   /** read_resource_owners: hosts owning the lease (exclusive owner first, then shared holders). */
-  async readResourceOwners(lockspace: string, resource: string, disks: DiskInput[], options: { align?: number; sector?: number } = {}): Promise<ops.HostInfo[]> {
+  async readResourceOwners(
+    lockspace: string,
+    resource: string,
+    disks: DiskInput[],
+    options: { align?: number; sector?: number } = {},
+  ): Promise<ops.HostInfo[]> {
     const o = check(z.object(geometry).strict(), options, "options");
     const r = await ops.readResourceOwners(this.quick(), { ...this.resourceSpec(lockspace, resource, disks), flags: geometryFlags(o) });
     return r.hosts;
@@ -225,13 +309,37 @@ export class SanlockClient {
    * libsanlock) the daemon may still complete the acquire — check with inquire.
    */
   async acquire(
-    lockspace: string, resource: string, disks: DiskInput[],
-    options: OwnerOptions & { shared?: boolean; lvb?: boolean; version?: number | bigint; numHosts?: number; persistent?: boolean; orphan?: boolean; ownerNowait?: boolean; signal?: AbortSignal } = {},
+    lockspace: string,
+    resource: string,
+    disks: DiskInput[],
+    options: OwnerOptions & {
+      shared?: boolean;
+      lvb?: boolean;
+      version?: number | bigint;
+      numHosts?: number;
+      persistent?: boolean;
+      orphan?: boolean;
+      ownerNowait?: boolean;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<Lease> {
-    const o = check(z.object({
-      ...ownerShape, shared: z.boolean().optional(), lvb: z.boolean().optional(), version: u64Schema.optional(), numHosts: countSchema.optional(),
-      persistent: z.boolean().optional(), orphan: z.boolean().optional(), ownerNowait: z.boolean().optional(), signal: signalSchema,
-    }).strict(), options, "options");
+    const o = check(
+      z
+        .object({
+          ...ownerShape,
+          shared: z.boolean().optional(),
+          lvb: z.boolean().optional(),
+          version: u64Schema.optional(),
+          numHosts: countSchema.optional(),
+          persistent: z.boolean().optional(),
+          orphan: z.boolean().optional(),
+          ownerNowait: z.boolean().optional(),
+          signal: signalSchema,
+        })
+        .strict(),
+      options,
+      "options",
+    );
     const who = owner(o, "options");
     const spec = this.resourceSpec(lockspace, resource, disks);
     const shared = o.shared ?? false;
@@ -246,9 +354,25 @@ export class SanlockClient {
     options: OwnerOptions & { signal?: AbortSignal } = {},
   ): Promise<Lease[]> {
     const o = check(z.object({ ...ownerShape, signal: signalSchema }).strict(), options, "options");
-    const list = check(z.array(z.object({ lockspace: z.string(), resource: z.string(), disks: z.array(z.unknown()), shared: z.boolean().optional(), version: u64Schema.optional() }).strict()).min(1).max(maxResources), resources, "resources");
+    const list = check(
+      z
+        .array(
+          z
+            .object({ lockspace: z.string(), resource: z.string(), disks: z.array(z.unknown()), shared: z.boolean().optional(), version: u64Schema.optional() })
+            .strict(),
+        )
+        .min(1)
+        .max(maxResources),
+      resources,
+      "resources",
+    );
     const who = owner(o, "options");
-    const specs = list.map((r, i) => ({ ...this.resourceSpec(r.lockspace, r.resource, r.disks as DiskInput[], `resources.${i}.`), shared: r.shared ?? false, version: r.version, persistent: false }));
+    const specs = list.map((r, i) => ({
+      ...this.resourceSpec(r.lockspace, r.resource, r.disks as DiskInput[], `resources.${i}.`),
+      shared: r.shared ?? false,
+      version: r.version,
+      persistent: false,
+    }));
     await ops.acquire(this.waiting(o.signal), who, specs, 0);
     return specs.map((s) => new Lease(this.quick(), who, s, s.shared));
   }
@@ -268,9 +392,17 @@ export class SanlockClient {
   }
 
   /** convert: switch a held lease between shared and exclusive. */
-  async convert(lockspace: string, resource: string, disks: DiskInput[], options: OwnerOptions & { shared?: boolean; ownerNowait?: boolean } = {}): Promise<void> {
+  async convert(
+    lockspace: string,
+    resource: string,
+    disks: DiskInput[],
+    options: OwnerOptions & { shared?: boolean; ownerNowait?: boolean } = {},
+  ): Promise<void> {
     const o = check(z.object({ ...ownerShape, shared: z.boolean().optional(), ownerNowait: z.boolean().optional() }).strict(), options, "options");
-    await ops.convert(this.quick(), owner(o, "options"), this.resourceSpec(lockspace, resource, disks), { shared: o.shared ?? false, ownerNowait: o.ownerNowait ?? false });
+    await ops.convert(this.quick(), owner(o, "options"), this.resourceSpec(lockspace, resource, disks), {
+      shared: o.shared ?? false,
+      ownerNowait: o.ownerNowait ?? false,
+    });
   }
 
   /** inquire: the leases held by the registration or pid. */
@@ -281,10 +413,16 @@ export class SanlockClient {
 
   /** request: ask the owner to release (REQ_GRACEFUL, default) or be killed (REQ_FORCE). */
   async request(lockspace: string, resource: string, disks: DiskInput[], options: { action?: number; version?: number | bigint } = {}): Promise<void> {
-    const o = check(z.object({
-      action: z.union([z.literal(RequestForce.NONE), z.literal(RequestForce.FORCE), z.literal(RequestForce.GRACEFUL)]).optional(),
-      version: u64Schema.optional(),
-    }).strict(), options, "options");
+    const o = check(
+      z
+        .object({
+          action: z.union([z.literal(RequestForce.NONE), z.literal(RequestForce.FORCE), z.literal(RequestForce.GRACEFUL)]).optional(),
+          version: u64Schema.optional(),
+        })
+        .strict(),
+      options,
+      "options",
+    );
     await ops.request(this.quick(), { ...this.resourceSpec(lockspace, resource, disks), action: o.action ?? REQ_GRACEFUL, version: o.version });
   }
 
@@ -302,7 +440,15 @@ export class SanlockClient {
   async restrict(registration: Registration, flags: number): Promise<void> {
     check(registrationSchema, registration, "registration");
     const allBits = RestrictFlag.ALL | RestrictFlag.SIGKILL | RestrictFlag.SIGTERM;
-    const f = check(z.number().int().min(0).refine((v) => (v & ~allBits) === 0, "unknown RESTRICT bits"), flags, "flags");
+    const f = check(
+      z
+        .number()
+        .int()
+        .min(0)
+        .refine((v) => (v & ~allBits) === 0, "unknown RESTRICT bits"),
+      flags,
+      "flags",
+    );
     await ops.restrict(this.quick(), registration, f);
   }
 
@@ -335,15 +481,35 @@ export class SanlockClient {
 
   /** set_event: post (event, data) to host_id (or all hosts) through our delta lease. */
   async setEvent(
-    lockspace: string, hostId: number | bigint, generation: number | bigint, event: number | bigint,
+    lockspace: string,
+    hostId: number | bigint,
+    generation: number | bigint,
+    event: number | bigint,
     options: { data?: number | bigint; flags?: number } = {},
   ): Promise<void> {
     const allBits = Object.values(SetEventFlag).reduce((a, b) => a | b, 0);
-    const o = check(z.object({ data: u64Schema.optional(), flags: z.number().int().min(0).refine((v) => (v & ~allBits) === 0, "unknown SETEV bits").optional() }).strict(), options, "options");
+    const o = check(
+      z
+        .object({
+          data: u64Schema.optional(),
+          flags: z
+            .number()
+            .int()
+            .min(0)
+            .refine((v) => (v & ~allBits) === 0, "unknown SETEV bits")
+            .optional(),
+        })
+        .strict(),
+      options,
+      "options",
+    );
     await ops.setEvent(this.quick(), {
-      lockspace: check(nameSchema, lockspace, "lockspace"), hostId: check(hostIdSchema, hostId, "hostId"),
-      generation: check(u64Schema, generation, "generation"), event: check(u64Schema, event, "event"),
-      data: o.data ?? 0n, flags: o.flags ?? 0,
+      lockspace: check(nameSchema, lockspace, "lockspace"),
+      hostId: check(hostIdSchema, hostId, "hostId"),
+      generation: check(u64Schema, generation, "generation"),
+      event: check(u64Schema, event, "event"),
+      data: o.data ?? 0n,
+      flags: o.flags ?? 0,
     });
   }
 

@@ -41,7 +41,10 @@ export class EventChannel implements AsyncDisposable {
   private waiter: (() => void) | null = null;
   private closedWith: ClientError | null = null;
 
-  private constructor(private readonly socket: Socket, readonly lockspace: string) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly lockspace: string,
+  ) {
     socket.on("data", (chunk: Buffer) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     socket.on("close", () => this.onClosed(new ClientError(ClientErrorCode.CLOSED, `event channel of ${lockspace} closed by the daemon`)));
     socket.on("error", (err) => this.onClosed(new ClientError(ClientErrorCode.CLOSED, `event channel of ${lockspace}: ${err.message}`)));
@@ -80,9 +83,7 @@ export class EventChannel implements AsyncDisposable {
   /** Unregisters on the channel itself: writes the u32 1 and closes it (docs/wire.md §8.4 step 5, first half). */
   async unregister(): Promise<void> {
     if (this.closedWith) return;
-    const written = new Promise<void>((resolve, reject) =>
-      this.socket.write(encodeEndEventValue(), (err) => (err ? reject(err) : resolve())),
-    );
+    const written = new Promise<void>((resolve, reject) => this.socket.write(encodeEndEventValue(), (err) => (err ? reject(err) : resolve())));
     try {
       await written;
     } catch {

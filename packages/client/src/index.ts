@@ -1,4 +1,3 @@
-export {};
 export * from "@sanlock-ts/core/wire";
 export { SanlockClient, type SanlockClientOptions, type OwnerOptions } from "./client.js";
 export { ClientError, ClientErrorCode, SanlockError, ClientArgumentError, type ClientErrorCodeValue } from "./errors.js";

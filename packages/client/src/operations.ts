@@ -10,7 +10,6 @@ import { EventChannel } from "./event-channel.js";
 import type { Registration } from "./registration.js";
 import { parseStateString, type ParsedResource } from "./resource-string.js";
 import {
-  AcquireFlag,
   AddLockspaceFlag,
   Cmd,
   Errno,
@@ -75,7 +74,12 @@ export interface LockspaceInfo {
 }
 
 function sanlkResource(spec: ResourceSpec, fields: Partial<SanlkResource> = {}): SanlkResource {
-  return resource(spec.lockspace, spec.resource, spec.disks.map((d) => disk(d.path, d.offset)), fields);
+  return resource(
+    spec.lockspace,
+    spec.resource,
+    spec.disks.map((d) => disk(d.path, d.offset)),
+    fields,
+  );
 }
 
 function hostInfo(h: SanlkHost, stateOnly: boolean): HostInfo {
@@ -92,11 +96,16 @@ async function ownerCall<C extends 7 | 8 | 9 | 17 | 27>(
   onLateSuccess?: () => void,
 ): Promise<Reply<C>> {
   if ("registration" in owner) {
-    return owner.registration.perform(cmd, body, { ...fields, data2: SELF_PID }, {
-      signal: target.signal,
-      timeoutMs: target.timeoutMs,
-      ...(onLateSuccess ? { onLateSuccess } : {}),
-    });
+    return owner.registration.perform(
+      cmd,
+      body,
+      { ...fields, data2: SELF_PID },
+      {
+        signal: target.signal,
+        timeoutMs: target.timeoutMs,
+        ...(onLateSuccess ? { onLateSuccess } : {}),
+      },
+    );
   }
   return callOnce(target, cmd, body, { ...fields, data2: owner.pid });
 }
@@ -107,10 +116,15 @@ export async function addLockspace(
   target: CallTarget,
   a: { lockspace: string; hostId: bigint; path: string; offset: bigint; ioTimeout: number; wait: boolean },
 ): Promise<void> {
-  const reply = await callOnce(target, Cmd.ADD_LOCKSPACE, { lockspace: lockspace(a.lockspace, a) }, {
-    cmdFlags: a.wait ? 0 : AddLockspaceFlag.ASYNC,
-    data: a.ioTimeout,
-  });
+  const reply = await callOnce(
+    target,
+    Cmd.ADD_LOCKSPACE,
+    { lockspace: lockspace(a.lockspace, a) },
+    {
+      cmdFlags: a.wait ? 0 : AddLockspaceFlag.ASYNC,
+      data: a.ioTimeout,
+    },
+  );
   checkResult(Cmd.ADD_LOCKSPACE, reply.header);
 }
 
@@ -128,9 +142,14 @@ export async function inqLockspaceResult(
   target: CallTarget,
   a: { lockspace: string; hostId: bigint; path: string; offset: bigint; wait: boolean },
 ): Promise<number> {
-  const reply = await callOnce(target, Cmd.INQ_LOCKSPACE, { lockspace: lockspace(a.lockspace, a) }, {
-    cmdFlags: a.wait ? InqLockspaceFlag.WAIT : 0,
-  });
+  const reply = await callOnce(
+    target,
+    Cmd.INQ_LOCKSPACE,
+    { lockspace: lockspace(a.lockspace, a) },
+    {
+      cmdFlags: a.wait ? InqLockspaceFlag.WAIT : 0,
+    },
+  );
   return resultOf(reply.header);
 }
 
@@ -211,11 +230,16 @@ export async function writeResource(
   target: CallTarget,
   a: ResourceSpec & { maxHosts: number; numHosts: number; clear: boolean; flags: GeometryFlags },
 ): Promise<void> {
-  const reply = await callOnce(target, Cmd.WRITE_RESOURCE, { resource: sanlkResource(a, { flags: a.flags }) }, {
-    cmdFlags: a.clear ? WriteResourceFlag.CLEAR : 0,
-    data: a.maxHosts,
-    data2: a.numHosts,
-  });
+  const reply = await callOnce(
+    target,
+    Cmd.WRITE_RESOURCE,
+    { resource: sanlkResource(a, { flags: a.flags }) },
+    {
+      cmdFlags: a.clear ? WriteResourceFlag.CLEAR : 0,
+      data: a.maxHosts,
+      data2: a.numHosts,
+    },
+  );
   checkResult(Cmd.WRITE_RESOURCE, reply.header);
 }
 
@@ -260,12 +284,7 @@ function leaseIdentity(spec: ResourceSpec, flags = 0): SanlkResource {
  * ACQUIRE of up to 8 resources, all or nothing (docs/wire.md §7.7). If the caller aborts
  * and the daemon nevertheless succeeds later, the leases are released again.
  */
-export async function acquire(
-  target: CallTarget,
-  owner: LeaseOwner,
-  specs: AcquireSpec[],
-  flags: number,
-): Promise<void> {
+export async function acquire(target: CallTarget, owner: LeaseOwner, specs: AcquireSpec[], flags: number): Promise<void> {
   const body = { resources: specs.map(acquireResource), options: { ...EMPTY_OPTIONS } };
   const undo = (): void => {
     void release({ socketPath: target.socketPath, timeoutMs: target.timeoutMs ?? 60_000 }, owner, specs, 0).catch(() => undefined);
@@ -302,10 +321,15 @@ export async function inquire(target: CallTarget, owner: LeaseOwner): Promise<Pa
 /** REQUEST (docs/wire.md §7.11): with no version, REQUEST_NEXT_LVER asks for the current lver + 1. */
 export async function request(target: CallTarget, a: ResourceSpec & { action: number; version?: bigint | undefined }): Promise<void> {
   const res = sanlkResource(a, a.version !== undefined ? { lver: a.version, flags: ResFlag.LVER } : {});
-  const reply = await callOnce(target, Cmd.REQUEST, { resource: res }, {
-    cmdFlags: a.version === undefined ? RequestFlag.NEXT_LVER : 0,
-    data: a.action,
-  });
+  const reply = await callOnce(
+    target,
+    Cmd.REQUEST,
+    { resource: res },
+    {
+      cmdFlags: a.version === undefined ? RequestFlag.NEXT_LVER : 0,
+      data: a.action,
+    },
+  );
   checkResult(Cmd.REQUEST, reply.header);
 }
 
@@ -317,9 +341,15 @@ export async function requestRaw(target: CallTarget, a: ResourceSpec & { action:
 }
 
 export async function killpath(target: CallTarget, registration: Registration, a: { path: string; args: string[]; appendPid: boolean }): Promise<void> {
-  const reply = await ownerCall(target, { registration }, Cmd.KILLPATH, { killpath: { path: a.path, args: joinKillpathArgs(a.args) } }, {
-    cmdFlags: a.appendPid ? KillpathFlag.PID : 0,
-  });
+  const reply = await ownerCall(
+    target,
+    { registration },
+    Cmd.KILLPATH,
+    { killpath: { path: a.path, args: joinKillpathArgs(a.args) } },
+    {
+      cmdFlags: a.appendPid ? KillpathFlag.PID : 0,
+    },
+  );
   checkResult(Cmd.KILLPATH, reply.header);
 }
 
@@ -382,7 +412,16 @@ export interface DaemonStatus {
   daemon: { name: string; state: Record<string, string> } | null;
   clients: { pid: number; name: string; state: Record<string, string> }[];
   lockspaces: { lockspace: string; hostId: bigint; path: string; offset: bigint; list: string; state: Record<string, string> }[];
-  resources: { lockspace: string; resource: string; pid: number; version: bigint; shared: boolean; disks: DiskSpec[]; list: string; state: Record<string, string> }[];
+  resources: {
+    lockspace: string;
+    resource: string;
+    pid: number;
+    version: bigint;
+    shared: boolean;
+    disks: DiskSpec[];
+    list: string;
+    state: Record<string, string>;
+  }[];
 }
 
 /** STATUS with `level` (0 = everything, docs/wire.md §7.5). */
@@ -527,4 +566,3 @@ export function createResource(target: CallTarget, x: RindexSpec, name: string, 
 export function deleteResource(target: CallTarget, x: RindexSpec, entry: { name: string; offset: bigint }) {
   return rindexEntryCall(target, Cmd.DELETE_RESOURCE, x, entry);
 }
-

@@ -59,7 +59,7 @@ export function escapePath(path: string): string {
       out += ch + (path[i + 1] as string);
       i++;
     } else if (ch === ":" || ch === " ") {
-      out += "\\" + ch;
+      out += `\\${ch}`;
     } else {
       out += ch;
     }

@@ -27,12 +27,16 @@ export const pathSchema = z
   .refine((s) => !s.includes("\0"), "must not contain NUL");
 
 /** A u64 given as a safe integer or a bigint, as bigint. */
-export const u64Schema = z
-  .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.bigint().min(0n).max(U64_MAX)])
-  .transform((v) => BigInt(v));
+export const u64Schema = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.bigint().min(0n).max(U64_MAX)]).transform((v) => BigInt(v));
 
-export const hostIdSchema = z.union([z.number().int(), z.bigint()]).transform((v) => BigInt(v)).refine((v) => v >= 1n && v <= BigInt(MAX_HOST_ID), `must be 1..${MAX_HOST_ID}`);
-export const hostIdOrZeroSchema = z.union([z.number().int(), z.bigint()]).transform((v) => BigInt(v)).refine((v) => v >= 0n && v <= BigInt(MAX_HOST_ID), `must be 0..${MAX_HOST_ID}`);
+export const hostIdSchema = z
+  .union([z.number().int(), z.bigint()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 1n && v <= BigInt(MAX_HOST_ID), `must be 1..${MAX_HOST_ID}`);
+export const hostIdOrZeroSchema = z
+  .union([z.number().int(), z.bigint()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n && v <= BigInt(MAX_HOST_ID), `must be 0..${MAX_HOST_ID}`);
 
 /** A non-negative count that travels in a 32-bit header field. */
 export const countSchema = z.number().int().min(0).max(I32_MAX);

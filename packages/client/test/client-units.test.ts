@@ -67,7 +67,10 @@ async function silentDaemon(t: { teardown(fn: () => unknown): void }): Promise<{
 t.test("a call that gets no reply fails with ERR_TIMEOUT", async (t) => {
   const fake = await silentDaemon(t);
   const client = new SanlockClient({ socketPath: fake.socketPath, timeoutMs: 200 });
-  const err = await client.version().then(() => null, (e: unknown) => e);
+  const err = await client.version().then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof ClientError);
   t.equal((err as ClientError).code, "ERR_TIMEOUT");
   t.equal(fake.received(), 32, "the VERSION header was sent");
@@ -77,7 +80,10 @@ t.test("an acquire that waits can be aborted", async (t) => {
   const fake = await silentDaemon(t);
   const client = new SanlockClient({ socketPath: fake.socketPath, timeoutMs: 200 });
   const controller = new AbortController();
-  const pending = client.acquire("LS", "R", [["/p", 0]], { pid: 1234, signal: controller.signal }).then(() => null, (e: unknown) => e);
+  const pending = client.acquire("LS", "R", [["/p", 0]], { pid: 1234, signal: controller.signal }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   setTimeout(() => controller.abort(), 50);
   const err = await pending;
   t.equal((err as ClientError).code, "ERR_ABORTED");

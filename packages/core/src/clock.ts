@@ -36,7 +36,7 @@ export function nowSeconds(clock: Clock): number {
 export class SeededRandom implements Random {
   private state: number;
   constructor(seed: number) {
-    this.state = (seed >>> 0) || 0x9e3779b9;
+    this.state = seed >>> 0 || 0x9e3779b9;
   }
   next(): number {
     let x = this.state;

@@ -12,9 +12,7 @@ import { boundedIo, readBytes, type IoContext } from "./lease-io.js";
 import { ownSectorWrites } from "./paxos-disk.js";
 import { DETECT_READ_SIZE, detectGeometry, type Geometry } from "./ondisk/geometry.js";
 import { HOSTID_BITMAP_SIZE, setHostBit } from "./ondisk/host-bitmap.js";
-import {
-  DELTA_DISK_MAGIC, decodeLeader, leaderFieldsEqual, type LeaderRecord,
-} from "./ondisk/leader-record.js";
+import { DELTA_DISK_MAGIC, decodeLeader, leaderFieldsEqual, type LeaderRecord } from "./ondisk/leader-record.js";
 import { encodeDeltaSector } from "./ondisk/delta-sector.js";
 import { namesEqual } from "./ondisk/names.js";
 import { assertIoTimeout, deltaAcquireHeldWait, deltaShortDelay, deriveTimeouts, type Timeouts } from "./timeouts.js";
@@ -73,8 +71,12 @@ export const SetEventFlags = {
 
 /** Results after which the renewal must not be retried: start recovery at once (docs/algorithms.md §2.4). */
 const CORRUPT_RENEWAL_RESULTS: ReadonlySet<number> = new Set([
-  SanlockResult.RENEW_OWNER, SanlockResult.RENEW_DIFF, SanlockResult.LEADER_MAGIC,
-  SanlockResult.LEADER_VERSION, SanlockResult.LEADER_SECTORSIZE, SanlockResult.LEADER_LOCKSPACE,
+  SanlockResult.RENEW_OWNER,
+  SanlockResult.RENEW_DIFF,
+  SanlockResult.LEADER_MAGIC,
+  SanlockResult.LEADER_VERSION,
+  SanlockResult.LEADER_SECTORSIZE,
+  SanlockResult.LEADER_LOCKSPACE,
   SanlockResult.LEADER_CHECKSUM,
 ]);
 
@@ -226,8 +228,11 @@ export class DeltaLease {
     this.lastSuccessValue = claim.timestamp;
     this.lastAttemptOk = true;
     this.statusTable = new HostStatusTable({
-      ourHostId: hostId, ownIoTimeout: this.options.ioTimeout, maxHosts: this.geometry.maxHosts,
-      clock, setBitmapSeconds: this.timeouts.setBitmapSeconds,
+      ourHostId: hostId,
+      ownIoTimeout: this.options.ioTimeout,
+      maxHosts: this.geometry.maxHosts,
+      clock,
+      setBitmapSeconds: this.timeouts.setBitmapSeconds,
     });
     return { generation: claim.ownerGeneration, timestamp: claim.timestamp };
   }
@@ -330,7 +335,10 @@ export class DeltaLease {
 
   private async awaitWithin(io: Promise<Uint8Array>, seconds: number): Promise<Uint8Array | undefined> {
     const stop = new AbortController();
-    const timer = this.options.clock.sleep(seconds, stop.signal).then(() => undefined, () => undefined);
+    const timer = this.options.clock.sleep(seconds, stop.signal).then(
+      () => undefined,
+      () => undefined,
+    );
     try {
       return await Promise.race([io.catch(() => undefined), timer]);
     } finally {
@@ -394,8 +402,12 @@ export class DeltaLease {
     }
     // Busy rule: a different non-zero event within set_bitmap_seconds would clobber one still being delivered.
     const current = this.outgoingEvent;
-    const clobbers = current !== undefined && current.event !== 0n && event.event !== 0n && current.event !== event.event
-      && now - this.lastSetEventTime < this.timeouts.setBitmapSeconds;
+    const clobbers =
+      current !== undefined &&
+      current.event !== 0n &&
+      event.event !== 0n &&
+      current.event !== event.event &&
+      now - this.lastSetEventTime < this.timeouts.setBitmapSeconds;
     if (clobbers && !(flags & SetEventFlags.REPLACE_EVENT)) {
       throw new LeaseError("EBUSY", `event ${current.event} set ${now - this.lastSetEventTime} s ago is still being delivered`);
     }

@@ -76,7 +76,6 @@ export interface HostStatusTableOptions {
   setBitmapSeconds: number;
 }
 
-
 export class HostStatusTable implements HostLiveness {
   private readonly entries: HostStatusEntry[];
   /** Each entry's (ownerId, ownerGeneration, timestamp) as raw words, for observeArea's unchanged test. */
@@ -92,8 +91,16 @@ export class HostStatusTable implements HostLiveness {
     this.entries = [];
     for (let h = 1; h <= opts.maxHosts; h++) {
       this.entries.push({
-        hostId: h, firstCheck: 0, lastCheck: 0, lastLive: 0, lastReq: 0,
-        ownerId: 0, ownerGeneration: 0n, ownerName: "", ioTimeout: 0, timestamp: 0n,
+        hostId: h,
+        firstCheck: 0,
+        lastCheck: 0,
+        lastLive: 0,
+        lastReq: 0,
+        ownerId: 0,
+        ownerGeneration: 0n,
+        ownerName: "",
+        ioTimeout: 0,
+        timestamp: 0n,
       });
     }
     this.keys = new Uint32Array(opts.maxHosts * RECORD_KEY_WORDS); // all zero, as the entries

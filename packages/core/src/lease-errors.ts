@@ -34,7 +34,6 @@ export function isLeaseError(err: unknown, name?: SanlockResultName): err is Lea
   return err instanceof LeaseError && (name === undefined || err.result === SanlockResult[name]);
 }
 
-
 /**
  * Map a record validation failure (OnDiskFormatError from the ondisk codecs) to
  * the sanlock result verify_leader / verify_dblock would give. Other errors pass through.
@@ -43,12 +42,19 @@ export function toLeaseError(err: unknown, what: string): unknown {
   if (!(err instanceof SanlockTsError) || err instanceof LeaseError) return err;
   const field = typeof err.details?.["field"] === "string" ? err.details["field"] : "";
   const name: SanlockResultName | undefined =
-    err.code === "ERR_BAD_MAGIC" || err.code === "ERR_LEASE_CLEARED" ? "LEADER_MAGIC"
-    : err.code === "ERR_BAD_VERSION" ? "LEADER_VERSION"
-    : err.code === "ERR_NAME_MISMATCH" ? (field === "resourceName" ? "LEADER_RESOURCE" : "LEADER_LOCKSPACE")
-    : err.code === "ERR_FIELD_RANGE" && field === "numHosts" ? "LEADER_NUMHOSTS"
-    : err.code === "ERR_BAD_CHECKSUM" ? "LEADER_CHECKSUM"
-    : undefined;
+    err.code === "ERR_BAD_MAGIC" || err.code === "ERR_LEASE_CLEARED"
+      ? "LEADER_MAGIC"
+      : err.code === "ERR_BAD_VERSION"
+        ? "LEADER_VERSION"
+        : err.code === "ERR_NAME_MISMATCH"
+          ? field === "resourceName"
+            ? "LEADER_RESOURCE"
+            : "LEADER_LOCKSPACE"
+          : err.code === "ERR_FIELD_RANGE" && field === "numHosts"
+            ? "LEADER_NUMHOSTS"
+            : err.code === "ERR_BAD_CHECKSUM"
+              ? "LEADER_CHECKSUM"
+              : undefined;
   if (name === undefined) return err;
   return new LeaseError(name, `${what}: ${err.message}`, { cause: err.code, ...(err.details ?? {}) });
 }

@@ -39,8 +39,14 @@ function raceTimer<T>(clock: Clock, seconds: number, io: Promise<T>): Promise<T 
       // handlers are attached first (they never run synchronously, so `timer` is set by then).
       let timer: ClockTimer | undefined;
       io.then(
-        (value) => { timer?.cancel(); resolve(value); },
-        (err: unknown) => { timer?.cancel(); reject(err); },
+        (value) => {
+          timer?.cancel();
+          resolve(value);
+        },
+        (err: unknown) => {
+          timer?.cancel();
+          reject(err);
+        },
       );
       timer = start(seconds, () => resolve(TIMED_OUT));
     });
@@ -73,7 +79,14 @@ function checkReadLength(what: string, length: number): void {
   }
 }
 
-export function readBytes(ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName): Promise<Uint8Array> {
+export function readBytes(
+  ctx: IoContext,
+  offset: number,
+  length: number,
+  timeoutSeconds: number,
+  what: string,
+  failName: SanlockResultName,
+): Promise<Uint8Array> {
   checkReadLength(what, length);
   return boundedIo(ctx.clock, timeoutSeconds, ctx.device.read(offset, length), what, failName);
 }
@@ -85,7 +98,12 @@ export function readBytes(ctx: IoContext, offset: number, length: number, timeou
  * is ignored.
  */
 export function readParsed<T>(
-  ctx: IoContext, offset: number, length: number, timeoutSeconds: number, what: string, failName: SanlockResultName,
+  ctx: IoContext,
+  offset: number,
+  length: number,
+  timeoutSeconds: number,
+  what: string,
+  failName: SanlockResultName,
   parse: (bytes: Uint8Array) => T,
 ): Promise<T> {
   checkReadLength(what, length);

@@ -105,7 +105,10 @@ export class MemoryDevice implements BlockDevice {
 
   private checkAligned(value: number, what: string): void {
     if (!Number.isSafeInteger(value) || value < 0 || value % this.sectorSize !== 0) {
-      throw new SanlockTsError(ErrorCodes.MISALIGNED, `${what} ${value} is not a multiple of the sector size ${this.sectorSize}`, { value, sectorSize: this.sectorSize });
+      throw new SanlockTsError(ErrorCodes.MISALIGNED, `${what} ${value} is not a multiple of the sector size ${this.sectorSize}`, {
+        value,
+        sectorSize: this.sectorSize,
+      });
     }
   }
 }

@@ -19,9 +19,7 @@ const SAFE_HIGH_WORD = 0x1fffff;
  * and our lockspace name (raw strncmp of the 48-byte field, as sanlock compares); no checksum.
  * Throws ERR_FIELD_RANGE for host-count fields above 2^53-1 (readLeaderFields).
  */
-export function observedRecordAt(
-  area: Uint8Array, at: number, sectorSize: number, hostId: number, spaceName: Uint8Array, ourHostId: number,
-): ObservedRecord {
+export function observedRecordAt(area: Uint8Array, at: number, sectorSize: number, hostId: number, spaceName: Uint8Array, ourHostId: number): ObservedRecord {
   const sector = area.subarray(at, at + sectorSize);
   // Another host's record is only observed, never trusted: garbage in it (a torn or random
   // sector) must not fail our renewal read. num_hosts/max_hosts are not used here, and an
@@ -51,14 +49,16 @@ export function observedRecordAt(
  */
 export function recordMatchesKey(view: DataView, at: number, keys: Uint32Array, index: number): boolean {
   const k = index * RECORD_KEY_WORDS;
-  return view.getUint32(at + LeaderOffsets.timestamp, true) === keys[k + 4]
-    && view.getUint32(at + LeaderOffsets.timestamp + 4, true) === keys[k + 5]
-    && view.getUint32(at + LeaderOffsets.ownerId, true) === keys[k]
-    && view.getUint32(at + LeaderOffsets.ownerId + 4, true) === keys[k + 1]
-    && view.getUint32(at + LeaderOffsets.ownerGeneration, true) === keys[k + 2]
-    && view.getUint32(at + LeaderOffsets.ownerGeneration + 4, true) === keys[k + 3]
-    && view.getUint32(at + LeaderOffsets.numHosts + 4, true) <= SAFE_HIGH_WORD
-    && view.getUint32(at + LeaderOffsets.maxHosts + 4, true) <= SAFE_HIGH_WORD;
+  return (
+    view.getUint32(at + LeaderOffsets.timestamp, true) === keys[k + 4] &&
+    view.getUint32(at + LeaderOffsets.timestamp + 4, true) === keys[k + 5] &&
+    view.getUint32(at + LeaderOffsets.ownerId, true) === keys[k] &&
+    view.getUint32(at + LeaderOffsets.ownerId + 4, true) === keys[k + 1] &&
+    view.getUint32(at + LeaderOffsets.ownerGeneration, true) === keys[k + 2] &&
+    view.getUint32(at + LeaderOffsets.ownerGeneration + 4, true) === keys[k + 3] &&
+    view.getUint32(at + LeaderOffsets.numHosts + 4, true) <= SAFE_HIGH_WORD &&
+    view.getUint32(at + LeaderOffsets.maxHosts + 4, true) <= SAFE_HIGH_WORD
+  );
 }
 
 /** Store (ownerId, ownerGeneration, timestamp) as the words recordMatchesKey compares. */

@@ -131,7 +131,11 @@ async function acquireOnce(input: LeaderAcquireInput, state: AcquireState): Prom
 }
 
 async function runBallots(
-  input: LeaderAcquireInput, cur: LeaderRecord, maxMbal: bigint, reuse: LeaderRecord | undefined, state: AcquireState,
+  input: LeaderAcquireInput,
+  cur: LeaderRecord,
+  maxMbal: bigint,
+  reuse: LeaderRecord | undefined,
+  state: AcquireState,
 ): Promise<Attempt> {
   const { disk, hostId: H, generation: G } = input;
   const { sharedHolders } = state;
@@ -155,8 +159,18 @@ async function runBallots(
     let outcome;
     try {
       outcome = await runBallot({
-        disk, clock: input.clock, hostId: H, generation: G, numHosts: cur.numHosts, maxHosts: cur.maxHosts, lver: nextLver, mbal,
-        mode: input.mode, sharedHolders, variant: input.variant, observe: input.observeBallot,
+        disk,
+        clock: input.clock,
+        hostId: H,
+        generation: G,
+        numHosts: cur.numHosts,
+        maxHosts: cur.maxHosts,
+        lver: nextLver,
+        mbal,
+        mode: input.mode,
+        sharedHolders,
+        variant: input.variant,
+        observe: input.observeBallot,
       });
     } catch (err) {
       // Step 12: after a possible phase-2 write, retract (docs/algorithms.md §4.9).
@@ -232,7 +246,13 @@ export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord
  * without a `last` leader): true when the leader is free of us or not ours to free; false when an
  * I/O failed and it may still name us.
  */
-export async function freeLeaderIfOurs(disk: PaxosDisk, clock: Clock, hostId: number, generation: bigint, attempted: LeaderRecord | undefined): Promise<boolean> {
+export async function freeLeaderIfOurs(
+  disk: PaxosDisk,
+  clock: Clock,
+  hostId: number,
+  generation: bigint,
+  attempted: LeaderRecord | undefined,
+): Promise<boolean> {
   try {
     const last = attempted ?? (await disk.readLeader());
     await releaseLeader(disk, clock, hostId, generation, last);

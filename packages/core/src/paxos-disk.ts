@@ -10,9 +10,7 @@ import { boundedIo, readBytes, readParsed, writeBytes, type IoContext } from "./
 import { decodeDblock, readDblockFields, isEmptyDblock, dblockChecksum, DBLOCK_SIZE, type Dblock } from "./ondisk/dblock.js";
 import { encodeDblockSector } from "./ondisk/dblock-sector.js";
 import { DETECT_READ_SIZE, GEOMETRIES, geometryFromLeaderFields, type Geometry } from "./ondisk/geometry.js";
-import {
-  PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, LeaderOffsets, decodeLeader, encodeLeader, leaderFieldsEqual, type LeaderRecord,
-} from "./ondisk/leader-record.js";
+import { PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, LeaderOffsets, decodeLeader, encodeLeader, leaderFieldsEqual, type LeaderRecord } from "./ondisk/leader-record.js";
 import { MBLOCK_OFFSET, MODE_BLOCK_SIZE, decodeModeBlock, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
 import { ZeroScanner } from "./ondisk/zero-bytes.js";
 
@@ -83,7 +81,10 @@ export class OwnSectorWrites {
     const set = this.pending.get(key);
     if (!set || set.size === 0) return true;
     const stopTimer = new AbortController();
-    const timer = clock.sleep(seconds, stopTimer.signal).then(() => undefined, () => undefined);
+    const timer = clock.sleep(seconds, stopTimer.signal).then(
+      () => undefined,
+      () => undefined,
+    );
     try {
       await Promise.race([Promise.allSettled([...set]), timer]);
     } finally {
@@ -141,7 +142,10 @@ export class PaxosDisk {
     const view = new DataView(first.buffer, first.byteOffset, first.byteLength);
     const magic = view.getUint32(0, true);
     if (magic === PAXOS_DISK_CLEAR || magic !== PAXOS_DISK_MAGIC) {
-      throw new LeaseError("LEADER_MAGIC", `resource ${this.location.resource} at byte ${this.location.offset}: no paxos lease (magic 0x${magic.toString(16)})`);
+      throw new LeaseError(
+        "LEADER_MAGIC",
+        `resource ${this.location.resource} at byte ${this.location.offset}: no paxos lease (magic 0x${magic.toString(16)})`,
+      );
     }
     try {
       this.geometryValue = geometryFromLeaderFields(view.getUint32(12, true), view.getUint32(8, true));
@@ -159,8 +163,11 @@ export class PaxosDisk {
   decodeLeaderAt(bytes: Uint8Array, offset: number): LeaderRecord {
     try {
       return decodeLeader(bytes, offset, {
-        kind: "paxos", at: this.location.offset, spaceName: this.lockspace,
-        resourceName: this.location.resource, hostId: this.hostId,
+        kind: "paxos",
+        at: this.location.offset,
+        spaceName: this.lockspace,
+        resourceName: this.location.resource,
+        hostId: this.hostId,
       });
     } catch (err) {
       throw toLeaseError(err, `resource ${this.location.resource} leader`);
@@ -226,7 +233,9 @@ export class PaxosDisk {
   async readBallotSlots(numHosts: number): Promise<HostSlot[]> {
     const sectors = Math.min(nextPowerOfTwo(numHosts + 2), this.geometry.sectorsPerArea);
     const { sectorSize } = this.geometry;
-    return readParsed(this.io, this.location.offset, sectors * sectorSize, this.ioTimeout, "dblock read", "DBLOCK_READ", (bytes) => this.parseSlots(bytes, sectorSize, numHosts, "skip-invalid"));
+    return readParsed(this.io, this.location.offset, sectors * sectorSize, this.ioTimeout, "dblock read", "DBLOCK_READ", (bytes) =>
+      this.parseSlots(bytes, sectorSize, numHosts, "skip-invalid"),
+    );
   }
 
   /** Non-empty slots of 1..numHosts (see HostSlot); zero slots are skipped with a word test. */
@@ -334,10 +343,7 @@ function knownGeometry(hint: Geometry | undefined): Geometry | undefined {
 }
 
 /** What the hinted whole-area read found (parsed while the device's memory is valid). */
-type HintedRead =
-  | { kind: "mismatch" }
-  | { kind: "area"; snapshot: AreaSnapshot }
-  | { kind: "failed"; error: unknown };
+type HintedRead = { kind: "mismatch" } | { kind: "area"; snapshot: AreaSnapshot } | { kind: "failed"; error: unknown };
 
 /** The first sector holds a paxos leader whose sector_size and alignment flag (docs/ondisk.md §2.3) give `geometry`. */
 function leaderRecordsGeometry(bytes: Uint8Array, geometry: Geometry): boolean {
@@ -370,7 +376,25 @@ function slotRecordsZero(zeros: ZeroScanner, start: number): boolean {
   if (w < 0 || w + 36 > words.length) {
     return zeros.isZero(start, start + DBLOCK_SIZE) && zeros.isZero(start + MBLOCK_OFFSET, start + MBLOCK_OFFSET + MODE_BLOCK_SIZE);
   }
-  return (words[w]! | words[w + 1]! | words[w + 2]! | words[w + 3]! | words[w + 4]! | words[w + 5]! | words[w + 6]!
-    | words[w + 7]! | words[w + 8]! | words[w + 9]! | words[w + 10]! | words[w + 11]! | words[w + 12]! | words[w + 13]!
-    | words[w + 32]! | words[w + 33]! | words[w + 34]! | words[w + 35]!) === 0;
+  return (
+    (words[w]! |
+      words[w + 1]! |
+      words[w + 2]! |
+      words[w + 3]! |
+      words[w + 4]! |
+      words[w + 5]! |
+      words[w + 6]! |
+      words[w + 7]! |
+      words[w + 8]! |
+      words[w + 9]! |
+      words[w + 10]! |
+      words[w + 11]! |
+      words[w + 12]! |
+      words[w + 13]! |
+      words[w + 32]! |
+      words[w + 33]! |
+      words[w + 34]! |
+      words[w + 35]!) ===
+    0
+  );
 }

@@ -18,9 +18,7 @@ import { readLvbSector, writeLvbSector } from "./lvb-ops.js";
 import { DBLOCK_FL_RELEASED, type Dblock } from "./ondisk/dblock.js";
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import { MBLOCK_SHARED, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
-import {
-  AcquireError, acquireLeader, isNotOursToRelease, releaseLeader, type LeaderAcquired, type LeaderAcquireInput,
-} from "./paxos-acquire.js";
+import { AcquireError, acquireLeader, isNotOursToRelease, releaseLeader, type LeaderAcquired, type LeaderAcquireInput } from "./paxos-acquire.js";
 import { PaxosDisk, type HostSlot, type ResourceLocation } from "./paxos-disk.js";
 import type { BallotSeen } from "./paxos-ballot.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
@@ -93,7 +91,10 @@ export class PaxosLease {
    */
   private eraseAllOnRelease = false;
 
-  constructor(readonly host: PaxosHost, readonly location: ResourceLocation) {
+  constructor(
+    readonly host: PaxosHost,
+    readonly location: ResourceLocation,
+  ) {
     this.disk = new PaxosDisk(host.lockspace, location, host.hostId, host.ioTimeout, host.clock);
   }
 
@@ -119,11 +120,22 @@ export class PaxosLease {
   private leaderInput(options: AcquireOptions, shared: boolean, mode: ModeBlock): LeaderAcquireInput {
     const h = this.host;
     return {
-      disk: this.disk, clock: h.clock, random: h.random, liveness: h.liveness,
+      disk: this.disk,
+      clock: h.clock,
+      random: h.random,
+      liveness: h.liveness,
       readDeltaRecord: (id) => h.readDeltaRecord(id),
-      hostId: h.hostId, generation: h.generation, ioTimeout: h.ioTimeout, shared,
-      requiredLver: options.requiredLver, numHosts: options.numHosts, ownerNoWait: options.ownerNoWait ?? false,
-      mode, variant: this.variant, signal: options.signal, observeBallot: h.observeBallot,
+      hostId: h.hostId,
+      generation: h.generation,
+      ioTimeout: h.ioTimeout,
+      shared,
+      requiredLver: options.requiredLver,
+      numHosts: options.numHosts,
+      ownerNoWait: options.ownerNoWait ?? false,
+      mode,
+      variant: this.variant,
+      signal: options.signal,
+      observeBallot: h.observeBallot,
     };
   }
 
@@ -141,8 +153,10 @@ export class PaxosLease {
    */
   private async requireOwnWritesSettled(): Promise<void> {
     if (await this.disk.settleOwnWrites(this.host.ioTimeout)) return;
-    throw new LeaseError("AIO_TIMEOUT",
-      `resource ${this.location.resource}: ${this.disk.ownWritesInFlight} earlier write(s) of our dblock (host_id ${this.host.hostId}) still in flight`);
+    throw new LeaseError(
+      "AIO_TIMEOUT",
+      `resource ${this.location.resource}: ${this.disk.ownWritesInFlight} earlier write(s) of our dblock (host_id ${this.host.hostId}) still in flight`,
+    );
   }
 
   async acquire(options: AcquireOptions = {}): Promise<void> {
@@ -343,8 +357,13 @@ export class PaxosLease {
   /** The leader is `last` freed by our instance (docs/algorithms.md §4.8 step 4.7 landed). */
   private isOurRelease(leader: LeaderRecord, last: LeaderRecord): boolean {
     const h = this.host;
-    return leader.timestamp === 0n && leader.lver === last.lver && leader.ownerId === h.hostId &&
-      leader.ownerGeneration === h.generation && leader.writeId === BigInt(h.hostId);
+    return (
+      leader.timestamp === 0n &&
+      leader.lver === last.lver &&
+      leader.ownerId === h.hostId &&
+      leader.ownerGeneration === h.generation &&
+      leader.writeId === BigInt(h.hostId)
+    );
   }
 
   /**
@@ -352,7 +371,6 @@ export class PaxosLease {
    * holders → leader released, EAGAIN. On every failure we keep the shared lease and the mark.
    */
   private async convertToExclusive(held: Held, options: AcquireOptions): Promise<void> {
-    const h = this.host;
     await this.requireOwnWritesSettled();
     let got: LeaderAcquired;
     try {
@@ -407,8 +425,12 @@ export class PaxosLease {
   private checkSharedHolders(noted: ReadonlyMap<number, bigint>): ReturnType<typeof checkSharedHolders> {
     const h = this.host;
     return checkSharedHolders({
-      disk: this.disk, liveness: h.liveness, readDeltaRecord: (id) => h.readDeltaRecord(id),
-      ourHostId: h.hostId, noted, variant: this.variant,
+      disk: this.disk,
+      liveness: h.liveness,
+      readDeltaRecord: (id) => h.readDeltaRecord(id),
+      ourHostId: h.hostId,
+      noted,
+      variant: this.variant,
     });
   }
 

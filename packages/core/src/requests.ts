@@ -62,8 +62,9 @@ export async function requestResource(options: RequestOptions): Promise<RequestO
   if (leader.lver >= lver) throw new LeaseError("REQUEST_OLD", `resource ${options.location.resource}: lver ${leader.lver} already reached requested ${lver}`);
   // Step 4: never lower a pending request for a newer version.
   const current = readRequestFields(await disk.readSector(REQUEST_SECTOR, "request read"), 0);
-  if (current.magic !== REQ_DISK_MAGIC) throw new LeaseError("REQUEST_MAGIC", `resource ${options.location.resource}: request record magic 0x${current.magic.toString(16)}`);
-  if (((current.version & VERSION_MAJOR_MASK) >>> 0) !== REQ_DISK_VERSION_MAJOR) {
+  if (current.magic !== REQ_DISK_MAGIC)
+    throw new LeaseError("REQUEST_MAGIC", `resource ${options.location.resource}: request record magic 0x${current.magic.toString(16)}`);
+  if ((current.version & VERSION_MAJOR_MASK) >>> 0 !== REQ_DISK_VERSION_MAJOR) {
     throw new LeaseError("REQUEST_VERSION", `resource ${options.location.resource}: request record version 0x${current.version.toString(16)}`);
   }
   if (current.lver > lver) throw new LeaseError("REQUEST_LVER", `resource ${options.location.resource}: request for lver ${current.lver} already pending`);
@@ -81,7 +82,7 @@ export async function examineRequest(lease: PaxosLease): Promise<number | undefi
   if (lease.mode !== "exclusive") return undefined;
   const bytes = await lease.disk.readSector(REQUEST_SECTOR, "request read");
   const req = readRequestFields(bytes, 0);
-  if (req.magic !== REQ_DISK_MAGIC || ((req.version & VERSION_MAJOR_MASK) >>> 0) !== REQ_DISK_VERSION_MAJOR) return undefined;
+  if (req.magic !== REQ_DISK_MAGIC || (req.version & VERSION_MAJOR_MASK) >>> 0 !== REQ_DISK_VERSION_MAJOR) return undefined;
   if (req.forceMode === 0 || req.lver === 0n || req.lver <= lease.lver) return undefined;
   return req.forceMode;
 }

@@ -8,8 +8,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  MemoryDevice, dumpLines, formatLeaderLines, formatRindex, geometryFor, initLockspaceArea, initResourceArea,
-  nextFree, readLeaderFields,
+  MemoryDevice,
+  dumpLines,
+  formatLeaderLines,
+  formatRindex,
+  geometryFor,
+  initLockspaceArea,
+  initResourceArea,
+  nextFree,
+  readLeaderFields,
 } from "../src/index.js";
 import type { Geometry } from "../src/index.js";
 
@@ -65,14 +72,34 @@ t.test("real sanlock", { skip: environmentSkip(!SANLOCK && "sanlock not installe
   t.test("whole areas written by direct init / format equal ours", async (tt) => {
     const dir = setup(tt);
     const cases: { args: string[]; size: number; sectorSize: number; ours: (d: MemoryDevice, g: Geometry) => Promise<unknown>; g: Geometry }[] = [
-      { args: ["init", "-s", "LS:0:F:0", "-Z", "512", "-A", "1M", "-o", "7"], size: MiB, sectorSize: 512, g: geometryFor(512, MiB),
-        ours: (d, g) => initLockspaceArea(d, { offset: 0, spaceName: "LS", geometry: g, ioTimeout: 7 }) },
-      { args: ["init", "-s", "LS2:0:F:2097152", "-Z", "4096", "-A", "2M"], size: 4 * MiB, sectorSize: 512, g: geometryFor(4096, 2 * MiB),
-        ours: (d, g) => initLockspaceArea(d, { offset: 2 * MiB, spaceName: "LS2", geometry: g }) },
-      { args: ["init", "-r", "LS:RES:F:1048576", "-Z", "512", "-A", "1M", "-n", "9"], size: 2 * MiB, sectorSize: 512, g: geometryFor(512, MiB),
-        ours: (d, g) => initResourceArea(d, { offset: MiB, spaceName: "LS", resourceName: "RES", geometry: g, numHosts: 9 }) },
-      { args: ["init", "-r", "LS:R4:F:0", "-Z", "4096", "-A", "4M"], size: 4 * MiB, sectorSize: 512, g: geometryFor(4096, 4 * MiB),
-        ours: (d, g) => initResourceArea(d, { offset: 0, spaceName: "LS", resourceName: "R4", geometry: g }) },
+      {
+        args: ["init", "-s", "LS:0:F:0", "-Z", "512", "-A", "1M", "-o", "7"],
+        size: MiB,
+        sectorSize: 512,
+        g: geometryFor(512, MiB),
+        ours: (d, g) => initLockspaceArea(d, { offset: 0, spaceName: "LS", geometry: g, ioTimeout: 7 }),
+      },
+      {
+        args: ["init", "-s", "LS2:0:F:2097152", "-Z", "4096", "-A", "2M"],
+        size: 4 * MiB,
+        sectorSize: 512,
+        g: geometryFor(4096, 2 * MiB),
+        ours: (d, g) => initLockspaceArea(d, { offset: 2 * MiB, spaceName: "LS2", geometry: g }),
+      },
+      {
+        args: ["init", "-r", "LS:RES:F:1048576", "-Z", "512", "-A", "1M", "-n", "9"],
+        size: 2 * MiB,
+        sectorSize: 512,
+        g: geometryFor(512, MiB),
+        ours: (d, g) => initResourceArea(d, { offset: MiB, spaceName: "LS", resourceName: "RES", geometry: g, numHosts: 9 }),
+      },
+      {
+        args: ["init", "-r", "LS:R4:F:0", "-Z", "4096", "-A", "4M"],
+        size: 4 * MiB,
+        sectorSize: 512,
+        g: geometryFor(4096, 4 * MiB),
+        ours: (d, g) => initResourceArea(d, { offset: 0, spaceName: "LS", resourceName: "R4", geometry: g }),
+      },
     ];
     for (const c of cases) {
       const path = file(dir, "F", new Uint8Array(c.size));
@@ -95,14 +122,34 @@ t.test("real sanlock", { skip: environmentSkip(!SANLOCK && "sanlock not installe
   t.test("direct dump text equals ours", async (tt) => {
     const dir = setup(tt);
     const t512 = image(7 * MiB, [
-      [0, "two-ls-request-bitmap.bin"], [MiB, "two-res-ex-takeover.bin"], [2 * MiB, "two-res-sh-both.bin"],
-      [3 * MiB, "two-res-requested.bin"], [4 * MiB, "rindex-512-1M-created-header.bin"], [5 * MiB, "rindex-512-1M-created-lease.bin"],
+      [0, "two-ls-request-bitmap.bin"],
+      [MiB, "two-res-ex-takeover.bin"],
+      [2 * MiB, "two-res-sh-both.bin"],
+      [3 * MiB, "two-res-requested.bin"],
+      [4 * MiB, "rindex-512-1M-created-header.bin"],
+      [5 * MiB, "rindex-512-1M-created-lease.bin"],
       [6 * MiB, "res-512-1M-clear.bin"],
     ]);
-    const t4k = image(3 * MiB, [[0, "ls-4096-1M-event.bin"], [2 * MiB, "res-4096-1M-sh-acquired.bin"]]);
-    const never = image(2 * MiB, [[0, "ls-512-1M-init.bin"], [MiB, "ls-512-removed.bin"]]);
-    const files = { t512: file(dir, "t512", t512), t4k: file(dir, "t4k", t4k), never: file(dir, "never", never), zero: file(dir, "zero", new Uint8Array(2 * MiB)) };
-    const devs = { t512: MemoryDevice.from(t512), t4k: MemoryDevice.from(t4k), never: MemoryDevice.from(never), zero: MemoryDevice.from(new Uint8Array(2 * MiB)) };
+    const t4k = image(3 * MiB, [
+      [0, "ls-4096-1M-event.bin"],
+      [2 * MiB, "res-4096-1M-sh-acquired.bin"],
+    ]);
+    const never = image(2 * MiB, [
+      [0, "ls-512-1M-init.bin"],
+      [MiB, "ls-512-removed.bin"],
+    ]);
+    const files = {
+      t512: file(dir, "t512", t512),
+      t4k: file(dir, "t4k", t4k),
+      never: file(dir, "never", never),
+      zero: file(dir, "zero", new Uint8Array(2 * MiB)),
+    };
+    const devs = {
+      t512: MemoryDevice.from(t512),
+      t4k: MemoryDevice.from(t4k),
+      never: MemoryDevice.from(never),
+      zero: MemoryDevice.from(new Uint8Array(2 * MiB)),
+    };
     const cases: { f: keyof typeof files; spec: string; offset: number; size?: number; force: number; geometry?: Geometry; extra?: string[] }[] = [
       { f: "t512", spec: "", offset: 0, force: 0 },
       { f: "t512", spec: "", offset: 0, force: 1 },
@@ -118,19 +165,35 @@ t.test("real sanlock", { skip: environmentSkip(!SANLOCK && "sanlock not installe
     ];
     for (const c of cases) {
       const args = ["direct", "dump", files[c.f] + c.spec, "-f", String(c.force), ...(c.extra ?? [])];
-      const theirs = sanlock(args).split("\n").filter((l, i, all) => i < all.length - 1 || l !== "");
-      const ours = await dumpLines(devs[c.f], { offset: c.offset, force: c.force, ...(c.size !== undefined ? { size: c.size } : {}), ...(c.geometry ? { geometry: c.geometry } : {}) });
+      const theirs = sanlock(args)
+        .split("\n")
+        .filter((l, i, all) => i < all.length - 1 || l !== "");
+      const ours = await dumpLines(devs[c.f], {
+        offset: c.offset,
+        force: c.force,
+        ...(c.size !== undefined ? { size: c.size } : {}),
+        ...(c.geometry ? { geometry: c.geometry } : {}),
+      });
       tt.same(ours, theirs, `dump ${c.f}${c.spec} -f ${c.force}`);
     }
   });
 
   t.test("read_leader and next_free text equal ours", async (tt) => {
     const dir = setup(tt);
-    const img = image(5 * MiB, [[0, "ls-512-event.bin"], [MiB, "res-512-requested.bin"], [2 * MiB, "rindex-512-1M-created-header.bin"], [3 * MiB, "res-512-1M-clear.bin"]]);
+    const img = image(5 * MiB, [
+      [0, "ls-512-event.bin"],
+      [MiB, "res-512-requested.bin"],
+      [2 * MiB, "rindex-512-1M-created-header.bin"],
+      [3 * MiB, "res-512-1M-clear.bin"],
+    ]);
     const path = file(dir, "img", img);
-    const theirsLs = sanlock(["direct", "read_leader", "-s", `LS:1:${path}:0`]).trimEnd().split("\n");
+    const theirsLs = sanlock(["direct", "read_leader", "-s", `LS:1:${path}:0`])
+      .trimEnd()
+      .split("\n");
     tt.same(theirsLs, ["read_leader done 0", ...formatLeaderLines(readLeaderFields(img, 0), "delta")], "read_leader -s");
-    const theirsRes = sanlock(["direct", "read_leader", "-r", `LS:RES_EX:${path}:1048576`]).trimEnd().split("\n");
+    const theirsRes = sanlock(["direct", "read_leader", "-r", `LS:RES_EX:${path}:1048576`])
+      .trimEnd()
+      .split("\n");
     tt.same(theirsRes, ["read_leader done 0", ...formatLeaderLines(readLeaderFields(img, MiB), "paxos")], "read_leader -r");
     const g = geometryFor(512, MiB);
     for (const offset of [0, MiB]) {

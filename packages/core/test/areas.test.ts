@@ -5,9 +5,26 @@ import type { Test } from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  MemoryDevice, createRindexEntry, deleteRindexEntry, formatRindex, geometryFor, initLockspaceArea, initResourceArea,
-  lookupRindex, readDeltaSector, readPaxosLeader, readRindex, rebuildRindex, updateRindex, detectAreaGeometry,
-  formatLeaderLines, nextFree, readRequestRecord, dblockSectorOffset, deltaSectorOffset, requestSectorOffset,
+  MemoryDevice,
+  createRindexEntry,
+  deleteRindexEntry,
+  formatRindex,
+  geometryFor,
+  initLockspaceArea,
+  initResourceArea,
+  lookupRindex,
+  readDeltaSector,
+  readPaxosLeader,
+  readRindex,
+  rebuildRindex,
+  updateRindex,
+  detectAreaGeometry,
+  formatLeaderLines,
+  nextFree,
+  readRequestRecord,
+  dblockSectorOffset,
+  deltaSectorOffset,
+  requestSectorOffset,
 } from "../src/index.js";
 import type { BlockDevice } from "../src/index.js";
 
@@ -18,7 +35,11 @@ const MiB = 1048576;
 function equalBytes(tt: Test, got: Uint8Array, want: Uint8Array, msg: string): void {
   const n = Math.max(got.length, want.length);
   let first = -1;
-  for (let i = 0; i < n; i++) if (got[i] !== want[i]) { first = i; break; }
+  for (let i = 0; i < n; i++)
+    if (got[i] !== want[i]) {
+      first = i;
+      break;
+    }
   tt.equal(first, -1, `${msg}${first >= 0 ? ` (first difference at byte ${first})` : ""}`);
 }
 
@@ -26,14 +47,22 @@ function equalBytes(tt: Test, got: Uint8Array, want: Uint8Array, msg: string): v
 class RecordingDevice implements BlockDevice {
   readonly writes: { offset: number; data: Uint8Array }[] = [];
   constructor(readonly inner: MemoryDevice) {}
-  get sectorSize(): number { return this.inner.sectorSize; }
-  size(): Promise<number> { return this.inner.size(); }
-  read(offset: number, length: number): Promise<Uint8Array> { return this.inner.read(offset, length); }
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.inner.read(offset, length);
+  }
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.writes.push({ offset, data: data.slice() });
     await this.inner.write(offset, data);
   }
-  close(): Promise<void> { return this.inner.close(); }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 t.test("init lockspace 512/1M matches sanlock's bytes, two-step commit", async (tt) => {
@@ -42,9 +71,18 @@ t.test("init lockspace 512/1M matches sanlock's bytes, two-step commit", async (
   tt.equal(g.maxHosts, 2000);
   equalBytes(tt, dev.inner.contents.subarray(0, 1024), load("ls-512-1M-init.bin"), "sectors 0-1");
   equalBytes(tt, dev.inner.contents.subarray(1023488, 1024512), load("ls-512-1M-init-end.bin"), "sectors 1999-2000");
-  tt.ok(dev.inner.contents.subarray(2000 * 512, MiB).every((b) => b === 0), "unused tail zero");
+  tt.ok(
+    dev.inner.contents.subarray(2000 * 512, MiB).every((b) => b === 0),
+    "unused tail zero",
+  );
   tt.equal(dev.writes.length, 2, "two writes");
-  tt.same(dev.writes.map((w) => [w.offset, w.data.length]), [[0, MiB], [0, 512]]);
+  tt.same(
+    dev.writes.map((w) => [w.offset, w.data.length]),
+    [
+      [0, MiB],
+      [0, 512],
+    ],
+  );
   const first = dev.writes[0]!.data;
   tt.same([...first.subarray(0, 4)], [0, 0, 0, 0], "first write: sector 0 magic 0 (initialisation incomplete)");
   equalBytes(tt, first.subarray(512, 1024), load("ls-512-1M-init.bin").subarray(512), "first write: sector 1 final");
@@ -54,13 +92,24 @@ t.test("init lockspace -o 5 and 4K geometries match sanlock", async (tt) => {
   const dev = new MemoryDevice({ size: MiB });
   await initLockspaceArea(dev, { offset: 0, spaceName: "LS", geometry: geometryFor(512, MiB), ioTimeout: 5 });
   equalBytes(tt, dev.contents.subarray(0, 512), load("ls-512-1M-init-io5.bin"), "io_timeout 5");
-  for (const [a, size] of [["1M", MiB], ["2M", 2 * MiB], ["4M", 4 * MiB], ["8M", 8 * MiB]] as const) {
+  for (const [a, size] of [
+    ["1M", MiB],
+    ["2M", 2 * MiB],
+    ["4M", 4 * MiB],
+    ["8M", 8 * MiB],
+  ] as const) {
     const d4 = new MemoryDevice({ size, sectorSize: 4096 });
     const g = await initLockspaceArea(d4, { offset: 0, spaceName: "LS", geometry: geometryFor(4096, size) });
     const want = load(`ls-4096-${a}-init.bin`);
     equalBytes(tt, d4.contents.subarray(0, want.length), want, `4096/${a}`);
-    tt.ok(d4.contents.subarray((g.maxHosts - 1) * 4096, g.maxHosts * 4096).some((b) => b !== 0), `last host ${g.maxHosts} has a record`);
-    tt.ok(d4.contents.subarray(g.maxHosts * 4096).every((b) => b === 0), `sectors past max_hosts zero (${a})`);
+    tt.ok(
+      d4.contents.subarray((g.maxHosts - 1) * 4096, g.maxHosts * 4096).some((b) => b !== 0),
+      `last host ${g.maxHosts} has a record`,
+    );
+    tt.ok(
+      d4.contents.subarray(g.maxHosts * 4096).every((b) => b === 0),
+      `sectors past max_hosts zero (${a})`,
+    );
   }
 });
 
@@ -83,7 +132,12 @@ t.test("init resource areas match sanlock", async (tt) => {
   const clear = new MemoryDevice({ size: MiB });
   await initResourceArea(clear, { offset: 0, spaceName: "LS", resourceName: "RES1", geometry: geometryFor(512, MiB), clearTimestamp: 1272n });
   equalBytes(tt, clear.contents.subarray(0, 1024), load("res-512-1M-clear.bin"), "-z 1");
-  for (const [a, size] of [["1M", MiB], ["2M", 2 * MiB], ["4M", 4 * MiB], ["8M", 8 * MiB]] as const) {
+  for (const [a, size] of [
+    ["1M", MiB],
+    ["2M", 2 * MiB],
+    ["4M", 4 * MiB],
+    ["8M", 8 * MiB],
+  ] as const) {
     const d4 = new MemoryDevice({ size, sectorSize: 4096 });
     await initResourceArea(d4, { offset: 0, spaceName: "LS", resourceName: "RES1", geometry: geometryFor(4096, size) });
     const want = load(`res-4096-${a}-init.bin`);
@@ -103,7 +157,14 @@ t.test("rindex format, create, delete match scenario R", async (tt) => {
   await initLockspaceArea(dev, { offset: 0, spaceName: "LS", geometry: g });
   const rec = new RecordingDevice(dev);
   await formatRindex(rec, { offset: MiB, spaceName: "LS", geometry: g });
-  tt.same(rec.writes.map((w) => [w.offset, w.data.length]), [[MiB, MiB], [2 * MiB, MiB]], "rindex area then internal lease area");
+  tt.same(
+    rec.writes.map((w) => [w.offset, w.data.length]),
+    [
+      [MiB, MiB],
+      [2 * MiB, MiB],
+    ],
+    "rindex area then internal lease area",
+  );
   equalBytes(tt, dev.contents.subarray(MiB, MiB + 1024), load("rindex-512-1M-format-header.bin"), "format header");
   const lease = load("rindex-512-1M-format-lease.bin");
   lease.fill(0, 532, 536); // sanlock's garbage request padding; we write zeros (spec 6.3)
@@ -136,9 +197,19 @@ t.test("rindex update and rebuild", async (tt) => {
   await initResourceArea(dev, { offset: 6 * MiB, spaceName: "LS", resourceName: "D", geometry: g, clearTimestamp: 5n });
   await updateRindex(dev, { offset: MiB }, { resOffset: 4 * MiB, name: "stale" });
   const found = await rebuildRindex(dev, { offset: MiB, spaceName: "LS" });
-  tt.same(found.map((e) => [e.name, e.resOffset]), [["A", 3 * MiB], ["C", 5 * MiB]], "cleared lease not re-added, stale entry gone");
+  tt.same(
+    found.map((e) => [e.name, e.resOffset]),
+    [
+      ["A", 3 * MiB],
+      ["C", 5 * MiB],
+    ],
+    "cleared lease not re-added, stale entry gone",
+  );
   const rx = await readRindex(dev, { offset: MiB });
-  tt.same(rx.entries.slice(0, 5).map((e) => e.name), ["A", "", "C", "", ""]);
+  tt.same(
+    rx.entries.slice(0, 5).map((e) => e.name),
+    ["A", "", "C", "", ""],
+  );
   await updateRindex(dev, { offset: MiB }, { resOffset: 3 * MiB, remove: true });
   tt.same((await readRindex(dev, { offset: MiB })).entries[0], { resOffset: 0, flags: 0, unused: 0, name: "" }, "update -z 1 zeroes the entry");
   await tt.rejects(updateRindex(dev, { offset: MiB }, { resOffset: 3 * MiB + 512, name: "x" }), { code: "ERR_MISALIGNED" });
@@ -183,7 +254,8 @@ t.test("corrupt leaders are rejected with field and byte", async (tt) => {
   await initResourceArea(dev, { offset: MiB, spaceName: "LS", resourceName: "R", geometry: g });
   dev.contents[MiB + 160] = 1; // unused1, covered by the checksum
   await tt.rejects(readPaxosLeader(dev, { offset: MiB, geometry: g }), {
-    code: "ERR_BAD_CHECKSUM", details: { field: "checksum", offset: MiB + 168 },
+    code: "ERR_BAD_CHECKSUM",
+    details: { field: "checksum", offset: MiB + 168 },
     message: /checksum.*byte 1048744/,
   });
   dev.contents[MiB] = 0x99;

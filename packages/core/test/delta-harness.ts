@@ -2,7 +2,7 @@
 // (Not a test file itself; imported by delta*/paxos*/host* tests.)
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MemoryDevice, VirtualClock, buildResourceArea, geometryFor } from "../src/index.js";
+import { MemoryDevice, type VirtualClock, buildResourceArea, geometryFor } from "../src/index.js";
 
 const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 
@@ -21,7 +21,14 @@ const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve
  */
 export async function drive<T>(clock: VirtualClock, work: Promise<T>, maxSteps = 200_000): Promise<T> {
   let settled = false;
-  work.then(() => { settled = true; }, () => { settled = true; });
+  work.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   for (let step = 0; step < maxSteps && !settled; step++) {
     await flush();
     if (settled) break;

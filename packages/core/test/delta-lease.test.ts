@@ -66,7 +66,13 @@ t.test("a second host cannot join a live host_id; waits host_dead_seconds first"
   })();
   const intruder = hostLease(dev, clock, 1, "hostB");
   const start = clock.now();
-  const err = await drive(clock, intruder.acquire().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    intruder.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   stop = true;
   await drive(clock, renewLoop);
   t.ok(err instanceof LeaseError && err.result === -262, "host_id busy (-262)");
@@ -83,7 +89,13 @@ t.test("a dead host's host_id is taken after host_dead_seconds; the old owner th
   const joined = await drive(clock, b.acquire());
   t.equal(joined.generation, 2n, "generation incremented from the dead owner's");
   t.ok(clock.now() - deadAt >= 68, "took at least 8N+60 of the previous owner's io_timeout");
-  const err = await drive(clock, a.renew().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    a.renew().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(err instanceof LeaseError && err.result === -260 && isCorruptRenewalError(err), "old owner: -260, corrupt");
 });
 
@@ -106,7 +118,13 @@ t.test("renewal detects a foreign write to our record", async (t) => {
   await drive(clock, a.acquire());
   dev.contents[192] = 0x55; // write_timestamp: not covered by the checksum, so only the unchanged check sees it
   clock.advance(2);
-  const err = await drive(clock, a.renew().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    a.renew().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(err instanceof LeaseError && err.result === -261, "record changed (-261)");
 });
 
@@ -149,7 +167,13 @@ t.test("a timed-out renewal read fails the attempt; a later attempt recovers; re
   const before = lease.lastSuccess;
   clock.advance(2);
   stallReads = true;
-  const err = await drive(clock, lease.renew().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    lease.renew().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(err instanceof LeaseError && err.result === -202 && !isCorruptRenewalError(err), "I/O timeout: transient failure");
   t.equal(lease.lastSuccess, before, "last_success unchanged");
   t.equal(lease.lastAttemptSucceeded, false);
@@ -158,7 +182,10 @@ t.test("a timed-out renewal read fails the attempt; a later attempt recovers; re
   t.ok(lease.lastSuccess > before, "next attempt renewed");
   stallReads = true;
   clock.advance(2);
-  await drive(clock, lease.renew().catch(() => undefined));
+  await drive(
+    clock,
+    lease.renew().catch(() => undefined),
+  );
   const record = mem.contents.slice(0, 512);
   await drive(clock, lease.release());
   t.same(mem.contents.slice(0, 512), record, "no release write after a failed attempt (§2.5)");

@@ -5,7 +5,7 @@
 // follows must fail with −202 (SANLK_AIO_TIMEOUT) after io_timeout without writing, and once the
 // write has landed a join succeeds in the next generation.
 import t from "tap";
-import { DeltaLease, LeaseError, MemoryDevice, SanlockResult, VirtualClock, readLeaderFields, type BlockDevice } from "../src/index.js";
+import { DeltaLease, LeaseError, type MemoryDevice, SanlockResult, VirtualClock, readLeaderFields, type BlockDevice } from "../src/index.js";
 import { drive, lockspaceDevice } from "./delta-harness.js";
 
 /** A memory device whose writes can be held: a held write lands (and completes) only on `land()`. */
@@ -52,12 +52,26 @@ t.test("a join waits for our own earlier delta write, and refuses while it may s
   t.equal(joined.generation, 1n);
 
   dev.hold = true;
-  const released = await drive(clock, first.release().then(() => undefined, (e: unknown) => e));
+  const released = await drive(
+    clock,
+    first.release().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(released instanceof LeaseError && released.result === SanlockResult.AIO_TIMEOUT, "the release write timed out (still in flight)");
 
   const writesBefore = dev.writes;
   const start = clock.now();
-  const refused = await drive(clock, lease(dev, clock).acquire().then(() => undefined, (e: unknown) => e));
+  const refused = await drive(
+    clock,
+    lease(dev, clock)
+      .acquire()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+  );
   t.ok(refused instanceof LeaseError && refused.result === SanlockResult.AIO_TIMEOUT, `the join is refused: ${String(refused)}`);
   t.equal(clock.now() - start, 2, "after waiting io_timeout for the earlier write");
   t.equal(dev.writes, writesBefore, "without writing anything");

@@ -4,8 +4,17 @@ import { HostStatusTable, VirtualClock, type ObservedRecord } from "../src/index
 
 function record(hostId: number, timestamp: bigint, generation = 1n, ioTimeout = 10): ObservedRecord {
   return {
-    hostId, valid: true, ownerId: timestamp === 0n && generation === 0n ? 0 : hostId, ownerGeneration: generation,
-    timestamp, ioTimeout, hostName: `h${hostId}`, ourBitSet: false, eventGeneration: 0n, eventNumber: 0n, eventData: 0n,
+    hostId,
+    valid: true,
+    ownerId: timestamp === 0n && generation === 0n ? 0 : hostId,
+    ownerGeneration: generation,
+    timestamp,
+    ioTimeout,
+    hostName: `h${hostId}`,
+    ourBitSet: false,
+    eventGeneration: 0n,
+    eventNumber: 0n,
+    eventData: 0n,
   };
 }
 

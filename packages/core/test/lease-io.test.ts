@@ -14,13 +14,25 @@ function sleepOnly(clock: VirtualClock): Clock {
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
 async function outcome<T>(p: Promise<T>): Promise<{ value?: T; error?: unknown; settled: boolean }> {
   const state: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  p.then((value) => { state.value = value; state.settled = true; }, (error: unknown) => { state.error = error; state.settled = true; });
+  p.then(
+    (value) => {
+      state.value = value;
+      state.settled = true;
+    },
+    (error: unknown) => {
+      state.error = error;
+      state.settled = true;
+    },
+  );
   await flush();
   return state;
 }
@@ -59,7 +71,10 @@ for (const kind of ["timer clock", "sleep-only clock"] as const) {
 
   t.test(`${kind}: a failed I/O is reported with the caller's result name`, async (t) => {
     const { virtual, clock } = make();
-    const err = await boundedIo(clock, 10, Promise.reject(new Error("EIO")), "dblock write", "DBLOCK_WRITE").then(() => undefined, (e: unknown) => e);
+    const err = await boundedIo(clock, 10, Promise.reject(new Error("EIO")), "dblock write", "DBLOCK_WRITE").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof LeaseError && err.result === SanlockResult.DBLOCK_WRITE);
     t.match((err as Error).message, /dblock write failed: EIO/);
     await flush();

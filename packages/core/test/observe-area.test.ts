@@ -3,10 +3,26 @@
 // name and record comparisons it relies on must agree with the decoding ones.
 import t from "tap";
 import {
-  DELTA_DISK_MAGIC, HostStatusTable, SeededRandom, VirtualClock, buildLockspaceAreaFirstWrite, emptyLeader,
-  encodeDeltaSector, encodeLeader, freeDeltaLeader, geometryFor, leaderFieldsEqual, nameCompareBytes, nameFieldEquals,
-  namesEqual, readName, setHostBit, writeName,
-  type Geometry, type LeaderRecord, type ObservedRecord,
+  DELTA_DISK_MAGIC,
+  HostStatusTable,
+  SeededRandom,
+  VirtualClock,
+  buildLockspaceAreaFirstWrite,
+  emptyLeader,
+  encodeDeltaSector,
+  encodeLeader,
+  freeDeltaLeader,
+  geometryFor,
+  leaderFieldsEqual,
+  nameCompareBytes,
+  nameFieldEquals,
+  namesEqual,
+  readName,
+  setHostBit,
+  writeName,
+  type Geometry,
+  type LeaderRecord,
+  type ObservedRecord,
 } from "../src/index.js";
 import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
 
@@ -32,7 +48,8 @@ function mutate(area: Uint8Array, g: Geometry, h: number, rnd: SeededRandom): vo
   const pick = Math.floor(rnd.next() * 8);
   const small = (): bigint => BigInt(1 + Math.floor(rnd.next() * 5));
   if (pick === 0) view.setBigUint64(152, view.getBigUint64(152, true) + small(), true); // renewal
-  if (pick === 1) { // join
+  if (pick === 1) {
+    // join
     view.setBigUint64(32, BigInt(h), true);
     view.setBigUint64(40, view.getBigUint64(40, true) + 1n, true);
     view.setBigUint64(152, small(), true);
@@ -41,7 +58,10 @@ function mutate(area: Uint8Array, g: Geometry, h: number, rnd: SeededRandom): vo
   }
   if (pick === 2) view.setBigUint64(152, 0n, true); // leave
   if (pick === 3) setHostBit(sector, OUR_HOST, rnd.next() < 0.7); // request bit
-  if (pick === 4) { view.setBigUint64(176, small(), true); view.setBigUint64(184, small(), true); } // event
+  if (pick === 4) {
+    view.setBigUint64(176, small(), true);
+    view.setBigUint64(184, small(), true);
+  } // event
   if (pick === 5) view.setUint32(0, rnd.next() < 0.5 ? 0 : DELTA_DISK_MAGIC, true); // magic lost / back
   if (pick === 6) writeName(sector, 56, rnd.next() < 0.5 ? "OTHER" : "LS"); // lockspace name
   if (pick === 7) view.setBigUint64(152 + 4 * Math.floor(rnd.next() * 2), BigInt(Math.floor(rnd.next() * 2 ** 32)) << 16n, true); // high timestamp bits
@@ -99,7 +119,7 @@ t.test("another host's record with out-of-range count fields is observed lenient
 });
 
 t.test("raw name comparison agrees with strncmp on decoded names", async (t) => {
-  const names = ["LS", "LS2", "L", "", "a".repeat(47), "a".repeat(48), "a".repeat(48) + "X", "ünïcödé"];
+  const names = ["LS", "LS2", "L", "", "a".repeat(47), "a".repeat(48), `${"a".repeat(48)}X`, "ünïcödé"];
   for (const stored of names) {
     const field = new Uint8Array(48);
     writeName(field, 0, stored.length > 48 ? stored.slice(0, 48) : stored);
@@ -111,15 +131,50 @@ t.test("raw name comparison agrees with strncmp on decoded names", async (t) => 
 
 t.test("leaderFieldsEqual agrees with comparing encodings", async (t) => {
   const base: LeaderRecord = {
-    ...emptyLeader(), magic: DELTA_DISK_MAGIC, version: 0x30004, flags: 0x10, sectorSize: 512, numHosts: 7, maxHosts: 2000,
-    ownerId: 5, ownerGeneration: 9n, lver: 3n, spaceName: "LS", resourceName: "res", timestamp: 77n, unused1: 1n,
-    checksum: 1234, unused2: 2, ioTimeout: 10, writeId: 5n, writeGeneration: 9n, writeTimestamp: 70n,
+    ...emptyLeader(),
+    magic: DELTA_DISK_MAGIC,
+    version: 0x30004,
+    flags: 0x10,
+    sectorSize: 512,
+    numHosts: 7,
+    maxHosts: 2000,
+    ownerId: 5,
+    ownerGeneration: 9n,
+    lver: 3n,
+    spaceName: "LS",
+    resourceName: "res",
+    timestamp: 77n,
+    unused1: 1n,
+    checksum: 1234,
+    unused2: 2,
+    ioTimeout: 10,
+    writeId: 5n,
+    writeGeneration: 9n,
+    writeTimestamp: 70n,
   };
   const changes: Partial<LeaderRecord>[] = [
-    {}, { magic: 1 }, { version: 1 }, { flags: 0x11 }, { sectorSize: 4096 }, { numHosts: 8 }, { maxHosts: 250 }, { ownerId: 6 },
-    { ownerGeneration: 10n }, { lver: 4n }, { spaceName: "LT" }, { resourceName: "res2" }, { timestamp: 78n }, { unused1: 0n },
-    { checksum: 99 }, { unused2: 0 }, { ioTimeout: 11 }, { writeId: 6n }, { writeGeneration: 8n }, { writeTimestamp: 71n },
-    { resourceName: "\ud800" }, { spaceName: "\udfff" },
+    {},
+    { magic: 1 },
+    { version: 1 },
+    { flags: 0x11 },
+    { sectorSize: 4096 },
+    { numHosts: 8 },
+    { maxHosts: 250 },
+    { ownerId: 6 },
+    { ownerGeneration: 10n },
+    { lver: 4n },
+    { spaceName: "LT" },
+    { resourceName: "res2" },
+    { timestamp: 78n },
+    { unused1: 0n },
+    { checksum: 99 },
+    { unused2: 0 },
+    { ioTimeout: 11 },
+    { writeId: 6n },
+    { writeGeneration: 8n },
+    { writeTimestamp: 71n },
+    { resourceName: "\ud800" },
+    { spaceName: "\udfff" },
   ];
   const encoded = (r: LeaderRecord): string => Buffer.from(encodeLeader(r)).toString("hex");
   for (const a of changes) {

@@ -1,15 +1,59 @@
 // Codec round trips and validation errors of the on-disk records (docs/ondisk.md §1-§8).
 import t from "tap";
 import {
-  sanlockCrc32c, geometryFor, GEOMETRIES, legacyGeometry, detectGeometry, parseAlignSize, geometryFromLeaderFields,
-  encodeLeader, decodeLeader, inspectLeader, emptyLeader, leaderChecksum, leadersCompareEqual,
-  encodeRequest, decodeRequest, encodeDblock, decodeDblock, isEmptyDblock, emptyDblock,
-  encodeModeBlock, decodeModeBlock, encodeDblockSector, decodeDblockSector, encodeDeltaSector, decodeDeltaSector,
-  encodeRindexHeader, decodeRindexHeader, encodeRindexEntry, decodeRindexEntry, isFreeRindexEntry,
-  setHostBit, testHostBit, hostBitsSet, clearHostBitmap, nameBytes, readName, writeName, namesEqual,
-  lvbOffset, lvbOutsideArea, encodeLvbSector, MemoryDevice, SanlockTsError,
-  DELTA_DISK_MAGIC, PAXOS_DISK_MAGIC, PAXOS_DISK_CLEAR, DELTA_DISK_VERSION, PAXOS_DISK_VERSION,
-  REQ_DISK_MAGIC, REQ_DISK_VERSION, RINDEX_DISK_MAGIC, RINDEX_DISK_VERSION, LFL_SHORT_HOLD,
+  sanlockCrc32c,
+  geometryFor,
+  GEOMETRIES,
+  legacyGeometry,
+  detectGeometry,
+  parseAlignSize,
+  geometryFromLeaderFields,
+  encodeLeader,
+  decodeLeader,
+  inspectLeader,
+  emptyLeader,
+  leaderChecksum,
+  leadersCompareEqual,
+  encodeRequest,
+  decodeRequest,
+  encodeDblock,
+  decodeDblock,
+  isEmptyDblock,
+  emptyDblock,
+  encodeModeBlock,
+  decodeModeBlock,
+  encodeDblockSector,
+  decodeDblockSector,
+  encodeDeltaSector,
+  decodeDeltaSector,
+  encodeRindexHeader,
+  decodeRindexHeader,
+  encodeRindexEntry,
+  decodeRindexEntry,
+  isFreeRindexEntry,
+  setHostBit,
+  testHostBit,
+  hostBitsSet,
+  clearHostBitmap,
+  nameBytes,
+  readName,
+  writeName,
+  namesEqual,
+  lvbOffset,
+  lvbOutsideArea,
+  encodeLvbSector,
+  MemoryDevice,
+  SanlockTsError,
+  DELTA_DISK_MAGIC,
+  PAXOS_DISK_MAGIC,
+  PAXOS_DISK_CLEAR,
+  DELTA_DISK_VERSION,
+  PAXOS_DISK_VERSION,
+  REQ_DISK_MAGIC,
+  REQ_DISK_VERSION,
+  RINDEX_DISK_MAGIC,
+  RINDEX_DISK_VERSION,
+  LFL_SHORT_HOLD,
 } from "../src/index.js";
 import type { LeaderRecord } from "../src/index.js";
 
@@ -28,11 +72,22 @@ t.test("crc32c check values (spec §3.1)", async (tt) => {
 
 t.test("geometry table and detection (§2)", async (tt) => {
   tt.equal(GEOMETRIES.length, 5);
-  tt.same(GEOMETRIES.map((g) => [g.sectorSize, g.alignSize / MiB, g.sectorsPerArea, g.maxHosts, g.leaderAlignFlag, g.rindexAlignFlag, g.maxRindexEntries]), [
-    [512, 1, 2048, 2000, 0x10, 0x1, 16000], [4096, 1, 256, 250, 0x10, 0x1, 16000], [4096, 2, 512, 500, 0x20, 0x2, 32000],
-    [4096, 4, 1024, 1000, 0x40, 0x4, 64000], [4096, 8, 2048, 2000, 0x80, 0x8, 128000],
-  ]);
-  for (const [s, a] of [[512, 2 * MiB], [512, 8 * MiB], [1024, MiB], [4096, 3 * MiB]]) {
+  tt.same(
+    GEOMETRIES.map((g) => [g.sectorSize, g.alignSize / MiB, g.sectorsPerArea, g.maxHosts, g.leaderAlignFlag, g.rindexAlignFlag, g.maxRindexEntries]),
+    [
+      [512, 1, 2048, 2000, 0x10, 0x1, 16000],
+      [4096, 1, 256, 250, 0x10, 0x1, 16000],
+      [4096, 2, 512, 500, 0x20, 0x2, 32000],
+      [4096, 4, 1024, 1000, 0x40, 0x4, 64000],
+      [4096, 8, 2048, 2000, 0x80, 0x8, 128000],
+    ],
+  );
+  for (const [s, a] of [
+    [512, 2 * MiB],
+    [512, 8 * MiB],
+    [1024, MiB],
+    [4096, 3 * MiB],
+  ]) {
     tt.throws(() => geometryFor(s!, a!), { code: "ERR_BAD_GEOMETRY" }, `${s}/${a} rejected`);
   }
   tt.equal(legacyGeometry(512).alignSize, MiB);
@@ -42,7 +97,16 @@ t.test("geometry table and detection (§2)", async (tt) => {
   const lead = encodeLeader({ ...emptyLeader(), magic: PAXOS_DISK_MAGIC, sectorSize: 4096, flags: 0x40 });
   tt.equal(detectGeometry(lead)?.alignSize, 4 * MiB);
   tt.equal(detectGeometry(encodeLeader({ ...emptyLeader(), magic: PAXOS_DISK_CLEAR, sectorSize: 4096, flags: 0x40 })), undefined, "cleared lease not accepted");
-  const rindex = encodeRindexHeader({ magic: RINDEX_DISK_MAGIC, version: RINDEX_DISK_VERSION, flags: 1, sectorSize: 512, maxResources: 1, unused: 0, rxOffset: 0, lockspaceName: "LS" });
+  const rindex = encodeRindexHeader({
+    magic: RINDEX_DISK_MAGIC,
+    version: RINDEX_DISK_VERSION,
+    flags: 1,
+    sectorSize: 512,
+    maxResources: 1,
+    unused: 0,
+    rxOffset: 0,
+    lockspaceName: "LS",
+  });
   tt.equal(detectGeometry(rindex), undefined, "rindex header not accepted");
   tt.equal(detectGeometry(encodeLeader({ ...emptyLeader(), magic: DELTA_DISK_MAGIC, sectorSize: 777 })), undefined, "odd sector size");
   tt.equal(parseAlignSize("8M"), 8 * MiB);
@@ -63,15 +127,30 @@ t.test("names (§1)", async (tt) => {
   tt.throws(() => nameBytes("a\0b"), { code: "ERR_INVALID_ARGUMENT" });
   tt.ok(namesEqual("LS", "LS"));
   tt.notOk(namesEqual("LS", "LS2"));
-  tt.ok(namesEqual("a".repeat(48) + "X", "a".repeat(48) + "Y"), "strncmp stops after 48 bytes");
+  tt.ok(namesEqual(`${"a".repeat(48)}X`, `${"a".repeat(48)}Y`), "strncmp stops after 48 bytes");
 });
 
 function fullLeader(): LeaderRecord {
   return {
-    magic: PAXOS_DISK_MAGIC, version: PAXOS_DISK_VERSION, flags: 0x10 | LFL_SHORT_HOLD, sectorSize: 512, numHosts: 2000,
-    maxHosts: 2000, ownerId: 17, ownerGeneration: BIG, lver: BIG + 1n, spaceName: "space", resourceName: "r".repeat(48),
-    timestamp: BIG + 2n, unused1: 0n, checksum: 0, unused2: 0, ioTimeout: 0xffff, writeId: BIG + 3n,
-    writeGeneration: BIG + 4n, writeTimestamp: BIG + 5n,
+    magic: PAXOS_DISK_MAGIC,
+    version: PAXOS_DISK_VERSION,
+    flags: 0x10 | LFL_SHORT_HOLD,
+    sectorSize: 512,
+    numHosts: 2000,
+    maxHosts: 2000,
+    ownerId: 17,
+    ownerGeneration: BIG,
+    lver: BIG + 1n,
+    spaceName: "space",
+    resourceName: "r".repeat(48),
+    timestamp: BIG + 2n,
+    unused1: 0n,
+    checksum: 0,
+    unused2: 0,
+    ioTimeout: 0xffff,
+    writeId: BIG + 3n,
+    writeGeneration: BIG + 4n,
+    writeTimestamp: BIG + 5n,
   };
 }
 
@@ -105,7 +184,9 @@ t.test("leader validation names field and byte (§4)", async (tt) => {
   const ok = { kind: "paxos" as const, at };
   tt.equal(decodeLeader(sector, 512, ok).ownerId, 17);
   tt.throws(() => decodeLeader(sector, 512, { kind: "delta", at }), {
-    code: "ERR_BAD_MAGIC", details: { field: "magic", offset: 4608 }, message: /0x06152010.*0x12212010.*byte 4608/,
+    code: "ERR_BAD_MAGIC",
+    details: { field: "magic", offset: 4608 },
+    message: /0x06152010.*0x12212010.*byte 4608/,
   });
   tt.throws(() => decodeLeader(sector, 512, { ...ok, spaceName: "other" }), { code: "ERR_NAME_MISMATCH", details: { field: "spaceName", offset: 4608 + 56 } });
   tt.throws(() => decodeLeader(sector, 512, { ...ok, resourceName: "other" }), { code: "ERR_NAME_MISMATCH", details: { field: "resourceName" } });
@@ -122,15 +203,30 @@ t.test("leader validation names field and byte (§4)", async (tt) => {
   tt.throws(() => decodeLeader(corrupt, 512, ok), { code: "ERR_BAD_CHECKSUM", details: { field: "checksum", offset: 4608 + 168 } });
   tt.equal(decodeLeader(corrupt, 512, { ...ok, verifyChecksum: false }).ownerId, 17);
   const inspection = inspectLeader(corrupt, 512, { ...ok, spaceName: "x" });
-  tt.same(inspection.problems.map((p) => p.code), ["ERR_NAME_MISMATCH", "ERR_BAD_CHECKSUM"], "inspect lists all problems without throwing");
+  tt.same(
+    inspection.problems.map((p) => p.code),
+    ["ERR_NAME_MISMATCH", "ERR_BAD_CHECKSUM"],
+    "inspect lists all problems without throwing",
+  );
   const cleared = encodeLeader({ ...fullLeader(), magic: PAXOS_DISK_CLEAR });
   tt.throws(() => decodeLeader(cleared, 0, { kind: "paxos" }), { code: "ERR_LEASE_CLEARED" });
   const huge = encodeLeader(fullLeader());
   new DataView(huge.buffer).setBigUint64(32, BIG, true);
-  tt.same(inspectLeader(huge, 0, { kind: "paxos" }).problems.map((p) => [p.code, p.field]), [["ERR_BAD_CHECKSUM", "checksum"], ["ERR_FIELD_RANGE", "owner_id"]], "inspect reports range problems without throwing");
+  tt.same(
+    inspectLeader(huge, 0, { kind: "paxos" }).problems.map((p) => [p.code, p.field]),
+    [
+      ["ERR_BAD_CHECKSUM", "checksum"],
+      ["ERR_FIELD_RANGE", "owner_id"],
+    ],
+    "inspect reports range problems without throwing",
+  );
   const hugeSum = huge.slice();
   new DataView(hugeSum.buffer).setUint32(168, leaderChecksum(hugeSum), true);
-  tt.throws(() => decodeLeader(hugeSum, 0, { kind: "paxos", at: 0 }), { code: "ERR_FIELD_RANGE", details: { field: "owner_id", offset: 32 } }, "valid checksum, host id above 2^53: refused, not rounded");
+  tt.throws(
+    () => decodeLeader(hugeSum, 0, { kind: "paxos", at: 0 }),
+    { code: "ERR_FIELD_RANGE", details: { field: "owner_id", offset: 32 } },
+    "valid checksum, host id above 2^53: refused, not rounded",
+  );
   const wrongMagicHuge = huge.slice();
   wrongMagicHuge[0] = 0;
   tt.throws(() => decodeLeader(wrongMagicHuge, 0, { kind: "paxos" }), { code: "ERR_BAD_MAGIC" }, "magic checked before ranges");
@@ -139,7 +235,21 @@ t.test("leader validation names field and byte (§4)", async (tt) => {
 });
 
 t.test("delta sector and host bitmap (§5.1, §5.5)", async (tt) => {
-  const rec: LeaderRecord = { ...emptyLeader(), magic: DELTA_DISK_MAGIC, version: DELTA_DISK_VERSION, flags: 0x10, sectorSize: 4096, maxHosts: 1, ownerId: 3, ownerGeneration: 2n, spaceName: "LS", resourceName: "host", timestamp: 99n, ioTimeout: 10, writeId: BIG };
+  const rec: LeaderRecord = {
+    ...emptyLeader(),
+    magic: DELTA_DISK_MAGIC,
+    version: DELTA_DISK_VERSION,
+    flags: 0x10,
+    sectorSize: 4096,
+    maxHosts: 1,
+    ownerId: 3,
+    ownerGeneration: 2n,
+    spaceName: "LS",
+    resourceName: "host",
+    timestamp: 99n,
+    ioTimeout: 10,
+    writeId: BIG,
+  };
   const sector = encodeDeltaSector(rec, 4096);
   tt.equal(sector.length, 4096);
   for (const h of [1, 2, 8, 9, 2000]) setHostBit(sector, h);
@@ -155,7 +265,10 @@ t.test("delta sector and host bitmap (§5.1, §5.5)", async (tt) => {
   const decoded = decodeDeltaSector(sector, 0, { spaceName: "LS" });
   tt.same(decoded.leader, { ...rec, checksum: leaderChecksum(sector) });
   tt.same(encodeDeltaSector(decoded.leader, 4096, decoded.bitmap), sector, "round trip with bitmap");
-  tt.ok(sector.subarray(512).every((b) => b === 0), "bytes 512.. zero in a 4K sector");
+  tt.ok(
+    sector.subarray(512).every((b) => b === 0),
+    "bytes 512.. zero in a 4K sector",
+  );
   clearHostBitmap(sector);
   tt.same(hostBitsSet(sector, 2000), []);
   tt.throws(() => encodeDeltaSector(rec, 1024), { code: "ERR_BAD_GEOMETRY" });
@@ -199,11 +312,25 @@ t.test("dblock, mode block, dblock sector (§6.4, §6.5)", async (tt) => {
   tt.equal(sector[128], 1, "mode block at sector offset 128");
   tt.equal(new DataView(sector.buffer).getBigUint64(136, true), 7n, "generation at 136");
   tt.same(decodeDblockSector(sector), { dblock: back, mode: { flags: 1, generation: 7n } });
-  tt.same(encodeDblockSector(emptyDblock(), 4096).subarray(56).every((b) => b === 0), true);
+  tt.same(
+    encodeDblockSector(emptyDblock(), 4096)
+      .subarray(56)
+      .every((b) => b === 0),
+    true,
+  );
 });
 
 t.test("rindex header and entries (§8)", async (tt) => {
-  const h = { magic: RINDEX_DISK_MAGIC, version: RINDEX_DISK_VERSION, flags: 8, sectorSize: 4096, maxResources: 4096, unused: 0, rxOffset: 8 * MiB, lockspaceName: "LS" };
+  const h = {
+    magic: RINDEX_DISK_MAGIC,
+    version: RINDEX_DISK_VERSION,
+    flags: 8,
+    sectorSize: 4096,
+    maxResources: 4096,
+    unused: 0,
+    rxOffset: 8 * MiB,
+    lockspaceName: "LS",
+  };
   const bytes = encodeRindexHeader(h);
   tt.equal(bytes.length, 80);
   tt.same(decodeRindexHeader(bytes, 0, { at: 8 * MiB, lockspaceName: "LS" }), h);

@@ -4,9 +4,24 @@
 // Every on-disk state is built directly with core's encoders; what was committed is read back.
 import t, { type Test } from "tap";
 import {
-  LeaseError, MemoryDevice, PaxosDisk, PaxosLease, SanlockResult, SeededRandom, VirtualClock,
-  decodeDblockSector, emptyDblock, emptyModeBlock, encodeDblockSector, readLeaderFields, runBallot, writeLeader,
-  type BlockDevice, type Dblock, type LeaderRecord, type PaxosHost,
+  LeaseError,
+  MemoryDevice,
+  PaxosDisk,
+  PaxosLease,
+  SanlockResult,
+  SeededRandom,
+  VirtualClock,
+  decodeDblockSector,
+  emptyDblock,
+  emptyModeBlock,
+  encodeDblockSector,
+  readLeaderFields,
+  runBallot,
+  writeLeader,
+  type BlockDevice,
+  type Dblock,
+  type LeaderRecord,
+  type PaxosHost,
 } from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
@@ -18,7 +33,11 @@ const SECTOR = 512;
 const US = { hostId: 1, generation: 1n };
 const START = 1000;
 
-interface Value { inp: number; inp2: bigint; inp3: bigint }
+interface Value {
+  inp: number;
+  inp2: bigint;
+  inp3: bigint;
+}
 const A: Value = { inp: 7, inp2: 70n, inp3: 700n };
 const B: Value = { inp: 8, inp2: 80n, inp3: 800n };
 const C: Value = { inp: 9, inp2: 90n, inp3: 900n };
@@ -65,16 +84,29 @@ function valueIn(d: Dblock): Value {
 
 function host(clock: VirtualClock): PaxosHost {
   return {
-    lockspace: "LS", hostId: US.hostId, generation: US.generation, ioTimeout: 1, clock, random: new SeededRandom(3),
+    lockspace: "LS",
+    hostId: US.hostId,
+    generation: US.generation,
+    ioTimeout: 1,
+    clock,
+    random: new SeededRandom(3),
     liveness: { snapshot: () => undefined, isSharedHolderAlive: () => true },
-    readDeltaRecord: async () => { throw new Error("no owner to check: the leader is free"); },
+    readDeltaRecord: async () => {
+      throw new Error("no owner to check: the leader is free");
+    },
   };
 }
 
 /** An exclusive acquire by us of the lease on `device`; resolves to the error or undefined. */
 async function acquireBy(device: BlockDevice, clock = new VirtualClock(START)): Promise<{ err: unknown; lease: PaxosLease }> {
   const lease = new PaxosLease(host(clock), { resource: "R", device, offset: AREA });
-  const err = await drive(clock, lease.acquire().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    lease.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   return { err, lease };
 }
 
@@ -114,88 +146,138 @@ t.test("(a) a single accepted value in another host's dblock is adopted, not our
 t.test("(a) our own slot never contributes: our phase-1 write clears what an earlier ballot of ours accepted", async (t) => {
   // Our slot holds a value we accepted in an earlier, aborted ballot for this lver (ballot 1);
   // host 5 accepted C at ballot 5. Our phase 1 rewrites our slot with bal = inp = 0: C is adopted.
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 1, accepted(1n, A));
-    putDblock(dev, 5, accepted(5n, C));
-  }, C);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 1, accepted(1n, A));
+      putDblock(dev, 5, accepted(5n, C));
+    },
+    C,
+  );
 });
 
 t.test("(b) two accepted values: the higher bal wins, in the lower host slot", async (t) => {
   // host 2 accepted A at ballot 2002, host 4 accepted B at ballot 4: A (first found, highest bal).
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(2002n, A));
-    putDblock(dev, 4, accepted(4n, B));
-  }, A);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(2002n, A));
+      putDblock(dev, 4, accepted(4n, B));
+    },
+    A,
+  );
 });
 
 t.test("(b) two accepted values: the higher bal wins, in the higher host slot", async (t) => {
   // host 2 accepted A at ballot 2, host 4 accepted B at ballot 2004: B (last found, highest bal).
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(2n, A));
-    putDblock(dev, 4, accepted(2004n, B));
-  }, B);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(2n, A));
+      putDblock(dev, 4, accepted(2004n, B));
+    },
+    B,
+  );
 });
 
 t.test("(b) three accepted values: the highest bal wins when it is in the middle slot", async (t) => {
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(2n, A));
-    putDblock(dev, 3, accepted(4003n, C));
-    putDblock(dev, 4, accepted(2004n, B));
-  }, C);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(2n, A));
+      putDblock(dev, 3, accepted(4003n, C));
+      putDblock(dev, 4, accepted(2004n, B));
+    },
+    C,
+  );
 });
 
 t.test("(b) the higher bal wins whatever the value: the same values with the bals swapped", async (t) => {
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(2002n, B));
-    putDblock(dev, 4, accepted(4n, A));
-  }, B);
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(2n, B));
-    putDblock(dev, 4, accepted(2004n, A));
-  }, A);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(2002n, B));
+      putDblock(dev, 4, accepted(4n, A));
+    },
+    B,
+  );
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(2n, B));
+      putDblock(dev, 4, accepted(2004n, A));
+    },
+    A,
+  );
 });
 
 t.test("(c) equal bal: the candidate is replaced only by a strictly greater bal, so the lower host_id wins", async (t) => {
   // Not produced by sanlock itself (bal ≡ host_id mod max_hosts), but the rule is docs/algorithms.md §4.6 step 2.7.
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(6n, A));
-    putDblock(dev, 4, accepted(6n, B));
-  }, A);
-  await expectCommitted(t, (dev) => {
-    putDblock(dev, 2, accepted(6n, B));
-    putDblock(dev, 4, accepted(6n, A));
-  }, B);
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(6n, A));
+      putDblock(dev, 4, accepted(6n, B));
+    },
+    A,
+  );
+  await expectCommitted(
+    t,
+    (dev) => {
+      putDblock(dev, 2, accepted(6n, B));
+      putDblock(dev, 4, accepted(6n, A));
+    },
+    B,
+  );
 });
 
 t.test("(c) blocks without a value are no candidates: inp 0, bal 0, or an older lver", async (t) => {
   // Lease at lver 5, free: the ballot is for lver 6.
   const history = (dev: MemoryDevice): void => putLeader(dev, { lver: 5n, ownerId: 4, ownerGeneration: 2n, timestamp: 0n, writeId: 4n });
   // inp set but bal 0 (skipped and logged by sanlock), bal set but inp 0, and a value of lver 5.
-  await expectCommitted(t, (dev) => {
-    history(dev);
-    putDblock(dev, 2, { mbal: 2n, bal: 0n, ...A, lver: 6n });
-    putDblock(dev, 3, { mbal: 3n, bal: 3n, inp: 0, inp2: 0n, inp3: 0n, lver: 6n });
-    putDblock(dev, 4, accepted(4n, B, 5n));
-  }, OWN, 6n);
+  await expectCommitted(
+    t,
+    (dev) => {
+      history(dev);
+      putDblock(dev, 2, { mbal: 2n, bal: 0n, ...A, lver: 6n });
+      putDblock(dev, 3, { mbal: 3n, bal: 3n, inp: 0, inp2: 0n, inp3: 0n, lver: 6n });
+      putDblock(dev, 4, accepted(4n, B, 5n));
+    },
+    OWN,
+    6n,
+  );
   // A value of the current instance beats a higher bal of the previous one.
-  await expectCommitted(t, (dev) => {
-    history(dev);
-    putDblock(dev, 2, accepted(2n, A, 6n));
-    putDblock(dev, 4, accepted(2004n, B, 5n));
-  }, A, 6n);
+  await expectCommitted(
+    t,
+    (dev) => {
+      history(dev);
+      putDblock(dev, 2, accepted(2n, A, 6n));
+      putDblock(dev, 4, accepted(2004n, B, 5n));
+    },
+    A,
+    6n,
+  );
 });
 
 // ---- runBallot itself: reads, aborts -------------------------------------------------------
 
-interface Op { op: "read" | "write"; offset: number; length: number }
+interface Op {
+  op: "read" | "write";
+  offset: number;
+  length: number;
+}
 
 /** Logs every I/O; `afterWrite` runs after a write has reached the memory device. */
 class HookDevice implements BlockDevice {
   readonly ops: Op[] = [];
   afterWrite: ((offset: number) => void) | undefined;
   constructor(readonly inner: MemoryDevice) {}
-  get sectorSize(): number { return this.inner.sectorSize; }
-  size(): Promise<number> { return this.inner.size(); }
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.inner.size();
+  }
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.ops.push({ op: "read", offset, length });
     return this.inner.read(offset, length);
@@ -205,7 +287,9 @@ class HookDevice implements BlockDevice {
     await this.inner.write(offset, data);
     this.afterWrite?.(offset);
   }
-  close(): Promise<void> { return this.inner.close(); }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /** After our `nth` write of our own dblock sector has landed, run `inject` (once). */
@@ -221,10 +305,22 @@ async function ballot(dev: HookDevice, mbal: bigint, lver = 1n): Promise<ReturnT
   const disk = new PaxosDisk("LS", { resource: "R", device: dev, offset: AREA }, US.hostId, 1, clock);
   await drive(clock, disk.detect());
   dev.ops.length = 0;
-  return drive(clock, runBallot({
-    disk, clock, hostId: US.hostId, generation: US.generation, numHosts: 2000, maxHosts: 2000, lver, mbal,
-    mode: emptyModeBlock(), sharedHolders: new Map(), variant: "none",
-  }));
+  return drive(
+    clock,
+    runBallot({
+      disk,
+      clock,
+      hostId: US.hostId,
+      generation: US.generation,
+      numHosts: 2000,
+      maxHosts: 2000,
+      lver,
+      mbal,
+      mode: emptyModeBlock(),
+      sharedHolders: new Map(),
+      variant: "none",
+    }),
+  );
 }
 
 t.test("a decided ballot: phase-1 write, read, phase-2 write, read (the phase-2 read is done)", async (t) => {
@@ -233,12 +329,16 @@ t.test("a decided ballot: phase-1 write, read, phase-2 write, read (the phase-2 
   const outcome = await ballot(dev, 2001n);
   t.equal(outcome.kind, "decided", "decided");
   if (outcome.kind === "decided") t.same(valueIn(outcome.dblock), A, "the accepted value of host 3 is decided");
-  t.same(dev.ops, [
-    { op: "write", offset: slotOffset(1), length: SECTOR },
-    { op: "read", offset: AREA, length: MiB },
-    { op: "write", offset: slotOffset(1), length: SECTOR },
-    { op: "read", offset: AREA, length: MiB },
-  ], "two dblock reads of sectors 0..2047, one after each write");
+  t.same(
+    dev.ops,
+    [
+      { op: "write", offset: slotOffset(1), length: SECTOR },
+      { op: "read", offset: AREA, length: MiB },
+      { op: "write", offset: slotOffset(1), length: SECTOR },
+      { op: "read", offset: AREA, length: MiB },
+    ],
+    "two dblock reads of sectors 0..2047, one after each write",
+  );
 });
 
 t.test("phase 1: a larger mbal aborts (-213) before any phase-2 write; a larger lver aborts (-212)", async (t) => {
@@ -250,8 +350,16 @@ t.test("phase 1: a larger mbal aborts (-213) before any phase-2 write; a larger 
     t.equal(outcome.error.result, SanlockResult.DBLOCK_MBAL, "-213");
     t.equal(outcome.written.bal, 0n, "what we left on disk is the phase-1 block");
   }
-  t.same(dev.ops.map((o) => o.op), ["write", "read"], "no phase-2 write");
-  t.same(dblockOnDisk(dev.inner, 1), { ...emptyDblock(), mbal: 2001n, lver: 1n, checksum: dblockOnDisk(dev.inner, 1).checksum }, "our sector: the phase-1 block");
+  t.same(
+    dev.ops.map((o) => o.op),
+    ["write", "read"],
+    "no phase-2 write",
+  );
+  t.same(
+    dblockOnDisk(dev.inner, 1),
+    { ...emptyDblock(), mbal: 2001n, lver: 1n, checksum: dblockOnDisk(dev.inner, 1).checksum },
+    "our sector: the phase-1 block",
+  );
 
   const newer = new HookDevice(freshDevice());
   putDblock(newer.inner, 3, { mbal: 3n, lver: 2n });
@@ -274,7 +382,11 @@ t.test("phase 2: a larger mbal written after our phase-1 read aborts the ballot 
     t.equal(outcome.written.bal, 2001n, "what we left on disk is the phase-2 block");
     t.same(valueIn(outcome.written), OWN, "with our own value");
   }
-  t.same(dev.ops.map((o) => o.op), ["write", "read", "write", "read"], "the phase-2 read found it");
+  t.same(
+    dev.ops.map((o) => o.op),
+    ["write", "read", "write", "read"],
+    "the phase-2 read found it",
+  );
 });
 
 t.test("phase 2: a larger lver written after our phase-1 read aborts the ballot at the phase-2 read", async (t) => {

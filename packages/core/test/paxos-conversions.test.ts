@@ -5,9 +5,22 @@
 // watcher wrongly thinks dead keeps its mark.
 import t from "tap";
 import {
-  DBLOCK_FL_RELEASED, LeaseError, MBLOCK_SHARED, MemoryDevice, PaxosLease, SeededRandom, VirtualClock,
-  decodeDblockSector, encodeDblockSector, encodeLeader, readLeaderFields,
-  type BlockDevice, type DeltaRecordView, type HostLiveness, type HostStatusEntry, type PaxosHost,
+  DBLOCK_FL_RELEASED,
+  LeaseError,
+  MBLOCK_SHARED,
+  MemoryDevice,
+  PaxosLease,
+  SeededRandom,
+  VirtualClock,
+  decodeDblockSector,
+  encodeDblockSector,
+  encodeLeader,
+  readLeaderFields,
+  type BlockDevice,
+  type DeltaRecordView,
+  type HostLiveness,
+  type HostStatusEntry,
+  type PaxosHost,
 } from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
@@ -24,11 +37,22 @@ class FaultyDevice implements BlockDevice {
   /** Runs after each successful write reached the memory (to inject other hosts' writes). */
   afterWrite: (offset: number) => void = () => undefined;
   writes: number[] = [];
-  constructor(readonly mem: MemoryDevice, private readonly clock: VirtualClock) {}
-  get sectorSize(): number { return this.mem.sectorSize; }
-  size(): Promise<number> { return this.mem.size(); }
-  read(offset: number, length: number): Promise<Uint8Array> { return this.mem.read(offset, length); }
-  close(): Promise<void> { return this.mem.close(); }
+  constructor(
+    readonly mem: MemoryDevice,
+    private readonly clock: VirtualClock,
+  ) {}
+  get sectorSize(): number {
+    return this.mem.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.mem.size();
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.mem.read(offset, length);
+  }
+  close(): Promise<void> {
+    return this.mem.close();
+  }
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.writes.push(offset);
     const fate = this.fate(offset);
@@ -43,8 +67,14 @@ class FaultyDevice implements BlockDevice {
 
 const alwaysAlive: HostLiveness = { snapshot: () => undefined, isSharedHolderAlive: () => true };
 
-function host(clock: VirtualClock, hostId: number, liveness: HostLiveness = alwaysAlive,
-  readDeltaRecord: (id: number) => Promise<DeltaRecordView> = async () => { throw new Error("not used"); }): PaxosHost {
+function host(
+  clock: VirtualClock,
+  hostId: number,
+  liveness: HostLiveness = alwaysAlive,
+  readDeltaRecord: (id: number) => Promise<DeltaRecordView> = async () => {
+    throw new Error("not used");
+  },
+): PaxosHost {
   return { lockspace: "LS", hostId, generation: 1n, ioTimeout: IO_TIMEOUT, clock, random: new SeededRandom(hostId), liveness, readDeltaRecord };
 }
 
@@ -58,7 +88,11 @@ function setup(): { mem: MemoryDevice; clock: VirtualClock; dev: FaultyDevice } 
 const slotOffset = (hostId: number): number => (hostId + 1) * SECTOR;
 const slotOf = (mem: MemoryDevice, hostId: number) => decodeDblockSector(mem.contents, slotOffset(hostId));
 const leaderOf = (mem: MemoryDevice) => readLeaderFields(mem.contents, 0);
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 const isShared = (mem: MemoryDevice, hostId: number): boolean => (slotOf(mem, hostId).mode.flags & MBLOCK_SHARED) !== 0;
 
 t.test("ex→sh: the shared mark cannot be written → still exclusive, leader untouched", async (t) => {
@@ -193,8 +227,16 @@ t.test("no acquire writes a mark while an earlier write of our sector may still 
 
 function entry(hostId: number, timestamp: bigint, ownerGeneration: bigint): HostStatusEntry {
   return {
-    hostId, firstCheck: 100, lastCheck: 400, lastLive: 100, lastReq: 0, ownerId: hostId, ownerGeneration,
-    ownerName: "h", ioTimeout: IO_TIMEOUT, timestamp,
+    hostId,
+    firstCheck: 100,
+    lastCheck: 400,
+    lastLive: 100,
+    lastReq: 0,
+    ownerId: hostId,
+    ownerGeneration,
+    ownerName: "h",
+    ioTimeout: IO_TIMEOUT,
+    timestamp,
   };
 }
 
@@ -224,7 +266,10 @@ t.test("a shared holder whose host_id is free or newer is dead without waiting",
     const { mem, clock } = setup();
     await drive(clock, new PaxosLease(host(clock, 2), { resource: "R", device: mem, offset: 0 }).acquire({ shared: true }));
     const view: HostLiveness = { snapshot: (h) => entry(h, 800n, 1n), isSharedHolderAlive: () => false };
-    const taker = new PaxosLease(host(clock, 1, view, async () => record), { resource: "R", device: mem, offset: 0 });
+    const taker = new PaxosLease(
+      host(clock, 1, view, async () => record),
+      { resource: "R", device: mem, offset: 0 },
+    );
     await drive(clock, taker.acquire());
     t.equal(taker.mode, "exclusive", `record ts ${record.timestamp} gen ${record.ownerGeneration}: holder dead`);
     t.notOk(isShared(mem, 2));

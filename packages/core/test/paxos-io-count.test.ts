@@ -3,9 +3,19 @@
 // BlockDevice wrapper, and what each write leaves on disk.
 import t from "tap";
 import {
-  DBLOCK_FL_RELEASED, MemoryDevice, PaxosLease, SeededRandom, VirtualClock,
-  decodeDblockSector, geometryFor, readLeaderFields, writeLeader,
-  type BlockDevice, type Dblock, type LeaderRecord, type PaxosHost,
+  DBLOCK_FL_RELEASED,
+  MemoryDevice,
+  PaxosLease,
+  SeededRandom,
+  VirtualClock,
+  decodeDblockSector,
+  geometryFor,
+  readLeaderFields,
+  writeLeader,
+  type BlockDevice,
+  type Dblock,
+  type LeaderRecord,
+  type PaxosHost,
 } from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
@@ -15,14 +25,23 @@ const SECTOR = 512;
 const G512 = geometryFor(SECTOR, MiB);
 const START = 1000;
 
-interface Op { op: "read" | "write"; offset: number; length: number; data?: Uint8Array }
+interface Op {
+  op: "read" | "write";
+  offset: number;
+  length: number;
+  data?: Uint8Array;
+}
 
 /** Logs every read and write (the copy of written bytes is kept). */
 class CountingDevice implements BlockDevice {
   readonly ops: Op[] = [];
   constructor(readonly inner: MemoryDevice) {}
-  get sectorSize(): number { return this.inner.sectorSize; }
-  size(): Promise<number> { return this.inner.size(); }
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.inner.size();
+  }
   read(offset: number, length: number): Promise<Uint8Array> {
     this.ops.push({ op: "read", offset, length });
     return this.inner.read(offset, length);
@@ -31,7 +50,9 @@ class CountingDevice implements BlockDevice {
     this.ops.push({ op: "write", offset, length: data.length, data: data.slice() });
     return this.inner.write(offset, data);
   }
-  close(): Promise<void> { return this.inner.close(); }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
   /** The log without the written bytes, then cleared. */
   take(): Op[] {
     const out = this.ops.map(({ op, offset, length }) => ({ op, offset, length }));
@@ -49,9 +70,16 @@ function setup(numHosts?: number): { mem: MemoryDevice; dev: CountingDevice } {
 
 function host(clock: VirtualClock): PaxosHost {
   return {
-    lockspace: "LS", hostId: 1, generation: 3n, ioTimeout: 1, clock, random: new SeededRandom(1),
+    lockspace: "LS",
+    hostId: 1,
+    generation: 3n,
+    ioTimeout: 1,
+    clock,
+    random: new SeededRandom(1),
     liveness: { snapshot: () => undefined, isSharedHolderAlive: () => true },
-    readDeltaRecord: async () => { throw new Error("no owner check on a free lease"); },
+    readDeltaRecord: async () => {
+      throw new Error("no owner check on a free lease");
+    },
   };
 }
 

@@ -1,25 +1,52 @@
 // Failure paths of paxos leases: timed-out I/O, num_hosts limits, retraction.
 import t from "tap";
-import { LeaseError, MemoryDevice, PaxosLease, SeededRandom, VirtualClock, DBLOCK_FL_RELEASED, decodeDblockSector, readLeaderFields, type BlockDevice, type PaxosHost } from "../src/index.js";
+import {
+  LeaseError,
+  MemoryDevice,
+  PaxosLease,
+  SeededRandom,
+  VirtualClock,
+  DBLOCK_FL_RELEASED,
+  decodeDblockSector,
+  readLeaderFields,
+  type BlockDevice,
+  type PaxosHost,
+} from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
 const MiB = 1048576;
 
 function host(clock: VirtualClock, hostId: number): PaxosHost {
   return {
-    lockspace: "LS", hostId, generation: 1n, ioTimeout: 2, clock, random: new SeededRandom(hostId),
+    lockspace: "LS",
+    hostId,
+    generation: 1n,
+    ioTimeout: 2,
+    clock,
+    random: new SeededRandom(hostId),
     liveness: { snapshot: () => undefined, isSharedHolderAlive: () => true },
-    readDeltaRecord: async () => { throw new Error("not used"); },
+    readDeltaRecord: async () => {
+      throw new Error("not used");
+    },
   };
 }
 
 /** Device whose writes at chosen offsets never complete (a stalled I/O that may land later). */
 class StallingDevice implements BlockDevice {
   readonly stalledWrites: number[] = [];
-  constructor(private readonly inner: MemoryDevice, private readonly stallWrite: (offset: number, nth: number) => boolean) {}
-  get sectorSize(): number { return this.inner.sectorSize; }
-  size(): Promise<number> { return this.inner.size(); }
-  read(offset: number, length: number): Promise<Uint8Array> { return this.inner.read(offset, length); }
+  constructor(
+    private readonly inner: MemoryDevice,
+    private readonly stallWrite: (offset: number, nth: number) => boolean,
+  ) {}
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.inner.read(offset, length);
+  }
   private writes = 0;
   write(offset: number, data: Uint8Array): Promise<void> {
     this.writes++;
@@ -29,7 +56,9 @@ class StallingDevice implements BlockDevice {
     }
     return this.inner.write(offset, data);
   }
-  close(): Promise<void> { return this.inner.close(); }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 t.test("a phase-2 write that times out fails the acquire (-202 path) and retracts our dblock", async (t) => {
@@ -40,7 +69,13 @@ t.test("a phase-2 write that times out fails the acquire (-202 path) and retract
   const clock = new VirtualClock(500);
   const lease = new PaxosLease(host(clock, 1), { resource: "R", device: dev, offset: 0 });
   const start = clock.now();
-  const err = await drive(clock, lease.acquire().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    lease.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(err instanceof LeaseError && err.result === -211, `phase-2 failure reported (${String(err)})`);
   t.ok(clock.now() - start >= 2, "waited the io_timeout for the stalled write");
   t.equal(readLeaderFields(mem.contents, 0).timestamp, 0n, "leader never written");
@@ -58,7 +93,13 @@ t.test("num_hosts committed by an acquire limits who may use the lease", async (
   t.equal(readLeaderFields(mem.contents, 0).numHosts, 4);
   await drive(clock, one.release());
   const five = new PaxosLease(host(clock, 5), { resource: "R", device: mem, offset: 0 });
-  const err = await drive(clock, five.acquire().then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    five.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(err instanceof LeaseError && err.result === -228, "host_id 5 > num_hosts 4: -228");
 });
 
@@ -67,9 +108,21 @@ t.test("required lver and a cleared lease are refused", async (t) => {
   placeResource(mem, 0, "R");
   const clock = new VirtualClock(500);
   const lease = new PaxosLease(host(clock, 1), { resource: "R", device: mem, offset: 0 });
-  const wrong = await drive(clock, lease.acquire({ requiredLver: 3n }).then(() => undefined, (e: unknown) => e));
+  const wrong = await drive(
+    clock,
+    lease.acquire({ requiredLver: 3n }).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(wrong instanceof LeaseError && wrong.result === -240, "lver 0 is not the required 3: -240");
   new DataView(mem.contents.buffer).setUint32(0, 0x11282016, true);
-  const cleared = await drive(clock, lease.acquire().then(() => undefined, (e: unknown) => e));
+  const cleared = await drive(
+    clock,
+    lease.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(cleared instanceof LeaseError && cleared.result === -223, "cleared lease: no lease (-223)");
 });

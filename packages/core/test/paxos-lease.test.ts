@@ -2,8 +2,20 @@
 // scenarios S and T) are reproduced, and the acquire rules hold between hosts.
 import t from "tap";
 import {
-  DeltaLease, LeaseError, MemoryDevice, PaxosLease, SeededRandom, VirtualClock,
-  readResourceOwners, requestResource, examineRequest, ForceMode, buildResourceArea, geometryFor, type HostLiveness, type PaxosHost,
+  DeltaLease,
+  LeaseError,
+  MemoryDevice,
+  PaxosLease,
+  SeededRandom,
+  VirtualClock,
+  readResourceOwners,
+  requestResource,
+  examineRequest,
+  ForceMode,
+  buildResourceArea,
+  geometryFor,
+  type HostLiveness,
+  type PaxosHost,
 } from "../src/index.js";
 import { ScriptedClock, drive, loadVector, lockspaceDevice, placeResource } from "./delta-harness.js";
 
@@ -14,9 +26,16 @@ const nobodyObserved: HostLiveness = { snapshot: () => undefined, isSharedHolder
 
 function scriptedHost(clock: ScriptedClock, hostId = 1, generation = 1n): PaxosHost {
   return {
-    lockspace: "LS", hostId, generation, ioTimeout: 1, clock, random: new SeededRandom(hostId),
+    lockspace: "LS",
+    hostId,
+    generation,
+    ioTimeout: 1,
+    clock,
+    random: new SeededRandom(hostId),
     liveness: nobodyObserved,
-    readDeltaRecord: async () => { throw new Error("no lockspace in this replay"); },
+    readDeltaRecord: async () => {
+      throw new Error("no lockspace in this replay");
+    },
   };
 }
 
@@ -32,7 +51,12 @@ t.test("scenario S: exclusive acquire, release, reacquire, request match sanlock
   await lease.acquire();
   t.same(dev.contents.slice(MiB, MiB + 1536), loadVector("res-512-ex-reacquired.bin"), "lver 2, mbal 2001");
   const requested = await requestResource({
-    lockspace: "LS", location: lease.location, hostId: 1, ioTimeout: 1, clock, forceMode: ForceMode.GRACEFUL,
+    lockspace: "LS",
+    location: lease.location,
+    hostId: 1,
+    ioTimeout: 1,
+    clock,
+    forceMode: ForceMode.GRACEFUL,
   });
   t.same(requested, { notifyHostId: 1, lver: 3n });
   t.same(dev.contents.slice(MiB, MiB + 1536), loadVector("res-512-requested.bin"), "request record lver 3, graceful");
@@ -78,7 +102,14 @@ t.test("scenario T: two shared holders and a request on another host's lease", a
   clock.current = 1077;
   await new PaxosLease(hostA, { resource: "RES_SH", device: dev, offset: 2 * MiB }).acquire({ shared: true });
   t.same(dev.contents.slice(2 * MiB, 2 * MiB + 2048), loadVector("two-res-sh-both.bin"), "both shared marks, leader lver 2 free");
-  const out = await requestResource({ lockspace: "LS", location: { resource: "RES_REQ", device: dev, offset: 3 * MiB }, hostId: 1, ioTimeout: 1, clock, forceMode: ForceMode.GRACEFUL });
+  const out = await requestResource({
+    lockspace: "LS",
+    location: { resource: "RES_REQ", device: dev, offset: 3 * MiB },
+    hostId: 1,
+    ioTimeout: 1,
+    clock,
+    forceMode: ForceMode.GRACEFUL,
+  });
   t.equal(out.notifyHostId, 2, "requester must notify the owner, host 2");
   t.same(dev.contents.slice(3 * MiB, 3 * MiB + 2048), loadVector("two-res-requested.bin"));
   clock.current = 1078;
@@ -98,16 +129,26 @@ async function joinHosts(clock: VirtualClock, dev: MemoryDevice, names: string[]
   const hosts = names.map((name, i): LiveHost => {
     const delta = new DeltaLease({ lockspace: "LS", hostId: i + 1, hostName: name, ioTimeout: 1, device: dev, offset: 0, clock });
     const host: PaxosHost = {
-      lockspace: "LS", hostId: i + 1, generation: 0n, ioTimeout: 1, clock, random: new SeededRandom(i + 7),
+      lockspace: "LS",
+      hostId: i + 1,
+      generation: 0n,
+      ioTimeout: 1,
+      clock,
+      random: new SeededRandom(i + 7),
       liveness: { snapshot: (h) => delta.status.snapshot(h), isSharedHolderAlive: (h, g) => delta.status.isSharedHolderAlive(h, g) },
       readDeltaRecord: (h) => delta.readHostRecord(h),
     };
     return { delta, host, stop: false, loop: undefined };
   });
-  await drive(clock, Promise.all(hosts.map(async (h) => {
-    const joined = await h.delta.acquire();
-    h.host.generation = joined.generation;
-  })));
+  await drive(
+    clock,
+    Promise.all(
+      hosts.map(async (h) => {
+        const joined = await h.delta.acquire();
+        h.host.generation = joined.generation;
+      }),
+    ),
+  );
   for (const h of hosts) {
     h.loop = (async () => {
       while (!h.stop) {
@@ -126,7 +167,11 @@ async function stopAll(clock: VirtualClock, hosts: LiveHost[]): Promise<void> {
   await drive(clock, Promise.all(hosts.map((h) => h.loop)));
 }
 
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 function ioTimeoutOneLockspace(): MemoryDevice {
   const dev = lockspaceDevice(6 * MiB);
@@ -162,7 +207,11 @@ t.test("two hosts acquiring a free lease at once: exactly one wins", async (t) =
   t.equal(winners, 1, "one exclusive owner");
   const owners = await drive(clock, readResourceOwners("LS", { resource: "R", device: dev, offset: MiB }, clock, 1));
   const winner = leases.findIndex((l) => l.mode === "exclusive");
-  t.same(owners.map((o) => o.hostId), [winner + 1], "the leader names the winner");
+  t.same(
+    owners.map((o) => o.hostId),
+    [winner + 1],
+    "the leader names the winner",
+  );
   await stopAll(clock, hosts);
 });
 
@@ -219,10 +268,18 @@ t.test("exclusive acquire fails with EAGAIN while a live host holds it shared; c
   await drive(clock, la.convert("exclusive"));
   t.equal(la.mode, "exclusive");
   const exOwners = await drive(clock, readResourceOwners("LS", la.location, clock, 1));
-  t.same(exOwners.map((o) => [o.hostId, o.shared]), [[1, false]], "exclusive owner, no shared marks");
+  t.same(
+    exOwners.map((o) => [o.hostId, o.shared]),
+    [[1, false]],
+    "exclusive owner, no shared marks",
+  );
   await drive(clock, la.convert("shared"));
   const shOwners = await drive(clock, readResourceOwners("LS", la.location, clock, 1));
-  t.same(shOwners.map((o) => [o.hostId, o.shared]), [[1, true]], "back to shared, leader free");
+  t.same(
+    shOwners.map((o) => [o.hostId, o.shared]),
+    [[1, true]],
+    "back to shared, leader free",
+  );
   await stopAll(clock, [a!, b!]);
 });
 

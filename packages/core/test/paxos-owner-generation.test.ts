@@ -8,10 +8,28 @@
 //   owner gone         a delta record at a NEWER generation means gone, an OLDER one does not.
 import t from "tap";
 import {
-  LeaseError, MemoryDevice, PaxosDisk, PaxosLease, SanlockResult, SeededRandom, VirtualClock,
-  decideOwnerGone, decodeDblockSector, emptyDblock, encodeDblockSector, freeLeaderIfOurs, hostDeadSeconds,
-  readLeaderFields, releaseLeader, writeLeader,
-  type Dblock, type DeltaRecordView, type HostLiveness, type LeaderRecord, type OwnerVerdict, type PaxosHost,
+  LeaseError,
+  MemoryDevice,
+  PaxosDisk,
+  PaxosLease,
+  SanlockResult,
+  SeededRandom,
+  VirtualClock,
+  decideOwnerGone,
+  decodeDblockSector,
+  emptyDblock,
+  encodeDblockSector,
+  freeLeaderIfOurs,
+  hostDeadSeconds,
+  readLeaderFields,
+  releaseLeader,
+  writeLeader,
+  type Dblock,
+  type DeltaRecordView,
+  type HostLiveness,
+  type LeaderRecord,
+  type OwnerVerdict,
+  type PaxosHost,
 } from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
@@ -60,7 +78,13 @@ interface Probe {
 
 function host(clock: VirtualClock, generation: bigint, readDeltaRecord: (hostId: number) => Promise<DeltaRecordView>, probe: Probe): PaxosHost {
   return {
-    lockspace: "LS", hostId: 1, generation, ioTimeout: 1, clock, random: new SeededRandom(5), liveness: nobodyWatched,
+    lockspace: "LS",
+    hostId: 1,
+    generation,
+    ioTimeout: 1,
+    clock,
+    random: new SeededRandom(5),
+    liveness: nobodyWatched,
     readDeltaRecord: (id) => {
       probe.deltaReads.push(id);
       return readDeltaRecord(id);
@@ -68,15 +92,26 @@ function host(clock: VirtualClock, generation: bigint, readDeltaRecord: (hostId:
   };
 }
 
-const noDeltaRead = async (): Promise<DeltaRecordView> => { throw new Error("the owner-gone check must not run"); };
+const noDeltaRead = async (): Promise<DeltaRecordView> => {
+  throw new Error("the owner-gone check must not run");
+};
 
 async function acquireAs(
-  dev: MemoryDevice, generation: bigint, readDeltaRecord: (hostId: number) => Promise<DeltaRecordView> = noDeltaRead, ownerNoWait = false,
+  dev: MemoryDevice,
+  generation: bigint,
+  readDeltaRecord: (hostId: number) => Promise<DeltaRecordView> = noDeltaRead,
+  ownerNoWait = false,
 ) {
   const clock = new VirtualClock(START);
   const probe: Probe = { deltaReads: [] };
   const lease = new PaxosLease(host(clock, generation, readDeltaRecord, probe), { resource: "R", device: dev, offset: AREA });
-  const err = await drive(clock, lease.acquire({ ownerNoWait }).then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    lease.acquire({ ownerNoWait }).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   return { err, lease, probe, clock };
 }
 
@@ -85,7 +120,10 @@ const isResult = (err: unknown, result: number): boolean => err instanceof Lease
 // ---- acquire: the "ours" shortcut (docs/algorithms.md §4.3 steps 5-6) ------------------------------------------
 
 t.test("acquire: a leader naming our host_id at our generation or an older one is taken without the owner-gone check", async (t) => {
-  for (const [label, g] of [["same generation (left over by us)", 2n], ["older generation (our previous instance)", 1n]] as const) {
+  for (const [label, g] of [
+    ["same generation (left over by us)", 2n],
+    ["older generation (our previous instance)", 1n],
+  ] as const) {
     const dev = freshDevice();
     putLeader(dev, held(1, g, 3n));
     const { err, lease, probe } = await acquireAs(dev, 2n);
@@ -178,7 +216,13 @@ t.test("release: a new instance of our host_id does not free the leader of the p
   const clock = new VirtualClock(START);
   const disk = new PaxosDisk("LS", { resource: "R", device: dev, offset: AREA }, 1, 1, clock);
   const last = await drive(clock, disk.readLeader());
-  const err = await drive(clock, releaseLeader(disk, clock, 1, 2n, last).then(() => undefined, (e: unknown) => e));
+  const err = await drive(
+    clock,
+    releaseLeader(disk, clock, 1, 2n, last).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   t.ok(isResult(err, SanlockResult.RELEASE_OWNER), `owner (1, gen 1), we are gen 2: -251 (${String(err)})`);
   t.same(dev.contents.slice(AREA, AREA + SECTOR), before, "leader untouched");
   // Retraction's leader release with no attempted leader reads the leader: not ours, left alone.
@@ -193,7 +237,10 @@ t.test("release: a new instance of our host_id does not free the leader of the p
 // ---- deciding that the owner is gone (docs/algorithms.md §4.4 step 2.3) ------------------------------------------
 
 /** decideOwnerGone for a leader owned by (2, gen 5), with the delta records `records` (last repeats). */
-async function ownerCheck(records: DeltaRecordView[], ownerNoWait: boolean): Promise<{ verdict: OwnerVerdict | undefined; err: unknown; elapsed: number; reads: number }> {
+async function ownerCheck(
+  records: DeltaRecordView[],
+  ownerNoWait: boolean,
+): Promise<{ verdict: OwnerVerdict | undefined; err: unknown; elapsed: number; reads: number }> {
   const dev = freshDevice();
   putLeader(dev, held(2, 5n, 3n));
   const clock = new VirtualClock(START);
@@ -206,9 +253,25 @@ async function ownerCheck(records: DeltaRecordView[], ownerNoWait: boolean): Pro
   };
   let verdict: OwnerVerdict | undefined;
   let err: unknown;
-  await drive(clock, decideOwnerGone(cur, {
-    disk, clock, liveness: nobodyWatched, readDeltaRecord, ownIoTimeout: 1, ownerNoWait, variant: "none",
-  }).then((v) => { verdict = v; }, (e: unknown) => { err = e; }));
+  await drive(
+    clock,
+    decideOwnerGone(cur, {
+      disk,
+      clock,
+      liveness: nobodyWatched,
+      readDeltaRecord,
+      ownIoTimeout: 1,
+      ownerNoWait,
+      variant: "none",
+    }).then(
+      (v) => {
+        verdict = v;
+      },
+      (e: unknown) => {
+        err = e;
+      },
+    ),
+  );
   return { verdict, err, elapsed: clock.now() - START, reads };
 }
 

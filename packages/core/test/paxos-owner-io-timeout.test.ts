@@ -7,8 +7,19 @@
 // "gone": never before 8·(owner's io_timeout) + 60 from where the wait starts.
 import t from "tap";
 import {
-  HostStatusTable, MemoryDevice, PaxosDisk, VirtualClock, decideOwnerGone, hostDeadSeconds, ownerIoTimeout, readLeaderFields, writeLeader,
-  type DeltaRecordView, type HostLiveness, type HostStatusEntry, type OwnerVerdict,
+  HostStatusTable,
+  MemoryDevice,
+  PaxosDisk,
+  VirtualClock,
+  decideOwnerGone,
+  hostDeadSeconds,
+  ownerIoTimeout,
+  readLeaderFields,
+  writeLeader,
+  type DeltaRecordView,
+  type HostLiveness,
+  type HostStatusEntry,
+  type OwnerVerdict,
 } from "../src/index.js";
 import { drive, placeResource } from "./delta-harness.js";
 
@@ -23,18 +34,32 @@ function leaseDevice(): MemoryDevice {
   placeResource(dev, AREA, "R");
   writeLeader(dev.contents, AREA, {
     ...readLeaderFields(dev.contents, AREA),
-    ownerId: OWNER, ownerGeneration: OWNER_GEN, lver: 7n, timestamp: 500n,
-    writeId: BigInt(OWNER), writeGeneration: OWNER_GEN, writeTimestamp: 500n,
+    ownerId: OWNER,
+    ownerGeneration: OWNER_GEN,
+    lver: 7n,
+    timestamp: 500n,
+    writeId: BigInt(OWNER),
+    writeGeneration: OWNER_GEN,
+    writeTimestamp: 500n,
   });
   return dev;
 }
 
 /** A watcher that has a snapshot of the owner (seen live at `lastLive`, with `ioTimeout`), or none. */
 function watcher(snap?: { lastLive: number; ioTimeout: number }): HostLiveness {
-  const entry = (): HostStatusEntry | undefined => snap && {
-    hostId: OWNER, firstCheck: snap.lastLive, lastCheck: START, lastLive: snap.lastLive, lastReq: 0,
-    ownerId: OWNER, ownerGeneration: OWNER_GEN, ownerName: "owner", ioTimeout: snap.ioTimeout, timestamp: 777n,
-  };
+  const entry = (): HostStatusEntry | undefined =>
+    snap && {
+      hostId: OWNER,
+      firstCheck: snap.lastLive,
+      lastCheck: START,
+      lastLive: snap.lastLive,
+      lastReq: 0,
+      ownerId: OWNER,
+      ownerGeneration: OWNER_GEN,
+      ownerName: "owner",
+      ioTimeout: snap.ioTimeout,
+      timestamp: 777n,
+    };
   return { snapshot: (id) => (id === OWNER ? entry() : undefined), isSharedHolderAlive: () => true };
 }
 
@@ -46,9 +71,20 @@ async function secondsUntilGone(ownIo: number, recordIo: number, liveness: HostL
   const cur = await drive(clock, disk.readLeader());
   const record: DeltaRecordView = { ownerId: OWNER, ownerGeneration: OWNER_GEN, timestamp: 777n, ioTimeout: recordIo };
   let verdict: OwnerVerdict | undefined;
-  await drive(clock, decideOwnerGone(cur, {
-    disk, clock, liveness, readDeltaRecord: async () => record, ownIoTimeout: ownIo, ownerNoWait: false, variant: "none",
-  }).then((v) => { verdict = v; }));
+  await drive(
+    clock,
+    decideOwnerGone(cur, {
+      disk,
+      clock,
+      liveness,
+      readDeltaRecord: async () => record,
+      ownIoTimeout: ownIo,
+      ownerNoWait: false,
+      variant: "none",
+    }).then((v) => {
+      verdict = v;
+    }),
+  );
   if (verdict !== "gone") throw new Error(`verdict ${verdict}`);
   return clock.now() - START;
 }
@@ -91,10 +127,21 @@ t.test("ownerIoTimeout: the larger of record and watcher, ours only when both ar
 t.test("shared holder: the io_timeout from its record keeps it alive for its own host_dead_seconds", async (t) => {
   const clock = new VirtualClock(500);
   const table = new HostStatusTable({ ourHostId: 1, ownIoTimeout: 1, maxHosts: 8, clock, setBitmapSeconds: 60 });
-  table.observe([{
-    hostId: 2, valid: false, ownerId: 2, ownerGeneration: 3n, timestamp: 90n, ioTimeout: 3, hostName: "h2",
-    ourBitSet: false, eventGeneration: 0n, eventNumber: 0n, eventData: 0n,
-  }]);
+  table.observe([
+    {
+      hostId: 2,
+      valid: false,
+      ownerId: 2,
+      ownerGeneration: 3n,
+      timestamp: 90n,
+      ioTimeout: 3,
+      hostName: "h2",
+      ourBitSet: false,
+      eventGeneration: 0n,
+      eventNumber: 0n,
+      eventData: 0n,
+    },
+  ]);
   clock.advance(hostDeadSeconds(1) + 5);
   t.notOk(table.isSharedHolderAlive(2, 3n), "by our io_timeout (1) the holder would be dead");
   t.ok(table.isSharedHolderAlive(2, 3n, 3), "by its recorded io_timeout (3) it may still be alive");

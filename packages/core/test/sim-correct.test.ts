@@ -15,9 +15,11 @@ const OPS_PER_HOST = 12;
 t.test(`${SEEDS} seeds x ${HOSTS} hosts with faults: no invariant violation`, async (t) => {
   const summary = await runSeeds({ firstSeed: 1, seeds: SEEDS, hosts: HOSTS, opsPerHost: OPS_PER_HOST });
   const first = summary.firstFailure;
-  t.equal(summary.violations, 0, first
-    ? `seed ${first.seed}: ${first.violations.map((v) => v.message).join("; ")}\n${first.trace.recent(40).join("\n")}`
-    : "no violations");
+  t.equal(
+    summary.violations,
+    0,
+    first ? `seed ${first.seed}: ${first.violations.map((v) => v.message).join("; ")}\n${first.trace.recent(40).join("\n")}` : "no violations",
+  );
   t.equal(summary.seedsRun, SEEDS);
   // The run did real work: most hosts spend their operation budget despite the faults (each
   // counted operation is an acquire, release or conversion that succeeded).
@@ -42,16 +44,15 @@ t.test("contended runs reach ballots that choose among accepted values", async (
 t.test("the same seed reproduces the identical trace; the next seed differs", async (t) => {
   const traces: string[][] = [[], [], []];
   const run = (seed: number, sink: string[]) =>
-    runSimulation(
-      seedConfig(seed, { hosts: 4, traceSink: (line) => void sink.push(line) }),
-      (ctx) => new RealHostActor(ctx),
-      makeDiskInitialiser(4),
-    );
+    runSimulation(seedConfig(seed, { hosts: 4, traceSink: (line) => void sink.push(line) }), (ctx) => new RealHostActor(ctx), makeDiskInitialiser(4));
   const a = await run(11, traces[0]!);
   const b = await run(11, traces[1]!);
   const c = await run(12, traces[2]!);
   t.ok(traces[0]!.length > 200, `trace has ${traces[0]!.length} lines`);
-  t.ok(traces[0]!.some((l) => / write res\d\.leader /.test(l)), "the trace shows leader writes");
+  t.ok(
+    traces[0]!.some((l) => / write res\d\.leader /.test(l)),
+    "the trace shows leader writes",
+  );
   t.same(traces[1], traces[0], "identical trace line by line");
   t.equal(b.traceDigest, a.traceDigest);
   t.equal(b.operations, a.operations);

@@ -17,8 +17,16 @@ const SECTOR = 4096;
 
 function config(seed: number, overrides: Partial<SimConfig> = {}): SimConfig {
   return {
-    seed, hosts: 3, resources: 1, opsPerHost: 6, variant: "none",
-    faults: { enabled: true, ioTimeouts: [1, 2] }, maxSeconds: 400, maxEvents: 200_000, herdChance: 0, keepTraceLines: 50,
+    seed,
+    hosts: 3,
+    resources: 1,
+    opsPerHost: 6,
+    variant: "none",
+    faults: { enabled: true, ioTimeouts: [1, 2] },
+    maxSeconds: 400,
+    maxEvents: 200_000,
+    herdChance: 0,
+    keepTraceLines: 50,
     ...overrides,
   };
 }
@@ -27,7 +35,10 @@ function config(seed: number, overrides: Partial<SimConfig> = {}): SimConfig {
 class NaiveLockActor implements HostActor {
   private ops: number;
   private running = false;
-  constructor(private readonly ctx: HostContext, private readonly oracle: Map<string, number> | undefined) {
+  constructor(
+    private readonly ctx: HostContext,
+    private readonly oracle: Map<string, number> | undefined,
+  ) {
     this.ops = ctx.config.opsPerHost;
   }
   get done(): boolean {
@@ -70,7 +81,11 @@ class NaiveLockActor implements HostActor {
       }
       this.ctx.checker.operations++;
       this.ctx.checker.holdStart(this.ctx.scheduler.now, res.name, {
-        host: this.ctx.index, mode: "exclusive", lver: this.ctx.checker.operations, hostId: this.ctx.hostId, generation: 1,
+        host: this.ctx.index,
+        mode: "exclusive",
+        lver: this.ctx.checker.operations,
+        hostId: this.ctx.hostId,
+        generation: 1,
       });
       await clock.sleep(this.ctx.random.between(0.5, 4));
       this.ctx.checker.holdEnd(res.name, this.ctx.index);
@@ -182,8 +197,15 @@ t.test("device: reset drops unlanded writes; torn writes land by sector; complet
     readBack = await device.read(4 * SECTOR, 8 * SECTOR);
   });
   await s.run({ untilTime: 2000, maxEvents: 1000 });
-  t.same([...landed].sort((a, b) => a - b), [4, 5, 6, 7, 8, 9, 10, 11], "every sector lands exactly once");
-  t.ok(readBack !== undefined && readBack.every((b) => b === 3), "a completed write is visible to later reads");
+  t.same(
+    [...landed].sort((a, b) => a - b),
+    [4, 5, 6, 7, 8, 9, 10, 11],
+    "every sector lands exactly once",
+  );
+  t.ok(
+    readBack?.every((b) => b === 3),
+    "a completed write is visible to later reads",
+  );
 });
 
 t.test("watchdog fires 50..60 s after the expiry when the expiry is not renewed", async (t) => {
@@ -222,14 +244,23 @@ t.test("checker: overlapping exclusive holds, double decisions, lver going back,
   c.processesGone(1);
   c.holdEnd("r", 2);
   c.holdStart(4, "r", { host: 0, mode: "exclusive", lver: 3, hostId: 1, generation: 1 });
-  t.ok(c.violations.some((v) => v.kind === "unique-decision"), "v3 decided for two owners");
+  t.ok(
+    c.violations.some((v) => v.kind === "unique-decision"),
+    "v3 decided for two owners",
+  );
   c.holdEnd("r", 0);
   c.holdStart(5, "r", { host: 1, mode: "exclusive", lver: 2, hostId: 2, generation: 1 });
-  t.ok(c.violations.some((v) => v.kind === "lver-order"), "exclusive v2 after v3");
+  t.ok(
+    c.violations.some((v) => v.kind === "lver-order"),
+    "exclusive v2 after v3",
+  );
   c.hostIdOwned(10, 5, { host: 0, daemon: 1, generation: 1, allowedOverlap: 4 });
   c.hostIdOwned(11, 5, { host: 1, daemon: 1, generation: 2, allowedOverlap: 4 });
   c.hostIdReleased(13, 5, 0, 1);
-  t.notOk(c.violations.some((v) => v.kind === "host-id-owners"), "overlap within one renewal interval is allowed");
+  t.notOk(
+    c.violations.some((v) => v.kind === "host-id-owners"),
+    "overlap within one renewal interval is allowed",
+  );
   c.hostIdOwned(20, 6, { host: 0, daemon: 1, generation: 1, allowedOverlap: 4 });
   c.hostIdOwned(21, 6, { host: 1, daemon: 1, generation: 2, allowedOverlap: 4 });
   c.finish(40);

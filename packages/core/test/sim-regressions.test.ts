@@ -25,9 +25,11 @@ for (const seed of SEEDS) {
   t.test(`seed ${seed} x ${HOSTS} hosts: no invariant violation`, async (t) => {
     const summary = await runSeeds({ firstSeed: seed, seeds: 1, hosts: HOSTS, ioTimeouts: LEGACY_IO_TIMEOUTS, herd: false });
     const failed = summary.firstFailure;
-    t.equal(summary.violations, 0, failed
-      ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}`
-      : "no violations");
+    t.equal(
+      summary.violations,
+      0,
+      failed ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}` : "no violations",
+    );
     t.ok(summary.operations > 0, `lease operations: ${summary.operations}`);
   });
 }
@@ -38,9 +40,11 @@ for (const seed of SOAK_SEEDS) {
   t.test(`seed ${seed} x ${HOSTS} hosts, 30 operations, 3 resources: no invariant violation`, async (t) => {
     const summary = await runSeeds({ firstSeed: seed, seeds: 1, hosts: HOSTS, opsPerHost: 30, resources: 3 });
     const failed = summary.firstFailure;
-    t.equal(summary.violations, 0, failed
-      ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}`
-      : "no violations");
+    t.equal(
+      summary.violations,
+      0,
+      failed ? `seed ${seed}: ${failed.violations.map((v) => v.message).join("; ")}\n${failed.trace.recent(40).join("\n")}` : "no violations",
+    );
     t.ok(summary.operations > 0, `lease operations: ${summary.operations}`);
   });
 }
@@ -53,8 +57,14 @@ t.test("seed 109981: res2 passes on from the crashed io_timeout-3 owner only aft
   await runSeeds({ firstSeed: 109981, seeds: 1, hosts: HOSTS, ioTimeouts: LEGACY_IO_TIMEOUTS, herd: false, traceSink: (l) => void lines.push(l) });
   const time = (line: string): number => Number(/^t=\s*([\d.]+)/.exec(line)?.[1]);
   t.ok(lines.some((l) => / h2 .*io_timeout 3/.test(l)) && lines.some((l) => / h1 .*io_timeout 2/.test(l)), "h1 runs with io_timeout 2, h2 with 3");
-  t.ok(lines.some((l) => / h2 .*HOLDS res2 exclusive v1$/.test(l)), "h2 holds res2 v1");
-  t.ok(lines.some((l) => / h2 .*FAULT daemon crashed/.test(l)), "h2's daemon crashes");
+  t.ok(
+    lines.some((l) => / h2 .*HOLDS res2 exclusive v1$/.test(l)),
+    "h2 holds res2 v1",
+  );
+  t.ok(
+    lines.some((l) => / h2 .*FAULT daemon crashed/.test(l)),
+    "h2's daemon crashes",
+  );
   const h2Renewals = lines.filter((l) => / h2 .* write delta\[2\] owner 2 gen 1 /.test(l));
   const next = lines.find((l) => / h[13-5] .*HOLDS res2 /.test(l));
   t.ok(h2Renewals.length > 0 && next !== undefined, `h2 renewed, and another host held res2 later: ${next ?? "none"}`);

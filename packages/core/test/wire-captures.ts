@@ -17,18 +17,28 @@ export type Captures = Map<string, CapturedWrite[]>;
 
 const FIXTURE = fileURLToPath(new URL("../../../test/vectors/wire-captures.json", import.meta.url));
 
-interface FixtureWrite { direction: CapturedWrite["direction"]; size: number; label: string; hex: string[] }
-interface Fixture { sections: Record<string, { title: string; writes: FixtureWrite[] }> }
+interface FixtureWrite {
+  direction: CapturedWrite["direction"];
+  size: number;
+  label: string;
+  hex: string[];
+}
+interface Fixture {
+  sections: Record<string, { title: string; writes: FixtureWrite[] }>;
+}
 
 export function loadCaptures(): Captures {
   const fixture = JSON.parse(readFileSync(FIXTURE, "utf8")) as Fixture;
   const captures: Captures = new Map();
   for (const [section, { writes }] of Object.entries(fixture.sections)) {
-    captures.set(section, writes.map((w) => {
-      const bytes = Uint8Array.from(Buffer.from(w.hex.join(""), "hex"));
-      if (bytes.byteLength !== w.size) throw new Error(`wire-captures.json §${section} "${w.label}": ${bytes.byteLength} bytes, size says ${w.size}`);
-      return { direction: w.direction, size: w.size, label: w.label, bytes };
-    }));
+    captures.set(
+      section,
+      writes.map((w) => {
+        const bytes = Uint8Array.from(Buffer.from(w.hex.join(""), "hex"));
+        if (bytes.byteLength !== w.size) throw new Error(`wire-captures.json §${section} "${w.label}": ${bytes.byteLength} bytes, size says ${w.size}`);
+        return { direction: w.direction, size: w.size, label: w.label, bytes };
+      }),
+    );
   }
   return captures;
 }

@@ -77,7 +77,10 @@ t.test("every split index of a reply stream yields the same replies (client side
   ]);
   const cmds = [Cmd.GET_HOSTS, Cmd.GET_HOSTS, Cmd.INQUIRE, Cmd.STATUS];
   const whole = feed("client", [bytes], cmds);
-  t.same(whole.map((e) => e.type), ["reply", "reply", "reply", "reply", ...Array<string>(8).fill("record"), "stream-end"]);
+  t.same(
+    whole.map((e) => e.type),
+    ["reply", "reply", "reply", "reply", ...Array<string>(8).fill("record"), "stream-end"],
+  );
   const expected = summary(whole);
   let mismatches = 0;
   for (let split = 0; split <= bytes.byteLength; split++) {
@@ -146,10 +149,14 @@ t.test("ACQUIRE with num_disks 0 or 5: −ERANGE after the struct, rest drained"
     // second resource's num_disks field: after header + first resource (128 + 1040), at struct offset 124
     new DataView(bytes.buffer).setUint32(32 + 128 + 1040 + 124, numDisks, true);
     const events = feed("daemon", [bytes, buildRequest(Cmd.VERSION, {}).bytes]);
-    t.match(events, [
-      { type: "error", error: { code: WireErrorCode.BAD_COUNT, result: -34, details: { index: 1, value: numDisks } } },
-      { type: "request", request: { cmd: Cmd.VERSION } },
-    ], `num_disks ${numDisks}`);
+    t.match(
+      events,
+      [
+        { type: "error", error: { code: WireErrorCode.BAD_COUNT, result: -34, details: { index: 1, value: numDisks } } },
+        { type: "request", request: { cmd: Cmd.VERSION } },
+      ],
+      `num_disks ${numDisks}`,
+    );
   }
   t.end();
 });
@@ -166,10 +173,14 @@ t.test("RELEASE reads 0 / 1 / 2 / n structs by its flags, not by `length` (§7.8
     const body = { resources: Array<typeof r>(structs).fill(r) };
     const req = buildRequest(Cmd.RELEASE, body, { cmdFlags: flags, data: n, length: 32 + 128 * n });
     const events = feed("daemon", [req.bytes, buildRequest(Cmd.VERSION, {}).bytes]);
-    t.match(events, [
-      { type: "request", request: { cmd: Cmd.RELEASE, body: { resources: { length: structs } } } },
-      { type: "request", request: { cmd: Cmd.VERSION } },
-    ], `flags ${flags} data ${n}`);
+    t.match(
+      events,
+      [
+        { type: "request", request: { cmd: Cmd.RELEASE, body: { resources: { length: structs } } } },
+        { type: "request", request: { cmd: Cmd.VERSION } },
+      ],
+      `flags ${flags} data ${n}`,
+    );
   }
   t.end();
 });
@@ -234,9 +245,7 @@ t.test("client side: SHUTDOWN_WAIT success has cmd 0; GET_LVB errors carry no pa
   const logReq = requestHeader(Cmd.LOG_DUMP, 0);
   const text = new TextEncoder().encode("line one\nline two");
   const logReply = concatBytes([encodeHeader({ ...logReq, data: text.byteLength }), text]);
-  t.match(feed("client", [logReply], [Cmd.LOG_DUMP]), [
-    { type: "reply", reply: { cmd: Cmd.LOG_DUMP, header: { length: 32 }, body: { log: text } } },
-  ]);
+  t.match(feed("client", [logReply], [Cmd.LOG_DUMP]), [{ type: "reply", reply: { cmd: Cmd.LOG_DUMP, header: { length: 32 }, body: { log: text } } }]);
   t.end();
 });
 

@@ -66,7 +66,11 @@ function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
 }
 
-interface Case { side: ReaderSide; expect: CmdNumber[]; input: Uint8Array }
+interface Case {
+  side: ReaderSide;
+  expect: CmdNumber[];
+  input: Uint8Array;
+}
 
 function makeCase(rand: () => number): Case {
   const side = pick(rand, ["daemon", "client", "event"] as const);

@@ -85,7 +85,10 @@ t.test("12.3/12.4 ACQUIRE self, exclusive then shared, on the registered connect
   // The registered connection carries REGISTER, then both ACQUIREs.
   const cd = Uint8Array.from([...stream(capture(captures, "12.1"), "C→D"), ...stream(w3, "C→D"), ...stream(w4, "C→D")]);
   const reqs = requestsOf(cd);
-  t.same(reqs.map((r) => r.cmd), [Cmd.REGISTER, Cmd.ACQUIRE, Cmd.ACQUIRE]);
+  t.same(
+    reqs.map((r) => r.cmd),
+    [Cmd.REGISTER, Cmd.ACQUIRE, Cmd.ACQUIRE],
+  );
   const [, a, b] = reqs;
   if (a?.cmd !== Cmd.ACQUIRE || b?.cmd !== Cmd.ACQUIRE) throw new Error("not ACQUIRE");
   t.match(a.header, { length: 1256, data: 1, data2: -1, cmdFlags: 0 });
@@ -176,11 +179,23 @@ t.test("12.10 STATUS: record stream until EOF", (t) => {
   const writes = capture(captures, "12.10");
   const dc = stream(writes, "D→C");
   const events = repliesOf([Cmd.STATUS], dc);
-  t.same(events.map((e) => e.type), ["reply", ...Array<string>(8).fill("record"), "stream-end"]);
+  t.same(
+    events.map((e) => e.type),
+    ["reply", ...Array<string>(8).fill("record"), "stream-end"],
+  );
   const records = events.flatMap((e) => (e.type === "record" ? [e.record] : []));
-  t.same(records.map((r) => r.type), [1, 2, 2, 2, 2, 3, 4, 4]);
-  t.same(records.map((r) => r.name), ["c6c4dd97-58ce-460c-9640-21c15f2b8ebd.vm", "helper", "listener", "", "status", "LS", "RES2", "RES"]);
-  t.same(records.map((r) => r.data32), [0, -1, -1, 29972, -1, 0, 29972, 29972]);
+  t.same(
+    records.map((r) => r.type),
+    [1, 2, 2, 2, 2, 3, 4, 4],
+  );
+  t.same(
+    records.map((r) => r.name),
+    ["c6c4dd97-58ce-460c-9640-21c15f2b8ebd.vm", "helper", "listener", "", "status", "LS", "RES2", "RES"],
+  );
+  t.same(
+    records.map((r) => r.data32),
+    [0, -1, -1, 29972, -1, 0, 29972, 29972],
+  );
   const daemon = records[0]!;
   t.ok(daemon.str.startsWith("our_host_name=c6c4dd97"));
   t.ok(daemon.str.endsWith("smproto_hex=00000001"));
@@ -211,7 +226,10 @@ t.test("12.11 HOST_STATUS: CLI sends length 32 and the struct anyway", (t) => {
   t.equal(req.body.lockspace.name, "LS");
   t.same(encodeRequest(req), cd);
   const events = repliesOf([Cmd.HOST_STATUS], stream(writes, "D→C"));
-  t.same(events.map((e) => e.type), ["reply", "record", "stream-end"]);
+  t.same(
+    events.map((e) => e.type),
+    ["reply", "record", "stream-end"],
+  );
   const host = events[1];
   if (host?.type !== "record") throw new Error("no record");
   t.match(host.record, { type: StateType.HOST, data32: 1, data64: 0x507n, name: "" });

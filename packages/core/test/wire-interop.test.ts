@@ -28,12 +28,7 @@ const HAVE_PYTHON = spawnSync("/usr/bin/python3", ["-c", "import sanlock"]).stat
 const STEP_TIMEOUT_MS = 10_000;
 
 /** Sends `bytes` on a new connection and collects reply events until EOF or `done` says stop. */
-function exchange(
-  socketPath: string,
-  expect: CmdNumber[],
-  bytes: Uint8Array,
-  done: (events: WireEvent[]) => boolean = () => false,
-): Promise<WireEvent[]> {
+function exchange(socketPath: string, expect: CmdNumber[], bytes: Uint8Array, done: (events: WireEvent[]) => boolean = () => false): Promise<WireEvent[]> {
   return new Promise((resolve, reject) => {
     const reader = new MessageReader({ side: "client" });
     for (const cmd of expect) reader.expectReply(cmd);
@@ -105,11 +100,18 @@ t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_SANLOCK 
   const ls = lockspace("WIRE", { path: lease, flags: LsFlag.ALIGN1M | LsFlag.SECTOR512 });
   const write = await exchange(sockPath, [Cmd.WRITE_LOCKSPACE], buildRequest(Cmd.WRITE_LOCKSPACE, { lockspace: ls }, { data2: 10 }).bytes, (e) => e.length > 0);
   t.match(write, [{ type: "reply", reply: { header: { data: 0 } } }]);
-  const read = await exchange(sockPath, [Cmd.READ_LOCKSPACE], buildRequest(Cmd.READ_LOCKSPACE, { lockspace: lockspace("", { path: lease }) }).bytes, (e) => e.length > 0);
-  t.match(read, [{
-    type: "reply",
-    reply: { header: { data: 0, data2: 10, length: 1136 }, body: { lockspace: { name: "WIRE", hostId: 1n, flags: 0x110, hostIdDisk: { path: lease } } } },
-  }]);
+  const read = await exchange(
+    sockPath,
+    [Cmd.READ_LOCKSPACE],
+    buildRequest(Cmd.READ_LOCKSPACE, { lockspace: lockspace("", { path: lease }) }).bytes,
+    (e) => e.length > 0,
+  );
+  t.match(read, [
+    {
+      type: "reply",
+      reply: { header: { data: 0, data2: 10, length: 1136 }, body: { lockspace: { name: "WIRE", hostId: 1n, flags: 0x110, hostIdDisk: { path: lease } } } },
+    },
+  ]);
 
   // HOST_STATUS with the CLI's length 32 on an unknown lockspace: −ENOSPC, no records.
   const hs = await exchange(sockPath, [Cmd.HOST_STATUS], buildRequest(Cmd.HOST_STATUS, { lockspace: lockspace("NOPE") }, { length: 32 }).bytes);
@@ -123,7 +125,10 @@ t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_SANLOCK 
   const records = status.flatMap((e) => (e.type === "record" ? [e.record] : []));
   t.equal(records[0]?.type, StateType.DAEMON);
   t.match(records[0]?.str, /version_str=3\.8\.5/);
-  t.ok(records.some((r) => r.type === StateType.CLIENT && r.name === "status"), "the STATUS connection is listed");
+  t.ok(
+    records.some((r) => r.type === StateType.CLIENT && r.name === "status"),
+    "the STATUS connection is listed",
+  );
 });
 
 /** A fake daemon: frames requests with MessageReader and answers with `respond`. */
@@ -144,58 +149,66 @@ function fakeDaemon(socketPath: string, respond: (req: WireRequest, sock: Socket
   return new Promise((resolve) => server.listen(socketPath, () => resolve({ server, seen })));
 }
 
-t.test("the real CLI and Python binding against our framing and replies", { skip: environmentSkip(!HAVE_SANLOCK ? "sanlock not installed" : !HAVE_PYTHON && "python3-sanlock (the sanlock module of /usr/bin/python3) is not installed") }, async (t) => {
-  const dir = mkdtempSync("/var/tmp/wire-fake-");
-  const env = { ...process.env, SANLOCK_RUN_DIR: dir };
-  const { server, seen } = await fakeDaemon(join(dir, "sanlock.sock"), (req, sock) => {
-    switch (req.cmd) {
-      case Cmd.HOST_STATUS: {
-        sock.write(buildReply(req.header, Cmd.HOST_STATUS, 0, {}, { data2: req.header.data2 }).bytes);
-        sock.end(encodeStateRecord({ type: StateType.HOST, flags: 0, data32: 1, data64: 1287n, name: "", str: "last_check=1308 timestamp=1287" }));
-        break;
+t.test(
+  "the real CLI and Python binding against our framing and replies",
+  {
+    skip: environmentSkip(
+      !HAVE_SANLOCK ? "sanlock not installed" : !HAVE_PYTHON && "python3-sanlock (the sanlock module of /usr/bin/python3) is not installed",
+    ),
+  },
+  async (t) => {
+    const dir = mkdtempSync("/var/tmp/wire-fake-");
+    const env = { ...process.env, SANLOCK_RUN_DIR: dir };
+    const { server, seen } = await fakeDaemon(join(dir, "sanlock.sock"), (req, sock) => {
+      switch (req.cmd) {
+        case Cmd.HOST_STATUS: {
+          sock.write(buildReply(req.header, Cmd.HOST_STATUS, 0, {}, { data2: req.header.data2 }).bytes);
+          sock.end(encodeStateRecord({ type: StateType.HOST, flags: 0, data32: 1, data64: 1287n, name: "", str: "last_check=1308 timestamp=1287" }));
+          break;
+        }
+        case Cmd.GET_LOCKSPACES: {
+          const ls = lockspace("LS", { hostId: 1n, path: "/var/tmp/ls.lease", flags: LsFlag.ADD });
+          sock.end(buildReply(req.header, Cmd.GET_LOCKSPACES, 0, { lockspaces: [ls] }, { data2: 1 }).bytes);
+          break;
+        }
+        case Cmd.INQ_LOCKSPACE:
+          sock.write(buildReply(req.header, Cmd.INQ_LOCKSPACE, -115, {}).bytes); // −EINPROGRESS → Python None
+          break;
+        default:
+          sock.destroy();
       }
-      case Cmd.GET_LOCKSPACES: {
-        const ls = lockspace("LS", { hostId: 1n, path: "/var/tmp/ls.lease", flags: LsFlag.ADD });
-        sock.end(buildReply(req.header, Cmd.GET_LOCKSPACES, 0, { lockspaces: [ls] }, { data2: 1 }).bytes);
-        break;
-      }
-      case Cmd.INQ_LOCKSPACE:
-        sock.write(buildReply(req.header, Cmd.INQ_LOCKSPACE, -115, {}).bytes); // −EINPROGRESS → Python None
-        break;
-      default:
-        sock.destroy();
-    }
-  });
-  t.teardown(() => {
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const run = (cmd: string, args: string[]): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
-      child.on("close", () => {
-        clearTimeout(timer);
-        resolve(out);
-      });
-      child.on("error", reject);
     });
+    t.teardown(() => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const run = (cmd: string, args: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
+        child.on("close", () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
+        child.on("error", reject);
+      });
 
-  // CLI host_status: request framed despite length 32; our record stream printed.
-  t.equal(await run("sanlock", ["client", "host_status", "-s", "LS"]), "1 timestamp 1287\n");
-  const hs = seen.find((r) => r.cmd === Cmd.HOST_STATUS);
-  t.equal(hs?.header.length, 32, "the CLI sent length 32");
-  // Python get_lockspaces decodes our reply.
-  const py = await run("/usr/bin/python3", ["-c", "import sanlock; print(sanlock.get_lockspaces())"]);
-  t.match(py, /'lockspace': b?'LS'/);
-  t.match(py, /'path': '\/var\/tmp\/ls\.lease'/);
-  t.match(py, /'flags': 1/);
-  // Python inq_lockspace: our request decoded with its path; −EINPROGRESS means None.
-  const inq = await run("/usr/bin/python3", ["-c", "import sanlock; print(sanlock.inq_lockspace(b'LS', 3, '/var/tmp/x.lease', 4096))"]);
-  t.equal(inq.trim(), "None");
-  const inqReq = seen.find((r) => r.cmd === Cmd.INQ_LOCKSPACE);
-  if (inqReq?.cmd !== Cmd.INQ_LOCKSPACE) throw new Error("no INQ_LOCKSPACE seen");
-  t.match(inqReq.body.lockspace, { name: "LS", hostId: 3n, hostIdDisk: { path: "/var/tmp/x.lease", offset: 4096n } });
-});
+    // CLI host_status: request framed despite length 32; our record stream printed.
+    t.equal(await run("sanlock", ["client", "host_status", "-s", "LS"]), "1 timestamp 1287\n");
+    const hs = seen.find((r) => r.cmd === Cmd.HOST_STATUS);
+    t.equal(hs?.header.length, 32, "the CLI sent length 32");
+    // Python get_lockspaces decodes our reply.
+    const py = await run("/usr/bin/python3", ["-c", "import sanlock; print(sanlock.get_lockspaces())"]);
+    t.match(py, /'lockspace': b?'LS'/);
+    t.match(py, /'path': '\/var\/tmp\/ls\.lease'/);
+    t.match(py, /'flags': 1/);
+    // Python inq_lockspace: our request decoded with its path; −EINPROGRESS means None.
+    const inq = await run("/usr/bin/python3", ["-c", "import sanlock; print(sanlock.inq_lockspace(b'LS', 3, '/var/tmp/x.lease', 4096))"]);
+    t.equal(inq.trim(), "None");
+    const inqReq = seen.find((r) => r.cmd === Cmd.INQ_LOCKSPACE);
+    if (inqReq?.cmd !== Cmd.INQ_LOCKSPACE) throw new Error("no INQ_LOCKSPACE seen");
+    t.match(inqReq.body.lockspace, { name: "LS", hostId: 3n, hostIdDisk: { path: "/var/tmp/x.lease", offset: 4096n } });
+  },
+);

@@ -72,7 +72,10 @@ t.test("sanlk_disk: 1040 bytes, offset at 1024, pads at 1032/1036", (t) => {
 
 t.test("sanlk_resource: with and without disks", (t) => {
   const res = resource("lockspace-name-of-exactly-48-bytes-0123456789abc", "R", [disk("/a", 1n), disk("/b", 2n)], {
-    lver: BIG, data64: 7n, data32: 9, flags: 0x3ff,
+    lver: BIG,
+    data64: 7n,
+    data32: 9,
+    flags: 0x3ff,
   });
   t.equal(res.lockspaceName.length, 48);
   const withDisks = encodeResource(res, true);
@@ -161,14 +164,37 @@ t.test("every command's request and reply round-trips through build/decode", (t)
   const rentry = { name: "R", offset: 0n, flags: 0, unused: 0 };
   const he = { hostId: 1n, generation: 0n, event: 1n, data: 0n };
   const bodies: Record<number, unknown> = {
-    2: { lockspace: ls }, 3: { lockspace: ls }, 7: { resources: [res, res], options: { ownerName: "", flags: 0, len: 0 } },
-    8: { resources: [resOnly] }, 11: { resource: res }, 12: { disk: disk("/p") }, 13: { lockspace: ls },
-    14: { resource: resOnly }, 15: { lockspace: ls }, 16: { lockspace: ls }, 17: { killpath: { path: "/k", args: "x" } },
-    18: { lockspace: ls }, 19: { resource: res }, 20: { lockspace: ls }, 21: { resource: res }, 23: { lockspace: ls },
-    24: { resource: res }, 25: { resource: resOnly, lvb: new Uint8Array([1, 2, 3]) }, 26: { resource: resOnly },
-    27: { resource: resOnly }, 30: { lockspace: ls, event: he }, 31: { lockspace: ls }, 32: { lockspace: ls, event: he },
-    33: { lockspace: ls }, 34: { lockspace: ls }, 35: { rindex }, 36: { rindex, rentry }, 37: { rindex, rentry },
-    38: { rindex, rentry }, 39: { rindex, rentry }, 40: { rindex },
+    2: { lockspace: ls },
+    3: { lockspace: ls },
+    7: { resources: [res, res], options: { ownerName: "", flags: 0, len: 0 } },
+    8: { resources: [resOnly] },
+    11: { resource: res },
+    12: { disk: disk("/p") },
+    13: { lockspace: ls },
+    14: { resource: resOnly },
+    15: { lockspace: ls },
+    16: { lockspace: ls },
+    17: { killpath: { path: "/k", args: "x" } },
+    18: { lockspace: ls },
+    19: { resource: res },
+    20: { lockspace: ls },
+    21: { resource: res },
+    23: { lockspace: ls },
+    24: { resource: res },
+    25: { resource: resOnly, lvb: new Uint8Array([1, 2, 3]) },
+    26: { resource: resOnly },
+    27: { resource: resOnly },
+    30: { lockspace: ls, event: he },
+    31: { lockspace: ls },
+    32: { lockspace: ls, event: he },
+    33: { lockspace: ls },
+    34: { lockspace: ls },
+    35: { rindex },
+    36: { rindex, rentry },
+    37: { rindex, rentry },
+    38: { rindex, rentry },
+    39: { rindex, rentry },
+    40: { rindex },
   };
   for (let cmd = 1; cmd <= 40; cmd++) {
     const body = (bodies[cmd] ?? {}) as never;
@@ -206,17 +232,57 @@ t.test("encoders refuse what the wire cannot carry", (t) => {
     }
     return undefined;
   };
-  t.equal(code(() => encodeLockspace(lockspace("x".repeat(49)))), WireErrorCode.BAD_VALUE, "49-byte name");
-  t.equal(code(() => encodeLockspace(lockspace("x".repeat(48)))), undefined, "48-byte name fills the field");
-  t.equal(code(() => encodeDisk(disk("p".repeat(1024)))), WireErrorCode.BAD_VALUE, "path needs room for NUL");
-  t.equal(code(() => encodeDisk(disk("a\0b"))), WireErrorCode.BAD_VALUE, "embedded NUL");
-  t.equal(code(() => encodeDisk(disk("/p", -1n))), WireErrorCode.BAD_VALUE, "negative u64");
-  t.equal(code(() => encodeResource(resource("L", "R", []), true)), WireErrorCode.BAD_COUNT, "no disks");
-  t.equal(code(() => encodeResource(resource("L", "R", [], { numDisks: 2 }), true)), WireErrorCode.BAD_VALUE, "count mismatch");
+  t.equal(
+    code(() => encodeLockspace(lockspace("x".repeat(49)))),
+    WireErrorCode.BAD_VALUE,
+    "49-byte name",
+  );
+  t.equal(
+    code(() => encodeLockspace(lockspace("x".repeat(48)))),
+    undefined,
+    "48-byte name fills the field",
+  );
+  t.equal(
+    code(() => encodeDisk(disk("p".repeat(1024)))),
+    WireErrorCode.BAD_VALUE,
+    "path needs room for NUL",
+  );
+  t.equal(
+    code(() => encodeDisk(disk("a\0b"))),
+    WireErrorCode.BAD_VALUE,
+    "embedded NUL",
+  );
+  t.equal(
+    code(() => encodeDisk(disk("/p", -1n))),
+    WireErrorCode.BAD_VALUE,
+    "negative u64",
+  );
+  t.equal(
+    code(() => encodeResource(resource("L", "R", []), true)),
+    WireErrorCode.BAD_COUNT,
+    "no disks",
+  );
+  t.equal(
+    code(() => encodeResource(resource("L", "R", [], { numDisks: 2 }), true)),
+    WireErrorCode.BAD_VALUE,
+    "count mismatch",
+  );
   const r = resource("L", "R", [disk("/p")]);
-  t.equal(code(() => buildRequest(Cmd.ACQUIRE, { resources: Array<typeof r>(9).fill(r), options: { ownerName: "", flags: 0, len: 0 } })), WireErrorCode.BAD_COUNT, "9 resources");
-  t.equal(code(() => encodeKillpath({ path: "k".repeat(128), args: "" })), WireErrorCode.BAD_VALUE, "killpath 128");
-  t.equal(code(() => decodeLockspace(new Uint8Array(100))), WireErrorCode.TRUNCATED, "short struct");
+  t.equal(
+    code(() => buildRequest(Cmd.ACQUIRE, { resources: Array<typeof r>(9).fill(r), options: { ownerName: "", flags: 0, len: 0 } })),
+    WireErrorCode.BAD_COUNT,
+    "9 resources",
+  );
+  t.equal(
+    code(() => encodeKillpath({ path: "k".repeat(128), args: "" })),
+    WireErrorCode.BAD_VALUE,
+    "killpath 128",
+  );
+  t.equal(
+    code(() => decodeLockspace(new Uint8Array(100))),
+    WireErrorCode.TRUNCATED,
+    "short struct",
+  );
   t.end();
 });
 
@@ -225,9 +291,18 @@ t.test("constants and result tables match the spec", (t) => {
   t.equal(Cmd.REBUILD_RINDEX, 40);
   t.equal(cmdName(22), "GET_LOCKSPACES");
   t.equal(cmdName(41), "CMD41");
-  t.same([4, 5, 6, 15, 22, 23, 30, 31, 33, 34].map((c) => cmdClass(c as 4)), Array(10).fill("A"));
-  t.same([1, 10, 28].map((c) => cmdClass(c as 1)), ["B", "B", "B"]);
-  t.same([7, 8, 9, 17, 27].map((c) => cmdClass(c as 7)), Array(5).fill("D"));
+  t.same(
+    [4, 5, 6, 15, 22, 23, 30, 31, 33, 34].map((c) => cmdClass(c as 4)),
+    Array(10).fill("A"),
+  );
+  t.same(
+    [1, 10, 28].map((c) => cmdClass(c as 1)),
+    ["B", "B", "B"],
+  );
+  t.same(
+    [7, 8, 9, 17, 27].map((c) => cmdClass(c as 7)),
+    Array(5).fill("D"),
+  );
   t.equal(cmdClass(Cmd.LOOKUP_RINDEX), "C");
   t.equal(errnoResult("EAGAIN"), -11);
   t.equal(errnoResult("ENOTCONN"), -107);

@@ -27,47 +27,52 @@ export class ConfigError extends Error {
 }
 
 const integer = (min: number, max: number) =>
-  z.string().regex(/^-?\d{1,10}$/, "not an integer").transform(Number).pipe(z.number().int().min(min).max(max));
+  z
+    .string()
+    .regex(/^-?\d{1,10}$/, "not an integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const flag = integer(0, 1).transform((value) => value === 1);
 const word = z.string().min(1).max(MAX_CONFIG_LINE);
 
 /** max_sectors_kb: "ignore", "align", or an even number of KiB in 2..8192. */
-const maxSectorsKb = z.union([
-  z.literal("ignore"),
-  z.literal("align"),
-  integer(2, 8192).refine((kb) => kb % 2 === 0, "must be even"),
-]);
+const maxSectorsKb = z.union([z.literal("ignore"), z.literal("align"), integer(2, 8192).refine((kb) => kb % 2 === 0, "must be even")]);
 
 /** debug_cmd: "+all", "-all", "+<command name>" or "-<command name>". */
 const debugCmd = z.string().regex(/^[+-][a-z_]{1,32}$/, "expected +name or -name");
 
 /** The keys sanlock 3.8.5 reads, each with the values it accepts. */
-export const CONFIG_SCHEMA = z.object({
-  quiet_fail: flag,
-  debug_renew: flag,
-  use_aio: flag,
-  logfile_priority: integer(-1, 7),
-  logfile_use_utc: flag,
-  syslog_priority: integer(-1, 7),
-  names_log_priority: integer(-1, 7),
-  use_watchdog: flag,
-  high_priority: flag,
-  mlock_level: integer(0, 2),
-  sh_retries: integer(0, 1000),
-  uname: word,
-  gname: word,
-  our_host_name: z.string().min(1).refine((name) => new TextEncoder().encode(name).length <= HOST_NAME_MAX,
-    `longer than ${HOST_NAME_MAX} bytes`),
-  renewal_read_extend_sec: integer(0, 3600),
-  write_init_io_timeout: integer(1, 3600),
-  renewal_history_size: integer(0, 100_000),
-  paxos_debug_all: flag,
-  debug_io: z.string().regex(/^(submit|complete)(,(submit|complete))?$/, "expected submit, complete or submit,complete"),
-  debug_clients: flag,
-  debug_cmd: z.array(debugCmd),
-  max_sectors_kb: maxSectorsKb,
-  max_worker_threads: integer(0, MAX_WORKER_THREADS_LIMIT),
-}).partial().strict();
+export const CONFIG_SCHEMA = z
+  .object({
+    quiet_fail: flag,
+    debug_renew: flag,
+    use_aio: flag,
+    logfile_priority: integer(-1, 7),
+    logfile_use_utc: flag,
+    syslog_priority: integer(-1, 7),
+    names_log_priority: integer(-1, 7),
+    use_watchdog: flag,
+    high_priority: flag,
+    mlock_level: integer(0, 2),
+    sh_retries: integer(0, 1000),
+    uname: word,
+    gname: word,
+    our_host_name: z
+      .string()
+      .min(1)
+      .refine((name) => new TextEncoder().encode(name).length <= HOST_NAME_MAX, `longer than ${HOST_NAME_MAX} bytes`),
+    renewal_read_extend_sec: integer(0, 3600),
+    write_init_io_timeout: integer(1, 3600),
+    renewal_history_size: integer(0, 100_000),
+    paxos_debug_all: flag,
+    debug_io: z.string().regex(/^(submit|complete)(,(submit|complete))?$/, "expected submit, complete or submit,complete"),
+    debug_clients: flag,
+    debug_cmd: z.array(debugCmd),
+    max_sectors_kb: maxSectorsKb,
+    max_worker_threads: integer(0, MAX_WORKER_THREADS_LIMIT),
+  })
+  .partial()
+  .strict();
 
 export type DaemonConfig = z.infer<typeof CONFIG_SCHEMA>;
 
@@ -88,7 +93,13 @@ function splitLine(text: string): { key: string; value: string | undefined } | u
   if (text.startsWith("#") || text.trim() === "") return undefined;
   const key = text.split(/[ \t=]/, 1)[0] ?? "";
   const equals = text.indexOf("=");
-  const value = equals < 0 ? undefined : text.slice(equals + 1).trim().split(/\s+/, 1)[0];
+  const value =
+    equals < 0
+      ? undefined
+      : text
+          .slice(equals + 1)
+          .trim()
+          .split(/\s+/, 1)[0];
   return { key, value: value === "" ? undefined : value };
 }
 
@@ -138,8 +149,7 @@ export function parseConfigText(text: string, source: string): ParsedConfig {
     const key = String(issue?.path[0] ?? "?");
     const line = lineOf.get(key);
     const where = line === undefined ? source : `${source}:${line}`;
-    throw new ConfigError("ERR_CONFIG_BAD_VALUE",
-      `${where}: bad value for ${key} (${JSON.stringify(raw[key])}): ${issue?.message ?? "invalid"}`);
+    throw new ConfigError("ERR_CONFIG_BAD_VALUE", `${where}: bad value for ${key} (${JSON.stringify(raw[key])}): ${issue?.message ?? "invalid"}`);
   }
   return { config: result.data, warnings };
 }
@@ -164,9 +174,7 @@ export function settingsFromConfig(config: DaemonConfig, base: DaemonSettings = 
     renewalHistorySize: config.renewal_history_size ?? base.renewalHistorySize,
     debugClients: config.debug_clients ?? base.debugClients,
     // sanlock raises a too small value to the minimum (read_config_file).
-    maxWorkerThreads: config.max_worker_threads === undefined
-      ? base.maxWorkerThreads
-      : Math.max(MIN_WORKER_THREADS, config.max_worker_threads),
+    maxWorkerThreads: config.max_worker_threads === undefined ? base.maxWorkerThreads : Math.max(MIN_WORKER_THREADS, config.max_worker_threads),
   };
 }
 

@@ -55,7 +55,10 @@ export class Connection {
     this.fd = fd;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
-    socket.on("close", () => { this.closed = true; this.onEnd(); });
+    socket.on("close", () => {
+      this.closed = true;
+      this.onEnd();
+    });
     socket.on("error", () => this.onEnd());
   }
 
@@ -90,7 +93,9 @@ export class Connection {
         return event;
       }
       if (this.ended) return null;
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 
@@ -157,22 +162,48 @@ export class ClientTable {
 
   /** STATUS client entries in slot order, including the daemon's own two (docs/wire.md §7.5). */
   statusEntries(): {
-    ci: number; fd: number; pid: number; name: string; flags: number; restricted: number;
-    cmdActive: number; cmdLast: number; pidDead: boolean; killCount: number; killLast: number;
+    ci: number;
+    fd: number;
+    pid: number;
+    name: string;
+    flags: number;
+    restricted: number;
+    cmdActive: number;
+    cmdLast: number;
+    pidDead: boolean;
+    killCount: number;
+    killLast: number;
   }[] {
     const entries = [];
     for (const slot of this.slots) {
       if (slot === undefined) continue;
       if (slot instanceof Connection) {
         entries.push({
-          ci: slot.ci, fd: slot.fd, pid: slot.pid, name: slot.name, flags: 0, restricted: slot.restricted,
-          cmdActive: slot.cmdActive, cmdLast: slot.cmdLast, pidDead: slot.pidDead,
-          killCount: slot.killCount, killLast: slot.killLast,
+          ci: slot.ci,
+          fd: slot.fd,
+          pid: slot.pid,
+          name: slot.name,
+          flags: 0,
+          restricted: slot.restricted,
+          cmdActive: slot.cmdActive,
+          cmdLast: slot.cmdLast,
+          pidDead: slot.pidDead,
+          killCount: slot.killCount,
+          killLast: slot.killLast,
         });
       } else {
         entries.push({
-          ci: slot.ci, fd: slot.fd, pid: -1, name: slot.name, flags: 0, restricted: 0,
-          cmdActive: 0, cmdLast: 0, pidDead: false, killCount: 0, killLast: 0,
+          ci: slot.ci,
+          fd: slot.fd,
+          pid: -1,
+          name: slot.name,
+          flags: 0,
+          restricted: 0,
+          cmdActive: 0,
+          cmdLast: 0,
+          pidDead: false,
+          killCount: 0,
+          killLast: 0,
         });
       }
     }

@@ -7,10 +7,7 @@
  * lockspace, resource and disk commands by handlers/index.ts, which replace the shell's stubs
  * (commands/stubs.ts) by registering again.
  */
-import {
-  Cmd, cmdClass, encodeEchoReply,
-  type CmdClass, type CmdNumber, type RequestBodies, type WireHeader, type WireRequest,
-} from "@sanlock-ts/core/wire";
+import { Cmd, cmdClass, encodeEchoReply, type CmdClass, type CmdNumber, type RequestBodies, type WireHeader, type WireRequest } from "@sanlock-ts/core/wire";
 import type { Connection } from "./connection.js";
 import type { DaemonState } from "./status.js";
 
@@ -108,7 +105,10 @@ export class WorkerLimit {
 
 /** The echo reply (docs/wire.md §3), built by the codec. */
 export function replyBytes(request: WireHeader, result: number, options: ReplyOptions = {}): Uint8Array {
-  return encodeEchoReply(request, result, options.payload, { ...(options.data2 !== undefined ? { data2: options.data2 } : {}), ...(options.length !== undefined ? { length: options.length } : {}) });
+  return encodeEchoReply(request, result, options.payload, {
+    ...(options.data2 !== undefined ? { data2: options.data2 } : {}),
+    ...(options.length !== undefined ? { length: options.length } : {}),
+  });
 }
 
 export function makeContext(request: WireRequest, conn: Connection, daemon: DaemonState): CommandContext & { kept: boolean } {

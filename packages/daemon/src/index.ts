@@ -1,4 +1,3 @@
-export {};
 export * from "./device/index.js";
 export * from "./options.js";
 export * from "./config.js";

@@ -33,8 +33,9 @@ function pad2(value: number): string {
 }
 
 function wallClock(now: Date): string {
-  return `${now.getFullYear()}-${pad2(now.getMonth() + 1)}-${pad2(now.getDate())} ` +
-    `${pad2(now.getHours())}:${pad2(now.getMinutes())}:${pad2(now.getSeconds())}`;
+  return (
+    `${now.getFullYear()}-${pad2(now.getMonth() + 1)}-${pad2(now.getDate())} ` + `${pad2(now.getHours())}:${pad2(now.getMinutes())}:${pad2(now.getSeconds())}`
+  );
 }
 
 export class DaemonLog {
@@ -47,10 +48,18 @@ export class DaemonLog {
     this.maxBytes = options.maxBytes ?? LOG_DUMP_MAX_BYTES;
   }
 
-  error(text: string): void { this.add(LogLevel.ERROR, text); }
-  warn(text: string): void { this.add(LogLevel.WARNING, text); }
-  info(text: string): void { this.add(LogLevel.INFO, text); }
-  debug(text: string): void { this.add(LogLevel.DEBUG, text); }
+  error(text: string): void {
+    this.add(LogLevel.ERROR, text);
+  }
+  warn(text: string): void {
+    this.add(LogLevel.WARNING, text);
+  }
+  info(text: string): void {
+    this.add(LogLevel.INFO, text);
+  }
+  debug(text: string): void {
+    this.add(LogLevel.DEBUG, text);
+  }
 
   /** Appends one line; every level is kept in memory, like sanlock's debug buffer. */
   add(_level: LogLevelValue, text: string): void {

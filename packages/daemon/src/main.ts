@@ -14,8 +14,14 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { DaemonLog } from "./log.js";
 import {
-  DEFAULT_RUN_DIR, DEFAULT_SETTINGS, HOST_NAME_MAX, applyOptionValues, readDaemonEnvironment, splitDaemonArgs,
-  type DaemonEnvironment, type DaemonSettings,
+  DEFAULT_RUN_DIR,
+  DEFAULT_SETTINGS,
+  HOST_NAME_MAX,
+  applyOptionValues,
+  readDaemonEnvironment,
+  splitDaemonArgs,
+  type DaemonEnvironment,
+  type DaemonSettings,
 } from "./options.js";
 import { acquirePidFile, type HeldPidFile } from "./pid-file.js";
 import { prepareRunDir, resolveSocketOwner, type SocketOwner } from "./run-dir.js";
@@ -130,7 +136,9 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
   if (!environment.privileged) log.warn("Running in unprivileged mode");
   const poolSize = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? "4", 10);
   if (!(poolSize >= DAEMON_THREADPOOL_SIZE)) {
-    log.warn(`libuv threadpool of ${poolSize} threads (UV_THREADPOOL_SIZE), below ${DAEMON_THREADPOOL_SIZE}: a stalled device can delay the I/O of other lockspaces`);
+    log.warn(
+      `libuv threadpool of ${poolSize} threads (UV_THREADPOOL_SIZE), below ${DAEMON_THREADPOOL_SIZE}: a stalled device can delay the I/O of other lockspaces`,
+    );
   }
   const owner = resolveSocketOwner(settings.socketUser, settings.socketGroup);
   prepareRunDir(environment.runDir, owner, environment.privileged);
@@ -144,7 +152,12 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
     const services: DaemonServices = { watchdog, killGraceSeconds: settings.killGraceSeconds };
     const lockspaces = typeof options.lockspaces === "function" ? options.lockspaces(log, services) : options.lockspaces;
     const server = await DaemonServer.listen({
-      runDir: environment.runDir, settings, ourHostName, socketOwner: owner, log, registry,
+      runDir: environment.runDir,
+      settings,
+      ourHostName,
+      socketOwner: owner,
+      log,
+      registry,
       ...(lockspaces ? { lockspaces } : {}),
     });
     const exited = server.exited.then(() => {
@@ -175,8 +188,11 @@ function detach(argv: readonly string[], env: NodeJS.ProcessEnv): void {
  * Runs `sanlock daemon <argv>` to completion; resolves to the exit status (0 after a clean
  * shutdown, 1 on a start-up failure such as a bad option or another daemon on the run dir).
  */
-export async function runDaemonCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env,
-  stderr: { write(line: string): void } = process.stderr): Promise<number> {
+export async function runDaemonCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  stderr: { write(line: string): void } = process.stderr,
+): Promise<number> {
   let resolved: { settings: DaemonSettings; warnings: readonly string[] };
   try {
     resolved = await resolveSettings(argv);
@@ -203,7 +219,10 @@ export async function runDaemonCommand(argv: readonly string[], env: NodeJS.Proc
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({
-      settings: resolved.settings, environment: readDaemonEnvironment(env), configWarnings: resolved.warnings, stderr,
+      settings: resolved.settings,
+      environment: readDaemonEnvironment(env),
+      configWarnings: resolved.warnings,
+      stderr,
       lockspaces: (log, services) => createLeaseEngine({ log, ...services }),
       registerCommands: registerLeaseHandlers,
     });

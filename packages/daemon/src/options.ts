@@ -139,39 +139,127 @@ function parseOwnerName(name: string, value: string): string {
 
 /** The daemon options of sanlock 3.8.5, in its usage order. */
 export const DAEMON_OPTIONS: readonly OptionSpec[] = [
-  { letter: "D", usage: "no fork and print all logging to stderr", takesValue: false,
-    apply: (_v, s) => { s.foreground = true; } },
-  { letter: "Q", usage: "0|1 quiet error messages for common lock contention (1)", takesValue: true,
-    apply: (v, s) => { s.quietFail = parseFlag("-Q", v); } },
-  { letter: "R", usage: "0|1 renewal debugging, log debug info about renewals (0)", takesValue: true,
-    apply: (v, s) => { s.debugRenew = parseFlag("-R", v); } },
-  { letter: "H", usage: "<num> renewal history size (180)", takesValue: true,
-    apply: (v, s) => { s.renewalHistorySize = parseIntegerValue("-H", v, 0, 100_000); } },
-  { letter: "L", usage: "<pri> write logging at priority level and up to logfile (4 LOG_WARNING) (use -1 for none)",
-    takesValue: true, apply: (v, s) => { s.logfilePriority = parseIntegerValue("-L", v, -1, 7); } },
-  { letter: "S", usage: "<pri> write logging at priority level and up to syslog (3 LOG_ERR) (use -1 for none)",
-    takesValue: true, apply: (v, s) => { s.syslogPriority = parseIntegerValue("-S", v, -1, 7); } },
-  { letter: "U", usage: "<uid> user id", takesValue: true,
-    apply: (v, s) => { s.socketUser = parseOwnerName("-U", v); } },
-  { letter: "G", usage: "<gid> group id", takesValue: true,
-    apply: (v, s) => { s.socketGroup = parseOwnerName("-G", v); } },
-  { letter: "t", usage: "<num> max worker threads (8)", takesValue: true,
+  {
+    letter: "D",
+    usage: "no fork and print all logging to stderr",
+    takesValue: false,
+    apply: (_v, s) => {
+      s.foreground = true;
+    },
+  },
+  {
+    letter: "Q",
+    usage: "0|1 quiet error messages for common lock contention (1)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.quietFail = parseFlag("-Q", v);
+    },
+  },
+  {
+    letter: "R",
+    usage: "0|1 renewal debugging, log debug info about renewals (0)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.debugRenew = parseFlag("-R", v);
+    },
+  },
+  {
+    letter: "H",
+    usage: "<num> renewal history size (180)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.renewalHistorySize = parseIntegerValue("-H", v, 0, 100_000);
+    },
+  },
+  {
+    letter: "L",
+    usage: "<pri> write logging at priority level and up to logfile (4 LOG_WARNING) (use -1 for none)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.logfilePriority = parseIntegerValue("-L", v, -1, 7);
+    },
+  },
+  {
+    letter: "S",
+    usage: "<pri> write logging at priority level and up to syslog (3 LOG_ERR) (use -1 for none)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.syslogPriority = parseIntegerValue("-S", v, -1, 7);
+    },
+  },
+  {
+    letter: "U",
+    usage: "<uid> user id",
+    takesValue: true,
+    apply: (v, s) => {
+      s.socketUser = parseOwnerName("-U", v);
+    },
+  },
+  {
+    letter: "G",
+    usage: "<gid> group id",
+    takesValue: true,
+    apply: (v, s) => {
+      s.socketGroup = parseOwnerName("-G", v);
+    },
+  },
+  {
+    letter: "t",
+    usage: "<num> max worker threads (8)",
+    takesValue: true,
     apply: (v, s) => {
       // sanlock raises values below the minimum to the minimum instead of failing.
       s.maxWorkerThreads = Math.max(MIN_WORKER_THREADS, parseIntegerValue("-t", v, 0, MAX_WORKER_THREADS_LIMIT));
-    } },
-  { letter: "g", usage: "<sec> seconds for graceful recovery (40)", takesValue: true,
-    apply: (v, s) => { s.killGraceSeconds = parseIntegerValue("-g", v, 0, MAX_KILL_GRACE_SECONDS); } },
-  { letter: "w", usage: "0|1 use watchdog through wdmd (1)", takesValue: true,
-    apply: (v, s) => { s.useWatchdog = parseFlag("-w", v); } },
-  { letter: "h", usage: "0|1 use high priority (RR) scheduling (0)", takesValue: true,
-    apply: (v, s) => { s.highPriority = parseFlag("-h", v); } },
-  { letter: "l", usage: "<num> use mlockall (0 none, 1 current, 2 current and future) (1)", takesValue: true,
-    apply: (v, s) => { s.mlockLevel = parseIntegerValue("-l", v, 0, 2) as 0 | 1 | 2; } },
-  { letter: "b", usage: "<sec> seconds a host id bit will remain set in delta lease bitmap (default: 6 * io_timeout)",
-    takesValue: true, apply: (v, s) => { s.setBitmapSeconds = parseIntegerValue("-b", v, 0, 86_400); } },
-  { letter: "e", usage: "<str> local host name used in delta leases (default: generate new uuid)", takesValue: true,
-    apply: (v, s) => { s.ourHostName = parseHostName("-e", v); } },
+    },
+  },
+  {
+    letter: "g",
+    usage: "<sec> seconds for graceful recovery (40)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.killGraceSeconds = parseIntegerValue("-g", v, 0, MAX_KILL_GRACE_SECONDS);
+    },
+  },
+  {
+    letter: "w",
+    usage: "0|1 use watchdog through wdmd (1)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.useWatchdog = parseFlag("-w", v);
+    },
+  },
+  {
+    letter: "h",
+    usage: "0|1 use high priority (RR) scheduling (0)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.highPriority = parseFlag("-h", v);
+    },
+  },
+  {
+    letter: "l",
+    usage: "<num> use mlockall (0 none, 1 current, 2 current and future) (1)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.mlockLevel = parseIntegerValue("-l", v, 0, 2) as 0 | 1 | 2;
+    },
+  },
+  {
+    letter: "b",
+    usage: "<sec> seconds a host id bit will remain set in delta lease bitmap (default: 6 * io_timeout)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.setBitmapSeconds = parseIntegerValue("-b", v, 0, 86_400);
+    },
+  },
+  {
+    letter: "e",
+    usage: "<str> local host name used in delta leases (default: generate new uuid)",
+    takesValue: true,
+    apply: (v, s) => {
+      s.ourHostName = parseHostName("-e", v);
+    },
+  },
 ];
 
 const OPTION_BY_LETTER = new Map(DAEMON_OPTIONS.map((spec) => [spec.letter, spec]));

@@ -72,11 +72,19 @@ function nameLookup(): NameLookup {
   if (lookup !== undefined) return lookup;
   const libc = koffi.load("libc.so.6");
   const passwd = koffi.struct("sanlock_ts_passwd", {
-    pw_name: "char *", pw_passwd: "char *", pw_uid: "uint32_t", pw_gid: "uint32_t",
-    pw_gecos: "char *", pw_dir: "char *", pw_shell: "char *",
+    pw_name: "char *",
+    pw_passwd: "char *",
+    pw_uid: "uint32_t",
+    pw_gid: "uint32_t",
+    pw_gecos: "char *",
+    pw_dir: "char *",
+    pw_shell: "char *",
   });
   const group = koffi.struct("sanlock_ts_group", {
-    gr_name: "char *", gr_passwd: "char *", gr_gid: "uint32_t", gr_mem: "void *",
+    gr_name: "char *",
+    gr_passwd: "char *",
+    gr_gid: "uint32_t",
+    gr_mem: "void *",
   });
   const getpwnam = libc.func("getpwnam", koffi.pointer(passwd), ["const char *"]);
   const getgrnam = libc.func("getgrnam", koffi.pointer(group), ["const char *"]);
@@ -106,8 +114,8 @@ export function resolveSocketOwner(user: string | undefined, group: string | und
   const sanlockDefault = sanlockUid !== undefined && sanlockGid !== undefined;
   const defaultName = sanlockDefault ? "sanlock" : undefined;
   return {
-    uid: user !== undefined ? names.uidOf(user) ?? 0 : sanlockDefault ? sanlockUid : 0,
-    gid: group !== undefined ? names.gidOf(group) ?? 0 : sanlockDefault ? sanlockGid : 0,
+    uid: user !== undefined ? (names.uidOf(user) ?? 0) : sanlockDefault ? sanlockUid : 0,
+    gid: group !== undefined ? (names.gidOf(group) ?? 0) : sanlockDefault ? sanlockGid : 0,
     userName: user ?? defaultName,
     groupName: group ?? defaultName,
   };
@@ -133,8 +141,7 @@ export function prepareRunDir(runDir: string, owner: SocketOwner, privileged: bo
 }
 
 /** Binds and listens on `<run_dir>/sanlock.sock` with sanlock's mode and owner. */
-export async function listenOnRunDir(runDir: string, owner: SocketOwner,
-  onConnection: (socket: Socket) => void): Promise<Server> {
+export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConnection: (socket: Socket) => void): Promise<Server> {
   const path = socketPath(runDir);
   try {
     unlinkSync(path);

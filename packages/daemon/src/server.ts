@@ -13,10 +13,9 @@
  * connection is closed.
  */
 import type { Server, Socket } from "node:net";
-import { RestrictFlag, cmdClass, cmdName, type CmdNumber, type WireEvent, type WireHeader, type WireRequest }
-  from "@sanlock-ts/core/wire";
-import { ClientTable, Connection } from "./connection.js";
-import { CommandRegistry, WorkerLimit, makeContext, replyBytes } from "./dispatch.js";
+import { RestrictFlag, cmdClass, cmdName, type CmdNumber, type WireEvent, type WireHeader, type WireRequest } from "@sanlock-ts/core/wire";
+import { ClientTable, type Connection } from "./connection.js";
+import { type CommandRegistry, WorkerLimit, makeContext, replyBytes } from "./dispatch.js";
 import { defaultCommandRegistry } from "./commands/index.js";
 import { lookupTarget } from "./commands/target.js";
 import type { DaemonLog } from "./log.js";
@@ -65,7 +64,9 @@ export class DaemonServer implements DaemonState {
     this.registry = options.registry ?? defaultCommandRegistry();
     this.lockspaces = options.lockspaces ?? NO_LOCKSPACES;
     this.workers = new WorkerLimit(options.settings.maxWorkerThreads);
-    this.exited = new Promise((resolve) => { this.markExited = resolve; });
+    this.exited = new Promise((resolve) => {
+      this.markExited = resolve;
+    });
   }
 
   /** Creates `<run_dir>/sanlock.sock` and starts accepting. */
@@ -103,9 +104,11 @@ export class DaemonServer implements DaemonState {
       socket.destroy();
       return;
     }
-    void this.serve(conn).catch((error: unknown) => {
-      this.log.error(`ci ${conn.ci} fd ${conn.fd}: ${(error as Error).message}`);
-    }).finally(() => this.connectionGone(conn));
+    void this.serve(conn)
+      .catch((error: unknown) => {
+        this.log.error(`ci ${conn.ci} fd ${conn.fd}: ${(error as Error).message}`);
+      })
+      .finally(() => this.connectionGone(conn));
   }
 
   private connectionGone(conn: Connection): void {

@@ -118,20 +118,34 @@ export interface ClientStatusEntry {
 }
 
 export function clientStateString(c: ClientStatusEntry): string {
-  return `ci=${c.ci} fd=${c.fd} pid=${c.pid} flags=${c.flags.toString(16)} restricted=${c.restricted.toString(16)} ` +
+  return (
+    `ci=${c.ci} fd=${c.fd} pid=${c.pid} flags=${c.flags.toString(16)} restricted=${c.restricted.toString(16)} ` +
     `cmd_active=${c.cmdActive} cmd_last=${c.cmdLast} pid_dead=${Number(c.pidDead)} kill_count=${c.killCount} ` +
-    `kill_last=${c.killLast} suspend=0 need_free=0`;
+    `kill_last=${c.killLast} suspend=0 need_free=0`
+  );
 }
 
 /** The STATUS records for `level` (docs/wire.md §7.5): 1 daemon; 2 + clients; 3 + lockspaces; other + resources. */
 export function statusRecords(daemon: DaemonState, level: number): StateRecord[] {
-  const records: StateRecord[] = [{
-    type: StateType.DAEMON, flags: 0, data32: 0, data64: 0n, name: daemon.ourHostName, str: daemonStateString(daemon),
-  }];
+  const records: StateRecord[] = [
+    {
+      type: StateType.DAEMON,
+      flags: 0,
+      data32: 0,
+      data64: 0n,
+      name: daemon.ourHostName,
+      str: daemonStateString(daemon),
+    },
+  ];
   if (level === 1) return records;
   for (const client of daemon.clients.statusEntries()) {
     records.push({
-      type: StateType.CLIENT, flags: 0, data32: client.pid, data64: 0n, name: client.name, str: clientStateString(client),
+      type: StateType.CLIENT,
+      flags: 0,
+      data32: client.pid,
+      data64: 0n,
+      name: client.name,
+      str: clientStateString(client),
     });
   }
   if (level === 2) return records;

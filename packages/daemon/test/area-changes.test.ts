@@ -5,9 +5,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  HostStatusTable, VirtualClock, type ObservedRecord,
-} from "@sanlock-ts/core";
+import { HostStatusTable, VirtualClock, type ObservedRecord } from "@sanlock-ts/core";
 import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
 import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
 
@@ -68,7 +66,10 @@ t.test("a table fed with changes matches one fed with every record, read after r
     ["host 1 clears the bit", area({ 1: BIT_CLEARED })],
     ["host 3 zeroed", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR) })],
     ["host 4 of another lockspace with our bit", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
-    ["again (an invalid record with a new owner counts as changed every read)", area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
+    [
+      "again (an invalid record with a new owner counts as changed every read)",
+      area({ 1: BIT_CLEARED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") }),
+    ],
     ["host 1 left", area({ 1: REMOVED, 3: new Uint8Array(SECTOR), 4: renamed(EVENT, "OTHER") })],
   ];
   let previous: Uint8Array = new Uint8Array(MAX_HOSTS * SECTOR); // both sides start from "all zero"
@@ -81,7 +82,11 @@ t.test("a table fed with changes matches one fed with every record, read after r
       const at = (h - 1) * SECTOR;
       if (Buffer.compare(bytes.subarray(at, at + SECTOR), previous.subarray(at, at + SECTOR)) !== 0) differing.push(h);
     }
-    t.same(changed.map((r) => r.hostId), differing, `${what}: the worker sends exactly the hosts whose sector changed`);
+    t.same(
+      changed.map((r) => r.hostId),
+      differing,
+      `${what}: the worker sends exactly the hosts whose sector changed`,
+    );
     const expected = reference.observe(fullObservation(bytes));
     const got = fed.observe(hosts.apply(changed));
     t.same(got, expected, `${what}: same notifications`);
@@ -103,7 +108,9 @@ t.test("another host's record with out-of-range count fields is read leniently",
   const bad = LIVE.slice();
   bad.fill(0xff, 16, 24); // num_hosts = 2^64 - 1: not a JS number
   let changed: number[] = [];
-  t.doesNotThrow(() => { changed = tracker.changes(area({ 1: RENEWED, 2: bad })).map((r) => r.hostId); }, "the read with the odd record is observed");
+  t.doesNotThrow(() => {
+    changed = tracker.changes(area({ 1: RENEWED, 2: bad })).map((r) => r.hostId);
+  }, "the read with the odd record is observed");
   t.ok(changed.includes(1), `host 1's renewal is reported (${JSON.stringify(changed)})`);
 });
 

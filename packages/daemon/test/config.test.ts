@@ -47,7 +47,7 @@ t.test("a bad value is rejected naming the key, the file and the line", async (t
     ["\nmlock_level = 5", /^c:2: bad value for mlock_level \("5"\)/],
     ["max_sectors_kb = 3", /bad value for max_sectors_kb/],
     ["debug_cmd = acquire", /bad value for debug_cmd/],
-    ["our_host_name = " + "h".repeat(49), /bad value for our_host_name/],
+    [`our_host_name = ${"h".repeat(49)}`, /bad value for our_host_name/],
     ["logfile_priority =", /c:1: logfile_priority has no value/],
   ];
   for (const [text, message] of cases) {
@@ -71,5 +71,9 @@ t.test("config file: missing is empty; command line overrides it", async (t) => 
   writeFileSync(path, "use_watchdog = maybe\n");
   await t.rejects(resolveSettings(["--config", path]), { code: "ERR_CONFIG_BAD_VALUE", message: /use_watchdog/ });
   const absent = await resolveSettings(["--config", join(dir, "absent.conf"), "-H", "9"]);
-  t.same(absent, { settings: { ...settingsFromConfig({}), renewalHistorySize: 9 }, warnings: [] }, "no file: the defaults and the command line, as with an empty file");
+  t.same(
+    absent,
+    { settings: { ...settingsFromConfig({}), renewalHistorySize: 9 }, warnings: [] },
+    "no file: the defaults and the command line, as with an empty file",
+  );
 });

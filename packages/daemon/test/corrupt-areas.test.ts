@@ -25,9 +25,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
-import {
-  Cmd, HEADER_SIZE, SanlockClient, SanlockError, buildRequest, decodeHeader, lockspace as wireLockspace,
-} from "@sanlock-ts/client";
+import { Cmd, HEADER_SIZE, SanlockClient, SanlockError, buildRequest, decodeHeader, lockspace as wireLockspace } from "@sanlock-ts/client";
 import { leaderChecksum, sanlockCrc32c } from "@sanlock-ts/core";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { hasSanlock, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
@@ -136,7 +134,10 @@ function readLockspaceOf(runDir: string, path: string, hostId: bigint): Promise<
   return new Promise((resolve, reject) => {
     const socket = createConnection(join(runDir, "sanlock.sock"));
     let got = Buffer.alloc(0);
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error("READ_LOCKSPACE: no reply within 30 s")); }, 30_000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("READ_LOCKSPACE: no reply within 30 s"));
+    }, 30_000);
     socket.on("data", (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       if (got.length >= HEADER_SIZE) {
@@ -145,7 +146,10 @@ function readLockspaceOf(runDir: string, path: string, hostId: bigint): Promise<
         resolve(decodeHeader(new Uint8Array(got.subarray(0, HEADER_SIZE))).data);
       }
     });
-    socket.on("error", (error) => { clearTimeout(timer); reject(error); });
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     socket.write(bytes);
   });
 }
@@ -171,133 +175,159 @@ interface Daemon {
   readonly client: SanlockClient;
 }
 
-t.test("corrupted lease areas: the same clean sanlock results as sanlock 3.8.5, and the daemon stays up", {
-  skip: environmentSkip(!hasSanlock && "sanlock not installed"),
-  timeout: 400_000,
-}, async (t) => {
-  const seed = process.env["CORRUPT_SEED"] !== undefined ? Number(process.env["CORRUPT_SEED"]) >>> 0 : (Date.now() >>> 0);
-  t.comment(`random sectors from seed ${seed} (CORRUPT_SEED=${seed})`);
-  const work = tempDir(t, "slts-corrupt-");
-  const ours = await startOurDaemon(t);
-  const realRunDir = await startRealDaemon(t);
-  const daemons: Daemon[] = [
-    { label: "sanlock-ts", runDir: ours.runDir, client: new SanlockClient({ runDir: ours.runDir }) },
-    { label: "sanlock", runDir: realRunDir, client: new SanlockClient({ runDir: realRunDir }) },
-  ];
-
-  // Templates, made once through our daemon and given byte for byte to both.
-  const fresh = (name: string, size = MB): string => {
-    const path = join(work, name);
-    writeFileSync(path, "");
-    writeFileSync(path, new Uint8Array(size));
-    return path;
-  };
-  const c0 = daemons[0]!.client;
-  const deltaTemplatePath = fresh("delta-template");
-  await c0.writeLockspace("CLT", deltaTemplatePath, { iotimeout: 1 });
-  const deltaTemplate = new Uint8Array(readFileSync(deltaTemplatePath));
-  // Each daemon joins LS (host 1) on its own lockspace file, for the acquires.
-  for (const d of daemons) {
-    const path = fresh(`ls-${d.label}`);
-    await d.client.writeLockspace(LS, path, { iotimeout: 1 });
-    await d.client.addLockspace(LS, 1, path);
-  }
-  // The resource: acquired and released once by host 1 (our dblock written, lver 1), and
-  // host 2's dblock a copy of ours, so both dblocks hold values whose checksums matter.
-  const resTemplatePath = fresh("res-template");
-  await c0.writeResource(LS, RES, [{ path: resTemplatePath, offset: 0 }]);
+t.test(
+  "corrupted lease areas: the same clean sanlock results as sanlock 3.8.5, and the daemon stays up",
   {
-    await using registration = await c0.register();
-    const lease = await c0.acquire(LS, RES, [{ path: resTemplatePath, offset: 0 }], { registration });
-    await lease.release();
-  }
-  const resTemplate = new Uint8Array(readFileSync(resTemplatePath));
-  resTemplate.set(resTemplate.subarray(2 * SECTOR, 3 * SECTOR), 3 * SECTOR);
+    skip: environmentSkip(!hasSanlock && "sanlock not installed"),
+    timeout: 400_000,
+  },
+  async (t) => {
+    const seed = process.env["CORRUPT_SEED"] !== undefined ? Number(process.env["CORRUPT_SEED"]) >>> 0 : Date.now() >>> 0;
+    t.comment(`random sectors from seed ${seed} (CORRUPT_SEED=${seed})`);
+    const work = tempDir(t, "slts-corrupt-");
+    const ours = await startOurDaemon(t);
+    const realRunDir = await startRealDaemon(t);
+    const daemons: Daemon[] = [
+      { label: "sanlock-ts", runDir: ours.runDir, client: new SanlockClient({ runDir: ours.runDir }) },
+      { label: "sanlock", runDir: realRunDir, client: new SanlockClient({ runDir: realRunDir }) },
+    ];
 
-  const rng = new Rng(seed);
-  let files = 0;
-  const copyOf = (bytes: Uint8Array): string => {
-    const path = join(work, `case-${files++}`);
-    writeFileSync(path, bytes);
-    return path;
-  };
-
-  // ---------------------------------------------------------------- delta lease area
-  for (const [target, hostId] of [["other host's record", 2], ["our own record", 1]] as const) {
-    for (const kind of KINDS) {
-      const sector = corrupt(deltaTemplate.subarray((hostId - 1) * SECTOR, hostId * SECTOR), "leader", kind, rng);
-      if (sector === null) continue;
-      const bytes = patched(deltaTemplate, hostId - 1, sector);
-      const got = await Promise.all(daemons.map(async (d) => {
-        const path = copyOf(bytes);
-        const read = await readLockspaceOf(d.runDir, path, BigInt(hostId));
-        const add = await result(() => d.client.addLockspace("CLT", 1, path, { iotimeout: 1 }));
-        let hosts: Result | undefined;
-        if (add.result === 0) {
-          hosts = await hostsSeen(d.client, "CLT");
-          await d.client.remLockspace("CLT", 1, path);
-        }
-        return { read, add: add.result, hosts };
-      }));
-      const what = `delta area, ${target} (host ${hostId}), ${kind}`;
-      // Known divergence (not a crash: both answer a sanlock result): sanlock's read_lockspace
-      // gets the sizes from the first record (sector size 1000 → -EINVAL) and add_lockspace
-      // verifies the sector size (SANLK_LEADER_SECTORSIZE -225); ours reports -223 for both.
-      const todo = hostId === 1 && kind === "sizes" ? "own delta record with sector_size 1000: sanlock -22/-225, ours -223" : false;
-      t.same(got[0], got[1], `${what}: read_lockspace/add_lockspace/get_hosts as sanlock: ${JSON.stringify(got[0], (_, v: unknown) => typeof v === "bigint" ? String(v) : v)}`, { todo });
-      if (kind !== "sizes") {
-        // Reading the corrupted record itself: magic first, then the checksum.
-        const want = kind === "checksum" || kind === "torn" ? SANLK_LEADER_CHECKSUM : SANLK_LEADER_MAGIC;
-        t.equal(got[0]!.read, want, `${what}: read_lockspace of it is ${want}`);
-      }
-      if (hostId === 1) t.ok(got[0]!.add < 0, `${what}: add_lockspace fails (${got[0]!.add})`);
-      else t.equal(got[0]!.add, 0, `${what}: add_lockspace of host 1 joins (host 2's record is not ours)`);
+    // Templates, made once through our daemon and given byte for byte to both.
+    const fresh = (name: string, size = MB): string => {
+      const path = join(work, name);
+      writeFileSync(path, "");
+      writeFileSync(path, new Uint8Array(size));
+      return path;
+    };
+    const c0 = daemons[0]!.client;
+    const deltaTemplatePath = fresh("delta-template");
+    await c0.writeLockspace("CLT", deltaTemplatePath, { iotimeout: 1 });
+    const deltaTemplate = new Uint8Array(readFileSync(deltaTemplatePath));
+    // Each daemon joins LS (host 1) on its own lockspace file, for the acquires.
+    for (const d of daemons) {
+      const path = fresh(`ls-${d.label}`);
+      await d.client.writeLockspace(LS, path, { iotimeout: 1 });
+      await d.client.addLockspace(LS, 1, path);
     }
-  }
+    // The resource: acquired and released once by host 1 (our dblock written, lver 1), and
+    // host 2's dblock a copy of ours, so both dblocks hold values whose checksums matter.
+    const resTemplatePath = fresh("res-template");
+    await c0.writeResource(LS, RES, [{ path: resTemplatePath, offset: 0 }]);
+    {
+      await using registration = await c0.register();
+      const lease = await c0.acquire(LS, RES, [{ path: resTemplatePath, offset: 0 }], { registration });
+      await lease.release();
+    }
+    const resTemplate = new Uint8Array(readFileSync(resTemplatePath));
+    resTemplate.set(resTemplate.subarray(2 * SECTOR, 3 * SECTOR), 3 * SECTOR);
 
-  // ---------------------------------------------------------------- paxos resource area
-  const targets: [string, number, RecordType][] = [
-    ["leader", 0, "leader"], ["request record", 1, "request"], ["our dblock (host 1)", 2, "dblock"], ["other host's dblock (host 2)", 3, "dblock"],
-  ];
-  for (const [target, sectorIndex, type] of targets) {
-    for (const kind of KINDS) {
-      const sector = corrupt(resTemplate.subarray(sectorIndex * SECTOR, (sectorIndex + 1) * SECTOR), type, kind, rng);
-      if (sector === null) continue;
-      const bytes = patched(resTemplate, sectorIndex, sector);
-      const got = await Promise.all(daemons.map(async (d) => {
-        const shared = copyOf(bytes);
-        const disks = (path: string): { path: string; offset: number }[] => [{ path, offset: 0 }];
-        const read = await result(() => d.client.readResource(shared));
-        const owners = await result(() => d.client.readResourceOwners(LS, RES, disks(shared)));
-        const acquirePath = copyOf(bytes);
-        let acquire: number;
-        {
-          await using registration = await d.client.register();
-          const r = await result(() => d.client.acquire(LS, RES, disks(acquirePath), { registration }));
-          acquire = r.result;
-          if (r.result === 0) await d.client.release(LS, RES, disks(acquirePath), { registration });
+    const rng = new Rng(seed);
+    let files = 0;
+    const copyOf = (bytes: Uint8Array): string => {
+      const path = join(work, `case-${files++}`);
+      writeFileSync(path, bytes);
+      return path;
+    };
+
+    // ---------------------------------------------------------------- delta lease area
+    for (const [target, hostId] of [
+      ["other host's record", 2],
+      ["our own record", 1],
+    ] as const) {
+      for (const kind of KINDS) {
+        const sector = corrupt(deltaTemplate.subarray((hostId - 1) * SECTOR, hostId * SECTOR), "leader", kind, rng);
+        if (sector === null) continue;
+        const bytes = patched(deltaTemplate, hostId - 1, sector);
+        const got = await Promise.all(
+          daemons.map(async (d) => {
+            const path = copyOf(bytes);
+            const read = await readLockspaceOf(d.runDir, path, BigInt(hostId));
+            const add = await result(() => d.client.addLockspace("CLT", 1, path, { iotimeout: 1 }));
+            let hosts: Result | undefined;
+            if (add.result === 0) {
+              hosts = await hostsSeen(d.client, "CLT");
+              await d.client.remLockspace("CLT", 1, path);
+            }
+            return { read, add: add.result, hosts };
+          }),
+        );
+        const what = `delta area, ${target} (host ${hostId}), ${kind}`;
+        // Known divergence (not a crash: both answer a sanlock result): sanlock's read_lockspace
+        // gets the sizes from the first record (sector size 1000 → -EINVAL) and add_lockspace
+        // verifies the sector size (SANLK_LEADER_SECTORSIZE -225); ours reports -223 for both.
+        const todo = hostId === 1 && kind === "sizes" ? "own delta record with sector_size 1000: sanlock -22/-225, ours -223" : false;
+        t.same(
+          got[0],
+          got[1],
+          `${what}: read_lockspace/add_lockspace/get_hosts as sanlock: ${JSON.stringify(got[0], (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`,
+          { todo },
+        );
+        if (kind !== "sizes") {
+          // Reading the corrupted record itself: magic first, then the checksum.
+          const want = kind === "checksum" || kind === "torn" ? SANLK_LEADER_CHECKSUM : SANLK_LEADER_MAGIC;
+          t.equal(got[0]!.read, want, `${what}: read_lockspace of it is ${want}`);
         }
-        const request = await result(() => d.client.request(LS, RES, disks(copyOf(bytes))));
-        return {
-          read: read.result, owners: owners.result, ownerIds: owners.result === 0 ? (owners.value as HostInfo[]).map((h) => Number(h.hostId)) : [],
-          acquire, request: request.result,
-        };
-      }));
-      const what = `resource area, ${target}, ${kind}`;
-      // Known divergences in how sanlock sizes a leader it cannot trust (answers, not crashes):
-      // a leader with sector_size 1000 and no align flag reads as 0 and acquires as -1 in
-      // sanlock (ours: -223 / -225); read_resource_owners of a random leader re-reads with the
-      // random sizes and may answer e.g. -EMSGSIZE (ours: the magic check, -223).
-      const todo = type === "leader" && kind === "sizes" ? "leader with sector_size 1000: sanlock read 0 / acquire -1 / request 0"
-        : type === "leader" && kind === "random" && got[0]!.owners !== got[1]!.owners ? "random leader: read_resource_owners sizes quirk" : false;
-      t.same(got[0], got[1], `${what}: read_resource/read_resource_owners/acquire/request as sanlock: ${JSON.stringify(got[0])}`, { todo });
-      if (type === "leader" && kind !== "sizes") {
-        const want = kind === "checksum" || kind === "torn" ? SANLK_LEADER_CHECKSUM : SANLK_LEADER_MAGIC;
-        t.match(got[0], { read: want, acquire: want }, `${what}: read_resource and acquire give ${want}`);
+        if (hostId === 1) t.ok(got[0]!.add < 0, `${what}: add_lockspace fails (${got[0]!.add})`);
+        else t.equal(got[0]!.add, 0, `${what}: add_lockspace of host 1 joins (host 2's record is not ours)`);
       }
     }
-  }
 
-  t.equal((await daemons[0]!.client.version()).daemonVersion, 0x03080500, "the sanlock-ts daemon still answers");
-  t.equal(await daemons[0]!.client.inqLockspace(LS, 1, join(work, "ls-sanlock-ts")), true, "its lockspace is still joined");
-});
+    // ---------------------------------------------------------------- paxos resource area
+    const targets: [string, number, RecordType][] = [
+      ["leader", 0, "leader"],
+      ["request record", 1, "request"],
+      ["our dblock (host 1)", 2, "dblock"],
+      ["other host's dblock (host 2)", 3, "dblock"],
+    ];
+    for (const [target, sectorIndex, type] of targets) {
+      for (const kind of KINDS) {
+        const sector = corrupt(resTemplate.subarray(sectorIndex * SECTOR, (sectorIndex + 1) * SECTOR), type, kind, rng);
+        if (sector === null) continue;
+        const bytes = patched(resTemplate, sectorIndex, sector);
+        const got = await Promise.all(
+          daemons.map(async (d) => {
+            const shared = copyOf(bytes);
+            const disks = (path: string): { path: string; offset: number }[] => [{ path, offset: 0 }];
+            const read = await result(() => d.client.readResource(shared));
+            const owners = await result(() => d.client.readResourceOwners(LS, RES, disks(shared)));
+            const acquirePath = copyOf(bytes);
+            let acquire: number;
+            {
+              await using registration = await d.client.register();
+              const r = await result(() => d.client.acquire(LS, RES, disks(acquirePath), { registration }));
+              acquire = r.result;
+              if (r.result === 0) await d.client.release(LS, RES, disks(acquirePath), { registration });
+            }
+            const request = await result(() => d.client.request(LS, RES, disks(copyOf(bytes))));
+            return {
+              read: read.result,
+              owners: owners.result,
+              ownerIds: owners.result === 0 ? (owners.value as HostInfo[]).map((h) => Number(h.hostId)) : [],
+              acquire,
+              request: request.result,
+            };
+          }),
+        );
+        const what = `resource area, ${target}, ${kind}`;
+        // Known divergences in how sanlock sizes a leader it cannot trust (answers, not crashes):
+        // a leader with sector_size 1000 and no align flag reads as 0 and acquires as -1 in
+        // sanlock (ours: -223 / -225); read_resource_owners of a random leader re-reads with the
+        // random sizes and may answer e.g. -EMSGSIZE (ours: the magic check, -223).
+        const todo =
+          type === "leader" && kind === "sizes"
+            ? "leader with sector_size 1000: sanlock read 0 / acquire -1 / request 0"
+            : type === "leader" && kind === "random" && got[0]!.owners !== got[1]!.owners
+              ? "random leader: read_resource_owners sizes quirk"
+              : false;
+        t.same(got[0], got[1], `${what}: read_resource/read_resource_owners/acquire/request as sanlock: ${JSON.stringify(got[0])}`, { todo });
+        if (type === "leader" && kind !== "sizes") {
+          const want = kind === "checksum" || kind === "torn" ? SANLK_LEADER_CHECKSUM : SANLK_LEADER_MAGIC;
+          t.match(got[0], { read: want, acquire: want }, `${what}: read_resource and acquire give ${want}`);
+        }
+      }
+    }
+
+    t.equal((await daemons[0]!.client.version()).daemonVersion, 0x03080500, "the sanlock-ts daemon still answers");
+    t.equal(await daemons[0]!.client.inqLockspace(LS, 1, join(work, "ls-sanlock-ts")), true, "its lockspace is still joined");
+  },
+);

@@ -2,14 +2,7 @@
 // (packages/daemon/src/device): limits hold, quarantined buffers are never handed out again
 // while their I/O may still run.
 import t from "tap";
-import {
-  AlignedBufferPool,
-  applyDaemonThreadpoolSize,
-  DAEMON_THREADPOOL_SIZE,
-  DeviceError,
-  InFlightLimiter,
-  WASM_PAGE_BYTES,
-} from "../src/device/index.js";
+import { AlignedBufferPool, applyDaemonThreadpoolSize, DAEMON_THREADPOOL_SIZE, DeviceError, InFlightLimiter, WASM_PAGE_BYTES } from "../src/device/index.js";
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -32,9 +25,18 @@ t.test("a buffer is a view of exactly the asked length at the start of a whole-p
 
 t.test("lengths outside 1..maxBufferBytes are refused", async (t) => {
   const pool = new AlignedBufferPool({ maxBufferBytes: 2 * WASM_PAGE_BYTES });
-  t.equal(codeOf(() => pool.acquire(0)), "ERR_INVALID_ARGUMENT");
-  t.equal(codeOf(() => pool.acquire(2 * WASM_PAGE_BYTES + 1)), "ERR_INVALID_ARGUMENT");
-  t.equal(codeOf(() => pool.acquire(1.5)), "ERR_INVALID_ARGUMENT");
+  t.equal(
+    codeOf(() => pool.acquire(0)),
+    "ERR_INVALID_ARGUMENT",
+  );
+  t.equal(
+    codeOf(() => pool.acquire(2 * WASM_PAGE_BYTES + 1)),
+    "ERR_INVALID_ARGUMENT",
+  );
+  t.equal(
+    codeOf(() => pool.acquire(1.5)),
+    "ERR_INVALID_ARGUMENT",
+  );
 });
 
 t.test("a released buffer's slab is reused; a quarantined one is not until released", async (t) => {
@@ -65,7 +67,10 @@ t.test("quarantined buffers count against the limit, so stalled I/O exhausts the
   const b = pool.acquire(512);
   pool.quarantine(a);
   pool.quarantine(b);
-  t.equal(codeOf(() => pool.acquire(512)), "ERR_BUFFER_POOL_EXHAUSTED");
+  t.equal(
+    codeOf(() => pool.acquire(512)),
+    "ERR_BUFFER_POOL_EXHAUSTED",
+  );
   pool.release(a);
   const c = pool.acquire(512);
   t.equal(c.slab, a.slab, "space came back only when a's I/O completed");
@@ -77,7 +82,10 @@ t.test("maxBuffers bounds the slab count; idle slabs are dropped to make room", 
   const pool = new AlignedBufferPool({ maxBuffers: 2, maxTotalBytes: 64 * WASM_PAGE_BYTES });
   const a = pool.acquire(512);
   const b = pool.acquire(512);
-  t.equal(codeOf(() => pool.acquire(512)), "ERR_BUFFER_POOL_EXHAUSTED");
+  t.equal(
+    codeOf(() => pool.acquire(512)),
+    "ERR_BUFFER_POOL_EXHAUSTED",
+  );
   pool.release(b);
   const big = pool.acquire(3 * WASM_PAGE_BYTES); // the idle one-page slab is too small: dropped, new one made
   t.equal(big.bytes.buffer.byteLength, 3 * WASM_PAGE_BYTES);

@@ -6,13 +6,7 @@ import t from "tap";
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createSparseFile, type Teardown } from "../../../test/helpers/loop-device.js";
-import {
-  DeviceError,
-  nodeDeviceIo,
-  openDirectDevice,
-  type DeviceIo,
-  type DirectDevice,
-} from "../src/device/index.js";
+import { DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
 
 const MIB = 1024 * 1024;
 
@@ -69,7 +63,11 @@ t.test("512-byte sectors: a direct write is seen by a normal read, and the other
   await device.write(512 * 5, data);
   const onDisk = await readFile(file.path);
   t.same(onDisk.subarray(512 * 5, 512 * 8), Buffer.from(data), "page-cache read sees the O_DIRECT write");
-  t.equal(onDisk.subarray(0, 512 * 5).every((b) => b === 0), true, "bytes before the range untouched");
+  t.equal(
+    onDisk.subarray(0, 512 * 5).every((b) => b === 0),
+    true,
+    "bytes before the range untouched",
+  );
   t.same(await device.read(512 * 5, 3 * 512), data, "round trip");
 
   const outside = pattern(MIB, 99);
@@ -104,9 +102,14 @@ t.test("readWith parses the read in place; what the parser throws is not a devic
   let expected = 0;
   for (const b of data) expected += b;
   t.same(sums, { sum: expected, last: data[MIB - 1] });
-  const thrown = await device.readWith(0, 512, () => {
-    throw new RangeError("corrupt record");
-  }).then(() => undefined, (err: unknown) => err);
+  const thrown = await device
+    .readWith(0, 512, () => {
+      throw new RangeError("corrupt record");
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
   t.ok(thrown instanceof RangeError && thrown.message === "corrupt record", "the parser's own error comes back as is");
   t.same(device.stats(), { reads: 2, writes: 1, failed: 0, timedOut: 0, inFlight: 0 }, "neither read counts as failed");
   t.equal(await codeOfAsync(() => device.readWith(100, 512, () => 0)), "ERR_MISALIGNED", "alignment is checked as for read");
@@ -178,9 +181,7 @@ t.test("EINVAL from O_DIRECT (e.g. a filesystem without it) is reported as such"
   // Real tmpfs accepts O_DIRECT since Linux 6.6, so the kernel's EINVAL is injected.
   const file = await createSparseFile(t, { sizeBytes: 4096 });
   const einval = (syscall: string) => Object.assign(new Error(`EINVAL: invalid argument, ${syscall}`), { code: "EINVAL" });
-  const atOpen = await rejection(() =>
-    openDirectDevice(file.path, { io: { ...nodeDeviceIo, open: () => Promise.reject(einval("open")) } }),
-  );
+  const atOpen = await rejection(() => openDirectDevice(file.path, { io: { ...nodeDeviceIo, open: () => Promise.reject(einval("open")) } }));
   t.equal(atOpen.code, "ERR_NO_O_DIRECT");
   t.match(atOpen.message, /filesystem does not support O_DIRECT/);
   t.equal(atOpen.errno, "EINVAL");

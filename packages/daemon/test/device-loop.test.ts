@@ -85,7 +85,10 @@ t.test("4096-byte loop device", { skip }, async (t) => {
     t.same(await bufferedRead(loop.path, MIB + 4096, 3 * 4096), Buffer.from(data), "normal read of the block device");
     const backing = await readFile(loop.backingFile);
     t.same(backing.subarray(MIB + 4096, MIB + 4 * 4096), Buffer.from(data), "normal read of the backing file");
-    t.ok(backing.subarray(MIB, MIB + 4096).every((b) => b === 0), "the sector before is untouched");
+    t.ok(
+      backing.subarray(MIB, MIB + 4096).every((b) => b === 0),
+      "the sector before is untouched",
+    );
   });
 
   t.test("asking for 512-byte sectors on a 4096-byte device is refused at open", async (t) => {

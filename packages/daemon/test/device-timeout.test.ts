@@ -6,13 +6,7 @@
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { createSparseFile } from "../../../test/helpers/loop-device.js";
-import {
-  AlignedBufferPool,
-  DeviceError,
-  nodeDeviceIo,
-  openDirectDevice,
-  type DeviceIo,
-} from "../src/device/index.js";
+import { AlignedBufferPool, DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo } from "../src/device/index.js";
 
 /** A deadline that a held I/O always misses and a released one never gets near. */
 const SHORT_DEADLINE_MS = 50;
@@ -45,7 +39,10 @@ function stallingIo(): { io: DeviceIo; held: HeldIo[]; holdNext(count: number): 
           op,
           position,
           bytes,
-          resume: () => run().then(resolve, reject).then(() => undefined),
+          resume: () =>
+            run()
+              .then(resolve, reject)
+              .then(() => undefined),
         });
       });
     };
@@ -103,11 +100,17 @@ t.test("a timed-out write may still land, with the data it was given", async (t)
   t.equal((await rejection(() => device.write(0, new Uint8Array(512).fill(0xaa)))).code, "ERR_IO_TIMEOUT");
   // More writes while the first is stuck: none of them may reuse (and overwrite) its buffer.
   for (let i = 1; i <= 3; i++) await device.write(512 * i, new Uint8Array(512).fill(0xb0 + i), { timeoutMs: LONG_DEADLINE_MS });
-  t.ok(held[0]!.bytes.every((b) => b === 0xaa), "the stalled write's buffer still holds its own data");
+  t.ok(
+    held[0]!.bytes.every((b) => b === 0xaa),
+    "the stalled write's buffer still holds its own data",
+  );
 
   await held[0]!.resume(); // the storage path comes back: the old write reaches the disk
   const disk = await readFile(file.path);
-  t.ok(disk.subarray(0, 512).every((b) => b === 0xaa), "the timed-out write landed later");
+  t.ok(
+    disk.subarray(0, 512).every((b) => b === 0xaa),
+    "the timed-out write landed later",
+  );
   t.ok(disk.subarray(512 * 3, 512 * 4).every((b) => b === 0xb3));
 });
 
@@ -119,7 +122,10 @@ t.test("one stalled device holds at most maxInFlight slots; further I/O waits wi
 
   holdNext(2);
   const stalled = await Promise.all([rejection(() => device.read(0, 512)), rejection(() => device.read(512, 512))]);
-  t.same(stalled.map((e) => e.code), ["ERR_IO_TIMEOUT", "ERR_IO_TIMEOUT"]);
+  t.same(
+    stalled.map((e) => e.code),
+    ["ERR_IO_TIMEOUT", "ERR_IO_TIMEOUT"],
+  );
   t.equal(held.length, 2, "both reached the (stalled) kernel");
 
   const noSlot = await rejection(() => device.read(1024, 512));

@@ -15,9 +15,25 @@
  * the daemon's own MessageReader, so it sees exactly the requests the daemon would see.
  */
 import {
-  AcquireFlag, Cmd, DISK_SIZE, HEADER_SIZE, LOCKSPACE_SIZE, MessageReader, PATH_LEN, RESOURCE_SIZE, ReleaseFlag,
-  WIRE_MAGIC, buildRequest, disk, lockspace, resource,
-  type CmdNumber, type RequestBodies, type SanlkDisk, type WireEvent, type WireRequest,
+  AcquireFlag,
+  Cmd,
+  DISK_SIZE,
+  HEADER_SIZE,
+  LOCKSPACE_SIZE,
+  MessageReader,
+  PATH_LEN,
+  RESOURCE_SIZE,
+  ReleaseFlag,
+  WIRE_MAGIC,
+  buildRequest,
+  disk,
+  lockspace,
+  resource,
+  type CmdNumber,
+  type RequestBodies,
+  type SanlkDisk,
+  type WireEvent,
+  type WireRequest,
 } from "@sanlock-ts/client";
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
@@ -98,16 +114,61 @@ export interface FuzzCase {
 const NAMES = ["", "FUZZ", "x", "A".repeat(48)];
 const HOST_IDS = [0n, 1n, 2n, 3n, 2000n, 2001n, 0xffffn, 0x7fff_ffff_ffff_ffffn, 0xffff_ffff_ffff_ffffn];
 const OFFSETS = [0n, 1n, 511n, 512n, 4096n, 1048576n, 0x7fff_ffff_ffff_f000n, 0xffff_ffff_ffff_ffffn];
-const U32S = [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 127, 128, 129, 1024, 1040, 4096, 4097, 65535, 65536,
-  0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff, 1048576, 1048576 + 32, 1048576 + 33];
+const U32S = [
+  0,
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  8,
+  9,
+  31,
+  32,
+  33,
+  127,
+  128,
+  129,
+  1024,
+  1040,
+  4096,
+  4097,
+  65535,
+  65536,
+  0x7fff_ffff,
+  0x8000_0000,
+  0xffff_fffe,
+  0xffff_ffff,
+  1048576,
+  1048576 + 32,
+  1048576 + 33,
+];
 /** Commands that end the daemon or kill processes by pid: never sent. */
 const NEVER: ReadonlySet<number> = new Set([Cmd.SHUTDOWN, Cmd.SHUTDOWN_WAIT]);
 /** Commands that only read a lease area; the others may not name a protected path. */
 const READ_ONLY: ReadonlySet<number> = new Set([
-  Cmd.ACQUIRE, Cmd.ALIGN, Cmd.EXAMINE_LOCKSPACE, Cmd.EXAMINE_RESOURCE, Cmd.READ_LOCKSPACE, Cmd.READ_RESOURCE,
-  Cmd.READ_RESOURCE_OWNERS, Cmd.INQ_LOCKSPACE, Cmd.GET_HOSTS, Cmd.LOOKUP_RINDEX, Cmd.GET_LVB, Cmd.ADD_LOCKSPACE,
-  Cmd.RENEWAL, Cmd.HOST_STATUS, Cmd.REG_EVENT, Cmd.END_EVENT, Cmd.SET_EVENT, Cmd.SET_CONFIG, Cmd.CONVERT,
-  Cmd.RELEASE, Cmd.SET_LVB,
+  Cmd.ACQUIRE,
+  Cmd.ALIGN,
+  Cmd.EXAMINE_LOCKSPACE,
+  Cmd.EXAMINE_RESOURCE,
+  Cmd.READ_LOCKSPACE,
+  Cmd.READ_RESOURCE,
+  Cmd.READ_RESOURCE_OWNERS,
+  Cmd.INQ_LOCKSPACE,
+  Cmd.GET_HOSTS,
+  Cmd.LOOKUP_RINDEX,
+  Cmd.GET_LVB,
+  Cmd.ADD_LOCKSPACE,
+  Cmd.RENEWAL,
+  Cmd.HOST_STATUS,
+  Cmd.REG_EVENT,
+  Cmd.END_EVENT,
+  Cmd.SET_EVENT,
+  Cmd.SET_CONFIG,
+  Cmd.CONVERT,
+  Cmd.RELEASE,
+  Cmd.SET_LVB,
 ]);
 
 function pickU32(rng: Rng): number {
@@ -136,30 +197,66 @@ function validRequest(rng: Rng, t: FuzzTargets): { cmd: CmdNumber; bytes: Uint8A
   const cmd = (1 + rng.int(40)) as CmdNumber;
   const ls = (): ReturnType<typeof lockspace> => {
     const d = pickDisk(rng, t);
-    return lockspace(rng.chance(0.5) ? t.lockspace : pickName(rng, t), { hostId: rng.pick(HOST_IDS), flags: rng.chance(0.8) ? 0 : pickU32(rng), path: d.path, offset: d.offset });
+    return lockspace(rng.chance(0.5) ? t.lockspace : pickName(rng, t), {
+      hostId: rng.pick(HOST_IDS),
+      flags: rng.chance(0.8) ? 0 : pickU32(rng),
+      path: d.path,
+      offset: d.offset,
+    });
   };
-  const res = (withDisks: boolean): ReturnType<typeof resource> => resource(
-    rng.chance(0.6) ? t.lockspace : pickName(rng, t), rng.chance(0.5) ? t.resource : pickName(rng, t),
-    withDisks ? pickDisks(rng, t) : [], { flags: rng.chance(0.7) ? 0 : pickU32(rng), lver: rng.chance(0.8) ? 0n : rng.pick(OFFSETS) },
-  );
-  const rindex = (): RequestBodies[35]["rindex"] => ({ flags: rng.chance(0.7) ? 0 : pickU32(rng), maxResources: pickU32(rng), unused: 0n, lockspaceName: pickName(rng, t), disk: pickDisk(rng, t) });
+  const res = (withDisks: boolean): ReturnType<typeof resource> =>
+    resource(rng.chance(0.6) ? t.lockspace : pickName(rng, t), rng.chance(0.5) ? t.resource : pickName(rng, t), withDisks ? pickDisks(rng, t) : [], {
+      flags: rng.chance(0.7) ? 0 : pickU32(rng),
+      lver: rng.chance(0.8) ? 0n : rng.pick(OFFSETS),
+    });
+  const rindex = (): RequestBodies[35]["rindex"] => ({
+    flags: rng.chance(0.7) ? 0 : pickU32(rng),
+    maxResources: pickU32(rng),
+    unused: 0n,
+    lockspaceName: pickName(rng, t),
+    disk: pickDisk(rng, t),
+  });
   const rentry = (): RequestBodies[36]["rentry"] => ({ name: pickName(rng, t), offset: rng.pick(OFFSETS), flags: 0, unused: 0 });
-  const event = (): RequestBodies[30]["event"] => ({ hostId: rng.pick(HOST_IDS), generation: rng.pick(OFFSETS), event: rng.pick(OFFSETS), data: rng.pick(OFFSETS) });
+  const event = (): RequestBodies[30]["event"] => ({
+    hostId: rng.pick(HOST_IDS),
+    generation: rng.pick(OFFSETS),
+    event: rng.pick(OFFSETS),
+    data: rng.pick(OFFSETS),
+  });
   const fields = { cmdFlags: rng.chance(0.6) ? 0 : pickU32(rng), data: rng.chance(0.6) ? 0 : pickU32(rng), data2: rng.chance(0.5) ? -1 : pickU32(rng) };
   const build = <C extends CmdNumber>(c: C, body: RequestBodies[C], f: typeof fields = fields): Uint8Array => buildRequest(c, body, f).bytes;
   switch (cmd) {
     case Cmd.ACQUIRE: {
       const n = rng.int(4);
-      return { cmd, bytes: build(cmd, { resources: Array.from({ length: n }, () => res(true)), options: { ownerName: pickName(rng, t), flags: rng.chance(0.6) ? 0 : rng.pick([AcquireFlag.LVB, AcquireFlag.ORPHAN, pickU32(rng)]), len: rng.chance(0.8) ? 0 : pickU32(rng) } }, { ...fields, data: n }) };
+      return {
+        cmd,
+        bytes: build(
+          cmd,
+          {
+            resources: Array.from({ length: n }, () => res(true)),
+            options: {
+              ownerName: pickName(rng, t),
+              flags: rng.chance(0.6) ? 0 : rng.pick([AcquireFlag.LVB, AcquireFlag.ORPHAN, pickU32(rng)]),
+              len: rng.chance(0.8) ? 0 : pickU32(rng),
+            },
+          },
+          { ...fields, data: n },
+        ),
+      };
     }
     case Cmd.RELEASE: {
       const flags = rng.pick([0, ReleaseFlag.ALL, ReleaseFlag.ORPHAN, ReleaseFlag.RENAME, pickU32(rng)]);
       const n = flags & ReleaseFlag.ALL ? 0 : flags & ReleaseFlag.ORPHAN ? 1 : flags & ReleaseFlag.RENAME ? 2 : rng.int(4);
       return { cmd, bytes: build(cmd, { resources: Array.from({ length: n }, () => res(false)) }, { ...fields, cmdFlags: flags, data: n }) };
     }
-    case Cmd.REQUEST: case Cmd.WRITE_RESOURCE: case Cmd.READ_RESOURCE: case Cmd.READ_RESOURCE_OWNERS:
+    case Cmd.REQUEST:
+    case Cmd.WRITE_RESOURCE:
+    case Cmd.READ_RESOURCE:
+    case Cmd.READ_RESOURCE_OWNERS:
       return { cmd, bytes: build(cmd, { resource: res(true) }) };
-    case Cmd.EXAMINE_RESOURCE: case Cmd.GET_LVB: case Cmd.CONVERT:
+    case Cmd.EXAMINE_RESOURCE:
+    case Cmd.GET_LVB:
+    case Cmd.CONVERT:
       return { cmd, bytes: build(cmd, { resource: res(false) }) };
     case Cmd.SET_LVB:
       return { cmd, bytes: build(cmd, { resource: res(false), lvb: rng.bytes(rng.pick([0, 1, 512, 4096])) }) };
@@ -167,14 +264,26 @@ function validRequest(rng: Rng, t: FuzzTargets): { cmd: CmdNumber; bytes: Uint8A
       return { cmd, bytes: build(cmd, { disk: pickDisk(rng, t) }) };
     case Cmd.KILLPATH:
       return { cmd, bytes: build(cmd, { killpath: { path: rng.chance(0.5) ? "" : "/bin/true", args: "", flags: 0 } } as RequestBodies[17]) };
-    case Cmd.REG_EVENT: case Cmd.SET_EVENT:
+    case Cmd.REG_EVENT:
+    case Cmd.SET_EVENT:
       return { cmd, bytes: build(cmd, { lockspace: ls(), event: event() }) };
-    case Cmd.FORMAT_RINDEX: case Cmd.REBUILD_RINDEX:
+    case Cmd.FORMAT_RINDEX:
+    case Cmd.REBUILD_RINDEX:
       return { cmd, bytes: build(cmd, { rindex: rindex() }) };
-    case Cmd.UPDATE_RINDEX: case Cmd.LOOKUP_RINDEX: case Cmd.CREATE_RESOURCE: case Cmd.DELETE_RESOURCE:
+    case Cmd.UPDATE_RINDEX:
+    case Cmd.LOOKUP_RINDEX:
+    case Cmd.CREATE_RESOURCE:
+    case Cmd.DELETE_RESOURCE:
       return { cmd, bytes: build(cmd, { rindex: rindex(), rentry: rentry() }) };
-    case Cmd.REGISTER: case Cmd.SHUTDOWN: case Cmd.STATUS: case Cmd.LOG_DUMP: case Cmd.INQUIRE: case Cmd.RESTRICT:
-    case Cmd.GET_LOCKSPACES: case Cmd.VERSION: case Cmd.SHUTDOWN_WAIT:
+    case Cmd.REGISTER:
+    case Cmd.SHUTDOWN:
+    case Cmd.STATUS:
+    case Cmd.LOG_DUMP:
+    case Cmd.INQUIRE:
+    case Cmd.RESTRICT:
+    case Cmd.GET_LOCKSPACES:
+    case Cmd.VERSION:
+    case Cmd.SHUTDOWN_WAIT:
       return { cmd, bytes: build(cmd, {} as RequestBodies[1]) };
     default:
       return { cmd, bytes: build(cmd, { lockspace: ls() } as RequestBodies[2]) };
@@ -194,9 +303,18 @@ function fieldOffsets(cmd: number, payloadLength: number): { u32: number[]; u64:
   const u32: number[] = [];
   const u64: number[] = [];
   const P = HEADER_SIZE;
-  if (cmd === Cmd.ACQUIRE || cmd === Cmd.REQUEST || cmd === Cmd.WRITE_RESOURCE || cmd === Cmd.READ_RESOURCE
-    || cmd === Cmd.READ_RESOURCE_OWNERS || cmd === Cmd.RELEASE || cmd === Cmd.CONVERT || cmd === Cmd.GET_LVB
-    || cmd === Cmd.SET_LVB || cmd === Cmd.EXAMINE_RESOURCE) {
+  if (
+    cmd === Cmd.ACQUIRE ||
+    cmd === Cmd.REQUEST ||
+    cmd === Cmd.WRITE_RESOURCE ||
+    cmd === Cmd.READ_RESOURCE ||
+    cmd === Cmd.READ_RESOURCE_OWNERS ||
+    cmd === Cmd.RELEASE ||
+    cmd === Cmd.CONVERT ||
+    cmd === Cmd.GET_LVB ||
+    cmd === Cmd.SET_LVB ||
+    cmd === Cmd.EXAMINE_RESOURCE
+  ) {
     // sanlk_resource: flags @120, num_disks @124, lver @96; the first disk's offset @128+1024.
     u32.push(P + 124, P + 120, P + 112);
     u64.push(P + 96, P + RESOURCE_SIZE + PATH_LEN);
@@ -218,14 +336,50 @@ function mutate(rng: Rng, bytes: Uint8Array, recipe: string[]): Uint8Array {
   const cmd = bytes.length >= 12 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true) : 0;
   const choice = rng.int(12);
   switch (choice) {
-    case 0: { const v = rng.chance(0.5) ? bytes.length + rng.int(9) - 4 : pickU32(rng); setU32(bytes, 16, v); recipe.push(`length=${v}`); return bytes; }
-    case 1: { const v = rng.pick([0, 41, 42, 255, 0xffff_ffff, rng.u32(), 1 + rng.int(40)]); setU32(bytes, 8, v); recipe.push(`cmd=${v}`); return bytes; }
-    case 2: { const v = rng.chance(0.5) ? WIRE_MAGIC ^ (1 << rng.int(32)) : rng.u32(); setU32(bytes, 0, v); recipe.push(`magic=0x${v.toString(16)}`); return bytes; }
-    case 3: { const v = rng.pick([0x0001_0001, 0xffff_ffff, 0, 2, rng.u32()]); setU32(bytes, 4, v); recipe.push(`version=0x${v.toString(16)}`); return bytes; }
-    case 4: { const v = pickU32(rng); setU32(bytes, 24, v); recipe.push(`data=${v}`); return bytes; }
-    case 5: { const v = pickU32(rng); setU32(bytes, 12, v); recipe.push(`cmd_flags=${v}`); return bytes; }
-    case 6: { const v = rng.chance(0.5) ? 0xffff_ffff : pickU32(rng); setU32(bytes, 28, v); recipe.push(`data2=${v}`); return bytes; }
-    case 7: case 8: {
+    case 0: {
+      const v = rng.chance(0.5) ? bytes.length + rng.int(9) - 4 : pickU32(rng);
+      setU32(bytes, 16, v);
+      recipe.push(`length=${v}`);
+      return bytes;
+    }
+    case 1: {
+      const v = rng.pick([0, 41, 42, 255, 0xffff_ffff, rng.u32(), 1 + rng.int(40)]);
+      setU32(bytes, 8, v);
+      recipe.push(`cmd=${v}`);
+      return bytes;
+    }
+    case 2: {
+      const v = rng.chance(0.5) ? WIRE_MAGIC ^ (1 << rng.int(32)) : rng.u32();
+      setU32(bytes, 0, v);
+      recipe.push(`magic=0x${v.toString(16)}`);
+      return bytes;
+    }
+    case 3: {
+      const v = rng.pick([0x0001_0001, 0xffff_ffff, 0, 2, rng.u32()]);
+      setU32(bytes, 4, v);
+      recipe.push(`version=0x${v.toString(16)}`);
+      return bytes;
+    }
+    case 4: {
+      const v = pickU32(rng);
+      setU32(bytes, 24, v);
+      recipe.push(`data=${v}`);
+      return bytes;
+    }
+    case 5: {
+      const v = pickU32(rng);
+      setU32(bytes, 12, v);
+      recipe.push(`cmd_flags=${v}`);
+      return bytes;
+    }
+    case 6: {
+      const v = rng.chance(0.5) ? 0xffff_ffff : pickU32(rng);
+      setU32(bytes, 28, v);
+      recipe.push(`data2=${v}`);
+      return bytes;
+    }
+    case 7:
+    case 8: {
       const fields = fieldOffsets(cmd, bytes.length - HEADER_SIZE);
       if (fields.u32.length > 0 && (fields.u64.length === 0 || rng.chance(0.6))) {
         const at = rng.pick(fields.u32);
@@ -240,7 +394,11 @@ function mutate(rng: Rng, bytes: Uint8Array, recipe: string[]): Uint8Array {
       }
       return bytes;
     }
-    case 9: { const cut = rng.int(bytes.length); recipe.push(`truncate@${cut}`); return bytes.subarray(0, cut); }
+    case 9: {
+      const cut = rng.int(bytes.length);
+      recipe.push(`truncate@${cut}`);
+      return bytes.subarray(0, cut);
+    }
     case 10: {
       const flips = 1 + rng.int(8);
       for (let i = 0; i < flips; i++) bytes[rng.int(bytes.length)]! ^= 1 << rng.int(8);
@@ -260,7 +418,10 @@ function mutate(rng: Rng, bytes: Uint8Array, recipe: string[]): Uint8Array {
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -269,7 +430,11 @@ function pickDelivery(rng: Rng, length: number): Delivery {
   if (r < 4) return { kind: "whole" };
   if (r < 7) {
     const sizes: number[] = [];
-    for (let left = length; left > 0;) { const n = Math.min(left, 1 + rng.int(rng.chance(0.5) ? 40 : 1200)); sizes.push(n); left -= n; }
+    for (let left = length; left > 0; ) {
+      const n = Math.min(left, 1 + rng.int(rng.chance(0.5) ? 40 : 1200));
+      sizes.push(n);
+      left -= n;
+    }
     return { kind: "chunks", sizes, pauseMs: rng.int(4) };
   }
   if (r < 8) return { kind: "slow", slowBytes: Math.min(length, 16 + rng.int(80)), pauseMs: 1 + rng.int(5) };
@@ -302,7 +467,12 @@ export function makeCase(seed: number, targets: FuzzTargets): FuzzCase {
       }
       if (rng.chance(0.25)) {
         // Garbage, a partial header, or a further (possibly mutated) request after the message.
-        const tail = rng.int(3) === 0 ? rng.bytes(rng.int(200)) : rng.chance(0.5) ? validRequest(rng, targets).bytes.subarray(0, rng.int(HEADER_SIZE)) : validRequest(rng, targets).bytes;
+        const tail =
+          rng.int(3) === 0
+            ? rng.bytes(rng.int(200))
+            : rng.chance(0.5)
+              ? validRequest(rng, targets).bytes.subarray(0, rng.int(HEADER_SIZE))
+              : validRequest(rng, targets).bytes;
         recipe.push(`+ ${tail.length} bytes`);
         bytes = concat([bytes, tail]);
       }
@@ -321,7 +491,13 @@ export function frame(bytes: Uint8Array, ended: boolean): WireEvent[] {
 }
 
 function disksOf(request: WireRequest): string[] {
-  const body = request.body as Partial<{ lockspace: { hostIdDisk: SanlkDisk }; resource: { disks: SanlkDisk[] }; resources: { disks: SanlkDisk[] }[]; disk: SanlkDisk; rindex: { disk: SanlkDisk } }>;
+  const body = request.body as Partial<{
+    lockspace: { hostIdDisk: SanlkDisk };
+    resource: { disks: SanlkDisk[] };
+    resources: { disks: SanlkDisk[] }[];
+    disk: SanlkDisk;
+    rindex: { disk: SanlkDisk };
+  }>;
   const paths: string[] = [];
   if (body.lockspace) paths.push(body.lockspace.hostIdDisk.path);
   if (body.resource) paths.push(...body.resource.disks.map((d) => d.path));

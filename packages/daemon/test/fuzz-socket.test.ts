@@ -32,9 +32,16 @@ import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import type { Test } from "tap";
 import t from "tap";
-import { Cmd, HEADER_SIZE, WIRE_MAGIC, buildRequest, decodeHeader, hasReply, type CmdNumber } from "@sanlock-ts/client";
+import { Cmd, HEADER_SIZE, WIRE_MAGIC, buildRequest, decodeHeader, hasReply } from "@sanlock-ts/client";
 import {
-  OUR_CLI, TEST_DAEMON_ARGS, clusterSkipReason, readDeltaRecord, readResourceLeader, sleep, sparseFile, tempLeaseDir,
+  OUR_CLI,
+  TEST_DAEMON_ARGS,
+  clusterSkipReason,
+  readDeltaRecord,
+  readResourceLeader,
+  sleep,
+  sparseFile,
+  tempLeaseDir,
 } from "../../../test/helpers/daemons.js";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
 import { caseSeed, frame, makeCase, type FuzzCase, type FuzzTargets } from "./fuzz-gen.js";
@@ -81,12 +88,24 @@ interface FuzzedDaemon {
 async function startFuzzedDaemon(t: Test, dir: string): Promise<FuzzedDaemon> {
   const runDir = mkdtempSync(join(dir, "run-"));
   const child = spawn(process.execPath, [OUR_CLI, "daemon", ...TEST_DAEMON_ARGS], {
-    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir }, stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir },
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let exited = false;
   let exitStatus = "";
-  const gone = new Promise<void>((resolve) => child.once("exit", (code, signal) => { exited = true; exitStatus = `code ${code} signal ${signal}`; resolve(); }));
-  t.teardown(async () => { if (!exited) { child.kill("SIGKILL"); await gone; } });
+  const gone = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exited = true;
+      exitStatus = `code ${code} signal ${signal}`;
+      resolve();
+    }),
+  );
+  t.teardown(async () => {
+    if (!exited) {
+      child.kill("SIGKILL");
+      await gone;
+    }
+  });
   const threw: string[] = [];
   const notable: string[] = [];
   let tail = "";
@@ -105,7 +124,19 @@ async function startFuzzedDaemon(t: Test, dir: string): Promise<FuzzedDaemon> {
     if (exited || i > 200) throw new Error(`the daemon did not start: ${tail}`);
     await sleep(100);
   }
-  return { runDir, socketPath, threw, notable, tail: () => tail, get running() { return !exited; }, get exitStatus() { return exitStatus; } };
+  return {
+    runDir,
+    socketPath,
+    threw,
+    notable,
+    tail: () => tail,
+    get running() {
+      return !exited;
+    },
+    get exitStatus() {
+      return exitStatus;
+    },
+  };
 }
 
 interface Outcome {
@@ -138,12 +169,16 @@ function runCase(socketPath: string, c: FuzzCase): Promise<Outcome> {
     };
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("end", () => finish(true, false));
-    socket.on("error", () => { errored = true; finish(true, false); });
-    socket.on("close", () => finish(true, false));
-    const write = (bytes: Uint8Array): Promise<void> => new Promise((ok) => {
-      if (done || socket.destroyed || bytes.length === 0) return ok();
-      socket.write(bytes, () => ok());
+    socket.on("error", () => {
+      errored = true;
+      finish(true, false);
     });
+    socket.on("close", () => finish(true, false));
+    const write = (bytes: Uint8Array): Promise<void> =>
+      new Promise((ok) => {
+        if (done || socket.destroyed || bytes.length === 0) return ok();
+        socket.write(bytes, () => ok());
+      });
     const deliver = async (): Promise<void> => {
       const d = c.delivery;
       const bytes = c.bytes;
@@ -189,7 +224,11 @@ function version(socketPath: string): Promise<number | null> {
   return new Promise((resolve) => {
     const socket = createConnection(socketPath);
     let got = Buffer.alloc(0);
-    const finish = (value: number | null): void => { clearTimeout(timer); socket.destroy(); resolve(value); };
+    const finish = (value: number | null): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
     const timer = setTimeout(() => finish(null), BOUND_MS);
     socket.on("data", (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
@@ -205,116 +244,140 @@ function describe(c: FuzzCase): string {
   return `case seed ${c.seed} (FUZZ_CASE=${c.seed}): ${c.recipe.join(", ")}; ${c.bytes.length} bytes, delivery ${JSON.stringify(c.delivery).slice(0, 120)}; first bytes ${head}`;
 }
 
-t.test("socket fuzz: the daemon survives, answers or closes every connection, the held lease stays held", {
-  skip: clusterSkipReason(["sanlock-ts"]) || environmentSkip(!hasSanlock && "python3-sanlock not installed"),
-  timeout: (SECONDS + 180) * 1000,
-}, async (t) => {
-  t.comment(`fuzz seed ${SEED} (FUZZ_SEED=${SEED}), ${SECONDS} s, ${CONNECTIONS} connections`);
-  const dir = tempLeaseDir(t, "slts-fuzz-");
-  const daemon = await startFuzzedDaemon(t, dir);
-  const lsFile = sparseFile(dir, "lockspace", MB);
-  const resFile = sparseFile(dir, "resource", MB);
-  const scratch = sparseFile(dir, "scratch", 2 * MB);
-  const zero = sparseFile(dir, "zero", MB);
-  const ready = await python(daemon.runDir, `
+t.test(
+  "socket fuzz: the daemon survives, answers or closes every connection, the held lease stays held",
+  {
+    skip: clusterSkipReason(["sanlock-ts"]) || environmentSkip(!hasSanlock && "python3-sanlock not installed"),
+    timeout: (SECONDS + 180) * 1000,
+  },
+  async (t) => {
+    t.comment(`fuzz seed ${SEED} (FUZZ_SEED=${SEED}), ${SECONDS} s, ${CONNECTIONS} connections`);
+    const dir = tempLeaseDir(t, "slts-fuzz-");
+    const daemon = await startFuzzedDaemon(t, dir);
+    const lsFile = sparseFile(dir, "lockspace", MB);
+    const resFile = sparseFile(dir, "resource", MB);
+    const scratch = sparseFile(dir, "scratch", 2 * MB);
+    const zero = sparseFile(dir, "zero", MB);
+    const ready = await python(
+      daemon.runDir,
+      `
 import sanlock
 sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=${IO_TIMEOUT})
 sanlock.write_resource(b"${LS}", b"${RES}", [("${resFile}", 0)])
 sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=${IO_TIMEOUT})
 print("ready")
-`);
-  t.equal(ready.stdout.trim(), "ready", ready.stderr);
-  const holder = spawnPython(t, daemon.runDir, `
+`,
+    );
+    t.equal(ready.stdout.trim(), "ready", ready.stderr);
+    const holder = spawnPython(
+      t,
+      daemon.runDir,
+      `
 import sys, sanlock
 fd = sanlock.register()
 sanlock.acquire(b"${LS}", b"${RES}", [("${resFile}", 0)], slkfd=fd)
 print("acquired", flush=True)
 sys.stdin.readline()
-`);
-  await waitForLine(holder, "acquired");
-  const leaderBefore = await readResourceLeader(resFile);
-  const deltaBefore = (await readDeltaRecord(lsFile, 1)).leader;
-  t.equal(leaderBefore.ownerId, 1, "host 1 owns the resource before the fuzz");
+`,
+    );
+    await waitForLine(holder, "acquired");
+    const leaderBefore = await readResourceLeader(resFile);
+    const deltaBefore = (await readDeltaRecord(lsFile, 1)).leader;
+    t.equal(leaderBefore.ownerId, 1, "host 1 owns the resource before the fuzz");
 
-  const targets: FuzzTargets = {
-    lockspace: LS, resource: RES, protectedPaths: [lsFile, resFile], scratchPath: scratch, zeroPath: zero, holderPid: holder.pid ?? -2,
-  };
-  const socketPath = daemon.socketPath;
-  const failures: string[] = [];
-  const stats = { cases: 0, bytes: 0, replies: 0, hung: 0, aborted: 0, probes: 0, slowestProbeMs: 0 };
-  const deadline = Date.now() + SECONDS * 1000;
-  let next = 0;
-
-  const check = async (c: FuzzCase): Promise<void> => {
-    const outcome = await runCase(socketPath, c);
-    stats.cases++;
-    stats.bytes += c.bytes.length;
-    if (c.delivery.kind === "abort") stats.aborted++;
-    if (outcome.hung) {
-      stats.hung++;
-      failures.push(`no reply-or-close within ${BOUND_MS} ms after SHUT_WR: ${describe(c)}; received ${outcome.received.length} bytes`);
-      return;
-    }
-    const want = expectedFirstReply(c);
-    if (want === null || (outcome.errored && outcome.received.length === 0)) return;
-    const reply = outcome.received.length >= HEADER_SIZE ? decodeHeader(outcome.received.subarray(0, HEADER_SIZE)) : null;
-    if (reply === null || reply.magic !== WIRE_MAGIC || reply.cmd !== want) {
-      failures.push(`expected a reply to cmd ${want} first, got ${reply === null ? `${outcome.received.length} bytes` : `cmd ${reply.cmd} result ${reply.data}`}: ${describe(c)}`);
-    } else {
-      stats.replies++;
-    }
-  };
-
-  if (ONE_CASE !== undefined) {
-    const c = makeCase(ONE_CASE, targets);
-    t.comment(describe(c));
-    await check(c);
-  } else {
-    const worker = async (): Promise<void> => {
-      while (Date.now() < deadline && failures.length < 20 && daemon.running) await check(makeCase(caseSeed(SEED, next++), targets));
+    const targets: FuzzTargets = {
+      lockspace: LS,
+      resource: RES,
+      protectedPaths: [lsFile, resFile],
+      scratchPath: scratch,
+      zeroPath: zero,
+      holderPid: holder.pid ?? -2,
     };
-    const prober = async (): Promise<void> => {
-      while (Date.now() < deadline && daemon.running) {
-        const started = Date.now();
-        const result = await version(socketPath);
-        stats.probes++;
-        stats.slowestProbeMs = Math.max(stats.slowestProbeMs, Date.now() - started);
-        if (result === null) failures.push(`VERSION got no reply within ${BOUND_MS} ms during the fuzz`);
-        await sleep(1000);
+    const socketPath = daemon.socketPath;
+    const failures: string[] = [];
+    const stats = { cases: 0, bytes: 0, replies: 0, hung: 0, aborted: 0, probes: 0, slowestProbeMs: 0 };
+    const deadline = Date.now() + SECONDS * 1000;
+    let next = 0;
+
+    const check = async (c: FuzzCase): Promise<void> => {
+      const outcome = await runCase(socketPath, c);
+      stats.cases++;
+      stats.bytes += c.bytes.length;
+      if (c.delivery.kind === "abort") stats.aborted++;
+      if (outcome.hung) {
+        stats.hung++;
+        failures.push(`no reply-or-close within ${BOUND_MS} ms after SHUT_WR: ${describe(c)}; received ${outcome.received.length} bytes`);
+        return;
+      }
+      const want = expectedFirstReply(c);
+      if (want === null || (outcome.errored && outcome.received.length === 0)) return;
+      const reply = outcome.received.length >= HEADER_SIZE ? decodeHeader(outcome.received.subarray(0, HEADER_SIZE)) : null;
+      if (reply === null || reply.magic !== WIRE_MAGIC || reply.cmd !== want) {
+        failures.push(
+          `expected a reply to cmd ${want} first, got ${reply === null ? `${outcome.received.length} bytes` : `cmd ${reply.cmd} result ${reply.data}`}: ${describe(c)}`,
+        );
+      } else {
+        stats.replies++;
       }
     };
-    await Promise.all([prober(), ...Array.from({ length: CONNECTIONS }, worker)]);
-  }
-  t.comment(`seed ${SEED}: ${JSON.stringify(stats)}`);
 
-  if (failures.length > 0 || daemon.threw.length > 0 || !daemon.running) t.comment(`daemon log (end):\n${daemon.tail()}`);
-  if (!daemon.running) t.comment(`daemon exited at ${new Date().toISOString()}; notable log lines:\n${daemon.notable.join("\n")}`);
-  t.ok(daemon.running, `the daemon process is alive${daemon.running ? "" : ` (it exited: ${daemon.exitStatus})`}`);
-  t.same(failures, [], `every connection answered or closed (seed ${SEED})`);
-  t.equal(await version(socketPath), 0x03080500, "the daemon still answers VERSION");
-  t.same(daemon.threw, [], "no handler threw (each bad request got an error result, not an exception)");
+    if (ONE_CASE !== undefined) {
+      const c = makeCase(ONE_CASE, targets);
+      t.comment(describe(c));
+      await check(c);
+    } else {
+      const worker = async (): Promise<void> => {
+        while (Date.now() < deadline && failures.length < 20 && daemon.running) await check(makeCase(caseSeed(SEED, next++), targets));
+      };
+      const prober = async (): Promise<void> => {
+        while (Date.now() < deadline && daemon.running) {
+          const started = Date.now();
+          const result = await version(socketPath);
+          stats.probes++;
+          stats.slowestProbeMs = Math.max(stats.slowestProbeMs, Date.now() - started);
+          if (result === null) failures.push(`VERSION got no reply within ${BOUND_MS} ms during the fuzz`);
+          await sleep(1000);
+        }
+      };
+      await Promise.all([prober(), ...Array.from({ length: CONNECTIONS }, worker)]);
+    }
+    t.comment(`seed ${SEED}: ${JSON.stringify(stats)}`);
 
-  const state = await python(daemon.runDir, `
+    if (failures.length > 0 || daemon.threw.length > 0 || !daemon.running) t.comment(`daemon log (end):\n${daemon.tail()}`);
+    if (!daemon.running) t.comment(`daemon exited at ${new Date().toISOString()}; notable log lines:\n${daemon.notable.join("\n")}`);
+    t.ok(daemon.running, `the daemon process is alive${daemon.running ? "" : ` (it exited: ${daemon.exitStatus})`}`);
+    t.same(failures, [], `every connection answered or closed (seed ${SEED})`);
+    t.equal(await version(socketPath), 0x03080500, "the daemon still answers VERSION");
+    t.same(daemon.threw, [], "no handler threw (each bad request got an error result, not an exception)");
+
+    const state = await python(
+      daemon.runDir,
+      `
 import sanlock
 print([(r["resource"], r["flags"]) for r in sanlock.inquire(pid=${holder.pid})])
 print([o["host_id"] for o in sanlock.read_resource_owners(b"${LS}", b"${RES}", [("${resFile}", 0)])])
 print(sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}"))
-`);
-  t.equal(state.stdout, `[(b'${RES}', 1)]\n[1]\nTrue\n`, `the holder still holds the lease, the lockspace is joined: ${state.stderr}`);
-  const leaderAfter = await readResourceLeader(resFile);
-  t.match({ ownerId: leaderAfter.ownerId, lver: leaderAfter.lver, released: leaderAfter.timestamp === 0n },
-    { ownerId: 1, lver: leaderBefore.lver, released: false }, "the on-disk leader still names host 1, same lver, not released");
-  const deltaAfter = (await readDeltaRecord(lsFile, 1)).leader;
-  t.equal(deltaAfter.ownerId, 1, "our delta lease still names host 1");
-  if (ONE_CASE === undefined) {
-    t.ok(deltaAfter.timestamp > deltaBefore.timestamp, `the delta lease renewed during the fuzz (${deltaBefore.timestamp} → ${deltaAfter.timestamp})`);
-  }
-  // And it keeps renewing (every 2 × io_timeout): wait for one more renewal.
-  let deltaLater = deltaAfter;
-  for (let i = 0; i < 300 && deltaLater.timestamp <= deltaAfter.timestamp; i++) {
-    await sleep(200);
-    deltaLater = (await readDeltaRecord(lsFile, 1)).leader;
-  }
-  t.ok(deltaLater.timestamp > deltaAfter.timestamp, "the delta lease renews after the fuzz");
-  holder.stdin?.end();
-});
+`,
+    );
+    t.equal(state.stdout, `[(b'${RES}', 1)]\n[1]\nTrue\n`, `the holder still holds the lease, the lockspace is joined: ${state.stderr}`);
+    const leaderAfter = await readResourceLeader(resFile);
+    t.match(
+      { ownerId: leaderAfter.ownerId, lver: leaderAfter.lver, released: leaderAfter.timestamp === 0n },
+      { ownerId: 1, lver: leaderBefore.lver, released: false },
+      "the on-disk leader still names host 1, same lver, not released",
+    );
+    const deltaAfter = (await readDeltaRecord(lsFile, 1)).leader;
+    t.equal(deltaAfter.ownerId, 1, "our delta lease still names host 1");
+    if (ONE_CASE === undefined) {
+      t.ok(deltaAfter.timestamp > deltaBefore.timestamp, `the delta lease renewed during the fuzz (${deltaBefore.timestamp} → ${deltaAfter.timestamp})`);
+    }
+    // And it keeps renewing (every 2 × io_timeout): wait for one more renewal.
+    let deltaLater = deltaAfter;
+    for (let i = 0; i < 300 && deltaLater.timestamp <= deltaAfter.timestamp; i++) {
+      await sleep(200);
+      deltaLater = (await readDeltaRecord(lsFile, 1)).leader;
+    }
+    t.ok(deltaLater.timestamp > deltaAfter.timestamp, "the delta lease renews after the fuzz");
+    holder.stdin?.end();
+  },
+);

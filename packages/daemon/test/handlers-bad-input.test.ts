@@ -8,9 +8,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
 import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import {
-  Cmd, HEADER_SIZE, buildRequest, decodeHeader, disk, lockspace, resource, type CmdNumber, type RequestBodies,
-} from "@sanlock-ts/client";
+import { Cmd, HEADER_SIZE, buildRequest, decodeHeader, disk, lockspace, resource, type CmdNumber, type RequestBodies } from "@sanlock-ts/client";
 import { hasSanlock, python, spawnPython, startOurDaemon, tempDir, waitForLine } from "./handlers-daemon.js";
 
 const LS = "BADLS";
@@ -18,7 +16,12 @@ const MB = 1048576;
 const HUGE = 0xffff_ffff_ffff_f000n;
 
 /** Sends one request on a fresh connection; resolves with the reply's result (data), or null if none came. */
-function send<C extends CmdNumber>(runDir: string, cmd: C, body: RequestBodies[C], fields: { cmdFlags?: number; data?: number; data2?: number } = {}): Promise<number | null> {
+function send<C extends CmdNumber>(
+  runDir: string,
+  cmd: C,
+  body: RequestBodies[C],
+  fields: { cmdFlags?: number; data?: number; data2?: number } = {},
+): Promise<number | null> {
   const { bytes } = buildRequest(cmd, body, fields);
   return new Promise((resolve) => {
     const socket = createConnection(join(runDir, "sanlock.sock"));
@@ -39,13 +42,18 @@ function send<C extends CmdNumber>(runDir: string, cmd: C, body: RequestBodies[C
   });
 }
 
-t.test("hostile values get error replies; the held lease survives", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const dir = ours.runDir;
-  const work = tempDir(t, "slts-bad-");
-  const lsFile = join(work, "ls");
-  const resFile = join(work, "res");
-  const ready = await python(dir, `
+t.test(
+  "hostile values get error replies; the held lease survives",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const dir = ours.runDir;
+    const work = tempDir(t, "slts-bad-");
+    const lsFile = join(work, "ls");
+    const resFile = join(work, "res");
+    const ready = await python(
+      dir,
+      `
 import sanlock
 open("${lsFile}", "wb").truncate(${MB})
 open("${resFile}", "wb").truncate(${MB})
@@ -53,60 +61,75 @@ sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
 sanlock.write_resource(b"${LS}", b"R", [("${resFile}", 0)])
 sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
 print("ready")
-`);
-  t.equal(ready.stdout.trim(), "ready", ready.stderr);
-  const holder = spawnPython(t, dir, `
+`,
+    );
+    t.equal(ready.stdout.trim(), "ready", ready.stderr);
+    const holder = spawnPython(
+      t,
+      dir,
+      `
 import sys, sanlock
 fd = sanlock.register()
 sanlock.acquire(b"${LS}", b"R", [("${resFile}", 0)], slkfd=fd)
 print("acquired", flush=True)
 sys.stdin.readline()
-`);
-  await waitForLine(holder, "acquired");
+`,
+    );
+    await waitForLine(holder, "acquired");
 
-  const badDisks = [disk("", 0n), disk("/nonexistent/x", 0n), disk(resFile, HUGE), disk(resFile, 7n), disk(work, 0n), disk("/dev/null", 0n)];
-  const results: (number | null)[] = [];
-  const aligns: (number | null)[] = [];
-  for (const d of badDisks) {
-    const res = resource(LS, "R", [d]);
-    const other = resource(LS, "OTHER", [d]);
-    results.push(await send(dir, Cmd.ACQUIRE, { resources: [other], options: { ownerName: "", flags: 0, len: 0 } }, { data2: holder.pid ?? 0 }));
-    results.push(await send(dir, Cmd.REQUEST, { resource: res }, { data: 2 }));
-    results.push(await send(dir, Cmd.REQUEST, { resource: res }, { data: 99 }));
-    results.push(await send(dir, Cmd.READ_RESOURCE, { resource: res }));
-    results.push(await send(dir, Cmd.READ_RESOURCE_OWNERS, { resource: res }));
-    results.push(await send(dir, Cmd.WRITE_RESOURCE, { resource: other }, { data: 0x7fffffff }));
-    aligns.push(await send(dir, Cmd.ALIGN, { disk: d }));
-    const ls = lockspace("BAD2", { hostId: HUGE, path: d.path, offset: d.offset });
-    results.push(await send(dir, Cmd.ADD_LOCKSPACE, { lockspace: ls }, { data: 0x7fffffff }));
-    results.push(await send(dir, Cmd.READ_LOCKSPACE, { lockspace: ls }));
-    results.push(await send(dir, Cmd.INQ_LOCKSPACE, { lockspace: ls }));
-    results.push(await send(dir, Cmd.REM_LOCKSPACE, { lockspace: ls }));
-    const rx = { flags: 0xffff, maxResources: 0xffffffff, unused: 0n, lockspaceName: LS, disk: d };
-    results.push(await send(dir, Cmd.LOOKUP_RINDEX, { rindex: rx, rentry: { name: "X", offset: HUGE, flags: 0, unused: 0 } }));
-    results.push(await send(dir, Cmd.CREATE_RESOURCE, { rindex: rx, rentry: { name: "X", offset: 0n, flags: 0, unused: 0 } }));
-  }
-  const lsR = lockspace(LS, { hostId: HUGE });
-  // A host_id past max_hosts is no error for sanlock's get_hosts: 0 and no hosts once the first
-  // renewal read has been examined (−EAGAIN before, half a second after the join).
-  const hosts = await send(dir, Cmd.GET_HOSTS, { lockspace: lsR });
-  results.push(await send(dir, Cmd.SET_EVENT, { lockspace: lsR, event: { hostId: HUGE, generation: HUGE, event: HUGE, data: HUGE } }));
-  results.push(await send(dir, Cmd.SET_LVB, { resource: resource(LS, "R"), lvb: new Uint8Array(4096) }));
-  results.push(await send(dir, Cmd.GET_LVB, { resource: resource(LS, "R") }, { data2: 0x7fffffff }));
-  results.push(await send(dir, Cmd.CONVERT, { resource: resource(LS, "NOPE", [], { flags: 0xffffffff }) }, { data2: holder.pid ?? 0 }));
-  results.push(await send(dir, Cmd.RELEASE, { resources: [resource(LS, "NOPE")] }, { data2: holder.pid ?? 0 }));
-  results.push(await send(dir, Cmd.RELEASE, { resources: [resource(LS, "R")] }, { data2: 999_999 }));
+    const badDisks = [disk("", 0n), disk("/nonexistent/x", 0n), disk(resFile, HUGE), disk(resFile, 7n), disk(work, 0n), disk("/dev/null", 0n)];
+    const results: (number | null)[] = [];
+    const aligns: (number | null)[] = [];
+    for (const d of badDisks) {
+      const res = resource(LS, "R", [d]);
+      const other = resource(LS, "OTHER", [d]);
+      results.push(await send(dir, Cmd.ACQUIRE, { resources: [other], options: { ownerName: "", flags: 0, len: 0 } }, { data2: holder.pid ?? 0 }));
+      results.push(await send(dir, Cmd.REQUEST, { resource: res }, { data: 2 }));
+      results.push(await send(dir, Cmd.REQUEST, { resource: res }, { data: 99 }));
+      results.push(await send(dir, Cmd.READ_RESOURCE, { resource: res }));
+      results.push(await send(dir, Cmd.READ_RESOURCE_OWNERS, { resource: res }));
+      results.push(await send(dir, Cmd.WRITE_RESOURCE, { resource: other }, { data: 0x7fffffff }));
+      aligns.push(await send(dir, Cmd.ALIGN, { disk: d }));
+      const ls = lockspace("BAD2", { hostId: HUGE, path: d.path, offset: d.offset });
+      results.push(await send(dir, Cmd.ADD_LOCKSPACE, { lockspace: ls }, { data: 0x7fffffff }));
+      results.push(await send(dir, Cmd.READ_LOCKSPACE, { lockspace: ls }));
+      results.push(await send(dir, Cmd.INQ_LOCKSPACE, { lockspace: ls }));
+      results.push(await send(dir, Cmd.REM_LOCKSPACE, { lockspace: ls }));
+      const rx = { flags: 0xffff, maxResources: 0xffffffff, unused: 0n, lockspaceName: LS, disk: d };
+      results.push(await send(dir, Cmd.LOOKUP_RINDEX, { rindex: rx, rentry: { name: "X", offset: HUGE, flags: 0, unused: 0 } }));
+      results.push(await send(dir, Cmd.CREATE_RESOURCE, { rindex: rx, rentry: { name: "X", offset: 0n, flags: 0, unused: 0 } }));
+    }
+    const lsR = lockspace(LS, { hostId: HUGE });
+    // A host_id past max_hosts is no error for sanlock's get_hosts: 0 and no hosts once the first
+    // renewal read has been examined (−EAGAIN before, half a second after the join).
+    const hosts = await send(dir, Cmd.GET_HOSTS, { lockspace: lsR });
+    results.push(await send(dir, Cmd.SET_EVENT, { lockspace: lsR, event: { hostId: HUGE, generation: HUGE, event: HUGE, data: HUGE } }));
+    results.push(await send(dir, Cmd.SET_LVB, { resource: resource(LS, "R"), lvb: new Uint8Array(4096) }));
+    results.push(await send(dir, Cmd.GET_LVB, { resource: resource(LS, "R") }, { data2: 0x7fffffff }));
+    results.push(await send(dir, Cmd.CONVERT, { resource: resource(LS, "NOPE", [], { flags: 0xffffffff }) }, { data2: holder.pid ?? 0 }));
+    results.push(await send(dir, Cmd.RELEASE, { resources: [resource(LS, "NOPE")] }, { data2: holder.pid ?? 0 }));
+    results.push(await send(dir, Cmd.RELEASE, { resources: [resource(LS, "R")] }, { data2: 999_999 }));
 
-  t.ok([...results, ...aligns].every((r) => r !== null), "every request got a reply");
-  t.ok(results.every((r) => r === null || r < 0), `every hostile request failed cleanly: ${JSON.stringify(results)}`);
-  t.ok(hosts === 0 || hosts === -11, `get_hosts of host_id ${HUGE}: 0 (no hosts) or EAGAIN, got ${hosts}`);
+    t.ok(
+      [...results, ...aligns].every((r) => r !== null),
+      "every request got a reply",
+    );
+    t.ok(
+      results.every((r) => r === null || r < 0),
+      `every hostile request failed cleanly: ${JSON.stringify(results)}`,
+    );
+    t.ok(hosts === 0 || hosts === -11, `get_hosts of host_id ${HUGE}: 0 (no hosts) or EAGAIN, got ${hosts}`);
 
-  const check = await python(dir, `
+    const check = await python(
+      dir,
+      `
 import sanlock
 print([(r["resource"], r["flags"]) for r in sanlock.inquire(pid=${holder.pid})])
 print([(o["host_id"]) for o in sanlock.read_resource_owners(b"${LS}", b"R", [("${resFile}", 0)])])
 print(sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}"))
-`);
-  t.equal(check.stdout, "[(b'R', 1)]\n[1]\nTrue\n", "the lease is still held by its client and the lockspace is joined");
-  holder.stdin?.end();
-});
+`,
+    );
+    t.equal(check.stdout, "[(b'R', 1)]\n[1]\nTrue\n", "the lease is still held by its client and the lockspace is joined");
+    holder.stdin?.end();
+  },
+);

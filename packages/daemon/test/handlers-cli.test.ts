@@ -64,11 +64,14 @@ function steps(work: string): string[][] {
 
 async function runSteps(t: Test, runDir: string): Promise<string[]> {
   const work = tempDir(t, "slts-cli-");
-  await runClient(runDir, "/usr/bin/python3", ["-c", `
+  await runClient(runDir, "/usr/bin/python3", [
+    "-c",
+    `
 open("${join(work, "ls")}", "wb").truncate(${MB})
 open("${join(work, "res")}", "wb").truncate(${4 * MB})
 open("${join(work, "rx")}", "wb").truncate(${8 * MB})
-`]);
+`,
+  ]);
   const holder = spawnPython(t, runDir, "import os, sys, sanlock\nfd = sanlock.register()\nprint('pid', os.getpid())\nsys.stdin.readline()\n");
   const pid = (await waitForLine(holder, "pid ")).split(" ")[1] ?? "0";
   const out: string[] = [];
@@ -78,16 +81,24 @@ open("${join(work, "rx")}", "wb").truncate(${8 * MB})
     // Timestamps are each daemon's monotonic seconds: only their presence is compared.
     // The pid is replaced only as a whole number: as a substring it could hit an offset (pid 4857
     // would turn 1048576 into 10<pid>6 for one daemon and not the other).
-    const text = run.stdout.split(work).join("<dir>").replace(new RegExp(`\\b${pid}\\b`, "g"), "<pid>").replace(/timestamp \d+/g, "timestamp <t>");
+    const text = run.stdout
+      .split(work)
+      .join("<dir>")
+      .replace(new RegExp(`\\b${pid}\\b`, "g"), "<pid>")
+      .replace(/timestamp \d+/g, "timestamp <t>");
     out.push(`$ ${step.join(" ").split(work).join("<dir>")} [exit ${run.code}]\n${text}`);
   }
   holder.stdin?.end();
   return out;
 }
 
-t.test("sanlock client prints the same against sanlock-ts as against the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const real = await startRealDaemon(t);
-  const [realOut, ourOut] = await Promise.all([runSteps(t, real), runSteps(t, ours.runDir)]);
-  for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
-});
+t.test(
+  "sanlock client prints the same against sanlock-ts as against the real daemon",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const real = await startRealDaemon(t);
+    const [realOut, ourOut] = await Promise.all([runSteps(t, real), runSteps(t, ours.runDir)]);
+    for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
+  },
+);

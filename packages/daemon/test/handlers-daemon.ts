@@ -63,13 +63,17 @@ function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void>
 export async function startRealDaemon(t: Test): Promise<string> {
   const runDir = tempDir(t, "slts-real-");
   const child: ChildProcess = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
-    env: { ...process.env, SANLOCK_RUN_DIR: runDir, SANLOCK_PRIVILEGED: "0" }, stdio: "ignore",
+    env: { ...process.env, SANLOCK_RUN_DIR: runDir, SANLOCK_PRIVILEGED: "0" },
+    stdio: "ignore",
   });
-  t.teardown(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  );
   await waitFor(() => existsSync(join(runDir, "sanlock.sock")), "the real daemon's socket");
   return runDir;
 }
@@ -89,13 +93,13 @@ export function runClient(runDir: string, file: string, args: readonly string[],
   });
 }
 
-export const python = (runDir: string, code: string, timeoutMs?: number): Promise<Run> =>
-  runClient(runDir, PYTHON, ["-c", code], timeoutMs);
+export const python = (runDir: string, code: string, timeoutMs?: number): Promise<Run> => runClient(runDir, PYTHON, ["-c", code], timeoutMs);
 
 /** A long-running python client (e.g. holding a lease); killed in teardown. */
 export function spawnPython(t: Test, runDir: string, code: string): ChildProcess & { lines: string[] } {
   const child = spawn(PYTHON, ["-u", "-c", code], {
-    env: { ...process.env, SANLOCK_RUN_DIR: runDir }, stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, SANLOCK_RUN_DIR: runDir },
+    stdio: ["pipe", "pipe", "inherit"],
   }) as ChildProcess & { lines: string[] };
   child.lines = [];
   let rest = "";
@@ -104,11 +108,14 @@ export function spawnPython(t: Test, runDir: string, code: string): ChildProcess
     rest = parts.pop() ?? "";
     child.lines.push(...parts);
   });
-  t.teardown(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  );
   return child;
 }
 

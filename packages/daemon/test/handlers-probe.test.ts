@@ -18,14 +18,15 @@ async function probe(t: Test, runDir: string): Promise<string[]> {
   return run.stdout.trimEnd().split("\n");
 }
 
-t.test("python API: same results and errnos as the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const [realLines, ourLines] = await Promise.all([
-    startRealDaemon(t).then((dir) => probe(t, dir)),
-    probe(t, ours.runDir),
-  ]);
-  t.equal(realLines.at(-1), "done", "the probe ran to the end against the real daemon");
-  t.equal(ourLines.at(-1), "done", "the probe ran to the end against sanlock-ts");
-  const steps = Math.max(realLines.length, ourLines.length);
-  for (let i = 0; i < steps; i++) t.equal(ourLines[i], realLines[i], `step ${i + 1}: ${realLines[i]?.split(" ")[0] ?? "?"}`);
-});
+t.test(
+  "python API: same results and errnos as the real daemon",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const [realLines, ourLines] = await Promise.all([startRealDaemon(t).then((dir) => probe(t, dir)), probe(t, ours.runDir)]);
+    t.equal(realLines.at(-1), "done", "the probe ran to the end against the real daemon");
+    t.equal(ourLines.at(-1), "done", "the probe ran to the end against sanlock-ts");
+    const steps = Math.max(realLines.length, ourLines.length);
+    for (let i = 0; i < steps; i++) t.equal(ourLines[i], realLines[i], `step ${i + 1}: ${realLines[i]?.split(" ")[0] ?? "?"}`);
+  },
+);

@@ -25,7 +25,9 @@ const MB = 1048576;
  *   <work dir> (the temporary lease directory) → <dir>
  */
 function maskRunValues(stdout: string, workDir: string): string {
-  return stdout.split(workDir).join("<dir>")
+  return stdout
+    .split(workDir)
+    .join("<dir>")
     .replace(/^daemon .*$/m, "daemon <name>")
     .replace(/^p \d+(?= |$)/gm, "p <pid>")
     .replace(/^(r .*) p \d+$/gm, "$1 p <pid>")
@@ -34,7 +36,9 @@ function maskRunValues(stdout: string, workDir: string): string {
 
 async function snapshot(t: Test, runDir: string): Promise<string[]> {
   const work = tempDir(t, "slts-status-");
-  const ready = await python(runDir, `
+  const ready = await python(
+    runDir,
+    `
 import sanlock
 open("${join(work, "ls")}", "wb").truncate(${MB})
 open("${join(work, "res")}", "wb").truncate(${2 * MB})
@@ -43,16 +47,21 @@ sanlock.write_resource(b"ST", b"R1", [("${join(work, "res")}", 0)])
 sanlock.write_resource(b"ST", b"R2", [("${join(work, "res")}", ${MB})])
 sanlock.add_lockspace(b"ST", 1, "${join(work, "ls")}", iotimeout=1)
 print("ready")
-`);
+`,
+  );
   t.equal(ready.stdout.trim(), "ready", ready.stderr);
-  const holder = spawnPython(t, runDir, `
+  const holder = spawnPython(
+    t,
+    runDir,
+    `
 import sys, sanlock
 fd = sanlock.register()
 sanlock.acquire(b"ST", b"R1", [("${join(work, "res")}", 0)], slkfd=fd)
 sanlock.acquire(b"ST", b"R2", [("${join(work, "res")}", ${MB})], slkfd=fd, shared=True)
 print("acquired", flush=True)
 sys.stdin.readline()
-`);
+`,
+  );
   await waitForLine(holder, "acquired");
   await new Promise((resolve) => setTimeout(resolve, 2500)); // a renewal has looked at the other hosts
   const outputs: string[] = [];
@@ -63,29 +72,51 @@ sys.stdin.readline()
   }
   const renewal = await runClient(runDir, "sanlock", ["client", "renewal", "-s", "ST"]);
   const lines = renewal.stdout.trim().split("\n");
-  outputs.push(`renewal: ${lines.length >= 2 ? "≥2 lines" : lines.length} ${lines.every((l) => /^timestamp=\d+ read_ms=\d+ write_ms=\d+ next_timeouts=\d+ next_errors=\d+$/.test(l))}`);
+  outputs.push(
+    `renewal: ${lines.length >= 2 ? "≥2 lines" : lines.length} ${lines.every((l) => /^timestamp=\d+ read_ms=\d+ write_ms=\d+ next_timeouts=\d+ next_errors=\d+$/.test(l))}`,
+  );
   holder.stdin?.end();
   return outputs;
 }
 
-t.test("status, host_status, gets and renewal print like the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const real = await startRealDaemon(t);
-  const [realOut, ourOut] = await Promise.all([snapshot(t, real), snapshot(t, ours.runDir)]);
-  for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
-});
+t.test(
+  "status, host_status, gets and renewal print like the real daemon",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 },
+  async (t) => {
+    const ours = await startOurDaemon(t);
+    const real = await startRealDaemon(t);
+    const [realOut, ourOut] = await Promise.all([snapshot(t, real), snapshot(t, ours.runDir)]);
+    for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
+  },
+);
 
 t.test("the mask hides pids, timestamps, the host name and the lease directory, nothing else", async (t) => {
   const printed = [
-    "daemon 98ee00af-6ae1-4756-b2f3-5f49760013be.vm", "p -1 helper", "p 20034 ", "p 20035 qemu-1",
-    "s ST:1:/var/tmp/slts-status-x/ls:0", "r ST:R1:/var/tmp/slts-status-x/res:0:7 p 20034",
-    "r ST:R2:/var/tmp/slts-status-x/res:1048576:SH p 20034", "lockspace ST", "2 timestamp 1494",
+    "daemon 98ee00af-6ae1-4756-b2f3-5f49760013be.vm",
+    "p -1 helper",
+    "p 20034 ",
+    "p 20035 qemu-1",
+    "s ST:1:/var/tmp/slts-status-x/ls:0",
+    "r ST:R1:/var/tmp/slts-status-x/res:0:7 p 20034",
+    "r ST:R2:/var/tmp/slts-status-x/res:1048576:SH p 20034",
+    "lockspace ST",
+    "2 timestamp 1494",
     "h 2 gen 3 timestamp 1494 LIVE",
   ].join("\n");
-  t.equal(maskRunValues(printed, "/var/tmp/slts-status-x"), [
-    "daemon <name>", "p -1 helper", "p <pid> ", "p <pid> qemu-1",
-    "s ST:1:<dir>/ls:0", "r ST:R1:<dir>/res:0:7 p <pid>",
-    "r ST:R2:<dir>/res:1048576:SH p <pid>", "lockspace ST", "2 timestamp <t>",
-    "h 2 gen 3 timestamp <t> LIVE",
-  ].join("\n"), "host_id, generation, lver and offsets stay as printed");
+  t.equal(
+    maskRunValues(printed, "/var/tmp/slts-status-x"),
+    [
+      "daemon <name>",
+      "p -1 helper",
+      "p <pid> ",
+      "p <pid> qemu-1",
+      "s ST:1:<dir>/ls:0",
+      "r ST:R1:<dir>/res:0:7 p <pid>",
+      "r ST:R2:<dir>/res:1048576:SH p <pid>",
+      "lockspace ST",
+      "2 timestamp <t>",
+      "h 2 gen 3 timestamp <t> LIVE",
+    ].join("\n"),
+    "host_id, generation, lver and offsets stay as printed",
+  );
 });

@@ -7,13 +7,17 @@ import t from "tap";
 import { renameSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSparseFile } from "../../../test/helpers/loop-device.js";
-import { DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
+import { type DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
 import { SharedLeaseDevices } from "../src/resources/lease-devices.js";
 
 const MIB = 1024 * 1024;
 
 /** Opens real devices, counting opens and closed fds. */
-function countingOpener(io: DeviceIo = nodeDeviceIo): { open: (path: string, ioTimeoutMs: number) => Promise<DirectDevice>; opened: DirectDevice[]; closedFds: number[] } {
+function countingOpener(io: DeviceIo = nodeDeviceIo): {
+  open: (path: string, ioTimeoutMs: number) => Promise<DirectDevice>;
+  opened: DirectDevice[];
+  closedFds: number[];
+} {
   const opened: DirectDevice[] = [];
   const closedFds: number[] = [];
   const countingIo: DeviceIo = { ...io, close: (fd) => (closedFds.push(fd), io.close(fd)) };
@@ -72,7 +76,10 @@ t.test("a failed open is reported to its users and tried again by the next one",
   const file = await createSparseFile(t, { sizeBytes: MIB });
   const missing = `${file.path}.missing`;
   const devices = new SharedLeaseDevices(countingOpener().open);
-  const first = await devices.use(missing, 5000).then(() => "opened", (err: unknown) => (err as DeviceError).code);
+  const first = await devices.use(missing, 5000).then(
+    () => "opened",
+    (err: unknown) => (err as DeviceError).code,
+  );
   t.equal(first, "ERR_DEVICE_NOT_FOUND");
   t.equal(devices.openCount, 0, "nothing kept of the failed open");
   t.equal(devices.usersOf(missing, 5000), 0);
@@ -98,7 +105,10 @@ t.test("a device with a timed-out I/O keeps its fd until the kernel finishes; ne
   const opener = countingOpener(stallingIo);
   const devices = new SharedLeaseDevices(opener.open);
   const stalled = await devices.use(file.path, 200);
-  const timedOut = await stalled.device.read(0, 512).then(() => "read", (err: unknown) => (err as DeviceError).code);
+  const timedOut = await stalled.device.read(0, 512).then(
+    () => "read",
+    (err: unknown) => (err as DeviceError).code,
+  );
   t.equal(timedOut, "ERR_IO_TIMEOUT");
   await stalled.release();
   t.equal(devices.idleCount, 0, "a device with I/O still in the kernel is not kept for reuse");

@@ -6,10 +6,7 @@
  * loop is blocked.
  */
 import t from "tap";
-import {
-  MemoryDevice, decodeDeltaSector, freeDeltaLeader, geometryFor, initLockspaceArea, writeDeltaSector,
-  type BlockDevice,
-} from "@sanlock-ts/core";
+import { MemoryDevice, decodeDeltaSector, freeDeltaLeader, geometryFor, initLockspaceArea, writeDeltaSector, type BlockDevice } from "@sanlock-ts/core";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lockspace, type LockspaceHooksIn, type LockspaceSpec } from "../src/lockspaces/lockspace.js";
@@ -23,8 +20,12 @@ const GEOMETRY = geometryFor(512, MB);
 class DiskView implements BlockDevice {
   stalled = false;
   constructor(private readonly disk: MemoryDevice) {}
-  get sectorSize(): number { return this.disk.sectorSize; }
-  size(): Promise<number> { return this.disk.size(); }
+  get sectorSize(): number {
+    return this.disk.sectorSize;
+  }
+  size(): Promise<number> {
+    return this.disk.size();
+  }
   read(offset: number, length: number): Promise<Uint8Array> {
     return this.stalled ? new Promise<Uint8Array>(() => {}) : this.disk.read(offset, length);
   }
@@ -188,7 +189,10 @@ t.test("in the worker thread: renewals go on while the main event loop is blocke
   await device.close();
   const recoveries: string[] = [];
   const ls = new Lockspace({ name: "WLS", hostId: 3, path, offset: 0n, ioTimeout: 1 }, 9, {
-    hostName: "worker-host", onRecovery: (_ls, reason) => recoveries.push(reason), onNotifications: () => {}, log: () => {},
+    hostName: "worker-host",
+    onRecovery: (_ls, reason) => recoveries.push(reason),
+    onNotifications: () => {},
+    log: () => {},
   });
   t.teardown(() => ls.leave());
   t.equal(await ls.join(), 0, "joined through the worker");
@@ -196,7 +200,9 @@ t.test("in the worker thread: renewals go on while the main event loop is blocke
   const before = ls.renewal.lastSuccess;
   // Block this thread: no timer or I/O callback of the main loop can run meanwhile.
   const until = Date.now() + 5000;
-  while (Date.now() < until) { /* busy */ }
+  while (Date.now() < until) {
+    /* busy */
+  }
   t.ok(ls.renewal.lastSuccess >= before + 2, `the worker renewed during the block (${before} → ${ls.renewal.lastSuccess})`);
   await sleep(2500);
   t.ok((ls.hostStatus?.snapshot(3)?.timestamp ?? 0n) > 0n, "the main thread's host table follows the worker's reads");

@@ -1,7 +1,5 @@
 import t from "tap";
-import {
-  DEFAULT_SETTINGS, DaemonOptionError, applyOptionValues, readDaemonEnvironment, splitDaemonArgs,
-} from "../src/options.js";
+import { DEFAULT_SETTINGS, DaemonOptionError, applyOptionValues, readDaemonEnvironment, splitDaemonArgs } from "../src/options.js";
 
 function settingsFor(argv: string[]) {
   return applyOptionValues(DEFAULT_SETTINGS, splitDaemonArgs(argv).values);
@@ -26,13 +24,54 @@ t.test("defaults are those printed by `sanlock daemon -h` (3.8.5)", async (t) =>
 
 t.test("every daemon option is read; -D takes no value", async (t) => {
   const s = settingsFor([
-    "-D", "-Q", "0", "-R", "1", "-H", "0", "-L", "-1", "-S", "7", "-U", "root", "-G", "disk", "-t", "4",
-    "-g", "0", "-w", "0", "-h", "1", "-l", "2", "-b", "30", "-e", "host-a",
+    "-D",
+    "-Q",
+    "0",
+    "-R",
+    "1",
+    "-H",
+    "0",
+    "-L",
+    "-1",
+    "-S",
+    "7",
+    "-U",
+    "root",
+    "-G",
+    "disk",
+    "-t",
+    "4",
+    "-g",
+    "0",
+    "-w",
+    "0",
+    "-h",
+    "1",
+    "-l",
+    "2",
+    "-b",
+    "30",
+    "-e",
+    "host-a",
   ]);
   t.same(
-    [s.foreground, s.quietFail, s.debugRenew, s.renewalHistorySize, s.logfilePriority, s.syslogPriority, s.socketUser,
-      s.socketGroup, s.maxWorkerThreads, s.killGraceSeconds, s.useWatchdog, s.highPriority, s.mlockLevel,
-      s.setBitmapSeconds, s.ourHostName],
+    [
+      s.foreground,
+      s.quietFail,
+      s.debugRenew,
+      s.renewalHistorySize,
+      s.logfilePriority,
+      s.syslogPriority,
+      s.socketUser,
+      s.socketGroup,
+      s.maxWorkerThreads,
+      s.killGraceSeconds,
+      s.useWatchdog,
+      s.highPriority,
+      s.mlockLevel,
+      s.setBitmapSeconds,
+      s.ourHostName,
+    ],
     [true, false, true, 0, -1, 7, "root", "disk", 4, 0, false, true, 2, 30, "host-a"],
   );
 });

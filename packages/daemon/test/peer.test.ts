@@ -11,7 +11,9 @@ async function listen(t: Test): Promise<{ server: Server; path: string; accepted
   const dir = mkdtempSync(join(tmpdir(), "slts-peer-"));
   const path = join(dir, "s.sock");
   let onAccept!: (socket: Socket) => void;
-  const accepted = new Promise<Socket>((resolve) => { onAccept = resolve; });
+  const accepted = new Promise<Socket>((resolve) => {
+    onAccept = resolve;
+  });
   const server = createServer(onAccept);
   await new Promise<void>((resolve) => server.listen(path, resolve));
   t.teardown(() => {
@@ -32,10 +34,14 @@ t.test("SO_PEERCRED of a connection from this process gives our pid, uid, gid", 
 
 t.test("SO_PEERCRED names the other process that connected", async (t) => {
   const { path, accepted } = await listen(t);
-  const child = spawn(process.execPath, ["-e",
-    `const c = require("node:net").createConnection(${JSON.stringify(path)}); c.on("data", () => process.exit(0));`,
-  ], { stdio: "ignore" });
-  t.teardown(() => { if (child.exitCode === null) child.kill("SIGKILL"); });
+  const child = spawn(
+    process.execPath,
+    ["-e", `const c = require("node:net").createConnection(${JSON.stringify(path)}); c.on("data", () => process.exit(0));`],
+    { stdio: "ignore" },
+  );
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
   const socket = await accepted;
   const creds = peerCredentials(socket);
   t.equal(creds.pid, child.pid, "the child's pid, not ours");

@@ -21,9 +21,15 @@ function runDir(t: Test): string {
 /** Runs the built daemon entry; resolves to its exit status. Bounded by a timeout. */
 function runDaemonProcess(dir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [mainJs, "daemon", ...args], {
-      env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, timeout: 20_000,
-    }, (error, _stdout, stderr) => resolve({ code: error ? (error.code as number | null) ?? null : 0, stderr }));
+    execFile(
+      process.execPath,
+      [mainJs, "daemon", ...args],
+      {
+        env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
+        timeout: 20_000,
+      },
+      (error, _stdout, stderr) => resolve({ code: error ? ((error.code as number | null) ?? null) : 0, stderr }),
+    );
   });
 }
 
@@ -65,7 +71,8 @@ t.test("run dir is created 0775 when missing", async (t) => {
 t.test("a second daemon on the same run dir exits with status 1", async (t) => {
   const dir = runDir(t);
   const first = spawn(process.execPath, [mainJs, "daemon", "-D", "-w", "0", "-U", "root", "-G", "root", "--config", "/nonexistent"], {
-    env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: "ignore",
+    env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
+    stdio: "ignore",
   });
   t.teardown(() => stop(first));
   await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the first daemon's socket");
@@ -75,26 +82,35 @@ t.test("a second daemon on the same run dir exits with status 1", async (t) => {
   t.match(second.stderr, /lockfile setlk error .*sanlock\.pid/);
 });
 
-t.test("our lock excludes a real sanlock daemon and the reverse (same F_SETLK lock)", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
-  const dir = runDir(t);
-  const real = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
-    env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: "ignore",
-  });
-  t.teardown(() => stop(real));
-  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket");
-  const ours = await runDaemonProcess(dir, ["-D", "-w", "0", "--config", "/nonexistent"]);
-  t.equal(ours.code, 1, "ours refuses a run dir the real daemon holds");
-  await stop(real);
+t.test(
+  "our lock excludes a real sanlock daemon and the reverse (same F_SETLK lock)",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  async (t) => {
+    const dir = runDir(t);
+    const real = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
+      env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
+      stdio: "ignore",
+    });
+    t.teardown(() => stop(real));
+    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket");
+    const ours = await runDaemonProcess(dir, ["-D", "-w", "0", "--config", "/nonexistent"]);
+    t.equal(ours.code, 1, "ours refuses a run dir the real daemon holds");
+    await stop(real);
 
-  const held = await acquirePidFile(dir);
-  t.teardown(() => held.release());
-  const second = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
-    env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" }, stdio: "ignore",
-  });
-  t.teardown(() => stop(second));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => resolve(null), 10_000);
-    second.once("exit", (c) => { clearTimeout(timer); resolve(c); });
-  });
-  t.equal(code, 1, "the real daemon refuses a run dir we hold");
-});
+    const held = await acquirePidFile(dir);
+    t.teardown(() => held.release());
+    const second = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
+      env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
+      stdio: "ignore",
+    });
+    t.teardown(() => stop(second));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 10_000);
+      second.once("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    t.equal(code, 1, "the real daemon refuses a run dir we hold");
+  },
+);

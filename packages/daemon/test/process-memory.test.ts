@@ -5,8 +5,11 @@ import t from "tap";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import {
-  GARBAGE_COLLECT_GROWTH_BYTES, GARBAGE_COLLECT_MIN_INTERVAL_MS, MALLOC_ARENA_MAX,
-  applyDaemonMemorySettings, startBufferGarbageCollector,
+  GARBAGE_COLLECT_GROWTH_BYTES,
+  GARBAGE_COLLECT_MIN_INTERVAL_MS,
+  MALLOC_ARENA_MAX,
+  applyDaemonMemorySettings,
+  startBufferGarbageCollector,
 } from "../src/process-memory.js";
 
 const MIB = 1024 * 1024;
@@ -16,7 +19,6 @@ t.test("glibc and V8 accept the settings", async (t) => {
   const applied = applyDaemonMemorySettings();
   t.same(applied.v8Flags, ["--semi-space-growth-factor=1", "--heap-growing-percent=20"]);
   t.ok(applied.malloc.includes(`M_ARENA_MAX=${MALLOC_ARENA_MAX}`), "bounded arenas");
-
 });
 
 /** New-space size of a fresh node process after a burst of short-lived objects, with or without the settings. */

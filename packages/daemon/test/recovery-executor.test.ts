@@ -8,11 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  LockspaceRecovery,
-  ProcessKillExecutor,
-  type RecoveryHolder,
-} from "../src/recovery/index.js";
+import { LockspaceRecovery, ProcessKillExecutor, type RecoveryHolder } from "../src/recovery/index.js";
 import { NoWatchdog } from "../src/watchdog/index.js";
 
 const SIGTERM_BIT = 1n << 14n; // signal 15 in /proc/<pid>/status SigIgn
@@ -32,10 +28,12 @@ function start(t: Test, command: string, args: string[]): Child {
     process: proc,
     pid,
     alive: true,
-    exited: new Promise((resolve) => proc.once("exit", (code, signal) => {
-      child.alive = false;
-      resolve(signal ?? code);
-    })),
+    exited: new Promise((resolve) =>
+      proc.once("exit", (code, signal) => {
+        child.alive = false;
+        resolve(signal ?? code);
+      }),
+    ),
   };
   t.teardown(() => {
     if (child.alive) proc.kill("SIGKILL");
@@ -120,8 +118,7 @@ t.test("recovery over real processes, N = 1, grace 2: SIGTERM, then SIGKILL, the
   const polite = start(t, "sleep", ["30"]);
   const stubborn = await startTermIgnorer(t);
   const children = [polite, stubborn];
-  const holders = (): RecoveryHolder[] =>
-    children.filter((c) => c.alive).map((c) => ({ key: c.pid, pid: c.pid, restrictFlags: 0 }));
+  const holders = (): RecoveryHolder[] => children.filter((c) => c.alive).map((c) => ({ key: c.pid, pid: c.pid, restrictFlags: 0 }));
   const events: string[] = [];
   const watchdog = new NoWatchdog();
   const connection = watchdog.register("ls", 100, 1);

@@ -46,7 +46,10 @@ t.test("a killpath runs once in the grace period, nothing else until SIGKILL", a
   const times = Array.from({ length: 45 }, (_, i) => 120 + i);
   const { actions, progress } = run(times, withKillpath);
   t.equal(actions[0], "killpath");
-  t.ok(actions.slice(1, 40).every((a) => a === "none"), "121..159: no further action");
+  t.ok(
+    actions.slice(1, 40).every((a) => a === "none"),
+    "121..159: no further action",
+  );
   t.same(actions.slice(40), ["SIGKILL", "SIGKILL", "SIGKILL", "SIGKILL", "SIGKILL"]);
   t.equal(progress.attempts, 45, "the silent seconds still count as attempts");
 });

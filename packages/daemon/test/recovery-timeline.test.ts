@@ -2,20 +2,8 @@
 // recovery state machine, the wdmd-style tester and the reset model together, with
 // processes that cannot be killed (recorded signals only) or that die when told to.
 import t from "tap";
-import {
-  LockspaceRecovery,
-  startRecoveryTicks,
-  type KillExecutor,
-  type KillSignal,
-  type RecoveryHolder,
-  type RecoveryPhase,
-} from "../src/recovery/index.js";
-import {
-  ResetModelDevice,
-  VirtualScheduler,
-  WatchdogTester,
-  type WatchdogConnection,
-} from "../src/watchdog/index.js";
+import { LockspaceRecovery, startRecoveryTicks, type KillExecutor, type KillSignal, type RecoveryHolder, type RecoveryPhase } from "../src/recovery/index.js";
+import { ResetModelDevice, VirtualScheduler, WatchdogTester, type WatchdogConnection } from "../src/watchdog/index.js";
 
 interface KillRecord {
   at: number;
@@ -137,7 +125,15 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 t.test("§7.6, N = 10, grace 40, processes that cannot be killed", async (t) => {
   const T = 1000;
   const n = 10;
-  const w = world({ T, n, grace: 40, holders: [{ key: 1, pid: 501, restrictFlags: 0 }, { key: 2, pid: 502, restrictFlags: 0 }] });
+  const w = world({
+    T,
+    n,
+    grace: 40,
+    holders: [
+      { key: 1, pid: 501, restrictFlags: 0 },
+      { key: 2, pid: 502, restrictFlags: 0 },
+    ],
+  });
   renewals(w, T, n, [20, 40], 60, 200);
   w.scheduler.advanceTo(T + 300);
 
@@ -208,7 +204,10 @@ t.test("holders that die at SIGKILL: expiry cleared only after the last one, no 
     T,
     n: 10,
     grace: 40,
-    holders: [{ key: 1, pid: 801, restrictFlags: 0 }, { key: 2, pid: 802, restrictFlags: 0x4 /* RESTRICT_SIGTERM */ }],
+    holders: [
+      { key: 1, pid: 801, restrictFlags: 0 },
+      { key: 2, pid: 802, restrictFlags: 0x4 /* RESTRICT_SIGTERM */ },
+    ],
     diesOn: ["SIGKILL"],
   });
   renewals(w, T, 10, [20, 40], 60, 200);
@@ -217,10 +216,17 @@ t.test("holders that die at SIGKILL: expiry cleared only after the last one, no 
   t.same(secondsOf(w.kills, 801, "SIGKILL", T), [160]);
   t.same(
     w.events.map((e) => [e.what, Math.round((e.at - T) * 10) / 10]),
-    [["clearExpiry", 160.1], ["stopRenewals", 160.1], ["closeWatchdog", 160.1]],
+    [
+      ["clearExpiry", 160.1],
+      ["stopRenewals", 160.1],
+      ["closeWatchdog", 160.1],
+    ],
     "clear → stop renewals → (no release: last attempt failed)",
   );
-  t.same(w.phases.map((p) => p.phase), ["recovery", "leaving", "left"]);
+  t.same(
+    w.phases.map((p) => p.phase),
+    ["recovery", "leaving", "left"],
+  );
   t.same(w.resets, [], "watchdog did not fire: the expiry was cleared before 170");
   t.equal(w.device.isOpen, false, "no users left: disarmed with the magic close");
   t.equal(w.device.deadline, undefined);
@@ -235,7 +241,10 @@ t.test("removal with healthy renewals: SIGKILL at once, then clear, stop, delta 
   await advanceAndSettle(w, T + 100);
   t.same(w.phases[0], { at: T + 66, phase: "recovery" });
   t.same(secondsOf(w.kills, 901, "SIGKILL", T), [66]);
-  t.same(w.events.map((e) => e.what), ["clearExpiry", "stopRenewals", "releaseDeltaLease", "closeWatchdog"]);
+  t.same(
+    w.events.map((e) => e.what),
+    ["clearExpiry", "stopRenewals", "releaseDeltaLease", "closeWatchdog"],
+  );
   t.same(await w.recovery.left, { deltaReleased: true });
   t.same(w.resets, []);
 });
@@ -274,7 +283,14 @@ t.test("stuck holders: 100 attempts, then silence; expiry stays", async (t) => {
   const T = 1000;
   const w = world({ T, n: 10, grace: 40, holders: [{ key: 1, pid: 1101, restrictFlags: 0x2 | 0x4 }] });
   // Renewals keep succeeding (grace keeps moving), so only the attempt limit ends the kill loop.
-  renewals(w, T, 10, range(1, 40).map((k) => 20 * k), 10_000, 0);
+  renewals(
+    w,
+    T,
+    10,
+    range(1, 40).map((k) => 20 * k),
+    10_000,
+    0,
+  );
   w.recovery.forceShutdown();
   w.scheduler.advanceTo(T + 400);
   t.equal(w.kills.length, 100);

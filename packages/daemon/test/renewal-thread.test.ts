@@ -47,7 +47,9 @@ async function join1(t: Test, dir: string, name: string, spaceId: number): Promi
   const logs: string[] = [];
   const recoveries: string[] = [];
   const ls = new Lockspace({ name, hostId: 1, path, offset: 0n, ioTimeout: IO_TIMEOUT }, spaceId, {
-    hostName: `rt-${name}`, onRecovery: (_ls, reason) => recoveries.push(reason), onNotifications: () => {},
+    hostName: `rt-${name}`,
+    onRecovery: (_ls, reason) => recoveries.push(reason),
+    onNotifications: () => {},
     log: (_level, message) => logs.push(message),
   });
   t.teardown(() => ls.leave());
@@ -68,7 +70,7 @@ t.test("lockspaces share one worker, each renews on its own, the worker stops wi
   const dir = testDir(t);
   const joined = await Promise.all(["RTA", "RTB", "RTC"].map((name, i) => join1(t, dir, name, 100 + i)));
   const thread = currentRenewalThread();
-  t.ok(thread !== undefined && thread.isRunning, "a renewal worker runs");
+  t.ok(thread?.isRunning, "a renewal worker runs");
   t.equal(thread?.clientCount, 3, "one worker serves the three lockspaces");
   const before = joined.map((j) => j.ls.renewal.lastSuccess);
   await sleep(5000);
@@ -99,7 +101,10 @@ t.test("a worker that ends leaves no lockspace healthy; the next lockspace gets 
   for (const j of joined) {
     t.equal(j.ls.renewal.lastResult, -201, `${j.ls.name}: a failed attempt is recorded at once`);
     t.match(j.ls.stateFields(), /renew_fail=1/, `${j.ls.name}: STATUS shows renew_fail=1`);
-    t.ok(j.logs.some((line) => /renewal worker exited/.test(line)), `${j.ls.name}: the end of the worker is logged`);
+    t.ok(
+      j.logs.some((line) => /renewal worker exited/.test(line)),
+      `${j.ls.name}: the end of the worker is logged`,
+    );
   }
   const deadline = Date.now() + RECOVERY_WAIT_MS;
   while (joined.some((j) => j.ls.state !== "recovery") && Date.now() < deadline) await sleep(250);

@@ -95,8 +95,11 @@ t.test("same-host rules: exclusive once, shared together, only the holder releas
   t.equal(await rm.acquire(c1, { resources: [s.res("R0", 0)], flags: 0 }), 0, "c1 holds R0");
   t.equal((await s.leaderOf(0)).ownerId, 1, "on disk: host 1 owns R0");
   t.equal(await rm.acquire(c2, { resources: [s.res("R0", 0)], flags: 0 }), -Errno.EEXIST, "another local client: EEXIST");
-  t.equal(await rm.acquire(c2, { resources: [s.res("R0", 0, { flags: ResFlag.SHARED })], flags: 0 }), -Errno.EEXIST,
-    "shared on a locally exclusive lease: EEXIST");
+  t.equal(
+    await rm.acquire(c2, { resources: [s.res("R0", 0, { flags: ResFlag.SHARED })], flags: 0 }),
+    -Errno.EEXIST,
+    "shared on a locally exclusive lease: EEXIST",
+  );
   t.equal(await rm.releaseNamed(c2, [s.res("R0", 0)]), -Errno.EPERM, "a client that does not hold R0 cannot release it");
   t.equal((await s.leaderOf(0)).ownerId, 1, "R0 still owned");
 
@@ -141,8 +144,11 @@ t.test("client exit: leases released in the background; persistent ones become o
 
   const c2 = s.client(3002);
   t.equal(await rm.acquire(c2, { resources: [s.res("R1", 1)], flags: 0 }), -Errno.EUCLEAN, "an orphan must be adopted explicitly");
-  t.equal(await rm.acquire(c2, { resources: [s.res("R1", 1, { flags: ResFlag.SHARED })], flags: AcquireFlag.ORPHAN }), -Errno.EUCLEAN,
-    "adoption only in the orphan's mode");
+  t.equal(
+    await rm.acquire(c2, { resources: [s.res("R1", 1, { flags: ResFlag.SHARED })], flags: AcquireFlag.ORPHAN }),
+    -Errno.EUCLEAN,
+    "adoption only in the orphan's mode",
+  );
   t.equal(await rm.acquire(c2, { resources: [s.res("R1", 1)], flags: AcquireFlag.ORPHAN }), 0, "adopted");
   t.equal(rm.tokens.clientTokens(c2).length, 1);
   s.engine.clientGone(c2);

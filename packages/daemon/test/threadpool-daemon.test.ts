@@ -15,7 +15,9 @@ const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url)
 const START_TIMEOUT_MS = 20_000;
 
 function environOf(pid: number): Map<string, string> {
-  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((e) => e.includes("="));
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .filter((e) => e.includes("="));
   return new Map(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
 
@@ -38,7 +40,8 @@ t.test("`sanlock-ts daemon -D` runs with the daemon's threadpool, in the process
   delete env.UV_THREADPOOL_SIZE;
   delete env.SANLOCK_TS_THREADPOOL_REEXEC;
   const daemon = spawn(process.execPath, [cliMain, "daemon", "-D", "-w", "0", "-U", "root", "-G", "root", "--config", join(runDir, "absent.conf")], {
-    env, stdio: ["ignore", "ignore", "pipe"],
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   daemon.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()).slice(-20_000));
@@ -73,7 +76,9 @@ t.test("a SIGPROF pending at the re-exec (node --cpu-prof) does not end the new 
   const threadpoolJs = fileURLToPath(new URL("../dist/device/threadpool.js", import.meta.url));
   const daemonPackage = fileURLToPath(new URL("../package.json", import.meta.url));
   const child = join(dir, "child.mjs");
-  writeFileSync(child, `
+  writeFileSync(
+    child,
+    `
 import { createRequire } from "node:module";
 import os from "node:os";
 const koffi = createRequire(${JSON.stringify(daemonPackage)})("koffi");
@@ -91,7 +96,8 @@ set[bit >> 3] |= 1 << (bit & 7);
 sigprocmask(0 /* SIG_BLOCK */, set, null);
 raise(os.constants.signals.SIGPROF);
 await reexecWithDaemonThreadpool({ ...process.env, UV_THREADPOOL_SIZE: "4" });
-`);
+`,
+  );
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.SANLOCK_TS_THREADPOOL_REEXEC;
   const run = spawnSync(process.execPath, [child], { env, encoding: "utf8", timeout: 20_000 });

@@ -54,39 +54,49 @@ async function startWithWatchdog(t: Test) {
   return { runDir, daemon, watchdog, device, resets };
 }
 
-t.test("join registers the expiry, renewals advance it, removal clears it and disarms", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
-  const { runDir, watchdog, device, resets, daemon } = await startWithWatchdog(t);
-  const work = tempDir(t, "slts-wd-ls-");
-  const lsFile = join(work, "ls");
-  writeFileSync(lsFile, "");
-  truncateSync(lsFile, MB);
-  const join1 = await python(runDir, `
+t.test(
+  "join registers the expiry, renewals advance it, removal clears it and disarms",
+  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  async (t) => {
+    const { runDir, watchdog, device, resets, daemon } = await startWithWatchdog(t);
+    const work = tempDir(t, "slts-wd-ls-");
+    const lsFile = join(work, "ls");
+    writeFileSync(lsFile, "");
+    truncateSync(lsFile, MB);
+    const join1 = await python(
+      runDir,
+      `
 import sanlock, time
 sanlock.write_lockspace(b"WDLS", "${lsFile}", iotimeout=1)
 sanlock.add_lockspace(b"WDLS", 1, "${lsFile}", iotimeout=1)
 print("joined")
-`);
-  t.equal(join1.stdout.trim(), "joined", join1.stderr);
-  const first = watchdog.status().connections;
-  t.equal(first.length, 1, "registered before add_lockspace returned");
-  const c0 = first[0];
-  t.equal(c0?.name, "WDLS:1");
-  t.equal((c0?.expire ?? 0) - (c0?.renewal ?? 0), 8, "expire = last_success + 8N");
-  t.equal(device.isOpen, true, "device armed at the first join");
-  // Renewals every 2N = 2 s advance the expiry.
-  await new Promise((r) => setTimeout(r, 4500));
-  const later = watchdog.status().connections[0];
-  t.ok((later?.renewal ?? 0) > (c0?.renewal ?? 0), "a renewal advanced last_success");
-  t.equal((later?.expire ?? 0) - (later?.renewal ?? 0), 8);
-  const rem = await python(runDir, `
+`,
+    );
+    t.equal(join1.stdout.trim(), "joined", join1.stderr);
+    const first = watchdog.status().connections;
+    t.equal(first.length, 1, "registered before add_lockspace returned");
+    const c0 = first[0];
+    t.equal(c0?.name, "WDLS:1");
+    t.equal((c0?.expire ?? 0) - (c0?.renewal ?? 0), 8, "expire = last_success + 8N");
+    t.equal(device.isOpen, true, "device armed at the first join");
+    // Renewals every 2N = 2 s advance the expiry.
+    await new Promise((r) => setTimeout(r, 4500));
+    const later = watchdog.status().connections[0];
+    t.ok((later?.renewal ?? 0) > (c0?.renewal ?? 0), "a renewal advanced last_success");
+    t.equal((later?.expire ?? 0) - (later?.renewal ?? 0), 8);
+    const rem = await python(
+      runDir,
+      `
 import sanlock
 sanlock.rem_lockspace(b"WDLS", 1, "${lsFile}")
 print("removed")
-`);
-  t.equal(rem.stdout.trim(), "removed", rem.stderr);
-  t.same(watchdog.status().connections, [], "the connection is gone with its expiry cleared");
-  t.equal(device.isOpen, false);
-  t.equal(device.deadline, undefined, "stopped with the magic close: the model will not fire");
-  t.same(resets, []);
-  t.ok(daemon.server, "daemon still running");
-});
+`,
+    );
+    t.equal(rem.stdout.trim(), "removed", rem.stderr);
+    t.same(watchdog.status().connections, [], "the connection is gone with its expiry cleared");
+    t.equal(device.isOpen, false);
+    t.equal(device.deadline, undefined, "stopped with the magic close: the model will not fire");
+    t.same(resets, []);
+    t.ok(daemon.server, "daemon still running");
+  },
+);

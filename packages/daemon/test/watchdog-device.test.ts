@@ -7,15 +7,7 @@ import type { Test } from "tap";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  DevWatchdogDevice,
-  NoWatchdog,
-  WatchdogError,
-  WatchdogTester,
-  createWatchdog,
-  systemWatchdogIo,
-  type WatchdogIo,
-} from "../src/watchdog/index.js";
+import { DevWatchdogDevice, NoWatchdog, WatchdogError, WatchdogTester, createWatchdog, systemWatchdogIo, type WatchdogIo } from "../src/watchdog/index.js";
 
 // _IOR('W', 5, int), _IOWR('W', 6, int), _IOR('W', 7, int): dir<<30 | size<<16 | 'W'<<8 | nr.
 const IOC_READ = 2;
@@ -82,7 +74,10 @@ t.test("a device already at 60 s: GETTIMEOUT then KEEPALIVE, no SETTIMEOUT", asy
     calls.map((c) => c.request),
     [GETTIMEOUT, KEEPALIVE],
   );
-  t.ok(calls.every((c) => c.fd === calls[0]?.fd && c.fd >= 0), "every ioctl on the opened fd");
+  t.ok(
+    calls.every((c) => c.fd === calls[0]?.fd && c.fd >= 0),
+    "every ioctl on the opened fd",
+  );
 });
 
 t.test("a device at another timeout: GET, SET 60 (int 60 in the argument), GET to verify, KEEPALIVE", async (t) => {
@@ -110,9 +105,15 @@ t.test("a device that does not take 60 s is refused and disarmed", async (t) => 
   writeFileSync(path, "");
   const { io, calls } = fakeIo({ initialTimeout: 30, settable: false });
   const device = new DevWatchdogDevice(path, io);
-  t.equal(codeOf(() => device.arm(60)), "ERR_WATCHDOG_TIMEOUT");
+  t.equal(
+    codeOf(() => device.arm(60)),
+    "ERR_WATCHDOG_TIMEOUT",
+  );
   t.equal(device.isOpen, false);
-  t.notOk(calls.some((c) => c.request === KEEPALIVE), "never kept alive");
+  t.notOk(
+    calls.some((c) => c.request === KEEPALIVE),
+    "never kept alive",
+  );
   t.equal(readFileSync(path, "latin1"), "V", "closed with the magic code so it does not fire");
 });
 
@@ -148,7 +149,10 @@ t.test("the real ioctl addon on a file that is no watchdog fails with ENOTTY", a
 
 t.test("a missing device node", async (t) => {
   const device = new DevWatchdogDevice(join(tempDir(t), "absent"));
-  t.equal(codeOf(() => device.arm(60)), "ERR_NO_WATCHDOG_DEVICE");
+  t.equal(
+    codeOf(() => device.arm(60)),
+    "ERR_NO_WATCHDOG_DEVICE",
+  );
 });
 
 t.test("-w 0 selects no watchdog; -w 1 without a device is a clear error", async (t) => {
@@ -164,7 +168,10 @@ t.test("-w 0 selects no watchdog; -w 1 without a device is a clear error", async
   t.match((error as Error).message, /does not exist.*-w 0/);
   // A regular file is not a character device either.
   writeFileSync(join(dir, "watchdog"), "");
-  t.equal(codeOf(() => createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog") })), "ERR_NO_WATCHDOG_DEVICE");
+  t.equal(
+    codeOf(() => createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog") })),
+    "ERR_NO_WATCHDOG_DEVICE",
+  );
   const chosen = createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog"), deviceExists: () => true });
   t.ok(chosen instanceof WatchdogTester);
   t.equal(chosen.status().deviceOpen, false, "the device is not opened before the first join");

@@ -4,13 +4,7 @@
 // expiries surviving a closed connection, clearing, reopening, and the magic close.
 import t from "tap";
 import { spawn } from "node:child_process";
-import {
-  killPidsOnReset,
-  ResetModelDevice,
-  VirtualScheduler,
-  WatchdogTester,
-  type WatchdogError,
-} from "../src/watchdog/index.js";
+import { killPidsOnReset, ResetModelDevice, VirtualScheduler, WatchdogTester, type WatchdogError } from "../src/watchdog/index.js";
 
 const FIRE = 60; // hardware timeout every host assumes (docs/algorithms.md §1.3)
 const FAIL = (n: number): number => 8 * n; // id_renewal_fail_seconds
@@ -199,12 +193,21 @@ t.test("the reset model kills the listed processes with SIGKILL when it fires", 
   const scheduler = new VirtualScheduler(0);
   const kill = killPidsOnReset(() => children.map((c) => c.pid ?? 0));
   const firedAt: number[] = [];
-  const device = new ResetModelDevice({ scheduler, onReset: (at) => { firedAt.push(at); kill(at); } });
+  const device = new ResetModelDevice({
+    scheduler,
+    onReset: (at) => {
+      firedAt.push(at);
+      kill(at);
+    },
+  });
   const tester = new WatchdogTester({ device, scheduler });
   tester.register("ls", 0, 10);
   scheduler.advanceTo(129);
   t.same(firedAt, [], "not before expire + 50");
-  t.ok(children.every((c) => c.exitCode === null && c.signalCode === null), "processes still run");
+  t.ok(
+    children.every((c) => c.exitCode === null && c.signalCode === null),
+    "processes still run",
+  );
   scheduler.advanceTo(200);
   t.equal(firedAt.length, 1);
   t.same(await Promise.all(exits), ["SIGKILL", "SIGKILL"]);

@@ -70,10 +70,16 @@ t.test("the thread dies with the model armed: registrations refused, failure rep
 
   await watchdog.kill();
   const died = monotonic();
-  t.match(watchdog.failed, /watchdog thread exited .*closed without disarming as the thread ended and nothing keeps it alive: the host will be reset by \d+; new lockspaces are refused/);
+  t.match(
+    watchdog.failed,
+    /watchdog thread exited .*closed without disarming as the thread ended and nothing keeps it alive: the host will be reset by \d+; new lockspaces are refused/,
+  );
   t.match(watchdog.status().failed, /will be reset/);
   t.equal(watchdog.status().deviceOpen, false);
-  t.ok(logs.some((line) => /watchdog thread exited/.test(line)), "logged");
+  t.ok(
+    logs.some((line) => /watchdog thread exited/.test(line)),
+    "logged",
+  );
   let error: unknown;
   try {
     watchdog.register("LATE:1", Math.floor(monotonic()), 10);
@@ -91,7 +97,10 @@ t.test("the thread dies with the model armed: registrations refused, failure rep
   await until("the model to fire", () => resets.length > 0, (deadline - monotonic() + 10) * 1000);
   const firedAt = resets[0] ?? NaN;
   t.ok(firedAt >= deadline && firedAt < deadline + 2, `fired ${(firedAt - deadline).toFixed(2)} s after its deadline, from the main thread`);
-  t.ok(firedAt < expire + FIRE, `before expire + 60 (at expire ${(firedAt - expire).toFixed(1)} s): the thread died while every expiry was more than 10 s away`);
+  t.ok(
+    firedAt < expire + FIRE,
+    `before expire + 60 (at expire ${(firedAt - expire).toFixed(1)} s): the thread died while every expiry was more than 10 s away`,
+  );
   t.equal(watchdog.resetModelState().firedAt, firedAt);
 });
 

@@ -9,7 +9,13 @@ import t from "tap";
 import type { Test } from "tap";
 import { threadId } from "node:worker_threads";
 import {
-  NoWatchdog, RealScheduler, ResetModelDevice, ThreadedWatchdog, WatchdogError, WatchdogTester, createWatchdog,
+  NoWatchdog,
+  RealScheduler,
+  ResetModelDevice,
+  ThreadedWatchdog,
+  WatchdogError,
+  WatchdogTester,
+  createWatchdog,
   type WatchdogConnection,
 } from "../src/watchdog/index.js";
 
@@ -68,16 +74,27 @@ t.test("createWatchdog: the device goes on the watchdog thread unless a test inj
   t.teardown(() => void byDefault.shutdown());
   t.ok(byDefault instanceof ThreadedWatchdog, "-w 1: /dev/watchdog is driven from the watchdog thread");
   t.equal(byDefault.status().deviceOpen, false);
-  t.ok(createWatchdog({ useWatchdog: true, devicePath: "/dev/null", deviceExists: () => true }) instanceof WatchdogTester,
-    "an injected double keeps the tester on this thread (unit tests)");
+  t.ok(
+    createWatchdog({ useWatchdog: true, devicePath: "/dev/null", deviceExists: () => true }) instanceof WatchdogTester,
+    "an injected double keeps the tester on this thread (unit tests)",
+  );
   const scheduler = new RealScheduler();
   const device = new ResetModelDevice({ scheduler, onReset: () => undefined });
   t.ok(createWatchdog({ useWatchdog: true, device, scheduler }) instanceof WatchdogTester);
-  t.equal(codeOf(() => createWatchdog({ useWatchdog: true, device, thread: true })), "ERR_WATCHDOG_ARGUMENT",
-    "an object of this thread cannot be moved to the watchdog thread");
-  t.equal(codeOf(() => createWatchdog({ useWatchdog: true, device, resetModel: {} })), "ERR_WATCHDOG_ARGUMENT");
-  t.equal(codeOf(() => createWatchdog({ useWatchdog: true, resetModel: {}, testIntervalSeconds: 11 })), "ERR_WATCHDOG_ARGUMENT",
-    "a bad test interval is refused here, not in the thread");
+  t.equal(
+    codeOf(() => createWatchdog({ useWatchdog: true, device, thread: true })),
+    "ERR_WATCHDOG_ARGUMENT",
+    "an object of this thread cannot be moved to the watchdog thread",
+  );
+  t.equal(
+    codeOf(() => createWatchdog({ useWatchdog: true, device, resetModel: {} })),
+    "ERR_WATCHDOG_ARGUMENT",
+  );
+  t.equal(
+    codeOf(() => createWatchdog({ useWatchdog: true, resetModel: {}, testIntervalSeconds: 11 })),
+    "ERR_WATCHDOG_ARGUMENT",
+    "a bad test interval is refused here, not in the thread",
+  );
 });
 
 t.test("reset model on the thread: armed at the first register, renewals and clears in order, magic close when unused", async (t) => {
@@ -98,8 +115,11 @@ t.test("reset model on the thread: armed at the first register, renewals and cle
   b.clearExpiry();
   b.close();
   const seen = watchdog.threadStatus();
-  t.same(seen?.connections, [{ name: "A:1", renewal: now + 200, expire: now + 280, closed: false }],
-    "the thread saw every update in order: A at its last renewal, B cleared and gone");
+  t.same(
+    seen?.connections,
+    [{ name: "A:1", renewal: now + 200, expire: now + 280, closed: false }],
+    "the thread saw every update in order: A at its last renewal, B cleared and gone",
+  );
   t.same(watchdog.status().connections, seen?.connections, "the mirror here agrees");
   t.throws(() => b.renewed(now + 4), { code: "ERR_WATCHDOG_CLOSED" }, "misuse still throws synchronously");
   a.clearExpiry();
@@ -114,7 +134,10 @@ t.test("reset model on the thread: armed at the first register, renewals and cle
 t.test("a device that will not take 60 s: register throws ERR_WATCHDOG_TIMEOUT from the thread, nothing stays armed", async (t) => {
   const { watchdog, resets } = threadedModel(t, { hardwareTimeoutSeconds: 30 });
   const now = Math.floor(monotonic());
-  t.equal(codeOf(() => watchdog.register("WD:1", now, 10)), "ERR_WATCHDOG_TIMEOUT");
+  t.equal(
+    codeOf(() => watchdog.register("WD:1", now, 10)),
+    "ERR_WATCHDOG_TIMEOUT",
+  );
   t.same(watchdog.status().connections, []);
   t.same(watchdog.threadStatus()?.connections, []);
   t.equal(watchdog.resetModelState().deadline, undefined, "disarmed by the thread");
@@ -171,10 +194,16 @@ t.test(`main thread busy for ${STALL_SECONDS} s as an expiry comes within 10 s: 
 
   await until("the model to fire", () => watchdog.resetModelState().firedAt !== undefined, (expire + FIRE + 10 - monotonic()) * 1000);
   const firedAt = watchdog.resetModelState().firedAt ?? NaN;
-  t.ok(firedAt >= expire + 50 && firedAt <= expire + FIRE, `fired at expire + ${(firedAt - expire).toFixed(2)} s on the thread's clock, within [expire + 50, expire + 60]`);
+  t.ok(
+    firedAt >= expire + 50 && firedAt <= expire + FIRE,
+    `fired at expire + ${(firedAt - expire).toFixed(2)} s on the thread's clock, within [expire + 50, expire + 60]`,
+  );
   await until("the reset to be reported here", () => resets.length === 1, 5000);
   t.equal(resets[0], firedAt);
-  t.ok(logs.some((line) => /watchdog test failed at \d+ for STALL:1: closing reset-model without disarming/.test(line)), "the thread's log reached the daemon's log");
+  t.ok(
+    logs.some((line) => /watchdog test failed at \d+ for STALL:1: closing reset-model without disarming/.test(line)),
+    "the thread's log reached the daemon's log",
+  );
 });
 
 t.test(`control: the main-thread tester under the same ${STALL_SECONDS} s stall closes late, and its reset would come after expire + 60`, async (t) => {

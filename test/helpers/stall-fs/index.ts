@@ -88,8 +88,12 @@ export async function mountStallFs(t: Teardown, options: StallFsOptions): Promis
   const server = spawn(PYTHON, [SERVER, backing, mountpoint, control, String(maxStall)], { stdio: ["ignore", "pipe", "pipe"] });
   let exited = false;
   let stderr = "";
-  server.on("exit", () => { exited = true; });
-  server.stderr.on("data", (chunk: Buffer) => { if (stderr.length < 8192) stderr += chunk.toString(); });
+  server.on("exit", () => {
+    exited = true;
+  });
+  server.stderr.on("data", (chunk: Buffer) => {
+    if (stderr.length < 8192) stderr += chunk.toString();
+  });
   let stalled = false;
   let closed = false;
   const unstall = (): void => {
@@ -117,9 +121,15 @@ export async function mountStallFs(t: Teardown, options: StallFsOptions): Promis
     let out = "";
     server.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes("ready")) { clearTimeout(timer); resolve(); }
+      if (out.includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    server.once("exit", (code) => { clearTimeout(timer); reject(new Error(`stall-fs: server exited (${code}): ${stderr}`)); });
+    server.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stall-fs: server exited (${code}): ${stderr}`));
+    });
   });
   return {
     path: (name) => join(mountpoint, name),

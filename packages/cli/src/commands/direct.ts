@@ -24,9 +24,7 @@ export const directCommand: TopCommand = {
   describe: "access storage directly (no coordination with daemon)",
   knownKeys: ["action", "target", ...Object.keys(DIRECT_OPTIONS)],
   builder: (yargs) => {
-    let y = yargs
-      .positional("action", { type: "string" })
-      .positional("target", { type: "string", describe: "dump / next_free: <path>[:<offset>[:<size>]]" });
+    let y = yargs.positional("action", { type: "string" }).positional("target", { type: "string", describe: "dump / next_free: <path>[:<offset>[:<size>]]" });
     for (const [letter, describe] of Object.entries(DIRECT_OPTIONS)) {
       y = y.option(letter, { type: "string", requiresArg: true, describe });
     }

@@ -9,10 +9,4 @@ import { daemonCommand } from "./daemon.js";
 import { directCommand } from "./direct.js";
 import { helpCommand, versionCommand } from "./info.js";
 
-export const TOP_COMMANDS: readonly TopCommand[] = [
-  directCommand,
-  daemonCommand,
-  clientCommand,
-  versionCommand,
-  helpCommand,
-];
+export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, versionCommand, helpCommand];

@@ -15,9 +15,7 @@ import { DirectFailure, RC, leaderProblemRc } from "./result-codes.js";
 /** sanlock reads 4096 bytes to detect sizes (docs/ondisk.md §2.3). */
 const DETECT_BYTES = 4096;
 
-export type LeaderTarget =
-  | { readonly kind: "delta"; readonly lockspace: LockspaceArg }
-  | { readonly kind: "paxos"; readonly resource: ResourceArg };
+export type LeaderTarget = { readonly kind: "delta"; readonly lockspace: LockspaceArg } | { readonly kind: "paxos"; readonly resource: ResourceArg };
 
 interface ReadOutcome {
   readonly rc: number;
@@ -46,7 +44,7 @@ function isDeviceOpenError(error: unknown): boolean {
 async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefined): Promise<ReadOutcome> {
   const { inspectLeader } = await import("@sanlock-ts/core/ondisk");
   const { detectGeometry } = await import("@sanlock-ts/core/ondisk");
-  const path = target.kind === "delta" ? target.lockspace.path : target.resource.disks[0]?.path ?? "";
+  const path = target.kind === "delta" ? target.lockspace.path : (target.resource.disks[0]?.path ?? "");
   return withDevice(path, undefined, async (device) => {
     if (target.kind === "paxos") {
       const offset = target.resource.disks[0]?.offset ?? 0;
@@ -61,7 +59,11 @@ async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefine
       const first = await device.read(ls.offset, Math.max(device.sectorSize, DETECT_BYTES));
       const found = detectGeometry(first);
       if (found === undefined) {
-        throw new DirectFailure("ERR_GEOMETRY_NOT_FOUND", RC.FAILED, `no delta or paxos leader at offset ${ls.offset} of ${path} to take the sector size and alignment from (set -Z and -A)`);
+        throw new DirectFailure(
+          "ERR_GEOMETRY_NOT_FOUND",
+          RC.FAILED,
+          `no delta or paxos leader at offset ${ls.offset} of ${path} to take the sector size and alignment from (set -Z and -A)`,
+        );
       }
       sizes = found;
     }

@@ -52,9 +52,7 @@ async function runRindexAction(action: RindexAction, request: RindexRequest, siz
       return [];
     }
     case "lookup": {
-      const match = await withDevice(rindex.path, undefined, (device) =>
-        areas.lookupRindex(device, loc, { name: entry.name, resOffset: entry.offset }),
-      );
+      const match = await withDevice(rindex.path, undefined, (device) => areas.lookupRindex(device, loc, { name: entry.name, resOffset: entry.offset }));
       // sanlock prints "-" for an empty name (src/main.c, ACT_LOOKUP)
       const name = entry.name === "" && entry.offset === 0 ? "" : match.entry.name;
       return [`name ${name === "" ? "-" : name} offset ${match.resOffset}`];

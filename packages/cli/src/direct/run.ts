@@ -10,14 +10,7 @@
 import type { ParsedArgs } from "../commands/command-module.js";
 import { CliArgError } from "../args/errors.js";
 import { parseGeometry, type GeometryArg } from "../args/geometry-args.js";
-import {
-  parseCount,
-  parseDumpTarget,
-  parseLockspaceArg,
-  parseRentryArg,
-  parseResourceArg,
-  parseRindexArg,
-} from "../args/sanlock-strings.js";
+import { parseCount, parseDumpTarget, parseLockspaceArg, parseRentryArg, parseResourceArg, parseRindexArg } from "../args/sanlock-strings.js";
 import { EXIT_FAILURE, type Output } from "../output.js";
 import { DirectFailure } from "./result-codes.js";
 
@@ -104,7 +97,12 @@ async function runAction(action: string, options: DirectOptions, output: Output)
       const res = options.text("r");
       if (res === undefined) throw new CliArgError("ERR_MISSING_ARG", "init needs -s LOCKSPACE or -r RESOURCE");
       return initCommand(
-        { kind: "resource", resource: parseResourceArg(res), numHosts: options.count("n", "num_hosts -n"), clear: options.text("z") !== undefined && options.text("z") !== "0" },
+        {
+          kind: "resource",
+          resource: parseResourceArg(res),
+          numHosts: options.count("n", "num_hosts -n"),
+          clear: options.text("z") !== undefined && options.text("z") !== "0",
+        },
         geometry,
         output,
       );
@@ -131,7 +129,12 @@ async function runAction(action: string, options: DirectOptions, output: Output)
       const rindex = parseRindexArg(options.required("x", "RINDEX"));
       const entryText = options.text("e");
       const entry = entryText === undefined ? { name: "", offset: 0 } : parseRentryArg(entryText);
-      return rindexCommand(action as "format" | "lookup" | "update" | "rebuild", { rindex, entry, remove: options.text("z") !== undefined && options.text("z") !== "0" }, options.geometry(), output);
+      return rindexCommand(
+        action as "format" | "lookup" | "update" | "rebuild",
+        { rindex, entry, remove: options.text("z") !== undefined && options.text("z") !== "0" },
+        options.geometry(),
+        output,
+      );
     }
   }
 }

@@ -48,7 +48,7 @@ function right(text: string, width: number): string {
 /** Header line: "%8s %36s %48s %10s %4s %4s %s" [+ "/req/mode"]. */
 export function dumpHeaderLine(force: number): string {
   const line = [right("offset", 8), right("lockspace", 36), right("resource", 48), right("timestamp", 10), right("own", 4), right("gen", 4), "lver"].join(" ");
-  return force ? line + "/req/mode" : line;
+  return force ? `${line}/req/mode` : line;
 }
 
 async function findGeometry(device: BlockDevice, opts: DumpOptions): Promise<Geometry | undefined> {
@@ -90,8 +90,12 @@ function deltaLines(chunk: Uint8Array, base: number, geometry: Geometry, force: 
     // never acquired: not printed (released records are)
     if (ownerId === 0n && ownerGen === 0n) continue;
     let line = [
-      pad(base + s, 8), right(readName(chunk, s + 56), 36), right(readName(chunk, s + 104), 48),
-      pad(u64(view, s + 152), 10), pad(ownerId, 4), pad(ownerGen, 4),
+      pad(base + s, 8),
+      right(readName(chunk, s + 56), 36),
+      right(readName(chunk, s + 104), 48),
+      pad(u64(view, s + 152), 10),
+      pad(ownerId, 4),
+      pad(ownerGen, 4),
     ].join(" ");
     if (force) {
       for (const host of hostBitsSet(chunk.subarray(s, s + geometry.sectorSize), geometry.maxHosts)) line += ` ${host}`;
@@ -105,8 +109,13 @@ function paxosLines(chunk: Uint8Array, base: number, geometry: Geometry, force: 
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const ss = geometry.sectorSize;
   let line = [
-    pad(base, 8), right(readName(chunk, 56), 36), right(readName(chunk, 104), 48),
-    pad(u64(view, 152), 10), pad(u64(view, 32), 4), pad(u64(view, 40), 4), u64(view, 48).toString(),
+    pad(base, 8),
+    right(readName(chunk, 56), 36),
+    right(readName(chunk, 104), 48),
+    pad(u64(view, 152), 10),
+    pad(u64(view, 32), 4),
+    pad(u64(view, 40), 4),
+    u64(view, 48).toString(),
   ].join(" ");
   if (force) line += `/${u64(view, ss + 8)}/${view.getUint32(ss + 16, true)}`;
   const lines = [line];
@@ -115,10 +124,14 @@ function paxosLines(chunk: Uint8Array, base: number, geometry: Geometry, force: 
   for (let i = 0; i < numHosts; i++) {
     const d = (2 + i) * ss;
     if (force > 1) {
-      const mbal = u64(view, d), inp = u64(view, d + 16), lver = u64(view, d + 40);
+      const mbal = u64(view, d),
+        inp = u64(view, d + 16),
+        lver = u64(view, d + 40);
       if (mbal || inp || lver) {
-        lines.push(`dblock[${pad(i, 4)}] mbal ${mbal} bal ${u64(view, d + 8)} inp ${inp} inp2 ${u64(view, d + 24)} ` +
-          `inp3 ${u64(view, d + 32)} lver ${lver} sum ${view.getUint32(d + 48, true).toString(16)}`);
+        lines.push(
+          `dblock[${pad(i, 4)}] mbal ${mbal} bal ${u64(view, d + 8)} inp ${inp} inp2 ${u64(view, d + 24)} ` +
+            `inp3 ${u64(view, d + 32)} lver ${lver} sum ${view.getUint32(d + 48, true).toString(16)}`,
+        );
       }
     }
     if (view.getUint32(d + MBLOCK_OFFSET, true) & MBLOCK_SHARED) {
@@ -131,8 +144,10 @@ function paxosLines(chunk: Uint8Array, base: number, geometry: Geometry, force: 
 function rindexLines(chunk: Uint8Array, base: number, geometry: Geometry, force: number): string[] {
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   const space = right(readName(chunk, 32), 36);
-  const lines = [`${pad(base, 8)} ${space} rindex_header 0x${view.getUint32(8, true).toString(16)} ` +
-    `${view.getInt32(12, true)} ${view.getUint32(16, true)} ${u64(view, 24)}`];
+  const lines = [
+    `${pad(base, 8)} ${space} rindex_header 0x${view.getUint32(8, true).toString(16)} ` +
+      `${view.getInt32(12, true)} ${view.getUint32(16, true)} ${u64(view, 24)}`,
+  ];
   if (!force) return lines;
   for (let pos = geometry.sectorSize; pos + RINDEX_ENTRY_SIZE <= chunk.length; pos += RINDEX_ENTRY_SIZE) {
     const resOffset = u64(view, pos);

@@ -54,10 +54,10 @@ export async function checkAreaPlacement(device: BlockDevice, areaOffset: number
   }
   const size = await device.size();
   if (areaOffset + geometry.alignSize > size) {
-    throw new SanlockTsError(
-      ErrorCodes.DEVICE_TOO_SMALL,
-      `device of ${size} bytes cannot hold a ${geometry.alignSize}-byte area at offset ${areaOffset}`,
-      { size, areaOffset, alignSize: geometry.alignSize },
-    );
+    throw new SanlockTsError(ErrorCodes.DEVICE_TOO_SMALL, `device of ${size} bytes cannot hold a ${geometry.alignSize}-byte area at offset ${areaOffset}`, {
+      size,
+      areaOffset,
+      alignSize: geometry.alignSize,
+    });
   }
 }

@@ -101,7 +101,12 @@ export async function readDeltaSector(device: BlockDevice, loc: DeltaSectorLocat
 }
 
 /** Writes host hostId's whole delta sector: leader (checksum computed) + bitmap, zeros elsewhere. */
-export async function writeDeltaSector(device: BlockDevice, loc: DeltaSectorLocation & { geometry: Geometry }, leader: LeaderRecord, bitmap?: Uint8Array): Promise<void> {
+export async function writeDeltaSector(
+  device: BlockDevice,
+  loc: DeltaSectorLocation & { geometry: Geometry },
+  leader: LeaderRecord,
+  bitmap?: Uint8Array,
+): Promise<void> {
   const at = deltaSectorOffset(loc.offset, loc.geometry, loc.hostId);
   await device.write(at, encodeDeltaSector(leader, loc.geometry.sectorSize, bitmap));
 }

@@ -89,7 +89,8 @@ export async function readPaxosLeader(device: BlockDevice, loc: PaxosLeaderLocat
   const geometry = await resolveGeometry(device, loc.offset, loc.geometry);
   const bytes = await device.read(loc.offset, geometry.sectorSize);
   const leader = decodeLeader(bytes, 0, {
-    kind: "paxos", at: loc.offset,
+    kind: "paxos",
+    at: loc.offset,
     ...(loc.spaceName !== undefined ? { spaceName: loc.spaceName } : {}),
     ...(loc.resourceName !== undefined ? { resourceName: loc.resourceName } : {}),
     ...(loc.hostId !== undefined ? { hostId: loc.hostId } : {}),

@@ -10,8 +10,17 @@ import { PAXOS_DISK_MAGIC, readLeaderFields } from "../ondisk/leader-record.js";
 import { nameBytes, namesEqual } from "../ondisk/names.js";
 import type { RindexEntry, RindexHeader } from "../ondisk/rindex.js";
 import {
-  DEFAULT_MAX_RESOURCES, RINDEX_DISK_MAGIC, RINDEX_DISK_VERSION, RINDEX_ENTRY_SIZE, RINDEX_LEASE_NAME,
-  decodeRindexEntry, decodeRindexHeader, emptyRindexEntry, isFreeRindexEntry, writeRindexEntry, writeRindexHeader,
+  DEFAULT_MAX_RESOURCES,
+  RINDEX_DISK_MAGIC,
+  RINDEX_DISK_VERSION,
+  RINDEX_ENTRY_SIZE,
+  RINDEX_LEASE_NAME,
+  decodeRindexEntry,
+  decodeRindexHeader,
+  emptyRindexEntry,
+  isFreeRindexEntry,
+  writeRindexEntry,
+  writeRindexHeader,
 } from "../ondisk/rindex.js";
 import { checkAreaPlacement } from "./layout.js";
 import { buildResourceArea, initResourceArea } from "./resource-area.js";
@@ -38,9 +47,14 @@ export function effectiveMaxResources(maxResources: number | undefined, geometry
 export function buildRindexArea(format: RindexFormat, geometry: Geometry): Uint8Array {
   const area = new Uint8Array(geometry.alignSize);
   writeRindexHeader(area, 0, {
-    magic: RINDEX_DISK_MAGIC, version: RINDEX_DISK_VERSION, flags: geometry.rindexAlignFlag,
-    sectorSize: geometry.sectorSize, maxResources: effectiveMaxResources(format.maxResources, geometry),
-    unused: 0, rxOffset: format.offset, lockspaceName: format.spaceName,
+    magic: RINDEX_DISK_MAGIC,
+    version: RINDEX_DISK_VERSION,
+    flags: geometry.rindexAlignFlag,
+    sectorSize: geometry.sectorSize,
+    maxResources: effectiveMaxResources(format.maxResources, geometry),
+    unused: 0,
+    rxOffset: format.offset,
+    lockspaceName: format.spaceName,
   });
   return area;
 }
@@ -53,7 +67,10 @@ export async function formatRindex(device: BlockDevice, format: RindexFormat): P
   await checkAreaPlacement(device, format.offset + geometry.alignSize, geometry);
   await device.write(format.offset, buildRindexArea(format, geometry));
   await initResourceArea(device, {
-    offset: format.offset + geometry.alignSize, spaceName: format.spaceName, resourceName: RINDEX_LEASE_NAME, geometry,
+    offset: format.offset + geometry.alignSize,
+    spaceName: format.spaceName,
+    resourceName: RINDEX_LEASE_NAME,
+    geometry,
   });
   return geometry;
 }
@@ -190,7 +207,11 @@ async function writeEntrySector(device: BlockDevice, rx: RindexContent, index: n
  * `direct/client update -x`: set entry for resOffset to `name`, or zero it when remove is
  * true (`-z 1`). No lease is touched.
  */
-export async function updateRindex(device: BlockDevice, loc: RindexLocation, update: { resOffset: number; name?: string; remove?: boolean }): Promise<RindexEntry> {
+export async function updateRindex(
+  device: BlockDevice,
+  loc: RindexLocation,
+  update: { resOffset: number; name?: string; remove?: boolean },
+): Promise<RindexEntry> {
   const rx = await readRindex(device, loc);
   const index = entryIndexForOffset(rx, update.resOffset);
   let entry: RindexEntry;
@@ -216,7 +237,10 @@ export async function createRindexEntry(device: BlockDevice, loc: RindexLocation
   const free = findFreeEntry(rx);
   if (!free) throw new SanlockTsError(ErrorCodes.RINDEX_FULL, `rindex at ${loc.offset} has no free entry`);
   await initResourceArea(device, {
-    offset: free.resOffset, spaceName: rx.header.lockspaceName, resourceName: create.name, geometry: rx.geometry,
+    offset: free.resOffset,
+    spaceName: rx.header.lockspaceName,
+    resourceName: create.name,
+    geometry: rx.geometry,
     ...(create.numHosts !== undefined ? { numHosts: create.numHosts } : {}),
   });
   const entry: RindexEntry = { resOffset: free.resOffset, flags: 0, unused: 0, name: create.name };

@@ -8,11 +8,11 @@ export function viewOf(bytes: Uint8Array): DataView {
 /** Throws ERR_SHORT_BUFFER unless bytes[offset, offset+length) exists. */
 export function requireBytes(bytes: Uint8Array, offset: number, length: number, what: string): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + length > bytes.length) {
-    throw new SanlockTsError(
-      ErrorCodes.SHORT_BUFFER,
-      `${what} needs ${length} bytes at buffer offset ${offset}, buffer has ${bytes.length}`,
-      { offset, length, bufferLength: bytes.length },
-    );
+    throw new SanlockTsError(ErrorCodes.SHORT_BUFFER, `${what} needs ${length} bytes at buffer offset ${offset}, buffer has ${bytes.length}`, {
+      offset,
+      length,
+      bufferLength: bytes.length,
+    });
   }
 }
 
@@ -23,11 +23,11 @@ export function requireBytes(bytes: Uint8Array, offset: number, length: number, 
 export function readU64AsNumber(view: DataView, offset: number, field: string, at: number): number {
   const value = view.getBigUint64(offset, true);
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new OnDiskFormatError(
-      ErrorCodes.FIELD_RANGE,
-      `${field} at byte ${at + offset} is ${value}, larger than this implementation accepts (2^53-1)`,
-      { field, offset: at + offset, value },
-    );
+    throw new OnDiskFormatError(ErrorCodes.FIELD_RANGE, `${field} at byte ${at + offset} is ${value}, larger than this implementation accepts (2^53-1)`, {
+      field,
+      offset: at + offset,
+      value,
+    });
   }
   return Number(value);
 }
@@ -55,5 +55,5 @@ export function writeU16(view: DataView, offset: number, value: number, field: s
 }
 
 export function hex32(value: number): string {
-  return "0x" + (value >>> 0).toString(16).padStart(8, "0");
+  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
 }

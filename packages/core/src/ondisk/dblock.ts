@@ -88,8 +88,14 @@ export function dblockProblems(bytes: Uint8Array, offset: number, d: Dblock, at:
   const computed = dblockChecksum(bytes, offset);
   if (computed === d.checksum) return [];
   const pos = at + offset + DBLOCK_CHECKSUM_LEN;
-  return [{ code: ErrorCodes.BAD_CHECKSUM, field: "checksum", offset: pos,
-    message: `dblock checksum ${hex32(d.checksum)} does not match computed ${hex32(computed)} (field checksum at byte ${pos})` }];
+  return [
+    {
+      code: ErrorCodes.BAD_CHECKSUM,
+      field: "checksum",
+      offset: pos,
+      message: `dblock checksum ${hex32(d.checksum)} does not match computed ${hex32(computed)} (field checksum at byte ${pos})`,
+    },
+  ];
 }
 
 /** Decodes a dblock, verifying its checksum unless it is empty; throws ERR_BAD_CHECKSUM. */

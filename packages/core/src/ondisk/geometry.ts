@@ -6,7 +6,6 @@ export type SectorSize = 512 | 4096;
 export type AlignSize = 1048576 | 2097152 | 4194304 | 8388608;
 
 export const MIB = 1048576;
-import { DEFAULT_MAX_HOSTS } from "../limits.js";
 /** Bytes read by the detection step: contains the first record on 512 and 4K devices. */
 export const DETECT_READ_SIZE = 4096;
 
@@ -38,8 +37,13 @@ export interface Geometry {
 
 function geometry(sectorSize: SectorSize, alignSize: AlignSize, maxHosts: number, lfl: number, rhf: number, maxEntries: number): Geometry {
   return Object.freeze({
-    sectorSize, alignSize, sectorsPerArea: alignSize / sectorSize, maxHosts,
-    leaderAlignFlag: lfl, rindexAlignFlag: rhf, maxRindexEntries: maxEntries,
+    sectorSize,
+    alignSize,
+    sectorsPerArea: alignSize / sectorSize,
+    maxHosts,
+    leaderAlignFlag: lfl,
+    rindexAlignFlag: rhf,
+    maxRindexEntries: maxEntries,
   });
 }
 
@@ -56,11 +60,10 @@ export const GEOMETRIES: readonly Geometry[] = Object.freeze([
 export function geometryFor(sectorSize: number, alignSize: number): Geometry {
   const found = GEOMETRIES.find((g) => g.sectorSize === sectorSize && g.alignSize === alignSize);
   if (!found) {
-    throw new SanlockTsError(
-      ErrorCodes.BAD_GEOMETRY,
-      `sector size ${sectorSize} with alignment ${alignSize} is not a valid sanlock geometry`,
-      { sectorSize, alignSize },
-    );
+    throw new SanlockTsError(ErrorCodes.BAD_GEOMETRY, `sector size ${sectorSize} with alignment ${alignSize} is not a valid sanlock geometry`, {
+      sectorSize,
+      alignSize,
+    });
   }
   return found;
 }

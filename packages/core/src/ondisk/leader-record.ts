@@ -30,9 +30,25 @@ export const LEASE_FREE = 0n;
 
 /** Byte offsets of the fields inside the record (docs/ondisk.md §4 table). */
 export const LeaderOffsets = {
-  magic: 0, version: 4, flags: 8, sectorSize: 12, numHosts: 16, maxHosts: 24, ownerId: 32,
-  ownerGeneration: 40, lver: 48, spaceName: 56, resourceName: 104, timestamp: 152, unused1: 160,
-  checksum: 168, unused2: 172, ioTimeout: 174, writeId: 176, writeGeneration: 184, writeTimestamp: 192,
+  magic: 0,
+  version: 4,
+  flags: 8,
+  sectorSize: 12,
+  numHosts: 16,
+  maxHosts: 24,
+  ownerId: 32,
+  ownerGeneration: 40,
+  lver: 48,
+  spaceName: 56,
+  resourceName: 104,
+  timestamp: 152,
+  unused1: 160,
+  checksum: 168,
+  unused2: 172,
+  ioTimeout: 174,
+  writeId: 176,
+  writeGeneration: 184,
+  writeTimestamp: 192,
 } as const;
 
 export interface LeaderRecord {
@@ -66,9 +82,25 @@ export type LeaderKind = "delta" | "paxos";
 /** A record with every field zero / empty; spread it and override. */
 export function emptyLeader(): LeaderRecord {
   return {
-    magic: 0, version: 0, flags: 0, sectorSize: 0, numHosts: 0, maxHosts: 0, ownerId: 0,
-    ownerGeneration: 0n, lver: 0n, spaceName: "", resourceName: "", timestamp: 0n, unused1: 0n,
-    checksum: 0, unused2: 0, ioTimeout: 0, writeId: 0n, writeGeneration: 0n, writeTimestamp: 0n,
+    magic: 0,
+    version: 0,
+    flags: 0,
+    sectorSize: 0,
+    numHosts: 0,
+    maxHosts: 0,
+    ownerId: 0,
+    ownerGeneration: 0n,
+    lver: 0n,
+    spaceName: "",
+    resourceName: "",
+    timestamp: 0n,
+    unused1: 0n,
+    checksum: 0,
+    unused2: 0,
+    ioTimeout: 0,
+    writeId: 0n,
+    writeGeneration: 0n,
+    writeTimestamp: 0n,
   };
 }
 
@@ -208,7 +240,7 @@ function leaderProblems(rec: LeaderRecord, computed: number, expect: LeaderExpec
     add(ErrorCodes.BAD_MAGIC, "magic", `${expect.kind} leader magic is ${hex32(rec.magic)}, expected ${hex32(wantMagic)}`);
     return problems;
   }
-  if (((rec.version & VERSION_MAJOR_MASK) >>> 0) !== wantMajor) {
+  if ((rec.version & VERSION_MAJOR_MASK) >>> 0 !== wantMajor) {
     add(ErrorCodes.BAD_VERSION, "version", `${expect.kind} leader version ${hex32(rec.version)} has major other than ${hex32(wantMajor)}`);
   }
   if (expect.spaceName !== undefined && !namesEqual(rec.spaceName, expect.spaceName)) {
@@ -248,18 +280,31 @@ export function leadersCompareEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-
 /**
  * Every field of two records equal except the stored checksum (which derives from the others):
  * the same answer as comparing their encodings, without encoding (hot in acquire and renewal).
  */
 export function leaderFieldsEqual(a: LeaderRecord, b: LeaderRecord): boolean {
-  return a.magic === b.magic && a.version === b.version && a.flags === b.flags && a.sectorSize === b.sectorSize
-    && a.numHosts === b.numHosts && a.maxHosts === b.maxHosts && a.ownerId === b.ownerId
-    && a.ownerGeneration === b.ownerGeneration && a.lver === b.lver && a.timestamp === b.timestamp
-    && a.unused1 === b.unused1 && a.unused2 === b.unused2 && a.ioTimeout === b.ioTimeout
-    && a.writeId === b.writeId && a.writeGeneration === b.writeGeneration && a.writeTimestamp === b.writeTimestamp
-    && namesEqualAsStored(a.spaceName, b.spaceName) && namesEqualAsStored(a.resourceName, b.resourceName);
+  return (
+    a.magic === b.magic &&
+    a.version === b.version &&
+    a.flags === b.flags &&
+    a.sectorSize === b.sectorSize &&
+    a.numHosts === b.numHosts &&
+    a.maxHosts === b.maxHosts &&
+    a.ownerId === b.ownerId &&
+    a.ownerGeneration === b.ownerGeneration &&
+    a.lver === b.lver &&
+    a.timestamp === b.timestamp &&
+    a.unused1 === b.unused1 &&
+    a.unused2 === b.unused2 &&
+    a.ioTimeout === b.ioTimeout &&
+    a.writeId === b.writeId &&
+    a.writeGeneration === b.writeGeneration &&
+    a.writeTimestamp === b.writeTimestamp &&
+    namesEqualAsStored(a.spaceName, b.spaceName) &&
+    namesEqualAsStored(a.resourceName, b.resourceName)
+  );
 }
 
 /** The 48-byte name fields two strings would be written as are equal (writeName: UTF-8, NUL padded). */

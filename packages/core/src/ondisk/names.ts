@@ -10,11 +10,10 @@ const decoder = new TextDecoder("utf-8");
 export function nameBytes(name: string, field = "name"): Uint8Array {
   const bytes = encoder.encode(name);
   if (bytes.length > NAME_LEN) {
-    throw new SanlockTsError(
-      ErrorCodes.NAME_TOO_LONG,
-      `${field} "${name}" is ${bytes.length} bytes, the limit is ${NAME_LEN}`,
-      { field, length: bytes.length },
-    );
+    throw new SanlockTsError(ErrorCodes.NAME_TOO_LONG, `${field} "${name}" is ${bytes.length} bytes, the limit is ${NAME_LEN}`, {
+      field,
+      length: bytes.length,
+    });
   }
   if (bytes.includes(0)) {
     throw new SanlockTsError(ErrorCodes.INVALID_ARGUMENT, `${field} "${name}" contains a NUL byte`, { field });

@@ -53,12 +53,24 @@ export function readRequestFields(bytes: Uint8Array, offset = 0): RequestRecord 
 
 export function requestProblems(rec: RequestRecord, base: number): DecodeProblem[] {
   if (rec.magic !== REQ_DISK_MAGIC) {
-    return [{ code: ErrorCodes.BAD_MAGIC, field: "magic", offset: base,
-      message: `request record magic is ${hex32(rec.magic)}, expected ${hex32(REQ_DISK_MAGIC)} (field magic at byte ${base})` }];
+    return [
+      {
+        code: ErrorCodes.BAD_MAGIC,
+        field: "magic",
+        offset: base,
+        message: `request record magic is ${hex32(rec.magic)}, expected ${hex32(REQ_DISK_MAGIC)} (field magic at byte ${base})`,
+      },
+    ];
   }
-  if (((rec.version & VERSION_MAJOR_MASK) >>> 0) !== REQ_DISK_VERSION_MAJOR) {
-    return [{ code: ErrorCodes.BAD_VERSION, field: "version", offset: base + 4,
-      message: `request record version ${hex32(rec.version)} has major other than ${hex32(REQ_DISK_VERSION_MAJOR)} (field version at byte ${base + 4})` }];
+  if ((rec.version & VERSION_MAJOR_MASK) >>> 0 !== REQ_DISK_VERSION_MAJOR) {
+    return [
+      {
+        code: ErrorCodes.BAD_VERSION,
+        field: "version",
+        offset: base + 4,
+        message: `request record version ${hex32(rec.version)} has major other than ${hex32(REQ_DISK_VERSION_MAJOR)} (field version at byte ${base + 4})`,
+      },
+    ];
   }
   return [];
 }

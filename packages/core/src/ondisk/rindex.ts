@@ -78,12 +78,13 @@ export interface RindexExpectation {
 }
 
 export function rindexHeaderProblems(h: RindexHeader, expect: RindexExpectation, base: number): DecodeProblem[] {
-  const problem = (code: string, field: string, rel: number, msg: string): DecodeProblem[] =>
-    [{ code, field, offset: base + rel, message: `${msg} (field ${field} at byte ${base + rel})` }];
+  const problem = (code: string, field: string, rel: number, msg: string): DecodeProblem[] => [
+    { code, field, offset: base + rel, message: `${msg} (field ${field} at byte ${base + rel})` },
+  ];
   if (h.magic !== RINDEX_DISK_MAGIC) {
     return problem(ErrorCodes.BAD_MAGIC, "magic", 0, `rindex header magic is ${hex32(h.magic)}, expected ${hex32(RINDEX_DISK_MAGIC)}`);
   }
-  if (((h.version & VERSION_MAJOR_MASK) >>> 0) !== RINDEX_DISK_VERSION_MAJOR) {
+  if ((h.version & VERSION_MAJOR_MASK) >>> 0 !== RINDEX_DISK_VERSION_MAJOR) {
     return problem(ErrorCodes.BAD_VERSION, "version", 4, `rindex version ${hex32(h.version)} has major other than ${hex32(RINDEX_DISK_VERSION_MAJOR)}`);
   }
   if (expect.lockspaceName !== undefined && !namesEqual(h.lockspaceName, expect.lockspaceName)) {

@@ -88,9 +88,12 @@ export class InvariantChecker {
     for (const other of list) {
       if (other.host === hold.host) continue;
       if (hold.mode === "exclusive" || other.mode === "exclusive") {
-        this.report(time, "mutual-exclusion",
+        this.report(
+          time,
+          "mutual-exclusion",
           `${resource}: h${hold.host + 1} (host_id ${hold.hostId} gen ${hold.generation}) got it ${hold.mode} v${hold.lver} ` +
-          `while h${other.host + 1} (host_id ${other.hostId} gen ${other.generation}) holds it ${other.mode} v${other.lver} since t=${other.since.toFixed(3)}`);
+            `while h${other.host + 1} (host_id ${other.hostId} gen ${other.generation}) holds it ${other.mode} v${other.lver} since t=${other.since.toFixed(3)}`,
+        );
       }
     }
     this.decided(time, resource, hold.lver, hold.hostId, hold.generation);
@@ -112,12 +115,20 @@ export class InvariantChecker {
   /** The host's process stops using `resource` (before any release I/O). */
   holdEnd(resource: string, host: number): void {
     const list = this.holds.get(resource);
-    if (list) this.holds.set(resource, list.filter((h) => h.host !== host));
+    if (list)
+      this.holds.set(
+        resource,
+        list.filter((h) => h.host !== host),
+      );
   }
 
   /** Every process of `host` is gone (reset, or all killed). */
   processesGone(host: number): void {
-    for (const [resource, list] of this.holds) this.holds.set(resource, list.filter((h) => h.host !== host));
+    for (const [resource, list] of this.holds)
+      this.holds.set(
+        resource,
+        list.filter((h) => h.host !== host),
+      );
   }
 
   heldBy(host: number): Array<{ resource: string; mode: HoldMode }> {
@@ -180,9 +191,12 @@ export class InvariantChecker {
     for (const other of rest) {
       const overlap = time - Math.max(other.since, mine.since);
       if (overlap > Math.min(mine.allowedOverlap, other.allowedOverlap)) {
-        this.report(time, "host-id-owners",
+        this.report(
+          time,
+          "host-id-owners",
           `host_id ${hostId}: h${mine.host + 1} gen ${mine.generation} and h${other.host + 1} gen ${other.generation} ` +
-          `both owned it for ${overlap.toFixed(1)} s`);
+            `both owned it for ${overlap.toFixed(1)} s`,
+        );
       }
     }
     this.beliefs.set(hostId, rest);

@@ -113,7 +113,9 @@ class DaemonInstance {
     this.clock = new HostClock(ctx.host, this.daemonId);
     this.n = ctx.plan.ioTimeout;
     // A fresh random name per daemon start (docs/algorithms.md §2.1.2, §8.4 item 4).
-    const tag = Math.floor(ctx.random.next() * 0xffffffff).toString(16).padStart(8, "0");
+    const tag = Math.floor(ctx.random.next() * 0xffffffff)
+      .toString(16)
+      .padStart(8, "0");
     this.hostName = `${tag}.${ctx.host.name}`;
   }
 
@@ -182,7 +184,9 @@ class DaemonInstance {
       this.ctx.watchdog.setExpiry(this.watchdogKey, this.lastSuccess + 8 * this.n);
       this.state = "joined";
       this.ctx.checker.hostIdOwned(this.ctx.scheduler.now, this.ctx.hostId, {
-        host: this.ctx.index, daemon: this.daemonId, generation: Number(joined.generation),
+        host: this.ctx.index,
+        daemon: this.daemonId,
+        generation: Number(joined.generation),
         allowedOverlap: 2 * this.n + 2,
       });
       this.log(`joined host_id ${this.ctx.hostId} gen ${joined.generation} ts ${joined.timestamp}`);
@@ -382,7 +386,11 @@ class DaemonInstance {
     p.holding = { resource, lease, mode };
     this.ctx.checker.operations++;
     this.ctx.checker.holdStart(this.ctx.scheduler.now, resource, {
-      host: this.ctx.index, mode, lver: Number(lease.lver), hostId: this.ctx.hostId, generation: Number(this.generation),
+      host: this.ctx.index,
+      mode,
+      lver: Number(lease.lver),
+      hostId: this.ctx.hostId,
+      generation: Number(this.generation),
     });
     this.log(`process ${p.id}: HOLDS ${resource} ${mode} v${lease.lver}`);
     await this.clock.sleep(this.ctx.random.between(0.5, 6 * this.n));
@@ -411,7 +419,11 @@ class DaemonInstance {
     // Exclusive use ends before an ex→sh conversion starts (others may share as soon as the leader is free).
     if (to === "shared") {
       this.ctx.checker.holdStart(this.ctx.scheduler.now, resource, {
-        host: this.ctx.index, mode: "shared", lver: Number(lease.lver), hostId: this.ctx.hostId, generation: Number(this.generation),
+        host: this.ctx.index,
+        mode: "shared",
+        lver: Number(lease.lver),
+        hostId: this.ctx.hostId,
+        generation: Number(this.generation),
       });
       holding.mode = "shared";
     }
@@ -428,7 +440,11 @@ class DaemonInstance {
     if (to === "exclusive") {
       holding.mode = "exclusive";
       this.ctx.checker.holdStart(this.ctx.scheduler.now, resource, {
-        host: this.ctx.index, mode: "exclusive", lver: Number(lease.lver), hostId: this.ctx.hostId, generation: Number(this.generation),
+        host: this.ctx.index,
+        mode: "exclusive",
+        lver: Number(lease.lver),
+        hostId: this.ctx.hostId,
+        generation: Number(this.generation),
       });
     }
     this.log(`process ${p.id}: HOLDS ${resource} ${to} v${lease.lver}`);

@@ -19,7 +19,8 @@ interface PerformanceLike {
 const proc = (globalThis as unknown as { process: ProcessLike }).process;
 const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
 
-const USAGE = "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
+const USAGE =
+  "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
 
 export interface CliOptions {
   seeds: number;
@@ -52,8 +53,18 @@ function intArg(name: string, value: string | undefined, min: number, max: numbe
 
 export function parseCli(args: readonly string[]): CliOptions {
   const o: CliOptions = {
-    seeds: 0, hosts: 3, firstSeed: 1, variant: "none", ops: 12, resources: 2, maxSeconds: 900, ioTimeouts: undefined, herd: true,
-    faults: true, trace: false, expectViolation: false,
+    seeds: 0,
+    hosts: 3,
+    firstSeed: 1,
+    variant: "none",
+    ops: 12,
+    resources: 2,
+    maxSeconds: 900,
+    ioTimeouts: undefined,
+    herd: true,
+    faults: true,
+    trace: false,
+    expectViolation: false,
   };
   let seedGiven = false;
   for (let i = 0; i < args.length; i++) {
@@ -61,12 +72,25 @@ export function parseCli(args: readonly string[]): CliOptions {
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? args[++i];
     switch (flag) {
-      case "--seeds": o.seeds = intArg(flag, value(), 1, 1_000_000); break;
-      case "--hosts": o.hosts = intArg(flag, value(), 1, 16); break;
-      case "--seed": o.firstSeed = intArg(flag, value(), 0, 2 ** 48); seedGiven = true; break;
-      case "--ops": o.ops = intArg(flag, value(), 1, 10_000); break;
-      case "--resources": o.resources = intArg(flag, value(), 1, 8); break;
-      case "--max-seconds": o.maxSeconds = intArg(flag, value(), 10, 100_000); break;
+      case "--seeds":
+        o.seeds = intArg(flag, value(), 1, 1_000_000);
+        break;
+      case "--hosts":
+        o.hosts = intArg(flag, value(), 1, 16);
+        break;
+      case "--seed":
+        o.firstSeed = intArg(flag, value(), 0, 2 ** 48);
+        seedGiven = true;
+        break;
+      case "--ops":
+        o.ops = intArg(flag, value(), 1, 10_000);
+        break;
+      case "--resources":
+        o.resources = intArg(flag, value(), 1, 8);
+        break;
+      case "--max-seconds":
+        o.maxSeconds = intArg(flag, value(), 10, 100_000);
+        break;
       case "--io-timeouts": {
         const list = (value() ?? "").split(",");
         o.ioTimeouts = list.map((n) => intArg(flag, n, 1, 255));
@@ -80,12 +104,22 @@ export function parseCli(args: readonly string[]): CliOptions {
         o.variant = v;
         break;
       }
-      case "--no-faults": o.faults = false; break;
-      case "--no-herd": o.herd = false; break;
-      case "--trace": o.trace = true; break;
-      case "--expect-violation": o.expectViolation = true; break;
-      case "--": break;
-      default: throw new CliUsageError(`unknown argument ${arg}`);
+      case "--no-faults":
+        o.faults = false;
+        break;
+      case "--no-herd":
+        o.herd = false;
+        break;
+      case "--trace":
+        o.trace = true;
+        break;
+      case "--expect-violation":
+        o.expectViolation = true;
+        break;
+      case "--":
+        break;
+      default:
+        throw new CliUsageError(`unknown argument ${arg}`);
     }
   }
   if (o.seeds === 0) o.seeds = seedGiven ? 1 : 100;
@@ -125,19 +159,28 @@ export async function main(args: readonly string[]): Promise<number> {
         out(`  last trace lines of seed ${r.seed}:`);
         for (const line of r.trace.recent()) out(`    ${line}`);
       }
-      out(`  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
-        `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
-        `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""}${options.herd ? "" : " --no-herd"} --trace`);
+      out(
+        `  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
+          `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
+          `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""}${options.herd ? "" : " --no-herd"} --trace`,
+      );
     },
   };
   const summary = await runSeeds(run);
   const elapsed = (perf.now() - started) / 1000;
   const failing = summary.failingSeeds.length > 0 ? ` (first failing seed ${summary.failingSeeds[0]})` : "";
-  out(`sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, variant ${options.variant}, simulated lease operations ${summary.operations}, ` +
-    `I/Os ${summary.ios}, violations ${summary.violations}${failing}, elapsed ${elapsed.toFixed(1)} s`);
+  out(
+    `sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, variant ${options.variant}, simulated lease operations ${summary.operations}, ` +
+      `I/Os ${summary.ios}, violations ${summary.violations}${failing}, elapsed ${elapsed.toFixed(1)} s`,
+  );
   const b = summary.ballots;
-  const io = summary.ioTimeoutHosts.map((n, i) => (n > 0 ? `${i}:${n}` : "")).filter(Boolean).join(" ");
-  out(`  ballots ${b.run}, finding a value ${b.withValue}, finding two or more ${b.multiValue}; releases checked ${summary.releasesChecked}; hosts by io_timeout ${io}`);
+  const io = summary.ioTimeoutHosts
+    .map((n, i) => (n > 0 ? `${i}:${n}` : ""))
+    .filter(Boolean)
+    .join(" ");
+  out(
+    `  ballots ${b.run}, finding a value ${b.withValue}, finding two or more ${b.multiValue}; releases checked ${summary.releasesChecked}; hosts by io_timeout ${io}`,
+  );
   const violated = summary.violations > 0;
   return violated === options.expectViolation ? 0 : 1;
 }

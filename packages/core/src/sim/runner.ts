@@ -111,5 +111,15 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
       if (options.stopOnViolation) break;
     }
   }
-  return { seedsRun, operations, ios, violations, ballots, releasesChecked, ioTimeoutHosts: Array.from(ioTimeoutHosts, (n) => n ?? 0), failingSeeds, firstFailure };
+  return {
+    seedsRun,
+    operations,
+    ios,
+    violations,
+    ballots,
+    releasesChecked,
+    ioTimeoutHosts: Array.from(ioTimeoutHosts, (n) => n ?? 0),
+    failingSeeds,
+    firstFailure,
+  };
 }

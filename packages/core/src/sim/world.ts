@@ -150,8 +150,19 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     };
     const watchdog = new WatchdogModel(scheduler, host, resetHost);
     actor = makeActor({
-      index: i, hostId, host, device, watchdog, checker, scheduler,
-      random: hostRandom.fork(), layout, disk, plan, config, herdPeriod: herd ? HERD_PERIOD : undefined,
+      index: i,
+      hostId,
+      host,
+      device,
+      watchdog,
+      checker,
+      scheduler,
+      random: hostRandom.fork(),
+      layout,
+      disk,
+      plan,
+      config,
+      herdPeriod: herd ? HERD_PERIOD : undefined,
     });
     scheduleFaults(scheduler, host, device, plan, resetHost, () => actor?.onDaemonCrash());
     plans.push(`h${i + 1}: ${describePlan(plan, hostId)}`);

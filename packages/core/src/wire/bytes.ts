@@ -33,11 +33,9 @@ export class ByteReader {
 
   private need(size: number, field: string): number {
     if (this.remaining < size) {
-      throw new WireError(
-        WireErrorCode.TRUNCATED,
-        `${this.what}.${field}: needs ${size} bytes at offset ${this.pos}, only ${this.remaining} left`,
-        { details: { field, offset: this.pos } },
-      );
+      throw new WireError(WireErrorCode.TRUNCATED, `${this.what}.${field}: needs ${size} bytes at offset ${this.pos}, only ${this.remaining} left`, {
+        details: { field, offset: this.pos },
+      });
     }
     const at = this.pos;
     this.pos += size;
@@ -85,7 +83,10 @@ export class ByteWriter {
   private readonly view: DataView;
   private pos = 0;
 
-  constructor(size: number, private readonly what: string) {
+  constructor(
+    size: number,
+    private readonly what: string,
+  ) {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
   }
@@ -143,11 +144,9 @@ export class ByteWriter {
     const encoded = UTF8_ENCODER.encode(value);
     const limit = needNul ? size - 1 : size;
     if (encoded.byteLength > limit) {
-      throw new WireError(
-        WireErrorCode.BAD_VALUE,
-        `${this.what}.${field}: ${encoded.byteLength} bytes do not fit in ${limit}`,
-        { details: { field, length: encoded.byteLength, limit } },
-      );
+      throw new WireError(WireErrorCode.BAD_VALUE, `${this.what}.${field}: ${encoded.byteLength} bytes do not fit in ${limit}`, {
+        details: { field, length: encoded.byteLength, limit },
+      });
     }
     if (encoded.includes(0)) {
       throw new WireError(WireErrorCode.BAD_VALUE, `${this.what}.${field}: contains a NUL byte`, {

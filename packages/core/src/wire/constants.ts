@@ -92,9 +92,7 @@ export type CmdNumber = (typeof Cmd)[CmdName];
 export const MIN_CMD = 1;
 export const MAX_CMD = 40;
 
-const CMD_NAMES: ReadonlyMap<number, CmdName> = new Map(
-  (Object.entries(Cmd) as [CmdName, CmdNumber][]).map(([name, num]) => [num, name]),
-);
+const CMD_NAMES: ReadonlyMap<number, CmdName> = new Map((Object.entries(Cmd) as [CmdName, CmdNumber][]).map(([name, num]) => [num, name]));
 
 /** True for a command number the 3.8.5 daemon dispatches (1..40; docs/wire.md §5.4). */
 export function isKnownCmd(cmd: number): cmd is CmdNumber {

@@ -30,11 +30,7 @@ export class WireError extends Error {
   readonly result: number | null;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(
-    code: WireErrorCodeValue,
-    message: string,
-    options?: { result?: number | null; details?: Readonly<Record<string, unknown>> },
-  ) {
+  constructor(code: WireErrorCodeValue, message: string, options?: { result?: number | null; details?: Readonly<Record<string, unknown>> }) {
     super(message);
     this.name = "WireError";
     this.code = code;

@@ -147,11 +147,10 @@ export class MessageReader {
     const header = haveHeader ? decodeHeader(this.queue.peek(HEADER_SIZE)) : null;
     // A request whose payload is cut short is answered −ENOTCONN (docs/wire.md §5.4); a short header gets nothing.
     const result = this.side === "daemon" && header ? errnoResult("ENOTCONN") : null;
-    const error = new WireError(
-      WireErrorCode.TRUNCATED,
-      `connection closed with ${this.queue.length} bytes of an incomplete message`,
-      { result, details: { buffered: this.queue.length } },
-    );
+    const error = new WireError(WireErrorCode.TRUNCATED, `connection closed with ${this.queue.length} bytes of an incomplete message`, {
+      result,
+      details: { buffered: this.queue.length },
+    });
     return { type: "error", error, header, fatal: true };
   }
 
@@ -179,15 +178,16 @@ export class MessageReader {
   private nextEvent(): WireEvent | null {
     try {
       switch (this.side) {
-        case "daemon": return this.nextRequest();
-        case "client": return this.streamCmd !== null ? this.nextRecord(this.streamCmd) : this.nextReply();
-        case "event": return this.nextEventRecord();
+        case "daemon":
+          return this.nextRequest();
+        case "client":
+          return this.streamCmd !== null ? this.nextRecord(this.streamCmd) : this.nextReply();
+        case "event":
+          return this.nextEventRecord();
       }
     } catch (err) {
       // Decoders only throw WireError on bad bytes; anything else is a bug worth surfacing as fatal.
-      const error = err instanceof WireError
-        ? err
-        : new WireError(WireErrorCode.MALFORMED, `internal decode failure: ${String(err)}`);
+      const error = err instanceof WireError ? err : new WireError(WireErrorCode.MALFORMED, `internal decode failure: ${String(err)}`);
       return this.fail(error, null);
     }
   }
@@ -214,10 +214,7 @@ export class MessageReader {
     const plan = planRequest(cmd, header, available);
     if (plan.kind === "reject") return this.rejectRequest(header, plan.error, plan.consumed);
     if (plan.total > this.maxMessageSize) {
-      return this.fail(
-        new WireError(WireErrorCode.TOO_LARGE, `${cmdName(cmd)} request of ${plan.total} bytes exceeds ${this.maxMessageSize}`),
-        header,
-      );
+      return this.fail(new WireError(WireErrorCode.TOO_LARGE, `${cmdName(cmd)} request of ${plan.total} bytes exceeds ${this.maxMessageSize}`), header);
     }
     if (plan.kind === "need") return null;
     const message = this.queue.take(plan.total);
@@ -275,10 +272,7 @@ export class MessageReader {
     // SHUTDOWN_WAIT's success reply is a fresh header with cmd 0 (docs/wire.md §7.27).
     const cmdMatches = header.cmd === cmd || (cmd === Cmd.SHUTDOWN_WAIT && header.cmd === 0);
     if (!cmdMatches) {
-      return this.fail(
-        new WireError(WireErrorCode.UNEXPECTED_REPLY, `reply cmd ${header.cmd} does not answer ${cmdName(cmd)}`),
-        header,
-      );
+      return this.fail(new WireError(WireErrorCode.UNEXPECTED_REPLY, `reply cmd ${header.cmd} does not answer ${cmdName(cmd)}`), header);
     }
     const payloadSize = replyPayloadSize(cmd as ReplyCmd, header);
     if (payloadSize < 0) {
@@ -331,11 +325,16 @@ export function planRequest(cmd: CmdNumber, h: WireHeader, payload: Uint8Array):
   const fixed = fixedPayloadSize(layout);
   if (fixed !== null) return sized(HEADER_SIZE + fixed, payload);
   switch (layout) {
-    case "acquire": return planAcquire(h, payload);
-    case "release": return planRelease(h, payload);
-    case "resource+disks": return planResources(payload, 1, 0);
-    case "set_lvb": return planSetLvb(h, payload);
-    default: throw new WireError(WireErrorCode.MALFORMED, `no framing rule for ${cmdName(cmd)}`);
+    case "acquire":
+      return planAcquire(h, payload);
+    case "release":
+      return planRelease(h, payload);
+    case "resource+disks":
+      return planResources(payload, 1, 0);
+    case "set_lvb":
+      return planSetLvb(h, payload);
+    default:
+      throw new WireError(WireErrorCode.MALFORMED, `no framing rule for ${cmdName(cmd)}`);
   }
 }
 

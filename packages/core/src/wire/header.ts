@@ -19,11 +19,7 @@ export interface WireHeader {
 }
 
 /** A request header as libsanlock builds it: magic, version 1, seq 0 (docs/wire.md §14.2). */
-export function requestHeader(
-  cmd: number,
-  payloadLength: number,
-  fields: { cmdFlags?: number; data?: number; data2?: number } = {},
-): WireHeader {
+export function requestHeader(cmd: number, payloadLength: number, fields: { cmdFlags?: number; data?: number; data2?: number } = {}): WireHeader {
   return {
     magic: WIRE_MAGIC,
     version: PROTOCOL_VERSION,
@@ -90,7 +86,10 @@ export function encodeHeader(header: WireHeader): Uint8Array {
  * sends another (LOG_DUMP keeps the request's; GET_LVB errors announce more).
  */
 export function encodeEchoReply(
-  request: WireHeader, result: number, payload: Uint8Array = new Uint8Array(0), options: { data2?: number; length?: number } = {},
+  request: WireHeader,
+  result: number,
+  payload: Uint8Array = new Uint8Array(0),
+  options: { data2?: number; length?: number } = {},
 ): Uint8Array {
   const head = replyHeader(request, result, payload.byteLength, options.data2 ?? 0);
   if (options.length !== undefined) head.length = options.length;

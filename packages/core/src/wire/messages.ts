@@ -56,14 +56,28 @@ import {
 // ---------------------------------------------------------------- requests
 
 type Empty = Record<string, never>;
-interface LockspaceBody { lockspace: SanlkLockspace }
-interface LockspaceEventBody { lockspace: SanlkLockspace; event: SanlkHostEvent }
+interface LockspaceBody {
+  lockspace: SanlkLockspace;
+}
+interface LockspaceEventBody {
+  lockspace: SanlkLockspace;
+  event: SanlkHostEvent;
+}
 /** Resource with its disks on the wire. */
-interface ResourceWithDisksBody { resource: SanlkResource }
+interface ResourceWithDisksBody {
+  resource: SanlkResource;
+}
 /** The 128-byte struct alone (num_disks filled in, disks not sent, docs/wire.md §4.2). */
-interface ResourceOnlyBody { resource: SanlkResource }
-interface RindexBody { rindex: SanlkRindex }
-interface RindexEntryBody { rindex: SanlkRindex; rentry: SanlkRentry }
+interface ResourceOnlyBody {
+  resource: SanlkResource;
+}
+interface RindexBody {
+  rindex: SanlkRindex;
+}
+interface RindexEntryBody {
+  rindex: SanlkRindex;
+  rentry: SanlkRentry;
+}
 
 /** Request payload of each command (docs/wire.md §6 "request payload"). */
 export interface RequestBodies {
@@ -132,14 +146,46 @@ export type RequestLayout =
   | "rindex+rentry";
 
 const LAYOUT: Readonly<Record<CmdNumber, RequestLayout>> = {
-  1: "none", 2: "lockspace", 3: "lockspace", 4: "none", 5: "none", 6: "none",
-  7: "acquire", 8: "release", 9: "none", 10: "none", 11: "resource+disks", 12: "disk",
-  13: "lockspace", 14: "resource", 15: "lockspace", 16: "lockspace", 17: "killpath",
-  18: "lockspace", 19: "resource+disks", 20: "lockspace", 21: "resource+disks", 22: "none",
-  23: "lockspace", 24: "resource+disks", 25: "set_lvb", 26: "resource", 27: "resource",
-  28: "none", 29: "none", 30: "lockspace+event", 31: "lockspace", 32: "lockspace+event",
-  33: "lockspace", 34: "lockspace", 35: "rindex", 36: "rindex+rentry", 37: "rindex+rentry",
-  38: "rindex+rentry", 39: "rindex+rentry", 40: "rindex",
+  1: "none",
+  2: "lockspace",
+  3: "lockspace",
+  4: "none",
+  5: "none",
+  6: "none",
+  7: "acquire",
+  8: "release",
+  9: "none",
+  10: "none",
+  11: "resource+disks",
+  12: "disk",
+  13: "lockspace",
+  14: "resource",
+  15: "lockspace",
+  16: "lockspace",
+  17: "killpath",
+  18: "lockspace",
+  19: "resource+disks",
+  20: "lockspace",
+  21: "resource+disks",
+  22: "none",
+  23: "lockspace",
+  24: "resource+disks",
+  25: "set_lvb",
+  26: "resource",
+  27: "resource",
+  28: "none",
+  29: "none",
+  30: "lockspace+event",
+  31: "lockspace",
+  32: "lockspace+event",
+  33: "lockspace",
+  34: "lockspace",
+  35: "rindex",
+  36: "rindex+rentry",
+  37: "rindex+rentry",
+  38: "rindex+rentry",
+  39: "rindex+rentry",
+  40: "rindex",
 };
 
 export function requestLayout(cmd: CmdNumber): RequestLayout {
@@ -149,15 +195,24 @@ export function requestLayout(cmd: CmdNumber): RequestLayout {
 /** Fixed payload size of a layout, or null when it depends on the content. */
 export function fixedPayloadSize(layout: RequestLayout): number | null {
   switch (layout) {
-    case "none": return 0;
-    case "lockspace": return LOCKSPACE_SIZE;
-    case "lockspace+event": return LOCKSPACE_SIZE + HOST_EVENT_SIZE;
-    case "resource": return RESOURCE_SIZE;
-    case "disk": return DISK_SIZE;
-    case "killpath": return KILLPATH_SIZE;
-    case "rindex": return RINDEX_SIZE;
-    case "rindex+rentry": return RINDEX_SIZE + RENTRY_SIZE;
-    default: return null;
+    case "none":
+      return 0;
+    case "lockspace":
+      return LOCKSPACE_SIZE;
+    case "lockspace+event":
+      return LOCKSPACE_SIZE + HOST_EVENT_SIZE;
+    case "resource":
+      return RESOURCE_SIZE;
+    case "disk":
+      return DISK_SIZE;
+    case "killpath":
+      return KILLPATH_SIZE;
+    case "rindex":
+      return RINDEX_SIZE;
+    case "rindex+rentry":
+      return RINDEX_SIZE + RENTRY_SIZE;
+    default:
+      return null;
   }
 }
 
@@ -179,21 +234,45 @@ export function encodeRequestBody<C extends CmdNumber>(cmd: C, body: RequestBodi
   const size = requestBodySize(layout, b);
   const w = new ByteWriter(size, `${cmdName(cmd)} request`);
   switch (layout) {
-    case "none": break;
-    case "lockspace": writeLockspace(w, b.lockspace); break;
-    case "lockspace+event": writeLockspace(w, b.lockspace); writeHostEvent(w, b.event); break;
+    case "none":
+      break;
+    case "lockspace":
+      writeLockspace(w, b.lockspace);
+      break;
+    case "lockspace+event":
+      writeLockspace(w, b.lockspace);
+      writeHostEvent(w, b.event);
+      break;
     case "acquire":
       for (const res of b.resources as SanlkResource[]) writeResource(w, res, true);
       writeOptions(w, b.options);
       break;
-    case "release": for (const res of b.resources as SanlkResource[]) writeResource(w, res, false); break;
-    case "resource+disks": writeResource(w, b.resource, true); break;
-    case "resource": writeResource(w, b.resource, false); break;
-    case "disk": writeDisk(w, b.disk); break;
-    case "killpath": writeKillpath(w, b.killpath); break;
-    case "set_lvb": writeResource(w, b.resource, false); w.raw(b.lvb, "lvb"); break;
-    case "rindex": writeRindex(w, b.rindex); break;
-    case "rindex+rentry": writeRindex(w, b.rindex); writeRentry(w, b.rentry); break;
+    case "release":
+      for (const res of b.resources as SanlkResource[]) writeResource(w, res, false);
+      break;
+    case "resource+disks":
+      writeResource(w, b.resource, true);
+      break;
+    case "resource":
+      writeResource(w, b.resource, false);
+      break;
+    case "disk":
+      writeDisk(w, b.disk);
+      break;
+    case "killpath":
+      writeKillpath(w, b.killpath);
+      break;
+    case "set_lvb":
+      writeResource(w, b.resource, false);
+      w.raw(b.lvb, "lvb");
+      break;
+    case "rindex":
+      writeRindex(w, b.rindex);
+      break;
+    case "rindex+rentry":
+      writeRindex(w, b.rindex);
+      writeRentry(w, b.rentry);
+      break;
   }
   return w.finish();
 }
@@ -209,10 +288,14 @@ function requestBodySize(layout: RequestLayout, b: Any): number {
       }
       return resources.reduce((sum, r) => sum + resourceWireSize(r, true), 0) + OPTIONS_SIZE;
     }
-    case "release": return RESOURCE_SIZE * (b.resources as SanlkResource[]).length;
-    case "resource+disks": return resourceWireSize(b.resource, true);
-    case "set_lvb": return RESOURCE_SIZE + (b.lvb as Uint8Array).byteLength;
-    default: throw new WireError(WireErrorCode.BAD_VALUE, `no size rule for layout ${layout}`);
+    case "release":
+      return RESOURCE_SIZE * (b.resources as SanlkResource[]).length;
+    case "resource+disks":
+      return resourceWireSize(b.resource, true);
+    case "set_lvb":
+      return RESOURCE_SIZE + (b.lvb as Uint8Array).byteLength;
+    default:
+      throw new WireError(WireErrorCode.BAD_VALUE, `no size rule for layout ${layout}`);
   }
 }
 
@@ -260,9 +343,12 @@ export function decodeRequest(header: WireHeader, payload: Uint8Array): WireRequ
 
 function decodeRequestLayout(layout: RequestLayout, h: WireHeader, r: ByteReader): unknown {
   switch (layout) {
-    case "none": return {};
-    case "lockspace": return { lockspace: readLockspace(r) };
-    case "lockspace+event": return { lockspace: readLockspace(r), event: readHostEvent(r) };
+    case "none":
+      return {};
+    case "lockspace":
+      return { lockspace: readLockspace(r) };
+    case "lockspace+event":
+      return { lockspace: readLockspace(r), event: readHostEvent(r) };
     case "acquire": {
       const count = acquireResourceCount(h.data);
       checkAcquireCount(count);
@@ -279,13 +365,20 @@ function decodeRequestLayout(layout: RequestLayout, h: WireHeader, r: ByteReader
       }
       return { resources };
     }
-    case "resource+disks": return { resource: readResourceWithDisks(r) };
-    case "resource": return { resource: readResourceStruct(r) };
-    case "disk": return { disk: readDisk(r) };
-    case "killpath": return { killpath: readKillpath(r) };
-    case "set_lvb": return { resource: readResourceStruct(r), lvb: r.bytesOf(r.remaining, "lvb") };
-    case "rindex": return { rindex: readRindex(r) };
-    case "rindex+rentry": return { rindex: readRindex(r), rentry: readRentry(r) };
+    case "resource+disks":
+      return { resource: readResourceWithDisks(r) };
+    case "resource":
+      return { resource: readResourceStruct(r) };
+    case "disk":
+      return { disk: readDisk(r) };
+    case "killpath":
+      return { killpath: readKillpath(r) };
+    case "set_lvb":
+      return { resource: readResourceStruct(r), lvb: r.bytesOf(r.remaining, "lvb") };
+    case "rindex":
+      return { rindex: readRindex(r) };
+    case "rindex+rentry":
+      return { rindex: readRindex(r), rentry: readRentry(r) };
   }
 }
 
@@ -311,16 +404,26 @@ export function checkAcquireCount(count: number): void {
 
 /** Reply payload of each command that gets a reply (docs/wire.md §6 "reply payload"). */
 export interface ReplyBodies {
-  2: Empty; 3: Empty;
+  2: Empty;
+  3: Empty;
   /** STATUS: header only; records follow until EOF (framing.ts yields them). */
   5: Empty;
   /** LOG_DUMP: `data` bytes of log text. */
   6: { log: Uint8Array };
-  7: Empty; 8: Empty;
+  7: Empty;
+  8: Empty;
   /** INQUIRE: state string (text before the NUL), raw payload kept (docs/wire.md §12.14 garbage byte). */
   9: { state: string; raw: Uint8Array };
-  10: Empty; 11: Empty; 12: Empty; 13: Empty; 14: Empty;
-  15: Empty; 16: Empty; 17: Empty; 18: Empty; 19: Empty;
+  10: Empty;
+  11: Empty;
+  12: Empty;
+  13: Empty;
+  14: Empty;
+  15: Empty;
+  16: Empty;
+  17: Empty;
+  18: Empty;
+  19: Empty;
   /** READ_LOCKSPACE: the struct (sent even on error, docs/wire.md §7.19). */
   20: { lockspace: SanlkLockspace | null };
   21: { resource: SanlkResource | null };
@@ -329,10 +432,19 @@ export interface ReplyBodies {
   24: { resource: SanlkResource | null; hosts: SanlkHost[] };
   25: Empty;
   26: { lvb: Uint8Array };
-  27: Empty; 28: Empty; 29: Empty; 30: Empty; 31: Empty; 32: Empty; 33: Empty;
-  34: Empty; 35: Empty;
-  36: { rentry: SanlkRentry | null }; 37: { rentry: SanlkRentry | null };
-  38: { rentry: SanlkRentry | null }; 39: { rentry: SanlkRentry | null };
+  27: Empty;
+  28: Empty;
+  29: Empty;
+  30: Empty;
+  31: Empty;
+  32: Empty;
+  33: Empty;
+  34: Empty;
+  35: Empty;
+  36: { rentry: SanlkRentry | null };
+  37: { rentry: SanlkRentry | null };
+  38: { rentry: SanlkRentry | null };
+  39: { rentry: SanlkRentry | null };
   40: Empty;
 }
 export type ReplyCmd = keyof ReplyBodies & CmdNumber;
@@ -358,8 +470,12 @@ export function encodeReplyBody<C extends ReplyCmd>(cmd: C, body: ReplyBodies[C]
     parts.push(w.finish());
   };
   switch (cmd as number) {
-    case Cmd.LOG_DUMP: parts.push(b.log); break;
-    case Cmd.INQUIRE: parts.push(b.raw); break;
+    case Cmd.LOG_DUMP:
+      parts.push(b.log);
+      break;
+    case Cmd.INQUIRE:
+      parts.push(b.raw);
+      break;
     case Cmd.READ_LOCKSPACE:
       if (b.lockspace) struct(LOCKSPACE_SIZE, "sanlk_lockspace", (w) => writeLockspace(w, b.lockspace));
       break;
@@ -376,11 +492,17 @@ export function encodeReplyBody<C extends ReplyCmd>(cmd: C, body: ReplyBodies[C]
       if (b.resource) struct(RESOURCE_SIZE, "sanlk_resource", (w) => writeResource(w, b.resource, false));
       for (const h of b.hosts as SanlkHost[]) struct(HOST_SIZE, "sanlk_host", (w) => writeHost(w, h));
       break;
-    case Cmd.GET_LVB: parts.push(b.lvb); break;
-    case Cmd.UPDATE_RINDEX: case Cmd.LOOKUP_RINDEX: case Cmd.CREATE_RESOURCE: case Cmd.DELETE_RESOURCE:
+    case Cmd.GET_LVB:
+      parts.push(b.lvb);
+      break;
+    case Cmd.UPDATE_RINDEX:
+    case Cmd.LOOKUP_RINDEX:
+    case Cmd.CREATE_RESOURCE:
+    case Cmd.DELETE_RESOURCE:
       if (b.rentry) struct(RENTRY_SIZE, "sanlk_rentry", (w) => writeRentry(w, b.rentry));
       break;
-    default: break;
+    default:
+      break;
   }
   return concatBytes(parts);
 }
@@ -419,23 +541,33 @@ export function decodeReply(cmd: ReplyCmd, header: WireHeader, payload: Uint8Arr
 
 function decodeReplyBody(cmd: ReplyCmd, r: ByteReader): unknown {
   switch (cmd as number) {
-    case Cmd.LOG_DUMP: return { log: r.bytesOf(r.remaining, "log") };
+    case Cmd.LOG_DUMP:
+      return { log: r.bytesOf(r.remaining, "log") };
     case Cmd.INQUIRE: {
       const raw = r.bytesOf(r.remaining, "state");
       return { state: decodeCText(raw), raw };
     }
-    case Cmd.READ_LOCKSPACE: return { lockspace: r.remaining > 0 ? readLockspace(r) : null };
-    case Cmd.READ_RESOURCE: return { resource: r.remaining > 0 ? readResourceStruct(r) : null };
-    case Cmd.GET_LOCKSPACES: return { lockspaces: readList(r, LOCKSPACE_SIZE, readLockspace) };
-    case Cmd.GET_HOSTS: return { hosts: readList(r, HOST_SIZE, readHost) };
+    case Cmd.READ_LOCKSPACE:
+      return { lockspace: r.remaining > 0 ? readLockspace(r) : null };
+    case Cmd.READ_RESOURCE:
+      return { resource: r.remaining > 0 ? readResourceStruct(r) : null };
+    case Cmd.GET_LOCKSPACES:
+      return { lockspaces: readList(r, LOCKSPACE_SIZE, readLockspace) };
+    case Cmd.GET_HOSTS:
+      return { hosts: readList(r, HOST_SIZE, readHost) };
     case Cmd.READ_RESOURCE_OWNERS: {
       const resource = r.remaining > 0 ? readResourceStruct(r) : null;
       return { resource, hosts: readList(r, HOST_SIZE, readHost) };
     }
-    case Cmd.GET_LVB: return { lvb: r.bytesOf(r.remaining, "lvb") };
-    case Cmd.UPDATE_RINDEX: case Cmd.LOOKUP_RINDEX: case Cmd.CREATE_RESOURCE: case Cmd.DELETE_RESOURCE:
+    case Cmd.GET_LVB:
+      return { lvb: r.bytesOf(r.remaining, "lvb") };
+    case Cmd.UPDATE_RINDEX:
+    case Cmd.LOOKUP_RINDEX:
+    case Cmd.CREATE_RESOURCE:
+    case Cmd.DELETE_RESOURCE:
       return { rentry: r.remaining > 0 ? readRentry(r) : null };
-    default: return {};
+    default:
+      return {};
   }
 }
 
@@ -453,4 +585,3 @@ export function inquireStatePayload(state: string): Uint8Array {
   if (state === "") return new Uint8Array(0);
   return concatBytes([encodeUtf8(state), new Uint8Array(1)]);
 }
-

@@ -130,10 +130,7 @@ export function writeResource(w: ByteWriter, res: SanlkResource, withDisks: bool
   w.u32(res.numDisks, "num_disks");
   if (!withDisks) return;
   if (res.disks.length !== res.numDisks) {
-    throw new WireError(
-      WireErrorCode.BAD_VALUE,
-      `sanlk_resource.num_disks: ${res.numDisks} but ${res.disks.length} disks given`,
-    );
+    throw new WireError(WireErrorCode.BAD_VALUE, `sanlk_resource.num_disks: ${res.numDisks} but ${res.disks.length} disks given`);
   }
   checkNumDisks(res.numDisks);
   for (const d of res.disks) writeDisk(w, d);
@@ -173,10 +170,7 @@ export interface SanlkLockspace {
   hostIdDisk: SanlkDisk;
 }
 
-export function lockspace(
-  name: string,
-  fields: { hostId?: bigint; flags?: number; path?: string; offset?: bigint } = {},
-): SanlkLockspace {
+export function lockspace(name: string, fields: { hostId?: bigint; flags?: number; path?: string; offset?: bigint } = {}): SanlkLockspace {
   return {
     name,
     hostId: fields.hostId ?? 0n,
@@ -493,24 +487,19 @@ export const decodeResource = (b: Uint8Array, withDisks: boolean): SanlkResource
   decodeWith(b, "sanlk_resource", withDisks ? readResourceWithDisks : readResourceStruct);
 export const encodeOptions = (v: SanlkOptions): Uint8Array => encodeWith(OPTIONS_SIZE, "sanlk_options", writeOptions, v);
 export const decodeOptions = (b: Uint8Array): SanlkOptions => decodeWith(b, "sanlk_options", readOptions);
-export const encodeLockspace = (v: SanlkLockspace): Uint8Array =>
-  encodeWith(LOCKSPACE_SIZE, "sanlk_lockspace", writeLockspace, v);
+export const encodeLockspace = (v: SanlkLockspace): Uint8Array => encodeWith(LOCKSPACE_SIZE, "sanlk_lockspace", writeLockspace, v);
 export const decodeLockspace = (b: Uint8Array): SanlkLockspace => decodeWith(b, "sanlk_lockspace", readLockspace);
 export const encodeHost = (v: SanlkHost): Uint8Array => encodeWith(HOST_SIZE, "sanlk_host", writeHost, v);
 export const decodeHost = (b: Uint8Array): SanlkHost => decodeWith(b, "sanlk_host", readHost);
-export const encodeHostEvent = (v: SanlkHostEvent): Uint8Array =>
-  encodeWith(HOST_EVENT_SIZE, "sanlk_host_event", writeHostEvent, v);
+export const encodeHostEvent = (v: SanlkHostEvent): Uint8Array => encodeWith(HOST_EVENT_SIZE, "sanlk_host_event", writeHostEvent, v);
 export const decodeHostEvent = (b: Uint8Array): SanlkHostEvent => decodeWith(b, "sanlk_host_event", readHostEvent);
 export const encodeRindex = (v: SanlkRindex): Uint8Array => encodeWith(RINDEX_SIZE, "sanlk_rindex", writeRindex, v);
 export const decodeRindex = (b: Uint8Array): SanlkRindex => decodeWith(b, "sanlk_rindex", readRindex);
 export const encodeRentry = (v: SanlkRentry): Uint8Array => encodeWith(RENTRY_SIZE, "sanlk_rentry", writeRentry, v);
 export const decodeRentry = (b: Uint8Array): SanlkRentry => decodeWith(b, "sanlk_rentry", readRentry);
-export const encodeStateRecord = (v: StateRecord): Uint8Array =>
-  encodeWith(stateRecordWireSize(v), "sanlk_state", writeStateRecord, v);
+export const encodeStateRecord = (v: StateRecord): Uint8Array => encodeWith(stateRecordWireSize(v), "sanlk_state", writeStateRecord, v);
 export const decodeStateRecord = (b: Uint8Array): StateRecord => decodeWith(b, "sanlk_state", readStateRecord);
-export const encodeEventRecord = (v: EventRecord): Uint8Array =>
-  encodeWith(EVENT_RECORD_SIZE, "event record", writeEventRecord, v);
+export const encodeEventRecord = (v: EventRecord): Uint8Array => encodeWith(EVENT_RECORD_SIZE, "event record", writeEventRecord, v);
 export const decodeEventRecord = (b: Uint8Array): EventRecord => decodeWith(b, "event record", readEventRecord);
-export const encodeKillpath = (v: KillpathPayload): Uint8Array =>
-  encodeWith(KILLPATH_SIZE, "killpath", writeKillpath, v);
+export const encodeKillpath = (v: KillpathPayload): Uint8Array => encodeWith(KILLPATH_SIZE, "killpath", writeKillpath, v);
 export const decodeKillpath = (b: Uint8Array): KillpathPayload => decodeWith(b, "killpath", readKillpath);

@@ -38,7 +38,7 @@ export async function handleGetLockspaces(ctx: CommandContext): Promise<void> {
     payload.set(encodeLockspace(clean), index * LOCKSPACE_SIZE);
   });
   const result = fitting < all.length ? -Errno.ENOSPC : 0;
-  await ctx.reply(result, { data2: fitting < all.length ? fitting : all.length, payload });
+  await ctx.reply(result, { data2: Math.min(fitting, all.length), payload });
 }
 
 export function registerInfoCommands(registry: CommandRegistry): void {

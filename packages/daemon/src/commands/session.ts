@@ -34,16 +34,18 @@ export async function handleRestrict(ctx: CommandContext<typeof Cmd.RESTRICT>): 
 
 /** VERSION: a fresh header — cmd 28, flags 0, seq 0, length 32, data 0, data2 = daemon version. */
 export async function handleVersion(ctx: CommandContext<typeof Cmd.VERSION>): Promise<void> {
-  await ctx.send(encodeHeader({
-    magic: ctx.header.magic,
-    version: PROTOCOL_VERSION,
-    cmd: Cmd.VERSION,
-    cmdFlags: 0,
-    length: HEADER_SIZE,
-    seq: 0,
-    data: 0,
-    data2: DAEMON_VERSION_3_8_5 | 0,
-  }));
+  await ctx.send(
+    encodeHeader({
+      magic: ctx.header.magic,
+      version: PROTOCOL_VERSION,
+      cmd: Cmd.VERSION,
+      cmdFlags: 0,
+      length: HEADER_SIZE,
+      seq: 0,
+      data: 0,
+      data2: DAEMON_VERSION_3_8_5 | 0,
+    }),
+  );
 }
 
 /**

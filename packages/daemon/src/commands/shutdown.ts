@@ -24,7 +24,14 @@ export async function handleShutdown(ctx: CommandContext): Promise<void> {
 
 /** The reply SHUTDOWN_WAIT receives at exit (docs/wire.md §7.27, recorded). */
 export const SHUTDOWN_WAIT_REPLY = encodeHeader({
-  magic: WIRE_MAGIC, version: PROTOCOL_VERSION, cmd: 0, cmdFlags: 0, length: HEADER_SIZE, seq: 0, data: 0, data2: 0,
+  magic: WIRE_MAGIC,
+  version: PROTOCOL_VERSION,
+  cmd: 0,
+  cmdFlags: 0,
+  length: HEADER_SIZE,
+  seq: 0,
+  data: 0,
+  data2: 0,
 });
 
 export async function handleShutdownWait(ctx: CommandContext): Promise<void> {

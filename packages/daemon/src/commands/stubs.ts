@@ -42,8 +42,7 @@ async function lockspaceStream(ctx: CommandContext): Promise<void> {
 }
 
 /** REG_EVENT / SET_EVENT / END_EVENT: −EINVAL for an empty name, else −ENOENT (docs/wire.md §7.28). */
-async function eventCommand(ctx: CommandContext<typeof Cmd.REG_EVENT | typeof Cmd.SET_EVENT | typeof Cmd.END_EVENT>):
-  Promise<void> {
+async function eventCommand(ctx: CommandContext<typeof Cmd.REG_EVENT | typeof Cmd.SET_EVENT | typeof Cmd.END_EVENT>): Promise<void> {
   const result = ctx.body.lockspace.name === "" ? err("EINVAL") : err("ENOENT");
   // REG_EVENT and END_EVENT echo data2 (docs/wire.md §3).
   await ctx.reply(result, ctx.header.cmd === Cmd.SET_EVENT ? {} : { data2: ctx.header.data2 });
@@ -105,9 +104,18 @@ async function convert(ctx: CommandContext): Promise<void> {
 }
 
 const DISK_COMMANDS: readonly CmdNumber[] = [
-  Cmd.ALIGN, Cmd.WRITE_LOCKSPACE, Cmd.READ_LOCKSPACE, Cmd.WRITE_RESOURCE, Cmd.READ_RESOURCE,
-  Cmd.READ_RESOURCE_OWNERS, Cmd.FORMAT_RINDEX, Cmd.UPDATE_RINDEX, Cmd.LOOKUP_RINDEX,
-  Cmd.CREATE_RESOURCE, Cmd.DELETE_RESOURCE, Cmd.REBUILD_RINDEX,
+  Cmd.ALIGN,
+  Cmd.WRITE_LOCKSPACE,
+  Cmd.READ_LOCKSPACE,
+  Cmd.WRITE_RESOURCE,
+  Cmd.READ_RESOURCE,
+  Cmd.READ_RESOURCE_OWNERS,
+  Cmd.FORMAT_RINDEX,
+  Cmd.UPDATE_RINDEX,
+  Cmd.LOOKUP_RINDEX,
+  Cmd.CREATE_RESOURCE,
+  Cmd.DELETE_RESOURCE,
+  Cmd.REBUILD_RINDEX,
 ];
 
 export function registerStubCommands(registry: CommandRegistry): void {

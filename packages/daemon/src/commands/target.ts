@@ -25,8 +25,7 @@ export function lookupTarget(ctx: Pick<CommandContext, "header" | "conn" | "daem
 }
 
 /** Runs `work` with the target marked busy; replies with the lookup error otherwise. */
-export async function withTarget<C extends CmdNumber>(ctx: CommandContext<C>,
-  work: (target: Connection) => Promise<void>): Promise<void> {
+export async function withTarget<C extends CmdNumber>(ctx: CommandContext<C>, work: (target: Connection) => Promise<void>): Promise<void> {
   const found = lookupTarget(ctx);
   if ("error" in found) {
     await ctx.reply(found.error);

@@ -72,7 +72,9 @@ function loadLibcIoctl(): IoctlFn {
 function fileStatOf(st: fs.Stats): FileStat {
   const isBlockDevice = st.isBlockDevice();
   return {
-    isBlockDevice, isRegularFile: st.isFile(), size: st.size,
+    isBlockDevice,
+    isRegularFile: st.isFile(),
+    size: st.size,
     identity: isBlockDevice ? `block:${st.rdev}` : `file:${st.dev}:${st.ino}`,
   };
 }
@@ -89,18 +91,13 @@ export function readBlockGeometry(fd: number): BlockDeviceGeometry {
 
 /** The real thing: node:fs callbacks on libuv's threadpool, ioctls via libc through koffi. */
 export const nodeDeviceIo: DeviceIo = {
-  open: (path, flags) =>
-    new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
+  open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
   fstat: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(fileStatOf(st))))),
   stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve(fileStatOf(st))))),
   blockGeometry: readBlockGeometry,
   read: (fd, target, position) =>
-    new Promise((resolve, reject) =>
-      fs.read(fd, target, 0, target.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
-    ),
+    new Promise((resolve, reject) => fs.read(fd, target, 0, target.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)))),
   write: (fd, source, position) =>
-    new Promise((resolve, reject) =>
-      fs.write(fd, source, 0, source.length, position, (err, written) => (err ? reject(err) : resolve(written))),
-    ),
+    new Promise((resolve, reject) => fs.write(fd, source, 0, source.length, position, (err, written) => (err ? reject(err) : resolve(written)))),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
 };

@@ -17,7 +17,7 @@
  *   slot taken until the kernel finishes it, since it may still land (docs/algorithms.md §1.5
  *   item 5).
  */
-import { AlignedBuffer, AlignedBufferPool } from "./aligned-buffer-pool.js";
+import { type AlignedBuffer, AlignedBufferPool } from "./aligned-buffer-pool.js";
 import { nodeDeviceIo, type BlockDeviceGeometry, type DeviceIo } from "./device-io.js";
 import { DeviceError, DeviceErrorCode, errnoOf } from "./errors.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
@@ -161,10 +161,7 @@ export class DirectDevice implements BlockDevice {
     if (!Number.isSafeInteger(this.maxIoBytes) || this.maxIoBytes < sectorSize || this.maxIoBytes > this.pool.limits.maxBufferBytes) {
       throw new RangeError(`maxIoBytes ${this.maxIoBytes} must be between the sector size and the pool's maxBufferBytes ${this.pool.limits.maxBufferBytes}`);
     }
-    this.limiter = new InFlightLimiter(
-      options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT_PER_DEVICE,
-      options.maxWaiting ?? DEFAULT_MAX_WAITING_PER_DEVICE,
-    );
+    this.limiter = new InFlightLimiter(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT_PER_DEVICE, options.maxWaiting ?? DEFAULT_MAX_WAITING_PER_DEVICE);
   }
 
   /** The default deadline of each I/O in ms; sanlock sets it from the lockspace's io_timeout. */
@@ -265,7 +262,14 @@ export class DirectDevice implements BlockDevice {
     this.counters.writes += 1;
     return this.countFailure(async () => {
       this.checkRange("write", offset, data.length);
-      return this.runIo("write", offset, data.length, options, (buffer) => buffer.bytes.set(data), () => undefined);
+      return this.runIo(
+        "write",
+        offset,
+        data.length,
+        options,
+        (buffer) => buffer.bytes.set(data),
+        () => undefined,
+      );
     });
   }
 
@@ -342,7 +346,10 @@ export class DirectDevice implements BlockDevice {
     const deadline = performance.now() + timeoutMs;
     const slot = await this.limiter.acquire(timeoutMs);
     if (slot === "queue-full") {
-      throw new DeviceError(DeviceErrorCode.BUSY, `${where}: ${this.limiter.waitingCount} I/Os already wait for the ${this.limiter.maxInFlight} in-flight slots`);
+      throw new DeviceError(
+        DeviceErrorCode.BUSY,
+        `${where}: ${this.limiter.waitingCount} I/Os already wait for the ${this.limiter.maxInFlight} in-flight slots`,
+      );
     }
     if (slot === "timeout") {
       throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: no in-flight slot freed within ${timeoutMs} ms (${this.limiter.maxInFlight} I/Os stuck)`);
@@ -420,7 +427,10 @@ export class DirectDevice implements BlockDevice {
     const resolve = this.resolveFdClosed;
     this.resolveFdClosed = undefined;
     // A failing close(2) leaves nothing to retry (the fd is gone either way).
-    this.io.close(this.fd).catch(() => undefined).finally(resolve);
+    this.io
+      .close(this.fd)
+      .catch(() => undefined)
+      .finally(resolve);
   }
 
   private assertOpen(op: string): void {
@@ -462,7 +472,10 @@ function chooseBlockSectorSize(path: string, logical: number, requested: number 
   if (requested === undefined) return logical;
   checkSectorSize(path, requested);
   if (requested < logical) {
-    throw new DeviceError(DeviceErrorCode.BAD_SECTOR_SIZE, `${path}: sector size ${requested} is below the device's logical sector size ${logical} (BLKSSZGET)`);
+    throw new DeviceError(
+      DeviceErrorCode.BAD_SECTOR_SIZE,
+      `${path}: sector size ${requested} is below the device's logical sector size ${logical} (BLKSSZGET)`,
+    );
   }
   return requested;
 }
@@ -522,8 +535,11 @@ function ioError(where: string, err: unknown, syscall: "read" | "write"): Device
     // Offset, length and buffer are aligned to the sector size in use by construction, so
     // EINVAL here means the filesystem refuses direct I/O, or (a file) the device under the
     // filesystem has larger logical sectors than that sector size (512-byte I/O on 4K).
-    return new DeviceError(DeviceErrorCode.NO_O_DIRECT,
-      `${where}: filesystem does not support O_DIRECT (EINVAL), or the device under it has larger logical sectors than the sector size in use`, opts);
+    return new DeviceError(
+      DeviceErrorCode.NO_O_DIRECT,
+      `${where}: filesystem does not support O_DIRECT (EINVAL), or the device under it has larger logical sectors than the sector size in use`,
+      opts,
+    );
   }
   return new DeviceError(DeviceErrorCode.IO_FAILED, `${where}: ${errno ?? String(err)}`, opts);
 }

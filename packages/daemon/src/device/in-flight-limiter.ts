@@ -65,7 +65,8 @@ export class InFlightLimiter {
   release(): void {
     if (this.inFlight <= 0) throw new Error("assertion: in-flight slot released more often than taken");
     const next = this.waiters.shift();
-    if (next) next.grant(); // the slot passes on; the count stays
+    if (next)
+      next.grant(); // the slot passes on; the count stays
     else this.inFlight -= 1;
   }
 }

@@ -47,10 +47,7 @@ export interface ThreadpoolSetting {
  * Set UV_THREADPOOL_SIZE in `env` (normally process.env) to at least `minimum`.
  * Must run before the process's first threadpool use to take effect.
  */
-export function applyDaemonThreadpoolSize(
-  env: Record<string, string | undefined>,
-  minimum: number = DAEMON_THREADPOOL_SIZE,
-): ThreadpoolSetting {
+export function applyDaemonThreadpoolSize(env: Record<string, string | undefined>, minimum: number = DAEMON_THREADPOOL_SIZE): ThreadpoolSetting {
   if (!Number.isSafeInteger(minimum) || minimum < 1 || minimum > LIBUV_MAX_THREADPOOL_SIZE) {
     throw new RangeError(`threadpool size must be 1..${LIBUV_MAX_THREADPOOL_SIZE}, got ${minimum}`);
   }
@@ -93,10 +90,14 @@ export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = proces
   if (env[THREADPOOL_REEXEC_ENV] === "1") return { reason: "already-reexecuted", size: setting.size };
   env[THREADPOOL_REEXEC_ENV] = "1";
   const argv = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
-  const envp = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+  const envp = Object.entries(env)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   const { lastErrno, libcFunction } = await import("../libc.js");
   const fcntl = libcFunction<(fd: number, cmd: number, ...rest: unknown[]) => number>("int fcntl(int fd, int cmd, ...)");
-  const execve = libcFunction<(path: string, argv: (string | null)[], envp: (string | null)[]) => number>("int execve(const char *path, const char **argv, const char **envp)");
+  const execve = libcFunction<(path: string, argv: (string | null)[], envp: (string | null)[]) => number>(
+    "int execve(const char *path, const char **argv, const char **envp)",
+  );
   // Node marks its stdio close-on-exec; the new image must keep the same stdin/stdout/stderr.
   for (const fd of [0, 1, 2]) {
     const flags = fcntl(fd, F_GETFD) as number;

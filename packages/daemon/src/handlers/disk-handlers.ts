@@ -5,13 +5,18 @@
  * means the device's sector size with its legacy alignment (write) or probing (read).
  */
 import {
-  Cmd, Errno, HOST_SIZE, RESOURCE_SIZE, ResFlag, WriteResourceFlag,
-  encodeHost, encodeLockspace, encodeResource, type SanlkResource,
+  Cmd,
+  Errno,
+  HOST_SIZE,
+  RESOURCE_SIZE,
+  ResFlag,
+  WriteResourceFlag,
+  encodeHost,
+  encodeLockspace,
+  encodeResource,
+  type SanlkResource,
 } from "@sanlock-ts/core/wire";
-import {
-  geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners,
-  type Geometry,
-} from "@sanlock-ts/core";
+import { geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners, type Geometry } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
@@ -24,7 +29,12 @@ import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/core/limits";
 /** Initialising writes get the longer write_init_io_timeout (60 s default). */
 const INIT_TIMEOUT_MS = 60_000;
 
-const ALIGN_FLAGS: readonly [number, number][] = [[0x10, 1048576], [0x20, 2097152], [0x40, 4194304], [0x80, 8388608]];
+const ALIGN_FLAGS: readonly [number, number][] = [
+  [0x10, 1048576],
+  [0x20, 2097152],
+  [0x40, 4194304],
+  [0x80, 8388608],
+];
 const SECTOR_512 = 0x100;
 const SECTOR_4K = 0x200;
 
@@ -88,10 +98,14 @@ async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): 
   const ioTimeout = ctx.header.data2 > 0 ? ctx.header.data2 : DEFAULT_IO_TIMEOUT;
   try {
     const geometry = geometryFromFlags(ls.flags);
-    await withDevice(ls.hostIdDisk.path, geometry, (device) => initLockspaceArea(device, {
-      offset: Number(ls.hostIdDisk.offset), spaceName: ls.name, ioTimeout,
-      ...(geometry !== undefined ? { geometry } : {}),
-    }));
+    await withDevice(ls.hostIdDisk.path, geometry, (device) =>
+      initLockspaceArea(device, {
+        offset: Number(ls.hostIdDisk.offset),
+        spaceName: ls.name,
+        ioTimeout,
+        ...(geometry !== undefined ? { geometry } : {}),
+      }),
+    );
   } catch (error) {
     await ctx.reply(resultOf(error));
     return;
@@ -114,11 +128,14 @@ async function readLockspace(ctx: CommandContext<typeof Cmd.READ_LOCKSPACE>): Pr
   }
   try {
     const geometry = geometryFromFlags(ls.flags);
-    const sector = await withDevice(ls.hostIdDisk.path, geometry, (device) => readDeltaSector(device, {
-      offset: Number(ls.hostIdDisk.offset), hostId,
-      ...(geometry !== undefined ? { geometry } : {}),
-      ...(ls.name !== "" ? { spaceName: ls.name } : {}),
-    }));
+    const sector = await withDevice(ls.hostIdDisk.path, geometry, (device) =>
+      readDeltaSector(device, {
+        offset: Number(ls.hostIdDisk.offset),
+        hostId,
+        ...(geometry !== undefined ? { geometry } : {}),
+        ...(ls.name !== "" ? { spaceName: ls.name } : {}),
+      }),
+    );
     const reply = { ...echo, name: sector.leader.spaceName, flags: flagsOfGeometry(sector.geometry) };
     await ctx.reply(0, { data2: sector.leader.ioTimeout, payload: encodeLockspace(reply) });
   } catch (error) {
@@ -146,12 +163,16 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
   try {
     const geometry = geometryFromFlags(res.flags);
     const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
-    await withDevice(first.path, geometry, (device) => initResourceArea(device, {
-      offset: Number(first.offset), spaceName: res.lockspaceName, resourceName: res.name,
-      numHosts: ctx.header.data >>> 0,
-      ...(geometry !== undefined ? { geometry } : {}),
-      ...(clear ? { clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) } : {}),
-    }));
+    await withDevice(first.path, geometry, (device) =>
+      initResourceArea(device, {
+        offset: Number(first.offset),
+        spaceName: res.lockspaceName,
+        resourceName: res.name,
+        numHosts: ctx.header.data >>> 0,
+        ...(geometry !== undefined ? { geometry } : {}),
+        ...(clear ? { clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) } : {}),
+      }),
+    );
   } catch (error) {
     await ctx.reply(resultOf(error));
     return;
@@ -166,10 +187,10 @@ async function readLeader(res: SanlkResource) {
   return withDevice(first.path, geometry, async (device) => {
     await checkLeasePlacement(device, first.offset);
     return readPaxosLeader(device, {
-    offset: Number(first.offset),
-    ...(geometry !== undefined ? { geometry } : {}),
-    ...(res.lockspaceName !== "" ? { spaceName: res.lockspaceName } : {}),
-    ...(res.name !== "" ? { resourceName: res.name } : {}),
+      offset: Number(first.offset),
+      ...(geometry !== undefined ? { geometry } : {}),
+      ...(res.lockspaceName !== "" ? { spaceName: res.lockspaceName } : {}),
+      ...(res.name !== "" ? { resourceName: res.name } : {}),
     });
   });
 }
@@ -181,7 +202,10 @@ async function readResource(ctx: CommandContext<typeof Cmd.READ_RESOURCE>): Prom
   try {
     const { leader, geometry } = await readLeader(res);
     const reply: SanlkResource = {
-      ...echo, lockspaceName: leader.spaceName, name: leader.resourceName, lver: leader.lver,
+      ...echo,
+      lockspaceName: leader.spaceName,
+      name: leader.resourceName,
+      lver: leader.lver,
       flags: (res.flags & ~0x3f0) | flagsOfGeometry(geometry),
     };
     await ctx.reply(0, { payload: encodeResource(reply, false) });
@@ -207,8 +231,7 @@ async function ownersSizeProbe(path: string, offset: bigint): Promise<number> {
   const view = new DataView(sector.buffer, sector.byteOffset, sector.byteLength);
   const leaderFlags = view.getUint32(8, true);
   const sectorSize = view.getUint32(12, true);
-  const align = ALIGN_FLAGS.find(([bit]) => leaderFlags & bit)?.[1]
-    ?? (sectorSize === 512 ? 1048576 : sectorSize === 4096 ? 8388608 : -1);
+  const align = ALIGN_FLAGS.find(([bit]) => leaderFlags & bit)?.[1] ?? (sectorSize === 512 ? 1048576 : sectorSize === 4096 ? 8388608 : -1);
   if (sectorSize === 512 && align === 1048576) return 0;
   if (sectorSize === 0) return -Errno.EINVAL;
   if (align < 0) return -1;
@@ -232,15 +255,25 @@ async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>):
       return;
     }
     const { leader } = await readLeader(res);
-    const owners = await withDevice(first.path, geometry, (device) => readResourceOwners(
-      leader.spaceName, { resource: leader.resourceName, device, offset: Number(first.offset) }, DAEMON_CLOCK, DEFAULT_IO_TIMEOUT));
+    const owners = await withDevice(first.path, geometry, (device) =>
+      readResourceOwners(leader.spaceName, { resource: leader.resourceName, device, offset: Number(first.offset) }, DAEMON_CLOCK, DEFAULT_IO_TIMEOUT),
+    );
     const shared = owners.some((o) => o.shared);
     const reply: SanlkResource = { ...echo, lver: leader.lver, flags: res.flags | (shared ? ResFlag.SHARED : 0) };
     const payload = new Uint8Array(RESOURCE_SIZE + owners.length * HOST_SIZE);
     payload.set(encodeResource(reply, false), 0);
-    owners.forEach((o, i) => payload.set(encodeHost({
-      hostId: BigInt(o.hostId), generation: o.generation, timestamp: o.timestamp, ioTimeout: 0, flags: 0,
-    }), RESOURCE_SIZE + i * HOST_SIZE));
+    owners.forEach((o, i) =>
+      payload.set(
+        encodeHost({
+          hostId: BigInt(o.hostId),
+          generation: o.generation,
+          timestamp: o.timestamp,
+          ioTimeout: 0,
+          flags: 0,
+        }),
+        RESOURCE_SIZE + i * HOST_SIZE,
+      ),
+    );
     await ctx.reply(0, { data2: owners.length, payload });
   } catch (error) {
     await ctx.reply(resultOf(error), { payload: encodeResource(echo, false) });

@@ -47,8 +47,10 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
 }
 
 /** The kill sequence of docs/algorithms.md §7.3 (killpath / SIGTERM during the grace period, then SIGKILL). */
-function killSequence(options: LeaseEngineOptions, log: (level: LogLevel, message: string) => void):
-  (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
+function killSequence(
+  options: LeaseEngineOptions,
+  log: (level: LogLevel, message: string) => void,
+): (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
   const killer = new HolderKiller({
     killGraceSeconds: options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS,
     executor: new ProcessKillExecutor({ log: (line) => log("error", line) }),

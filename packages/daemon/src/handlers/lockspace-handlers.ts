@@ -4,8 +4,19 @@
  * REG_EVENT / END_EVENT / SET_EVENT (docs/wire.md §7.28, §8.4).
  */
 import {
-  AddLockspaceFlag, Cmd, Errno, HOST_SIZE, SanlkResult, HostState, InqLockspaceFlag, RemLockspaceFlag, StateType,
-  encodeHost, encodeStateRecord, type SanlkLockspace, type StateRecord,
+  AddLockspaceFlag,
+  Cmd,
+  Errno,
+  HOST_SIZE,
+  SanlkResult,
+  HostState,
+  InqLockspaceFlag,
+  RemLockspaceFlag,
+  StateType,
+  encodeHost,
+  encodeStateRecord,
+  type SanlkLockspace,
+  type StateRecord,
 } from "@sanlock-ts/core/wire";
 import type { HostState as CoreHostState } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
@@ -32,7 +43,10 @@ async function addLockspace(ctx: CommandContext<typeof Cmd.ADD_LOCKSPACE>): Prom
   }
   const ioTimeout = ctx.header.data >>> 0;
   const started = engine.add({
-    ...match, ioTimeout, hostName: ctx.daemon.ourHostName, historySize: ctx.daemon.settings.renewalHistorySize,
+    ...match,
+    ioTimeout,
+    hostName: ctx.daemon.ourHostName,
+    historySize: ctx.daemon.settings.renewalHistorySize,
   });
   if (started.result !== 0 || started.done === undefined || ctx.header.cmdFlags & AddLockspaceFlag.ASYNC) {
     await ctx.reply(started.result);
@@ -66,7 +80,11 @@ async function inqLockspace(ctx: CommandContext<typeof Cmd.INQ_LOCKSPACE>): Prom
 }
 
 const HOST_STATE_NUMBERS: Readonly<Record<CoreHostState, number>> = {
-  UNKNOWN: HostState.UNKNOWN, FREE: HostState.FREE, LIVE: HostState.LIVE, FAIL: HostState.FAIL, DEAD: HostState.DEAD,
+  UNKNOWN: HostState.UNKNOWN,
+  FREE: HostState.FREE,
+  LIVE: HostState.LIVE,
+  FAIL: HostState.FAIL,
+  DEAD: HostState.DEAD,
 };
 
 /** GET_HOSTS (docs/wire.md §7.22): −ENOENT not active, −EAGAIN before the first check of other hosts. */
@@ -89,10 +107,15 @@ async function getHosts(ctx: CommandContext<typeof Cmd.GET_HOSTS>): Promise<void
     const entry = table.snapshot(hostId);
     if (entry === undefined) continue;
     if (wanted === 0n && entry.timestamp === 0n) continue;
-    hosts.push(encodeHost({
-      hostId: BigInt(hostId), generation: entry.ownerGeneration, timestamp: entry.timestamp,
-      ioTimeout: entry.ioTimeout, flags: HOST_STATE_NUMBERS[table.state(hostId)],
-    }));
+    hosts.push(
+      encodeHost({
+        hostId: BigInt(hostId),
+        generation: entry.ownerGeneration,
+        timestamp: entry.timestamp,
+        ioTimeout: entry.ioTimeout,
+        flags: HOST_STATE_NUMBERS[table.state(hostId)],
+      }),
+    );
   }
   const payload = new Uint8Array(hosts.length * HOST_SIZE);
   hosts.forEach((bytes, i) => payload.set(bytes, i * HOST_SIZE));
@@ -126,8 +149,13 @@ function hostRecords(ls: Lockspace): StateRecord[] {
     const e = table.snapshot(hostId);
     if (e === undefined || (e.timestamp === 0n && e.ownerId === 0)) continue;
     records.push({
-      type: StateType.HOST, flags: 0, data32: hostId, data64: e.timestamp, name: "",
-      str: `last_check=${e.lastCheck} last_live=${e.lastLive} last_req=${e.lastReq} owner_id=${e.ownerId} ` +
+      type: StateType.HOST,
+      flags: 0,
+      data32: hostId,
+      data64: e.timestamp,
+      name: "",
+      str:
+        `last_check=${e.lastCheck} last_live=${e.lastLive} last_req=${e.lastReq} owner_id=${e.ownerId} ` +
         `owner_generation=${e.ownerGeneration} timestamp=${e.timestamp} io_timeout=${e.ioTimeout} owner_name=${e.ownerName}`,
     });
   }
@@ -141,9 +169,16 @@ async function renewal(ctx: CommandContext<typeof Cmd.RENEWAL>): Promise<void> {
     await ctx.reply(-Errno.ENOSPC, { data2: ctx.header.data2 });
     return;
   }
-  const records = ls.history.list().map((e): StateRecord => ({
-    type: StateType.RENEWAL, flags: 0, data32: 0, data64: BigInt(e.timestamp), name: ls.name, str: renewalStateString(e),
-  }));
+  const records = ls.history.list().map(
+    (e): StateRecord => ({
+      type: StateType.RENEWAL,
+      flags: 0,
+      data32: 0,
+      data64: BigInt(e.timestamp),
+      name: ls.name,
+      str: renewalStateString(e),
+    }),
+  );
   if (!(await ctx.reply(0, { data2: ls.spec.ioTimeout }))) return;
   for (const record of records) if (!(await ctx.send(encodeStateRecord(record)))) return;
 }

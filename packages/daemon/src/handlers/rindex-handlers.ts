@@ -9,8 +9,16 @@
  */
 import { Cmd, Errno, RENTRY_SIZE, SanlkResult, RindexOpFlag, encodeRentry, type SanlkRentry, type SanlkRindex } from "@sanlock-ts/core/wire";
 import {
-  PaxosLease, RINDEX_LEASE_NAME, SanlockTsError, createRindexEntry, deleteRindexEntry, formatRindex, lookupRindex,
-  readRindexHeader, rebuildRindex, updateRindex,
+  PaxosLease,
+  RINDEX_LEASE_NAME,
+  SanlockTsError,
+  createRindexEntry,
+  deleteRindexEntry,
+  formatRindex,
+  lookupRindex,
+  readRindexHeader,
+  rebuildRindex,
+  updateRindex,
 } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
@@ -106,10 +114,14 @@ async function formatIndex(ctx: CommandContext<typeof Cmd.FORMAT_RINDEX>): Promi
   const rx = ctx.body.rindex;
   try {
     const geometry = geometryFromFlags(rx.flags);
-    await withIndexDevice(rx, (device) => formatRindex(device, {
-      offset: Number(rx.disk.offset), spaceName: rx.lockspaceName, maxResources: rx.maxResources,
-      ...(geometry ? { geometry } : {}),
-    }));
+    await withIndexDevice(rx, (device) =>
+      formatRindex(device, {
+        offset: Number(rx.disk.offset),
+        spaceName: rx.lockspaceName,
+        maxResources: rx.maxResources,
+        ...(geometry ? { geometry } : {}),
+      }),
+    );
   } catch (error) {
     await ctx.reply(rindexResult(error));
     return;
@@ -121,9 +133,11 @@ async function rebuildIndex(ctx: CommandContext<typeof Cmd.REBUILD_RINDEX>): Pro
   const rx = ctx.body.rindex;
   const loc = { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName };
   try {
-    await indexOp(ctx, rx, (ls) => withIndexDevice(rx, (device) => ls === undefined
-      ? rebuildRindex(device, loc)
-      : underIndexLease(ls, device, loc.offset, () => rebuildRindex(device, loc))));
+    await indexOp(ctx, rx, (ls) =>
+      withIndexDevice(rx, (device) =>
+        ls === undefined ? rebuildRindex(device, loc) : underIndexLease(ls, device, loc.offset, () => rebuildRindex(device, loc)),
+      ),
+    );
   } catch (error) {
     await ctx.reply(rindexResult(error));
     return;
@@ -140,9 +154,11 @@ async function updateIndex(ctx: CommandContext<typeof Cmd.UPDATE_RINDEX>): Promi
     return;
   }
   try {
-    const entry = await indexOp(ctx, rx, () => withIndexDevice(rx, (device) => updateRindex(device,
-      { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName },
-      { resOffset: Number(rentry.offset), name: rentry.name, remove })));
+    const entry = await indexOp(ctx, rx, () =>
+      withIndexDevice(rx, (device) =>
+        updateRindex(device, { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName }, { resOffset: Number(rentry.offset), name: rentry.name, remove }),
+      ),
+    );
     await replyEntry(ctx, 0, { name: entry.name, offset: BigInt(entry.resOffset), flags: 0, unused: 0 });
   } catch (error) {
     await replyEntry(ctx, rindexResult(error), rentry);
@@ -152,9 +168,11 @@ async function updateIndex(ctx: CommandContext<typeof Cmd.UPDATE_RINDEX>): Promi
 async function lookupIndex(ctx: CommandContext<typeof Cmd.LOOKUP_RINDEX>): Promise<void> {
   const { rindex: rx, rentry } = ctx.body;
   try {
-    const match = await indexOp(ctx, rx, () => withIndexDevice(rx, (device) => lookupRindex(device,
-      { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName },
-      { name: rentry.name, resOffset: Number(rentry.offset) })));
+    const match = await indexOp(ctx, rx, () =>
+      withIndexDevice(rx, (device) =>
+        lookupRindex(device, { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName }, { name: rentry.name, resOffset: Number(rentry.offset) }),
+      ),
+    );
     // A free slot is reported without a name (recorded).
     const name = rentry.name === "" && rentry.offset === 0n ? "" : match.entry.name;
     await replyEntry(ctx, 0, { name, offset: BigInt(match.resOffset), flags: 0, unused: 0 });
@@ -171,8 +189,13 @@ async function createResource(ctx: CommandContext<typeof Cmd.CREATE_RESOURCE>): 
   const loc = { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName };
   try {
     const numHosts = ctx.header.data2 > 0 ? ctx.header.data2 : undefined;
-    const match = await indexOp(ctx, rx, (ls) => withIndexDevice(rx, (device) => underIndexLease(requireLockspace(ls), device, loc.offset,
-      () => createRindexEntry(device, loc, { name: rentry.name, ...(numHosts ? { numHosts } : {}) }))));
+    const match = await indexOp(ctx, rx, (ls) =>
+      withIndexDevice(rx, (device) =>
+        underIndexLease(requireLockspace(ls), device, loc.offset, () =>
+          createRindexEntry(device, loc, { name: rentry.name, ...(numHosts ? { numHosts } : {}) }),
+        ),
+      ),
+    );
     await replyEntry(ctx, 0, { ...EMPTY_ENTRY, offset: BigInt(match.resOffset) });
   } catch (error) {
     await replyEntry(ctx, rindexResult(error), rentry);
@@ -184,8 +207,13 @@ async function deleteResource(ctx: CommandContext<typeof Cmd.DELETE_RESOURCE>): 
   const { rindex: rx, rentry } = ctx.body;
   const loc = { offset: Number(rx.disk.offset), spaceName: rx.lockspaceName };
   try {
-    await indexOp(ctx, rx, (ls) => withIndexDevice(rx, (device) => underIndexLease(requireLockspace(ls), device, loc.offset,
-      () => deleteRindexEntry(device, loc, { name: rentry.name, clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) }))));
+    await indexOp(ctx, rx, (ls) =>
+      withIndexDevice(rx, (device) =>
+        underIndexLease(requireLockspace(ls), device, loc.offset, () =>
+          deleteRindexEntry(device, loc, { name: rentry.name, clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) }),
+        ),
+      ),
+    );
     await replyEntry(ctx, 0, EMPTY_ENTRY);
   } catch (error) {
     await replyEntry(ctx, rindexResult(error), rentry);

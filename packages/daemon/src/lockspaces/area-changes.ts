@@ -22,8 +22,17 @@ const ZERO_SECTOR = Buffer.alloc(OBSERVED_SECTOR_BYTES);
 /** The record an all-zero sector decodes to. */
 export function emptyRecord(hostId: number): ObservedRecord {
   return {
-    hostId, valid: false, ownerId: 0, ownerGeneration: 0n, timestamp: 0n, ioTimeout: 0, hostName: "",
-    ourBitSet: false, eventGeneration: 0n, eventNumber: 0n, eventData: 0n,
+    hostId,
+    valid: false,
+    ownerId: 0,
+    ownerGeneration: 0n,
+    timestamp: 0n,
+    ioTimeout: 0,
+    hostName: "",
+    ourBitSet: false,
+    eventGeneration: 0n,
+    eventNumber: 0n,
+    eventData: 0n,
   };
 }
 
@@ -47,7 +56,11 @@ export class AreaChangeTracker {
   private readonly previous = new Map<number, Buffer>();
   private readonly spaceName: Uint8Array;
 
-  constructor(private readonly shape: AreaShape, lockspace: string, private readonly ourHostId: number) {
+  constructor(
+    private readonly shape: AreaShape,
+    lockspace: string,
+    private readonly ourHostId: number,
+  ) {
     checkShape(shape);
     this.spaceName = nameCompareBytes(lockspace);
   }

@@ -21,10 +21,13 @@ export class MonotonicClock implements Clock {
         clearTimeout(timer);
         reject(signal?.reason);
       };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, Math.ceil(seconds * 1000));
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.ceil(seconds * 1000),
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }

@@ -46,8 +46,14 @@ export class EventChannels {
       if (note.eventNumber === 0n) continue;
       const record = encodeEventRecord({
         header: {
-          magic: WIRE_MAGIC, version: PROTOCOL_VERSION, cmd: GET_EVENT_CMD, cmdFlags: 0,
-          length: EVENT_RECORD_SIZE, seq: 0, data: 0, data2: 0,
+          magic: WIRE_MAGIC,
+          version: PROTOCOL_VERSION,
+          cmd: GET_EVENT_CMD,
+          cmdFlags: 0,
+          length: EVENT_RECORD_SIZE,
+          seq: 0,
+          data: 0,
+          data2: 0,
         },
         he: { hostId: BigInt(ourHostId), generation: note.eventGeneration, event: note.eventNumber, data: note.eventData },
         fromHostId: BigInt(note.fromHostId),
@@ -76,4 +82,3 @@ export class EventChannels {
     for (const conn of [...set]) if (conn.isClosed || conn.socket.destroyed) set.delete(conn);
   }
 }
-

@@ -98,8 +98,13 @@ export class LockspaceSet implements LockspaceHooks {
   }
 
   private findExact(match: LockspaceMatch): Entry | undefined {
-    return this.entries.find((e) => e.ls.name === match.name && e.ls.spec.path === match.path &&
-      e.ls.spec.offset === match.offset && (match.hostId === 0 || e.ls.spec.hostId === match.hostId));
+    return this.entries.find(
+      (e) =>
+        e.ls.name === match.name &&
+        e.ls.spec.path === match.path &&
+        e.ls.spec.offset === match.offset &&
+        (match.hostId === 0 || e.ls.spec.hostId === match.hostId),
+    );
   }
 
   /** Any list: HOST_STATUS / RENEWAL accept adding and removing lockspaces too (docs/wire.md §7.14). */
@@ -120,7 +125,11 @@ export class LockspaceSet implements LockspaceHooks {
     const ioTimeout = spec.ioTimeout === 0 ? DEFAULT_IO_TIMEOUT : spec.ioTimeout;
     if (ioTimeout > 255) return { result: -Errno.EINVAL };
     const full: LockspaceSpec = {
-      name: spec.name, hostId: spec.hostId, path: spec.path, offset: spec.offset, ioTimeout,
+      name: spec.name,
+      hostId: spec.hostId,
+      path: spec.path,
+      offset: spec.offset,
+      ioTimeout,
       ...(spec.historySize !== undefined ? { historySize: spec.historySize } : {}),
     };
     const ls = new Lockspace(full, this.nextSpaceId++, {
@@ -266,7 +275,11 @@ export class LockspaceSet implements LockspaceHooks {
 
   /** Order active, rem, add with LSF flags (docs/wire.md §7.21). */
   list(): SanlkLockspace[] {
-    const order: [ListName, number][] = [["spaces", 0], ["rem", LsFlag.REM], ["add", LsFlag.ADD]];
+    const order: [ListName, number][] = [
+      ["spaces", 0],
+      ["rem", LsFlag.REM],
+      ["add", LsFlag.ADD],
+    ];
     return order.flatMap(([list, flags]) => this.entries.filter((e) => e.list === list).map((e) => toWire(e.ls, flags)));
   }
 
@@ -300,8 +313,13 @@ export class LockspaceSet implements LockspaceHooks {
     for (const list of ["spaces", "add", "rem"] as const) {
       for (const e of this.entries.filter((x) => x.list === list)) {
         records.push({
-          type: StateType.LOCKSPACE, flags: 0, data32: 0, data64: BigInt(e.ls.spec.hostId), name: e.ls.name,
-          str: `list=${list} ${e.ls.stateFields()}`, lockspace: toWire(e.ls, 0),
+          type: StateType.LOCKSPACE,
+          flags: 0,
+          data32: 0,
+          data64: BigInt(e.ls.spec.hostId),
+          name: e.ls.name,
+          str: `list=${list} ${e.ls.stateFields()}`,
+          lockspace: toWire(e.ls, 0),
         });
       }
     }
@@ -319,12 +337,23 @@ export class LockspaceSet implements LockspaceHooks {
       for (const token of resource.tokens.length > 0 ? resource.tokens : [undefined]) {
         const orphan = token !== undefined && token.conn === undefined;
         records.push({
-          type: StateType.RESOURCE, flags: 0, data32: token?.pid ?? 0, data64: lver, name: resource.name,
-          str: `list=${orphan ? "orphan" : list} flags=${resource.shared ? 1 : 0} sector_size=${geometry.sectorSize} ` +
+          type: StateType.RESOURCE,
+          flags: 0,
+          data32: token?.pid ?? 0,
+          data64: lver,
+          name: resource.name,
+          str:
+            `list=${orphan ? "orphan" : list} flags=${resource.shared ? 1 : 0} sector_size=${geometry.sectorSize} ` +
             `align_size=${geometry.alignSize} lver=${lver} reused=0 res_id=${resource.resId} token_id=${token?.tokenId ?? 0}`,
           resource: {
-            lockspaceName: resource.lockspace, name: resource.name, lver: 0n, data64: 0n, data32: 0, unused: 0,
-            flags: resource.shared ? 4 : 0, numDisks: resource.disks.length,
+            lockspaceName: resource.lockspace,
+            name: resource.name,
+            lver: 0n,
+            data64: 0n,
+            data32: 0,
+            unused: 0,
+            flags: resource.shared ? 4 : 0,
+            numDisks: resource.disks.length,
             disks: resource.disks.map((d) => disk(d.path, d.offset)),
           },
         });

@@ -13,9 +13,7 @@
  * Recovery (docs/algorithms.md §7.2) is one-way (docs/algorithms.md §7.11 rule 4). What recovery does to holders (the kill sequence,
  * docs/algorithms.md §7.3) is the recovery module's: this class only calls the `onRecovery` hook once.
  */
-import {
-  LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Notification, type PaxosHost,
-} from "@sanlock-ts/core";
+import { LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Notification, type PaxosHost } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
 import { InProcessRenewal } from "./in-process-renewal.js";
 import { TICK_SECONDS } from "./renewal-schedule.js";
@@ -25,7 +23,6 @@ import { RenewalHistory } from "./renewal-history.js";
 import { resultOf } from "./results.js";
 import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
-
 
 export interface LockspaceSpec {
   readonly name: string;
@@ -77,7 +74,11 @@ export class Lockspace {
   acquireLastSuccess = 0;
   corruptResult = 0;
 
-  constructor(readonly spec: LockspaceSpec, spaceId: number, private readonly hooks: LockspaceHooksIn) {
+  constructor(
+    readonly spec: LockspaceSpec,
+    spaceId: number,
+    private readonly hooks: LockspaceHooksIn,
+  ) {
     if (spec.hostId < 1 || spec.hostId > 2000) throw new RangeError(`host_id ${spec.hostId} outside 1..2000`);
     if (spec.ioTimeout < 1 || spec.ioTimeout > 255) throw new RangeError(`io_timeout ${spec.ioTimeout} outside 1..255`);
     this.spaceId = spaceId;
@@ -222,23 +223,29 @@ export class Lockspace {
   private newWorkerDelta(): WorkerDelta {
     const openDevice = this.hooks.openDevice;
     const options = openDevice === undefined ? {} : { channel: new InProcessRenewal(openDevice), openDevice };
-    return new WorkerDelta(this.spec, this.hooks.hostName, this.renewal.buffer, {
-      renewed: (timestamp, readMs, writeMs, notes) => {
-        this.history.success(Number(timestamp), readMs, writeMs);
-        this.watchdogRenewed(Number(timestamp));
-        if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
+    return new WorkerDelta(
+      this.spec,
+      this.hooks.hostName,
+      this.renewal.buffer,
+      {
+        renewed: (timestamp, readMs, writeMs, notes) => {
+          this.history.success(Number(timestamp), readMs, writeMs);
+          this.watchdogRenewed(Number(timestamp));
+          if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
+        },
+        renewFailed: (result, corrupt, message) => {
+          this.history.failure(result === SanlockResult.AIO_TIMEOUT);
+          this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
+          if (corrupt) {
+            this.corruptResult = result;
+            this.enterRecovery(`renewal result ${result}`);
+          }
+        },
+        workerExited: (reason) => this.workerExited(reason),
+        log: this.hooks.log,
       },
-      renewFailed: (result, corrupt, message) => {
-        this.history.failure(result === SanlockResult.AIO_TIMEOUT);
-        this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
-        if (corrupt) {
-          this.corruptResult = result;
-          this.enterRecovery(`renewal result ${result}`);
-        }
-      },
-      workerExited: (reason) => this.workerExited(reason),
-      log: this.hooks.log,
-    }, options);
+      options,
+    );
   }
 
   /**
@@ -328,15 +335,26 @@ export class Lockspace {
     const geometry = this.geometry;
     const r = this.renewal;
     return [
-      `space_id=${this.spaceId}`, `io_timeout=${this.spec.ioTimeout}`, `sector_size=${geometry.sectorSize}`,
-      `align_size=${geometry.alignSize}`, `host_generation=${this.generation}`,
-      `renew_fail=${r.lastResult < 0 ? 1 : 0}`, `space_dead=${this.stateValue === "recovery" ? 1 : 0}`,
-      `killing_pids=${this.stateValue === "recovery" ? 1 : 0}`, `used_retries=0`,
-      `external_used=${Number(this.externalUsed)}`, `used_by_orphans=${Number(this.usedByOrphans)}`,
-      `renewal_read_extend_sec=${this.spec.ioTimeout}`, `set_max_sectors_kb=0`, `corrupt_result=${this.corruptResult}`,
-      `acquire_last_result=${this.acquireLastResult}`, `renewal_last_result=${r.lastResult === 0 ? 1 : r.lastResult}`,
-      `acquire_last_attempt=${this.acquireLastAttempt}`, `acquire_last_success=${this.acquireLastSuccess}`,
-      `renewal_last_attempt=${r.lastAttempt}`, `renewal_last_success=${r.lastSuccess}`,
+      `space_id=${this.spaceId}`,
+      `io_timeout=${this.spec.ioTimeout}`,
+      `sector_size=${geometry.sectorSize}`,
+      `align_size=${geometry.alignSize}`,
+      `host_generation=${this.generation}`,
+      `renew_fail=${r.lastResult < 0 ? 1 : 0}`,
+      `space_dead=${this.stateValue === "recovery" ? 1 : 0}`,
+      `killing_pids=${this.stateValue === "recovery" ? 1 : 0}`,
+      `used_retries=0`,
+      `external_used=${Number(this.externalUsed)}`,
+      `used_by_orphans=${Number(this.usedByOrphans)}`,
+      `renewal_read_extend_sec=${this.spec.ioTimeout}`,
+      `set_max_sectors_kb=0`,
+      `corrupt_result=${this.corruptResult}`,
+      `acquire_last_result=${this.acquireLastResult}`,
+      `renewal_last_result=${r.lastResult === 0 ? 1 : r.lastResult}`,
+      `acquire_last_attempt=${this.acquireLastAttempt}`,
+      `acquire_last_success=${this.acquireLastSuccess}`,
+      `renewal_last_attempt=${r.lastAttempt}`,
+      `renewal_last_success=${r.lastSuccess}`,
     ].join(" ");
   }
 }

@@ -6,9 +6,7 @@
 import { Errno, LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
 import { DeviceError } from "../device/errors.js";
 
-const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set([
-  "ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT",
-]);
+const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set(["ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT"]);
 
 /** errno values sanlock passes through from failed I/O. */
 export const EMSGSIZE = Errno.EMSGSIZE;
@@ -37,7 +35,10 @@ export function resultOf(thrown: unknown): number {
 /** A result-carrying failure raised by the daemon's own checks (code names the errno). */
 export class DaemonResultError extends Error {
   readonly code: string;
-  constructor(readonly result: number, message: string) {
+  constructor(
+    readonly result: number,
+    message: string,
+  ) {
     super(message);
     this.name = "DaemonResultError";
     this.code = `ERR_RESULT_${-result}`;

@@ -6,8 +6,16 @@
  * DeltaLease on its own device serves direct reads of other hosts' records (docs/algorithms.md §4.4 step 2.1).
  */
 import {
-  DeltaLease, HostStatusTable, LeaseError, SanlkResult, deriveTimeouts, hostDeadSeconds,
-  type BlockDevice, type LeaderRecord, type Notification, type ObservedRecord,
+  DeltaLease,
+  HostStatusTable,
+  LeaseError,
+  SanlkResult,
+  deriveTimeouts,
+  hostDeadSeconds,
+  type BlockDevice,
+  type LeaderRecord,
+  type Notification,
+  type ObservedRecord,
 } from "@sanlock-ts/core";
 import { ObservedHosts } from "./area-changes.js";
 import { DAEMON_CLOCK } from "./daemon-clock.js";
@@ -67,8 +75,13 @@ export class WorkerDelta {
   private early: Array<readonly ObservedRecord[]> = [];
   private earlyTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly spec: WorkerSpec, private readonly hostName: string, private readonly statusBuffer: SharedArrayBuffer,
-    private readonly events: WorkerDeltaEvents, options: { channel?: RenewalChannel; openDevice?: OpenLockspaceDevice } = {}) {
+  constructor(
+    private readonly spec: WorkerSpec,
+    private readonly hostName: string,
+    private readonly statusBuffer: SharedArrayBuffer,
+    private readonly events: WorkerDeltaEvents,
+    options: { channel?: RenewalChannel; openDevice?: OpenLockspaceDevice } = {},
+  ) {
     this.thread = options.channel ?? renewalThread();
     this.openDevice = options.openDevice ?? openLockspaceDevice;
     this.key = this.thread.attach({ onMessage: (message) => this.onMessage(message), workerExited: (reason) => this.onExit(reason) });
@@ -101,8 +114,13 @@ export class WorkerDelta {
     const device = await this.openDevice(this.spec.path, this.spec.ioTimeout);
     this.readerDevice = device;
     this.reader = new DeltaLease({
-      lockspace: this.spec.name, hostId: this.spec.hostId, hostName: "reader", ioTimeout: this.spec.ioTimeout,
-      device, offset: Number(this.spec.offset), clock: DAEMON_CLOCK,
+      lockspace: this.spec.name,
+      hostId: this.spec.hostId,
+      hostName: "reader",
+      ioTimeout: this.spec.ioTimeout,
+      device,
+      offset: Number(this.spec.offset),
+      clock: DAEMON_CLOCK,
     });
     return { generation: answer.generation, timestamp: answer.timestamp };
   }
@@ -131,7 +149,9 @@ export class WorkerDelta {
     let timer: NodeJS.Timeout | undefined;
     const answered = await Promise.race([
       this.call((id) => ({ op: "leave", id })).then(() => true),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), bound); }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), bound);
+      }),
     ]);
     clearTimeout(timer);
     if (!answered) this.events.log("error", `lockspace ${this.spec.name} leave not finished by the renewal worker after ${bound / 1000} s`);
@@ -204,7 +224,10 @@ export class WorkerDelta {
     this.generationValue = message.generation;
     this.hosts = new ObservedHosts(this.geometryValue);
     this.table = new HostStatusTable({
-      ourHostId: this.spec.hostId, ownIoTimeout: this.spec.ioTimeout, maxHosts: message.maxHosts, clock: DAEMON_CLOCK,
+      ourHostId: this.spec.hostId,
+      ownIoTimeout: this.spec.ioTimeout,
+      maxHosts: message.maxHosts,
+      clock: DAEMON_CLOCK,
       setBitmapSeconds: deriveTimeouts(this.spec.ioTimeout).setBitmapSeconds,
     });
     if (this.early.length > 0) this.earlyTimer = setTimeout(() => this.examineEarly(), JOIN_READ_EXAMINE_MS);

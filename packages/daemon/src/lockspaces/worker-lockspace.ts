@@ -18,7 +18,6 @@ import { TimedDevice } from "./renewal-history.js";
 import { resultOf } from "./results.js";
 import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
 
-
 export type PostToMain = (message: FromWorkerBody) => void;
 
 /** Opens a lockspace's host_id disk (the daemon: O_DIRECT; tests: memory disks, stalling devices). */
@@ -33,8 +32,14 @@ export function openLockspaceDevice(path: string, ioTimeout: number): Promise<Bl
 class AreaTap extends TimedDevice {
   private tracker: AreaChangeTracker | undefined;
 
-  constructor(inner: BlockDevice, private readonly areaOffset: number, private readonly lease: () => DeltaLease | undefined,
-    private readonly lockspace: string, private readonly ourHostId: number, private readonly post: PostToMain) {
+  constructor(
+    inner: BlockDevice,
+    private readonly areaOffset: number,
+    private readonly lease: () => DeltaLease | undefined,
+    private readonly lockspace: string,
+    private readonly ourHostId: number,
+    private readonly post: PostToMain,
+  ) {
     super(inner);
   }
 
@@ -74,7 +79,11 @@ export class WorkerLockspace {
   private delta: DeltaLease | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly init: WorkerJoin, private readonly post: PostToMain, private readonly openDevice: OpenLockspaceDevice = openLockspaceDevice) {
+  constructor(
+    private readonly init: WorkerJoin,
+    private readonly post: PostToMain,
+    private readonly openDevice: OpenLockspaceDevice = openLockspaceDevice,
+  ) {
     this.status = new RenewalStatus(init.status);
   }
 
@@ -91,7 +100,15 @@ export class WorkerLockspace {
         return;
       }
       this.timed = new AreaTap(opened, offset, () => this.delta, spec.name, spec.hostId, this.post);
-      const delta = new DeltaLease({ lockspace: spec.name, hostId: spec.hostId, hostName, ioTimeout: spec.ioTimeout, device: this.timed, offset, clock: DAEMON_CLOCK });
+      const delta = new DeltaLease({
+        lockspace: spec.name,
+        hostId: spec.hostId,
+        hostName,
+        ioTimeout: spec.ioTimeout,
+        device: this.timed,
+        offset,
+        clock: DAEMON_CLOCK,
+      });
       this.delta = delta;
       const joined = await delta.acquire(this.stop.signal);
       this.timed?.reset();
@@ -99,7 +116,14 @@ export class WorkerLockspace {
       this.status.recordSuccess(Number(lastSuccess));
       this.status.recordAttempt(Number(lastSuccess), 0);
       const g = delta.geometry;
-      this.post({ op: "joined", generation: joined.generation, timestamp: lastSuccess, sectorSize: g.sectorSize, alignSize: g.alignSize, maxHosts: g.maxHosts });
+      this.post({
+        op: "joined",
+        generation: joined.generation,
+        timestamp: lastSuccess,
+        sectorSize: g.sectorSize,
+        alignSize: g.alignSize,
+        maxHosts: g.maxHosts,
+      });
       this.loop = renewWhenDue(delta, this.stop.signal, () => this.renewOnce(delta));
     } catch (error) {
       const result = this.stop.signal.aborted ? -1 : joinResult(error);
@@ -133,7 +157,7 @@ export class WorkerLockspace {
     this.stop.abort(new Error("lockspace removed"));
     await this.loop;
     const delta = this.delta;
-    if (delta !== undefined && delta.lastAttemptSucceeded) {
+    if (delta?.lastAttemptSucceeded) {
       try {
         await delta.release();
       } catch (error) {

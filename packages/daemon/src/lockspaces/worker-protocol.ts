@@ -26,16 +26,27 @@ export type ToWorker =
   | { readonly key: number; readonly op: "abort" }
   | { readonly key: number; readonly op: "notify"; readonly hostId: number }
   | {
-    readonly key: number; readonly op: "set-event"; readonly id: number; readonly hostId: number;
-    readonly generation: bigint; readonly event: bigint; readonly data: bigint; readonly flags: number;
-  }
+      readonly key: number;
+      readonly op: "set-event";
+      readonly id: number;
+      readonly hostId: number;
+      readonly generation: bigint;
+      readonly event: bigint;
+      readonly data: bigint;
+      readonly flags: number;
+    }
   | { readonly key: number; readonly op: "leave"; readonly id: number };
 
 export type FromWorker =
   | {
-    readonly key: number; readonly op: "joined"; readonly generation: bigint; readonly timestamp: bigint;
-    readonly sectorSize: number; readonly alignSize: number; readonly maxHosts: number;
-  }
+      readonly key: number;
+      readonly op: "joined";
+      readonly generation: bigint;
+      readonly timestamp: bigint;
+      readonly sectorSize: number;
+      readonly alignSize: number;
+      readonly maxHosts: number;
+    }
   | { readonly key: number; readonly op: "join-failed"; readonly result: number; readonly message: string }
   /** One renewal read (docs/algorithms.md §3.2): the host records that changed since the previous one (area-changes.ts). */
   | { readonly key: number; readonly op: "observed"; readonly changed: readonly ObservedRecord[] }

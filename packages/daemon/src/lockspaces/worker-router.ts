@@ -14,7 +14,10 @@ const MAX_WORKER_LOCKSPACES = 4096;
 export class WorkerRouter {
   private readonly lockspaces = new Map<number, WorkerLockspace>();
 
-  constructor(private readonly postMessage: (message: FromWorker) => void, private readonly openDevice?: OpenLockspaceDevice) {}
+  constructor(
+    private readonly postMessage: (message: FromWorker) => void,
+    private readonly openDevice?: OpenLockspaceDevice,
+  ) {}
 
   handle(message: ToWorker): void {
     const ls = this.lockspaces.get(message.key);

@@ -16,14 +16,7 @@ import type { WatchdogConnection } from "../watchdog/watchdog.js";
 import type { Scheduler, CancelTimer } from "../watchdog/scheduler.js";
 import { RecoveryError } from "./errors.js";
 import type { KillExecutor } from "./kill-executor.js";
-import {
-  NO_KILL_PROGRESS,
-  killAttemptsExhausted,
-  planKill,
-  type KillContext,
-  type KillProgress,
-  type KillTarget,
-} from "./kill-policy.js";
+import { NO_KILL_PROGRESS, killAttemptsExhausted, planKill, type KillContext, type KillProgress, type KillTarget } from "./kill-policy.js";
 
 export type RecoveryPhase = "live" | "recovery" | "leaving" | "left";
 export type RecoveryCause = "renewal-corrupt" | "renewal-expired" | "removal" | "forced-shutdown";

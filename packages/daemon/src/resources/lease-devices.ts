@@ -71,7 +71,10 @@ export class SharedLeaseDevices {
   private readonly idleCloseMs: number;
   private readonly maxIdle: number;
 
-  constructor(private readonly open: OpenLeaseDevice, options: SharedLeaseDevicesOptions = {}) {
+  constructor(
+    private readonly open: OpenLeaseDevice,
+    options: SharedLeaseDevicesOptions = {},
+  ) {
     this.idleCloseMs = options.idleCloseMs ?? IDLE_DEVICE_CLOSE_MS;
     this.maxIdle = options.maxIdle ?? MAX_IDLE_DEVICES;
     if (!(this.idleCloseMs >= 0) || !Number.isSafeInteger(this.maxIdle) || this.maxIdle < 0) {
@@ -135,7 +138,14 @@ export class SharedLeaseDevices {
     }
     if (this.entries.size >= MAX_SHARED_LEASE_DEVICES) throw new RangeError(`more than ${MAX_SHARED_LEASE_DEVICES} lease devices open`);
     const entry: Entry = {
-      key, path, ioTimeoutMs, opening: this.open(path, ioTimeoutMs), users: 0, idleTimer: undefined, parked: undefined, unconfirmed: undefined,
+      key,
+      path,
+      ioTimeoutMs,
+      opening: this.open(path, ioTimeoutMs),
+      users: 0,
+      idleTimer: undefined,
+      parked: undefined,
+      unconfirmed: undefined,
     };
     this.entries.set(key, entry);
     this.forgetOnFailure(entry);

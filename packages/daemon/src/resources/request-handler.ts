@@ -44,8 +44,13 @@ export class RequestHandler {
       // docs/wire.md §7.11: lver 0 means "current + 1" (core), and with force 0 clears the record.
       const { lver, forceMode } = input;
       const outcome = await requestResource({
-        lockspace: ls.name, location: { resource: input.resource, device, offset: Number(input.offset), ...lockspaceGeometry(ls) },
-        hostId: ls.spec.hostId, ioTimeout: ls.spec.ioTimeout, clock: DAEMON_CLOCK, forceMode, lver,
+        lockspace: ls.name,
+        location: { resource: input.resource, device, offset: Number(input.offset), ...lockspaceGeometry(ls) },
+        hostId: ls.spec.hostId,
+        ioTimeout: ls.spec.ioTimeout,
+        clock: DAEMON_CLOCK,
+        forceMode,
+        lver,
       });
       if (outcome.notifyHostId !== undefined) ls.notifyHost(outcome.notifyHostId);
     } finally {
@@ -78,9 +83,14 @@ export class RequestHandler {
         // sanlock runs the client's killpath program here; sanlock-ts does not yet and sends SIGTERM.
         this.deps.log("warn", `pid ${conn.pid} has killpath ${conn.killpath.path}; sending SIGTERM instead`);
       }
-      const signal: NodeJS.Signals = force === ForceMode.FORCE
-        ? (token.restricted & RestrictFlag.SIGKILL ? "SIGTERM" : "SIGKILL")
-        : (token.restricted & RestrictFlag.SIGTERM && conn.killpath === undefined ? "SIGKILL" : "SIGTERM");
+      const signal: NodeJS.Signals =
+        force === ForceMode.FORCE
+          ? token.restricted & RestrictFlag.SIGKILL
+            ? "SIGTERM"
+            : "SIGKILL"
+          : token.restricted & RestrictFlag.SIGTERM && conn.killpath === undefined
+            ? "SIGKILL"
+            : "SIGTERM";
       try {
         process.kill(conn.pid, signal);
       } catch {

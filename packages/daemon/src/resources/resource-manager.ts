@@ -91,12 +91,23 @@ export class ResourceManager {
       throw error;
     }
     const lease = new PaxosLease(host, {
-      resource: res.name, device: deviceUse.device, offset: Number(first.offset), ...lockspaceGeometry(ls),
+      resource: res.name,
+      device: deviceUse.device,
+      offset: Number(first.offset),
+      ...lockspaceGeometry(ls),
     });
     const resource: HeldResource = {
-      lockspace: res.lockspaceName, name: res.name, disks: res.disks.map((d) => ({ path: d.path, offset: d.offset })),
-      lease, deviceUse, shared, state: "acquiring", lvb: (flags & AcquireFlag.LVB) !== 0, tokens: [],
-      generation: host.generation, resId: this.nextResId++,
+      lockspace: res.lockspaceName,
+      name: res.name,
+      disks: res.disks.map((d) => ({ path: d.path, offset: d.offset })),
+      lease,
+      deviceUse,
+      shared,
+      state: "acquiring",
+      lvb: (flags & AcquireFlag.LVB) !== 0,
+      tokens: [],
+      generation: host.generation,
+      resId: this.nextResId++,
     };
     try {
       this.tokens.insert(resource);
@@ -164,8 +175,7 @@ export class ResourceManager {
   async releaseNamed(target: Connection, names: readonly SanlkResource[], renameTo?: string): Promise<number> {
     let result = 0;
     for (const res of names) {
-      const token = this.tokens.clientTokens(target).find((t) =>
-        t.resource.lockspace === res.lockspaceName && t.resource.name === res.name);
+      const token = this.tokens.clientTokens(target).find((t) => t.resource.lockspace === res.lockspaceName && t.resource.name === res.name);
       if (token === undefined) {
         result = result === 0 ? -Errno.EPERM : result;
         continue;
@@ -191,8 +201,7 @@ export class ResourceManager {
 
   /** REL_ORPHAN: orphans named (or all of the lockspace when the name is empty), queued; returns the count. */
   releaseOrphans(lockspace: string, name: string): number {
-    const orphans = this.tokens.orphans().filter((t) =>
-      t.resource.lockspace === lockspace && (name === "" || t.resource.name === name));
+    const orphans = this.tokens.orphans().filter((t) => t.resource.lockspace === lockspace && (name === "" || t.resource.name === name));
     for (const orphan of orphans) {
       if (!this.tokens.unlink(orphan)) void this.releaseInBackground(orphan.resource);
     }
@@ -227,8 +236,7 @@ export class ResourceManager {
 
   /** CONVERT (docs/wire.md §7.25): 0, −ENOENT not held by the target, −EALREADY same mode, or the acquire error. */
   async convert(target: Connection, res: SanlkResource, ownerNoWait: boolean): Promise<number> {
-    const token = this.tokens.clientTokens(target).find((t) =>
-      t.resource.lockspace === res.lockspaceName && t.resource.name === res.name);
+    const token = this.tokens.clientTokens(target).find((t) => t.resource.lockspace === res.lockspaceName && t.resource.name === res.name);
     if (token === undefined) return -Errno.ENOENT;
     const resource = token.resource;
     const to: LeaseMode = res.flags & ResFlag.SHARED ? "shared" : "exclusive";
@@ -277,8 +285,7 @@ export class ResourceManager {
 
   /** Holders still linked to live clients in the lockspace (they must be gone before leaving, docs/algorithms.md §7.11 rule 5). */
   lockspaceHolders(lockspace: string, includeOrphans: boolean): Token[] {
-    return this.tokens.inLockspace(lockspace).flatMap((r) =>
-      r.tokens.filter((t) => t.conn !== undefined || includeOrphans));
+    return this.tokens.inLockspace(lockspace).flatMap((r) => r.tokens.filter((t) => t.conn !== undefined || includeOrphans));
   }
 
   /** Releases pending on disk for the lockspace (they finish or drop before the delta release). */

@@ -6,13 +6,7 @@
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from "node:fs";
 import { errnoError, libcFunction } from "../libc.js";
-import {
-  WATCHDOG_MAGIC_CLOSE,
-  WDIOC_GETTIMEOUT,
-  WDIOC_KEEPALIVE,
-  WDIOC_SETTIMEOUT,
-  type WatchdogDevice,
-} from "./device.js";
+import { WATCHDOG_MAGIC_CLOSE, WDIOC_GETTIMEOUT, WDIOC_KEEPALIVE, WDIOC_SETTIMEOUT, type WatchdogDevice } from "./device.js";
 import { WatchdogError } from "./errors.js";
 
 /** The system calls the device needs; injected in tests. */

@@ -17,16 +17,16 @@ export type WatchdogThreadDevice =
   | { readonly kind: "dev"; readonly path: string }
   /** The reset model (reset-model.ts), for tests. */
   | {
-    readonly kind: "reset-model";
-    /** See ResetModelOptions.hardwareTimeoutSeconds (default 60). */
-    readonly hardwareTimeoutSeconds?: number;
-    /**
-     * When it fires, SIGKILL the pids listed with setResetPids and then this process, as a
-     * reset of the host would end them (a daemon running as its own process in a test).
-     * Otherwise only record it and report it to the main thread (onReset).
-     */
-    readonly killOnReset?: boolean;
-  };
+      readonly kind: "reset-model";
+      /** See ResetModelOptions.hardwareTimeoutSeconds (default 60). */
+      readonly hardwareTimeoutSeconds?: number;
+      /**
+       * When it fires, SIGKILL the pids listed with setResetPids and then this process, as a
+       * reset of the host would end them (a daemon running as its own process in a test).
+       * Otherwise only record it and report it to the main thread (onReset).
+       */
+      readonly killOnReset?: boolean;
+    };
 
 export interface WatchdogWorkerData {
   readonly device: WatchdogThreadDevice;
@@ -86,6 +86,4 @@ export type WatchdogReply = { readonly logs: readonly string[] } & (
   | { readonly seq: number; readonly op: "status"; readonly status: WatchdogStatus }
 );
 
-export type FromWatchdogThread =
-  | { readonly op: "log"; readonly line: string }
-  | { readonly op: "reset"; readonly firedAt: number };
+export type FromWatchdogThread = { readonly op: "log"; readonly line: string } | { readonly op: "reset"; readonly firedAt: number };

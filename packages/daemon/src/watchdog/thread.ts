@@ -53,10 +53,25 @@ import { WatchdogError } from "./errors.js";
 import { killPidsOnReset } from "./reset-model.js";
 import { MAX_WATCHDOG_CONNECTIONS, WATCHDOG_TEST_INTERVAL } from "./tester.js";
 import {
-  CONTROL_READY, CONTROL_REPLY_SEQ, CONTROL_SLEEP, CONTROL_SLOTS, MAX_RESET_PIDS, STATE_DEVICE_OPEN, STATE_HEARTBEAT,
-  STATE_LAST_CLOSE_UNCLEAN, STATE_LAST_KEEPALIVE, STATE_MODEL_DEADLINE, STATE_MODEL_FIRED, STATE_MODEL_LAST_PING,
-  STATE_SLOTS, STATE_TEST_INTERVAL,
-  type FromWatchdogThread, type ToWatchdogThread, type WatchdogReply, type WatchdogThreadDevice, type WatchdogWorkerData,
+  CONTROL_READY,
+  CONTROL_REPLY_SEQ,
+  CONTROL_SLEEP,
+  CONTROL_SLOTS,
+  MAX_RESET_PIDS,
+  STATE_DEVICE_OPEN,
+  STATE_HEARTBEAT,
+  STATE_LAST_CLOSE_UNCLEAN,
+  STATE_LAST_KEEPALIVE,
+  STATE_MODEL_DEADLINE,
+  STATE_MODEL_FIRED,
+  STATE_MODEL_LAST_PING,
+  STATE_SLOTS,
+  STATE_TEST_INTERVAL,
+  type FromWatchdogThread,
+  type ToWatchdogThread,
+  type WatchdogReply,
+  type WatchdogThreadDevice,
+  type WatchdogWorkerData,
 } from "./thread-protocol.js";
 import type { ShutdownResult, Watchdog, WatchdogConnection, WatchdogConnectionStatus, WatchdogStatus } from "./watchdog.js";
 import { WATCHDOG_FIRE_TIMEOUT } from "@sanlock-ts/core";
@@ -379,7 +394,8 @@ export class ThreadedWatchdog implements Watchdog {
         ? defined(this.state[STATE_MODEL_DEADLINE])
         : (defined(this.state[STATE_LAST_CLOSE_UNCLEAN]) ?? now) + WATCHDOG_FIRE_TIMEOUT;
     this.state[STATE_DEVICE_OPEN] = 0;
-    this.failure = `${why}; the device was ${closedByExit ? "closed without disarming as the thread ended" : "already closed without disarming"}` +
+    this.failure =
+      `${why}; the device was ${closedByExit ? "closed without disarming as the thread ended" : "already closed without disarming"}` +
       ` and nothing keeps it alive: the host will be reset by ${resetBy === undefined ? "its deadline" : Math.ceil(resetBy)}; new lockspaces are refused`;
     this.log(this.failure);
     if (this.options.device.kind === "reset-model") {

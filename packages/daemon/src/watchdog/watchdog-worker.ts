@@ -17,9 +17,21 @@ import { killPidsOnReset, ResetModelDevice } from "./reset-model.js";
 import { RealScheduler, type CancelTimer, type Scheduler } from "./scheduler.js";
 import { WatchdogTester } from "./tester.js";
 import {
-  CONTROL_READY, CONTROL_REPLY_SEQ, MAX_RESET_PIDS, STATE_DEVICE_OPEN, STATE_HEARTBEAT, STATE_LAST_CLOSE_UNCLEAN,
-  STATE_LAST_KEEPALIVE, STATE_MODEL_DEADLINE, STATE_MODEL_FIRED, STATE_MODEL_LAST_PING, STATE_TEST_INTERVAL,
-  type FromWatchdogThread, type ToWatchdogThread, type WatchdogReply, type WatchdogWorkerData,
+  CONTROL_READY,
+  CONTROL_REPLY_SEQ,
+  MAX_RESET_PIDS,
+  STATE_DEVICE_OPEN,
+  STATE_HEARTBEAT,
+  STATE_LAST_CLOSE_UNCLEAN,
+  STATE_LAST_KEEPALIVE,
+  STATE_MODEL_DEADLINE,
+  STATE_MODEL_FIRED,
+  STATE_MODEL_LAST_PING,
+  STATE_TEST_INTERVAL,
+  type FromWatchdogThread,
+  type ToWatchdogThread,
+  type WatchdogReply,
+  type WatchdogWorkerData,
 } from "./thread-protocol.js";
 import type { WatchdogConnection } from "./watchdog.js";
 

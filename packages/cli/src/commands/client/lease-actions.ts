@@ -25,7 +25,14 @@ async function acquire(ctx: ClientContext): Promise<number> {
   if (resources === null) return -1;
   ctx.output.line(`acquire pid ${pid}`);
   const flags = ctx.int("O") ? AcquireFlag.ORPHAN : 0;
-  const rv = await rvOf(() => ops.acquire(ctx.waiting, { pid }, resources.map((r) => acquireSpec(ctx, r)), flags));
+  const rv = await rvOf(() =>
+    ops.acquire(
+      ctx.waiting,
+      { pid },
+      resources.map((r) => acquireSpec(ctx, r)),
+      flags,
+    ),
+  );
   ctx.output.line(`acquire done ${rv}`);
   ctx.explain("acquire", rv);
   return rv;
@@ -154,7 +161,14 @@ async function command(ctx: ClientContext): Promise<number> {
   ctx.output.line(`register done ${fd}`);
   ctx.output.line(`acquire fd ${fd}`);
   const flags = ctx.int("O") ? AcquireFlag.ORPHAN : 0;
-  const rv = await rvOf(() => ops.acquire(ctx.waiting, { registration }, resources.map((r) => acquireSpec(ctx, r)), flags));
+  const rv = await rvOf(() =>
+    ops.acquire(
+      ctx.waiting,
+      { registration },
+      resources.map((r) => acquireSpec(ctx, r)),
+      flags,
+    ),
+  );
   ctx.output.line(`acquire done ${rv}`);
   ctx.explain("acquire", rv);
   if (rv < 0) {

@@ -74,15 +74,15 @@ async function init(ctx: ClientContext): Promise<number> {
   if (s !== undefined && parseLockspaceArg(s).path !== "") {
     const a = parseLockspaceArg(s);
     return announced(ctx, "init", () =>
-      ops.writeLockspace(ctx.quick, { lockspace: a.name, path: a.path, offset: BigInt(a.offset), maxHosts: ctx.int("m"), ioTimeout: ioTimeout(ctx), flags }));
+      ops.writeLockspace(ctx.quick, { lockspace: a.name, path: a.path, offset: BigInt(a.offset), maxHosts: ctx.int("m"), ioTimeout: ioTimeout(ctx), flags }),
+    );
   }
   const resources = resourceArgs(ctx, 1);
   if (resources === null) return -1;
   const r = resources[0] as (typeof resources)[number];
   // -z clears the lease; unlike sanlock (any -z clears), "-z 0" means do not clear.
   const clear = ctx.opt("z") !== undefined && ctx.int("z") !== 0;
-  return announced(ctx, "init", () =>
-    ops.writeResource(ctx.quick, { ...r.spec, maxHosts: ctx.int("m"), numHosts: ctx.int("n"), clear, flags }));
+  return announced(ctx, "init", () => ops.writeResource(ctx.quick, { ...r.spec, maxHosts: ctx.int("m"), numHosts: ctx.int("n"), clear, flags }));
 }
 
 /** read -s / read -r [-h 1]: what is on disk, printed as sanlock does (docs/wire.md §11.7). */
@@ -114,7 +114,8 @@ async function read(ctx: ClientContext): Promise<number> {
       ctx.output.line(`sector_size ${sectorOf(got.flags)}`);
       ctx.output.line(`align_size ${alignOf(got.flags)}`);
     }
-    for (const h of got.hosts) ctx.output.line(h.timestamp ? `h ${h.hostId} gen ${h.generation} timestamp ${h.timestamp}` : `h ${h.hostId} gen ${h.generation}`);
+    for (const h of got.hosts)
+      ctx.output.line(h.timestamp ? `h ${h.hostId} gen ${h.generation} timestamp ${h.timestamp}` : `h ${h.hostId} gen ${h.generation}`);
     return 0;
   } catch (err) {
     const rv = resultOfError(err);

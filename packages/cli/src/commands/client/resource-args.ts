@@ -52,7 +52,10 @@ export function geometryFlags(ctx: ClientContext): number {
   if (sector !== undefined && sector !== "512" && sector !== "4096") throw new CliArgError("ERR_BAD_SIZES", `-Z "${sector}" is not 512 or 4096`);
   if (align !== undefined && ALIGN_FLAGS[align] === undefined) throw new CliArgError("ERR_BAD_SIZES", `-A "${align}" is not 1M, 2M, 4M or 8M`);
   if (align !== undefined && !VALID_PAIRS.has(`${sector ?? "?"}/${align}`)) {
-    throw new CliArgError("ERR_BAD_SIZES", `Invalid sector_size/align_size combination (${sector ?? 0}/${align}); use one of: 512/1M, 4096/1M, 4096/2M, 4096/4M, 4096/8M`);
+    throw new CliArgError(
+      "ERR_BAD_SIZES",
+      `Invalid sector_size/align_size combination (${sector ?? 0}/${align}); use one of: 512/1M, 4096/1M, 4096/2M, 4096/4M, 4096/8M`,
+    );
   }
   const sectorFlag = sector === "512" ? LsFlag.SECTOR512 : sector === "4096" ? LsFlag.SECTOR4K : 0;
   return sectorFlag | (align !== undefined ? (ALIGN_FLAGS[align] ?? 0) : 0);

@@ -11,10 +11,22 @@ import { ClientContext } from "./context.js";
 export type ClientAction = (ctx: ClientContext) => Promise<number>;
 type Loader = () => Promise<ClientAction>;
 
-const state = (name: string): Loader => async () => (await import("./state-actions.js")).STATE_ACTIONS[name] as ClientAction;
-const lockspace = (name: string): Loader => async () => (await import("./lockspace-actions.js")).LOCKSPACE_ACTIONS[name] as ClientAction;
-const lease = (name: string): Loader => async () => (await import("./lease-actions.js")).LEASE_ACTIONS[name] as ClientAction;
-const rindex = (name: string): Loader => async () => (await import("./rindex-actions.js")).RINDEX_ACTIONS[name] as ClientAction;
+const state =
+  (name: string): Loader =>
+  async () =>
+    (await import("./state-actions.js")).STATE_ACTIONS[name] as ClientAction;
+const lockspace =
+  (name: string): Loader =>
+  async () =>
+    (await import("./lockspace-actions.js")).LOCKSPACE_ACTIONS[name] as ClientAction;
+const lease =
+  (name: string): Loader =>
+  async () =>
+    (await import("./lease-actions.js")).LEASE_ACTIONS[name] as ClientAction;
+const rindex =
+  (name: string): Loader =>
+  async () =>
+    (await import("./rindex-actions.js")).RINDEX_ACTIONS[name] as ClientAction;
 
 /** Every action of `sanlock help` 3.8.5 for the client command, plus its aliases (write = init). */
 export const CLIENT_ACTIONS: Readonly<Record<string, Loader>> = {

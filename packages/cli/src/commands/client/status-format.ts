@@ -60,18 +60,24 @@ export function sortRecords(records: readonly Rec[], sort: "p" | "s"): (Rec | "-
   };
   const of = (type: number): Rec[] => records.filter((r) => r.type === type);
   of(StateType.DAEMON).forEach(take);
-  of(StateType.CLIENT).filter((r) => r.data32 === -1).forEach(take);
+  of(StateType.CLIENT)
+    .filter((r) => r.data32 === -1)
+    .forEach(take);
   if (sort === "p") {
     of(StateType.LOCKSPACE).forEach(take);
     for (const client of of(StateType.CLIENT).filter((r) => !used.has(r))) {
       take(client);
-      of(StateType.RESOURCE).filter((r) => r.data32 === client.data32).forEach(take);
+      of(StateType.RESOURCE)
+        .filter((r) => r.data32 === client.data32)
+        .forEach(take);
     }
   } else {
     of(StateType.CLIENT).forEach(take);
     for (const ls of of(StateType.LOCKSPACE)) {
       take(ls);
-      of(StateType.RESOURCE).filter((r) => r.resource?.lockspaceName === ls.lockspace?.name).forEach(take);
+      of(StateType.RESOURCE)
+        .filter((r) => r.resource?.lockspaceName === ls.lockspace?.name)
+        .forEach(take);
     }
   }
   const rest = records.filter((r) => !used.has(r) && statusLine(r) !== null);
@@ -80,11 +86,7 @@ export function sortRecords(records: readonly Rec[], sort: "p" | "s"): (Rec | "-
 
 /** bigint-safe JSON: u64 values as numbers when exact, else as decimal strings. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v: unknown) => (typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v),
-    2,
-  );
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v), 2);
 }
 
 /** The JSON form of a record: type name, fields, parsed state. */
@@ -94,7 +96,10 @@ export function recordJson(record: Rec): Record<string, unknown> {
     const eq = token.indexOf("=");
     if (eq > 0) state[token.slice(0, eq)] = token.slice(eq + 1);
   }
-  const type = Object.entries(StateType).find(([, v]) => v === record.type)?.[0]?.toLowerCase() ?? String(record.type);
+  const type =
+    Object.entries(StateType)
+      .find(([, v]) => v === record.type)?.[0]
+      ?.toLowerCase() ?? String(record.type);
   const base: Record<string, unknown> = { type, name: record.name, state };
   if (record.type === StateType.CLIENT) base.pid = record.data32;
   if (record.type === StateType.HOST) Object.assign(base, { hostId: record.data32, timestamp: record.data64 });
