@@ -4,31 +4,14 @@
  * remote timestamps are only compared for equality (docs/algorithms.md §1.1.3).
  */
 import { nowSeconds, type Clock } from "./clock.js";
-import { RECORD_KEY_WORDS, observedRecordAt, recordMatchesKey, storeKey } from "./observed-record.js";
+import { RECORD_KEY_WORDS, observedRecordAt, recordMatchesKey, storeKey, type ObservedRecord } from "./observed-record.js";
 import { nameCompareBytes } from "./ondisk/names.js";
 import { DEFAULT_MAX_HOSTS } from "./limits.js";
 import { effectiveIoTimeout, hostDeadSeconds, idRenewalFailSeconds } from "./timeouts.js";
 
-export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
+export type { ObservedRecord } from "./observed-record.js";
 
-/** What the watcher needs from one delta record as read from disk. */
-export interface ObservedRecord {
-  hostId: number;
-  /** magic and lockspace name are right (docs/algorithms.md §3.2 step 2). */
-  valid: boolean;
-  ownerId: number;
-  ownerGeneration: bigint;
-  /** Remote monotonic seconds; only compared for equality and zero (docs/algorithms.md §1.1.3). */
-  timestamp: bigint;
-  ioTimeout: number;
-  hostName: string;
-  /** The observer's bit is set in this record's bitmap. */
-  ourBitSet: boolean;
-  /** Event fields: write_id (target generation), write_generation (event), write_timestamp (data). */
-  eventGeneration: bigint;
-  eventNumber: bigint;
-  eventData: bigint;
-}
+export type HostState = "UNKNOWN" | "FREE" | "LIVE" | "FAIL" | "DEAD";
 
 /** Status entry for one host_id (docs/algorithms.md §3.1). Times are local; `timestamp` is remote. */
 export interface HostStatusEntry {

@@ -3,10 +3,28 @@
  * ondisk.md §4-§5): the full per-host view for a record that changed, and the raw words of
  * (owner_id, owner_generation, timestamp) that tell "unchanged" without decoding anything.
  */
-import type { ObservedRecord } from "./host-status.js";
 import { testHostBit } from "./ondisk/host-bitmap.js";
 import { DELTA_DISK_MAGIC, LeaderOffsets, readLeaderFields } from "./ondisk/leader-record.js";
 import { nameFieldEquals } from "./ondisk/names.js";
+
+/** What the watcher needs from one delta record as read from disk. */
+export interface ObservedRecord {
+  hostId: number;
+  /** magic and lockspace name are right (docs/algorithms.md §3.2 step 2). */
+  valid: boolean;
+  ownerId: number;
+  ownerGeneration: bigint;
+  /** Remote monotonic seconds; only compared for equality and zero (docs/algorithms.md §1.1.3). */
+  timestamp: bigint;
+  ioTimeout: number;
+  hostName: string;
+  /** The observer's bit is set in this record's bitmap. */
+  ourBitSet: boolean;
+  /** Event fields: write_id (target generation), write_generation (event), write_timestamp (data). */
+  eventGeneration: bigint;
+  eventNumber: bigint;
+  eventData: bigint;
+}
 
 /** u32 words per host key: owner_id, owner_generation, timestamp, each u64 as (low, high). */
 export const RECORD_KEY_WORDS = 6;

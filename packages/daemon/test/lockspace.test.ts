@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Lockspace, type LockspaceHooksIn, type LockspaceSpec } from "../src/lockspaces/lockspace.js";
 import { openDirectDevice } from "../src/device/index.js";
-import { DAEMON_CLOCK } from "../src/lockspaces/daemon-clock.js";
+import { DAEMON_CLOCK } from "../src/daemon-clock.js";
 
 const MB = 1048576;
 const GEOMETRY = geometryFor(512, MB);

@@ -11,7 +11,7 @@
 import t from "tap";
 import { createLoopDevice, createSparseFile, loopDeviceSkipReason } from "../../../test/helpers/loop-device.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice } from "../src/device/index.js";
-import { resultOf } from "../src/lockspaces/results.js";
+import { resultOf } from "../src/results.js";
 
 const EINVAL = 22;
 const ENODEV = 19;

@@ -19,8 +19,8 @@ import {
 import { geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners, type Geometry } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
-import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
-import { EISDIR, resultOfAny as resultOf } from "../lockspaces/results.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
+import { EISDIR, resultOfAny as resultOf } from "../results.js";
 import { checkLeasePlacement } from "../resources/lease-placement.js";
 import { stat } from "node:fs/promises";
 

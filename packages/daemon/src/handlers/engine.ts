@@ -12,7 +12,7 @@ import type { Token } from "../resources/tokens.js";
 import { RequestHandler } from "../resources/request-handler.js";
 import { HolderKiller, ProcessKillExecutor } from "../recovery/index.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
-import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
 
 export interface LeaseEngineOptions {

@@ -7,7 +7,7 @@ import { Cmd, ConvertFlag, Errno, HEADER_SIZE, ReleaseFlag } from "@sanlock-ts/c
 import type { Connection } from "../connection.js";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { withTarget } from "../commands/target.js";
-import { resultOfAny } from "../lockspaces/results.js";
+import { resultOfAny } from "../results.js";
 import { RequestHandler } from "../resources/request-handler.js";
 import type { Token } from "../resources/tokens.js";
 import { engineOf } from "./engine.js";

@@ -22,9 +22,9 @@ import {
 } from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
-import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
-import { DaemonResultError, resultOfAny } from "../lockspaces/results.js";
+import { DaemonResultError, resultOfAny } from "../results.js";
 import { geometryFromFlags } from "./disk-handlers.js";
 import { engineOf } from "./engine.js";
 

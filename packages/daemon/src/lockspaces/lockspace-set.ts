@@ -14,7 +14,7 @@ import type { Connection } from "../connection.js";
 import type { LockspaceHooks } from "../status.js";
 import type { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
-import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { EventChannels } from "./event-channels.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 import type { Watchdog } from "../watchdog/watchdog.js";

@@ -17,10 +17,10 @@ import { LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Noti
 import { WorkerDelta } from "./worker-delta.js";
 import { InProcessRenewal } from "./in-process-renewal.js";
 import { TICK_SECONDS } from "./renewal-schedule.js";
-import { DAEMON_CLOCK, DAEMON_RANDOM } from "./daemon-clock.js";
+import { DAEMON_CLOCK, DAEMON_RANDOM } from "../daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory } from "./renewal-history.js";
-import { resultOf } from "./results.js";
+import { resultOf } from "../results.js";
 import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
 

@@ -4,7 +4,7 @@
  * injected device (lockspace.ts).
  */
 import type { DeltaLease } from "@sanlock-ts/core";
-import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 
 /** The renewal loop wakes this often (sanlock's lockspace thread: every second, docs/algorithms.md §2.3). */
 export const TICK_SECONDS = 1;

@@ -18,7 +18,7 @@ import {
   type ObservedRecord,
 } from "@sanlock-ts/core";
 import { ObservedHosts } from "./area-changes.js";
-import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewalThread, type RenewalChannel } from "./renewal-thread.js";
 import { openLockspaceDevice, type OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { FromWorker, ToWorker, WorkerSpec } from "./worker-protocol.js";

@@ -11,11 +11,11 @@
 import { DeltaLease, Errno, LeaseError, SanlkResult, detectAreaGeometry, hostDeadSeconds, isCorruptRenewalError, type BlockDevice } from "@sanlock-ts/core";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
 import { AreaChangeTracker } from "./area-changes.js";
-import { DAEMON_CLOCK } from "./daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { RenewalStatus } from "./renewal-status.js";
 import { TimedDevice } from "./renewal-history.js";
-import { resultOf } from "./results.js";
+import { resultOf } from "../results.js";
 import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
 
 export type PostToMain = (message: FromWorkerBody) => void;

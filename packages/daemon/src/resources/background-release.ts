@@ -9,8 +9,8 @@
  * - any other failure: logged and dropped (the lease stays owned on disk; other hosts take
  *   it by the owner-gone rules).
  */
-import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
-import { resultOf } from "../lockspaces/results.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
+import { resultOf } from "../results.js";
 import type { HeldResource } from "./tokens.js";
 import { SanlockResult } from "@sanlock-ts/core";
 

@@ -4,7 +4,7 @@
  * at or beyond the end of the device −EMSGSIZE (both recorded with the real daemon).
  */
 import { Errno } from "@sanlock-ts/core/wire";
-import { DaemonResultError, EMSGSIZE } from "../lockspaces/results.js";
+import { DaemonResultError, EMSGSIZE } from "../results.js";
 
 /** What the check needs of a device (DirectDevice has it). */
 export interface PlacedDevice {

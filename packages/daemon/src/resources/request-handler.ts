@@ -12,7 +12,7 @@
 import { RestrictFlag } from "@sanlock-ts/core/wire";
 import { ForceMode, examineRequest, requestResource } from "@sanlock-ts/core";
 import type { Lockspace } from "../lockspaces/lockspace.js";
-import { DAEMON_CLOCK } from "../lockspaces/daemon-clock.js";
+import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { openDirectDevice } from "../device/index.js";
 import type { ResourceManager } from "./resource-manager.js";
 import type { HeldResource } from "./tokens.js";

@@ -14,7 +14,7 @@ import { PaxosLease, type LeaseMode } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
-import { DaemonResultError, resultOfAny } from "../lockspaces/results.js";
+import { DaemonResultError, resultOfAny } from "../results.js";
 import { checkLeasePlacement } from "./lease-placement.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";

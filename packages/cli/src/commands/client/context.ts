@@ -15,6 +15,9 @@ import type { Output } from "../../output.js";
 /** Waits that are not meant to last (status, version...) give up after this long (the daemon ignores bad requests, docs/wire.md §5.4). */
 export const QUICK_TIMEOUT_MS = 60_000;
 
+/** An action returns sanlock's final result value; the exit status is 0 only for 0 (docs/wire.md §11). */
+export type ClientAction = (ctx: ClientContext) => Promise<number>;
+
 export class ClientContext {
   readonly socketPath: string;
 

@@ -8,7 +8,7 @@ import { formatResourceString, parseStateString } from "@sanlock-ts/client/resou
 import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/core/wire";
 import { CliArgError } from "../../args/errors.js";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
-import type { ClientAction } from "./run.js";
+import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { acquireSpec, resourceArgs } from "./resource-args.js";
 import { toJson } from "./status-format.js";

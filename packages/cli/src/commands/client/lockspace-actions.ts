@@ -6,7 +6,7 @@ import * as ops from "@sanlock-ts/client/operations";
 import { formatResourceString } from "@sanlock-ts/client/resource-string";
 import { ResFlag } from "@sanlock-ts/core/wire";
 import { parseLockspaceArg, type LockspaceArg } from "../../args/sanlock-strings.js";
-import type { ClientAction } from "./run.js";
+import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { alignOf, geometryFlags, resourceArgs, sectorOf } from "./resource-args.js";
 

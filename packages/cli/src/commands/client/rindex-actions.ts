@@ -5,7 +5,7 @@
 import * as ops from "@sanlock-ts/client/operations";
 import { CliArgError } from "../../args/errors.js";
 import { parseRentryArg, parseRindexArg } from "../../args/sanlock-strings.js";
-import type { ClientAction } from "./run.js";
+import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { geometryFlags } from "./resource-args.js";
 import { Errno } from "@sanlock-ts/core/results";

@@ -5,10 +5,8 @@
 import { CliArgError } from "../../args/errors.js";
 import type { ParsedArgs } from "../command-module.js";
 import { EXIT_FAILURE, EXIT_OK, type Output } from "../../output.js";
-import { ClientContext } from "./context.js";
+import { ClientContext, type ClientAction } from "./context.js";
 
-/** An action returns sanlock's final result value; the exit status is 0 only for 0 (docs/wire.md §11). */
-export type ClientAction = (ctx: ClientContext) => Promise<number>;
 type Loader = () => Promise<ClientAction>;
 
 const state =

@@ -6,7 +6,7 @@ import * as ops from "@sanlock-ts/client/operations";
 import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PROTOCOL_VERSION } from "@sanlock-ts/core/wire";
 import { Errno } from "@sanlock-ts/core/results";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
-import type { ClientAction } from "./run.js";
+import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { recordJson, recordLines, sortRecords, toJson } from "./status-format.js";
 

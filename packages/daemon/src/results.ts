@@ -4,7 +4,7 @@
  * anything unexpected is SANLK_ERROR (−201) so a bug never looks like success.
  */
 import { Errno, LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
-import { DeviceError } from "../device/errors.js";
+import { DeviceError } from "./device/errors.js";
 
 const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set(["ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT"]);
 
