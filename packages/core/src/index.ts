@@ -15,6 +15,8 @@ export * from "./block-device.js";
 export * from "./memory-device.js";
 export * from "./areas/index.js";
 export * from "./paxos-disk.js";
+export * from "./paxos-area.js";
+export * from "./paxos-disk-set.js";
 export * from "./paxos-ballot.js";
 export * from "./paxos-owner.js";
 export * from "./paxos-acquire.js";

@@ -15,3 +15,5 @@ export const DEFAULT_MAX_HOSTS = 2000;
 export const MAX_HOST_ID = DEFAULT_MAX_HOSTS;
 /** Lockspace, resource and host names are stored in 48-byte fields (NAME_ID_SIZE, SANLK_NAME_LEN). */
 export const NAME_LEN = 48;
+/** Most disks one resource lease may be replicated on (SANLK_MAX_DISKS; docs/algorithms.md §4.11). */
+export const MAX_DISKS = 4;

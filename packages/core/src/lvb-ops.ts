@@ -4,10 +4,10 @@
  * exclusive holder at release or ex→sh conversion.
  */
 import { LVB_SECTOR, encodeLvbSector } from "./ondisk/lvb.js";
-import type { PaxosDisk } from "./paxos-disk.js";
+import type { PaxosArea } from "./paxos-area.js";
 
 /** Read the LVB sector; a failed read yields zeros (sanlock would keep stale memory). */
-export async function readLvbSector(disk: PaxosDisk): Promise<Uint8Array> {
+export async function readLvbSector(disk: PaxosArea): Promise<Uint8Array> {
   await disk.detect();
   try {
     return await disk.readSector(LVB_SECTOR, "LVB read");
@@ -17,6 +17,6 @@ export async function readLvbSector(disk: PaxosDisk): Promise<Uint8Array> {
 }
 
 /** Write `data` followed by the rest of the sector as read at acquire. */
-export async function writeLvbSector(disk: PaxosDisk, data: Uint8Array, previous: Uint8Array): Promise<void> {
+export async function writeLvbSector(disk: PaxosArea, data: Uint8Array, previous: Uint8Array): Promise<void> {
   await disk.writeSector(LVB_SECTOR, encodeLvbSector(data, disk.geometry.sectorSize, previous), "LVB write");
 }

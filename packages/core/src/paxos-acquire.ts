@@ -9,12 +9,13 @@ import { DBLOCK_FL_RELEASED, emptyDblock, type Dblock } from "./ondisk/dblock.js
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import type { ModeBlock } from "./ondisk/mode-block.js";
 import { BallotPhase2Error, firstBallot, runBallot, type BallotSeen } from "./paxos-ballot.js";
-import { leadersEqual, type PaxosDisk } from "./paxos-disk.js";
+import type { PaxosArea } from "./paxos-area.js";
+import { leadersEqual } from "./paxos-disk.js";
 import { decideOwnerGone, type DeltaRecordView } from "./paxos-owner.js";
 import type { BrokenVariant } from "./variants.js";
 
 export interface LeaderAcquireInput {
-  disk: PaxosDisk;
+  disk: PaxosArea;
   clock: Clock;
   random: Random;
   liveness: HostLiveness;
@@ -247,7 +248,7 @@ export async function retract(input: LeaderAcquireInput, attempted: LeaderRecord
  * I/O failed and it may still name us.
  */
 export async function freeLeaderIfOurs(
-  disk: PaxosDisk,
+  disk: PaxosArea,
   clock: Clock,
   hostId: number,
   generation: bigint,
@@ -268,13 +269,13 @@ export function isNotOursToRelease(err: unknown): boolean {
 }
 
 /** Our own sector as on disk (fallback when this acquire wrote nothing yet); invalid → empty. */
-async function ownDblockOnDisk(disk: PaxosDisk, hostId: number): Promise<Dblock> {
+async function ownDblockOnDisk(disk: PaxosArea, hostId: number): Promise<Dblock> {
   const slot = await disk.readSlot(hostId);
   return slot.dblock ?? emptyDblock();
 }
 
 /** docs/algorithms.md §4.8 step 4: free the leader if it is still the one we committed (or learned). */
-export async function releaseLeader(disk: PaxosDisk, clock: Clock, hostId: number, generation: bigint, last: LeaderRecord, newName?: string): Promise<void> {
+export async function releaseLeader(disk: PaxosArea, clock: Clock, hostId: number, generation: bigint, last: LeaderRecord, newName?: string): Promise<void> {
   const leader = await disk.readLeader();
   // Another host wrote the leader naming us: our RELEASED dblock is the signal; writing could clobber a newer decision.
   if (leader.writeId !== BigInt(hostId)) return;

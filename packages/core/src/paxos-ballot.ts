@@ -6,7 +6,7 @@ import { assertInvariant as assert } from "./errors.js";
 import { LeaseError } from "./lease-errors.js";
 import { emptyDblock, type Dblock } from "./ondisk/dblock.js";
 import { MBLOCK_SHARED, type ModeBlock } from "./ondisk/mode-block.js";
-import type { HostSlot, PaxosDisk } from "./paxos-disk.js";
+import type { HostSlot, PaxosArea } from "./paxos-area.js";
 import type { BrokenVariant } from "./variants.js";
 
 /** docs/algorithms.md §4.5: first ballot number for host H given the largest mbal seen. */
@@ -17,7 +17,7 @@ export function firstBallot(maxMbal: bigint, maxHosts: number, hostId: number): 
 }
 
 export interface BallotInput {
-  disk: PaxosDisk;
+  disk: PaxosArea;
   clock: Clock;
   hostId: number;
   generation: bigint;

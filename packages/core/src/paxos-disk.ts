@@ -3,7 +3,6 @@
  * request record in sector 1, dblock + mode block of host H in sector H+1.
  * Every I/O is bounded by the lockspace's io_timeout (docs/algorithms.md §1.5).
  */
-import type { BlockDevice } from "./block-device.js";
 import type { Clock } from "./clock.js";
 import { LeaseError, isLeaseError, toLeaseError } from "./lease-errors.js";
 import { boundedIo, readBytes, readParsed, writeBytes, type IoContext } from "./lease-io.js";
@@ -13,37 +12,9 @@ import { DETECT_READ_SIZE, GEOMETRIES, geometryFromLeaderFields, type Geometry }
 import { PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, LeaderOffsets, decodeLeader, encodeLeader, leaderFieldsEqual, type LeaderRecord } from "./ondisk/leader-record.js";
 import { MBLOCK_OFFSET, MODE_BLOCK_SIZE, decodeModeBlock, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
 import { ZeroScanner } from "./ondisk/zero-bytes.js";
+import type { AreaSnapshot, HostSlot, PaxosArea, ResourceLocation } from "./paxos-area.js";
 
-export interface ResourceLocation {
-  resource: string;
-  device: BlockDevice;
-  /** Byte offset of the resource lease area on `device`. */
-  offset: number;
-  /**
-   * Geometry the caller already knows (from the lockspace or an earlier read of this area). With
-   * it the whole-area read needs no detection read first; it is checked against the leader's own
-   * sector_size and alignment flag in that read and, when it differs, dropped (never trusted).
-   */
-  geometry?: Geometry;
-}
-
-/**
- * One host's slot as read in a ballot or full read; `dblock` undefined when invalid.
- * Area reads list only slots whose decoded bytes (dblock 0..55, mode block 128..143 of the
- * sector) are not all zero: a zero slot is an empty dblock with an empty mode block, which
- * no step acts on (max mbal, abort checks, value choice, shared holders, owners).
- */
-export interface HostSlot {
-  hostId: number;
-  dblock: Dblock | undefined;
-  mode: ModeBlock;
-}
-
-export interface AreaSnapshot {
-  leader: LeaderRecord;
-  /** Non-empty slots among host_ids 1..leader.numHosts, ascending host_id (see HostSlot). */
-  slots: HostSlot[];
-}
+export type { AreaSnapshot, HostSlot, ResourceLocation } from "./paxos-area.js";
 
 /**
  * Writes of our own dblock sectors that have not settled yet, per I/O domain. A write that timed
@@ -109,7 +80,7 @@ export function ownSectorWrites(clock: Clock): OwnSectorWrites {
   return tracker;
 }
 
-export class PaxosDisk {
+export class PaxosDisk implements PaxosArea {
   private readonly io: IoContext;
   /** Geometry confirmed by this area's own leader (detection read or a checked hint). */
   private geometryValue: Geometry | undefined;
@@ -125,6 +96,13 @@ export class PaxosDisk {
   ) {
     this.io = { device: location.device, clock };
     this.unconfirmedHint = knownGeometry(location.geometry);
+  }
+
+  readonly diskCount = 1;
+
+  /** The geometry once a read confirmed it, else undefined. */
+  get knownGeometry(): Geometry | undefined {
+    return this.geometryValue;
   }
 
   get geometry(): Geometry {

@@ -19,7 +19,8 @@ import { DBLOCK_FL_RELEASED, type Dblock } from "./ondisk/dblock.js";
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import { MBLOCK_SHARED, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
 import { AcquireError, acquireLeader, isNotOursToRelease, releaseLeader, type LeaderAcquired, type LeaderAcquireInput } from "./paxos-acquire.js";
-import { PaxosDisk, type HostSlot, type ResourceLocation } from "./paxos-disk.js";
+import type { HostSlot, PaxosArea, ResourceLocation } from "./paxos-area.js";
+import { openPaxosArea } from "./paxos-disk-set.js";
 import type { BallotSeen } from "./paxos-ballot.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import { checkSharedHolders } from "./shared-lease.js";
@@ -81,7 +82,7 @@ interface LvbState {
 const SH2EX_UNDO_RETRIES = 3;
 
 export class PaxosLease {
-  readonly disk: PaxosDisk;
+  readonly disk: PaxosArea;
   private held: Held | undefined;
   private lvbState: LvbState | undefined;
   /**
@@ -95,7 +96,7 @@ export class PaxosLease {
     readonly host: PaxosHost,
     readonly location: ResourceLocation,
   ) {
-    this.disk = new PaxosDisk(host.lockspace, location, host.hostId, host.ioTimeout, host.clock);
+    this.disk = openPaxosArea(host.lockspace, location, host.hostId, host.ioTimeout, host.clock);
   }
 
   private get variant(): BrokenVariant {
@@ -466,7 +467,7 @@ export interface ResourceOwner {
 
 /** docs/algorithms.md §5.7: leader owner if held, plus every shared mode block in 1..num_hosts; no liveness filtering. */
 export async function readResourceOwners(lockspace: string, location: ResourceLocation, clock: Clock, ioTimeout: number): Promise<ResourceOwner[]> {
-  const disk = new PaxosDisk(lockspace, location, 1, ioTimeout, clock);
+  const disk = openPaxosArea(lockspace, location, 1, ioTimeout, clock);
   // A corrupt dblock must not hide the other holders: fall back to the ballot read, which skips it.
   const area = await disk.readFull().catch((err) => {
     if (isLeaseError(err, "DBLOCK_CHECKSUM")) return undefined;

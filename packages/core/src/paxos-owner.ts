@@ -9,7 +9,8 @@ import type { HostLiveness } from "./host-status.js";
 import { LeaseError } from "./lease-errors.js";
 import { DBLOCK_FL_RELEASED } from "./ondisk/dblock.js";
 import type { LeaderRecord } from "./ondisk/leader-record.js";
-import { leadersEqual, type PaxosDisk } from "./paxos-disk.js";
+import type { PaxosArea } from "./paxos-area.js";
+import { leadersEqual } from "./paxos-disk.js";
 import { effectiveIoTimeout, hostDeadSeconds } from "./timeouts.js";
 import type { BrokenVariant } from "./variants.js";
 
@@ -22,7 +23,7 @@ export interface DeltaRecordView {
 }
 
 export interface OwnerCheckInput {
-  disk: PaxosDisk;
+  disk: PaxosArea;
   clock: Clock;
   liveness: HostLiveness;
   readDeltaRecord(hostId: number): Promise<DeltaRecordView>;
@@ -91,7 +92,7 @@ export function ownerIoTimeout(recordIo: number, watchedIo: number, ownIo: numbe
   return effectiveIoTimeout(Math.max(recordIo, watchedIo), ownIo);
 }
 
-async function ownerReleased(disk: PaxosDisk, owner: number): Promise<boolean> {
+async function ownerReleased(disk: PaxosArea, owner: number): Promise<boolean> {
   try {
     const slot = await disk.readSlot(owner);
     return slot.dblock !== undefined && (slot.dblock.flags & DBLOCK_FL_RELEASED) !== 0;

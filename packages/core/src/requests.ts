@@ -7,7 +7,8 @@ import type { Clock } from "./clock.js";
 import { LeaseError } from "./lease-errors.js";
 import { encodeRequest, readRequestFields, REQ_DISK_MAGIC, REQ_DISK_VERSION, REQ_DISK_VERSION_MAJOR, type RequestRecord } from "./ondisk/request-record.js";
 import { VERSION_MAJOR_MASK } from "./ondisk/leader-record.js";
-import { PaxosDisk, type ResourceLocation } from "./paxos-disk.js";
+import type { PaxosArea, ResourceLocation } from "./paxos-area.js";
+import { openPaxosArea } from "./paxos-disk-set.js";
 import type { PaxosLease } from "./paxos-lease.js";
 
 const REQUEST_SECTOR = 1;
@@ -35,7 +36,7 @@ export interface RequestOutcome {
   lver: bigint | undefined;
 }
 
-function requestSector(disk: PaxosDisk, record: RequestRecord): Uint8Array {
+function requestSector(disk: PaxosArea, record: RequestRecord): Uint8Array {
   const sector = new Uint8Array(disk.geometry.sectorSize);
   sector.set(encodeRequest(record), 0);
   return sector;
@@ -45,7 +46,7 @@ function requestSector(disk: PaxosDisk, record: RequestRecord): Uint8Array {
 export async function requestResource(options: RequestOptions): Promise<RequestOutcome> {
   const { forceMode } = options;
   if (![0, 1, 2].includes(forceMode)) throw new RangeError(`force_mode must be 0, 1 or 2, got ${forceMode}`);
-  const disk = new PaxosDisk(options.lockspace, options.location, options.hostId, options.ioTimeout, options.clock);
+  const disk = openPaxosArea(options.lockspace, options.location, options.hostId, options.ioTimeout, options.clock);
   await disk.detect();
   const wanted = options.lver ?? 0n;
   // Step 1: lver 0 with force_mode 0 clears any request; nobody is notified.

@@ -5,12 +5,12 @@
  */
 import type { HostLiveness } from "./host-status.js";
 import { MBLOCK_SHARED } from "./ondisk/mode-block.js";
-import type { PaxosDisk } from "./paxos-disk.js";
+import type { PaxosArea } from "./paxos-area.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import type { BrokenVariant } from "./variants.js";
 
 export interface SharedCheckInput {
-  disk: PaxosDisk;
+  disk: PaxosArea;
   /** Local watcher's view (docs/algorithms.md §3.4 host_live). */
   liveness: HostLiveness;
   /** Direct read of a host's delta record (docs/algorithms.md §8.4 item 13). */

@@ -17,13 +17,14 @@
  * changed name or offset would make the tool write somewhere else than asked.
  */
 import { CliArgError } from "./errors.js";
+import { MAX_DISKS } from "@sanlock-ts/core/limits";
 
 /** NAME_ID_SIZE / SANLK_NAME_LEN: names are at most 48 bytes (docs/ondisk.md §1). */
 export const MAX_NAME_BYTES = 48;
 /** SANLK_PATH_LEN is 1024 including the terminating NUL. */
 export const MAX_PATH_BYTES = 1023;
-/** SANLK_MAX_DISKS: a resource has at most 4 disks. */
-export const MAX_DISKS = 4;
+/** SANLK_MAX_DISKS: a resource has at most 4 disks (core/limits.ts). */
+export { MAX_DISKS };
 /** Longest argument string we look at; sanlock's resource strings stop at 4400. */
 export const MAX_ARG_CHARS = 8192;
 const MIB = 1048576;

@@ -27,11 +27,10 @@ export const KILLPATH_SIZE = 256;
 export const END_EVENT_VALUE = 1;
 
 /** Field widths and limits (docs/wire.md §4.12 "Limits", docs/wire.md §3 "Maximum sizes"); names and host_ids share core's limits. */
-export { MAX_HOST_ID, NAME_LEN } from "../limits.js";
+export { MAX_DISKS, MAX_HOST_ID, NAME_LEN } from "../limits.js";
 export const PATH_LEN = 1024;
 export const KILLPATH_FIELD_LEN = 128;
 export const MAX_RESOURCES = 8;
-export const MAX_DISKS = 4;
 export const MAX_LVB_SIZE = 4096;
 /** State strings including their NUL (docs/wire.md §3, §4.9). */
 export const MAX_STATE_STRING = 4096;
