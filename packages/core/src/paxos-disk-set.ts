@@ -16,9 +16,10 @@ import { LeaseError, isLeaseError, type SanlockResultName } from "./lease-errors
 import type { Dblock } from "./ondisk/dblock.js";
 import type { Geometry } from "./ondisk/geometry.js";
 import type { LeaderRecord } from "./ondisk/leader-record.js";
-import { emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
+import { MBLOCK_SHARED, emptyModeBlock, type ModeBlock } from "./ondisk/mode-block.js";
 import { type AreaSnapshot, type HostSlot, type PaxosArea, type ResourceLocation, disksOf, isMajority } from "./paxos-area.js";
 import { PaxosDisk, leadersEqual } from "./paxos-disk.js";
+import type { BrokenVariant } from "./variants.js";
 
 /** What one disk gave for one step. */
 type DiskOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -32,6 +33,7 @@ export class PaxosDiskSet implements PaxosArea {
     readonly hostId: number,
     readonly ioTimeout: number,
     clock: Clock,
+    private readonly variant: BrokenVariant = "none",
   ) {
     this.disks = disksOf(location).map((disk) => new PaxosDisk(lockspace, { ...disk, resource: location.resource }, hostId, ioTimeout, clock));
   }
@@ -121,28 +123,30 @@ export class PaxosDiskSet implements PaxosArea {
   }
 
   /**
-   * One host's dblock sector from the first disk that can be read, in disk order. sanlock reads
-   * the first disk only (the owner's RELEASED flag, our own dblock); a later disk is read here
-   * only when the first one fails, where sanlock would fail the step.
+   * One host's dblock sector, from the first disk only, as sanlock reads it (the owner's RELEASED
+   * flag, our own dblock, a shared holder's mode block). That is safe for shared marks only
+   * because a mark is written to every disk (writeSlot): a disk that missed it fails the write.
    */
-  async readSlot(hostId: number): Promise<HostSlot> {
-    let lastError: unknown;
-    for (const disk of this.disks) {
-      try {
-        return await disk.readSlot(hostId);
-      } catch (err) {
-        lastError = err;
-      }
-    }
-    throw lastError;
+  readSlot(hostId: number): Promise<HostSlot> {
+    return this.disks[0]!.readSlot(hostId);
   }
 
   writeOwnSlot(dblock: Dblock, mode: ModeBlock = emptyModeBlock()): Promise<void> {
-    return this.writeMajority("dblock write", "DBLOCK_WRITE", (disk) => disk.writeOwnSlot(dblock, mode));
+    return this.writeSlot(this.hostId, dblock, mode);
   }
 
+  /**
+   * A dblock sector: a majority of the disks is enough for the dblock, but a sector that carries a
+   * shared mark must reach every disk (sanlock's write_host_block stops at the first disk that
+   * fails). The shared-holder check reads the first disk only: a mark missing there while other
+   * disks hold it would let an exclusive acquire pass a live shared holder (the simulator found
+   * this with a majority-written mark).
+   */
   writeSlot(hostId: number, dblock: Dblock, mode: ModeBlock): Promise<void> {
-    return this.writeMajority(`dblock ${hostId} write`, "DBLOCK_WRITE", (disk) => disk.writeSlot(hostId, dblock, mode));
+    const what = `dblock ${hostId} write`;
+    if (mode.flags & MBLOCK_SHARED && this.variant !== "majority-shared-mark")
+      return this.writeAll(`${what} with a shared mark`, (disk) => disk.writeSlot(hostId, dblock, mode));
+    return this.writeMajority(what, "DBLOCK_WRITE", (disk) => disk.writeSlot(hostId, dblock, mode));
   }
 
   zeroSlot(hostId: number): Promise<void> {
@@ -184,6 +188,15 @@ export class PaxosDiskSet implements PaxosArea {
     throw new LeaseError(failName, message);
   }
 
+  private async writeAll(what: string, write: (disk: PaxosDisk) => Promise<void>): Promise<void> {
+    const outcomes = await this.eachDisk(write);
+    const written = outcomes.filter((o) => o.ok).length;
+    if (written === this.disks.length) return;
+    const message = `${this.name}: ${what} done on ${written}, needed on every disk: ${describeErrors(outcomes)}`;
+    if (outcomes.some((o) => !o.ok && isLeaseError(o.error, "AIO_TIMEOUT"))) throw new LeaseError("AIO_TIMEOUT", message);
+    throw new LeaseError("DBLOCK_WRITE", message);
+  }
+
   private lastError(outcomes: DiskOutcome<unknown>[], failName: SanlockResultName, what: string): unknown {
     const failures = outcomes.filter((o): o is { ok: false; error: unknown } => !o.ok);
     const last = failures[failures.length - 1];
@@ -208,7 +221,14 @@ function describeErrors(outcomes: DiskOutcome<unknown>[]): string {
 }
 
 /** The lease storage of `location`: a PaxosDisk for one disk, a PaxosDiskSet for several. */
-export function openPaxosArea(lockspace: string, location: ResourceLocation, hostId: number, ioTimeout: number, clock: Clock): PaxosArea {
+export function openPaxosArea(
+  lockspace: string,
+  location: ResourceLocation,
+  hostId: number,
+  ioTimeout: number,
+  clock: Clock,
+  variant: BrokenVariant = "none",
+): PaxosArea {
   if ((location.otherDisks?.length ?? 0) === 0) return new PaxosDisk(lockspace, location, hostId, ioTimeout, clock);
-  return new PaxosDiskSet(lockspace, location, hostId, ioTimeout, clock);
+  return new PaxosDiskSet(lockspace, location, hostId, ioTimeout, clock, variant);
 }

@@ -96,7 +96,7 @@ export class PaxosLease {
     readonly host: PaxosHost,
     readonly location: ResourceLocation,
   ) {
-    this.disk = openPaxosArea(host.lockspace, location, host.hostId, host.ioTimeout, host.clock);
+    this.disk = openPaxosArea(host.lockspace, location, host.hostId, host.ioTimeout, host.clock, host.variant);
   }
 
   private get variant(): BrokenVariant {

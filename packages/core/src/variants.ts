@@ -19,7 +19,9 @@ export type BrokenVariant =
   /** Skip the join re-read after the short delay (docs/algorithms.md §2.2 steps 7-8). */
   | "skip-join-reread"
   /** Write the shared mark after freeing the leader instead of before (docs/algorithms.md §7.11 rule 8). */
-  | "shared-mark-after-leader-release";
+  | "shared-mark-after-leader-release"
+  /** A resource on several disks writes a shared mark to a majority of them, not to every disk (docs/algorithms.md §4.11). */
+  | "majority-shared-mark";
 
 export const BROKEN_VARIANTS: readonly BrokenVariant[] = [
   "none",
@@ -30,4 +32,5 @@ export const BROKEN_VARIANTS: readonly BrokenVariant[] = [
   "no-join-wait",
   "skip-join-reread",
   "shared-mark-after-leader-release",
+  "majority-shared-mark",
 ];

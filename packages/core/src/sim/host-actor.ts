@@ -15,8 +15,10 @@ import type { DeltaLease as DeltaLeaseType } from "../delta-lease.js";
 import { DeltaLease, isCorruptRenewalError } from "../delta-lease.js";
 import { PaxosLease, type LeaseMode, type PaxosHost } from "../paxos-lease.js";
 import type { BrokenVariant } from "../variants.js";
-import { SIM_LOCKSPACE } from "./layout.js";
-import { releaseLeftBehind, type ReleasedHold } from "./release-progress.js";
+import type { ResourceLocation } from "../paxos-area.js";
+import { ReplicaDevice } from "./disk-faults.js";
+import { SIM_LOCKSPACE, type SimResource } from "./layout.js";
+import { releaseLeftBehindOnMajority, type ReleasedHold } from "./release-progress.js";
 import { HostClock } from "./sim-host.js";
 import type { HostActor, HostContext } from "./world.js";
 
@@ -103,6 +105,8 @@ class DaemonInstance {
   private lastSuccess = 0;
   private readonly processes: SimProcess[] = [];
   private readonly busy = new Set<string>();
+  /** I/Os a disk-fault window failed or stalled (like device.faultCount, for the progress rule). */
+  private diskFaultCount = 0;
   private nextProcessId = 1;
 
   constructor(
@@ -349,7 +353,7 @@ class DaemonInstance {
       if (!this.actor.takeOp()) return;
       this.busy.add(resource.name);
       try {
-        await this.useResource(p, resource.name, resource.offset);
+        await this.useResource(p, resource);
       } finally {
         if (!p.holding || p.holding.resource !== resource.name) this.busy.delete(resource.name);
       }
@@ -365,10 +369,31 @@ class DaemonInstance {
     return Math.ceil((now + think / 4) / period) * period - now + this.ctx.random.between(0, 0.003);
   }
 
-  private async useResource(p: SimProcess, resource: string, offset: number): Promise<void> {
+  /** Where this host reaches `resource`: its device, through ReplicaDevice when the resource has several disks. */
+  private locationOf(resource: SimResource): ResourceLocation {
+    if (resource.replicas.length === 0) return { resource: resource.name, device: this.ctx.device, offset: resource.offset };
+    const device = (disk: number): ReplicaDevice =>
+      new ReplicaDevice(
+        this.ctx.device,
+        disk,
+        this.ctx.index,
+        this.ctx.diskFaults,
+        () => this.ctx.scheduler.now,
+        () => this.diskFaultCount++,
+      );
+    return {
+      resource: resource.name,
+      device: device(0),
+      offset: resource.offset,
+      otherDisks: resource.replicas.map((offset, i) => ({ device: device(i + 1), offset })),
+    };
+  }
+
+  private async useResource(p: SimProcess, simResource: SimResource): Promise<void> {
+    const resource = simResource.name;
     const shared = this.ctx.random.chance(0.35);
     const mode: LeaseMode = shared ? "shared" : "exclusive";
-    const lease = new PaxosLease(this.paxosHost(), { resource, device: this.ctx.device, offset });
+    const lease = new PaxosLease(this.paxosHost(), this.locationOf(simResource));
     this.log(`process ${p.id}: acquire ${resource} ${mode}`);
     try {
       await lease.acquire({ shared });
@@ -407,9 +432,9 @@ class DaemonInstance {
   /** What the progress rule checks after the release of `lease` (undefined: nothing to check). */
   private heldState(lease: PaxosLease, resource: string): ReleasedHold | undefined {
     const mode = lease.mode;
-    const offset = this.ctx.layout.resources.find((r) => r.name === resource)?.offset;
-    if (mode === undefined || offset === undefined || lease.clearsAllAtRelease) return undefined;
-    return { offset, hostId: this.ctx.hostId, generation: this.generation, lver: lease.lver, mode };
+    const place = this.ctx.layout.resources.find((r) => r.name === resource);
+    if (mode === undefined || place === undefined || lease.clearsAllAtRelease) return undefined;
+    return { offset: place.offset, replicas: place.replicas, hostId: this.ctx.hostId, generation: this.generation, lver: lease.lver, mode };
   }
 
   private async convert(p: SimProcess, lease: PaxosLease, resource: string, to: LeaseMode): Promise<void> {
@@ -457,14 +482,14 @@ class DaemonInstance {
     this.log(`process ${p.id}: release ${resource}`);
     const hold = this.heldState(lease, resource);
     for (let attempt = 0; attempt <= MAX_RELEASE_RETRIES; attempt++) {
-      const faultsBefore = this.ctx.device.faultCount;
+      const faultsBefore = this.ctx.device.faultCount + this.diskFaultCount;
       try {
         await lease.release();
         this.ctx.checker.operations++;
         // The progress rule applies to a release that met no fault (a failed best-effort dblock
         // write, say, leaves the lease to the owner-gone rules, as in sanlock).
-        if (hold && this.alive && this.ctx.device.faultCount === faultsBefore) {
-          this.ctx.checker.releaseChecked(this.ctx.scheduler.now, resource, this.ctx.index, releaseLeftBehind(this.ctx.disk, hold));
+        if (hold && this.alive && this.ctx.device.faultCount + this.diskFaultCount === faultsBefore) {
+          this.ctx.checker.releaseChecked(this.ctx.scheduler.now, resource, this.ctx.index, releaseLeftBehindOnMajority(this.ctx.disk, hold));
         }
         break;
       } catch (err) {

@@ -26,7 +26,9 @@ export function makeDiskInitialiser(numHosts: number): (disk: SharedDisk, layout
     disk.load(layout.lockspaceOffset, buildLockspaceAreaFirstWrite(SIM_LOCKSPACE, geometry, INIT_IO_TIMEOUT));
     disk.load(layout.lockspaceOffset, encodeDeltaSector(freeDeltaLeader(SIM_LOCKSPACE, geometry, INIT_IO_TIMEOUT), geometry.sectorSize));
     for (const resource of layout.resources) {
-      disk.load(resource.offset, buildResourceArea({ spaceName: SIM_LOCKSPACE, resourceName: resource.name, numHosts }, geometry));
+      // Every disk of a replicated resource gets the same area, as direct init writes each disk.
+      const area = buildResourceArea({ spaceName: SIM_LOCKSPACE, resourceName: resource.name, numHosts }, geometry);
+      for (const offset of [resource.offset, ...resource.replicas]) disk.load(offset, area);
     }
   };
 }

@@ -3,6 +3,7 @@
 // Exit status 1 when violations were found (or, with --expect-violation, when none were).
 // core imports nothing from Node: argv, stdout and exit come from globalThis.process.
 
+import { MAX_DISKS } from "../limits.js";
 import { BROKEN_VARIANTS } from "../variants.js";
 import { runSeeds, type SeedRunOptions } from "./runner.js";
 
@@ -20,7 +21,7 @@ const proc = (globalThis as unknown as { process: ProcessLike }).process;
 const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
 
 const USAGE =
-  "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
+  "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--disks D] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
 
 export interface CliOptions {
   seeds: number;
@@ -29,6 +30,8 @@ export interface CliOptions {
   variant: string;
   ops: number;
   resources: number;
+  /** Disks each resource is replicated on (1..4). */
+  disks: number;
   maxSeconds: number;
   /** undefined: the default draw (SIM_IO_TIMEOUTS). */
   ioTimeouts: number[] | undefined;
@@ -59,6 +62,7 @@ export function parseCli(args: readonly string[]): CliOptions {
     variant: "none",
     ops: 12,
     resources: 2,
+    disks: 1,
     maxSeconds: 900,
     ioTimeouts: undefined,
     herd: true,
@@ -87,6 +91,9 @@ export function parseCli(args: readonly string[]): CliOptions {
         break;
       case "--resources":
         o.resources = intArg(flag, value(), 1, 8);
+        break;
+      case "--disks":
+        o.disks = intArg(flag, value(), 1, MAX_DISKS);
         break;
       case "--max-seconds":
         o.maxSeconds = intArg(flag, value(), 10, 100_000);
@@ -141,6 +148,7 @@ export async function main(args: readonly string[]): Promise<number> {
     seeds: options.seeds,
     hosts: options.hosts,
     resources: options.resources,
+    disks: options.disks,
     opsPerHost: options.ops,
     variant: options.variant,
     faults: options.faults,
@@ -161,6 +169,7 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       out(
         `  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
+          `${options.disks !== 1 ? ` --disks ${options.disks}` : ""}` +
           `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
           `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""}${options.herd ? "" : " --no-herd"} --trace`,
       );

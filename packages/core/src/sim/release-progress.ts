@@ -16,6 +16,8 @@ import type { SharedDisk } from "./shared-disk.js";
 
 export interface ReleasedHold {
   readonly offset: number;
+  /** The areas of the resource's other disks (docs/algorithms.md §4.11); none for one disk. */
+  readonly replicas?: readonly number[];
   readonly hostId: number;
   readonly generation: bigint;
   readonly lver: bigint;
@@ -36,4 +38,20 @@ export function releaseLeftBehind(disk: SharedDisk, hold: ReleasedHold): string 
   if (leader.ownerId !== hold.hostId || leader.ownerGeneration !== hold.generation || leader.lver !== hold.lver) return undefined;
   if (leader.writeId !== BigInt(hold.hostId) && (readDblockFields(slot).flags & DBLOCK_FL_RELEASED) !== 0) return undefined;
   return `leader v${leader.lver} still names host_id ${hold.hostId} gen ${hold.generation} (written by ${leader.writeId}, timestamp ${leader.timestamp})`;
+}
+
+/**
+ * For a resource on several disks a release writes a majority of them; an acquirer reads a
+ * majority, so the hold is released once a majority of the disks show it released. Undefined when
+ * they do; otherwise what the disks that still hold it show.
+ */
+export function releaseLeftBehindOnMajority(disk: SharedDisk, hold: ReleasedHold): string | undefined {
+  const offsets = [hold.offset, ...(hold.replicas ?? [])];
+  const left = offsets.map((offset) => releaseLeftBehind(disk, { ...hold, offset }));
+  const released = left.filter((l) => l === undefined).length;
+  if (released * 2 > offsets.length) return undefined;
+  return left
+    .map((l, i) => (l === undefined ? undefined : `disk ${i + 1}: ${l}`))
+    .filter((l) => l !== undefined)
+    .join("; ");
 }

@@ -9,6 +9,8 @@ export interface SeedRunOptions {
   readonly seeds: number;
   readonly hosts: number;
   readonly resources?: number;
+  /** Disks each resource is replicated on (1..4, default 1; docs/algorithms.md §4.11). */
+  readonly disks?: number;
   readonly opsPerHost?: number;
   readonly variant?: string;
   readonly faults?: boolean;
@@ -66,6 +68,7 @@ export function seedConfig(seed: number, options: Omit<SeedRunOptions, "firstSee
     seed,
     hosts: options.hosts,
     resources: options.resources ?? 2,
+    ...(options.disks !== undefined && options.disks !== 1 ? { disks: options.disks } : {}),
     opsPerHost: options.opsPerHost ?? 12,
     variant: options.variant ?? "none",
     faults: { enabled: options.faults ?? true, ioTimeouts: options.ioTimeouts ?? SIM_IO_TIMEOUTS },

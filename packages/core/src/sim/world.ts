@@ -5,7 +5,8 @@
 
 import { InvariantChecker, type Violation } from "./checker.js";
 import { describePlan, planHostFaults, type FaultSettings, type HostFaultPlan } from "./faults.js";
-import { describeIo, makeLayout, type SimLayout } from "./layout.js";
+import { DISK_FAULT_SEED_SALT, describeDiskFault, planDiskFaults, type DiskFaultWindow } from "./disk-faults.js";
+import { describeIo, makeLayout, resourceOfArea, type SimLayout } from "./layout.js";
 import { SimRandom } from "./prng.js";
 import { Scheduler, type RunResult } from "./scheduler.js";
 import { SharedDisk } from "./shared-disk.js";
@@ -26,6 +27,8 @@ export interface SimConfig {
   readonly seed: number;
   readonly hosts: number;
   readonly resources: number;
+  /** Disks each resource is replicated on (docs/algorithms.md §4.11); undefined = 1. */
+  readonly disks?: number;
   /** Lease operations each host attempts. */
   readonly opsPerHost: number;
   /** Name of a deliberately broken rule (simulator-only), or "none". */
@@ -60,6 +63,8 @@ export interface HostContext {
   /** The shared disk itself, for the checker's look at what a release left (never for the algorithms). */
   readonly disk: SharedDisk;
   readonly plan: HostFaultPlan;
+  /** Windows in which one disk of the replicated resources fails or stalls (disk-faults.ts). */
+  readonly diskFaults: readonly DiskFaultWindow[];
   readonly config: SimConfig;
   /** Herd runs: processes start acquires at the next multiple of this many true seconds. */
   readonly herdPeriod: number | undefined;
@@ -104,11 +109,15 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
   const random = new SimRandom(config.seed);
   const scheduler = new Scheduler(random.fork());
   const trace = new Trace({ keepLines: config.keepTraceLines, ...(config.traceSink ? { sink: config.traceSink } : {}) });
-  const layout = makeLayout(config.resources);
+  const layout = makeLayout(config.resources, config.disks ?? 1);
   const disk = new SharedDisk(layout.sectorSize, layout.diskBytes);
   initDisk(disk, layout);
   const checker = new InvariantChecker((v) => trace.log(v.time, "CHECKER", `VIOLATION ${v.kind}: ${v.message}`));
   const describe = (offset: number, length: number, data: Uint8Array | undefined): string => describeIo(layout, offset, length, data);
+  const diskFaults = config.faults.enabled
+    ? planDiskFaults(new SimRandom(config.seed + DISK_FAULT_SEED_SALT), config.disks ?? 1, config.hosts, config.maxSeconds)
+    : [];
+  for (const w of diskFaults) trace.log(0, "world", `disk fault: ${describeDiskFault(w)}`);
 
   const actors: HostActor[] = [];
   const devices: SimDevice[] = [];
@@ -132,9 +141,8 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     });
     const device = new SimDevice(scheduler, disk, host, hostRandom.fork(), plan.ioTimeout, plan.io, describe);
     device.onLateLanding = (offset) => {
-      const area = Math.floor(offset / layout.alignSize);
-      const resource = layout.resources[area - 1];
-      if (resource) checker.lateWrite(resource.name);
+      const owner = resourceOfArea(layout, Math.floor(offset / layout.alignSize));
+      if (owner) checker.lateWrite(owner.resource.name);
     };
     let actor: HostActor | undefined;
     const resetHost = (reason: string): void => {
@@ -161,6 +169,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
       layout,
       disk,
       plan,
+      diskFaults,
       config,
       herdPeriod: herd ? HERD_PERIOD : undefined,
     });
@@ -199,7 +208,7 @@ export async function runSimulation(config: SimConfig, makeActor: ActorFactory, 
     traceDigest: trace.digest(),
     traceLines: trace.totalLines,
     trace,
-    plans,
+    plans: [...plans, ...diskFaults.map((w) => `disks: ${describeDiskFault(w)}`)],
   };
 }
 
