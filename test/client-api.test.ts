@@ -87,26 +87,24 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
         t.equal(hosts[0]?.ioTimeout, IO_TIMEOUT);
       });
 
-      // sanlock-ts implements single-disk leases only; a multi-disk acquire is refused, never run on one replica.
-      await t.test("sanlock-ts refuses a lease on two disks with EINVAL", { skip: kind !== "sanlock-ts" && "sanlock-ts only" }, async (t) => {
+      // A lease on two disks (docs/algorithms.md §4.11): both daemons write, acquire and list it alike.
+      await t.test("a lease on two disks is written, acquired, inquired and released", async (t) => {
+        const twoDisks: [string, number][] = [
+          [resPath, 2097152],
+          [resPath, 3145728],
+        ];
+        await client.writeResource(LS, "R3", twoDisks);
+        t.same(await client.readResource(resPath, { offset: 3145728 }), { lockspace: LS, resource: "R3", version: 0n }, "the second disk has the area");
         await using reg = await client.register();
-        const err = await client
-          .acquire(
-            LS,
-            "R1",
-            [
-              [resPath, 0],
-              [resPath, 2097152],
-            ],
-            { registration: reg },
-          )
-          .then(
-            () => null,
-            (e: unknown) => e,
-          );
-        t.ok(err instanceof SanlockError);
-        t.equal((err as SanlockError).errno, 22);
-        t.same(await client.inquire({ registration: reg }), [], "nothing is held after the refusal");
+        const lease = await client.acquire(LS, "R3", twoDisks, { registration: reg });
+        const held = await client.inquire({ registration: reg });
+        t.same(
+          held.map((r) => r.disks.map((d) => [d.path, Number(d.offset)])),
+          [twoDisks],
+          "inquire lists both disks",
+        );
+        await lease.release();
+        t.same(await client.inquire({ registration: reg }), [], "nothing is held after the release");
       });
 
       await t.test("a registered process acquires, inquires and releases", async (t) => {

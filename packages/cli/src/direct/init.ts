@@ -34,22 +34,23 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
     );
   } else {
     const res = target.resource;
-    if (res.disks.length !== 1) {
-      throw new CliArgError("ERR_BAD_ARG", `resource "${res.name}" names ${res.disks.length} disks; direct init writes exactly one`);
-    }
-    const disk = res.disks[0]!;
     const { initResourceArea } = await import("@sanlock-ts/core/areas");
-    await withDevice(disk.path, geometry?.sectorSize, (device) =>
-      initResourceArea(device, {
-        offset: disk.offset,
-        spaceName: res.lockspaceName,
-        resourceName: res.name,
-        ...(target.numHosts > 0 ? { numHosts: target.numHosts } : {}),
-        // a cleared lease records the writer's CLOCK_MONOTONIC seconds (docs/ondisk.md §6.2); hrtime is CLOCK_MONOTONIC
-        ...(target.clear ? { clearTimestamp: process.hrtime.bigint() / 1_000_000_000n } : {}),
-        ...(geometry ? { geometry } : {}),
-      }),
-    );
+    // a cleared lease records the writer's CLOCK_MONOTONIC seconds (docs/ondisk.md §6.2); hrtime is CLOCK_MONOTONIC
+    const clearTimestamp = target.clear ? process.hrtime.bigint() / 1_000_000_000n : undefined;
+    // Every disk of the resource gets the same area, disk by disk; the first failure ends the
+    // command, as sanlock's paxos_lease_init does (docs/algorithms.md §4.11).
+    for (const disk of res.disks) {
+      await withDevice(disk.path, geometry?.sectorSize, (device) =>
+        initResourceArea(device, {
+          offset: disk.offset,
+          spaceName: res.lockspaceName,
+          resourceName: res.name,
+          ...(target.numHosts > 0 ? { numHosts: target.numHosts } : {}),
+          ...(clearTimestamp !== undefined ? { clearTimestamp } : {}),
+          ...(geometry ? { geometry } : {}),
+        }),
+      );
+    }
   }
   output.line(`init done ${RC.OK}`);
   return 0;

@@ -151,31 +151,31 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
     await ctx.reply(-Errno.ENODEV);
     return;
   }
-  // One disk only: initialising one replica of a multi-disk lease would leave the others stale.
-  if (res.disks.length > 1) {
-    await ctx.reply(-Errno.EINVAL);
-    return;
-  }
-  if (await isDirectory(first.path)) {
-    await ctx.reply(-EISDIR); // recorded: write_resource on a directory answers −EISDIR
-    return;
-  }
-  try {
-    const geometry = geometryFromFlags(res.flags);
-    const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
-    await withDevice(first.path, geometry, (device) =>
-      initResourceArea(device, {
-        offset: Number(first.offset),
-        spaceName: res.lockspaceName,
-        resourceName: res.name,
-        numHosts: ctx.header.data >>> 0,
-        ...(geometry !== undefined ? { geometry } : {}),
-        ...(clear ? { clearTimestamp: BigInt(Math.floor(DAEMON_CLOCK.now())) } : {}),
-      }),
-    );
-  } catch (error) {
-    await ctx.reply(resultOf(error));
-    return;
+  const geometry = geometryFromFlags(res.flags);
+  const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
+  const clearTimestamp = clear ? BigInt(Math.floor(DAEMON_CLOCK.now())) : undefined;
+  // Every disk of the resource gets the same area, disk by disk; the first that fails ends the
+  // write with its result, as sanlock's paxos_lease_init does (docs/algorithms.md §4.11).
+  for (const disk of res.disks) {
+    if (await isDirectory(disk.path)) {
+      await ctx.reply(-EISDIR); // recorded: write_resource on a directory answers −EISDIR
+      return;
+    }
+    try {
+      await withDevice(disk.path, geometry, (device) =>
+        initResourceArea(device, {
+          offset: Number(disk.offset),
+          spaceName: res.lockspaceName,
+          resourceName: res.name,
+          numHosts: ctx.header.data >>> 0,
+          ...(geometry !== undefined ? { geometry } : {}),
+          ...(clearTimestamp !== undefined ? { clearTimestamp } : {}),
+        }),
+      );
+    } catch (error) {
+      await ctx.reply(resultOf(error));
+      return;
+    }
   }
   await ctx.reply(0);
 }

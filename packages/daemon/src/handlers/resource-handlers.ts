@@ -136,9 +136,9 @@ async function request(ctx: CommandContext<typeof Cmd.REQUEST>): Promise<void> {
     await ctx.reply(-Errno.ENOSPC);
     return;
   }
-  // One disk only: see ResourceManager.acquireOne for why multi-disk leases are refused.
-  if (first === undefined || res.disks.length > 1) {
-    await ctx.reply(first === undefined ? -Errno.ERANGE : -Errno.EINVAL);
+  // The request record is on the first disk of a multi-disk resource, as in sanlock (docs/algorithms.md §4.11).
+  if (first === undefined) {
+    await ctx.reply(-Errno.ERANGE);
     return;
   }
   const forceMode = ctx.header.data;

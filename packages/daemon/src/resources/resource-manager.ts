@@ -15,10 +15,10 @@ import type { Connection } from "../connection.js";
 import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
-import { checkLeasePlacement } from "./lease-placement.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
-import { SharedLeaseDevices, type LeaseDeviceUse } from "./lease-devices.js";
+import { SharedLeaseDevices } from "./lease-devices.js";
+import { useResourceDisks, type ResourceDisksUse } from "./resource-disks.js";
 import { MAX_HELD_RESOURCES, MAX_TOKENS_PER_CLIENT, TokenTable, type HeldResource, type Token } from "./tokens.js";
 
 export interface ResourceManagerDeps {
@@ -71,9 +71,6 @@ export class ResourceManager {
     const host = ls.paxosHost();
     const first = res.disks[0];
     if (first === undefined) throw fail(-Errno.ERANGE, `resource ${res.name} has no disk`);
-    // Multi-disk paxos (a majority of replicas) is not implemented. Acting on one replica while a
-    // peer counts a majority over all of them could break mutual exclusion, so refuse instead.
-    if (res.disks.length > 1) throw fail(-Errno.EINVAL, `resource ${res.name}: leases on ${res.disks.length} disks are not supported (one disk only)`);
     const shared = (res.flags & ResFlag.SHARED) !== 0;
     const persistent = (res.flags & ResFlag.PERSISTENT) !== 0;
     const local = this.tokens.get(res.lockspaceName, res.name);
@@ -83,23 +80,27 @@ export class ResourceManager {
 
     // Claimed before the first await, so a concurrent local acquire sees −EBUSY (docs/algorithms.md §5.6).
     if (!this.tokens.reserve(res.lockspaceName, res.name)) throw fail(-Errno.EBUSY, `${res.name} is being acquired on this host`);
-    let deviceUse: LeaseDeviceUse;
+    const disks = res.disks.map((d) => ({ path: d.path, offset: d.offset }));
+    let deviceUse: ResourceDisksUse;
     try {
-      deviceUse = await useLeaseDevice(this.devices, first.path, ls.spec.ioTimeout, first.offset);
+      deviceUse = await useResourceDisks(this.devices, disks, leaseIoTimeoutMs(ls.spec.ioTimeout));
     } catch (error) {
       this.tokens.unreserve(res.lockspaceName, res.name);
       throw error;
     }
+    const geometry = lockspaceGeometry(ls);
+    const [firstDevice, ...otherDevices] = deviceUse.devices;
     const lease = new PaxosLease(host, {
       resource: res.name,
-      device: deviceUse.device,
+      device: firstDevice!,
       offset: Number(first.offset),
-      ...lockspaceGeometry(ls),
+      ...geometry,
+      ...(otherDevices.length > 0 ? { otherDisks: otherDevices.map((device, i) => ({ device, offset: Number(disks[i + 1]!.offset), ...geometry })) } : {}),
     });
     const resource: HeldResource = {
       lockspace: res.lockspaceName,
       name: res.name,
-      disks: res.disks.map((d) => ({ path: d.path, offset: d.offset })),
+      disks,
       lease,
       deviceUse,
       shared,
@@ -324,23 +325,4 @@ async function openSharedLeaseDevice(path: string, ioTimeoutMs: number): Promise
 /** The lease's I/O deadline from the lockspace's io_timeout N: 4N + 10 s, at most 600 s. */
 function leaseIoTimeoutMs(ioTimeout: number): number {
   return Math.min(600_000, (ioTimeout * 4 + 10) * 1000);
-}
-
-async function useLeaseDevice(devices: SharedLeaseDevices, path: string, ioTimeout: number, offset: bigint): Promise<LeaseDeviceUse> {
-  let use: LeaseDeviceUse;
-  try {
-    use = await devices.use(path, leaseIoTimeoutMs(ioTimeout));
-  } catch (error) {
-    // docs/wire.md §7.7 recorded: a lease path that does not exist → −ENOENT.
-    const code = (error as { code?: string }).code;
-    if (code === "ERR_DEVICE_NOT_FOUND") throw fail(-Errno.ENOENT, `lease path ${path} does not exist`);
-    throw error;
-  }
-  try {
-    await checkLeasePlacement(use.device, offset);
-  } catch (error) {
-    await use.release();
-    throw error;
-  }
-  return use;
 }

@@ -8,7 +8,7 @@
  * its pid, and whether it asked for persistence.
  */
 import type { PaxosLease } from "@sanlock-ts/core";
-import type { LeaseDeviceUse } from "./lease-devices.js";
+import type { ResourceDisksUse } from "./resource-disks.js";
 import type { Connection } from "../connection.js";
 
 export type HeldState = "acquiring" | "held" | "releasing";
@@ -23,8 +23,8 @@ export interface HeldResource {
   readonly name: string;
   readonly disks: readonly LeaseDisk[];
   readonly lease: PaxosLease;
-  /** The shared device of the lease path, released when the resource is dropped. */
-  readonly deviceUse: LeaseDeviceUse;
+  /** The shared devices of the lease's disks, released when the resource is dropped. */
+  readonly deviceUse: ResourceDisksUse;
   readonly shared: boolean;
   state: HeldState;
   /** Acquired with ACQUIRE_LVB (SET/GET_LVB allowed, docs/wire.md §7.24). */
