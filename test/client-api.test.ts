@@ -265,19 +265,19 @@ t.test("bad arguments are refused before anything is sent", async (t) => {
       (e: unknown) => e,
     );
     t.ok(err instanceof ClientArgumentError, `${what}: ClientArgumentError`);
-    t.equal((err as ClientArgumentError).code, "ERR_BAD_ARGUMENT", `${what}: code`);
+    t.equal((err as ClientArgumentError).code, "ERR_CLIENT_BAD_ARGUMENT", `${what}: code`);
     t.match((err as ClientArgumentError).argument, argument, `${what}: names the argument`);
     t.equal(connections, before, `${what}: nothing sent`);
   }
 });
 
-t.test("a missing socket is reported as ERR_CONNECT", async (t) => {
+t.test("a missing socket is reported as ERR_CLIENT_CONNECT", async (t) => {
   const client = new SanlockClient({ socketPath: "/var/tmp/no-such-dir-for-sanlock/sanlock.sock" });
   const err = await client.version().then(
     () => null,
     (e: unknown) => e,
   );
-  t.equal((err as { code?: string }).code, "ERR_CONNECT");
+  t.equal((err as { code?: string }).code, "ERR_CLIENT_CONNECT");
 });
 
 t.test("the socket path comes from SANLOCK_RUN_DIR or the runDir option", async (t) => {

@@ -37,16 +37,16 @@ t.test("resource: disks, LVER and SH suffixes, escapes", async (t) => {
   t.equal(parseResourceArg("LS:R:/a:0:/b:1048576").disks.length, 2);
   t.equal(
     codeOf(() => parseResourceArg("LS:R1")),
-    "ERR_BAD_ARG",
+    "ERR_CLI_BAD_ARG",
     "too few fields",
   );
   t.equal(
     codeOf(() => parseResourceArg("LS:R1:/f:abc")),
-    "ERR_BAD_NUMBER",
+    "ERR_CLI_BAD_NUMBER",
   );
   t.equal(
     codeOf(() => parseResourceArg("LS:R1::0")),
-    "ERR_PATH_MISSING",
+    "ERR_CLI_PATH_MISSING",
   );
 });
 
@@ -64,7 +64,7 @@ t.test("dump target: PATH[:OFFSET[:SIZE]]", async (t) => {
   t.same(parseDumpTarget("/dev/foo\\:32:0:1M"), { path: "/dev/foo:32", offset: 0, size: 1048576 });
   t.equal(
     codeOf(() => parseDumpTarget(":0")),
-    "ERR_PATH_MISSING",
+    "ERR_CLI_PATH_MISSING",
   );
 });
 
@@ -73,24 +73,24 @@ t.test("names longer than 48 bytes are refused, 48 is accepted", async (t) => {
   t.equal(parseLockspaceArg(`${n48}:0:/f:0`).name, n48);
   t.equal(
     codeOf(() => parseLockspaceArg(`${n48}B:0:/f:0`)),
-    "ERR_NAME_TOO_LONG",
+    "ERR_CLI_NAME_TOO_LONG",
   );
   t.equal(
     codeOf(() => parseResourceArg(`LS:${n48}B:/f:0`)),
-    "ERR_NAME_TOO_LONG",
+    "ERR_CLI_NAME_TOO_LONG",
   );
   t.equal(
     codeOf(() => parseRindexArg(`${n48}B:/f:0`)),
-    "ERR_NAME_TOO_LONG",
+    "ERR_CLI_NAME_TOO_LONG",
   );
   t.equal(
     codeOf(() => parseRentryArg(`${n48}B:0`)),
-    "ERR_NAME_TOO_LONG",
+    "ERR_CLI_NAME_TOO_LONG",
   );
   // multi-byte characters count in bytes: 17 x 3 bytes = 51
   t.equal(
     codeOf(() => parseLockspaceArg(`${"€".repeat(17)}:0:/f:0`)),
-    "ERR_NAME_TOO_LONG",
+    "ERR_CLI_NAME_TOO_LONG",
   );
 });
 
@@ -100,12 +100,12 @@ t.test("offsets: digits with optional M, nothing else", async (t) => {
   for (const bad of ["", "-1", "1K", "0x10", "1M5", " 1"])
     t.equal(
       codeOf(() => parseOffset(bad, "o")),
-      "ERR_BAD_NUMBER",
+      "ERR_CLI_BAD_NUMBER",
       bad,
     );
   t.equal(
     codeOf(() => parseLockspaceArg("LS:x:/f:0")),
-    "ERR_BAD_NUMBER",
+    "ERR_CLI_BAD_NUMBER",
     "host_id must be decimal",
   );
 });
@@ -113,7 +113,7 @@ t.test("offsets: digits with optional M, nothing else", async (t) => {
 t.test("a lone trailing backslash is an error", async (t) => {
   t.equal(
     codeOf(() => parseLockspaceArg("LS:0:/f\\")),
-    "ERR_BAD_ARG",
+    "ERR_CLI_BAD_ARG",
   );
 });
 
@@ -127,18 +127,18 @@ t.test("-Z/-A pairs: the five valid ones, nothing else", async (t) => {
   for (const a of ["1M", "2M", "4M", "8M"]) t.equal(parseGeometry("4096", a)?.sectorSize, 4096);
   t.equal(
     codeOf(() => parseGeometry("512", "2M")),
-    "ERR_BAD_SIZES",
+    "ERR_CLI_BAD_SIZES",
   );
   t.equal(
     codeOf(() => parseGeometry("1024", "1M")),
-    "ERR_BAD_SIZES",
+    "ERR_CLI_BAD_SIZES",
   );
   t.equal(
     codeOf(() => parseGeometry("4096", "3M")),
-    "ERR_BAD_SIZES",
+    "ERR_CLI_BAD_SIZES",
   );
   t.equal(
     codeOf(() => parseGeometry("512", undefined)),
-    "ERR_BAD_SIZES",
+    "ERR_CLI_BAD_SIZES",
   );
 });

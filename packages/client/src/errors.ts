@@ -2,35 +2,35 @@
 // reported by the daemon is a SanlockError carrying the result the daemon sent
 // (docs/wire.md §9), in the same errno convention as the Python binding.
 
+import { SanlockTsError } from "@sanlock-ts/core";
 import { cmdName, isSanlkResult, resultMessage, resultName } from "@sanlock-ts/core/wire";
 
 export const ClientErrorCode = {
   /** The daemon answered with a negative result (docs/wire.md §9). */
-  SANLOCK: "ERR_SANLOCK",
+  SANLOCK: "ERR_CLIENT_SANLOCK",
   /** An argument was refused before anything was sent. */
-  BAD_ARGUMENT: "ERR_BAD_ARGUMENT",
+  BAD_ARGUMENT: "ERR_CLIENT_BAD_ARGUMENT",
   /** The daemon's socket could not be reached. */
-  CONNECT: "ERR_CONNECT",
+  CONNECT: "ERR_CLIENT_CONNECT",
   /** The connection closed before the reply was complete. */
-  CLOSED: "ERR_CLOSED",
+  CLOSED: "ERR_CLIENT_CLOSED",
   /** No reply within the call's time limit (the daemon ignores malformed requests, docs/wire.md §5.4). */
-  TIMEOUT: "ERR_TIMEOUT",
+  TIMEOUT: "ERR_CLIENT_TIMEOUT",
   /** The reply bytes did not fit the protocol. */
-  PROTOCOL: "ERR_PROTOCOL",
+  PROTOCOL: "ERR_CLIENT_PROTOCOL",
   /** The call was aborted through its AbortSignal. */
-  ABORTED: "ERR_ABORTED",
+  ABORTED: "ERR_CLIENT_ABORTED",
   /** The object (registration, lease, event channel) was already closed. */
-  NOT_OPEN: "ERR_NOT_OPEN",
+  NOT_OPEN: "ERR_CLIENT_NOT_OPEN",
 } as const;
 export type ClientErrorCodeValue = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
 /** Base of every client error: `code` is stable, `message` is one line. */
-export class ClientError extends Error {
-  readonly code: ClientErrorCodeValue;
-  constructor(code: ClientErrorCodeValue, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class ClientError extends SanlockTsError {
+  declare readonly code: ClientErrorCodeValue;
+  constructor(code: ClientErrorCodeValue, message: string, options?: { cause?: unknown; result?: number }) {
+    super(code, message, undefined, options);
     this.name = "ClientError";
-    this.code = code;
   }
 }
 
@@ -40,7 +40,7 @@ export class ClientError extends Error {
  * EPERM = 1), the negative result itself for sanlock codes (≤ −200).
  */
 export class SanlockError extends ClientError {
-  readonly result: number;
+  declare readonly result: number;
   readonly errno: number;
   /** "-ENOENT", "SANLK_ACQUIRE_IDLIVE", ... */
   readonly sanlockName: string;
@@ -51,9 +51,8 @@ export class SanlockError extends ClientError {
   constructor(cmd: number, result: number) {
     const name = resultName(result);
     const reason = resultMessage(result);
-    super(ClientErrorCode.SANLOCK, `${cmdName(cmd)} failed: ${name} (${result}) ${reason}`);
+    super(ClientErrorCode.SANLOCK, `${cmdName(cmd)} failed: ${name} (${result}) ${reason}`, { result });
     this.name = "SanlockError";
-    this.result = result;
     this.errno = isSanlkResult(result) || result <= -200 ? result : -result;
     this.sanlockName = name;
     this.reason = reason;

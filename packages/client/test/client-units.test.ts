@@ -21,7 +21,7 @@ t.test("state strings recorded from sanlock 3.8.5 parse into their leases", asyn
   t.equal(parseResourceString("LS:R:/p:0:0x10").version, 16n, "LVER read like strtoull(…, 0)");
   t.equal(parseResourceString("LS:R:/p:0:/q:512").disks.length, 2, "two disks, no LVER");
   t.equal(parseResourceString("LS:R:/p:0:/q:512").flags, 0);
-  t.throws(() => parseResourceString("LS:R:/p"), { code: "ERR_PROTOCOL" }, "two separators are invalid");
+  t.throws(() => parseResourceString("LS:R:/p"), { code: "ERR_CLIENT_PROTOCOL" }, "two separators are invalid");
 });
 
 t.test("paths are exported with ':' and ' ' escaped (§10.2)", async (t) => {
@@ -37,7 +37,7 @@ t.test("paths are exported with ':' and ' ' escaped (§10.2)", async (t) => {
 t.test("SanlockError follows the Python binding's errno convention (§9.1)", async (t) => {
   const eperm = new SanlockError(8, -1);
   t.equal(eperm.errno, 1);
-  t.equal(eperm.code, "ERR_SANLOCK");
+  t.equal(eperm.code, "ERR_CLIENT_SANLOCK");
   t.match(eperm.message, /^RELEASE failed: -EPERM \(-1\)/);
   const idlive = new SanlockError(7, -243);
   t.equal(idlive.errno, -243);
@@ -64,7 +64,7 @@ async function silentDaemon(t: { teardown(fn: () => unknown): void }): Promise<{
   return { socketPath, received: () => bytes };
 }
 
-t.test("a call that gets no reply fails with ERR_TIMEOUT", async (t) => {
+t.test("a call that gets no reply fails with ERR_CLIENT_TIMEOUT", async (t) => {
   const fake = await silentDaemon(t);
   const client = new SanlockClient({ socketPath: fake.socketPath, timeoutMs: 200 });
   const err = await client.version().then(
@@ -72,7 +72,7 @@ t.test("a call that gets no reply fails with ERR_TIMEOUT", async (t) => {
     (e: unknown) => e,
   );
   t.ok(err instanceof ClientError);
-  t.equal((err as ClientError).code, "ERR_TIMEOUT");
+  t.equal((err as ClientError).code, "ERR_CLIENT_TIMEOUT");
   t.equal(fake.received(), 32, "the VERSION header was sent");
 });
 
@@ -86,6 +86,6 @@ t.test("an acquire that waits can be aborted", async (t) => {
   );
   setTimeout(() => controller.abort(), 50);
   const err = await pending;
-  t.equal((err as ClientError).code, "ERR_ABORTED");
+  t.equal((err as ClientError).code, "ERR_CLIENT_ABORTED");
   t.equal(fake.received(), 32 + 128 + 1040 + 56, "one ACQUIRE was sent (header, resource, disk, options)");
 });

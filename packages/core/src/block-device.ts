@@ -4,8 +4,8 @@
 /**
  * Alignment contract: `offset` and `length` (and `data.length`) are multiples of
  * `sectorSize`, the device's logical sector size; reads and writes beyond size() fail
- * (reads never return short data). Implementations reject violations with ERR_MISALIGNED /
- * ERR_OUT_OF_RANGE rather than silently rounding. A write has completed on stable storage
+ * (reads never return short data). Implementations reject violations with ERR_DEVICE_MISALIGNED /
+ * ERR_DEVICE_OUT_OF_RANGE rather than silently rounding. A write has completed on stable storage
  * (as far as the device promises) when its promise resolves.
  */
 export interface BlockDevice {

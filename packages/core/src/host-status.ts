@@ -116,7 +116,7 @@ export class HostStatusTable implements HostLiveness {
    * first) with the per-host view of observedRecordAt: the same result, but records whose
    * (owner_id, generation, timestamp) equal the entry (docs/algorithms.md §3.2 step 3, the common case) are not
    * decoded. Every record that is decoded is decoded before the table changes, so a record that
-   * cannot be decoded (ERR_FIELD_RANGE) leaves the table untouched, as observe() would.
+   * cannot be decoded (ERR_DISK_FIELD_RANGE) leaves the table untouched, as observe() would.
    */
   observeArea(area: Uint8Array, sectorSize: number, lockspace: string): Notification[] {
     if (sectorSize !== 512 && sectorSize !== 4096) throw new RangeError(`sector size ${sectorSize} is neither 512 nor 4096`);

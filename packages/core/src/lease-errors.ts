@@ -21,11 +21,10 @@ export type SanlockResultName = keyof typeof SanlockResult;
  * string "ERR_SANLK_<NAME>", `result` the negative sanlock number.
  */
 export class LeaseError extends SanlockTsError {
-  readonly result: number;
+  declare readonly result: number;
   constructor(name: SanlockResultName, message: string, details?: ErrorDetails) {
-    super(`ERR_SANLK_${name}`, message, details);
+    super(`ERR_SANLK_${name}`, message, details, { result: SanlockResult[name] });
     this.name = "LeaseError";
-    this.result = SanlockResult[name];
   }
 }
 
@@ -42,17 +41,17 @@ export function toLeaseError(err: unknown, what: string): unknown {
   if (!(err instanceof SanlockTsError) || err instanceof LeaseError) return err;
   const field = typeof err.details?.["field"] === "string" ? err.details["field"] : "";
   const name: SanlockResultName | undefined =
-    err.code === "ERR_BAD_MAGIC" || err.code === "ERR_LEASE_CLEARED"
+    err.code === "ERR_DISK_BAD_MAGIC" || err.code === "ERR_DISK_LEASE_CLEARED"
       ? "LEADER_MAGIC"
-      : err.code === "ERR_BAD_VERSION"
+      : err.code === "ERR_DISK_BAD_VERSION"
         ? "LEADER_VERSION"
-        : err.code === "ERR_NAME_MISMATCH"
+        : err.code === "ERR_DISK_NAME_MISMATCH"
           ? field === "resourceName"
             ? "LEADER_RESOURCE"
             : "LEADER_LOCKSPACE"
-          : err.code === "ERR_FIELD_RANGE" && field === "numHosts"
+          : err.code === "ERR_DISK_FIELD_RANGE" && field === "numHosts"
             ? "LEADER_NUMHOSTS"
-            : err.code === "ERR_BAD_CHECKSUM"
+            : err.code === "ERR_DISK_BAD_CHECKSUM"
               ? "LEADER_CHECKSUM"
               : undefined;
   if (name === undefined) return err;

@@ -35,7 +35,7 @@ const SAFE_HIGH_WORD = 0x1fffff;
 /**
  * The per-host view of the record at `area[at, at+sectorSize)` (§3.2 step 2): valid = delta magic
  * and our lockspace name (raw strncmp of the 48-byte field, as sanlock compares); no checksum.
- * Throws ERR_FIELD_RANGE for host-count fields above 2^53-1 (readLeaderFields).
+ * Throws ERR_DISK_FIELD_RANGE for host-count fields above 2^53-1 (readLeaderFields).
  */
 export function observedRecordAt(area: Uint8Array, at: number, sectorSize: number, hostId: number, spaceName: Uint8Array, ourHostId: number): ObservedRecord {
   const sector = area.subarray(at, at + sectorSize);

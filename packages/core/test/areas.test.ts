@@ -179,13 +179,13 @@ t.test("rindex format, create, delete match scenario R", async (tt) => {
   tt.same((await lookupRindex(dev, { offset: MiB }, { name: "RXB" })).resOffset, 4194304, "lookup by name");
   tt.same((await lookupRindex(dev, { offset: MiB }, { resOffset: 3145728 })).entry.name, "RXA", "lookup by offset");
   tt.same((await lookupRindex(dev, { offset: MiB }, {})).resOffset, 5 * MiB, "lookup of first free");
-  await tt.rejects(lookupRindex(dev, { offset: MiB }, { name: "RXB", resOffset: 3145728 }), { code: "ERR_NAME_MISMATCH" });
-  await tt.rejects(lookupRindex(dev, { offset: MiB }, { name: "nope" }), { code: "ERR_RINDEX_NOT_FOUND" });
+  await tt.rejects(lookupRindex(dev, { offset: MiB }, { name: "RXB", resOffset: 3145728 }), { code: "ERR_DISK_NAME_MISMATCH" });
+  await tt.rejects(lookupRindex(dev, { offset: MiB }, { name: "nope" }), { code: "ERR_DISK_RINDEX_NOT_FOUND" });
 
   await deleteRindexEntry(dev, { offset: MiB, spaceName: "LS" }, { name: "RXA", clearTimestamp: 883n });
   equalBytes(tt, dev.contents.subarray(MiB, MiB + 1024), load("rindex-512-1M-deleted-header.bin"), "deleted header");
   equalBytes(tt, dev.contents.subarray(3 * MiB, 3 * MiB + 1024), load("rindex-512-1M-deleted-RXA.bin"), "deleted RXA is a cleared lease");
-  await tt.rejects(readPaxosLeader(dev, { offset: 3 * MiB, geometry: g }), { code: "ERR_LEASE_CLEARED" });
+  await tt.rejects(readPaxosLeader(dev, { offset: 3 * MiB, geometry: g }), { code: "ERR_DISK_LEASE_CLEARED" });
 });
 
 t.test("rindex update and rebuild", async (tt) => {
@@ -212,9 +212,9 @@ t.test("rindex update and rebuild", async (tt) => {
   );
   await updateRindex(dev, { offset: MiB }, { resOffset: 3 * MiB, remove: true });
   tt.same((await readRindex(dev, { offset: MiB })).entries[0], { resOffset: 0, flags: 0, unused: 0, name: "" }, "update -z 1 zeroes the entry");
-  await tt.rejects(updateRindex(dev, { offset: MiB }, { resOffset: 3 * MiB + 512, name: "x" }), { code: "ERR_MISALIGNED" });
-  await tt.rejects(readRindex(dev, { offset: MiB, spaceName: "OTHER" }), { code: "ERR_NAME_MISMATCH" });
-  await tt.rejects(readRindex(dev, { offset: 3 * MiB }), { code: "ERR_BAD_MAGIC" });
+  await tt.rejects(updateRindex(dev, { offset: MiB }, { resOffset: 3 * MiB + 512, name: "x" }), { code: "ERR_DEVICE_MISALIGNED" });
+  await tt.rejects(readRindex(dev, { offset: MiB, spaceName: "OTHER" }), { code: "ERR_DISK_NAME_MISMATCH" });
+  await tt.rejects(readRindex(dev, { offset: 3 * MiB }), { code: "ERR_DISK_BAD_MAGIC" });
 });
 
 t.test("rindex full", async (tt) => {
@@ -223,7 +223,7 @@ t.test("rindex full", async (tt) => {
   await formatRindex(dev, { offset: 0, spaceName: "LS", geometry: g, maxResources: 2 });
   await createRindexEntry(dev, { offset: 0 }, { name: "a" });
   await createRindexEntry(dev, { offset: 0 }, { name: "b" });
-  await tt.rejects(createRindexEntry(dev, { offset: 0 }, { name: "c" }), { code: "ERR_RINDEX_FULL" });
+  await tt.rejects(createRindexEntry(dev, { offset: 0 }, { name: "c" }), { code: "ERR_DISK_RINDEX_FULL" });
 });
 
 t.test("read leaders and records from areas", async (tt) => {
@@ -234,7 +234,7 @@ t.test("read leaders and records from areas", async (tt) => {
   dev.contents.set(load("res-512-requested.bin"), MiB);
   const host2 = await readDeltaSector(dev, { offset: 0, hostId: 2, spaceName: "LS", geometry: g });
   tt.same([host2.leader.ownerId, host2.leader.resourceName, host2.leader.timestamp], [2, "hostB", 1076n]);
-  await tt.rejects(readDeltaSector(dev, { offset: 0, hostId: 1, spaceName: "XX", geometry: g }), { code: "ERR_NAME_MISMATCH" });
+  await tt.rejects(readDeltaSector(dev, { offset: 0, hostId: 1, spaceName: "XX", geometry: g }), { code: "ERR_DISK_NAME_MISMATCH" });
   const { leader, geometry } = await readPaxosLeader(dev, { offset: MiB, spaceName: "LS", resourceName: "RES_EX", hostId: 1 });
   tt.same([geometry.sectorSize, geometry.alignSize, leader.lver], [512, MiB, 2n], "geometry detected from the leader");
   tt.same(await readRequestRecord(dev, MiB, g), { magic: 0x08292011, version: 0x00010001, lver: 3n, forceMode: 2 });
@@ -243,7 +243,7 @@ t.test("read leaders and records from areas", async (tt) => {
   tt.equal(deltaSectorOffset(0, g, 2000), 1999 * 512);
   tt.equal(requestSectorOffset(MiB, g), MiB + 512);
   tt.equal(dblockSectorOffset(MiB, g, 1), MiB + 1024);
-  tt.throws(() => dblockSectorOffset(MiB, g, 2001), { code: "ERR_OUT_OF_RANGE" });
+  tt.throws(() => dblockSectorOffset(MiB, g, 2001), { code: "ERR_DEVICE_OUT_OF_RANGE" });
   tt.equal(await nextFree(dev, 0, g), 3 * MiB, "next_free is relative to the start offset");
   tt.equal(await nextFree(dev, MiB, g), 2 * MiB);
 });
@@ -254,25 +254,25 @@ t.test("corrupt leaders are rejected with field and byte", async (tt) => {
   await initResourceArea(dev, { offset: MiB, spaceName: "LS", resourceName: "R", geometry: g });
   dev.contents[MiB + 160] = 1; // unused1, covered by the checksum
   await tt.rejects(readPaxosLeader(dev, { offset: MiB, geometry: g }), {
-    code: "ERR_BAD_CHECKSUM",
+    code: "ERR_DISK_BAD_CHECKSUM",
     details: { field: "checksum", offset: MiB + 168 },
     message: /checksum.*byte 1048744/,
   });
   dev.contents[MiB] = 0x99;
-  await tt.rejects(readPaxosLeader(dev, { offset: MiB, geometry: g }), { code: "ERR_BAD_MAGIC", details: { field: "magic", offset: MiB } });
-  await tt.rejects(readPaxosLeader(dev, { offset: MiB }), { code: "ERR_GEOMETRY_NOT_FOUND" });
+  await tt.rejects(readPaxosLeader(dev, { offset: MiB, geometry: g }), { code: "ERR_DISK_BAD_MAGIC", details: { field: "magic", offset: MiB } });
+  await tt.rejects(readPaxosLeader(dev, { offset: MiB }), { code: "ERR_DISK_GEOMETRY_NOT_FOUND" });
 });
 
 t.test("placement validation", async (tt) => {
   const g = geometryFor(512, MiB);
   const small = new MemoryDevice({ size: MiB });
-  await tt.rejects(initLockspaceArea(small, { offset: 512, spaceName: "LS", geometry: g }), { code: "ERR_MISALIGNED" });
+  await tt.rejects(initLockspaceArea(small, { offset: 512, spaceName: "LS", geometry: g }), { code: "ERR_DEVICE_MISALIGNED" });
   await tt.rejects(initLockspaceArea(small, { offset: MiB, spaceName: "LS", geometry: g }), { code: "ERR_DEVICE_TOO_SMALL" });
-  await tt.rejects(initResourceArea(small, { offset: 0, spaceName: "LS", resourceName: "x".repeat(49), geometry: g }), { code: "ERR_NAME_TOO_LONG" });
-  await tt.rejects(initLockspaceArea(small, { offset: 0, spaceName: "LS", geometry: g, ioTimeout: 0 }), { code: "ERR_INVALID_ARGUMENT" });
+  await tt.rejects(initResourceArea(small, { offset: 0, spaceName: "LS", resourceName: "x".repeat(49), geometry: g }), { code: "ERR_DISK_NAME_TOO_LONG" });
+  await tt.rejects(initLockspaceArea(small, { offset: 0, spaceName: "LS", geometry: g, ioTimeout: 0 }), { code: "ERR_CORE_INVALID_ARGUMENT" });
   const d4 = new MemoryDevice({ size: 8 * MiB, sectorSize: 4096 });
-  await tt.rejects(initLockspaceArea(d4, { offset: 0, spaceName: "LS", geometry: g }), { code: "ERR_BAD_GEOMETRY" }, "512-byte lease on a 4K device");
-  tt.throws(() => geometryFor(512, 2 * MiB), { code: "ERR_BAD_GEOMETRY" });
+  await tt.rejects(initLockspaceArea(d4, { offset: 0, spaceName: "LS", geometry: g }), { code: "ERR_DISK_BAD_GEOMETRY" }, "512-byte lease on a 4K device");
+  tt.throws(() => geometryFor(512, 2 * MiB), { code: "ERR_DISK_BAD_GEOMETRY" });
   tt.equal(small.writeCount, 0, "nothing was written by a rejected init");
   const name48 = "n".repeat(48);
   await initResourceArea(small, { offset: 0, spaceName: name48, resourceName: name48, geometry: g });

@@ -112,7 +112,7 @@ t.test("another host's record with out-of-range count fields is observed lenient
   const before = statusOf(table, g);
   new DataView(area.buffer).setBigUint64(5 * 512 + 152, 99n, true); // host 6 renewed
   new DataView(area.buffer).setBigUint64(1500 * 512 + 24, 2n ** 60n, true); // host 1501: max_hosts above 2^53-1
-  t.throws(() => table.observe(decodedRecords(area, g, "LS")), { code: "ERR_FIELD_RANGE" }, "decoding record by record fails");
+  t.throws(() => table.observe(decodedRecords(area, g, "LS")), { code: "ERR_DISK_FIELD_RANGE" }, "decoding record by record fails");
   t.doesNotThrow(() => table.observeArea(area, 512, "LS"), "observeArea reads the record anyway");
   t.notSame(statusOf(table, g), before, "host 6's renewal was applied");
   t.throws(() => table.observeArea(area.subarray(0, 1000 * 512), 512, "LS"), RangeError, "short read");

@@ -88,7 +88,7 @@ t.test("geometry table and detection (§2)", async (tt) => {
     [1024, MiB],
     [4096, 3 * MiB],
   ]) {
-    tt.throws(() => geometryFor(s!, a!), { code: "ERR_BAD_GEOMETRY" }, `${s}/${a} rejected`);
+    tt.throws(() => geometryFor(s!, a!), { code: "ERR_DISK_BAD_GEOMETRY" }, `${s}/${a} rejected`);
   }
   tt.equal(legacyGeometry(512).alignSize, MiB);
   tt.equal(legacyGeometry(4096).alignSize, 8 * MiB);
@@ -111,7 +111,7 @@ t.test("geometry table and detection (§2)", async (tt) => {
   tt.equal(detectGeometry(encodeLeader({ ...emptyLeader(), magic: DELTA_DISK_MAGIC, sectorSize: 777 })), undefined, "odd sector size");
   tt.equal(parseAlignSize("8M"), 8 * MiB);
   tt.equal(parseAlignSize("1048576"), MiB);
-  tt.throws(() => parseAlignSize("3M"), { code: "ERR_BAD_GEOMETRY" });
+  tt.throws(() => parseAlignSize("3M"), { code: "ERR_DISK_BAD_GEOMETRY" });
 });
 
 t.test("names (§1)", async (tt) => {
@@ -122,9 +122,9 @@ t.test("names (§1)", async (tt) => {
   tt.equal(readName(field, 0), "abc");
   writeName(field, 0, "z".repeat(48));
   tt.equal(readName(field, 0), "z".repeat(48), "48 bytes, no NUL");
-  tt.throws(() => nameBytes("z".repeat(49), "resource name"), { code: "ERR_NAME_TOO_LONG", message: /resource name.*49 bytes.*48/ });
-  tt.throws(() => nameBytes("é".repeat(25)), { code: "ERR_NAME_TOO_LONG" }, "limit is in bytes, not characters");
-  tt.throws(() => nameBytes("a\0b"), { code: "ERR_INVALID_ARGUMENT" });
+  tt.throws(() => nameBytes("z".repeat(49), "resource name"), { code: "ERR_DISK_NAME_TOO_LONG", message: /resource name.*49 bytes.*48/ });
+  tt.throws(() => nameBytes("é".repeat(25)), { code: "ERR_DISK_NAME_TOO_LONG" }, "limit is in bytes, not characters");
+  tt.throws(() => nameBytes("a\0b"), { code: "ERR_CORE_INVALID_ARGUMENT" });
   tt.ok(namesEqual("LS", "LS"));
   tt.notOk(namesEqual("LS", "LS2"));
   tt.ok(namesEqual(`${"a".repeat(48)}X`, `${"a".repeat(48)}Y`), "strncmp stops after 48 bytes");
@@ -173,8 +173,8 @@ t.test("leader record round trip and layout (§4)", async (tt) => {
   tt.notOk(leadersCompareEqual(bytes, encodeLeader({ ...rec, lver: 1n })));
   const kept = encodeLeader({ ...rec, checksum: 0x12345678 }, { checksum: "keep" });
   tt.equal(new DataView(kept.buffer).getUint32(168, true), 0x12345678, "keep mode stores the given checksum");
-  tt.throws(() => encodeLeader({ ...rec, ioTimeout: 0x10000 }), { code: "ERR_FIELD_RANGE", message: /io_timeout/ });
-  tt.throws(() => encodeLeader({ ...rec, lver: -1n }), { code: "ERR_FIELD_RANGE", message: /lver/ });
+  tt.throws(() => encodeLeader({ ...rec, ioTimeout: 0x10000 }), { code: "ERR_DISK_FIELD_RANGE", message: /io_timeout/ });
+  tt.throws(() => encodeLeader({ ...rec, lver: -1n }), { code: "ERR_DISK_FIELD_RANGE", message: /lver/ });
 });
 
 t.test("leader validation names field and byte (§4)", async (tt) => {
@@ -184,39 +184,42 @@ t.test("leader validation names field and byte (§4)", async (tt) => {
   const ok = { kind: "paxos" as const, at };
   tt.equal(decodeLeader(sector, 512, ok).ownerId, 17);
   tt.throws(() => decodeLeader(sector, 512, { kind: "delta", at }), {
-    code: "ERR_BAD_MAGIC",
+    code: "ERR_DISK_BAD_MAGIC",
     details: { field: "magic", offset: 4608 },
     message: /0x06152010.*0x12212010.*byte 4608/,
   });
-  tt.throws(() => decodeLeader(sector, 512, { ...ok, spaceName: "other" }), { code: "ERR_NAME_MISMATCH", details: { field: "spaceName", offset: 4608 + 56 } });
-  tt.throws(() => decodeLeader(sector, 512, { ...ok, resourceName: "other" }), { code: "ERR_NAME_MISMATCH", details: { field: "resourceName" } });
-  tt.throws(() => decodeLeader(sector, 512, { ...ok, hostId: 2001 }), { code: "ERR_FIELD_RANGE", details: { field: "numHosts" } });
+  tt.throws(() => decodeLeader(sector, 512, { ...ok, spaceName: "other" }), {
+    code: "ERR_DISK_NAME_MISMATCH",
+    details: { field: "spaceName", offset: 4608 + 56 },
+  });
+  tt.throws(() => decodeLeader(sector, 512, { ...ok, resourceName: "other" }), { code: "ERR_DISK_NAME_MISMATCH", details: { field: "resourceName" } });
+  tt.throws(() => decodeLeader(sector, 512, { ...ok, hostId: 2001 }), { code: "ERR_DISK_FIELD_RANGE", details: { field: "numHosts" } });
   const badVersion = sector.slice();
   new DataView(badVersion.buffer).setUint32(516, 0x00050004, true);
-  tt.throws(() => decodeLeader(badVersion, 512, ok), { code: "ERR_BAD_VERSION", details: { field: "version", offset: 4612 } });
+  tt.throws(() => decodeLeader(badVersion, 512, ok), { code: "ERR_DISK_BAD_VERSION", details: { field: "version", offset: 4612 } });
   const minor = sector.slice();
   new DataView(minor.buffer).setUint32(516, 0x00060009, true);
   new DataView(minor.buffer).setUint32(512 + 168, leaderChecksum(minor, 512), true);
   tt.equal(decodeLeader(minor, 512, ok).version, 0x00060009, "only the major version is checked");
   const corrupt = sector.slice();
   corrupt[512 + 100] = corrupt[512 + 100]! ^ 1;
-  tt.throws(() => decodeLeader(corrupt, 512, ok), { code: "ERR_BAD_CHECKSUM", details: { field: "checksum", offset: 4608 + 168 } });
+  tt.throws(() => decodeLeader(corrupt, 512, ok), { code: "ERR_DISK_BAD_CHECKSUM", details: { field: "checksum", offset: 4608 + 168 } });
   tt.equal(decodeLeader(corrupt, 512, { ...ok, verifyChecksum: false }).ownerId, 17);
   const inspection = inspectLeader(corrupt, 512, { ...ok, spaceName: "x" });
   tt.same(
     inspection.problems.map((p) => p.code),
-    ["ERR_NAME_MISMATCH", "ERR_BAD_CHECKSUM"],
+    ["ERR_DISK_NAME_MISMATCH", "ERR_DISK_BAD_CHECKSUM"],
     "inspect lists all problems without throwing",
   );
   const cleared = encodeLeader({ ...fullLeader(), magic: PAXOS_DISK_CLEAR });
-  tt.throws(() => decodeLeader(cleared, 0, { kind: "paxos" }), { code: "ERR_LEASE_CLEARED" });
+  tt.throws(() => decodeLeader(cleared, 0, { kind: "paxos" }), { code: "ERR_DISK_LEASE_CLEARED" });
   const huge = encodeLeader(fullLeader());
   new DataView(huge.buffer).setBigUint64(32, BIG, true);
   tt.same(
     inspectLeader(huge, 0, { kind: "paxos" }).problems.map((p) => [p.code, p.field]),
     [
-      ["ERR_BAD_CHECKSUM", "checksum"],
-      ["ERR_FIELD_RANGE", "owner_id"],
+      ["ERR_DISK_BAD_CHECKSUM", "checksum"],
+      ["ERR_DISK_FIELD_RANGE", "owner_id"],
     ],
     "inspect reports range problems without throwing",
   );
@@ -224,13 +227,13 @@ t.test("leader validation names field and byte (§4)", async (tt) => {
   new DataView(hugeSum.buffer).setUint32(168, leaderChecksum(hugeSum), true);
   tt.throws(
     () => decodeLeader(hugeSum, 0, { kind: "paxos", at: 0 }),
-    { code: "ERR_FIELD_RANGE", details: { field: "owner_id", offset: 32 } },
+    { code: "ERR_DISK_FIELD_RANGE", details: { field: "owner_id", offset: 32 } },
     "valid checksum, host id above 2^53: refused, not rounded",
   );
   const wrongMagicHuge = huge.slice();
   wrongMagicHuge[0] = 0;
-  tt.throws(() => decodeLeader(wrongMagicHuge, 0, { kind: "paxos" }), { code: "ERR_BAD_MAGIC" }, "magic checked before ranges");
-  tt.throws(() => decodeLeader(new Uint8Array(100), 0, ok), { code: "ERR_SHORT_BUFFER" });
+  tt.throws(() => decodeLeader(wrongMagicHuge, 0, { kind: "paxos" }), { code: "ERR_DISK_BAD_MAGIC" }, "magic checked before ranges");
+  tt.throws(() => decodeLeader(new Uint8Array(100), 0, ok), { code: "ERR_DISK_SHORT_BUFFER" });
   tt.ok(new SanlockTsError("X", "m") instanceof Error);
 });
 
@@ -261,7 +264,7 @@ t.test("delta sector and host bitmap (§5.1, §5.5)", async (tt) => {
   setHostBit(sector, 2, false);
   tt.notOk(testHostBit(sector, 2));
   tt.same(hostBitsSet(sector, 8), [1, 8], "listing stops at maxHosts");
-  tt.throws(() => setHostBit(sector, 0), { code: "ERR_OUT_OF_RANGE" });
+  tt.throws(() => setHostBit(sector, 0), { code: "ERR_DEVICE_OUT_OF_RANGE" });
   const decoded = decodeDeltaSector(sector, 0, { spaceName: "LS" });
   tt.same(decoded.leader, { ...rec, checksum: leaderChecksum(sector) });
   tt.same(encodeDeltaSector(decoded.leader, 4096, decoded.bitmap), sector, "round trip with bitmap");
@@ -271,7 +274,7 @@ t.test("delta sector and host bitmap (§5.1, §5.5)", async (tt) => {
   );
   clearHostBitmap(sector);
   tt.same(hostBitsSet(sector, 2000), []);
-  tt.throws(() => encodeDeltaSector(rec, 1024), { code: "ERR_BAD_GEOMETRY" });
+  tt.throws(() => encodeDeltaSector(rec, 1024), { code: "ERR_DISK_BAD_GEOMETRY" });
 });
 
 t.test("request record (§6.3)", async (tt) => {
@@ -285,10 +288,10 @@ t.test("request record (§6.3)", async (tt) => {
   tt.same([...bytes.subarray(20)], [0, 0, 0, 0], "padding written as zero");
   const bad = bytes.slice();
   bad[0] = 0;
-  tt.throws(() => decodeRequest(bad, 0, 1536), { code: "ERR_BAD_MAGIC", details: { field: "magic", offset: 1536 } });
+  tt.throws(() => decodeRequest(bad, 0, 1536), { code: "ERR_DISK_BAD_MAGIC", details: { field: "magic", offset: 1536 } });
   const badVer = bytes.slice();
   new DataView(badVer.buffer).setUint32(4, 0x00020001, true);
-  tt.throws(() => decodeRequest(badVer, 0, 512), { code: "ERR_BAD_VERSION", details: { offset: 516 } });
+  tt.throws(() => decodeRequest(badVer, 0, 512), { code: "ERR_DISK_BAD_VERSION", details: { offset: 516 } });
 });
 
 t.test("dblock, mode block, dblock sector (§6.4, §6.5)", async (tt) => {
@@ -301,11 +304,11 @@ t.test("dblock, mode block, dblock sector (§6.4, §6.5)", async (tt) => {
   tt.equal(decodeDblock(flagChanged).checksum, back.checksum, "flags not covered by the checksum");
   const corrupt = bytes.slice();
   corrupt[8] = corrupt[8]! ^ 0x10;
-  tt.throws(() => decodeDblock(corrupt, 0, 2048), { code: "ERR_BAD_CHECKSUM", details: { field: "checksum", offset: 2048 + 48 } });
+  tt.throws(() => decodeDblock(corrupt, 0, 2048), { code: "ERR_DISK_BAD_CHECKSUM", details: { field: "checksum", offset: 2048 + 48 } });
   tt.ok(isEmptyDblock(decodeDblock(new Uint8Array(56))), "all-zero dblock accepted without checksum");
   const zeroSumNonEmpty = new Uint8Array(56);
   zeroSumNonEmpty[0] = 1;
-  tt.throws(() => decodeDblock(zeroSumNonEmpty), { code: "ERR_BAD_CHECKSUM" }, "zero checksum only accepted when everything is zero");
+  tt.throws(() => decodeDblock(zeroSumNonEmpty), { code: "ERR_DISK_BAD_CHECKSUM" }, "zero checksum only accepted when everything is zero");
   tt.same(decodeModeBlock(encodeModeBlock({ flags: 1, generation: BIG })), { flags: 1, generation: BIG });
   const sector = encodeDblockSector(d, 512, { flags: 1, generation: 7n });
   tt.equal(sector.length, 512);
@@ -334,8 +337,8 @@ t.test("rindex header and entries (§8)", async (tt) => {
   const bytes = encodeRindexHeader(h);
   tt.equal(bytes.length, 80);
   tt.same(decodeRindexHeader(bytes, 0, { at: 8 * MiB, lockspaceName: "LS" }), h);
-  tt.throws(() => decodeRindexHeader(bytes, 0, { at: MiB }), { code: "ERR_FIELD_RANGE", details: { field: "rx_offset", offset: MiB + 24 } });
-  tt.throws(() => decodeRindexHeader(bytes, 0, { at: 8 * MiB, lockspaceName: "X" }), { code: "ERR_NAME_MISMATCH" });
+  tt.throws(() => decodeRindexHeader(bytes, 0, { at: MiB }), { code: "ERR_DISK_FIELD_RANGE", details: { field: "rx_offset", offset: MiB + 24 } });
+  tt.throws(() => decodeRindexHeader(bytes, 0, { at: 8 * MiB, lockspaceName: "X" }), { code: "ERR_DISK_NAME_MISMATCH" });
   const e = { resOffset: 3 * MiB, flags: 0, unused: 0, name: "RXA" };
   const eb = encodeRindexEntry(e);
   tt.equal(eb.length, 64);
@@ -351,16 +354,16 @@ t.test("LVB placement (§6.6, §11)", async (tt) => {
   const previous = new Uint8Array(512).fill(7);
   const sector = encodeLvbSector(new TextEncoder().encode("hi"), 512, previous);
   tt.same([...sector.subarray(0, 3)], [0x68, 0x69, 7], "data then the previous content");
-  tt.throws(() => encodeLvbSector(new Uint8Array(513), 512), { code: "ERR_FIELD_RANGE" });
+  tt.throws(() => encodeLvbSector(new Uint8Array(513), 512), { code: "ERR_DISK_FIELD_RANGE" });
 });
 
 t.test("memory device enforces the BlockDevice contract", async (tt) => {
   const dev = new MemoryDevice({ size: 8192, sectorSize: 4096 });
-  await tt.rejects(dev.read(512, 4096), { code: "ERR_MISALIGNED" });
-  await tt.rejects(dev.read(0, 512), { code: "ERR_MISALIGNED" });
-  await tt.rejects(dev.write(0, new Uint8Array(100)), { code: "ERR_MISALIGNED" });
-  await tt.rejects(dev.read(4096, 8192), { code: "ERR_OUT_OF_RANGE" });
-  await tt.rejects(dev.write(8192, new Uint8Array(4096)), { code: "ERR_OUT_OF_RANGE" });
+  await tt.rejects(dev.read(512, 4096), { code: "ERR_DEVICE_MISALIGNED" });
+  await tt.rejects(dev.read(0, 512), { code: "ERR_DEVICE_MISALIGNED" });
+  await tt.rejects(dev.write(0, new Uint8Array(100)), { code: "ERR_DEVICE_MISALIGNED" });
+  await tt.rejects(dev.read(4096, 8192), { code: "ERR_DEVICE_OUT_OF_RANGE" });
+  await tt.rejects(dev.write(8192, new Uint8Array(4096)), { code: "ERR_DEVICE_OUT_OF_RANGE" });
   const data = new Uint8Array(4096).fill(9);
   await dev.write(4096, data);
   const back = await dev.read(4096, 4096);
@@ -372,5 +375,5 @@ t.test("memory device enforces the BlockDevice contract", async (tt) => {
   tt.equal(await grow.size(), 1536, "growable device extends like a file");
   await dev.close();
   await tt.rejects(dev.read(0, 4096), { code: "ERR_DEVICE_CLOSED" });
-  tt.throws(() => new MemoryDevice({ size: 1000 }), { code: "ERR_MISALIGNED" });
+  tt.throws(() => new MemoryDevice({ size: 1000 }), { code: "ERR_DEVICE_MISALIGNED" });
 });

@@ -213,7 +213,7 @@ const vectors: Vector[] = [
     sectorSize: 512,
     areaStart: 0,
     check: (tt, b) => {
-      tt.throws(() => leader(b, 0, "paxos"), { code: "ERR_LEASE_CLEARED" }, "a cleared lease is not a lease");
+      tt.throws(() => leader(b, 0, "paxos"), { code: "ERR_DISK_LEASE_CLEARED" }, "a cleared lease is not a lease");
       const rec = readLeaderFields(b, 0);
       expectLeader(tt, rec, { ...paxosInit(512, 0x10, 2000, 0x0f1513b4, "RES1"), magic: 0x11282016, writeTimestamp: 1272n });
       tt.equal(leaderChecksum(b, 0), 0x0f1513b4, "checksum valid for cleared lease");

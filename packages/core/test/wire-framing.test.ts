@@ -96,7 +96,7 @@ t.test("bad magic: 32 bytes dropped, no reply, next request still served (§5.4)
   bad[0] = 0x11;
   const events = feed("daemon", [concatBytes([bad, version])]);
   t.equal(events.length, 2);
-  t.match(events[0], { type: "error", fatal: false, error: { code: WireErrorCode.BAD_MAGIC, result: null } });
+  t.match(events[0], { type: "error", fatal: false, error: { code: WireErrorCode.BAD_MAGIC, result: undefined } });
   t.match(events[1], { type: "request", request: { cmd: Cmd.VERSION } });
   t.end();
 });
@@ -108,7 +108,7 @@ t.test("protocol major ≠ 0 is dropped except for VERSION; minor versions are a
   const versionMajor2 = encodeHeader({ ...requestHeader(Cmd.VERSION, 0), version: 0x00020000 });
   const events = feed("daemon", [concatBytes([major2, minor5, zero, versionMajor2])]);
   t.match(events, [
-    { type: "error", error: { code: WireErrorCode.BAD_PROTOCOL, result: null } },
+    { type: "error", error: { code: WireErrorCode.BAD_PROTOCOL, result: undefined } },
     { type: "request", request: { cmd: Cmd.GET_LOCKSPACES } },
     { type: "request", request: { cmd: Cmd.GET_LOCKSPACES } },
     { type: "request", request: { cmd: Cmd.VERSION } },
@@ -206,7 +206,7 @@ t.test("a request cut short by EOF is −ENOTCONN; a short header gets no reply"
   const cut = feed("daemon", [add.subarray(0, 500)]);
   t.match(cut, [{ type: "error", fatal: true, error: { code: WireErrorCode.TRUNCATED, result: -107 } }]);
   const short = feed("daemon", [add.subarray(0, 20)]);
-  t.match(short, [{ type: "error", error: { code: WireErrorCode.TRUNCATED, result: null } }]);
+  t.match(short, [{ type: "error", error: { code: WireErrorCode.TRUNCATED, result: undefined } }]);
   t.end();
 });
 

@@ -8,6 +8,7 @@
  * warnings) but reject a bad value, naming the key and line, so a typo cannot silently turn
  * the watchdog off.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULT_SETTINGS, HOST_NAME_MAX, MAX_WORKER_THREADS_LIMIT, MIN_WORKER_THREADS, type DaemonSettings } from "./options.js";
@@ -17,13 +18,8 @@ export const MAX_CONFIG_LINE = 128;
 /** Our bound on the file: sanlock.conf is a few dozen lines. */
 export const MAX_CONFIG_LINES = 10_000;
 
-export class ConfigError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "ConfigError";
-    this.code = code;
-  }
+export class ConfigError extends SanlockTsError {
+  override readonly name = "ConfigError";
 }
 
 const integer = (min: number, max: number) =>
@@ -106,14 +102,14 @@ function splitLine(text: string): { key: string; value: string | undefined } | u
 function collectEntries(text: string, source: string): { entries: RawEntry[]; warnings: string[] } {
   const lines = text.split("\n");
   if (lines.length > MAX_CONFIG_LINES) {
-    throw new ConfigError("ERR_CONFIG_TOO_LONG", `${source}: more than ${MAX_CONFIG_LINES} lines`);
+    throw new ConfigError("ERR_DAEMON_CONFIG_TOO_LONG", `${source}: more than ${MAX_CONFIG_LINES} lines`);
   }
   const entries: RawEntry[] = [];
   const warnings: string[] = [];
   lines.forEach((raw, index) => {
     const line = index + 1;
     if (raw.length >= MAX_CONFIG_LINE) {
-      throw new ConfigError("ERR_CONFIG_LINE_TOO_LONG", `${source}:${line}: line longer than ${MAX_CONFIG_LINE - 1} characters`);
+      throw new ConfigError("ERR_DAEMON_CONFIG_LINE_TOO_LONG", `${source}:${line}: line longer than ${MAX_CONFIG_LINE - 1} characters`);
     }
     const split = splitLine(raw);
     if (split === undefined) return;
@@ -122,7 +118,7 @@ function collectEntries(text: string, source: string): { entries: RawEntry[]; wa
       return;
     }
     if (split.value === undefined) {
-      throw new ConfigError("ERR_CONFIG_BAD_VALUE", `${source}:${line}: ${split.key} has no value`);
+      throw new ConfigError("ERR_DAEMON_CONFIG_BAD_VALUE", `${source}:${line}: ${split.key} has no value`);
     }
     entries.push({ key: split.key, value: split.value, line });
   });
@@ -149,7 +145,7 @@ export function parseConfigText(text: string, source: string): ParsedConfig {
     const key = String(issue?.path[0] ?? "?");
     const line = lineOf.get(key);
     const where = line === undefined ? source : `${source}:${line}`;
-    throw new ConfigError("ERR_CONFIG_BAD_VALUE", `${where}: bad value for ${key} (${JSON.stringify(raw[key])}): ${issue?.message ?? "invalid"}`);
+    throw new ConfigError("ERR_DAEMON_CONFIG_BAD_VALUE", `${where}: bad value for ${key} (${JSON.stringify(raw[key])}): ${issue?.message ?? "invalid"}`);
   }
   return { config: result.data, warnings };
 }
@@ -188,10 +184,10 @@ export function readConfigFile(path: string): ParsedConfig {
     text = readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { config: {}, warnings: [] };
-    throw new ConfigError("ERR_CONFIG_READ", `${path}: cannot read: ${(error as Error).message}`);
+    throw new ConfigError("ERR_DAEMON_CONFIG_READ", `${path}: cannot read: ${(error as Error).message}`);
   }
   if (text.length > MAX_CONFIG_BYTES) {
-    throw new ConfigError("ERR_CONFIG_TOO_LONG", `${path}: larger than ${MAX_CONFIG_BYTES} bytes`);
+    throw new ConfigError("ERR_DAEMON_CONFIG_TOO_LONG", `${path}: larger than ${MAX_CONFIG_BYTES} bytes`);
   }
   return parseConfigText(text, path);
 }

@@ -35,8 +35,9 @@ export function libcFunction<F>(prototype: string): F {
  * Not cached: bind it once and keep it.
  */
 export function libcFunctionOf<F>(name: string, result: unknown, parameters: string[]): F {
-  const func = libc().func as (name: string, result: unknown, parameters: string[]) => unknown;
-  return func(name, result, parameters) as F;
+  // Called as a method of the library object: koffi's func needs its `this`.
+  const library = libc() as unknown as { func(name: string, result: unknown, parameters: string[]): unknown };
+  return library.func(name, result, parameters) as F;
 }
 
 /** errno as the last libc call on this thread left it. */

@@ -7,6 +7,7 @@
  * with -D semantics); run dir; pid file lock (a second daemon exits 1 here); in privileged
  * mode switch to the socket user/group; socket; serve until shutdown.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
@@ -36,13 +37,8 @@ import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.j
 /** Set in the environment of the detached child so it does not detach again. */
 export const DETACHED_CHILD_ENV = "SANLOCK_TS_DETACHED";
 
-export class DaemonStartError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "DaemonStartError";
-    this.code = code;
-  }
+export class DaemonStartError extends SanlockTsError {
+  override readonly name = "DaemonStartError";
 }
 
 export interface DaemonStartOptions {

@@ -10,6 +10,8 @@
  * Precedence, as in sanlock's main(): built-in defaults < sanlock.conf < command line.
  */
 
+import { SanlockTsError } from "@sanlock-ts/core";
+
 /** Default run directory (docs/wire.md §2.1). */
 export const DEFAULT_RUN_DIR = "/run/sanlock";
 /** Default location of the configuration file (sanlock(8) FILES). */
@@ -86,13 +88,8 @@ export const DEFAULT_SETTINGS: DaemonSettings = {
   debugClients: false,
 };
 
-export class DaemonOptionError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "DaemonOptionError";
-    this.code = code;
-  }
+export class DaemonOptionError extends SanlockTsError {
+  override readonly name = "DaemonOptionError";
 }
 
 /** Command-line values, keyed by option letter; -D maps to "1". */
@@ -110,11 +107,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Parses a decimal integer; names the option in the error. */
 export function parseIntegerValue(name: string, value: string, min: number, max: number): number {
   if (!/^-?\d{1,10}$/.test(value.trim())) {
-    throw new DaemonOptionError("ERR_BAD_OPTION_VALUE", `${name}: "${value}" is not an integer`);
+    throw new DaemonOptionError("ERR_DAEMON_BAD_OPTION_VALUE", `${name}: "${value}" is not an integer`);
   }
   const parsed = Number.parseInt(value, 10);
   if (parsed < min || parsed > max) {
-    throw new DaemonOptionError("ERR_BAD_OPTION_VALUE", `${name}: ${parsed} is outside ${min}..${max}`);
+    throw new DaemonOptionError("ERR_DAEMON_BAD_OPTION_VALUE", `${name}: ${parsed} is outside ${min}..${max}`);
   }
   return parsed;
 }
@@ -125,14 +122,14 @@ function parseFlag(name: string, value: string): boolean {
 
 function parseHostName(name: string, value: string): string {
   if (value.length === 0 || new TextEncoder().encode(value).length > HOST_NAME_MAX) {
-    throw new DaemonOptionError("ERR_BAD_OPTION_VALUE", `${name}: host name must be 1..${HOST_NAME_MAX} bytes`);
+    throw new DaemonOptionError("ERR_DAEMON_BAD_OPTION_VALUE", `${name}: host name must be 1..${HOST_NAME_MAX} bytes`);
   }
   return value;
 }
 
 function parseOwnerName(name: string, value: string): string {
   if (value.length === 0 || value.length > 256 || /[\s:]/.test(value)) {
-    throw new DaemonOptionError("ERR_BAD_OPTION_VALUE", `${name}: "${value}" is not a user or group name`);
+    throw new DaemonOptionError("ERR_DAEMON_BAD_OPTION_VALUE", `${name}: "${value}" is not a user or group name`);
   }
   return value;
 }
@@ -285,7 +282,7 @@ export function splitDaemonArgs(argv: readonly string[]): DaemonCommandLine {
     }
     const spec = arg.length === 2 && arg[0] === "-" ? OPTION_BY_LETTER.get(arg.slice(1)) : undefined;
     if (spec === undefined) {
-      throw new DaemonOptionError("ERR_UNKNOWN_OPTION", `unknown daemon option "${arg}"`);
+      throw new DaemonOptionError("ERR_DAEMON_UNKNOWN_OPTION", `unknown daemon option "${arg}"`);
     }
     if (!spec.takesValue) {
       values[spec.letter] = "1";
@@ -300,7 +297,7 @@ export function splitDaemonArgs(argv: readonly string[]): DaemonCommandLine {
 function requireValue(argv: readonly string[], index: number, option: string): string {
   const value = argv[index + 1];
   if (value === undefined) {
-    throw new DaemonOptionError("ERR_MISSING_OPTION_VALUE", `option '${option.replace(/^-+/, "")}' requires arg`);
+    throw new DaemonOptionError("ERR_DAEMON_MISSING_OPTION_VALUE", `option '${option.replace(/^-+/, "")}' requires arg`);
   }
   return value;
 }
@@ -311,7 +308,7 @@ export function applyOptionValues(base: DaemonSettings, values: OptionValues): D
   for (const [letter, value] of Object.entries(values)) {
     const spec = OPTION_BY_LETTER.get(letter);
     if (spec === undefined) {
-      throw new DaemonOptionError("ERR_UNKNOWN_OPTION", `unknown daemon option "-${letter}"`);
+      throw new DaemonOptionError("ERR_DAEMON_UNKNOWN_OPTION", `unknown daemon option "-${letter}"`);
     }
     spec.apply(value, settings);
   }

@@ -8,8 +8,9 @@
  * binaries from the npm registry (no compiler needed), on the descriptor libuv holds for
  * the accepted socket. The credentials are those captured by the kernel at connect() time.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import type { Socket } from "node:net";
-import koffi from "koffi";
+import { libcFunction } from "./libc.js";
 
 /** Linux values (asm-generic/socket.h): SOL_SOCKET 1, SO_PEERCRED 17. */
 const SOL_SOCKET = 1;
@@ -23,37 +24,26 @@ export interface PeerCredentials {
   readonly gid: number;
 }
 
-export class PeerCredError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "PeerCredError";
-    this.code = code;
-  }
+export class PeerCredError extends SanlockTsError {
+  override readonly name = "PeerCredError";
 }
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Uint8Array, length: Uint32Array) => number;
 
-let getsockoptFn: GetSockOpt | undefined;
-
 function libcGetsockopt(): GetSockOpt {
-  if (getsockoptFn === undefined) {
-    const libc = koffi.load("libc.so.6");
-    getsockoptFn = libc.func("int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)") as GetSockOpt;
-  }
-  return getsockoptFn;
+  return libcFunction<GetSockOpt>("int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)");
 }
 
 /** Credentials of the process at the other end of a connected unix socket descriptor. */
 export function peerCredentialsOfFd(fd: number): PeerCredentials {
   if (!Number.isInteger(fd) || fd < 0) {
-    throw new PeerCredError("ERR_NO_SOCKET_FD", `peer credentials: invalid descriptor ${fd}`);
+    throw new PeerCredError("ERR_DAEMON_NO_SOCKET_FD", `peer credentials: invalid descriptor ${fd}`);
   }
   const value = new Uint8Array(UCRED_SIZE);
   const length = new Uint32Array([UCRED_SIZE]);
   const rv = libcGetsockopt()(fd, SOL_SOCKET, SO_PEERCRED, value, length);
   if (rv !== 0 || length[0] !== UCRED_SIZE) {
-    throw new PeerCredError("ERR_PEERCRED", `getsockopt(SO_PEERCRED) failed on fd ${fd}`);
+    throw new PeerCredError("ERR_DAEMON_PEERCRED", `getsockopt(SO_PEERCRED) failed on fd ${fd}`);
   }
   const view = new DataView(value.buffer);
   return { pid: view.getInt32(0, true), uid: view.getUint32(4, true), gid: view.getUint32(8, true) };
@@ -64,7 +54,7 @@ export function socketFd(socket: Socket): number {
   const handle = (socket as unknown as { _handle?: { fd?: number } })._handle;
   const fd = handle?.fd;
   if (typeof fd !== "number" || fd < 0) {
-    throw new PeerCredError("ERR_NO_SOCKET_FD", "peer credentials: socket has no descriptor (closed?)");
+    throw new PeerCredError("ERR_DAEMON_NO_SOCKET_FD", "peer credentials: socket has no descriptor (closed?)");
   }
   return fd;
 }

@@ -10,6 +10,7 @@
  * struct flock (its fcntlSync passes the lock type as a pointer and fails with EFAULT).
  * The lock lives as long as the descriptor.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { closeSync, ftruncateSync, openSync, writeSync, constants as fsConstants } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -25,13 +26,8 @@ interface FsExt {
 
 const fsExt = createRequire(import.meta.url)("fs-ext") as FsExt;
 
-export class PidFileError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "PidFileError";
-    this.code = code;
-  }
+export class PidFileError extends SanlockTsError {
+  override readonly name = "PidFileError";
 }
 
 export interface HeldPidFile {
@@ -48,7 +44,7 @@ export async function acquirePidFile(runDir: string, pid: number = process.pid):
   try {
     fd = openSync(path, fsConstants.O_CREAT | fsConstants.O_WRONLY, 0o644);
   } catch (error) {
-    throw new PidFileError("ERR_PID_FILE_OPEN", `lockfile open error ${path}: ${(error as Error).message}`);
+    throw new PidFileError("ERR_DAEMON_PID_FILE_OPEN", `lockfile open error ${path}: ${(error as Error).message}`);
   }
   try {
     await lockWholeFile(fd, path);
@@ -80,6 +76,6 @@ async function lockWholeFile(fd: number, path: string): Promise<void> {
     if (code === "EAGAIN" || code === "EACCES") {
       throw new PidFileError("ERR_DAEMON_RUNNING", `lockfile setlk error ${path}: another daemon holds it`);
     }
-    throw new PidFileError("ERR_PID_FILE_LOCK", `lockfile setlk error ${path}: ${(error as Error).message}`);
+    throw new PidFileError("ERR_DAEMON_PID_FILE_LOCK", `lockfile setlk error ${path}: ${(error as Error).message}`);
   }
 }

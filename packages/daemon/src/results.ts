@@ -6,7 +6,7 @@
 import { Errno, LeaseError, SanlockResult, SanlockTsError, toLeaseError } from "@sanlock-ts/core";
 import { DeviceError } from "./device/errors.js";
 
-const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set(["ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_NOT_A_DEVICE", "ERR_NO_O_DIRECT"]);
+const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set(["ERR_DEVICE_NOT_FOUND", "ERR_DEVICE_ACCESS", "ERR_DEVICE_NOT_A_DEVICE", "ERR_DEVICE_NO_O_DIRECT"]);
 
 /** errno values sanlock passes through from failed I/O. */
 export const EMSGSIZE = Errno.EMSGSIZE;
@@ -16,32 +16,29 @@ export function resultOf(thrown: unknown): number {
   const error = toLeaseError(thrown, "lease record");
   if (error instanceof LeaseError) return error.result;
   // No leader to take the geometry from: "no lockspace/lease at that offset" (docs/wire.md §9.4).
-  if (error instanceof SanlockTsError && error.code === "ERR_GEOMETRY_NOT_FOUND") return SanlockResult.LEADER_MAGIC;
-  if (error instanceof SanlockTsError && error.code === "ERR_BAD_GEOMETRY") return -Errno.EINVAL;
+  if (error instanceof SanlockTsError && error.code === "ERR_DISK_GEOMETRY_NOT_FOUND") return SanlockResult.LEADER_MAGIC;
+  if (error instanceof SanlockTsError && error.code === "ERR_DISK_BAD_GEOMETRY") return -Errno.EINVAL;
   // A sector size the device cannot do (512 on a 4K device, refused at open) and the kernel's
   // EINVAL on a read or write (512-byte I/O to a file on a 4K device) are −EINVAL, as sanlock
   // passes the failed O_DIRECT I/O's −EINVAL through; EINVAL from open stays −ENODEV below.
-  if (error instanceof SanlockTsError && error.code === "ERR_BAD_SECTOR_SIZE") return -Errno.EINVAL;
+  if (error instanceof SanlockTsError && error.code === "ERR_DEVICE_BAD_SECTOR_SIZE") return -Errno.EINVAL;
   if (error instanceof DeviceError && error.errno === "EINVAL" && error.syscall !== undefined && error.syscall !== "open") return -Errno.EINVAL;
   if (error instanceof SanlockTsError && OPEN_FAILURE_CODES.has(error.code)) return -Errno.ENODEV;
-  if (error instanceof SanlockTsError && error.code === "ERR_IO_TIMEOUT") return SanlockResult.AIO_TIMEOUT;
+  if (error instanceof SanlockTsError && error.code === "ERR_DEVICE_IO_TIMEOUT") return SanlockResult.AIO_TIMEOUT;
   // sanlock returns a short read as −EMSGSIZE and the kernel's O_DIRECT −EINVAL as is.
-  if (error instanceof SanlockTsError && error.code === "ERR_OUT_OF_RANGE") return -EMSGSIZE;
-  if (error instanceof SanlockTsError && error.code === "ERR_MISALIGNED") return -Errno.EINVAL;
-  if (error instanceof SanlockTsError && error.code === "ERR_BAD_MAGIC") return SanlockResult.LEADER_MAGIC;
+  if (error instanceof SanlockTsError && error.code === "ERR_DEVICE_OUT_OF_RANGE") return -EMSGSIZE;
+  if (error instanceof SanlockTsError && error.code === "ERR_DEVICE_MISALIGNED") return -Errno.EINVAL;
+  if (error instanceof SanlockTsError && error.code === "ERR_DISK_BAD_MAGIC") return SanlockResult.LEADER_MAGIC;
   return SanlockResult.ERROR;
 }
 
 /** A result-carrying failure raised by the daemon's own checks (code names the errno). */
-export class DaemonResultError extends Error {
-  readonly code: string;
-  constructor(
-    readonly result: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "DaemonResultError";
-    this.code = `ERR_RESULT_${-result}`;
+/** A daemon reply result with its reason; `code` is ERR_DAEMON_RESULT_<errno or SANLK number>. */
+export class DaemonResultError extends SanlockTsError {
+  declare readonly result: number;
+  override readonly name = "DaemonResultError";
+  constructor(result: number, message: string) {
+    super(`ERR_DAEMON_RESULT_${-result}`, message, undefined, { result });
   }
 }
 

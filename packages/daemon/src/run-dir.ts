@@ -10,10 +10,11 @@
  *   "sanlock" → theirs, else 0/0; -U replaces only the uid and -G only the gid, each looked up
  *   by name only (getpwnam/getgrnam: "65534" is not a name), an unknown one giving 0.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { chmodSync, chownSync, linkSync, mkdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import koffi from "koffi";
+import { koffi, libcFunctionOf } from "./libc.js";
 
 export const SOCKET_NAME = "sanlock.sock";
 /** sanlock formats the path into sun_path with room for 106 characters (docs/wire.md §2.1). */
@@ -28,13 +29,8 @@ export const RUN_DIR_MODE = 0o775;
  */
 export const LISTEN_BACKLOG = 128;
 
-export class RunDirError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "RunDirError";
-    this.code = code;
-  }
+export class RunDirError extends SanlockTsError {
+  override readonly name = "RunDirError";
 }
 
 export interface SocketOwner {
@@ -52,7 +48,7 @@ export interface SocketOwner {
 export function socketPath(runDir: string): string {
   const path = join(runDir, SOCKET_NAME);
   if (path.length > MAX_SOCKET_PATH) {
-    throw new RunDirError("ERR_SOCKET_PATH_TOO_LONG", `socket path ${path} is longer than ${MAX_SOCKET_PATH} characters`);
+    throw new RunDirError("ERR_DAEMON_SOCKET_PATH_TOO_LONG", `socket path ${path} is longer than ${MAX_SOCKET_PATH} characters`);
   }
   return path;
 }
@@ -70,7 +66,6 @@ let lookup: NameLookup | undefined;
  */
 function nameLookup(): NameLookup {
   if (lookup !== undefined) return lookup;
-  const libc = koffi.load("libc.so.6");
   const passwd = koffi.struct("sanlock_ts_passwd", {
     pw_name: "char *",
     pw_passwd: "char *",
@@ -86,8 +81,8 @@ function nameLookup(): NameLookup {
     gr_gid: "uint32_t",
     gr_mem: "void *",
   });
-  const getpwnam = libc.func("getpwnam", koffi.pointer(passwd), ["const char *"]);
-  const getgrnam = libc.func("getgrnam", koffi.pointer(group), ["const char *"]);
+  const getpwnam = libcFunctionOf<(name: string) => unknown>("getpwnam", koffi.pointer(passwd), ["const char *"]);
+  const getgrnam = libcFunctionOf<(name: string) => unknown>("getgrnam", koffi.pointer(group), ["const char *"]);
   lookup = {
     uidOf(name) {
       const entry: unknown = getpwnam(name);
@@ -128,7 +123,7 @@ export function prepareRunDir(runDir: string, owner: SocketOwner, privileged: bo
     mkdirSync(runDir, { mode: RUN_DIR_MODE });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new RunDirError("ERR_RUN_DIR", `cannot create run dir ${runDir}: ${(error as Error).message}`);
+      throw new RunDirError("ERR_DAEMON_RUN_DIR", `cannot create run dir ${runDir}: ${(error as Error).message}`);
     }
   } finally {
     process.umask(previousUmask);
@@ -136,7 +131,7 @@ export function prepareRunDir(runDir: string, owner: SocketOwner, privileged: bo
   try {
     chownSync(runDir, owner.uid, privileged ? 0 : owner.gid);
   } catch (error) {
-    throw new RunDirError("ERR_RUN_DIR", `lockfile chown error ${runDir}: ${(error as Error).message}`);
+    throw new RunDirError("ERR_DAEMON_RUN_DIR", `lockfile chown error ${runDir}: ${(error as Error).message}`);
   }
 }
 
@@ -147,7 +142,7 @@ export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConne
     unlinkSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new RunDirError("ERR_SOCKET", `cannot remove stale socket ${path}: ${(error as Error).message}`);
+      throw new RunDirError("ERR_DAEMON_SOCKET", `cannot remove stale socket ${path}: ${(error as Error).message}`);
     }
   }
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection);
@@ -162,7 +157,7 @@ export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConne
       });
     });
   } catch (error) {
-    throw new RunDirError("ERR_SOCKET", `cannot listen on ${path}: ${(error as Error).message}`);
+    throw new RunDirError("ERR_DAEMON_SOCKET", `cannot listen on ${path}: ${(error as Error).message}`);
   } finally {
     process.umask(previousUmask);
   }
@@ -171,7 +166,7 @@ export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConne
     chownSync(path, owner.uid, owner.gid);
   } catch (error) {
     server.close();
-    throw new RunDirError("ERR_SOCKET", `could not set socket ${path} permissions: ${(error as Error).message}`);
+    throw new RunDirError("ERR_DAEMON_SOCKET", `could not set socket ${path} permissions: ${(error as Error).message}`);
   }
   return server;
 }

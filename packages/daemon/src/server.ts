@@ -136,7 +136,7 @@ export class DaemonServer implements DaemonState {
     if (event.type !== "error") return false; // reply/record events only occur on the client side
     const { error, header, fatal } = event;
     this.log.error(`ci ${conn.ci} fd ${conn.fd}: ${error.message}`);
-    if (header !== null && error.result !== null && !(conn.restricted & RestrictFlag.ALL)) {
+    if (header !== null && error.result !== undefined && !(conn.restricted & RestrictFlag.ALL)) {
       if (this.isKnown(header)) conn.cmdLast = header.cmd;
       await conn.write(replyBytes(header, this.targetError(conn, header) ?? error.result));
     }

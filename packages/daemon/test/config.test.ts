@@ -51,7 +51,7 @@ t.test("a bad value is rejected naming the key, the file and the line", async (t
     ["logfile_priority =", /c:1: logfile_priority has no value/],
   ];
   for (const [text, message] of cases) {
-    t.throws(() => parseConfigText(text, "c"), { name: "ConfigError", code: "ERR_CONFIG_BAD_VALUE", message }, text);
+    t.throws(() => parseConfigText(text, "c"), { name: "ConfigError", code: "ERR_DAEMON_CONFIG_BAD_VALUE", message }, text);
   }
   t.throws(() => parseConfigText("x".repeat(200), "c"), ConfigError, "over-long line");
 });
@@ -69,7 +69,7 @@ t.test("config file: missing is empty; command line overrides it", async (t) => 
   t.equal(overridden.renewalHistorySize, 9);
   t.equal(overridden.highPriority, false);
   writeFileSync(path, "use_watchdog = maybe\n");
-  await t.rejects(resolveSettings(["--config", path]), { code: "ERR_CONFIG_BAD_VALUE", message: /use_watchdog/ });
+  await t.rejects(resolveSettings(["--config", path]), { code: "ERR_DAEMON_CONFIG_BAD_VALUE", message: /use_watchdog/ });
   const absent = await resolveSettings(["--config", join(dir, "absent.conf"), "-H", "9"]);
   t.same(
     absent,

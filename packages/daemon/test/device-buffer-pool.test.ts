@@ -27,15 +27,15 @@ t.test("lengths outside 1..maxBufferBytes are refused", async (t) => {
   const pool = new AlignedBufferPool({ maxBufferBytes: 2 * WASM_PAGE_BYTES });
   t.equal(
     codeOf(() => pool.acquire(0)),
-    "ERR_INVALID_ARGUMENT",
+    "ERR_CORE_INVALID_ARGUMENT",
   );
   t.equal(
     codeOf(() => pool.acquire(2 * WASM_PAGE_BYTES + 1)),
-    "ERR_INVALID_ARGUMENT",
+    "ERR_CORE_INVALID_ARGUMENT",
   );
   t.equal(
     codeOf(() => pool.acquire(1.5)),
-    "ERR_INVALID_ARGUMENT",
+    "ERR_CORE_INVALID_ARGUMENT",
   );
 });
 
@@ -69,7 +69,7 @@ t.test("quarantined buffers count against the limit, so stalled I/O exhausts the
   pool.quarantine(b);
   t.equal(
     codeOf(() => pool.acquire(512)),
-    "ERR_BUFFER_POOL_EXHAUSTED",
+    "ERR_DEVICE_BUFFER_POOL_EXHAUSTED",
   );
   pool.release(a);
   const c = pool.acquire(512);
@@ -84,7 +84,7 @@ t.test("maxBuffers bounds the slab count; idle slabs are dropped to make room", 
   const b = pool.acquire(512);
   t.equal(
     codeOf(() => pool.acquire(512)),
-    "ERR_BUFFER_POOL_EXHAUSTED",
+    "ERR_DEVICE_BUFFER_POOL_EXHAUSTED",
   );
   pool.release(b);
   const big = pool.acquire(3 * WASM_PAGE_BYTES); // the idle one-page slab is too small: dropped, new one made

@@ -112,7 +112,7 @@ t.test("readWith parses the read in place; what the parser throws is not a devic
     );
   t.ok(thrown instanceof RangeError && thrown.message === "corrupt record", "the parser's own error comes back as is");
   t.same(device.stats(), { reads: 2, writes: 1, failed: 0, timedOut: 0, inFlight: 0 }, "neither read counts as failed");
-  t.equal(await codeOfAsync(() => device.readWith(100, 512, () => 0)), "ERR_MISALIGNED", "alignment is checked as for read");
+  t.equal(await codeOfAsync(() => device.readWith(100, 512, () => 0)), "ERR_DEVICE_MISALIGNED", "alignment is checked as for read");
   t.same(await device.read(0, 512), data.subarray(0, 512), "the buffer went back to the pool and read still copies");
 });
 
@@ -122,12 +122,12 @@ t.test("4096-byte sectors on a file: 512-aligned requests are refused before the
   const device = await openClosing(t, file.path, { sectorSize: 4096, io });
   t.equal(device.sectorSize, 4096);
   const misaligned = await rejection(() => device.read(512, 4096));
-  t.equal(misaligned.code, "ERR_MISALIGNED");
+  t.equal(misaligned.code, "ERR_DEVICE_MISALIGNED");
   t.match(misaligned.message, /read of 4096 bytes at offset 512 on .*multiples of the 4096-byte sector size/);
-  t.equal(await codeOfAsync(() => device.write(0, new Uint8Array(512))), "ERR_MISALIGNED");
-  t.equal(await codeOfAsync(() => device.read(-4096, 4096)), "ERR_INVALID_ARGUMENT");
-  t.equal(await codeOfAsync(() => device.read(0, 0)), "ERR_INVALID_ARGUMENT");
-  t.equal(await codeOfAsync(() => device.read(0, 16 * MIB)), "ERR_INVALID_ARGUMENT", "above the per-I/O limit");
+  t.equal(await codeOfAsync(() => device.write(0, new Uint8Array(512))), "ERR_DEVICE_MISALIGNED");
+  t.equal(await codeOfAsync(() => device.read(-4096, 4096)), "ERR_CORE_INVALID_ARGUMENT");
+  t.equal(await codeOfAsync(() => device.read(0, 0)), "ERR_CORE_INVALID_ARGUMENT");
+  t.equal(await codeOfAsync(() => device.read(0, 16 * MIB)), "ERR_CORE_INVALID_ARGUMENT", "above the per-I/O limit");
   t.equal(kernelCalls(), 0, "none of them reached the kernel");
   t.equal(device.stats().failed, 5, "each refused request counts as failed");
 });
@@ -136,7 +136,7 @@ t.test("a read past the end of the file says the file is too small", async (t) =
   const file = await createSparseFile(t, { sizeBytes: 64 * 1024 });
   const device = await openClosing(t, file.path);
   const err = await rejection(() => device.read(60 * 1024, 8192));
-  t.equal(err.code, "ERR_OUT_OF_RANGE");
+  t.equal(err.code, "ERR_DEVICE_OUT_OF_RANGE");
   t.match(err.message, /only 4096 bytes transferred; the file ends inside the range/);
   // Writes may extend a file (sanlock direct init does), so they are not refused.
   await device.write(64 * 1024, pattern(512, 1));
@@ -171,9 +171,9 @@ t.test("open errors name the problem", async (t) => {
   const missing = await rejection(() => openDirectDevice(`${file.path}.missing`));
   t.equal(missing.code, "ERR_DEVICE_NOT_FOUND");
   t.match(missing.message, /\.missing: no such file or device/);
-  t.equal(await codeOfAsync(() => openDirectDevice(dirname(file.path))), "ERR_NOT_A_DEVICE");
+  t.equal(await codeOfAsync(() => openDirectDevice(dirname(file.path))), "ERR_DEVICE_NOT_A_DEVICE");
   const badSector = await rejection(() => openDirectDevice(file.path, { sectorSize: 1024 }));
-  t.equal(badSector.code, "ERR_BAD_SECTOR_SIZE");
+  t.equal(badSector.code, "ERR_DEVICE_BAD_SECTOR_SIZE");
   t.match(badSector.message, /sector size 1024 is not one of 512, 4096/);
 });
 
@@ -182,13 +182,13 @@ t.test("EINVAL from O_DIRECT (e.g. a filesystem without it) is reported as such"
   const file = await createSparseFile(t, { sizeBytes: 4096 });
   const einval = (syscall: string) => Object.assign(new Error(`EINVAL: invalid argument, ${syscall}`), { code: "EINVAL" });
   const atOpen = await rejection(() => openDirectDevice(file.path, { io: { ...nodeDeviceIo, open: () => Promise.reject(einval("open")) } }));
-  t.equal(atOpen.code, "ERR_NO_O_DIRECT");
+  t.equal(atOpen.code, "ERR_DEVICE_NO_O_DIRECT");
   t.match(atOpen.message, /filesystem does not support O_DIRECT/);
   t.equal(atOpen.errno, "EINVAL");
 
   const device = await openClosing(t, file.path, { io: { ...nodeDeviceIo, read: () => Promise.reject(einval("read")) } });
   const atRead = await rejection(() => device.read(0, 512));
-  t.equal(atRead.code, "ERR_NO_O_DIRECT");
+  t.equal(atRead.code, "ERR_DEVICE_NO_O_DIRECT");
   t.match(atRead.message, /read of 512 bytes at offset 0 on .*filesystem does not support O_DIRECT/);
 });
 
@@ -197,7 +197,7 @@ t.test("other kernel errors keep their errno", async (t) => {
   const eio = Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
   const device = await openClosing(t, file.path, { io: { ...nodeDeviceIo, write: () => Promise.reject(eio) } });
   const err = await rejection(() => device.write(0, new Uint8Array(512)));
-  t.equal(err.code, "ERR_IO_FAILED");
+  t.equal(err.code, "ERR_DEVICE_IO_FAILED");
   t.equal(err.errno, "EIO");
   t.equal(device.stats().failed, 1);
 });
@@ -226,7 +226,7 @@ t.test("a failing sector-size ioctl is reported with the device and errno, and t
     close: (fd) => ((closes += 1), nodeDeviceIo.close(fd)),
   };
   const err = await rejection(() => openDirectDevice(file.path, { io }));
-  t.equal(err.code, "ERR_IO_FAILED");
+  t.equal(err.code, "ERR_DEVICE_IO_FAILED");
   t.match(err.message, /BLKSSZGET\/BLKGETSIZE64 ioctl failed \(ENOTTY\)/);
   t.equal(closes, 1, "the fd opened for the failed attempt was closed");
 });

@@ -63,18 +63,18 @@ t.test("4096-byte loop device", { skip }, async (t) => {
   t.test("512-byte I/O is refused with a clear error before reaching the kernel", async (t) => {
     const before = kernelCalls;
     const read = await rejection(() => device.read(0, 512));
-    t.equal(read.code, "ERR_MISALIGNED");
+    t.equal(read.code, "ERR_DEVICE_MISALIGNED");
     t.match(read.message, new RegExp(`read of 512 bytes at offset 0 on ${loop.path}: .*4096-byte sector size`));
-    t.equal((await rejection(() => device.write(512, new Uint8Array(4096)))).code, "ERR_MISALIGNED");
+    t.equal((await rejection(() => device.write(512, new Uint8Array(4096)))).code, "ERR_DEVICE_MISALIGNED");
     t.equal(kernelCalls, before, "no read or write was issued");
   });
 
   t.test("a range past the end of the device is refused before the kernel", async (t) => {
     const before = kernelCalls;
     const err = await rejection(() => device.read(16 * MIB - 4096, 8192));
-    t.equal(err.code, "ERR_OUT_OF_RANGE");
+    t.equal(err.code, "ERR_DEVICE_OUT_OF_RANGE");
     t.match(err.message, /device is only 16777216 bytes/);
-    t.equal((await rejection(() => device.write(16 * MIB, new Uint8Array(4096)))).code, "ERR_OUT_OF_RANGE");
+    t.equal((await rejection(() => device.write(16 * MIB, new Uint8Array(4096)))).code, "ERR_DEVICE_OUT_OF_RANGE");
     t.equal(kernelCalls, before);
   });
 
@@ -93,7 +93,7 @@ t.test("4096-byte loop device", { skip }, async (t) => {
 
   t.test("asking for 512-byte sectors on a 4096-byte device is refused at open", async (t) => {
     const err = await rejection(() => openDirectDevice(loop.path, { sectorSize: 512 }));
-    t.equal(err.code, "ERR_BAD_SECTOR_SIZE");
+    t.equal(err.code, "ERR_DEVICE_BAD_SECTOR_SIZE");
     t.match(err.message, /sector size 512 is below the device's logical sector size 4096/);
   });
 });
@@ -111,5 +111,5 @@ t.test("512-byte loop device: 512-byte I/O works, 4096 may be asked for", { skip
   const as4k = await openDirectDevice(loop.path, { sectorSize: 4096 });
   t.teardown(() => as4k.close());
   t.equal(as4k.sectorSize, 4096, "an area recorded with 4096-byte sectors on a 512 device");
-  t.equal((await rejection(() => as4k.read(512, 4096))).code, "ERR_MISALIGNED");
+  t.equal((await rejection(() => as4k.read(512, 4096))).code, "ERR_DEVICE_MISALIGNED");
 });

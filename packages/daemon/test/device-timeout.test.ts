@@ -1,5 +1,5 @@
 // Deadlines on device I/O, with the kernel's slowness injected (a real hang cannot be made on
-// demand): a late I/O rejects with ERR_IO_TIMEOUT and counts as failed; its buffer stays
+// demand): a late I/O rejects with ERR_DEVICE_IO_TIMEOUT and counts as failed; its buffer stays
 // quarantined and its in-flight slot taken until it really completes; a timed-out write may
 // still land; one stalled device cannot queue unbounded work; close waits for the stalled I/O
 // before closing the fd.
@@ -62,7 +62,7 @@ async function rejection(work: () => Promise<unknown>): Promise<DeviceError> {
 /** Let settled promise callbacks (the completion path) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-t.test("a late read rejects with ERR_IO_TIMEOUT, counts as failed, and quarantines its buffer", async (t) => {
+t.test("a late read rejects with ERR_DEVICE_IO_TIMEOUT, counts as failed, and quarantines its buffer", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: 65536 });
   const pool = new AlignedBufferPool();
   const { io, held, holdNext } = stallingIo();
@@ -71,7 +71,7 @@ t.test("a late read rejects with ERR_IO_TIMEOUT, counts as failed, and quarantin
 
   holdNext(1);
   const err = await rejection(() => device.read(0, 4096));
-  t.equal(err.code, "ERR_IO_TIMEOUT");
+  t.equal(err.code, "ERR_DEVICE_IO_TIMEOUT");
   t.match(err.message, /read of 4096 bytes at offset 0 on .*not complete after 50 ms; counted as failed, it may still complete/);
   t.same(device.stats(), { reads: 1, writes: 0, failed: 1, timedOut: 1, inFlight: 1 }, "the stalled read still holds its slot");
   t.same(pool.stats(), { inUse: 0, quarantined: 1, idle: 0, totalBytes: 65536 });
@@ -97,7 +97,7 @@ t.test("a timed-out write may still land, with the data it was given", async (t)
   t.teardown(() => device.close());
 
   holdNext(1);
-  t.equal((await rejection(() => device.write(0, new Uint8Array(512).fill(0xaa)))).code, "ERR_IO_TIMEOUT");
+  t.equal((await rejection(() => device.write(0, new Uint8Array(512).fill(0xaa)))).code, "ERR_DEVICE_IO_TIMEOUT");
   // More writes while the first is stuck: none of them may reuse (and overwrite) its buffer.
   for (let i = 1; i <= 3; i++) await device.write(512 * i, new Uint8Array(512).fill(0xb0 + i), { timeoutMs: LONG_DEADLINE_MS });
   t.ok(
@@ -124,12 +124,12 @@ t.test("one stalled device holds at most maxInFlight slots; further I/O waits wi
   const stalled = await Promise.all([rejection(() => device.read(0, 512)), rejection(() => device.read(512, 512))]);
   t.same(
     stalled.map((e) => e.code),
-    ["ERR_IO_TIMEOUT", "ERR_IO_TIMEOUT"],
+    ["ERR_DEVICE_IO_TIMEOUT", "ERR_DEVICE_IO_TIMEOUT"],
   );
   t.equal(held.length, 2, "both reached the (stalled) kernel");
 
   const noSlot = await rejection(() => device.read(1024, 512));
-  t.equal(noSlot.code, "ERR_IO_TIMEOUT");
+  t.equal(noSlot.code, "ERR_DEVICE_IO_TIMEOUT");
   t.match(noSlot.message, /no in-flight slot freed within 50 ms \(2 I\/Os stuck\)/);
   t.equal(held.length, 2, "it never reached the kernel");
 
@@ -155,7 +155,7 @@ t.test("close with a stalled I/O: new I/O refused at once, fd closed only after 
     ioTimeoutMs: SHORT_DEADLINE_MS,
   });
   holdNext(1);
-  t.equal((await rejection(() => device.write(0, new Uint8Array(512)))).code, "ERR_IO_TIMEOUT");
+  t.equal((await rejection(() => device.write(0, new Uint8Array(512)))).code, "ERR_DEVICE_IO_TIMEOUT");
   await device.close();
   t.equal(fdClosed, false, "the fd stays open while the kernel may still use it");
   t.equal((await rejection(() => device.read(0, 512))).code, "ERR_DEVICE_CLOSED");
@@ -171,7 +171,7 @@ t.test("the per-call deadline overrides the device's", async (t) => {
   t.teardown(() => device.close());
   holdNext(1);
   const err = await rejection(() => device.read(0, 512, { timeoutMs: SHORT_DEADLINE_MS }));
-  t.equal(err.code, "ERR_IO_TIMEOUT");
+  t.equal(err.code, "ERR_DEVICE_IO_TIMEOUT");
   t.match(err.message, /after 50 ms/);
   await held[0]!.resume();
   t.throws(() => (device.ioTimeoutMs = 0), RangeError, "a zero deadline is refused");
@@ -187,7 +187,7 @@ t.test("an open that outlives its deadline fails, and its late fd is closed", as
   });
   const io: DeviceIo = { ...nodeDeviceIo, open: () => openedFd, close: (fd) => ((closedFd = fd), nodeDeviceIo.close(fd)) };
   const err = await rejection(() => openDirectDevice(file.path, { io, openTimeoutMs: SHORT_DEADLINE_MS }));
-  t.equal(err.code, "ERR_IO_TIMEOUT");
+  t.equal(err.code, "ERR_DEVICE_IO_TIMEOUT");
   t.match(err.message, /open of .*: not complete after 50 ms/);
   releaseOpen();
   const fd = await openedFd;

@@ -215,7 +215,7 @@ function expectedFirstReply(c: FuzzCase): number | null {
   const first = frame(c.bytes, true)[0];
   if (first === undefined) return null;
   if (first.type === "request") return hasReply(first.request.cmd) ? first.request.cmd : null;
-  if (first.type === "error" && first.header !== null && first.error.result !== null) return first.header.cmd;
+  if (first.type === "error" && first.header !== null && first.error.result !== undefined) return first.header.cmd;
   return null;
 }
 

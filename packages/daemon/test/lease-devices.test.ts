@@ -109,7 +109,7 @@ t.test("a device with a timed-out I/O keeps its fd until the kernel finishes; ne
     () => "read",
     (err: unknown) => (err as DeviceError).code,
   );
-  t.equal(timedOut, "ERR_IO_TIMEOUT");
+  t.equal(timedOut, "ERR_DEVICE_IO_TIMEOUT");
   await stalled.release();
   t.equal(devices.idleCount, 0, "a device with I/O still in the kernel is not kept for reuse");
   t.same(opener.closedFds, [], "the fd stays open while the timed-out read may still run");

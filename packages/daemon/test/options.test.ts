@@ -90,13 +90,13 @@ t.test("a bad value is rejected with a message naming the option", async (t) => 
     [["-H", "1e3"], /-H: "1e3" is not an integer/],
   ];
   for (const [argv, message] of cases) {
-    t.throws(() => settingsFor(argv), { name: "DaemonOptionError", code: "ERR_BAD_OPTION_VALUE", message }, argv.join(" "));
+    t.throws(() => settingsFor(argv), { name: "DaemonOptionError", code: "ERR_DAEMON_BAD_OPTION_VALUE", message }, argv.join(" "));
   }
 });
 
 t.test("unknown options and missing values are errors", async (t) => {
-  t.throws(() => splitDaemonArgs(["-X", "1"]), { code: "ERR_UNKNOWN_OPTION", message: /"-X"/ });
-  t.throws(() => splitDaemonArgs(["-w"]), { code: "ERR_MISSING_OPTION_VALUE", message: "option 'w' requires arg" });
+  t.throws(() => splitDaemonArgs(["-X", "1"]), { code: "ERR_DAEMON_UNKNOWN_OPTION", message: /"-X"/ });
+  t.throws(() => splitDaemonArgs(["-w"]), { code: "ERR_DAEMON_MISSING_OPTION_VALUE", message: "option 'w' requires arg" });
   t.throws(() => splitDaemonArgs(["--config"]), DaemonOptionError);
 });
 

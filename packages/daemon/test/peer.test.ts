@@ -51,7 +51,7 @@ t.test("SO_PEERCRED names the other process that connected", async (t) => {
 });
 
 t.test("bad descriptors are refused with a typed error", async (t) => {
-  t.throws(() => peerCredentialsOfFd(-1), { name: "PeerCredError", code: "ERR_NO_SOCKET_FD" });
+  t.throws(() => peerCredentialsOfFd(-1), { name: "PeerCredError", code: "ERR_DAEMON_NO_SOCKET_FD" });
   // fd 0 is not a socket here (stdin of the test runner is a pipe or /dev/null).
   t.throws(() => peerCredentialsOfFd(0), PeerCredError);
 });

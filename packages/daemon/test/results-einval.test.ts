@@ -2,7 +2,7 @@
 // *_4k_invalid_sector_size cases: write_lockspace, read_lockspace, read_resource and
 // read_resource_owners with 512-byte sectors on 4K storage answer EINVAL): sanlock passes the
 // failed O_DIRECT I/O's −EINVAL through.
-//  - a 4K block device asked for 512-byte sectors: refused at open (ERR_BAD_SECTOR_SIZE) → −EINVAL;
+//  - a 4K block device asked for 512-byte sectors: refused at open (ERR_DEVICE_BAD_SECTOR_SIZE) → −EINVAL;
 //  - a file whose read or write gets EINVAL from the kernel (512-byte I/O to a file on a 4K
 //    device) → −EINVAL;
 //  - EINVAL from open (a file system without O_DIRECT) stays −ENODEV, as sanlock's open_disk failure.
@@ -48,6 +48,6 @@ t.test("EINVAL from open stays −ENODEV", async (t) => {
 t.test("512-byte sectors on a 4K block device are −EINVAL", { skip: loopDeviceSkipReason() }, async (t) => {
   const loop = await createLoopDevice(t, { sizeBytes: 4 * 1024 * 1024, sectorSize: 4096 });
   const err = await thrown(() => openDirectDevice(loop.path, { sectorSize: 512 }));
-  t.equal((err as DeviceError).code, "ERR_BAD_SECTOR_SIZE");
+  t.equal((err as DeviceError).code, "ERR_DEVICE_BAD_SECTOR_SIZE");
   t.equal(resultOf(err), -EINVAL);
 });

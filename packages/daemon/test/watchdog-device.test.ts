@@ -151,7 +151,7 @@ t.test("a missing device node", async (t) => {
   const device = new DevWatchdogDevice(join(tempDir(t), "absent"));
   t.equal(
     codeOf(() => device.arm(60)),
-    "ERR_NO_WATCHDOG_DEVICE",
+    "ERR_WATCHDOG_NO_DEVICE",
   );
 });
 
@@ -164,13 +164,13 @@ t.test("-w 0 selects no watchdog; -w 1 without a device is a clear error", async
   } catch (err) {
     error = err;
   }
-  t.equal((error as WatchdogError).code, "ERR_NO_WATCHDOG_DEVICE");
+  t.equal((error as WatchdogError).code, "ERR_WATCHDOG_NO_DEVICE");
   t.match((error as Error).message, /does not exist.*-w 0/);
   // A regular file is not a character device either.
   writeFileSync(join(dir, "watchdog"), "");
   t.equal(
     codeOf(() => createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog") })),
-    "ERR_NO_WATCHDOG_DEVICE",
+    "ERR_WATCHDOG_NO_DEVICE",
   );
   const chosen = createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog"), deviceExists: () => true });
   t.ok(chosen instanceof WatchdogTester);

@@ -25,12 +25,12 @@ const VALID_PAIRS = "512/1M, 4096/1M, 4096/2M, 4096/4M, 4096/8M";
 export function parseSectorSize(text: string): SectorSize {
   if (text === "512") return 512;
   if (text === "4096") return 4096;
-  throw new CliArgError("ERR_BAD_SIZES", `sector size -Z "${text}" is not 512 or 4096`);
+  throw new CliArgError("ERR_CLI_BAD_SIZES", `sector size -Z "${text}" is not 512 or 4096`);
 }
 
 export function parseAlignSize(text: string): AlignSize {
   const size = ALIGN_BY_NAME[text];
-  if (size === undefined) throw new CliArgError("ERR_BAD_SIZES", `alignment -A "${text}" is not 1M, 2M, 4M or 8M`);
+  if (size === undefined) throw new CliArgError("ERR_CLI_BAD_SIZES", `alignment -A "${text}" is not 1M, 2M, 4M or 8M`);
   return size;
 }
 
@@ -38,12 +38,12 @@ export function parseAlignSize(text: string): AlignSize {
 export function parseGeometry(sector: string | undefined, align: string | undefined): GeometryArg | undefined {
   if (sector === undefined && align === undefined) return undefined;
   if (sector === undefined || align === undefined) {
-    throw new CliArgError("ERR_BAD_SIZES", "-Z and -A must be given together");
+    throw new CliArgError("ERR_CLI_BAD_SIZES", "-Z and -A must be given together");
   }
   const sectorSize = parseSectorSize(sector);
   const alignSize = parseAlignSize(align);
   if (sectorSize === 512 && alignSize !== 1048576) {
-    throw new CliArgError("ERR_BAD_SIZES", `sector size 512 with alignment ${align} is not supported (use one of ${VALID_PAIRS})`);
+    throw new CliArgError("ERR_CLI_BAD_SIZES", `sector size 512 with alignment ${align} is not supported (use one of ${VALID_PAIRS})`);
   }
   return { sectorSize, alignSize };
 }

@@ -79,7 +79,7 @@ function byteLength(text: string): number {
 
 function checkLength(text: string, what: string): void {
   if (text.length > MAX_ARG_CHARS) {
-    throw new CliArgError("ERR_BAD_ARG", `${what} is longer than ${MAX_ARG_CHARS} characters`);
+    throw new CliArgError("ERR_CLI_BAD_ARG", `${what} is longer than ${MAX_ARG_CHARS} characters`);
   }
 }
 
@@ -113,7 +113,7 @@ export function unescapeField(field: string, what: string): string {
     if (ch === "\\") {
       const next = field[i + 1];
       if (next === undefined) {
-        throw new CliArgError("ERR_BAD_ARG", `${what} ends with a lone backslash`);
+        throw new CliArgError("ERR_CLI_BAD_ARG", `${what} ends with a lone backslash`);
       }
       out += next;
       i++;
@@ -128,11 +128,11 @@ export function unescapeField(field: string, what: string): string {
 export function parseOffset(text: string, what: string): number {
   const match = /^(\d+)(M?)$/.exec(text);
   if (match === null) {
-    throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" is not a number of bytes (digits, optionally followed by M)`);
+    throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" is not a number of bytes (digits, optionally followed by M)`);
   }
   const value = Number(match[1]) * (match[2] === "M" ? MIB : 1);
   if (!Number.isSafeInteger(value)) {
-    throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" is too large`);
+    throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" is too large`);
   }
   return value;
 }
@@ -140,11 +140,11 @@ export function parseOffset(text: string, what: string): number {
 /** A plain decimal count (host_id, -n, -o, -f). */
 export function parseCount(text: string, what: string): number {
   if (!/^\d+$/.test(text)) {
-    throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" is not a decimal number`);
+    throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" is not a decimal number`);
   }
   const value = Number(text);
   if (!Number.isSafeInteger(value)) {
-    throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" is too large`);
+    throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" is too large`);
   }
   return value;
 }
@@ -152,7 +152,7 @@ export function parseCount(text: string, what: string): number {
 export function checkName(name: string, what: string): string {
   const bytes = byteLength(name);
   if (bytes > MAX_NAME_BYTES) {
-    throw new CliArgError("ERR_NAME_TOO_LONG", `${what} "${name}" is ${bytes} bytes, the limit is ${MAX_NAME_BYTES}`);
+    throw new CliArgError("ERR_CLI_NAME_TOO_LONG", `${what} "${name}" is ${bytes} bytes, the limit is ${MAX_NAME_BYTES}`);
   }
   return name;
 }
@@ -160,7 +160,7 @@ export function checkName(name: string, what: string): string {
 function checkPath(path: string, what: string): string {
   const bytes = byteLength(path);
   if (bytes > MAX_PATH_BYTES) {
-    throw new CliArgError("ERR_PATH_TOO_LONG", `${what} is ${bytes} bytes, the limit is ${MAX_PATH_BYTES}`);
+    throw new CliArgError("ERR_CLI_PATH_TOO_LONG", `${what} is ${bytes} bytes, the limit is ${MAX_PATH_BYTES}`);
   }
   return path;
 }
@@ -183,12 +183,12 @@ export function parseResourceArg(text: string): ResourceArg {
   const fields = splitUnescaped(text, Number.MAX_SAFE_INTEGER);
   const colons = fields.length - 1;
   if (colons < 3) {
-    throw new CliArgError("ERR_BAD_ARG", `resource "${text}" needs LOCKSPACE:NAME:PATH:OFFSET`);
+    throw new CliArgError("ERR_CLI_BAD_ARG", `resource "${text}" needs LOCKSPACE:NAME:PATH:OFFSET`);
   }
   const diskCount = Math.floor((colons - 1) / 2);
   const hasLver = (colons - 1) % 2 === 1;
   if (diskCount > MAX_DISKS) {
-    throw new CliArgError("ERR_BAD_ARG", `resource "${text}" names ${diskCount} disks, the limit is ${MAX_DISKS}`);
+    throw new CliArgError("ERR_CLI_BAD_ARG", `resource "${text}" names ${diskCount} disks, the limit is ${MAX_DISKS}`);
   }
   const lockspaceName = checkName(unescapeField(fields[0] ?? "", "resource lockspace name"), "resource lockspace name");
   const name = checkName(unescapeField(fields[1] ?? "", "resource name"), "resource name");
@@ -196,7 +196,7 @@ export function parseResourceArg(text: string): ResourceArg {
   for (let d = 0; d < diskCount; d++) {
     const path = unescapeField(fields[2 + 2 * d] ?? "", "resource path");
     if (path === "") {
-      throw new CliArgError("ERR_PATH_MISSING", `resource "${text}" has an empty path for disk ${d + 1}`);
+      throw new CliArgError("ERR_CLI_PATH_MISSING", `resource "${text}" has an empty path for disk ${d + 1}`);
     }
     disks.push({
       path: checkPath(path, "resource path"),
@@ -237,7 +237,7 @@ export function parseDumpTarget(text: string): DumpTarget {
   checkLength(text, "dump target");
   const [path = "", offset, size] = splitUnescaped(text, 2);
   const plainPath = unescapeField(path, "dump path");
-  if (plainPath === "") throw new CliArgError("ERR_PATH_MISSING", "dump needs a path");
+  if (plainPath === "") throw new CliArgError("ERR_CLI_PATH_MISSING", "dump needs a path");
   return {
     path: checkPath(plainPath, "dump path"),
     offset: offset === undefined || offset === "" ? 0 : parseOffset(offset, "dump offset"),

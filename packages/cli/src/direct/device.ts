@@ -13,7 +13,7 @@ import { CliArgError } from "../args/errors.js";
 export const DIRECT_IO_TIMEOUT_MS = 60_000;
 
 export async function openDevice(path: string, sectorSize?: number): Promise<DirectDevice> {
-  if (path === "") throw new CliArgError("ERR_PATH_MISSING", "no path given (expected NAME:...:PATH:OFFSET)");
+  if (path === "") throw new CliArgError("ERR_CLI_PATH_MISSING", "no path given (expected NAME:...:PATH:OFFSET)");
   const { openDirectDevice } = await import("@sanlock-ts/daemon/device");
   return openDirectDevice(path, {
     ioTimeoutMs: DIRECT_IO_TIMEOUT_MS,

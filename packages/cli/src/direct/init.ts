@@ -27,7 +27,7 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
   const geometry = await toCoreGeometry(sizes);
   if (target.kind === "lockspace") {
     const ls = target.lockspace;
-    if (ls.path === "") throw new CliArgError("ERR_PATH_MISSING", `lockspace "${ls.name}" has no path (expected NAME:HOST_ID:PATH:OFFSET)`);
+    if (ls.path === "") throw new CliArgError("ERR_CLI_PATH_MISSING", `lockspace "${ls.name}" has no path (expected NAME:HOST_ID:PATH:OFFSET)`);
     const { initLockspaceArea } = await import("@sanlock-ts/core/areas");
     await withDevice(ls.path, geometry?.sectorSize, (device) =>
       initLockspaceArea(device, { offset: ls.offset, spaceName: ls.name, ioTimeout: target.ioTimeout, ...(geometry ? { geometry } : {}) }),

@@ -38,7 +38,7 @@ export async function readLeaderCommand(target: LeaderTarget, geometry: Geometry
 
 function isDeviceOpenError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === "ERR_DEVICE_NOT_FOUND" || code === "ERR_DEVICE_ACCESS" || code === "ERR_NOT_A_DEVICE" || code === "ERR_PATH_MISSING";
+  return code === "ERR_DEVICE_NOT_FOUND" || code === "ERR_DEVICE_ACCESS" || code === "ERR_DEVICE_NOT_A_DEVICE" || code === "ERR_CLI_PATH_MISSING";
 }
 
 async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefined): Promise<ReadOutcome> {
@@ -53,14 +53,14 @@ async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefine
       return judge(inspectLeader(bytes, 0, { kind: "paxos", at: offset, spaceName: target.resource.lockspaceName, resourceName: target.resource.name }));
     }
     const ls = target.lockspace;
-    if (ls.hostId < 1) throw new DirectFailure("ERR_BAD_HOST_ID", RC.EINVAL, `host_id ${ls.hostId} is not a valid host_id (1 or more)`);
+    if (ls.hostId < 1) throw new DirectFailure("ERR_CLI_BAD_HOST_ID", RC.EINVAL, `host_id ${ls.hostId} is not a valid host_id (1 or more)`);
     let sizes = geometry;
     if (sizes === undefined) {
       const first = await device.read(ls.offset, Math.max(device.sectorSize, DETECT_BYTES));
       const found = detectGeometry(first);
       if (found === undefined) {
         throw new DirectFailure(
-          "ERR_GEOMETRY_NOT_FOUND",
+          "ERR_DISK_GEOMETRY_NOT_FOUND",
           RC.FAILED,
           `no delta or paxos leader at offset ${ls.offset} of ${path} to take the sector size and alignment from (set -Z and -A)`,
         );

@@ -4,6 +4,7 @@
  * docs/wire.md §9.2). sanlock-ts prints the same number for the same problem; the numbers come
  * from core's result table.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { Errno, SanlkResult } from "@sanlock-ts/core/results";
 
 export const RC = {
@@ -29,14 +30,12 @@ export const RC = {
 } as const;
 
 /** A failed direct action: the number sanlock would print, and a one-line explanation. */
-export class DirectFailure extends Error {
-  readonly code: string;
+export class DirectFailure extends SanlockTsError {
+  override readonly name = "DirectFailure";
+  /** The rc the direct command prints and exits with (a sanlock result). */
   readonly rc: number;
-
   constructor(code: string, rc: number, message: string) {
-    super(message);
-    this.name = "DirectFailure";
-    this.code = code;
+    super(code, message, undefined, { result: rc });
     this.rc = rc;
   }
 }
@@ -44,16 +43,16 @@ export class DirectFailure extends Error {
 /** The sanlock result for the first validation problem of a leader (src/paxos_lease.c verify_leader order). */
 export function leaderProblemRc(code: string, field: string): number {
   switch (code) {
-    case "ERR_BAD_MAGIC":
-    case "ERR_LEASE_CLEARED":
+    case "ERR_DISK_BAD_MAGIC":
+    case "ERR_DISK_LEASE_CLEARED":
       return RC.SANLK_LEADER_MAGIC;
-    case "ERR_BAD_VERSION":
+    case "ERR_DISK_BAD_VERSION":
       return RC.SANLK_LEADER_VERSION;
-    case "ERR_NAME_MISMATCH":
+    case "ERR_DISK_NAME_MISMATCH":
       return field === "resourceName" ? RC.SANLK_LEADER_RESOURCE : RC.SANLK_LEADER_LOCKSPACE;
-    case "ERR_FIELD_RANGE":
+    case "ERR_DISK_FIELD_RANGE":
       return RC.SANLK_LEADER_NUMHOSTS;
-    case "ERR_BAD_CHECKSUM":
+    case "ERR_DISK_BAD_CHECKSUM":
       return RC.SANLK_LEADER_CHECKSUM;
     default:
       return RC.FAILED;
@@ -71,26 +70,26 @@ export function failureRc(error: unknown): number {
   switch (code) {
     case "ERR_DEVICE_NOT_FOUND":
     case "ERR_DEVICE_ACCESS":
-    case "ERR_NOT_A_DEVICE":
-    case "ERR_PATH_MISSING":
+    case "ERR_DEVICE_NOT_A_DEVICE":
+    case "ERR_CLI_PATH_MISSING":
       return RC.ENODEV;
-    case "ERR_BAD_MAGIC":
+    case "ERR_DISK_BAD_MAGIC":
       return field === "magic" && isRindexError(error) ? RC.SANLK_RINDEX_MAGIC : RC.SANLK_LEADER_MAGIC;
-    case "ERR_BAD_VERSION":
+    case "ERR_DISK_BAD_VERSION":
       return isRindexError(error) ? RC.SANLK_RINDEX_VERSION : RC.SANLK_LEADER_VERSION;
-    case "ERR_NAME_MISMATCH":
+    case "ERR_DISK_NAME_MISMATCH":
       if (field === "lockspace_name") return RC.SANLK_RINDEX_LOCKSPACE;
       if (field === undefined) return RC.SANLK_RINDEX_DIFF;
       return field === "resourceName" ? RC.SANLK_LEADER_RESOURCE : RC.SANLK_LEADER_LOCKSPACE;
-    case "ERR_FIELD_RANGE":
+    case "ERR_DISK_FIELD_RANGE":
       return field === "rx_offset" ? RC.SANLK_RINDEX_OFFSET : RC.FAILED;
-    case "ERR_MISALIGNED":
-    case "ERR_OUT_OF_RANGE":
+    case "ERR_DEVICE_MISALIGNED":
+    case "ERR_DEVICE_OUT_OF_RANGE":
       return RC.SANLK_RINDEX_OFFSET;
-    case "ERR_RINDEX_FULL":
-    case "ERR_RINDEX_NOT_FOUND":
+    case "ERR_DISK_RINDEX_FULL":
+    case "ERR_DISK_RINDEX_NOT_FOUND":
       return RC.ENOENT;
-    case "ERR_INVALID_ARGUMENT":
+    case "ERR_CORE_INVALID_ARGUMENT":
       return RC.EINVAL;
     default:
       return RC.FAILED;

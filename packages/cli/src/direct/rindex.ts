@@ -23,7 +23,7 @@ export interface RindexRequest {
 
 export async function rindexCommand(action: RindexAction, request: RindexRequest, sizes: GeometryArg | undefined, output: Output): Promise<number> {
   const { rindex } = request;
-  if (rindex.path === "") throw new CliArgError("ERR_PATH_MISSING", `rindex "${rindex.lockspaceName}" has no path (expected LOCKSPACE:PATH:OFFSET)`);
+  if (rindex.path === "") throw new CliArgError("ERR_CLI_PATH_MISSING", `rindex "${rindex.lockspaceName}" has no path (expected LOCKSPACE:PATH:OFFSET)`);
   let lines: string[] = [];
   let rc: number = RC.OK;
   let problem: string | undefined;
@@ -60,7 +60,11 @@ async function runRindexAction(action: RindexAction, request: RindexRequest, siz
     case "update": {
       // sanlock: remove needs an offset; add needs a name and an offset; anything else is -EINVAL
       if (entry.offset === 0 || (!request.remove && entry.name === "")) {
-        throw new DirectFailure("ERR_BAD_ARG", RC.EINVAL, request.remove ? "update -z 1 needs -e NAME:OFFSET or -e :OFFSET" : "update needs -e NAME:OFFSET");
+        throw new DirectFailure(
+          "ERR_CLI_BAD_ARG",
+          RC.EINVAL,
+          request.remove ? "update -z 1 needs -e NAME:OFFSET or -e :OFFSET" : "update needs -e NAME:OFFSET",
+        );
       }
       await withDevice(rindex.path, undefined, (device) =>
         areas.updateRindex(device, loc, { resOffset: entry.offset, ...(request.remove ? { remove: true } : { name: entry.name }) }),

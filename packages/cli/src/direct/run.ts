@@ -28,7 +28,7 @@ export async function runDirect(args: ParsedArgs, output: Output): Promise<numbe
   }
   try {
     if (args["target"] !== undefined && !TAKES_TARGET.has(action)) {
-      throw new CliArgError("ERR_BAD_ARG", `unexpected argument "${String(args["target"])}" (options are -X value pairs)`);
+      throw new CliArgError("ERR_CLI_BAD_ARG", `unexpected argument "${String(args["target"])}" (options are -X value pairs)`);
     }
     return await runAction(action, new DirectOptions(args), output);
   } catch (error) {
@@ -56,7 +56,7 @@ class DirectOptions {
 
   required(letter: string, what: string): string {
     const value = this.text(letter);
-    if (value === undefined) throw new CliArgError("ERR_MISSING_ARG", `-${letter} ${what} is required`);
+    if (value === undefined) throw new CliArgError("ERR_CLI_MISSING_ARG", `-${letter} ${what} is required`);
     return value;
   }
 
@@ -69,7 +69,7 @@ class DirectOptions {
     const text = this.text("o");
     if (text === undefined) return 10;
     const value = parseCount(text, "io_timeout -o");
-    if (value > 0xffff) throw new CliArgError("ERR_BAD_NUMBER", `io_timeout -o ${value} does not fit the 16-bit io_timeout field`);
+    if (value > 0xffff) throw new CliArgError("ERR_CLI_BAD_NUMBER", `io_timeout -o ${value} does not fit the 16-bit io_timeout field`);
     return value === 0 ? 10 : value;
   }
 
@@ -80,7 +80,7 @@ class DirectOptions {
 
   target(action: string): string {
     const value = this.args["target"];
-    if (value === undefined) throw new CliArgError("ERR_MISSING_ARG", `${action} needs <path>[:<offset>[:<size>]]`);
+    if (value === undefined) throw new CliArgError("ERR_CLI_MISSING_ARG", `${action} needs <path>[:<offset>[:<size>]]`);
     return String(value);
   }
 }
@@ -95,7 +95,7 @@ async function runAction(action: string, options: DirectOptions, output: Output)
         return initCommand({ kind: "lockspace", lockspace: parseLockspaceArg(ls), ioTimeout: options.ioTimeout() }, geometry, output);
       }
       const res = options.text("r");
-      if (res === undefined) throw new CliArgError("ERR_MISSING_ARG", "init needs -s LOCKSPACE or -r RESOURCE");
+      if (res === undefined) throw new CliArgError("ERR_CLI_MISSING_ARG", "init needs -s LOCKSPACE or -r RESOURCE");
       return initCommand(
         {
           kind: "resource",
@@ -113,7 +113,7 @@ async function runAction(action: string, options: DirectOptions, output: Output)
       const ls = options.text("s");
       if (ls !== undefined) return readLeaderCommand({ kind: "delta", lockspace: parseLockspaceArg(ls) }, geometry, output);
       const res = options.text("r");
-      if (res === undefined) throw new CliArgError("ERR_MISSING_ARG", "read_leader needs -s LOCKSPACE or -r RESOURCE");
+      if (res === undefined) throw new CliArgError("ERR_CLI_MISSING_ARG", "read_leader needs -s LOCKSPACE or -r RESOURCE");
       return readLeaderCommand({ kind: "paxos", resource: parseResourceArg(res) }, geometry, output);
     }
     case "dump": {

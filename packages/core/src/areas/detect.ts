@@ -17,7 +17,7 @@ export async function detectAreaGeometry(device: BlockDevice, offset: number): P
   return detectGeometry(first);
 }
 
-/** The given geometry, or the detected one; throws ERR_GEOMETRY_NOT_FOUND when neither. */
+/** The given geometry, or the detected one; throws ERR_DISK_GEOMETRY_NOT_FOUND when neither. */
 export async function resolveGeometry(device: BlockDevice, offset: number, given?: Geometry): Promise<Geometry> {
   if (given) return given;
   const found = await detectAreaGeometry(device, offset);

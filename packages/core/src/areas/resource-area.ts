@@ -83,7 +83,7 @@ export interface PaxosLeaderLocation {
 
 /**
  * Reads and validates the leader of a resource lease (docs/ondisk.md §4 paxos rules). A cleared lease
- * throws ERR_LEASE_CLEARED; other failures name the field and byte.
+ * throws ERR_DISK_LEASE_CLEARED; other failures name the field and byte.
  */
 export async function readPaxosLeader(device: BlockDevice, loc: PaxosLeaderLocation): Promise<{ leader: LeaderRecord; geometry: Geometry }> {
   const geometry = await resolveGeometry(device, loc.offset, loc.geometry);

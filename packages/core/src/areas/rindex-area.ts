@@ -152,7 +152,7 @@ export function findEntryByName(rx: RindexContent, name: string): RindexMatch | 
   return index < 0 ? undefined : { index, resOffset: leaseOffsetOf(rx, index), entry: rx.entries[index]! };
 }
 
-/** Entry index recorded for lease offset resOffset; throws ERR_MISALIGNED / ERR_OUT_OF_RANGE. */
+/** Entry index recorded for lease offset resOffset; throws ERR_DEVICE_MISALIGNED / ERR_DEVICE_OUT_OF_RANGE. */
 export function entryIndexForOffset(rx: RindexContent, resOffset: number): number {
   const align = rx.geometry.alignSize;
   if (resOffset % align !== 0) {
@@ -167,8 +167,8 @@ export function entryIndexForOffset(rx: RindexContent, resOffset: number): numbe
 
 /**
  * sanlock lookup semantics: no name and no offset -> first free slot; offset only -> the
- * entry's recorded name; name only -> its offset; both -> ERR_NAME_MISMATCH when they differ.
- * Throws ERR_RINDEX_NOT_FOUND / ERR_RINDEX_FULL when nothing matches.
+ * entry's recorded name; name only -> its offset; both -> ERR_DISK_NAME_MISMATCH when they differ.
+ * Throws ERR_DISK_RINDEX_NOT_FOUND / ERR_DISK_RINDEX_FULL when nothing matches.
  */
 export async function lookupRindex(device: BlockDevice, loc: RindexLocation, query: { name?: string; resOffset?: number }): Promise<RindexMatch> {
   const rx = await readRindex(device, loc);

@@ -5,7 +5,7 @@ export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Throws ERR_SHORT_BUFFER unless bytes[offset, offset+length) exists. */
+/** Throws ERR_DISK_SHORT_BUFFER unless bytes[offset, offset+length) exists. */
 export function requireBytes(bytes: Uint8Array, offset: number, length: number, what: string): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + length > bytes.length) {
     throw new SanlockTsError(ErrorCodes.SHORT_BUFFER, `${what} needs ${length} bytes at buffer offset ${offset}, buffer has ${bytes.length}`, {
@@ -18,7 +18,7 @@ export function requireBytes(bytes: Uint8Array, offset: number, length: number, 
 
 /**
  * Reads a u64 that must fit a JS number (host ids, host counts, byte offsets).
- * Throws ERR_FIELD_RANGE above 2^53-1 rather than silently losing bits.
+ * Throws ERR_DISK_FIELD_RANGE above 2^53-1 rather than silently losing bits.
  */
 export function readU64AsNumber(view: DataView, offset: number, field: string, at: number): number {
   const value = view.getBigUint64(offset, true);

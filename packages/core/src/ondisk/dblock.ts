@@ -98,7 +98,7 @@ export function dblockProblems(bytes: Uint8Array, offset: number, d: Dblock, at:
   ];
 }
 
-/** Decodes a dblock, verifying its checksum unless it is empty; throws ERR_BAD_CHECKSUM. */
+/** Decodes a dblock, verifying its checksum unless it is empty; throws ERR_DISK_BAD_CHECKSUM. */
 export function decodeDblock(bytes: Uint8Array, offset = 0, at = 0): Dblock {
   const d = readDblockFields(bytes, offset, at);
   throwFirst(dblockProblems(bytes, offset, d, at));

@@ -56,7 +56,7 @@ export const GEOMETRIES: readonly Geometry[] = Object.freeze([
   geometry(4096, 8388608, 2000, LFL_ALIGN_8M, RHF_ALIGN_8M, 128000),
 ]);
 
-/** The geometry for a pair; throws ERR_BAD_GEOMETRY for any pair not in docs/ondisk.md §2.1 (e.g. 512 with 2M). */
+/** The geometry for a pair; throws ERR_DISK_BAD_GEOMETRY for any pair not in docs/ondisk.md §2.1 (e.g. 512 with 2M). */
 export function geometryFor(sectorSize: number, alignSize: number): Geometry {
   const found = GEOMETRIES.find((g) => g.sectorSize === sectorSize && g.alignSize === alignSize);
   if (!found) {

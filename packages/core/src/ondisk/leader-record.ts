@@ -1,7 +1,7 @@
 // The 200-byte leader record of delta and paxos leases (docs/ondisk.md §4).
 //
 // Number representation: u64 fields that hold host ids or host counts (num_hosts, max_hosts,
-// owner_id) are JS numbers, rejected on decode when above 2^53-1 (ERR_FIELD_RANGE), so no
+// owner_id) are JS numbers, rejected on decode when above 2^53-1 (ERR_DISK_FIELD_RANGE), so no
 // bits are ever lost. u64 fields that hold counters, times or arbitrary user values
 // (owner_generation, lver, timestamp, unused1 and write_*: in delta records write_* carry
 // set_event's arbitrary 64-bit generation/event/data) are bigint.
@@ -155,7 +155,7 @@ export function encodeLeader(rec: LeaderRecord, options: EncodeLeaderOptions = {
 
 /**
  * Reads every field without validation. Number-typed u64 fields (num_hosts, max_hosts,
- * owner_id) above 2^53-1 throw ERR_FIELD_RANGE, or with `onRange` are reported there and
+ * owner_id) above 2^53-1 throw ERR_DISK_FIELD_RANGE, or with `onRange` are reported there and
  * read as Number(value) (inexact; for diagnostics only).
  */
 export function readLeaderFields(bytes: Uint8Array, offset = 0, at = 0, onRange?: (problem: DecodeProblem) => void): LeaderRecord {
@@ -261,8 +261,8 @@ function leaderProblems(rec: LeaderRecord, computed: number, expect: LeaderExpec
 /**
  * Decodes and validates a leader the way sanlock does before relying on it (docs/ondisk.md §4):
  * magic, version major, names, num_hosts >= hostId (paxos), checksum.
- * Throws OnDiskFormatError (ERR_BAD_MAGIC, ERR_LEASE_CLEARED, ERR_BAD_VERSION,
- * ERR_NAME_MISMATCH, ERR_FIELD_RANGE, ERR_BAD_CHECKSUM) naming the field and byte.
+ * Throws OnDiskFormatError (ERR_DISK_BAD_MAGIC, ERR_DISK_LEASE_CLEARED, ERR_DISK_BAD_VERSION,
+ * ERR_DISK_NAME_MISMATCH, ERR_DISK_FIELD_RANGE, ERR_DISK_BAD_CHECKSUM) naming the field and byte.
  */
 export function decodeLeader(bytes: Uint8Array, offset: number, expect: LeaderExpectation): LeaderRecord {
   // Magic/version/name/checksum problems come first, then u64 range problems.

@@ -6,7 +6,7 @@ import { NAME_LEN } from "../limits.js";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8");
 
-/** UTF-8 bytes of a name; throws ERR_NAME_TOO_LONG above 48 bytes, ERR_INVALID_ARGUMENT on NUL. */
+/** UTF-8 bytes of a name; throws ERR_DISK_NAME_TOO_LONG above 48 bytes, ERR_CORE_INVALID_ARGUMENT on NUL. */
 export function nameBytes(name: string, field = "name"): Uint8Array {
   const bytes = encoder.encode(name);
   if (bytes.length > NAME_LEN) {

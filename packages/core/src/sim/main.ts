@@ -3,6 +3,7 @@
 // Exit status 1 when violations were found (or, with --expect-violation, when none were).
 // core imports nothing from Node: argv, stdout and exit come from globalThis.process.
 
+import { SanlockTsError } from "../errors.js";
 import { MAX_DISKS } from "../limits.js";
 import { BROKEN_VARIANTS } from "../variants.js";
 import { runSeeds, type SeedRunOptions } from "./runner.js";
@@ -42,8 +43,11 @@ export interface CliOptions {
   expectViolation: boolean;
 }
 
-export class CliUsageError extends Error {
-  readonly code = "ERR_SIM_USAGE";
+export class CliUsageError extends SanlockTsError {
+  override readonly name = "CliUsageError";
+  constructor(message: string) {
+    super("ERR_SIM_USAGE", message);
+  }
 }
 
 function intArg(name: string, value: string | undefined, min: number, max: number): number {

@@ -12,6 +12,7 @@
 // * a reset drops every I/O of the old boot that has not landed (A4); a crashed daemon's I/O may
 //   still land but its completion is never delivered.
 
+import { SanlockTsError } from "../errors.js";
 import type { SimRandom } from "./prng.js";
 import type { Scheduler } from "./scheduler.js";
 import type { SharedDisk } from "./shared-disk.js";
@@ -40,11 +41,10 @@ export interface StallWindow {
 /** Describes an I/O range for the trace (which record, which fields). */
 export type IoDescriber = (offset: number, length: number, data: Uint8Array | undefined) => string;
 
-export class SimIoError extends Error {
-  readonly code = "ERR_SIM_EIO";
+export class SimIoError extends SanlockTsError {
+  override readonly name = "SimIoError";
   constructor(message: string) {
-    super(message);
-    this.name = "SimIoError";
+    super("ERR_SIM_EIO", message);
   }
 }
 

@@ -146,9 +146,9 @@ export class MessageReader {
     const haveHeader = this.queue.length >= HEADER_SIZE && this.streamCmd === null && this.side !== "event";
     const header = haveHeader ? decodeHeader(this.queue.peek(HEADER_SIZE)) : null;
     // A request whose payload is cut short is answered −ENOTCONN (docs/wire.md §5.4); a short header gets nothing.
-    const result = this.side === "daemon" && header ? errnoResult("ENOTCONN") : null;
+    const result = this.side === "daemon" && header ? errnoResult("ENOTCONN") : undefined;
     const error = new WireError(WireErrorCode.TRUNCATED, `connection closed with ${this.queue.length} bytes of an incomplete message`, {
-      result,
+      ...(result === undefined ? {} : { result }),
       details: { buffered: this.queue.length },
     });
     return { type: "error", error, header, fatal: true };

@@ -23,7 +23,7 @@
  * buffer is quarantined: it is not reused and keeps counting against the
  * limits until its I/O completion fires, then it returns to the pool. Enough
  * stalled I/O therefore exhausts the pool, which fails new I/O with
- * ERR_BUFFER_POOL_EXHAUSTED instead of growing memory without bound.
+ * ERR_DEVICE_BUFFER_POOL_EXHAUSTED instead of growing memory without bound.
  */
 import { DeviceError, DeviceErrorCode } from "./errors.js";
 
@@ -94,7 +94,7 @@ export class AlignedBufferPool {
     this.limits = Object.freeze(merged);
   }
 
-  /** A page-aligned buffer of `length` bytes (contents unspecified). Throws ERR_BUFFER_POOL_EXHAUSTED at a limit. */
+  /** A page-aligned buffer of `length` bytes (contents unspecified). Throws ERR_DEVICE_BUFFER_POOL_EXHAUSTED at a limit. */
   acquire(length: number): AlignedBuffer {
     if (!Number.isSafeInteger(length) || length <= 0 || length > this.limits.maxBufferBytes) {
       throw new DeviceError(DeviceErrorCode.INVALID_ARGUMENT, `buffer length ${length} outside 1..${this.limits.maxBufferBytes} bytes`);

@@ -13,7 +13,7 @@
  * - goes through a page-aligned buffer (aligned-buffer-pool.ts);
  * - has one deadline covering the slot wait and the I/O (the device's
  *   `ioTimeoutMs`, or the call's `timeoutMs`). A late I/O rejects with
- *   ERR_IO_TIMEOUT and counts as failed; its buffer stays quarantined and its
+ *   ERR_DEVICE_IO_TIMEOUT and counts as failed; its buffer stays quarantined and its
  *   slot taken until the kernel finishes it, since it may still land (docs/algorithms.md §1.5
  *   item 5).
  */
@@ -95,7 +95,7 @@ export function sharedAlignedBufferPool(): AlignedBufferPool {
   return sharedPool;
 }
 
-/** Open `path` for O_DIRECT I/O. Errors: ERR_DEVICE_NOT_FOUND, ERR_DEVICE_ACCESS, ERR_NOT_A_DEVICE, ERR_NO_O_DIRECT, ERR_BAD_SECTOR_SIZE, ERR_IO_TIMEOUT. */
+/** Open `path` for O_DIRECT I/O. Errors: ERR_DEVICE_NOT_FOUND, ERR_DEVICE_ACCESS, ERR_DEVICE_NOT_A_DEVICE, ERR_DEVICE_NO_O_DIRECT, ERR_DEVICE_BAD_SECTOR_SIZE, ERR_DEVICE_IO_TIMEOUT. */
 export async function openDirectDevice(path: string, options: DirectDeviceOptions = {}): Promise<DirectDevice> {
   const io = options.io ?? nodeDeviceIo;
   const ioTimeoutMs = checkTimeout(options.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS, "ioTimeoutMs");
@@ -195,7 +195,7 @@ export class DirectDevice implements BlockDevice {
    * Whether the device is at least `end` bytes long. Answered from the size last seen (at
    * open, by size() or by stillNamedByPath's stat) when that reaches `end`, else asked again:
    * a block device or a shared file may have grown since. A size seen earlier is too large only
-   * if the file was truncated meanwhile; a read past the new end then fails (ERR_OUT_OF_RANGE).
+   * if the file was truncated meanwhile; a read past the new end then fails (ERR_DEVICE_OUT_OF_RANGE).
    */
   async reaches(end: number): Promise<boolean> {
     if (this.knowsItReaches(end)) return true;
@@ -330,7 +330,7 @@ export class DirectDevice implements BlockDevice {
     }
     // Regular files are not checked here: another host may have extended a
     // shared file, and writes may extend it. A read past the end comes back
-    // short and is reported as ERR_OUT_OF_RANGE below.
+    // short and is reported as ERR_DEVICE_OUT_OF_RANGE below.
   }
 
   private async runIo<T>(
@@ -481,7 +481,7 @@ function chooseBlockSectorSize(path: string, logical: number, requested: number 
 }
 
 /**
- * Race `pending` against a timer. On timeout reject with ERR_IO_TIMEOUT; if
+ * Race `pending` against a timer. On timeout reject with ERR_DEVICE_IO_TIMEOUT; if
  * `pending` fulfils later, `onLate` gets its value (e.g. to close a late fd).
  */
 function withDeadline<T>(pending: Promise<T>, timeoutMs: number, what: string, onLate?: (value: T) => void): Promise<T> {

@@ -2,7 +2,7 @@
  * Errors of the device layer. Every error carries a stable string `code` that
  * callers branch on; the message names the device, the offset and the field.
  *
- * The lease algorithms treat every DeviceError as a failed I/O. ERR_IO_TIMEOUT
+ * The lease algorithms treat every DeviceError as a failed I/O. ERR_DEVICE_IO_TIMEOUT
  * additionally means "the I/O may still complete later" (docs/algorithms.md §1.5
  * item 5): a timed-out write may or may not reach the disk.
  */
@@ -14,29 +14,29 @@ export const DeviceErrorCode = {
   /** Permission denied at open (EACCES / EPERM / EROFS). */
   ACCESS: "ERR_DEVICE_ACCESS",
   /** The path is neither a regular file nor a block device. */
-  NOT_A_DEVICE: "ERR_NOT_A_DEVICE",
+  NOT_A_DEVICE: "ERR_DEVICE_NOT_A_DEVICE",
   /** The filesystem rejected O_DIRECT (EINVAL at open, or on an aligned I/O). */
-  NO_O_DIRECT: "ERR_NO_O_DIRECT",
+  NO_O_DIRECT: "ERR_DEVICE_NO_O_DIRECT",
   /** The requested range ends beyond the end of the device or file (core's BlockDevice contract code). */
-  OUT_OF_RANGE: "ERR_OUT_OF_RANGE",
+  OUT_OF_RANGE: "ERR_DEVICE_OUT_OF_RANGE",
   /** Offset or length is not a multiple of the sector size, checked before the kernel sees it (core's code). */
-  MISALIGNED: "ERR_MISALIGNED",
+  MISALIGNED: "ERR_DEVICE_MISALIGNED",
   /** Offset or length is negative, not an integer, zero-length, or above the per-I/O limit (core's code). */
-  INVALID_ARGUMENT: "ERR_INVALID_ARGUMENT",
+  INVALID_ARGUMENT: "ERR_CORE_INVALID_ARGUMENT",
   /** Sector size not 512 or 4096, or smaller than the block device's logical sector size. */
-  BAD_SECTOR_SIZE: "ERR_BAD_SECTOR_SIZE",
+  BAD_SECTOR_SIZE: "ERR_DEVICE_BAD_SECTOR_SIZE",
   /** The I/O did not complete within its deadline; it counts as failed and may still land. */
-  IO_TIMEOUT: "ERR_IO_TIMEOUT",
+  IO_TIMEOUT: "ERR_DEVICE_IO_TIMEOUT",
   /** The kernel returned an error for the read or write (errno in `errno`). */
-  IO_FAILED: "ERR_IO_FAILED",
+  IO_FAILED: "ERR_DEVICE_IO_FAILED",
   /** The kernel transferred fewer bytes than asked for, inside the device. */
-  SHORT_IO: "ERR_SHORT_IO",
+  SHORT_IO: "ERR_DEVICE_SHORT_IO",
   /** Too many I/Os already wait for an in-flight slot on this device (it is likely stalled). */
   BUSY: "ERR_DEVICE_BUSY",
   /** The device was closed; no new I/O is accepted. */
   CLOSED: "ERR_DEVICE_CLOSED",
   /** The aligned buffer pool is at its byte or count limit (e.g. buffers quarantined by stalled I/O). */
-  POOL_EXHAUSTED: "ERR_BUFFER_POOL_EXHAUSTED",
+  POOL_EXHAUSTED: "ERR_DEVICE_BUFFER_POOL_EXHAUSTED",
 } as const;
 
 export type DeviceErrorCodeValue = (typeof DeviceErrorCode)[keyof typeof DeviceErrorCode];

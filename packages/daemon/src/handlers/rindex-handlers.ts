@@ -29,15 +29,15 @@ import { geometryFromFlags } from "./disk-handlers.js";
 import { engineOf } from "./engine.js";
 
 const RINDEX_RESULTS: Readonly<Record<string, number>> = {
-  ERR_BAD_MAGIC: SanlkResult.RINDEX_MAGIC,
-  ERR_BAD_VERSION: SanlkResult.RINDEX_VERSION,
-  ERR_NAME_MISMATCH: SanlkResult.RINDEX_LOCKSPACE,
-  ERR_MISALIGNED: SanlkResult.RINDEX_OFFSET,
-  ERR_OUT_OF_RANGE: SanlkResult.RINDEX_OFFSET,
-  ERR_RINDEX_NOT_FOUND: -Errno.ENOENT,
-  ERR_RINDEX_FULL: -Errno.ENOSPC,
-  ERR_INVALID_ARGUMENT: -Errno.EINVAL,
-  ERR_NAME_TOO_LONG: -Errno.EINVAL,
+  ERR_DISK_BAD_MAGIC: SanlkResult.RINDEX_MAGIC,
+  ERR_DISK_BAD_VERSION: SanlkResult.RINDEX_VERSION,
+  ERR_DISK_NAME_MISMATCH: SanlkResult.RINDEX_LOCKSPACE,
+  ERR_DEVICE_MISALIGNED: SanlkResult.RINDEX_OFFSET,
+  ERR_DEVICE_OUT_OF_RANGE: SanlkResult.RINDEX_OFFSET,
+  ERR_DISK_RINDEX_NOT_FOUND: -Errno.ENOENT,
+  ERR_DISK_RINDEX_FULL: -Errno.ENOSPC,
+  ERR_CORE_INVALID_ARGUMENT: -Errno.EINVAL,
+  ERR_DISK_NAME_TOO_LONG: -Errno.EINVAL,
 };
 
 /** Index-specific codes first (docs/wire.md §9.2: −274..−278), then the general mapping. */
@@ -178,7 +178,7 @@ async function lookupIndex(ctx: CommandContext<typeof Cmd.LOOKUP_RINDEX>): Promi
     await replyEntry(ctx, 0, { name, offset: BigInt(match.resOffset), flags: 0, unused: 0 });
   } catch (error) {
     // Name and offset both given but the entry differs: SANLK_RINDEX_DIFF (−278).
-    const differs = error instanceof SanlockTsError && error.code === "ERR_NAME_MISMATCH" && rentry.name !== "" && rentry.offset !== 0n;
+    const differs = error instanceof SanlockTsError && error.code === "ERR_DISK_NAME_MISMATCH" && rentry.name !== "" && rentry.offset !== 0n;
     await replyEntry(ctx, differs ? SanlkResult.RINDEX_DIFF : rindexResult(error), rentry);
   }
 }

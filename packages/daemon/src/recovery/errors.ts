@@ -1,11 +1,12 @@
 /** Stable error codes of the recovery layer (docs/algorithms.md §7.2-7.4). */
-export type RecoveryErrorCode = "ERR_RECOVERY_ARGUMENT" | "ERR_RENEWAL_BACKWARDS" | "ERR_RECOVERY_STATE";
+import { SanlockTsError } from "@sanlock-ts/core";
 
-export class RecoveryError extends Error {
-  readonly code: RecoveryErrorCode;
+export type RecoveryErrorCode = "ERR_RECOVERY_ARGUMENT" | "ERR_RECOVERY_RENEWAL_BACKWARDS" | "ERR_RECOVERY_STATE";
+
+export class RecoveryError extends SanlockTsError {
+  declare readonly code: RecoveryErrorCode;
+  override readonly name = "RecoveryError";
   constructor(code: RecoveryErrorCode, message: string) {
-    super(message);
-    this.name = "RecoveryError";
-    this.code = code;
+    super(code, message);
   }
 }

@@ -152,7 +152,7 @@ export class LockspaceRecovery {
     }
     if (!Number.isInteger(result.lastSuccess) || result.lastSuccess < this.lastSuccessValue) {
       throw new RecoveryError(
-        "ERR_RENEWAL_BACKWARDS",
+        "ERR_RECOVERY_RENEWAL_BACKWARDS",
         `lockspace ${this.options.name}: renewal lastSuccess ${result.lastSuccess} is before ${this.lastSuccessValue}`,
       );
     }

@@ -56,7 +56,7 @@ export class ConfirmingDevice implements BlockDevice, PlacedDevice {
    * While unconfirmed, a yes from the kept device's known size is answered at once, so the
    * acquire's placement check does not wait for the stat. Should the path name a new file, its
    * size was not checked: a lease beyond its end then fails at the first read, which comes back
-   * short (ERR_OUT_OF_RANGE), instead of with the placement check's −EMSGSIZE.
+   * short (ERR_DEVICE_OUT_OF_RANGE), instead of with the placement check's −EMSGSIZE.
    */
   reaches(end: number): Promise<boolean> {
     if (this.confirming !== undefined && this.device.knowsItReaches(end)) return Promise.resolve(true);

@@ -132,7 +132,7 @@ export class DevWatchdogDevice implements WatchdogDevice {
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOENT") {
-        throw new WatchdogError("ERR_NO_WATCHDOG_DEVICE", `watchdog device ${this.path} does not exist`, { cause: err });
+        throw new WatchdogError("ERR_WATCHDOG_NO_DEVICE", `watchdog device ${this.path} does not exist`, { cause: err });
       }
       throw new WatchdogError("ERR_WATCHDOG_OPEN", `cannot open watchdog device ${this.path}: ${code}`, { cause: err });
     }

@@ -60,7 +60,7 @@ function characterDeviceExists(path: string): boolean {
 }
 
 /**
- * Build the watchdog. Throws ERR_NO_WATCHDOG_DEVICE when -w 1 and the device
+ * Build the watchdog. Throws ERR_WATCHDOG_NO_DEVICE when -w 1 and the device
  * node is missing: the caller reports it and exits. The device itself is
  * opened (armed) only when the first lockspace joins, as wdmd does.
  */
@@ -89,7 +89,7 @@ export function createWatchdog(selection: WatchdogSelection): Watchdog {
     const path = selection.devicePath ?? DEFAULT_WATCHDOG_DEVICE;
     const exists = selection.deviceExists ?? characterDeviceExists;
     if (!exists(path)) {
-      throw new WatchdogError("ERR_NO_WATCHDOG_DEVICE", `watchdog device ${path} does not exist; load a watchdog driver (e.g. softdog) or start with -w 0`);
+      throw new WatchdogError("ERR_WATCHDOG_NO_DEVICE", `watchdog device ${path} does not exist; load a watchdog driver (e.g. softdog) or start with -w 0`);
     }
     if (thread) return new ThreadedWatchdog({ device: { kind: "dev", path }, log: selection.log, testIntervalSeconds: selection.testIntervalSeconds });
     device = new DevWatchdogDevice(path, selection.io ?? systemWatchdogIo);

@@ -65,7 +65,7 @@ export class ClientContext {
   int(letter: string, fallback = 0): number {
     const text = this.opt(letter);
     if (text === undefined) return fallback;
-    if (!/^-?\d+$/.test(text)) throw new CliArgError("ERR_BAD_NUMBER", `-${letter} "${text}" is not a decimal number`);
+    if (!/^-?\d+$/.test(text)) throw new CliArgError("ERR_CLI_BAD_NUMBER", `-${letter} "${text}" is not a decimal number`);
     return Number(text);
   }
 
@@ -78,7 +78,7 @@ export class ClientContext {
 
   require(letter: string, what: string): string {
     const value = this.opt(letter);
-    if (value === undefined) throw new CliArgError("ERR_MISSING_ARG", `-${letter} ${what} is required`);
+    if (value === undefined) throw new CliArgError("ERR_CLI_MISSING_ARG", `-${letter} ${what} is required`);
     return value;
   }
 
@@ -90,9 +90,9 @@ export class ClientContext {
 
 export function parseCNumber(text: string, what: string): bigint {
   const match = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)$/.exec(text);
-  if (match === null) throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" is not a number (decimal, 0x hex or 0 octal)`);
+  if (match === null) throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" is not a number (decimal, 0x hex or 0 octal)`);
   const value = text.length > 1 && text[0] === "0" && !/[xX]/.test(text) ? BigInt(`0o${text.slice(1)}`) : BigInt(text);
-  if (value >= 1n << 64n) throw new CliArgError("ERR_BAD_NUMBER", `${what} "${text}" does not fit 64 bits`);
+  if (value >= 1n << 64n) throw new CliArgError("ERR_CLI_BAD_NUMBER", `${what} "${text}" does not fit 64 bits`);
   return value;
 }
 
@@ -106,7 +106,7 @@ export function resultOfError(err: unknown): number {
   if (err instanceof ClientError) {
     const cause = err.cause as NodeJS.ErrnoException | undefined;
     const errno = cause?.errno;
-    if (err.code === "ERR_CONNECT" && typeof errno === "number") return errno < 0 ? errno : -errno;
+    if (err.code === "ERR_CLIENT_CONNECT" && typeof errno === "number") return errno < 0 ? errno : -errno;
     return -1;
   }
   throw err;

@@ -15,7 +15,7 @@ import { toJson } from "./status-format.js";
 
 function pidOf(ctx: ClientContext): number {
   const pid = ctx.int("p", 0);
-  if (pid <= 0) throw new CliArgError("ERR_MISSING_ARG", "-p <pid> is required (a registered process)");
+  if (pid <= 0) throw new CliArgError("ERR_CLI_MISSING_ARG", "-p <pid> is required (a registered process)");
   return pid;
 }
 
@@ -60,7 +60,7 @@ async function release(ctx: ClientContext): Promise<number> {
   const specs = resources.map((r) => r.spec);
   const s = ctx.opt("s");
   if (orphan && specs.length === 0 && s !== undefined) specs.push({ lockspace: parseLockspaceArg(s).name, resource: "", disks: [] });
-  if (specs.length === 0 && !all) throw new CliArgError("ERR_MISSING_ARG", "-r RESOURCE (or -a 1, or -O 1 -s LOCKSPACE) is required");
+  if (specs.length === 0 && !all) throw new CliArgError("ERR_CLI_MISSING_ARG", "-r RESOURCE (or -a 1, or -O 1 -s LOCKSPACE) is required");
   ctx.output.line(`release pid ${pid}`);
   const flags = (orphan ? ReleaseFlag.ORPHAN : 0) | (all ? ReleaseFlag.ALL : 0);
   let rv: number;

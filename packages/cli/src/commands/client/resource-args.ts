@@ -32,7 +32,7 @@ export function resourceArgs(ctx: ClientContext, min: number): CliResource[] | n
       return null;
     }
   }
-  if (out.length < min) throw new CliArgError("ERR_MISSING_ARG", `-r RESOURCE is required${min > 1 ? ` ${min} times` : ""}`);
+  if (out.length < min) throw new CliArgError("ERR_CLI_MISSING_ARG", `-r RESOURCE is required${min > 1 ? ` ${min} times` : ""}`);
   return out;
 }
 
@@ -49,11 +49,11 @@ const VALID_PAIRS = new Set(["512/1M", "4096/1M", "4096/2M", "4096/4M", "4096/8M
 export function geometryFlags(ctx: ClientContext): number {
   const sector = ctx.opt("Z");
   const align = ctx.opt("A");
-  if (sector !== undefined && sector !== "512" && sector !== "4096") throw new CliArgError("ERR_BAD_SIZES", `-Z "${sector}" is not 512 or 4096`);
-  if (align !== undefined && ALIGN_FLAGS[align] === undefined) throw new CliArgError("ERR_BAD_SIZES", `-A "${align}" is not 1M, 2M, 4M or 8M`);
+  if (sector !== undefined && sector !== "512" && sector !== "4096") throw new CliArgError("ERR_CLI_BAD_SIZES", `-Z "${sector}" is not 512 or 4096`);
+  if (align !== undefined && ALIGN_FLAGS[align] === undefined) throw new CliArgError("ERR_CLI_BAD_SIZES", `-A "${align}" is not 1M, 2M, 4M or 8M`);
   if (align !== undefined && !VALID_PAIRS.has(`${sector ?? "?"}/${align}`)) {
     throw new CliArgError(
-      "ERR_BAD_SIZES",
+      "ERR_CLI_BAD_SIZES",
       `Invalid sector_size/align_size combination (${sector ?? 0}/${align}); use one of: 512/1M, 4096/1M, 4096/2M, 4096/4M, 4096/8M`,
     );
   }

@@ -12,14 +12,14 @@ import { Errno } from "@sanlock-ts/core/results";
 
 function rindexOf(ctx: ClientContext, flags = 0): ops.RindexSpec {
   const x = parseRindexArg(ctx.require("x", "RINDEX"));
-  if (x.path === "") throw new CliArgError("ERR_PATH_MISSING", "-x RINDEX needs a path: LOCKSPACE:PATH:OFFSET");
+  if (x.path === "") throw new CliArgError("ERR_CLI_PATH_MISSING", "-x RINDEX needs a path: LOCKSPACE:PATH:OFFSET");
   return { lockspace: x.lockspaceName, path: x.path, offset: BigInt(x.offset), flags };
 }
 
 function entryOf(ctx: ClientContext, required: boolean): { name: string; offset: bigint } {
   const e = ctx.opt("e");
   if (e === undefined) {
-    if (required) throw new CliArgError("ERR_MISSING_ARG", "-e <resource_name>[:<offset>] is required");
+    if (required) throw new CliArgError("ERR_CLI_MISSING_ARG", "-e <resource_name>[:<offset>] is required");
     return { name: "", offset: 0n };
   }
   const entry = parseRentryArg(e);
