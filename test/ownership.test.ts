@@ -23,7 +23,7 @@
 //   SIGKILL is restricted, and back to SIGKILL if SIGTERM is restricted too.
 import t, { type Test } from "tap";
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { chmodSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { Cmd, HEADER_SIZE, WIRE_MAGIC, decodeHeader, encodeHeader } from "../packages/core/src/wire/index.js";
@@ -102,6 +102,8 @@ def run(req):
         c_call(lib.sanlock_convert(sock, pid, 0, ctypes.byref(res))); return {}
     if op == "rem_lockspace":
         sanlock.rem_lockspace(LS, 1, LS_PATH, wait=False); return {}
+    if op == "killpath":
+        sanlock.killpath(req["path"].encode(), [a.encode() for a in req["args"]], slkfd=fd); return {}
     if op == "request":
         sanlock.request(LS, req["res"].encode(), disks(req["res"]), action=req["action"]); return {}
     raise ValueError(op)
@@ -326,6 +328,21 @@ async function byPidRules(t: Test, kind: DaemonKind): Promise<void> {
   t.same(await c.held(a.pid), [], "A holds nothing");
 }
 
+/** A killpath program that writes its arguments to `marker` (written next to the lease files). */
+function writeKillpathScript(dir: string, marker: string): string {
+  const path = `${dir}/killpath.sh`;
+  writeFileSync(path, `#!/bin/sh\necho "$@" > ${marker}.tmp && mv ${marker}.tmp ${marker}\n`, { mode: 0o755 });
+  return path;
+}
+
+async function waitForFile(path: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** A REQUEST's force mode against a holder, with the restrict bits it had at acquire time. */
 async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
   const cases = [
@@ -334,6 +351,8 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
     { name: "Q3", restrict: RESTRICT_SIGTERM, before: true, action: "REQ_GRACEFUL", expect: "SIGKILL" },
     // The bits are taken at acquire: restricting afterwards does not change what a request sends.
     { name: "Q4", restrict: RESTRICT_SIGKILL, before: false, action: "REQ_FORCE", expect: "SIGKILL" },
+    // GRACEFUL with a killpath set before the acquire runs the killpath (its args, no pid) instead of a signal.
+    { name: "Q5", restrict: 0, before: true, action: "REQ_GRACEFUL", expect: "killpath", killpath: true },
   ];
   const setup = await setUp(
     t,
@@ -346,6 +365,11 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
     await t.test(`${c.name}: restrict ${c.restrict} ${c.before ? "before" : "after"} acquire, ${c.action} → ${c.expect}`, async (t) => {
       const holder = await new Agent(t, setup, `holder ${c.name}`).started();
       t.equal(await holder.outcome({ op: "register" }), "ok", "holder registers");
+      const marker = `${dirname(setup.lsPath)}/killpath-${c.name}`;
+      if (c.killpath) {
+        const script = writeKillpathScript(dirname(setup.lsPath), marker);
+        t.equal(await holder.outcome({ op: "killpath", path: script, args: ["graceful", c.name] }), "ok", "sets a killpath");
+      }
       if (c.before && c.restrict) t.equal(await holder.outcome({ op: "restrict", flags: c.restrict }), "ok", "restricts");
       t.equal(await holder.outcome({ op: "acquire", res: c.name }), "ok", "acquires");
       if (!c.before && c.restrict) t.equal(await holder.outcome({ op: "restrict", flags: c.restrict }), "ok", "restricts after");
@@ -356,8 +380,16 @@ async function requestSignals(t: Test, kind: DaemonKind): Promise<void> {
       const got = await Promise.race([
         holder.exited.then((s) => s.signal ?? `exit ${s.code}`),
         holder.until((a) => a.signal !== undefined, 60_000, "a signal").then((a) => a.signal!),
+        ...(c.killpath ? [waitForFile(marker, 60_000).then(() => "killpath")] : []),
       ]);
       t.equal(got, c.expect, `the holder gets ${c.expect}`);
+      if (c.killpath) {
+        t.equal(readFileSync(marker, "utf8").trim(), `graceful ${c.name}`, "the killpath ran with its args and no pid");
+        t.notOk(
+          holder.lines.some((a) => a.signal !== undefined),
+          "the holder got no signal",
+        );
+      }
     });
   }
 }

@@ -35,11 +35,13 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
   const log = logger(options.log);
   let set: LockspaceSet | undefined;
   const resources = new ResourceManager({ activeLockspace: (name) => set?.active(name), log });
-  const requests = new RequestHandler({ resources, log });
+  // One executor for the kill sequence and REQUEST's killpath: one bound on running killpaths.
+  const executor = new ProcessKillExecutor({ log: (line) => log("error", line) });
+  const requests = new RequestHandler({ resources, log, runKillpath: (path, args) => executor.runKillpath(path, args, undefined) });
   set = new LockspaceSet({
     resources,
     log,
-    killHolders: options.killHolders ?? killSequence(options, log),
+    killHolders: options.killHolders ?? killSequence(options, log, executor),
     watchdog: options.watchdog,
     examineRequests: (ls, name) => requests.examineLockspace(ls, name),
   });
@@ -50,10 +52,11 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
 function killSequence(
   options: LeaseEngineOptions,
   log: (level: LogLevel, message: string) => void,
+  executor: ProcessKillExecutor,
 ): (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
   const killer = new HolderKiller({
     killGraceSeconds: options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS,
-    executor: new ProcessKillExecutor({ log: (line) => log("error", line) }),
+    executor,
     now: () => DAEMON_CLOCK.now(),
     log: (line) => log("error", line),
   });

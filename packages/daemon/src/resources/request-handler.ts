@@ -5,7 +5,7 @@
  * delta-lease bitmap so its daemon looks at the record. Owner: when a renewal finds our bit
  * set in another host's record (or on EXAMINE), read the request record of each lease we
  * hold exclusively in that lockspace and apply its force mode to the holders:
- * FORCE → SIGKILL, GRACEFUL → the holder's killpath if it set one, else SIGTERM; the
+ * FORCE → SIGKILL, GRACEFUL → the holder's killpath if it set one (run, no pid), else SIGTERM; the
  * holder's RESTRICT bits from acquire time swap one signal, as sanlock's do_request does:
  * FORCE sends SIGTERM if SIGKILL was restricted, GRACEFUL sends SIGKILL if SIGTERM was.
  */
@@ -22,6 +22,12 @@ import { lockspaceGeometry } from "./lease-geometry.js";
 export interface RequestHandlerDeps {
   readonly resources: ResourceManager;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
+  /**
+   * Starts a holder's killpath program for a GRACEFUL request (the kill executor's runKillpath);
+   * false when it could not start now. Without it, GRACEFUL sends SIGTERM even to a holder with a
+   * killpath.
+   */
+  runKillpath?(path: string, args: string): boolean;
 }
 
 export interface RequestInput {
@@ -79,9 +85,12 @@ export class RequestHandler {
     for (const token of resource.tokens) {
       const conn = token.conn;
       if (conn === undefined || conn.pid <= 0) continue;
-      if (force === ForceMode.GRACEFUL && conn.killpath !== undefined) {
-        // sanlock runs the client's killpath program here; sanlock-ts does not yet and sends SIGTERM.
-        this.deps.log("warn", `pid ${conn.pid} has killpath ${conn.killpath.path}; sending SIGTERM instead`);
+      // GRACEFUL runs the holder's killpath in place of a signal, with its args and never the pid
+      // (sanlock's do_request sends the helper no pid), and once per request examined.
+      if (force === ForceMode.GRACEFUL && conn.killpath !== undefined && this.deps.runKillpath !== undefined) {
+        this.deps.log("warn", `request ${resource.lockspace}:${resource.name} pid ${conn.pid}: running killpath ${conn.killpath.path}`);
+        if (this.deps.runKillpath(conn.killpath.path, conn.killpath.args)) continue;
+        this.deps.log("error", `request ${resource.lockspace}:${resource.name} pid ${conn.pid}: killpath could not start, sending SIGTERM`);
       }
       const signal: NodeJS.Signals =
         force === ForceMode.FORCE
