@@ -2,7 +2,10 @@
 // reported by the daemon is a SanlockError carrying the result the daemon sent
 // (docs/wire.md §9), in the same errno convention as the Python binding.
 
-import { SanlockTsError } from "@sanlock-ts/core";
+import { SanlockTsError } from "@sanlock-ts/core/errors";
+
+/** The base of every sanlock-ts error (core/errors.ts): `code`, `details`, optional `result`. */
+export { SanlockTsError };
 import { cmdName, isSanlkResult, resultMessage, resultName } from "@sanlock-ts/core/wire";
 
 export const ClientErrorCode = {

@@ -2,7 +2,7 @@
  * Errors raised while reading the command line. Each carries a stable `code`
  * so tests and callers can tell them apart without matching message text.
  */
-import { SanlockTsError } from "@sanlock-ts/core";
+import { SanlockTsError } from "@sanlock-ts/client/errors";
 
 export type CliArgErrorCode =
   | "ERR_CLI_BAD_ARG"

@@ -17,7 +17,7 @@
  * changed name or offset would make the tool write somewhere else than asked.
  */
 import { CliArgError } from "./errors.js";
-import { MAX_DISKS } from "@sanlock-ts/core/limits";
+import { MAX_DISKS } from "@sanlock-ts/client/wire";
 
 /** NAME_ID_SIZE / SANLK_NAME_LEN: names are at most 48 bytes (docs/ondisk.md §1). */
 export const MAX_NAME_BYTES = 48;

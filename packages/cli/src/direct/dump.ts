@@ -11,7 +11,7 @@ import { toCoreGeometry } from "./init.js";
 
 export async function dumpCommand(target: DumpTarget, detail: number, sizes: GeometryArg | undefined, output: Output): Promise<number> {
   const geometry = await toCoreGeometry(sizes);
-  const { dumpLines, DUMP_NO_GEOMETRY, DUMP_OFFSET_WARNING } = await import("@sanlock-ts/core/areas");
+  const { dumpLines, DUMP_NO_GEOMETRY, DUMP_OFFSET_WARNING } = await import("@sanlock-ts/daemon/disk");
   let device;
   try {
     device = await openDevice(target.path, geometry?.sectorSize);

@@ -5,7 +5,7 @@
  * an alignment boundary and lie inside the existing file or device (checked by
  * core's checkAreaPlacement); nothing is written otherwise.
  */
-import type { Geometry } from "@sanlock-ts/core/ondisk";
+import type { Geometry } from "@sanlock-ts/daemon/disk";
 import type { GeometryArg } from "../args/geometry-args.js";
 import type { LockspaceArg, ResourceArg } from "../args/sanlock-strings.js";
 import { CliArgError } from "../args/errors.js";
@@ -19,7 +19,7 @@ export type InitTarget =
 
 export async function toCoreGeometry(geometry: GeometryArg | undefined): Promise<Geometry | undefined> {
   if (geometry === undefined) return undefined;
-  const { geometryFor } = await import("@sanlock-ts/core/ondisk");
+  const { geometryFor } = await import("@sanlock-ts/daemon/disk");
   return geometryFor(geometry.sectorSize, geometry.alignSize);
 }
 
@@ -28,13 +28,13 @@ export async function initCommand(target: InitTarget, sizes: GeometryArg | undef
   if (target.kind === "lockspace") {
     const ls = target.lockspace;
     if (ls.path === "") throw new CliArgError("ERR_CLI_PATH_MISSING", `lockspace "${ls.name}" has no path (expected NAME:HOST_ID:PATH:OFFSET)`);
-    const { initLockspaceArea } = await import("@sanlock-ts/core/areas");
+    const { initLockspaceArea } = await import("@sanlock-ts/daemon/disk");
     await withDevice(ls.path, geometry?.sectorSize, (device) =>
       initLockspaceArea(device, { offset: ls.offset, spaceName: ls.name, ioTimeout: target.ioTimeout, ...(geometry ? { geometry } : {}) }),
     );
   } else {
     const res = target.resource;
-    const { initResourceArea } = await import("@sanlock-ts/core/areas");
+    const { initResourceArea } = await import("@sanlock-ts/daemon/disk");
     // a cleared lease records the writer's CLOCK_MONOTONIC seconds (docs/ondisk.md §6.2); hrtime is CLOCK_MONOTONIC
     const clearTimestamp = target.clear ? process.hrtime.bigint() / 1_000_000_000n : undefined;
     // Every disk of the resource gets the same area, disk by disk; the first failure ends the

@@ -13,8 +13,8 @@ import { toCoreGeometry } from "./init.js";
 
 export async function nextFreeCommand(target: DumpTarget, sizes: GeometryArg | undefined, output: Output): Promise<number> {
   const given = await toCoreGeometry(sizes);
-  const { resolveGeometry } = await import("@sanlock-ts/core/areas");
-  const { nextFree } = await import("@sanlock-ts/core/areas");
+  const { resolveGeometry } = await import("@sanlock-ts/daemon/disk");
+  const { nextFree } = await import("@sanlock-ts/daemon/disk");
   const relative = await withDevice(target.path, given?.sectorSize, async (device) =>
     nextFree(device, target.offset, await resolveGeometry(device, target.offset, given)),
   );

@@ -5,7 +5,7 @@
  * still printed (as sanlock does) and one line on stderr names the field and
  * its byte offset.
  */
-import type { LeaderRecord } from "@sanlock-ts/core/ondisk";
+import type { LeaderRecord } from "@sanlock-ts/daemon/disk";
 import type { GeometryArg } from "../args/geometry-args.js";
 import type { LockspaceArg, ResourceArg } from "../args/sanlock-strings.js";
 import type { Output } from "../output.js";
@@ -30,7 +30,7 @@ export async function readLeaderCommand(target: LeaderTarget, geometry: Geometry
     return { rc, record: undefined, problem: message };
   });
   output.line(`read_leader done ${outcome.rc}`);
-  const { emptyLeader } = await import("@sanlock-ts/core/ondisk");
+  const { emptyLeader } = await import("@sanlock-ts/daemon/disk");
   await printLeader(outcome.record ?? emptyLeader(), target.kind, output);
   if (outcome.problem !== undefined) output.error(`sanlock-ts: read_leader: ${outcome.problem}`);
   return outcome.rc === RC.OK ? 0 : 1;
@@ -42,8 +42,8 @@ function isDeviceOpenError(error: unknown): boolean {
 }
 
 async function readLeader(target: LeaderTarget, geometry: GeometryArg | undefined): Promise<ReadOutcome> {
-  const { inspectLeader } = await import("@sanlock-ts/core/ondisk");
-  const { detectGeometry } = await import("@sanlock-ts/core/ondisk");
+  const { inspectLeader } = await import("@sanlock-ts/daemon/disk");
+  const { detectGeometry } = await import("@sanlock-ts/daemon/disk");
   const path = target.kind === "delta" ? target.lockspace.path : (target.resource.disks[0]?.path ?? "");
   return withDevice(path, undefined, async (device) => {
     if (target.kind === "paxos") {
@@ -82,6 +82,6 @@ function judge(inspection: { record: LeaderRecord; problems: readonly { code: st
 
 /** The field lines of sanlock's print_leader (src/main.c), formatted by core (docs/ondisk.md §9.3). */
 async function printLeader(record: LeaderRecord, kind: "delta" | "paxos", output: Output): Promise<void> {
-  const { formatLeaderLines } = await import("@sanlock-ts/core/areas");
+  const { formatLeaderLines } = await import("@sanlock-ts/daemon/disk");
   for (const line of formatLeaderLines(record, kind)) output.line(line);
 }

@@ -4,8 +4,8 @@
  * docs/wire.md §9.2). sanlock-ts prints the same number for the same problem; the numbers come
  * from core's result table.
  */
-import { SanlockTsError } from "@sanlock-ts/core";
-import { Errno, SanlkResult } from "@sanlock-ts/core/results";
+import { SanlockTsError } from "@sanlock-ts/client/errors";
+import { Errno, SanlkResult } from "@sanlock-ts/client/wire";
 
 export const RC = {
   OK: 0,

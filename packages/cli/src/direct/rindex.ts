@@ -40,7 +40,7 @@ export async function rindexCommand(action: RindexAction, request: RindexRequest
 }
 
 async function runRindexAction(action: RindexAction, request: RindexRequest, sizes: GeometryArg | undefined): Promise<string[]> {
-  const areas = await import("@sanlock-ts/core/areas");
+  const areas = await import("@sanlock-ts/daemon/disk");
   const { rindex, entry } = request;
   const loc = { offset: rindex.offset, spaceName: rindex.lockspaceName };
   switch (action) {

@@ -7,7 +7,7 @@
 import type { CallTarget } from "@sanlock-ts/client/calls";
 import { ClientError, SanlockError } from "@sanlock-ts/client/errors";
 import { resolveSocketPath } from "@sanlock-ts/client/socket-path";
-import { resultMessage, resultName } from "@sanlock-ts/core/results";
+import { resultMessage, resultName } from "@sanlock-ts/client/wire";
 import { CliArgError } from "../../args/errors.js";
 import type { ParsedArgs } from "../command-module.js";
 import type { Output } from "../../output.js";

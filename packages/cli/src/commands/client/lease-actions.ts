@@ -5,7 +5,7 @@
 import * as ops from "@sanlock-ts/client/operations";
 import { Registration } from "@sanlock-ts/client/registration";
 import { formatResourceString, parseStateString } from "@sanlock-ts/client/resource-string";
-import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/core/wire";
+import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/client/wire";
 import { CliArgError } from "../../args/errors.js";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";

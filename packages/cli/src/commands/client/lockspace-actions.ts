@@ -4,14 +4,14 @@
  */
 import * as ops from "@sanlock-ts/client/operations";
 import { formatResourceString } from "@sanlock-ts/client/resource-string";
-import { ResFlag } from "@sanlock-ts/core/wire";
+import { ResFlag } from "@sanlock-ts/client/wire";
 import { parseLockspaceArg, type LockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { alignOf, geometryFlags, resourceArgs, sectorOf } from "./resource-args.js";
 
 // sanlock's default io_timeout; add_lockspace sends another value only when -o differs (docs/wire.md §7.2).
-import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/core/limits";
+import { DEFAULT_IO_TIMEOUT } from "@sanlock-ts/client/wire";
 
 function lockspaceArg(ctx: ClientContext): LockspaceArg {
   return parseLockspaceArg(ctx.require("s", "LOCKSPACE"));

@@ -3,7 +3,7 @@
  * of the strings themselves is shared with `direct` (args/sanlock-strings.ts).
  */
 import type { AcquireSpec, ResourceSpec } from "@sanlock-ts/client/operations";
-import { LsFlag } from "@sanlock-ts/core/wire";
+import { LsFlag } from "@sanlock-ts/client/wire";
 import { CliArgError } from "../../args/errors.js";
 import { parseResourceArg, type ResourceArg } from "../../args/sanlock-strings.js";
 import type { ClientContext } from "./context.js";

@@ -8,7 +8,7 @@ import { parseRentryArg, parseRindexArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";
 import { geometryFlags } from "./resource-args.js";
-import { Errno } from "@sanlock-ts/core/results";
+import { Errno } from "@sanlock-ts/client/wire";
 
 function rindexOf(ctx: ClientContext, flags = 0): ops.RindexSpec {
   const x = parseRindexArg(ctx.require("x", "RINDEX"));

@@ -3,8 +3,8 @@
  * shutdown, version, set_event, set_config (docs/wire.md §7, §11).
  */
 import * as ops from "@sanlock-ts/client/operations";
-import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PROTOCOL_VERSION } from "@sanlock-ts/core/wire";
-import { Errno } from "@sanlock-ts/core/results";
+import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PROTOCOL_VERSION } from "@sanlock-ts/client/wire";
+import { Errno } from "@sanlock-ts/client/wire";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
 import { resultOfError, rvOf, type ClientContext } from "./context.js";

@@ -3,8 +3,8 @@
  * (docs/wire.md §11.1), its -o p / -o s orders, and the JSON form.
  */
 import { escapePath } from "@sanlock-ts/client/resource-string";
-import { ResFlag, StateType } from "@sanlock-ts/core/wire";
-import type { StateRecord } from "@sanlock-ts/core/wire";
+import { ResFlag, StateType } from "@sanlock-ts/client/wire";
+import type { StateRecord } from "@sanlock-ts/client/wire";
 
 type Rec = StateRecord;
 
