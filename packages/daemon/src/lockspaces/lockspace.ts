@@ -13,6 +13,7 @@
  * Recovery (docs/algorithms.md §7.2) is one-way (docs/algorithms.md §7.11 rule 4). What recovery does to holders (the kill sequence,
  * docs/algorithms.md §7.3) is the recovery module's: this class only calls the `onRecovery` hook once.
  */
+import type { LeaseLockspace } from "../resources/lease-lockspace.js";
 import { LeaseError, SanlockResult, SanlkResult, type HostStatusTable, type Notification, type PaxosHost } from "@sanlock-ts/core";
 import { WorkerDelta } from "./worker-delta.js";
 import { InProcessRenewal } from "./in-process-renewal.js";
@@ -52,7 +53,7 @@ export interface LockspaceHooksIn {
   readonly watchdog?: Watchdog;
 }
 
-export class Lockspace {
+export class Lockspace implements LeaseLockspace {
   readonly renewal = new RenewalStatus();
   /** RENEWAL command history (docs/wire.md §7.30). */
   readonly history: RenewalHistory;

@@ -11,7 +11,7 @@
  */
 import { RestrictFlag } from "@sanlock-ts/core/wire";
 import { ForceMode, examineRequest, requestResource } from "@sanlock-ts/core";
-import type { Lockspace } from "../lockspaces/lockspace.js";
+import type { LeaseLockspace } from "./lease-lockspace.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { openDirectDevice } from "../device/index.js";
 import type { ResourceManager } from "./resource-manager.js";
@@ -43,7 +43,7 @@ export class RequestHandler {
   constructor(private readonly deps: RequestHandlerDeps) {}
 
   /** Requester side (docs/algorithms.md §6.1); throws with the sanlock result on failure. */
-  static async request(ls: Lockspace, input: RequestInput): Promise<void> {
+  static async request(ls: LeaseLockspace, input: RequestInput): Promise<void> {
     const device = await openDirectDevice(input.path, { ioTimeoutMs: (4 * ls.spec.ioTimeout + 10) * 1000 });
     try {
       await checkLeasePlacement(device, input.offset);
@@ -65,7 +65,7 @@ export class RequestHandler {
   }
 
   /** Owner side: examine every exclusively held lease of the lockspace (docs/algorithms.md §6.2 step 2). */
-  examineLockspace(ls: Lockspace, onlyName?: string): void {
+  examineLockspace(ls: LeaseLockspace, onlyName?: string): void {
     for (const resource of this.deps.resources.tokens.inLockspace(ls.name)) {
       if (resource.state !== "held" || (onlyName !== undefined && resource.name !== onlyName)) continue;
       void this.examineOne(resource);

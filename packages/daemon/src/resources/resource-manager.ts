@@ -13,7 +13,7 @@ import { AcquireFlag, Errno, ResFlag, type SanlkResource } from "@sanlock-ts/cor
 import { PaxosLease, type LeaseMode } from "@sanlock-ts/core";
 import type { Connection } from "../connection.js";
 import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";
-import type { Lockspace } from "../lockspaces/lockspace.js";
+import type { LeaseLockspace } from "./lease-lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
@@ -23,7 +23,7 @@ import { MAX_HELD_RESOURCES, MAX_TOKENS_PER_CLIENT, TokenTable, type HeldResourc
 
 export interface ResourceManagerDeps {
   /** The lockspace instance named `name` in the active list, if any. */
-  activeLockspace(name: string): Lockspace | undefined;
+  activeLockspace(name: string): LeaseLockspace | undefined;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
 }
 
@@ -134,7 +134,7 @@ export class ResourceManager {
   }
 
   /** docs/algorithms.md §7.11 rule 3: link only if the lockspace instance and the client are unchanged. */
-  private async linkAfterAcquire(target: Connection, resource: HeldResource, ls: Lockspace, persistent: boolean): Promise<Token> {
+  private async linkAfterAcquire(target: Connection, resource: HeldResource, ls: LeaseLockspace, persistent: boolean): Promise<Token> {
     const lsUsable = ls.isUsable(ls.spec.hostId, resource.generation) && this.deps.activeLockspace(ls.name) === ls;
     if (!lsUsable || target.isClosed || target.pidDead) {
       resource.state = "releasing";
