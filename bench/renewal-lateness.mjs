@@ -9,7 +9,7 @@
 // Setup: one sanlock-ts daemon (a process, -w 0) joins three lockspaces as host 1, io_timeout
 // N = 1 (a renewal is due every 2N = 2 s):
 //   LS1, LS2  each on its own lease file under /var/tmp (ext4, O_DIRECT);
-//   LS3       on a file of a FUSE passthrough mount (test/helpers/stall-fs/stall_fs.py) whose
+//   LS3       on a file of a FUSE passthrough mount (test/support/stall-fs/stall_fs.py) whose
 //             reads and writes really hang in the kernel while a control file exists.
 // Phase "baseline": nothing but the renewals. Phase "load", all at once:
 //   (a) the daemon's event loop is kept busy: HAMMERS processes × HAMMER_LOOPS concurrent STATUS
@@ -35,7 +35,7 @@ import { quantile } from "./lib/stats.mjs";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLIENT_DIST = join(REPO_ROOT, "packages/client/dist/index.js");
-const STALL_FS = join(REPO_ROOT, "test/helpers/stall-fs/stall_fs.py");
+const STALL_FS = join(REPO_ROOT, "test/support/stall-fs/stall_fs.py");
 const WORK_ROOT = process.env.SANLOCK_TS_TEST_DIR ?? "/var/tmp";
 const IO_TIMEOUT = 1;
 const RENEW_EVERY = 2 * IO_TIMEOUT;

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ClientArgumentError, HOST_LIVE, LSFLAG_ADD, ResFlag, SETEV_CUR_GENERATION, SanlockClient, SanlockError } from "../packages/client/src/index.js";
-import { daemonSkipReason, leaseFile, retrying, startDaemon, type DaemonKind } from "./client-daemons.js";
+import { type DaemonKind, daemonSkipReason, retrying, sparseFile, startDaemon } from "./support/index.js";
 
 const LS = "CLS";
 /** io_timeout 1 in the lockspace area and the add keeps a join at ~2 s instead of ~20 s (wire.md §7.2). */
@@ -15,10 +15,10 @@ const EAGAIN = 11;
 
 for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
   await t.test(`client against ${kind}`, { skip: daemonSkipReason(kind) }, async (t) => {
-    const daemon = await startDaemon(t, kind);
+    const daemon = await startDaemon(t, { kind: kind });
     const client = new SanlockClient({ runDir: daemon.runDir, timeoutMs: 20_000 });
-    const lsPath = leaseFile(daemon.dir, "ls.lease");
-    const resPath = leaseFile(daemon.dir, "res.lease");
+    const lsPath = sparseFile(daemon.dir, "ls.lease");
+    const resPath = sparseFile(daemon.dir, "res.lease");
 
     await t.test("version reports the daemon version", async (t) => {
       const v = await client.version();

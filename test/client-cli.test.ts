@@ -6,7 +6,7 @@ import t from "tap";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { OUR_CLI, daemonSkipReason, leaseFile, retrying, startDaemon, type TestDaemon } from "./client-daemons.js";
+import { daemonSkipReason, OUR_CLI, retrying, sparseFile, startDaemon, type TestDaemon } from "./support/index.js";
 
 const run = promisify(execFile);
 
@@ -43,9 +43,9 @@ const real = (d: TestDaemon, args: string[]): Promise<Outcome> => invoke("sanloc
 const ours = (d: TestDaemon, args: string[]): Promise<Outcome> => invoke(process.execPath, [OUR_CLI, "client", ...args], d.env);
 
 t.test("sanlock-ts client matches sanlock client", { skip: daemonSkipReason("sanlock") || daemonSkipReason("sanlock-ts") }, async (t) => {
-  const d = await startDaemon(t, "sanlock");
-  const ls = leaseFile(d.dir, "ls");
-  const res = leaseFile(d.dir, "res");
+  const d = await startDaemon(t, { kind: "sanlock" });
+  const ls = sparseFile(d.dir, "ls");
+  const res = sparseFile(d.dir, "res");
   const LS = `LS:1:${ls}:0`;
   const R1 = `LS:R1:${res}:0`;
   const R2 = `LS:R2:${res}:1M`;
@@ -137,7 +137,7 @@ t.test("sanlock-ts client matches sanlock client", { skip: daemonSkipReason("san
   });
 
   await t.test("resource index actions", async () => {
-    const rx = leaseFile(d.dir, "rindex", 16 << 20);
+    const rx = sparseFile(d.dir, "rindex", 16 << 20);
     const X = `LS:${rx}:0`;
     await same(["format", "-x", X], 0);
     await same(["lookup", "-x", X], 0); // first free offset

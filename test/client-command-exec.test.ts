@@ -16,17 +16,17 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SanlockClient, SanlockError } from "../packages/client/src/index.js";
 import {
+  type DaemonKind,
+  daemonSkipReason,
+  type ExitStatus,
   HAVE_REAL_SANLOCK,
   OUR_CLI,
-  clusterSkipReason,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   tempLeaseDir,
-  type ClusterDaemon,
-  type DaemonKind,
-  type ExitStatus,
-} from "./helpers/daemons.js";
+  type TestDaemon,
+} from "./support/index.js";
 
 const MiB = 1 << 20;
 const LS = "EXECLS";
@@ -43,7 +43,7 @@ interface CommandRun {
 }
 
 /** Runs `<tool> client command -r RES -c ARGV...` with pipes for stdin, stdout and stderr. */
-function runCommand(t: Test, tool: DaemonKind, daemon: ClusterDaemon, resource: string, argv: string[], cwd?: string): CommandRun {
+function runCommand(t: Test, tool: DaemonKind, daemon: TestDaemon, resource: string, argv: string[], cwd?: string): CommandRun {
   const [cmd, pre] = tool === "sanlock" ? ["sanlock", []] : [process.execPath, [OUR_CLI]];
   const child = spawn(cmd, [...pre, "client", "command", "-r", resource, "-c", ...argv], {
     env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
@@ -73,7 +73,7 @@ function runCommand(t: Test, tool: DaemonKind, daemon: ClusterDaemon, resource: 
 }
 
 /** The pids `<tool> client status` lists as holders of LS:name. */
-function holders(tool: DaemonKind, daemon: ClusterDaemon, name: string): number[] {
+function holders(tool: DaemonKind, daemon: TestDaemon, name: string): number[] {
   const [cmd, pre] = tool === "sanlock" ? ["sanlock", []] : [process.execPath, [OUR_CLI]];
   const out = spawnSync(cmd, [...pre, "client", "status"], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, encoding: "utf8", timeout: 30_000 });
   const pids: number[] = [];
@@ -84,7 +84,7 @@ function holders(tool: DaemonKind, daemon: ClusterDaemon, name: string): number[
   return pids;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
+async function waitForValue<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -122,7 +122,7 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
   const dir = tempLeaseDir(t, "command-exec-");
   const lsPath = sparseFile(dir, "lockspace", MiB);
   const resPath = sparseFile(dir, "resources", 8 * MiB);
-  const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
+  const daemon = await startDaemon(t, { kind, label: `${kind} daemon`, dir });
   const client = new SanlockClient({ runDir: daemon.runDir, timeoutMs: 30_000 });
   await client.writeLockspace(LS, lsPath, { iotimeout: 1 });
   await client.addLockspace(LS, 1, lsPath, { iotimeout: 1 });
@@ -154,17 +154,17 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     const r = await resource();
     const run = runCommand(t, "sanlock-ts", daemon, r.arg, ["/bin/sleep", "60"]);
     // The daemon lists the holder from the acquire on; the exec follows a moment later.
-    await waitFor("the pid that ran client command to become sleep", () => (comm(run.pid) === "sleep" ? true : undefined));
+    await waitForValue("the pid that ran client command to become sleep", () => (comm(run.pid) === "sleep" ? true : undefined));
     t.pass("the pid that ran client command became the sleep process");
     for (const tool of statusTools) {
-      const pids = await waitFor(`${tool} client status to list a holder of ${r.name}`, () => {
+      const pids = await waitForValue(`${tool} client status to list a holder of ${r.name}`, () => {
         const p = holders(tool, daemon, r.name);
         return p.length > 0 ? p : undefined;
       });
       t.same(pids, [run.pid], `${tool} client status: the holder is the pid that ran client command`);
     }
     t.equal(comm(run.pid), "sleep", "and that pid is still the sleep process");
-    const fd = await waitFor("our lines on stdout", () => {
+    const fd = await waitForValue("our lines on stdout", () => {
       const m = /^register done (\d+)\nacquire fd \d+\nacquire done 0\n$/m.exec(run.stdout());
       return m ? Number(m[1]) : undefined;
     });
@@ -185,7 +185,7 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
   await t.test("the lease is held while the program runs and released after it exits", async (t) => {
     const r = await resource();
     const run = runCommand(t, "sanlock-ts", daemon, r.arg, ["/bin/sh", "-c", "read line"]);
-    await waitFor("the program to hold the lease", () => (holders("sanlock-ts", daemon, r.name).includes(run.pid) ? true : undefined));
+    await waitForValue("the program to hold the lease", () => (holders("sanlock-ts", daemon, r.name).includes(run.pid) ? true : undefined));
     t.not(await otherAcquire(r), 0, "another process's acquire fails while the program runs");
     await sleep(1000);
     t.not(await otherAcquire(r), 0, "and still fails a second later");
@@ -193,7 +193,7 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     run.end();
     const exit = await run.exited;
     t.same(exit, { code: 0, signal: null }, "the program exited");
-    await waitFor("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
+    await waitForValue("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
     t.pass("then another process acquires it");
 
     // The leases go with the socket: a process the program started keeps it open after the program
@@ -204,20 +204,20 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     t.equal(bgExit.code, 0, "the program exited at once, its background sleep still running");
     t.ok(holders("sanlock-ts", daemon, r2.name).length > 0, "the lease is still held");
     t.not(await otherAcquire(r2), 0, "another process's acquire fails while the sleep keeps the socket");
-    await waitFor("another process's acquire to succeed after the sleep", async () => ((await otherAcquire(r2)) === 0 ? true : undefined));
+    await waitForValue("another process's acquire to succeed after the sleep", async () => ((await otherAcquire(r2)) === 0 ? true : undefined));
     t.pass("after the sleep exited, another process acquires it");
   });
 
   await t.test("there is no wrapper: the pid that ran client command is the program", async (t) => {
     const r = await resource();
     const run = runCommand(t, "sanlock-ts", daemon, r.arg, ["/bin/sleep", "60"]);
-    await waitFor("the exec", () => (comm(run.pid) === "sleep" ? true : undefined));
+    await waitForValue("the exec", () => (comm(run.pid) === "sleep" ? true : undefined));
     t.same(holders("sanlock-ts", daemon, r.name), [run.pid], "the spawned pid holds the lease");
     process.kill(run.pid, "SIGKILL");
     const exit = await run.exited;
     t.same(exit, { code: null, signal: "SIGKILL" }, "killing that pid kills the program");
     t.notOk(alive(run.pid), "the sleep process is gone");
-    await waitFor("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
+    await waitForValue("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
     t.pass("the lease was released only with the program");
   });
 
@@ -247,7 +247,7 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
         t.equal(real.stderr(), "execv failed: No such file or directory\n", `${argv[0]}: sanlock's stderr`);
         t.same(exit, realExit, `${argv[0]}: same exit status as sanlock client command`);
       }
-      await waitFor("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
+      await waitForValue("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
       t.pass(`${argv[0]}: the leases were released`);
     }
   });
@@ -255,7 +255,7 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
   await t.test("a lease held by another program: the acquire fails and nothing runs", async (t) => {
     const r = await resource();
     const holder = runCommand(t, "sanlock-ts", daemon, r.arg, ["/bin/sleep", "60"]);
-    await waitFor("the first program to hold the lease", () => (holders("sanlock-ts", daemon, r.name).includes(holder.pid) ? true : undefined));
+    await waitForValue("the first program to hold the lease", () => (holders("sanlock-ts", daemon, r.name).includes(holder.pid) ? true : undefined));
     const tools: DaemonKind[] = HAVE_REAL_SANLOCK ? ["sanlock-ts", "sanlock"] : ["sanlock-ts"];
     const seen: { stdout: string; exit: ExitStatus }[] = [];
     for (const tool of tools) {
@@ -282,10 +282,10 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
     t.same(exit, { code: 7, signal: null }, "exit status 7, the program's");
     t.match(run.stdout(), /^register\nregister done \d+\nacquire fd \d+\nacquire done 0\nout:hello\n$/, "our lines, then the program's stdout");
     t.equal(run.stderr(), "err:hello\n", "the program's stderr");
-    await waitFor("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
+    await waitForValue("another process's acquire to succeed", async () => ((await otherAcquire(r)) === 0 ? true : undefined));
   });
 }
 
 for (const kind of ["sanlock-ts", "sanlock"] as const) {
-  t.test(`${kind} daemon: client command execs the program`, { skip: clusterSkipReason([kind, "sanlock-ts"]) }, (t) => suite(t, kind));
+  t.test(`${kind} daemon: client command execs the program`, { skip: daemonSkipReason([kind, "sanlock-ts"]) }, (t) => suite(t, kind));
 }

@@ -5,7 +5,7 @@
 // call must succeed on both (an error is a failure, never a skip).
 import t from "tap";
 import { ClientArgumentError, REQ_GRACEFUL, SETEV_CUR_GENERATION, SanlockClient, type SanlockError } from "../packages/client/src/index.js";
-import { daemonSkipReason, leaseFile, retrying, startDaemon, type DaemonKind } from "./client-daemons.js";
+import { type DaemonKind, daemonSkipReason, retrying, sparseFile, startDaemon } from "./support/index.js";
 
 const LS = "EVS";
 const IO_TIMEOUT = 1;
@@ -14,11 +14,11 @@ const EVENT_WAIT_MS = 30_000;
 
 for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
   await t.test(`events between two ${kind} daemons`, { skip: daemonSkipReason(kind) }, async (t) => {
-    const host1 = await startDaemon(t, kind);
-    const host2 = await startDaemon(t, kind, host1.dir);
+    const host1 = await startDaemon(t, { kind: kind });
+    const host2 = await startDaemon(t, { kind: kind, dir: host1.dir });
     const c1 = new SanlockClient({ runDir: host1.runDir, timeoutMs: 20_000 });
     const c2 = new SanlockClient({ runDir: host2.runDir, timeoutMs: 20_000 });
-    const lsPath = leaseFile(host1.dir, "events.lease");
+    const lsPath = sparseFile(host1.dir, "events.lease");
     // Any error here fails the test (−201 SANLK_ERROR from ours is an unexpected exception in the daemon).
     await c1.writeLockspace(LS, lsPath, { iotimeout: IO_TIMEOUT });
     await Promise.all([c1.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT }), c2.addLockspace(LS, 2, lsPath, { iotimeout: IO_TIMEOUT })]);
@@ -70,10 +70,10 @@ for (const kind of ["sanlock", "sanlock-ts"] as DaemonKind[]) {
   });
 
   await t.test(`lvb, request and killpath on ${kind}`, { skip: daemonSkipReason(kind) }, async (t) => {
-    const d = await startDaemon(t, kind);
+    const d = await startDaemon(t, { kind: kind });
     const client = new SanlockClient({ runDir: d.runDir, timeoutMs: 20_000 });
-    const lsPath = leaseFile(d.dir, "ls.lease");
-    const resPath = leaseFile(d.dir, "res.lease");
+    const lsPath = sparseFile(d.dir, "ls.lease");
+    const resPath = sparseFile(d.dir, "res.lease");
     await client.writeLockspace(LS, lsPath, { iotimeout: IO_TIMEOUT });
     await client.writeResource(LS, "RL", [[resPath, 0]]);
     await client.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT });

@@ -7,8 +7,17 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
-import { hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
+import {
+  environmentSkip,
+  HAVE_REAL_SANLOCK,
+  python,
+  runClient,
+  spawnPython,
+  startDaemon,
+  startInProcessDaemon,
+  tempLeaseDir,
+  waitForLine,
+} from "./support/index.js";
 
 const LS = "CONTEND";
 const MB = 1048576;
@@ -46,13 +55,13 @@ except sanlock.SanlockException as e:
 
 t.test(
   "sanlock-ts and real daemons contend on the same leases",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 115_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 115_000 },
   async (t) => {
-    const work = tempDir(t, "slts-contend-");
+    const work = tempLeaseDir(t, "slts-contend-");
     const lsFile = join(work, "ls.lease");
     const resFile = join(work, "res.lease");
-    const [a, b] = [await startOurDaemon(t, "host-a"), await startOurDaemon(t, "host-b")];
-    const real = await startRealDaemon(t);
+    const [a, b] = [await startInProcessDaemon(t, "host-a"), await startInProcessDaemon(t, "host-b")];
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
 
     const init = await python(
       a.runDir,

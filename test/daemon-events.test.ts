@@ -5,9 +5,8 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, spawnPython, startDaemon, startInProcessDaemon, tempLeaseDir, waitForLine } from "./support/index.js";
 import type { Test } from "tap";
-import { hasSanlock, python, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
 
 const LS = "EVENTS";
 const MB = 1048576;
@@ -61,12 +60,12 @@ print([h["generation"] for h in sanlock.get_hosts(b"${LS}", ${hostId})][0])
 
 t.test(
   "events travel between sanlock-ts and real sanlock in both directions",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const work = tempDir(t, "slts-events-");
+    const work = tempLeaseDir(t, "slts-events-");
     const lsFile = join(work, "ls.lease");
-    const ours = await startOurDaemon(t, "events-ours");
-    const real = await startRealDaemon(t);
+    const ours = await startInProcessDaemon(t, "events-ours");
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
     const init = await python(
       ours.runDir,
       `

@@ -6,8 +6,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
-import { hasSanlock, python, startOurDaemon, startRealDaemon, tempDir } from "../packages/daemon/test/handlers-daemon.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, startDaemon, startInProcessDaemon, tempLeaseDir } from "./support/index.js";
 
 const LS = "SLOWREC";
 const MB = 1048576;
@@ -36,11 +35,11 @@ print("join>=2No" if took >= 2 * ${RECORD_IO_TIMEOUT} else "join<2No", "joined" 
 
 t.test(
   "a join that outlasts 8N keeps the lockspace, as the real sanlock does",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 90_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 90_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
-    const real = await startRealDaemon(t);
-    const work = tempDir(t, "slts-slowrec-");
+    const ours = await startInProcessDaemon(t);
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
+    const work = tempLeaseDir(t, "slts-slowrec-");
     const [realOutcome, ourOutcome] = await Promise.all([joinAndWatch(real, join(work, "real-ls")), joinAndWatch(ours.runDir, join(work, "our-ls"))]);
     t.equal(realOutcome, `join>=2No joined [b'${LS}']`, "real sanlock: still joined 10 s after the join");
     t.equal(ourOutcome, realOutcome, "sanlock-ts: the same");

@@ -6,9 +6,18 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
+import {
+  environmentSkip,
+  HAVE_REAL_SANLOCK,
+  python,
+  runClient,
+  spawnPython,
+  startDaemon,
+  startInProcessDaemon,
+  tempLeaseDir,
+  waitForLine,
+} from "./support/index.js";
 import type { Test } from "tap";
-import { hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "../packages/daemon/test/handlers-daemon.js";
 
 const LS = "REMLS";
 const MB = 1048576;
@@ -22,7 +31,7 @@ interface Outcome {
 }
 
 async function scenario(t: Test, runDir: string): Promise<Outcome> {
-  const work = tempDir(t, "slts-rem-");
+  const work = tempLeaseDir(t, "slts-rem-");
   const lsFile = join(work, "ls");
   const resFile = join(work, "res");
   const setup = await python(
@@ -83,10 +92,10 @@ except sanlock.SanlockException as e:
 
 t.test(
   "REM_LOCKSPACE with a holder: same outcome as the real daemon",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
-    const real = await startRealDaemon(t);
+    const ours = await startInProcessDaemon(t);
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
     const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
     t.equal(realOutcome.unused, "err 16", "real: REM_UNUSED refused while a lease is held");
     t.equal(realOutcome.holderSignal, "SIGKILL", "real: the holder was killed");
@@ -97,9 +106,9 @@ t.test(
   },
 );
 
-t.test("forced shutdown kills the holders and exits", { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 60_000 }, async (t) => {
-  const ours = await startOurDaemon(t);
-  const work = tempDir(t, "slts-shut-");
+t.test("forced shutdown kills the holders and exits", { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 60_000 }, async (t) => {
+  const ours = await startInProcessDaemon(t);
+  const work = tempLeaseDir(t, "slts-shut-");
   const lsFile = join(work, "ls");
   const ready = await python(
     ours.runDir,

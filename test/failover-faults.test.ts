@@ -29,21 +29,22 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds, idRenewalFailSeconds } from "../packages/core/src/index.js";
 import {
-  TEST_DAEMON_ARGS,
   bytesEqual,
-  clusterSkipReason,
+  createLoopDevice,
+  daemonSkipReason,
+  loopDeviceSkipReason,
   monotonicSeconds,
   readArea,
   readDeltaRecord,
   readResourceLeader,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-  type ClusterDaemon,
-} from "./helpers/daemons.js";
-import { createLoopDevice, loopDeviceSkipReason } from "./helpers/loop-device.js";
+  TEST_DAEMON_ARGS,
+  type TestDaemon,
+} from "./support/index.js";
 
 const run = promisify(execFile);
 const IO_TIMEOUT = 1;
@@ -76,8 +77,8 @@ const AFTER_RESUME_MS = 6000;
 interface Cluster {
   readonly lockspace: string;
   readonly ioTimeout: number;
-  readonly host1: ClusterDaemon;
-  readonly host2: ClusterDaemon;
+  readonly host1: TestDaemon;
+  readonly host2: TestDaemon;
   /** Each host's path to the lockspace and to the resource file (the same file, or a device over it). */
   readonly paths1: { lockspace: string; resources: string };
   readonly paths2: { lockspace: string; resources: string };
@@ -107,8 +108,8 @@ async function formCluster(c: Cluster, resources: readonly string[], firstOffset
 async function fileCluster(t: Test, ls: string, resources: readonly string[], options: { ioTimeout?: number; host1?: DaemonVariant } = {}): Promise<Cluster> {
   const dir = tempLeaseDir(t, "failover-");
   const paths = { lockspace: sparseFile(dir, "lockspace", MiB), resources: sparseFile(dir, "resources", resources.length * MiB) };
-  const host1 = await startClusterDaemon(t, { kind: "sanlock-ts", label: `${ls} host 1`, dir, ...options.host1 });
-  const host2 = await startClusterDaemon(t, { kind: "sanlock-ts", label: `${ls} host 2`, dir });
+  const host1 = await startDaemon(t, { kind: "sanlock-ts", label: `${ls} host 1`, dir, ...options.host1 });
+  const host2 = await startDaemon(t, { kind: "sanlock-ts", label: `${ls} host 2`, dir });
   const ioTimeout = options.ioTimeout ?? IO_TIMEOUT;
   return formCluster({ lockspace: ls, ioTimeout, host1, host2, paths1: paths, paths2: paths }, resources);
 }
@@ -158,7 +159,7 @@ async function stopBeyondLease(t: Test): Promise<void> {
   const c = await fileCluster(t, "FAILSTOP", ["vm1"], { ioTimeout, host1: RESET_MODEL });
   t.teardown(() => c.host1.resume());
   // Host 3, with the same watchdog model and never stopped, shows that the model leaves a healthy host alone.
-  const host3 = await startClusterDaemon(t, { kind: "sanlock-ts", label: "FAILSTOP host 3", dir: dirname(c.paths1.lockspace), ...RESET_MODEL });
+  const host3 = await startDaemon(t, { kind: "sanlock-ts", label: "FAILSTOP host 3", dir: dirname(c.paths1.lockspace), ...RESET_MODEL });
   const host3Joined = new SanlockClient({ runDir: host3.runDir }).addLockspace(c.lockspace, 3, c.paths1.lockspace, { iotimeout: ioTimeout });
   const holder1 = startLeaseHolder(t, c.host1, { label: "holder on host 1", ...lease(c, 1, "vm1") });
   await Promise.all([holder1.waitFor("acquired", 20_000), host3Joined]);
@@ -199,13 +200,13 @@ async function deviceFails(t: Test): Promise<void> {
   // Host 1 bypasses the page cache of the file too, so both hosts see the same bytes.
   await run("losetup", ["--direct-io=on", loop.path]).catch(() => undefined);
   t.teardown(() => run("blockdev", ["--setrw", loop.path]).catch(() => undefined));
-  const host1 = await startClusterDaemon(t, {
+  const host1 = await startDaemon(t, {
     kind: "sanlock-ts",
     label: "FAILIO host 1",
     dir,
     args: [...TEST_DAEMON_ARGS, "-g", String(KILL_GRACE_SECONDS)],
   });
-  const host2 = await startClusterDaemon(t, { kind: "sanlock-ts", label: "FAILIO host 2", dir });
+  const host2 = await startDaemon(t, { kind: "sanlock-ts", label: "FAILIO host 2", dir });
   const file = loop.backingFile;
   // One device for everything: the lockspace in the first MiB, resources "polite" and "stubborn" after it.
   const c = await formCluster(
@@ -263,7 +264,7 @@ async function deviceFails(t: Test): Promise<void> {
 
 // The scenarios are independent (own files, own daemons) and each waits ~70 s: run them together.
 t.jobs = 3;
-const skip = clusterSkipReason(["sanlock-ts"]);
+const skip = daemonSkipReason(["sanlock-ts"]);
 t.test("kill -9 of the holder's daemon and client: the other host takes over after host_dead_seconds", { skip, timeout: 150_000 }, killHard);
 t.test("SIGSTOP of the holder's daemon beyond its lease: host 2 takes over, host 1 never writes again", { skip, timeout: 170_000 }, stopBeyondLease);
 t.test("host 1's device fails: kill sequence on host 1, then host 2 takes over", { skip: skip || loopDeviceSkipReason(), timeout: 150_000 }, deviceFails);

@@ -5,7 +5,7 @@
 // The daemon runs unprivileged in its own run dir; lease file on /var/tmp (O_DIRECT).
 // Needs root, the sanlock binary and /usr/bin/python3 with the sanlock binding.
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
+import { HAVE_REAL_SANLOCK, PYTHON, environmentSkip } from "./support/index.js";
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
@@ -16,7 +16,6 @@ import { DeltaLease, LeaseError, PaxosLease, type Clock, type PaxosHost } from "
 import { openDirectDevice } from "../packages/daemon/src/index.js";
 
 const run = promisify(execFile);
-const PYTHON = "/usr/bin/python3";
 const MIB = 1048576;
 const IO_TIMEOUT = 1;
 /** Bound for one python command (acquire against a held lease returns within a few seconds). */
@@ -24,7 +23,7 @@ const COMMAND_TIMEOUT_MS = 30_000;
 
 function skipReason(): string | false {
   if (process.getuid?.() !== 0) return "needs root";
-  if (!existsSync("/usr/sbin/sanlock") && !existsSync("/usr/bin/sanlock")) return "sanlock not installed";
+  if (!HAVE_REAL_SANLOCK) return "sanlock not installed";
   if (!existsSync(PYTHON)) return "no /usr/bin/python3";
   return false;
 }

@@ -8,12 +8,11 @@
 // 4096-byte sectors use a loop device with 4096-byte logical sectors.
 // Needs root (losetup), the sanlock binary and a built CLI (`pnpm build`); skipped otherwise.
 import t from "tap";
-import { environmentSkip } from "./helpers/interop-env.js";
+import { createLoopDevice, createSparseFile, environmentSkip, loopDeviceSkipReason, type Teardown } from "./support/index.js";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { createLoopDevice, createSparseFile, loopDeviceSkipReason, type Teardown } from "./helpers/loop-device.js";
 
 const CLI = fileURLToPath(new URL("../packages/cli/dist/main.js", import.meta.url));
 const SANLOCK = "sanlock";

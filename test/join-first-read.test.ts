@@ -8,7 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import t, { type Test } from "tap";
-import { clusterSkipReason, sparseFile, startClusterDaemon, tempLeaseDir, type DaemonKind } from "./helpers/daemons.js";
+import { type DaemonKind, daemonSkipReason, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
 
 const MiB = 1 << 20;
 const PYTHON = "/usr/bin/python3";
@@ -38,7 +38,7 @@ interface Probe {
 async function joinAndLook(t: Test, kind: DaemonKind, ioTimeout: number): Promise<void> {
   const dir = tempLeaseDir(t, "join-first-read-");
   const path = sparseFile(dir, "lockspace", MiB);
-  const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
+  const daemon = await startDaemon(t, { kind, label: `${kind} daemon`, dir });
   const run = spawnSync(PYTHON, ["-c", PROBE, path, String(ioTimeout)], {
     env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
     encoding: "utf8",
@@ -53,7 +53,7 @@ async function joinAndLook(t: Test, kind: DaemonKind, ioTimeout: number): Promis
 }
 
 for (const kind of ["sanlock-ts", "sanlock"] as const) {
-  t.test(`${kind}: get_hosts after a join`, { skip: clusterSkipReason([kind]) }, async (t) => {
+  t.test(`${kind}: get_hosts after a join`, { skip: daemonSkipReason([kind]) }, async (t) => {
     t.jobs = 2;
     t.test("io_timeout 1", (t) => joinAndLook(t, kind, 1));
     t.test("io_timeout 10", (t) => joinAndLook(t, kind, 10));

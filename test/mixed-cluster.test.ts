@@ -16,17 +16,17 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason,
+  type DaemonKind,
+  daemonSkipReason,
   monotonicSeconds,
   readDeltaRecord,
   readResourceLeader,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-  type DaemonKind,
-} from "./helpers/daemons.js";
+} from "./support/index.js";
 
 const LS = "MIXED";
 const IO_TIMEOUT = 1;
@@ -43,8 +43,8 @@ async function mixedCluster(t: Test, kind1: DaemonKind, kind2: DaemonKind): Prom
   const resPath = sparseFile(dir, "resources", 2 * MiB);
   const exclusive = { lockspace: LS, resource: "EX", disks: [{ path: resPath, offset: 0 }] };
   const shared = { lockspace: LS, resource: "SH", disks: [{ path: resPath, offset: MiB }] };
-  const host1 = await startClusterDaemon(t, { kind: kind1, label: `host 1 (${kind1})`, dir });
-  const host2 = await startClusterDaemon(t, { kind: kind2, label: `host 2 (${kind2})`, dir });
+  const host1 = await startDaemon(t, { kind: kind1, label: `host 1 (${kind1})`, dir });
+  const host2 = await startDaemon(t, { kind: kind2, label: `host 2 (${kind2})`, dir });
   const client1 = new SanlockClient({ runDir: host1.runDir });
   const client2 = new SanlockClient({ runDir: host2.runDir });
 
@@ -113,7 +113,7 @@ t.jobs = 2;
 t.test(
   "sanlock-ts host 1 fails, real sanlock host 2 takes over",
   {
-    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    skip: daemonSkipReason(["sanlock-ts", "sanlock"]),
     timeout: 150_000,
   },
   (t) => mixedCluster(t, "sanlock-ts", "sanlock"),
@@ -122,7 +122,7 @@ t.test(
 t.test(
   "real sanlock host 1 fails, sanlock-ts host 2 takes over",
   {
-    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    skip: daemonSkipReason(["sanlock-ts", "sanlock"]),
     timeout: 150_000,
   },
   (t) => mixedCluster(t, "sanlock", "sanlock-ts"),

@@ -21,18 +21,18 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason,
+  type DaemonKind,
+  daemonSkipReason,
   monotonicSeconds,
   readDeltaRecord,
   readResourceLeader,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-  type ClusterDaemon,
-  type DaemonKind,
-} from "./helpers/daemons.js";
+  type TestDaemon,
+} from "./support/index.js";
 
 const LS = "IOMIX";
 const OWNER_IO = 3;
@@ -79,7 +79,7 @@ function label(side: Side): string {
  * renewal time: the later of the record's timestamp and when this poll saw it (or the kill,
  * if a renewal slipped in between the last poll and the kill).
  */
-async function killAfterRenewal(t: Test, daemon: ClusterDaemon, files: Files, hostId: number): Promise<number> {
+async function killAfterRenewal(t: Test, daemon: TestDaemon, files: Files, hostId: number): Promise<number> {
   const first = (await readDeltaRecord(files.lockspace, hostId)).leader.timestamp;
   let seen = first;
   while (seen === first) {
@@ -110,8 +110,8 @@ async function waitUntilSeen(client: SanlockClient, hostId: number): Promise<voi
 
 async function ownerTakenOver(t: Test, s: Scenario): Promise<void> {
   const files = leaseFiles(t);
-  const ownerDaemon = await startClusterDaemon(t, { kind: s.owner.kind, label: label(s.owner), dir: files.dir });
-  const takerDaemon = await startClusterDaemon(t, { kind: s.taker.kind, label: label(s.taker), dir: files.dir });
+  const ownerDaemon = await startDaemon(t, { kind: s.owner.kind, label: label(s.owner), dir: files.dir });
+  const takerDaemon = await startDaemon(t, { kind: s.taker.kind, label: label(s.taker), dir: files.dir });
   const ownerClient = new SanlockClient({ runDir: ownerDaemon.runDir });
   const takerClient = new SanlockClient({ runDir: takerDaemon.runDir });
 
@@ -146,7 +146,7 @@ t.jobs = 2;
 t.test(
   "real sanlock owner (io_timeout 3) dies; sanlock-ts (io_timeout 1) acquires right after its join",
   {
-    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    skip: daemonSkipReason(["sanlock-ts", "sanlock"]),
     timeout: 200_000,
   },
   (t) =>
@@ -160,7 +160,7 @@ t.test(
 t.test(
   "sanlock-ts owner (io_timeout 3) dies; real sanlock (io_timeout 1) acquires after its first renewal",
   {
-    skip: clusterSkipReason(["sanlock-ts", "sanlock"]),
+    skip: daemonSkipReason(["sanlock-ts", "sanlock"]),
     timeout: 200_000,
   },
   (t) =>

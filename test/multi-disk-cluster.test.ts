@@ -13,15 +13,15 @@ import t from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import {
   bytesEqual,
-  clusterSkipReason,
+  daemonSkipReason,
   readArea,
   readResourceLeader,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-  type ClusterDaemon,
-} from "./helpers/daemons.js";
+  type TestDaemon,
+} from "./support/index.js";
 
 const LS = "MULTI";
 const IO_TIMEOUT = 1;
@@ -31,7 +31,7 @@ const EBADF = 9;
 
 t.test(
   "a three-disk resource shared by a real sanlock host and a sanlock-ts host",
-  { skip: clusterSkipReason(["sanlock", "sanlock-ts"]), timeout: 150_000 },
+  { skip: daemonSkipReason(["sanlock", "sanlock-ts"]), timeout: 150_000 },
   async (t) => {
     const dir = tempLeaseDir(t, "multi-disk-");
     const lsPath = sparseFile(dir, "lockspace", MiB);
@@ -39,8 +39,8 @@ t.test(
     // The lease on each disk at a different offset, as a user may place it.
     const disks = paths.map((path, i) => ({ path, offset: (i % 2) * MiB }));
     const lease = { lockspace: LS, resource: "MD", disks };
-    const real = await startClusterDaemon(t, { kind: "sanlock", label: "host 1 (sanlock)", dir });
-    const ours = await startClusterDaemon(t, { kind: "sanlock-ts", label: "host 2 (sanlock-ts)", dir });
+    const real = await startDaemon(t, { kind: "sanlock", label: "host 1 (sanlock)", dir });
+    const ours = await startDaemon(t, { kind: "sanlock-ts", label: "host 2 (sanlock-ts)", dir });
     const realClient = new SanlockClient({ runDir: real.runDir });
     const ourClient = new SanlockClient({ runDir: ours.runDir });
     const areas = (): Promise<Uint8Array[]> => Promise.all(disks.map((d) => readArea(d.path, d.offset, MiB)));
@@ -62,7 +62,7 @@ t.test(
     await Promise.all([realClient.addLockspace(LS, 1, lsPath, { iotimeout: IO_TIMEOUT }), ourClient.addLockspace(LS, 2, lsPath, { iotimeout: IO_TIMEOUT })]);
 
     const leaders = (): Promise<number[]> => Promise.all(disks.map(async (d) => (await readResourceLeader(d.path, d.offset)).ownerId));
-    const holdThenRefuse = async (holderHost: ClusterDaemon, otherHost: ClusterDaemon, ownerId: number, step: string): Promise<void> => {
+    const holdThenRefuse = async (holderHost: TestDaemon, otherHost: TestDaemon, ownerId: number, step: string): Promise<void> => {
       const holder = startLeaseHolder(t, holderHost, { label: `holder on ${holderHost.label}`, ...lease });
       await holder.waitFor("acquired", 20_000);
       const contender = startLeaseHolder(t, otherHost, { label: `contender on ${otherHost.label}`, ...lease });

@@ -27,8 +27,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { Cmd, HEADER_SIZE, WIRE_MAGIC, decodeHeader, encodeHeader } from "../packages/core/src/wire/index.js";
-import { clusterSkipReason, sparseFile, startClusterDaemon, tempLeaseDir, type ClusterDaemon, type DaemonKind } from "./helpers/daemons.js";
-import { environmentSkip } from "./helpers/interop-env.js";
+import { type DaemonKind, daemonSkipReason, environmentSkip, sparseFile, startDaemon, tempLeaseDir, type TestDaemon } from "./support/index.js";
 
 const PYTHON = "/usr/bin/python3";
 const MiB = 1 << 20;
@@ -214,7 +213,7 @@ class Agent {
 }
 
 /** Sends a header-only class D request with data2 = -1 on a fresh, unregistered connection; resolves to the reply's result. */
-function unregisteredSelf(daemon: ClusterDaemon, cmd: number): Promise<number> {
+function unregisteredSelf(daemon: TestDaemon, cmd: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const sock = createConnection({ path: daemon.socketPath });
     let got = Buffer.alloc(0);
@@ -234,7 +233,7 @@ function unregisteredSelf(daemon: ClusterDaemon, cmd: number): Promise<number> {
   });
 }
 
-function sanlockCli(daemon: ClusterDaemon, args: string[]): Promise<string> {
+function sanlockCli(daemon: TestDaemon, args: string[]): Promise<string> {
   return new Promise((resolve) => {
     execFile("sanlock", ["client", ...args], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 60_000 }, (error, stdout, stderr) =>
       resolve(`${error ? "failed " : ""}${stdout}${stderr}`),
@@ -243,13 +242,13 @@ function sanlockCli(daemon: ClusterDaemon, args: string[]): Promise<string> {
 }
 
 interface SetUp {
-  daemon: ClusterDaemon;
+  daemon: TestDaemon;
   ls: string;
   lsPath: string;
   disks: Record<string, string>;
 }
 
-async function runPython(daemon: ClusterDaemon, code: string): Promise<string> {
+async function runPython(daemon: TestDaemon, code: string): Promise<string> {
   return new Promise<string>((resolve) => {
     execFile(PYTHON, ["-c", code], { env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir }, timeout: 120_000 }, (error, _stdout, stderr) =>
       resolve(error ? `failed: ${stderr}` : "ok"),
@@ -259,7 +258,7 @@ async function runPython(daemon: ClusterDaemon, code: string): Promise<string> {
 
 async function setUp(t: Test, kind: DaemonKind, names: readonly string[], ls = LS): Promise<SetUp> {
   const dir = tempLeaseDir(t, "ownership-");
-  const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
+  const daemon = await startDaemon(t, { kind, label: `${kind} daemon`, dir });
   // The socket is root:root 0660 (-U root -G root); a uid-nobody, gid-root client must reach it.
   chmodSync(dirname(daemon.runDir), 0o755);
   chmodSync(daemon.runDir, 0o775);
@@ -458,7 +457,7 @@ async function acquireWhileKilled(t: Test, kind: DaemonKind): Promise<void> {
 }
 
 for (const kind of ["sanlock", "sanlock-ts"] as const) {
-  const skip = clusterSkipReason([kind]) || pythonSkip;
+  const skip = daemonSkipReason([kind]) || pythonSkip;
   t.test(`${kind}: acquire/release/convert/inquire of another process's leases`, { skip }, (t) => byPidRules(t, kind));
   t.test(`${kind}: REQUEST force modes and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => requestSignals(t, kind));
   t.test(`${kind}: rem_lockspace kills and RESTRICT_SIGKILL/SIGTERM`, { skip }, (t) => removalSignals(t, kind));

@@ -5,7 +5,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { REPO_ROOT, daemonSkipReason, leaseFile, startDaemon, type DaemonKind } from "./client-daemons.js";
+import { type DaemonKind, daemonSkipReason, REPO_ROOT, sparseFile, startDaemon } from "./support/index.js";
 
 const EXAMPLE = `${REPO_ROOT}packages/client/examples/quick-start.ts`;
 const CORE_EXAMPLE = `${REPO_ROOT}packages/core/examples/areas.ts`;
@@ -43,9 +43,9 @@ t.test("the core example formats a lockspace and a resource in memory", async (t
 
 for (const kind of ["sanlock-ts", "sanlock"] as DaemonKind[]) {
   t.test(`the quick start runs against ${kind}`, { skip: daemonSkipReason(kind), timeout: 120_000 }, async (t) => {
-    const daemon = await startDaemon(t, kind);
-    leaseFile(daemon.dir, "lockspace", 1 << 20);
-    leaseFile(daemon.dir, "vm1.lease", 1 << 20);
+    const daemon = await startDaemon(t, { kind: kind });
+    sparseFile(daemon.dir, "lockspace", 1 << 20);
+    sparseFile(daemon.dir, "vm1.lease", 1 << 20);
     const saved = { runDir: process.env.SANLOCK_RUN_DIR, leaseDir: process.env.LEASE_DIR };
     process.env.SANLOCK_RUN_DIR = daemon.runDir;
     process.env.LEASE_DIR = daemon.dir;

@@ -6,7 +6,7 @@
  */
 import t, { type Test } from "tap";
 import { SanlockClient, SanlockError } from "../packages/client/src/index.js";
-import { clusterSkipReason, sparseFile, startClusterDaemon, tempLeaseDir, type DaemonKind } from "./helpers/daemons.js";
+import { type DaemonKind, daemonSkipReason, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
 
 const MiB = 1 << 20;
 const LS = "RENLS";
@@ -15,7 +15,7 @@ async function renameOnRelease(t: Test, kind: DaemonKind): Promise<void> {
   const dir = tempLeaseDir(t, "release-rename-");
   const lsPath = sparseFile(dir, "lockspace", MiB);
   const resPath = sparseFile(dir, "resource", MiB);
-  const daemon = await startClusterDaemon(t, { kind, label: `${kind} daemon`, dir });
+  const daemon = await startDaemon(t, { kind, label: `${kind} daemon`, dir });
   const client = new SanlockClient({ runDir: daemon.runDir, timeoutMs: 30_000 });
   const disks = [{ path: resPath, offset: 0 }];
   await client.writeLockspace(LS, lsPath, { iotimeout: 1 });
@@ -41,5 +41,5 @@ async function renameOnRelease(t: Test, kind: DaemonKind): Promise<void> {
 }
 
 for (const kind of ["sanlock", "sanlock-ts"] as const) {
-  t.test(`${kind}: release with rename`, { skip: clusterSkipReason([kind]) }, (t) => renameOnRelease(t, kind));
+  t.test(`${kind}: release with rename`, { skip: daemonSkipReason([kind]) }, (t) => renameOnRelease(t, kind));
 }

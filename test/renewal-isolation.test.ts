@@ -2,7 +2,7 @@
  * One renewal worker serves every lockspace of a sanlock-ts daemon, and a stalled device still
  * fails only its own lockspace (algorithms.md §1.3, §2.3, §2.4): the daemon (a process started
  * as `sanlock-ts daemon`, io_timeout N = 1) joins four lockspaces on plain files and one on a
- * FUSE file (test/helpers/stall-fs) whose I/O hangs in the kernel once the test says so. After
+ * FUSE file (test/support/stall-fs) whose I/O hangs in the kernel once the test says so. After
  * the stall, each of the four keeps renewing on time — no failed attempt, no gap above 2N + 2 s
  * in its RENEWAL history (wire.md §7.30), a fresh record on disk — while the stalled one stops
  * and, having no holders, leaves at 8N. The daemon runs with its 128-thread libuv pool, so the
@@ -12,9 +12,18 @@ import t from "tap";
 import { readdirSync } from "node:fs";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { idRenewalFailSeconds, idRenewalSeconds } from "../packages/core/src/index.js";
-import { clusterSkipReason, monotonicSeconds, readDeltaRecord, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
-import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
-import { renewalHistory } from "./helpers/renewal-history.js";
+import {
+  daemonSkipReason,
+  monotonicSeconds,
+  mountStallFs,
+  readDeltaRecord,
+  renewalHistory,
+  sleep,
+  sparseFile,
+  stallFsSkipReason,
+  startDaemon,
+  tempLeaseDir,
+} from "./support/index.js";
 
 const IO_TIMEOUT = 1;
 const MiB = 1 << 20;
@@ -29,13 +38,13 @@ const MAX_STALL_SECONDS = 90;
 /** Threads the daemon asks libuv for (packages/daemon/src/device/threadpool.ts). */
 const DAEMON_THREADPOOL_SIZE = 128;
 
-const skip = clusterSkipReason(["sanlock-ts"]) || stallFsSkipReason();
+const skip = daemonSkipReason(["sanlock-ts"]) || stallFsSkipReason();
 
 t.test("four lockspaces keep renewing in the shared worker while a fifth one's device hangs", { skip, timeout: 90_000 }, async (t) => {
   const dir = tempLeaseDir(t, "renewal-isolation-");
   const files = new Map(HEALTHY.map((name) => [name, sparseFile(dir, `${name}-ls`, MiB)]));
   const stallFs = await mountStallFs(t, { files: { "stalled-ls": MiB }, maxStallSeconds: MAX_STALL_SECONDS });
-  const daemon = await startClusterDaemon(t, { kind: "sanlock-ts", label: "daemon", dir });
+  const daemon = await startDaemon(t, { kind: "sanlock-ts", label: "daemon", dir });
   t.teardown(() => stallFs.unstall()); // before the daemon's kill: a process in a FUSE request cannot die
   const threads = readdirSync(`/proc/${daemon.pid}/task`).length;
   t.ok(threads > DAEMON_THREADPOOL_SIZE, `the daemon runs ${threads} threads (its libuv pool has ${DAEMON_THREADPOOL_SIZE})`);

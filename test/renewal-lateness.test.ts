@@ -3,7 +3,7 @@
  *
  * One sanlock-ts daemon (a process, io_timeout N = 1) joins two lockspaces as host 1:
  * - HEALTHY on a plain file under /var/tmp;
- * - STALLED on a file of a FUSE passthrough mount (test/helpers/stall-fs) whose reads and
+ * - STALLED on a file of a FUSE passthrough mount (test/support/stall-fs) whose reads and
  *   writes really hang in the kernel once the test says so, like a storage path that stopped
  *   answering.
  * A client holds a resource lease in each. Then STALLED's device stalls, and:
@@ -18,17 +18,18 @@ import t from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { idRenewalFailSeconds, idRenewalSeconds } from "../packages/core/src/index.js";
 import {
-  clusterSkipReason,
+  daemonSkipReason,
   monotonicSeconds,
+  mountStallFs,
   readDeltaRecord,
+  renewalHistory,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  stallFsSkipReason,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-} from "./helpers/daemons.js";
-import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
-import { renewalHistory } from "./helpers/renewal-history.js";
+} from "./support/index.js";
 
 const IO_TIMEOUT = 1;
 const MiB = 1 << 20;
@@ -77,13 +78,13 @@ async function probeHealthy(
   }
 }
 
-const skip = clusterSkipReason(["sanlock-ts"]) || stallFsSkipReason();
+const skip = daemonSkipReason(["sanlock-ts"]) || stallFsSkipReason();
 
 t.test("a stalled device fails only its own lockspace", { skip, timeout: 90_000 }, async (t) => {
   const dir = tempLeaseDir(t, "renewal-lateness-");
   const healthy = { lockspace: sparseFile(dir, "healthy-ls", MiB), resources: sparseFile(dir, "healthy-res", 2 * MiB) };
   const stallFs = await mountStallFs(t, { files: { "stalled-ls": MiB, "stalled-res": MiB }, maxStallSeconds: MAX_STALL_SECONDS });
-  const daemon = await startClusterDaemon(t, { kind: "sanlock-ts", label: "daemon", dir });
+  const daemon = await startDaemon(t, { kind: "sanlock-ts", label: "daemon", dir });
   // Runs before the daemon's kill (teardowns are last-in first-out): a process blocked in a
   // FUSE request cannot die until the request is answered.
   t.teardown(() => stallFs.unstall());

@@ -16,8 +16,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_proces
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { HAVE_SANLOCK, OUR_CLI, type DaemonKind } from "./client-daemons.js";
-import { environmentSkip } from "./helpers/interop-env.js";
+import { type DaemonKind, environmentSkip, HAVE_REAL_SANLOCK, OUR_CLI } from "./support/index.js";
 
 const PYTHON = "/usr/bin/python3";
 const KINDS: readonly DaemonKind[] = ["sanlock", "sanlock-ts"];
@@ -43,7 +42,7 @@ const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status ===
 
 const skip = environmentSkip(
   (!ROOT && "the test must run as root (chown to other users, clients of other uids)") ||
-    (!HAVE_SANLOCK && "sanlock 3.8.5 is not installed") ||
+    (!HAVE_REAL_SANLOCK && "sanlock 3.8.5 is not installed") ||
     (!existsSync(OUR_CLI) && "packages/cli/dist/main.js is not built (run pnpm build)") ||
     (!havePythonSanlock && "python3-sanlock is not installed") ||
     ((NOBODY === undefined || DAEMON_GID === undefined || DAEMON_UID === undefined || BIN_UID === undefined || BIN_GID === undefined) &&

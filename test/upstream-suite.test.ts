@@ -21,9 +21,16 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import t, { type Test } from "tap";
-import { clusterSkipReason, OUR_CLI, REPO_ROOT, tempLeaseDir, type DaemonKind } from "./helpers/daemons.js";
-import { environmentSkip } from "./helpers/interop-env.js";
-import { createLoopDevice, loopDeviceSkipReason } from "./helpers/loop-device.js";
+import {
+  createLoopDevice,
+  type DaemonKind,
+  daemonSkipReason,
+  environmentSkip,
+  loopDeviceSkipReason,
+  OUR_CLI,
+  REPO_ROOT,
+  tempLeaseDir,
+} from "./support/index.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
@@ -176,7 +183,7 @@ t.test("sanlock's upstream test suite", { skip: setupGap }, async (t) => {
   // Storage is attached one run after the other (concurrent `losetup -f` can pick the same
   // device); the runs themselves go side by side.
   for (const kind of kinds) {
-    const skip = clusterSkipReason([kind], t);
+    const skip = daemonSkipReason([kind], t);
     if (skip) {
       t.comment(`${kind}: not run: ${skip}`);
       continue;

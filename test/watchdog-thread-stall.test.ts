@@ -30,18 +30,18 @@ import t, { type Test } from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { hostDeadSeconds, idRenewalFailSeconds } from "../packages/core/src/index.js";
 import {
-  REPO_ROOT,
-  TEST_DAEMON_ARGS,
-  clusterSkipReason,
+  daemonSkipReason,
   monotonicSeconds,
   readDeltaRecord,
   readResourceLeader,
+  REPO_ROOT,
   sleep,
   sparseFile,
-  startClusterDaemon,
+  startDaemon,
   startLeaseHolder,
   tempLeaseDir,
-} from "./helpers/daemons.js";
+  TEST_DAEMON_ARGS,
+} from "./support/index.js";
 
 const IO_TIMEOUT = 2;
 const EXPIRY = idRenewalFailSeconds(IO_TIMEOUT); // 16
@@ -185,7 +185,7 @@ async function stallDuringExpiry(t: Test): Promise<void> {
   const paths = { lockspace: sparseFile(dir, "lockspace", MiB), resources: sparseFile(dir, "resources", MiB) };
   const ls = "WDSTALL";
   const host1 = await launchHost1(t, dir);
-  const host2 = await startClusterDaemon(t, { kind: "sanlock-ts", label: "WDSTALL host 2", dir });
+  const host2 = await startDaemon(t, { kind: "sanlock-ts", label: "WDSTALL host 2", dir });
   const client1 = new SanlockClient({ runDir: host1.runDir });
   const client2 = new SanlockClient({ runDir: host2.runDir });
   await client2.writeLockspace(ls, paths.lockspace, { iotimeout: IO_TIMEOUT });
@@ -250,7 +250,7 @@ async function stallDuringExpiry(t: Test): Promise<void> {
   void client1;
 }
 
-const skip = clusterSkipReason(["sanlock-ts"]) || (existsSync(DAEMON_DIST) ? false : "packages/daemon/dist is not built (run pnpm build)");
+const skip = daemonSkipReason(["sanlock-ts"]) || (existsSync(DAEMON_DIST) ? false : "packages/daemon/dist is not built (run pnpm build)");
 t.test(
   `host 1's main thread busy for ${STALL_SECONDS} s while its watchdog expiry comes within 10 s: the reset still comes before last + 8N + 60`,
   { skip, timeout: 200_000 },

@@ -3,7 +3,7 @@
 // that reader refuses still goes to yargs for its usage and error. Structural: a module hook
 // records every module the daemon process loads. Needs `pnpm build` first.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip } from "../../../test/support/index.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";

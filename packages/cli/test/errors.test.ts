@@ -2,7 +2,7 @@
 // status, and nothing written. Files live under /var/tmp (ext4: O_DIRECT is refused by tmpfs).
 // Needs `pnpm build` first.
 import t, { type Test } from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip } from "../../../test/support/index.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";

@@ -3,7 +3,7 @@
 // Structural, not a timing test: a module hook records every module the process loads.
 // Needs `pnpm build` first.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip } from "../../../test/support/index.js";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";

@@ -1,7 +1,7 @@
 // Interop: our area writers and `direct dump` / `read_leader` / `next_free` text compared with
 // the real sanlock 3.8.5 tool on the same bytes. Skipped when sanlock is not installed.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip } from "../../../test/support/index.js";
 import type { Test } from "tap";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";

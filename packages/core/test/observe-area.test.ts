@@ -24,7 +24,7 @@ import {
   type LeaderRecord,
   type ObservedRecord,
 } from "../src/index.js";
-import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
+import { decodeEveryRecord } from "../../../test/support/index.js";
 
 const MiB = 1048576;
 const OUR_HOST = 3;

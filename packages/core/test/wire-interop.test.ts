@@ -3,7 +3,7 @@
 // encoding against the real CLI and Python binding, by serving them from a
 // socket driven by MessageReader. Skipped when sanlock is not installed.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, waitFor } from "../../../test/support/index.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -23,7 +23,6 @@ import {
   type WireRequest,
 } from "../src/wire/index.js";
 
-const HAVE_SANLOCK = spawnSync("sanlock", ["version"]).status === 0;
 const HAVE_PYTHON = spawnSync("/usr/bin/python3", ["-c", "import sanlock"]).status === 0;
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -59,15 +58,7 @@ function exchange(socketPath: string, expect: CmdNumber[], bytes: Uint8Array, do
   });
 }
 
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_SANLOCK && "sanlock not installed") }, async (t) => {
+t.test("against the real sanlock daemon", { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") }, async (t) => {
   // O_DIRECT needs a real file system: /var/tmp, not tmpfs.
   const dir = mkdtempSync("/var/tmp/wire-interop-");
   const runDir = join(dir, "run");
@@ -153,7 +144,7 @@ t.test(
   "the real CLI and Python binding against our framing and replies",
   {
     skip: environmentSkip(
-      !HAVE_SANLOCK ? "sanlock not installed" : !HAVE_PYTHON && "python3-sanlock (the sanlock module of /usr/bin/python3) is not installed",
+      !HAVE_REAL_SANLOCK ? "sanlock not installed" : !HAVE_PYTHON && "python3-sanlock (the sanlock module of /usr/bin/python3) is not installed",
     ),
   },
   async (t) => {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { HostStatusTable, VirtualClock, type ObservedRecord } from "@sanlock-ts/core";
 import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
-import { decodeEveryRecord } from "../../../test/helpers/observed-records.js";
+import { decodeEveryRecord } from "../../../test/support/index.js";
 
 const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 const SECTOR = 512;

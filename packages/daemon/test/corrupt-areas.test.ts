@@ -27,8 +27,7 @@ import { join } from "node:path";
 import t from "tap";
 import { Cmd, HEADER_SIZE, SanlockClient, SanlockError, buildRequest, decodeHeader, lockspace as wireLockspace } from "@sanlock-ts/client";
 import { leaderChecksum, sanlockCrc32c } from "@sanlock-ts/core";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import { hasSanlock, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, sleep, startDaemon, startInProcessDaemon, tempLeaseDir } from "../../../test/support/index.js";
 import { Rng } from "./fuzz-gen.js";
 
 type HostInfo = Awaited<ReturnType<SanlockClient["getHosts"]>>[number];
@@ -154,8 +153,6 @@ function readLockspaceOf(runDir: string, path: string, hostId: bigint): Promise<
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** get_hosts once the first renewal read was examined (EAGAIN before), other hosts only, without our own times. */
 async function hostsSeen(client: SanlockClient, name: string): Promise<Result> {
   for (let i = 0; ; i++) {
@@ -178,15 +175,15 @@ interface Daemon {
 t.test(
   "corrupted lease areas: the same clean sanlock results as sanlock 3.8.5, and the daemon stays up",
   {
-    skip: environmentSkip(!hasSanlock && "sanlock not installed"),
+    skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"),
     timeout: 400_000,
   },
   async (t) => {
     const seed = process.env["CORRUPT_SEED"] !== undefined ? Number(process.env["CORRUPT_SEED"]) >>> 0 : Date.now() >>> 0;
     t.comment(`random sectors from seed ${seed} (CORRUPT_SEED=${seed})`);
-    const work = tempDir(t, "slts-corrupt-");
-    const ours = await startOurDaemon(t);
-    const realRunDir = await startRealDaemon(t);
+    const work = tempLeaseDir(t, "slts-corrupt-");
+    const ours = await startInProcessDaemon(t);
+    const realRunDir = (await startDaemon(t, { kind: "sanlock" })).runDir;
     const daemons: Daemon[] = [
       { label: "sanlock-ts", runDir: ours.runDir, client: new SanlockClient({ runDir: ours.runDir }) },
       { label: "sanlock", runDir: realRunDir, client: new SanlockClient({ runDir: realRunDir }) },

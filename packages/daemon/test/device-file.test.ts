@@ -1,11 +1,11 @@
 // O_DIRECT I/O on a regular file on a filesystem that supports it (ext4 under the test
-// directory, see test/helpers/loop-device.ts), with 512- and 4096-byte sectors; the clear
+// directory, see test/support/loop-device.ts), with 512- and 4096-byte sectors; the clear
 // errors for a missing path, a directory, a range past the end, unaligned requests and a
 // filesystem without O_DIRECT; close semantics.
 import t from "tap";
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { createSparseFile, type Teardown } from "../../../test/helpers/loop-device.js";
+import { createSparseFile, type Teardown } from "../../../test/support/index.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
 
 const MIB = 1024 * 1024;

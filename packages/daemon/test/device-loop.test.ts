@@ -3,7 +3,7 @@
 // visible to a normal read of the device and of its backing file.
 import t from "tap";
 import { open, readFile } from "node:fs/promises";
-import { createLoopDevice, loopDeviceSkipReason } from "../../../test/helpers/loop-device.js";
+import { createLoopDevice, loopDeviceSkipReason } from "../../../test/support/index.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice, readBlockGeometry, type DeviceIo } from "../src/device/index.js";
 
 const MIB = 1024 * 1024;

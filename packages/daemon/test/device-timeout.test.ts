@@ -5,7 +5,7 @@
 // before closing the fd.
 import t from "tap";
 import { readFile } from "node:fs/promises";
-import { createSparseFile } from "../../../test/helpers/loop-device.js";
+import { createSparseFile } from "../../../test/support/index.js";
 import { AlignedBufferPool, DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo } from "../src/device/index.js";
 
 /** A deadline that a held I/O always misses and a released one never gets near. */

@@ -34,18 +34,21 @@ import type { Test } from "tap";
 import t from "tap";
 import { Cmd, HEADER_SIZE, WIRE_MAGIC, buildRequest, decodeHeader, hasReply } from "@sanlock-ts/client";
 import {
+  daemonSkipReason,
+  environmentSkip,
+  HAVE_REAL_SANLOCK,
   OUR_CLI,
-  TEST_DAEMON_ARGS,
-  clusterSkipReason,
+  python,
   readDeltaRecord,
   readResourceLeader,
   sleep,
   sparseFile,
+  spawnPython,
   tempLeaseDir,
-} from "../../../test/helpers/daemons.js";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+  TEST_DAEMON_ARGS,
+  waitForLine,
+} from "../../../test/support/index.js";
 import { caseSeed, frame, makeCase, type FuzzCase, type FuzzTargets } from "./fuzz-gen.js";
-import { hasSanlock, python, spawnPython, waitForLine } from "./handlers-daemon.js";
 
 const SECONDS = Number(process.env["FUZZ_SECONDS"] ?? 15);
 const CONNECTIONS = Number(process.env["FUZZ_CONNECTIONS"] ?? 24);
@@ -247,7 +250,7 @@ function describe(c: FuzzCase): string {
 t.test(
   "socket fuzz: the daemon survives, answers or closes every connection, the held lease stays held",
   {
-    skip: clusterSkipReason(["sanlock-ts"]) || environmentSkip(!hasSanlock && "python3-sanlock not installed"),
+    skip: daemonSkipReason(["sanlock-ts"]) || environmentSkip(!HAVE_REAL_SANLOCK && "python3-sanlock not installed"),
     timeout: (SECONDS + 180) * 1000,
   },
   async (t) => {

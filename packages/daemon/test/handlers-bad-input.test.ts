@@ -7,9 +7,8 @@
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, spawnPython, startInProcessDaemon, tempLeaseDir, waitForLine } from "../../../test/support/index.js";
 import { Cmd, HEADER_SIZE, buildRequest, decodeHeader, disk, lockspace, resource, type CmdNumber, type RequestBodies } from "@sanlock-ts/client";
-import { hasSanlock, python, spawnPython, startOurDaemon, tempDir, waitForLine } from "./handlers-daemon.js";
 
 const LS = "BADLS";
 const MB = 1048576;
@@ -44,11 +43,11 @@ function send<C extends CmdNumber>(
 
 t.test(
   "hostile values get error replies; the held lease survives",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 100_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
+    const ours = await startInProcessDaemon(t);
     const dir = ours.runDir;
-    const work = tempDir(t, "slts-bad-");
+    const work = tempLeaseDir(t, "slts-bad-");
     const lsFile = join(work, "ls");
     const resFile = join(work, "res");
     const ready = await python(

@@ -6,9 +6,17 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import {
+  environmentSkip,
+  HAVE_REAL_SANLOCK,
+  runClient,
+  spawnPython,
+  startDaemon,
+  startInProcessDaemon,
+  tempLeaseDir,
+  waitForLine,
+} from "../../../test/support/index.js";
 import type { Test } from "tap";
-import { hasSanlock, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "./handlers-daemon.js";
 
 const MB = 1048576;
 
@@ -63,7 +71,7 @@ function steps(work: string): string[][] {
 }
 
 async function runSteps(t: Test, runDir: string): Promise<string[]> {
-  const work = tempDir(t, "slts-cli-");
+  const work = tempLeaseDir(t, "slts-cli-");
   await runClient(runDir, "/usr/bin/python3", [
     "-c",
     `
@@ -94,10 +102,10 @@ open("${join(work, "rx")}", "wb").truncate(${8 * MB})
 
 t.test(
   "sanlock client prints the same against sanlock-ts as against the real daemon",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
-    const real = await startRealDaemon(t);
+    const ours = await startInProcessDaemon(t);
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
     const [realOut, ourOut] = await Promise.all([runSteps(t, real), runSteps(t, ours.runDir)]);
     for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
   },

@@ -6,13 +6,12 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import t, { type Test } from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import { hasSanlock, runClient, PYTHON, startOurDaemon, startRealDaemon, tempDir } from "./handlers-daemon.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, PYTHON, runClient, startDaemon, startInProcessDaemon, tempLeaseDir } from "../../../test/support/index.js";
 
 const PROBE = fileURLToPath(new URL("./handlers-api-probe.py", import.meta.url));
 
 async function probe(t: Test, runDir: string): Promise<string[]> {
-  const work = tempDir(t, "slts-probe-");
+  const work = tempLeaseDir(t, "slts-probe-");
   const run = await runClient(runDir, PYTHON, [PROBE, join(work)], 90_000);
   t.equal(run.stderr, "", "the probe script ran without a Python error");
   return run.stdout.trimEnd().split("\n");
@@ -20,10 +19,10 @@ async function probe(t: Test, runDir: string): Promise<string[]> {
 
 t.test(
   "python API: same results and errnos as the real daemon",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 110_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
-    const [realLines, ourLines] = await Promise.all([startRealDaemon(t).then((dir) => probe(t, dir)), probe(t, ours.runDir)]);
+    const ours = await startInProcessDaemon(t);
+    const [realLines, ourLines] = await Promise.all([startDaemon(t, { kind: "sanlock" }).then((d) => probe(t, d.runDir)), probe(t, ours.runDir)]);
     t.equal(realLines.at(-1), "done", "the probe ran to the end against the real daemon");
     t.equal(ourLines.at(-1), "done", "the probe ran to the end against sanlock-ts");
     const steps = Math.max(realLines.length, ourLines.length);

@@ -10,8 +10,17 @@
 import { join } from "node:path";
 import t from "tap";
 import type { Test } from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import { hasSanlock, python, runClient, spawnPython, startOurDaemon, startRealDaemon, tempDir, waitForLine } from "./handlers-daemon.js";
+import {
+  environmentSkip,
+  HAVE_REAL_SANLOCK,
+  python,
+  runClient,
+  spawnPython,
+  startDaemon,
+  startInProcessDaemon,
+  tempLeaseDir,
+  waitForLine,
+} from "../../../test/support/index.js";
 
 const MB = 1048576;
 
@@ -35,7 +44,7 @@ function maskRunValues(stdout: string, workDir: string): string {
 }
 
 async function snapshot(t: Test, runDir: string): Promise<string[]> {
-  const work = tempDir(t, "slts-status-");
+  const work = tempLeaseDir(t, "slts-status-");
   const ready = await python(
     runDir,
     `
@@ -81,10 +90,10 @@ sys.stdin.readline()
 
 t.test(
   "status, host_status, gets and renewal print like the real daemon",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed"), timeout: 100_000 },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 100_000 },
   async (t) => {
-    const ours = await startOurDaemon(t);
-    const real = await startRealDaemon(t);
+    const ours = await startInProcessDaemon(t);
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
     const [realOut, ourOut] = await Promise.all([snapshot(t, real), snapshot(t, ours.runDir)]);
     for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
   },

@@ -6,7 +6,7 @@
 import t from "tap";
 import { renameSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createSparseFile } from "../../../test/helpers/loop-device.js";
+import { createSparseFile } from "../../../test/support/index.js";
 import { type DeviceError, nodeDeviceIo, openDirectDevice, type DeviceIo, type DirectDevice } from "../src/device/index.js";
 import { SharedLeaseDevices } from "../src/resources/lease-devices.js";
 

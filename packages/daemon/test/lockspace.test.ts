@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Lockspace, type LockspaceHooksIn, type LockspaceSpec } from "../src/lockspaces/lockspace.js";
 import { openDirectDevice } from "../src/device/index.js";
 import { DAEMON_CLOCK } from "../src/daemon-clock.js";
+import { sleep } from "../../../test/support/index.js";
 
 const MB = 1048576;
 const GEOMETRY = geometryFor(512, MB);
@@ -66,8 +67,6 @@ function probe(disk: MemoryDevice, hostName = "host-a"): Probe {
 function spec(name: string, hostId: number, offset = 0n): LockspaceSpec {
   return { name, hostId, path: "/memory", offset, ioTimeout: 1 };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function readRecord(disk: MemoryDevice, hostId: number, offset = 0) {
   const bytes = await disk.read(offset + (hostId - 1) * 512, 512);

@@ -1,22 +1,13 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import type { Test } from "tap";
+import { environmentSkip, HAVE_REAL_SANLOCK, tempLeaseDir, waitFor } from "../../../test/support/index.js";
 import { acquirePidFile } from "../src/pid-file.js";
 import { prepareRunDir } from "../src/run-dir.js";
 
 const mainJs = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
-
-function runDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "slts-pid-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Runs the built daemon entry; resolves to its exit status. Bounded by a timeout. */
 function runDaemonProcess(dir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
@@ -33,18 +24,6 @@ function runDaemonProcess(dir: string, args: string[]): Promise<{ code: number |
   });
 }
 
-function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
-
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -54,7 +33,7 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 t.test("pid file: created 0644 with '<pid>\\n' and held", async (t) => {
-  const dir = runDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   const held = await acquirePidFile(dir, 4242);
   t.teardown(() => held.release());
   t.equal(readFileSync(held.path, "utf8"), "4242\n");
@@ -62,14 +41,14 @@ t.test("pid file: created 0644 with '<pid>\\n' and held", async (t) => {
 });
 
 t.test("run dir is created 0775 when missing", async (t) => {
-  const parent = runDir(t);
+  const parent = tempLeaseDir(t, "slts-");
   const dir = join(parent, "run");
   prepareRunDir(dir, { uid: 0, gid: 0 }, false);
   t.equal(statSync(dir).mode & 0o777, 0o775);
 });
 
 t.test("a second daemon on the same run dir exits with status 1", async (t) => {
-  const dir = runDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   const first = spawn(process.execPath, [mainJs, "daemon", "-D", "-w", "0", "-U", "root", "-G", "root", "--config", "/nonexistent"], {
     env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
     stdio: "ignore",
@@ -84,9 +63,9 @@ t.test("a second daemon on the same run dir exits with status 1", async (t) => {
 
 t.test(
   "our lock excludes a real sanlock daemon and the reverse (same F_SETLK lock)",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
-    const dir = runDir(t);
+    const dir = tempLeaseDir(t, "slts-");
     const real = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
       env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
       stdio: "ignore",

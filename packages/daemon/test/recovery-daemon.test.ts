@@ -4,14 +4,13 @@
 // gets SIGKILL; only then is the watchdog expiry cleared, and no delta release is written
 // because the last renewal failed. Real python3-sanlock client, reset-model watchdog.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, spawnPython, tempLeaseDir, waitForLine } from "../../../test/support/index.js";
 import { chmodSync, existsSync, openSync, readFileSync, closeSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon } from "../src/main.js";
 import { DEFAULT_SETTINGS } from "../src/options.js";
 import { createLeaseEngine, registerLeaseHandlers } from "../src/handlers/index.js";
 import { RealScheduler, ResetModelDevice, WatchdogTester } from "../src/watchdog/index.js";
-import { hasSanlock, python, spawnPython, tempDir, waitForLine } from "./handlers-daemon.js";
 
 const MB = 1048576;
 const GRACE = 3;
@@ -37,10 +36,10 @@ function firstSector(path: string): Buffer {
 
 t.test(
   "corrupt renewal → killpath once → SIGKILL after grace → expiry cleared, no delta release",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
-    const runDir = tempDir(t, "slts-rec-run-");
-    const work = tempDir(t, "slts-rec-");
+    const runDir = tempLeaseDir(t, "slts-rec-run-");
+    const work = tempLeaseDir(t, "slts-rec-");
     const resets: number[] = [];
     const scheduler = new RealScheduler();
     const device = new ResetModelDevice({ scheduler, onReset: (at) => resets.push(at) });

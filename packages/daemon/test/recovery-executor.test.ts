@@ -4,12 +4,12 @@
 import t from "tap";
 import type { Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LockspaceRecovery, ProcessKillExecutor, type RecoveryHolder } from "../src/recovery/index.js";
 import { NoWatchdog } from "../src/watchdog/index.js";
+import { tempLeaseDir } from "../../../test/support/index.js";
 
 const SIGTERM_BIT = 1n << 14n; // signal 15 in /proc/<pid>/status SigIgn
 
@@ -61,12 +61,6 @@ async function startTermIgnorer(t: Test): Promise<Child> {
   return child;
 }
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "sanlock-ts-kill-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 t.test("SIGTERM ends a plain sleep", async (t) => {
   const child = start(t, "sleep", ["30"]);
   new ProcessKillExecutor().signal(child.pid, "SIGTERM");
@@ -94,7 +88,7 @@ t.test("signals to gone, zero, negative or own pids are harmless no-ops", async 
 });
 
 t.test("a killpath script runs with its parsed arguments and the pid", async (t) => {
-  const dir = tempDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   const script = join(dir, "killpath.sh");
   const out = join(dir, "out");
   writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$@" > "$1.tmp" && mv "$1.tmp" "$1"\n`);
@@ -108,7 +102,7 @@ t.test("a killpath script runs with its parsed arguments and the pid", async (t)
 t.test("a missing killpath program is reported, not thrown", async (t) => {
   const lines: string[] = [];
   const killer = new ProcessKillExecutor({ log: (l) => lines.push(l) });
-  t.equal(killer.runKillpath(join(tempDir(t), "absent"), "", undefined), true);
+  t.equal(killer.runKillpath(join(tempLeaseDir(t, "slts-"), "absent"), "", undefined), true);
   await until("spawn error", () => lines.length > 0);
   t.match(lines[0], /failed to start: ENOENT/);
   await until("running count back to 0", () => killer.runningKillpaths === 0);

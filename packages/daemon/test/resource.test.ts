@@ -15,7 +15,7 @@ import { openDirectDevice } from "../src/device/index.js";
 import { DaemonLog } from "../src/log.js";
 import { createLeaseEngine } from "../src/handlers/engine.js";
 import type { LockspaceSet } from "../src/lockspaces/lockspace-set.js";
-import { tempDir } from "./handlers-daemon.js";
+import { tempLeaseDir } from "../../../test/support/index.js";
 
 const MB = 1048576;
 const LS = "RESLS";
@@ -32,7 +32,7 @@ interface Setup {
 let nextCi = 100;
 
 async function setup(t: Test): Promise<Setup> {
-  const dir = tempDir(t, "slts-res-");
+  const dir = tempLeaseDir(t, "slts-res-");
   const lsFile = join(dir, "ls");
   const resFile = join(dir, "res");
   writeFileSync(lsFile, new Uint8Array(MB));

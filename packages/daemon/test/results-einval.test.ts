@@ -9,7 +9,7 @@
 // test/upstream-suite.test.ts runs the whole cases against both daemons, on a real 4K device and
 // a file on ext4 on one.
 import t from "tap";
-import { createLoopDevice, createSparseFile, loopDeviceSkipReason } from "../../../test/helpers/loop-device.js";
+import { createLoopDevice, createSparseFile, loopDeviceSkipReason } from "../../../test/support/index.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice } from "../src/device/index.js";
 import { resultOf } from "../src/results.js";
 

@@ -3,35 +3,14 @@
  * detached without it, and stops on `sanlock client shutdown`.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
-import type { Test } from "tap";
+import { environmentSkip, HAVE_REAL_SANLOCK, tempLeaseDir, waitFor } from "../../../test/support/index.js";
 
 const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
-const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
 const BASE_ARGS = ["-w", "0", "-U", "root", "-G", "root", "--config", "/nonexistent"];
-
-function tempRunDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "slts-cli-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
 
 function run(dir: string, file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -55,9 +34,9 @@ function killByPidFile(dir: string): void {
 
 t.test(
   "sanlock-ts daemon -D serves real clients and exits 0 on shutdown -w 1",
-  { skip: environmentSkip(!hasSanlock ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") },
   async (t) => {
-    const dir = tempRunDir(t);
+    const dir = tempLeaseDir(t, "slts-");
     const daemon = spawn(process.execPath, [cliMain, "daemon", "-D", ...BASE_ARGS], {
       env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
       stdio: ["ignore", "ignore", "pipe"],
@@ -82,9 +61,9 @@ t.test(
 
 t.test(
   "without -D the daemon detaches: the command returns 0 and the daemon keeps serving",
-  { skip: environmentSkip(!hasSanlock ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK ? "sanlock not installed" : !existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") },
   async (t) => {
-    const dir = tempRunDir(t);
+    const dir = tempLeaseDir(t, "slts-");
     t.teardown(() => killByPidFile(dir));
     const start = await run(dir, process.execPath, [cliMain, "daemon", ...BASE_ARGS]);
     t.equal(start.code, 0);
@@ -99,7 +78,7 @@ t.test(
   "a bad option value is refused with a message naming it, exit 1",
   { skip: environmentSkip(!existsSync(cliMain) && "packages/cli/dist is not built (run pnpm build)") },
   async (t) => {
-    const dir = tempRunDir(t);
+    const dir = tempLeaseDir(t, "slts-");
     const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "-w", "2"]);
     t.equal(out.code, 1);
     t.match(out.stderr, /-w: 2 is outside 0\.\.1/);
@@ -115,7 +94,7 @@ t.test(
       (existsSync("/dev/watchdog") && "this machine has /dev/watchdog; the test must not arm a real watchdog"),
   },
   async (t) => {
-    const dir = tempRunDir(t);
+    const dir = tempLeaseDir(t, "slts-");
     const out = await run(dir, process.execPath, [cliMain, "daemon", "-D", "--config", "/nonexistent"]);
     t.equal(out.code, 1);
     t.match(out.stderr, /watchdog device \/dev\/watchdog does not exist/);

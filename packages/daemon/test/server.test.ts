@@ -3,30 +3,21 @@
  * the Python binding), with answers compared to a real sanlock daemon's where they can be.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, PYTHON, tempLeaseDir, waitFor } from "../../../test/support/index.js";
 import type { Test } from "tap";
 import { Cmd, encodeHeader, lockspace, type SanlkLockspace } from "@sanlock-ts/client";
 import { startDaemon, type RunningDaemon } from "../src/main.js";
 import { DEFAULT_SETTINGS } from "../src/options.js";
 import { NO_LOCKSPACES, type LockspaceHooks } from "../src/status.js";
 
-const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
-const PYTHON = "/usr/bin/python3";
 const OUR_HOST = "sanlock-ts-test-host";
 
-function tempRunDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "slts-srv-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 async function startOurs(t: Test, lockspaces: LockspaceHooks = NO_LOCKSPACES): Promise<{ dir: string; daemon: RunningDaemon }> {
-  const dir = tempRunDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   const daemon = await startDaemon({
     settings: { ...DEFAULT_SETTINGS, useWatchdog: false, socketUser: "root", socketGroup: "root", ourHostName: OUR_HOST },
     environment: { runDir: dir, privileged: false },
@@ -39,20 +30,8 @@ async function startOurs(t: Test, lockspaces: LockspaceHooks = NO_LOCKSPACES): P
   return { dir, daemon };
 }
 
-function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
-
 async function startReal(t: Test): Promise<string> {
-  const dir = tempRunDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   const child: ChildProcess = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
     env: { ...process.env, SANLOCK_RUN_DIR: dir, SANLOCK_PRIVILEGED: "0" },
     stdio: "ignore",
@@ -145,21 +124,25 @@ t.test("socket and pid file in the run dir, socket mode srw-rw----", async (t) =
   t.ok(existsSync(join(dir, "sanlock.pid")));
 });
 
-t.test("`sanlock client version` prints what it prints for the real daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
-  const { dir } = await startOurs(t);
-  const ours = await cli(dir, "version");
-  t.equal(
-    ours.stdout,
-    ["client version 3.8.5 (0x03080500)", "daemon version 3.8.5 (0x03080500)", "client socket protocol 0.1", "daemon socket protocol 0.1", ""].join("\n"),
-  );
-  const real = await cli(await startReal(t), "version");
-  t.equal(ours.stdout, real.stdout);
-  t.equal(ours.code, real.code);
-});
+t.test(
+  "`sanlock client version` prints what it prints for the real daemon",
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
+  async (t) => {
+    const { dir } = await startOurs(t);
+    const ours = await cli(dir, "version");
+    t.equal(
+      ours.stdout,
+      ["client version 3.8.5 (0x03080500)", "daemon version 3.8.5 (0x03080500)", "client socket protocol 0.1", "daemon socket protocol 0.1", ""].join("\n"),
+    );
+    const real = await cli(await startReal(t), "version");
+    t.equal(ours.stdout, real.stdout);
+    t.equal(ours.code, real.code);
+  },
+);
 
 t.test(
   "`sanlock client status` lists daemon, helper, listener and itself like the real daemon",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { dir } = await startOurs(t);
     const ours = await cli(dir, "status");
@@ -176,7 +159,7 @@ t.test(
 
 t.test(
   "python register(): the registered client shows with its pid (SO_PEERCRED)",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { dir } = await startOurs(t);
     const script = [
@@ -243,7 +226,7 @@ const CLI_CALLS = [
 
 t.test(
   "Python binding and CLI get the same answers as from a real daemon without lockspaces",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { dir, daemon } = await startOurs(t);
     const realDir = await startReal(t);
@@ -262,7 +245,7 @@ t.test(
 
 t.test(
   "malformed input (wire.md §5.4), byte for byte as the real daemon answers",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { dir } = await startOurs(t);
     const realDir = await startReal(t);
@@ -311,7 +294,7 @@ t.test("garbage never stops the daemon", async (t) => {
 
 t.test(
   "LOG_DUMP returns the daemon log (CLI exits 1 even on success, as with sanlock)",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { dir } = await startOurs(t);
     const dump = await cli(dir, "log_dump");
@@ -329,7 +312,7 @@ t.test("SHUTDOWN_WAIT is answered with cmd 0 just before the daemon exits", asyn
   t.ok(existsSync(join(dir, "sanlock.pid")), "the pid file stays");
 });
 
-t.test("`sanlock client shutdown` stops the daemon", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
+t.test("`sanlock client shutdown` stops the daemon", { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") }, async (t) => {
   const { dir, daemon } = await startOurs(t);
   const out = await cli(dir, "shutdown");
   t.equal(out.stdout, "shutdown force 0 wait 0\nshutdown done 0\n");
@@ -357,7 +340,7 @@ function oneLockspace(): LockspaceHooks & { configs: [string, number][] } {
 
 t.test(
   "lockspace hooks: gets, set_config, and shutdown refused while a lockspace exists",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const hooks = oneLockspace();
     const { dir, daemon } = await startOurs(t, hooks);
@@ -377,7 +360,7 @@ t.test(
   },
 );
 
-t.test("a command module can replace a stub through the registry", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, async (t) => {
+t.test("a command module can replace a stub through the registry", { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") }, async (t) => {
   const { dir, daemon } = await startOurs(t);
   daemon.server.registry.register(Cmd.INQ_LOCKSPACE, async (ctx) => {
     await ctx.reply(ctx.body.lockspace.name === "LS" ? 0 : -2);

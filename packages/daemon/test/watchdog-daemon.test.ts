@@ -3,7 +3,7 @@
 // last_success + 8N before ADD_LOCKSPACE answers, renewals advance it, REM_LOCKSPACE clears
 // it and the device is then stopped with the magic close. Uses the reset model as device.
 import t from "tap";
-import { environmentSkip } from "../../../test/helpers/interop-env.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, tempLeaseDir } from "../../../test/support/index.js";
 import type { Test } from "tap";
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +12,6 @@ import { runDaemonCommand, startDaemon } from "../src/main.js";
 import { DEFAULT_SETTINGS } from "../src/options.js";
 import { createLeaseEngine, registerLeaseHandlers } from "../src/handlers/index.js";
 import { RealScheduler, ResetModelDevice, WatchdogTester } from "../src/watchdog/index.js";
-import { hasSanlock, python, tempDir } from "./handlers-daemon.js";
 
 const MB = 1048576;
 
@@ -33,7 +32,7 @@ t.test("-w 1 with no watchdog device: a clear error and exit status 1", { skip: 
 });
 
 async function startWithWatchdog(t: Test) {
-  const runDir = tempDir(t, "slts-wd-run-");
+  const runDir = tempLeaseDir(t, "slts-wd-run-");
   const resets: number[] = [];
   const scheduler = new RealScheduler();
   const device = new ResetModelDevice({ scheduler, onReset: (at) => resets.push(at) });
@@ -56,10 +55,10 @@ async function startWithWatchdog(t: Test) {
 
 t.test(
   "join registers the expiry, renewals advance it, removal clears it and disarms",
-  { skip: environmentSkip(!hasSanlock && "sanlock not installed") },
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed") },
   async (t) => {
     const { runDir, watchdog, device, resets, daemon } = await startWithWatchdog(t);
-    const work = tempDir(t, "slts-wd-ls-");
+    const work = tempLeaseDir(t, "slts-wd-ls-");
     const lsFile = join(work, "ls");
     writeFileSync(lsFile, "");
     truncateSync(lsFile, MB);

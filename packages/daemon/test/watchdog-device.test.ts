@@ -3,11 +3,10 @@
 // and argument bytes, the 60 s check, the magic close; the real `ioctl` addon on a file
 // that is not a watchdog; the choice of backend for -w 0 / -w 1.
 import t from "tap";
-import type { Test } from "tap";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DevWatchdogDevice, NoWatchdog, WatchdogError, WatchdogTester, createWatchdog, systemWatchdogIo, type WatchdogIo } from "../src/watchdog/index.js";
+import { tempLeaseDir } from "../../../test/support/index.js";
 
 // _IOR('W', 5, int), _IOWR('W', 6, int), _IOR('W', 7, int): dir<<30 | size<<16 | 'W'<<8 | nr.
 const IOC_READ = 2;
@@ -42,12 +41,6 @@ function fakeIo(options: { initialTimeout: number; settable: boolean }): { io: W
   return { io, calls };
 }
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "sanlock-ts-wd-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 function codeOf(work: () => unknown): string | undefined {
   try {
     work();
@@ -64,7 +57,7 @@ t.test("ioctl numbers are those of linux/watchdog.h", async (t) => {
 });
 
 t.test("a device already at 60 s: GETTIMEOUT then KEEPALIVE, no SETTIMEOUT", async (t) => {
-  const path = join(tempDir(t), "watchdog");
+  const path = join(tempLeaseDir(t, "slts-"), "watchdog");
   writeFileSync(path, "");
   const { io, calls } = fakeIo({ initialTimeout: 60, settable: true });
   const device = new DevWatchdogDevice(path, io);
@@ -81,7 +74,7 @@ t.test("a device already at 60 s: GETTIMEOUT then KEEPALIVE, no SETTIMEOUT", asy
 });
 
 t.test("a device at another timeout: GET, SET 60 (int 60 in the argument), GET to verify, KEEPALIVE", async (t) => {
-  const path = join(tempDir(t), "watchdog");
+  const path = join(tempLeaseDir(t, "slts-"), "watchdog");
   writeFileSync(path, "");
   const { io, calls } = fakeIo({ initialTimeout: 30, settable: true });
   const device = new DevWatchdogDevice(path, io);
@@ -101,7 +94,7 @@ t.test("a device at another timeout: GET, SET 60 (int 60 in the argument), GET t
 });
 
 t.test("a device that does not take 60 s is refused and disarmed", async (t) => {
-  const path = join(tempDir(t), "watchdog");
+  const path = join(tempLeaseDir(t, "slts-"), "watchdog");
   writeFileSync(path, "");
   const { io, calls } = fakeIo({ initialTimeout: 30, settable: false });
   const device = new DevWatchdogDevice(path, io);
@@ -118,7 +111,7 @@ t.test("a device that does not take 60 s is refused and disarmed", async (t) => 
 });
 
 t.test("close without magic writes nothing", async (t) => {
-  const path = join(tempDir(t), "watchdog");
+  const path = join(tempLeaseDir(t, "slts-"), "watchdog");
   writeFileSync(path, "");
   const { io } = fakeIo({ initialTimeout: 60, settable: true });
   const device = new DevWatchdogDevice(path, io);
@@ -132,7 +125,7 @@ t.test("close without magic writes nothing", async (t) => {
 });
 
 t.test("the real ioctl addon on a file that is no watchdog fails with ENOTTY", async (t) => {
-  const path = join(tempDir(t), "not-a-watchdog");
+  const path = join(tempLeaseDir(t, "slts-"), "not-a-watchdog");
   writeFileSync(path, "");
   const device = new DevWatchdogDevice(path);
   let error: unknown;
@@ -148,7 +141,7 @@ t.test("the real ioctl addon on a file that is no watchdog fails with ENOTTY", a
 });
 
 t.test("a missing device node", async (t) => {
-  const device = new DevWatchdogDevice(join(tempDir(t), "absent"));
+  const device = new DevWatchdogDevice(join(tempLeaseDir(t, "slts-"), "absent"));
   t.equal(
     codeOf(() => device.arm(60)),
     "ERR_WATCHDOG_NO_DEVICE",
@@ -157,7 +150,7 @@ t.test("a missing device node", async (t) => {
 
 t.test("-w 0 selects no watchdog; -w 1 without a device is a clear error", async (t) => {
   t.ok(createWatchdog({ useWatchdog: false }) instanceof NoWatchdog);
-  const dir = tempDir(t);
+  const dir = tempLeaseDir(t, "slts-");
   let error: unknown;
   try {
     createWatchdog({ useWatchdog: true, devicePath: join(dir, "watchdog") });

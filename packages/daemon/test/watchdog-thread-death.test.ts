@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ThreadedWatchdog, WatchdogError, createWatchdog } from "../src/watchdog/index.js";
+import { sleep } from "../../../test/support/index.js";
 
 const FIRE = 60;
 const monotonic = (): number => Number(process.hrtime.bigint()) / 1e9;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(what: string, check: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;

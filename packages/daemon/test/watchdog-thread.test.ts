@@ -18,13 +18,13 @@ import {
   createWatchdog,
   type WatchdogConnection,
 } from "../src/watchdog/index.js";
+import { sleep } from "../../../test/support/index.js";
 
 const FIRE = 60;
 /** The stall of the main thread: a plain busy loop, nothing else runs on this thread meanwhile. */
 const STALL_SECONDS = 30;
 
 const monotonic = (): number => Number(process.hrtime.bigint()) / 1e9;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function busyLoop(seconds: number): { start: number; end: number } {
   const start = monotonic();

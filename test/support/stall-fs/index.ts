@@ -18,12 +18,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { environmentSkip, type FailTarget } from "../interop-env.js";
+import { PYTHON, environmentSkip, type FailTarget } from "../env.js";
+import type { Teardown } from "../files.js";
 
 /** The part of a tap Test this helper needs. */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
 
 export interface StallFs {
   /** Path of `name` on the mount. */
@@ -47,7 +45,7 @@ export interface StallFsOptions {
 }
 
 const SERVER = fileURLToPath(new URL("./stall_fs.py", import.meta.url));
-const PYTHON = "/usr/bin/python3";
+
 const READY_TIMEOUT_MS = 10_000;
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const MAX_FILES = 16;

@@ -4,7 +4,7 @@
  * test fails).
  *
  * Usage (tap):
- *   import { createLoopDevice, loopDeviceSkipReason } from "../../../test/helpers/loop-device.js";
+ *   import { createLoopDevice, loopDeviceSkipReason } from "../../../test/support/index.js";
  *   t.test("on a 4K device", { skip: loopDeviceSkipReason() }, async (t) => {
  *     const loop = await createLoopDevice(t, { sizeBytes: 16 << 20, sectorSize: 4096 });
  *     // loop.path is e.g. "/dev/loop3"; loop.backingFile the sparse file behind it
@@ -19,14 +19,12 @@ import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { environmentSkip, type FailTarget } from "./interop-env.js";
+import { environmentSkip, type FailTarget } from "./env.js";
+import type { Teardown } from "./files.js";
 
 const run = promisify(execFile);
 
 /** The part of a tap Test this helper needs. */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
 
 export interface SparseFile {
   /** Absolute path of the file. */

@@ -1,9 +1,8 @@
 /**
- * Test helper for failover and mixed-cluster tests: the nodes of a small cluster as
- * separate processes, so a test can kill -9 them, SIGSTOP/SIGCONT them and watch the
- * lease storage while it does.
+ * Daemons as processes of their own, for every test that talks to a daemon over its socket: a
+ * test can kill -9 them, SIGSTOP/SIGCONT them and watch the lease storage while it does.
  *
- * - startClusterDaemon: a sanlock-ts daemon (`node packages/cli/dist/main.js daemon`) or the
+ * - startDaemon: a sanlock-ts daemon (`node packages/cli/dist/main.js daemon`) or the
  *   real sanlock 3.8.5 daemon, unprivileged, -w 0 unless told otherwise, on a private run
  *   dir; resolves once its socket accepts connections. A sanlock-ts daemon can instead run
  *   with the reset-model watchdog (the test stand-in for a hardware watchdog).
@@ -17,80 +16,30 @@
  * Everything started here is killed in the test's teardown, also when the test fails;
  * a stopped (SIGSTOP) process is killed too (SIGKILL ends stopped processes).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { decodeLeader, type LeaderRecord } from "../../packages/core/src/index.js";
-import { environmentSkip, type FailTarget } from "./interop-env.js";
-
-/** The part of a tap Test this helper needs. */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-export type DaemonKind = "sanlock-ts" | "sanlock";
+import { CLIENT_DIST, OUR_CLI, REPO_ROOT, type DaemonKind } from "./env.js";
+import { tempLeaseDir, type Teardown } from "./files.js";
+import { monotonicSeconds, sleep } from "./wait.js";
 
 export interface ExitStatus {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.js");
-const CLIENT_DIST = join(REPO_ROOT, "packages/client/dist/index.js");
-export const HAVE_REAL_SANLOCK = spawnSync("sanlock", ["version"]).status === 0;
-
 /** Options of `sanlock daemon` for an unprivileged test daemon without a watchdog. */
 export const TEST_DAEMON_ARGS: readonly string[] = ["-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"];
-/** Lease files need a file system with O_DIRECT (ext4/xfs), not tmpfs. */
-export const LEASE_ROOT = process.env["SANLOCK_TS_TEST_DIR"] ?? "/var/tmp";
-
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 100;
 /** Captured output per process is bounded so a chatty daemon cannot grow memory. */
 const MAX_CAPTURE_CHARS = 256 * 1024;
 /** A holder reports at most this many events (each refused retry is one). */
 const MAX_HOLDER_EVENTS = 2000;
-
-/**
- * Why `kinds` cannot run here, or false (pass as tap's `skip`). Under REQUIRE_INTEROP=1 a
- * reason is also a failure, reported on `t` (default: tap's root); see interop-env.ts.
- */
-export function clusterSkipReason(kinds: readonly DaemonKind[], t?: FailTarget): string | false {
-  return environmentSkip(clusterEnvironmentGap(kinds), t);
-}
-
-function clusterEnvironmentGap(kinds: readonly DaemonKind[]): string | false {
-  if (kinds.includes("sanlock") && !HAVE_REAL_SANLOCK) return "sanlock 3.8.5 is not installed";
-  if (kinds.includes("sanlock-ts") && !existsSync(OUR_CLI)) return "packages/cli/dist is not built (run pnpm build)";
-  if (!existsSync(CLIENT_DIST)) return "packages/client/dist is not built (run pnpm build)";
-  return false;
-}
-
-/** A fresh directory under LEASE_ROOT, removed in teardown. */
-export function tempLeaseDir(t: Teardown, prefix: string): string {
-  const dir = mkdtempSync(join(LEASE_ROOT, prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A sparse file of `size` bytes. */
-export function sparseFile(dir: string, name: string, size: number): string {
-  const path = join(dir, name);
-  writeFileSync(path, "");
-  truncateSync(path, size);
-  return path;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** CLOCK_MONOTONIC in seconds (libuv's hrtime), the clock of delta-record timestamps. */
-export function monotonicSeconds(): number {
-  return Number(process.hrtime.bigint()) / 1e9;
-}
 
 // ---------------------------------------------------------------- processes
 
@@ -145,13 +94,17 @@ class Tracked {
 
 // ---------------------------------------------------------------- daemons
 
-export interface ClusterDaemon {
+export interface TestDaemon {
   readonly kind: DaemonKind;
   /** For messages: "host 1 (sanlock-ts)". */
   readonly label: string;
   readonly pid: number;
   readonly runDir: string;
   readonly socketPath: string;
+  /** The test's lease directory the run dir is in (removed in teardown when startDaemon made it). */
+  readonly dir: string;
+  /** Environment that points the sanlock CLI, our CLI and python3-sanlock at this daemon. */
+  readonly env: NodeJS.ProcessEnv;
   readonly exited: Promise<ExitStatus>;
   readonly running: boolean;
   /** What the daemon wrote to stderr so far (its -D log), bounded. */
@@ -207,9 +160,10 @@ function writeLauncher(dir: string): string {
 
 export interface DaemonStartOptions {
   readonly kind: DaemonKind;
-  readonly label: string;
-  /** Parent of the run dir (a test's lease dir). */
-  readonly dir: string;
+  /** For messages; default the kind. */
+  readonly label?: string;
+  /** Parent of the run dir (a test's lease dir); default a new one, removed in teardown. */
+  readonly dir?: string;
   /** Replaces TEST_DAEMON_ARGS. */
   readonly args?: readonly string[];
   /** Added to the environment (SANLOCK_RUN_DIR and SANLOCK_PRIVILEGED=0 are always set). */
@@ -229,9 +183,14 @@ function canConnect(path: string): Promise<boolean> {
   });
 }
 
-/** Starts a daemon process; killed (-9) in teardown. */
-export async function startClusterDaemon(t: Teardown, options: DaemonStartOptions): Promise<ClusterDaemon> {
-  const runDir = mkdtempSync(join(options.dir, "run-"));
+/**
+ * Starts a daemon of either kind as a process of its own, on a private run dir, and resolves once
+ * its socket accepts connections. It is killed (-9) in teardown, also when it is stopped.
+ */
+export async function startDaemon(t: Teardown, options: DaemonStartOptions): Promise<TestDaemon> {
+  const dir = options.dir ?? tempLeaseDir(t, "daemon-");
+  const label = options.label ?? options.kind;
+  const runDir = mkdtempSync(join(dir, "run-"));
   const env = { ...process.env, ...options.env, SANLOCK_PRIVILEGED: "0", SANLOCK_RUN_DIR: runDir };
   const args = options.args ?? TEST_DAEMON_ARGS;
   if (options.resetModelWatchdog && options.kind !== "sanlock-ts") throw new Error("the reset-model watchdog is a sanlock-ts test backend");
@@ -239,7 +198,7 @@ export async function startClusterDaemon(t: Teardown, options: DaemonStartOption
     options.kind === "sanlock"
       ? ["sanlock", ["daemon", ...args]]
       : options.resetModelWatchdog
-        ? [process.execPath, [writeLauncher(options.dir)]]
+        ? [process.execPath, [writeLauncher(dir)]]
         : [process.execPath, [OUR_CLI, "daemon", ...args]];
   if (options.resetModelWatchdog) Object.assign(env, { LAUNCH_ARGV: JSON.stringify(args), LAUNCH_DAEMON_URL: pathToFileURL(DAEMON_DIST).href });
   const tracked = new Tracked(spawn(command, argv, { env, stdio: ["ignore", "ignore", "pipe"] }));
@@ -247,16 +206,18 @@ export async function startClusterDaemon(t: Teardown, options: DaemonStartOption
   const socketPath = join(runDir, "sanlock.sock");
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(existsSync(socketPath) && (await canConnect(socketPath)))) {
-    if (!tracked.running) throw new Error(`${options.label} exited at start: ${tracked.output.slice(0, 2000)}`);
-    if (Date.now() > deadline) throw new Error(`${options.label} did not open ${socketPath} within ${START_TIMEOUT_MS} ms`);
+    if (!tracked.running) throw new Error(`${label} exited at start: ${tracked.output.slice(0, 2000)}`);
+    if (Date.now() > deadline) throw new Error(`${label} did not open ${socketPath} within ${START_TIMEOUT_MS} ms: ${tracked.output.slice(0, 2000)}`);
     await sleep(POLL_MS);
   }
   return {
     kind: options.kind,
-    label: options.label,
+    label,
     pid: tracked.pid,
     runDir,
     socketPath,
+    dir,
+    env,
     exited: tracked.exited,
     get running() {
       return tracked.running;

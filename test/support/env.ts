@@ -17,6 +17,10 @@
  *   t.test("…", { skip: environmentSkip(!hasSanlock && "sanlock not installed") }, …);
  *   t.test("…", { skip: environmentSkip(reason, t) }, …);   // report on `t` instead of the root
  */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import tap from "tap";
 
 /** True when the environment switch is set: missing interop prerequisites fail instead of skipping. */
@@ -38,4 +42,33 @@ export function environmentSkip(reason: string | false | null | undefined, t: Fa
     requireInterop: "unset REQUIRE_INTEROP to let such tests skip (developer machines); CI sets it in .ci/run",
   });
   return `not run: ${reason} (counted as a failure: REQUIRE_INTEROP=1)`;
+}
+
+/** The repository's root directory (this file is test/support/env.ts). */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The built sanlock-ts command, as tests run it in a process of its own. */
+export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.js");
+/** The built client, for helper processes that import it (lease holders). */
+export const CLIENT_DIST = join(REPO_ROOT, "packages/client/dist/index.js");
+/** Debian's python3, which has the python3-sanlock binding (not a pyenv one). */
+export const PYTHON = "/usr/bin/python3";
+/** The one answer to "is the real sanlock installed": its command runs. */
+export const HAVE_REAL_SANLOCK = spawnSync("sanlock", ["version"]).status === 0;
+
+/** The two daemons a test can start (support/daemons.ts). */
+export type DaemonKind = "sanlock-ts" | "sanlock";
+
+/**
+ * Why the daemons of `kinds` cannot run here, or false; pass it as tap's `skip`. Under
+ * REQUIRE_INTEROP=1 a reason is also a failure, reported on `t` (default: tap's root).
+ */
+export function daemonSkipReason(kinds: DaemonKind | readonly DaemonKind[], t?: FailTarget): string | false {
+  return environmentSkip(daemonEnvironmentGap(typeof kinds === "string" ? [kinds] : kinds), t);
+}
+
+function daemonEnvironmentGap(kinds: readonly DaemonKind[]): string | false {
+  if (kinds.includes("sanlock") && !HAVE_REAL_SANLOCK) return "sanlock 3.8.5 is not installed";
+  if (kinds.includes("sanlock-ts") && !existsSync(OUR_CLI)) return "packages/cli/dist is not built (run pnpm build)";
+  if (!existsSync(CLIENT_DIST)) return "packages/client/dist is not built (run pnpm build)";
+  return false;
 }

@@ -1,38 +1,28 @@
 /**
- * Test helper (not a test): starts sanlock-ts daemons with the lease engine and handlers,
- * the real sanlock daemon, and runs the real clients against them. Everything started is
- * stopped in the test's teardown, also on failure.
+ * A sanlock-ts daemon in the test's own process, with the lease engine plugged in as the CLI's
+ * daemon has it, for tests that look inside (the engine, its lockspaces) while real clients
+ * drive it; and the real clients themselves (the sanlock command, python3-sanlock) as child
+ * processes. Everything started is stopped in the test's teardown, also on failure. A daemon in
+ * a process of its own, of either kind, is daemons.ts startDaemon.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import type { Test } from "tap";
-import { startDaemon, type RunningDaemon } from "../src/main.js";
-import { DEFAULT_SETTINGS } from "../src/options.js";
-import { createLeaseEngine, registerLeaseHandlers } from "../src/handlers/index.js";
-import { LockspaceSet } from "../src/lockspaces/lockspace-set.js";
+import { startDaemon as startDaemonInProcess, type RunningDaemon } from "../../packages/daemon/src/main.js";
+import { DEFAULT_SETTINGS } from "../../packages/daemon/src/options.js";
+import { createLeaseEngine, registerLeaseHandlers } from "../../packages/daemon/src/handlers/index.js";
+import { LockspaceSet } from "../../packages/daemon/src/lockspaces/lockspace-set.js";
+import { PYTHON } from "./env.js";
+import { tempLeaseDir, type Teardown } from "./files.js";
 
-export const PYTHON = "/usr/bin/python3";
-export const hasSanlock = existsSync("/usr/sbin/sanlock") || existsSync("/usr/bin/sanlock");
-/** O_DIRECT needs a real filesystem (not tmpfs). */
-export const LEASE_ROOT = process.env["SANLOCK_TS_TEST_DIR"] ?? "/var/tmp";
-
-export function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(join(LEASE_ROOT, prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-export interface OurDaemon {
+export interface InProcessDaemon {
   readonly runDir: string;
   readonly daemon: RunningDaemon;
   readonly engine: LockspaceSet;
 }
 
-/** A sanlock-ts daemon on its own run dir, lease engine plugged in. */
-export async function startOurDaemon(t: Test, hostName = `slts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`): Promise<OurDaemon> {
-  const runDir = tempDir(t, "slts-run-");
-  const daemon = await startDaemon({
+/** A sanlock-ts daemon in this process on its own run dir, lease engine plugged in. */
+export async function startInProcessDaemon(t: Teardown, hostName = `slts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`): Promise<InProcessDaemon> {
+  const runDir = tempLeaseDir(t, "slts-run-");
+  const daemon = await startDaemonInProcess({
     settings: { ...DEFAULT_SETTINGS, useWatchdog: false, socketUser: "root", socketGroup: "root", ourHostName: hostName },
     environment: { runDir, privileged: false },
     lockspaces: (log) => createLeaseEngine({ log }),
@@ -45,37 +35,6 @@ export async function startOurDaemon(t: Test, hostName = `slts-${process.pid}-${
     await daemon.exited;
   });
   return { runDir, daemon, engine };
-}
-
-function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
-
-/** The real sanlock 3.8.5 daemon, unprivileged, no watchdog, on its own run dir. */
-export async function startRealDaemon(t: Test): Promise<string> {
-  const runDir = tempDir(t, "slts-real-");
-  const child: ChildProcess = spawn("sanlock", ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"], {
-    env: { ...process.env, SANLOCK_RUN_DIR: runDir, SANLOCK_PRIVILEGED: "0" },
-    stdio: "ignore",
-  });
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGKILL");
-      }),
-  );
-  await waitFor(() => existsSync(join(runDir, "sanlock.sock")), "the real daemon's socket");
-  return runDir;
 }
 
 export interface Run {
@@ -96,7 +55,7 @@ export function runClient(runDir: string, file: string, args: readonly string[],
 export const python = (runDir: string, code: string, timeoutMs?: number): Promise<Run> => runClient(runDir, PYTHON, ["-c", code], timeoutMs);
 
 /** A long-running python client (e.g. holding a lease); killed in teardown. */
-export function spawnPython(t: Test, runDir: string, code: string): ChildProcess & { lines: string[] } {
+export function spawnPython(t: Teardown, runDir: string, code: string): ChildProcess & { lines: string[] } {
   const child = spawn(PYTHON, ["-u", "-c", code], {
     env: { ...process.env, SANLOCK_RUN_DIR: runDir },
     stdio: ["pipe", "pipe", "inherit"],
