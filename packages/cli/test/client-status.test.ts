@@ -2,7 +2,7 @@
 // (docs/wire.md §12.10 bytes) must equal what the real CLI printed for it (docs/wire.md §11.1).
 import t from "tap";
 import { Cmd, MessageReader, type StateRecord } from "@sanlock-ts/client";
-import { capture, loadCaptures, stream } from "../../core/test/wire-captures.js";
+import { capture, loadCaptures, stream } from "../../../test/support/wire-captures.js";
 import { recordJson, recordLines, sortRecords } from "../src/commands/client/status-format.js";
 
 function recordedStatus(): StateRecord[] {

@@ -20,7 +20,7 @@ import {
   type CmdNumber,
   type WireEvent,
 } from "../src/wire/index.js";
-import { capture, loadCaptures, stream } from "./wire-captures.js";
+import { capture, loadCaptures, stream } from "../../../test/support/wire-captures.js";
 
 const captures = loadCaptures();
 

@@ -5,7 +5,7 @@
 // "seed S iteration I" reproduces exactly (set FUZZ_SEED=S).
 import t from "tap";
 import { Cmd, MAX_MESSAGE_SIZE, MessageReader, WireError, type CmdNumber, type ReaderSide } from "../src/wire/index.js";
-import { capture, loadCaptures, stream } from "./wire-captures.js";
+import { capture, loadCaptures, stream } from "../../../test/support/wire-captures.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed1234) >>> 0;
 const TIME_BOX_MS = 5000;

@@ -23,7 +23,7 @@ import {
   type WireRequest,
   type StateRecord,
 } from "../src/wire/index.js";
-import { capture, loadCaptures, stream, type CapturedWrite } from "./wire-captures.js";
+import { capture, loadCaptures, stream, type CapturedWrite } from "../../../test/support/wire-captures.js";
 
 const captures = loadCaptures();
 

@@ -15,7 +15,7 @@ export interface CapturedWrite {
 /** Writes of every docs/wire.md §12.x subsection, keyed by "12.3" etc. */
 export type Captures = Map<string, CapturedWrite[]>;
 
-const FIXTURE = fileURLToPath(new URL("../../../test/vectors/wire-captures.json", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../vectors/wire-captures.json", import.meta.url));
 
 interface FixtureWrite {
   direction: CapturedWrite["direction"];
