@@ -2,7 +2,7 @@
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once `check()` is true, polling every 50 ms; rejects naming `what` after `ms`. */
+/** Resolves once `check()` is true, polling every 50 ms; rejects naming `what` after `ms` (a daemon start under load: give 30 s). */
 export function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   return new Promise((resolve, reject) => {

@@ -54,7 +54,7 @@ t.test("a second daemon on the same run dir exits with status 1", async (t) => {
     stdio: "ignore",
   });
   t.teardown(() => stop(first));
-  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the first daemon's socket");
+  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the first daemon's socket", 30_000);
   t.equal(readFileSync(join(dir, "sanlock.pid"), "utf8"), `${first.pid}\n`);
   const second = await runDaemonProcess(dir, ["-D", "-w", "0", "--config", "/nonexistent"]);
   t.equal(second.code, 1);
@@ -71,7 +71,7 @@ t.test(
       stdio: "ignore",
     });
     t.teardown(() => stop(real));
-    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket");
+    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket", 30_000);
     const ours = await runDaemonProcess(dir, ["-D", "-w", "0", "--config", "/nonexistent"]);
     t.equal(ours.code, 1, "ours refuses a run dir the real daemon holds");
     await stop(real);

@@ -49,7 +49,7 @@ t.test(
     t.teardown(() => {
       if (daemon.exitCode === null) daemon.kill("SIGKILL");
     });
-    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the socket");
+    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the socket", 30_000);
     const version = await run(dir, "sanlock", ["client", "version"]);
     t.match(version.stdout, /daemon version 3\.8\.5 \(0x03080500\)/);
     const shutdown = await run(dir, "sanlock", ["client", "shutdown", "-w", "1"]);
@@ -67,7 +67,7 @@ t.test(
     t.teardown(() => killByPidFile(dir));
     const start = await run(dir, process.execPath, [cliMain, "daemon", ...BASE_ARGS]);
     t.equal(start.code, 0);
-    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the detached daemon's socket");
+    await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the detached daemon's socket", 30_000);
     const status = await run(dir, "sanlock", ["client", "status"]);
     t.match(status.stdout, /^daemon .*\np -1 helper\np -1 listener\np -1 status\n$/);
     await run(dir, "sanlock", ["client", "shutdown", "-w", "1"]);

@@ -44,7 +44,7 @@ async function startReal(t: Test): Promise<string> {
         child.kill("SIGKILL");
       }),
   );
-  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket");
+  await waitFor(() => existsSync(join(dir, "sanlock.sock")), "the real daemon's socket", 30_000);
   return dir;
 }
 
