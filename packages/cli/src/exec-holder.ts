@@ -136,8 +136,10 @@ export class ExecHolder implements AsyncDisposable {
    * Replaces this process with `path` (argv[0] = path, then `args`), which keeps the
    * registered connection and so the leases. Never resolves when it works; resolves with
    * the failure, everything restored and the leases still held, when execv returns.
+   * `keepFds` are more descriptors the program inherits as they are numbered here (made
+   * inheritable and blocking like the socket), e.g. `supervise`'s channel on fd 3.
    */
-  async becomeProgram(path: string, args: readonly string[] = []): Promise<ExecFailure> {
+  async becomeProgram(path: string, args: readonly string[] = [], options: { keepFds?: readonly number[] } = {}): Promise<ExecFailure> {
     const argv = [path, ...args];
     if (path === "") throw new TypeError("becomeProgram: empty program path");
     if (argv.some((a) => a.includes("\0"))) throw new TypeError("becomeProgram: an argument contains a NUL byte");
@@ -148,7 +150,7 @@ export class ExecHolder implements AsyncDisposable {
     // From here to execv nothing yields to the event loop: libuv cannot touch the descriptors.
     const undo: (() => void)[] = [];
     try {
-      for (const fd of new Set([this.fd, 0, 1, 2])) inheritable(c, fd, undo);
+      for (const fd of new Set([this.fd, 0, 1, 2, ...(options.keepFds ?? [])])) inheritable(c, fd, undo);
       for (let sig = 1; sig <= MAX_SIGNAL; sig++) defaultIfIgnored(c, sig, undo);
       const oldMask = new Uint8Array(SIGSET_BYTES);
       if (c.pthreadSigmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), oldMask) === 0) {

@@ -285,6 +285,16 @@ export class SamWorker implements AsyncDisposable {
     if (answer !== "OK") throw answerError("reportLeases", answer);
   }
 
+  /**
+   * The instance's registered connection (opened at the first call): leases acquired here
+   * belong to this process and, when it execs a program keeping the socket, to that program
+   * (the CLI's lease holder does so).
+   */
+  async openRegistration(): Promise<Registration> {
+    this.requireState("openRegistration", ["registered", "started"]);
+    return (await this.registered()).registration;
+  }
+
   private async registered(): Promise<{ client: SanlockClient; registration: Registration }> {
     this.client ??= new SanlockClient(this.sanlock);
     if (this.registration === undefined) {
