@@ -136,7 +136,7 @@ const types = (lines: readonly SamLine[]): string[] => lines.filter((l) => l.ev 
 t.test("options are checked and a second initialize is refused (testsam basics)", async (t) => {
   await t.rejects(Sam.initialize({ intervalMs: 100, policy: "x" as "quit" }), SamArgumentError);
   await t.rejects(Sam.initialize({ intervalMs: -1, policy: "quit" }), { code: "ERR_SAM_BAD_ARGUMENT", csError: 7 });
-  await t.rejects(Sam.initialize({ intervalMs: 100, policy: "quit", warnSignal: "SIGFOO" as NodeJS.Signals }), { csError: 7 });
+  await t.rejects(Sam.initialize({ intervalMs: 100, policy: "quit", warnSignal: "SIGFOO" as NodeJS.Signals }), { code: "ERR_SAM_BAD_ARGUMENT", csError: 7 });
   const sam = await Sam.initialize({ intervalMs: 100, policy: "quit", status: false });
   t.equal(sam.role, "supervisor", "no SANLOCK_TS_SAM_FD: this process is the supervisor");
   await t.rejects(Sam.initialize({ intervalMs: 100, policy: "quit" }), SamStateError);
