@@ -33,18 +33,27 @@ export async function runHolder(output: Output): Promise<number> {
   const program = findProgram(config.program[0] as string);
   if (program === undefined) {
     say(`${config.program[0]}: command not found`);
+    await worker.finalize();
     return EXIT_EXEC_FAILED;
   }
   const registration = await worker.openRegistration();
   for (const text of config.resources) {
     const acquired = await acquireWithRetry(worker, parseResourceArg(text), config.acquireRetryMs, say);
-    if (!acquired) return EXIT_ACQUIRE_FAILED; // exiting closes the registration: the daemon frees what was taken
+    if (!acquired) {
+      // Closing the registration frees what was taken; finalize ends the channel and the
+      // watchers, so nothing keeps this process from exiting.
+      await worker.finalize(); // first: its watcher would take the closed registration for a lost daemon
+      await registration.close();
+      return EXIT_ACQUIRE_FAILED;
+    }
   }
   if (config.autoStart) await worker.start();
   process.env.SANLOCK_TS_SAM_LEASE_FD = String(registration.fd);
   const { ExecHolder } = await import("@sanlock-ts/cli/exec-holder");
   const failure = await ExecHolder.adopt(registration, config.socketPath).becomeProgram(program, config.program.slice(1), { keepFds: [CHANNEL_FD] });
   say(`cannot execute ${program}: ${failure.message} (${failure.code})`);
+  await worker.finalize();
+  await registration.close();
   return EXIT_EXEC_FAILED;
 }
 
