@@ -1,6 +1,5 @@
 /**
- * `sanlock-ts supervise` on two hosts sharing a lease file (docs/sam.md §10, the issue's "done
- * when" and scenarios 15, 18, 22, 24): host 1 runs the sanlock-ts daemon, host 2 Debian's
+ * `sanlock-ts supervise` on two hosts sharing a lease file (docs/sam.md §9, §10): host 1 runs the sanlock-ts daemon, host 2 Debian's
  * sanlock 3.8.5, both joined to one lockspace. The supervised program is a shell loop sending
  * heartbeats on fd 3; `kill -STOP` hangs it.
  *

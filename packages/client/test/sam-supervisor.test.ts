@@ -1,4 +1,4 @@
-// The SAM API with real processes and no daemon (docs/sam.md §10, scenarios 1–12): a script
+// The SAM API with real processes and no daemon (docs/sam.md §10): a script
 // using @sanlock-ts/client/sam is the supervisor, its re-executions are the instances, and a
 // blocked event loop (Atomics.wait) is a hung instance. Times are checked only from below
 // (a timer never fires early) and with generous upper limits: the machine is shared.
