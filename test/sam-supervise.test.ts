@@ -10,10 +10,18 @@
  *    standby's instance takes the lease.
  * 3. SIGKILL of the standby's supervisor ends its program (PDEATHSIG); the daemon frees the lease;
  *    `supervise --list` shows the entry as stale.
+ * 4. The API's QUORUM (docs/sam.md §6), started before the joins: start() waits while the
+ *    lockspace is not joined (published "waiting for quorum"), an aborted start() rejects, and
+ *    start() resolves once host 1 has joined; when the lockspace is removed later, the instance
+ *    dies (killed by the supervisor or the daemon) and instance 2 waits for quorum again.
+ * 5. Daemon gone (docs/sam.md §4.2 rule 4): an API instance whose daemon is SIGKILLed kills itself.
  */
 import t, { type Test } from "tap";
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { SanlockClient } from "../packages/client/src/index.js";
+import { runSamScript, type SamRun } from "./helpers/sam-run.js";
 import { OUR_CLI, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir, type ClusterDaemon } from "./helpers/daemons.js";
 
 const MiB = 1 << 20;
@@ -113,10 +121,17 @@ t.test(
       startClusterDaemon(t, { kind: "sanlock-ts", label: "host 1 (sanlock-ts)", dir }),
       startClusterDaemon(t, { kind: "sanlock", label: "host 2 (sanlock)", dir }),
     ]);
+    const quorum = startQuorumScript(t, host1, lease);
+    const daemonGone = daemonGoneScenario(t, dir);
     const c1 = new SanlockClient({ runDir: host1.runDir, timeoutMs: 60_000 });
     const c2 = new SanlockClient({ runDir: host2.runDir, timeoutMs: 60_000 });
     await c1.writeLockspace(LS, lease, { iotimeout: 1 });
     await c1.writeResource(LS, RES, [{ path: lease, offset: MiB }]);
+    await c1.writeResource(LS, QRES, [{ path: lease, offset: 2 * MiB }]);
+    await quorum.run.waitFor("the aborted start", (l) => l.aborted !== undefined);
+    t.equal(quorum.run.lines.find((l) => l.aborted !== undefined)?.aborted, "ERR_SAM_ABORTED", "start({ signal }) aborted while waiting for quorum");
+    await until("state waiting for quorum", async () => (quorum.state() === "waiting for quorum" ? true : undefined));
+    t.equal(quorum.run.events("started").length, 0, "start() pending while the lockspace is not joined");
     await Promise.all([c1.addLockspace(LS, 1, lease, { iotimeout: 1 }), c2.addLockspace(LS, 2, lease, { iotimeout: 1 })]);
     const r = `${LS}:${RES}:${lease}:${MiB}`;
 
@@ -182,5 +197,70 @@ t.test(
     t.pass("the daemon released the lease once the program was gone");
     const list = spawnSync(process.execPath, [OUR_CLI, "supervise", "--list", "--status-dir", `${host2.runDir}/sam`], { encoding: "utf8", timeout: 30_000 });
     t.match(list.stdout, new RegExp(`^${standby.pid} standby stale instance`, "m"), "--list shows the killed supervisor's entry as stale");
+
+    // 4. QUORUM: the instance started once host 1 joined, holds QRES; removing the lockspace ends it.
+    const qStarted = await quorum.run.waitFor("the quorum instance started", (l) => l.acquired === true);
+    t.equal(qStarted.pid, quorum.run.lines.find((l) => l.instance === 1)?.pid, "instance 1's start() resolved after the join and it acquired QRES");
+    await c1.remLockspace(LS, 1, lease, { wait: false });
+    await quorum.run.waitFor("quorum lost", (l) => l.ev?.type === "quorum" && l.ev.quorate === false);
+    const qExit = await quorum.run.waitFor("instance 1 gone", (l) => l.ev?.type === "exited" && l.ev.instanceId === 1);
+    t.ok(qExit.ev?.signal !== null, `instance 1 was killed (${String(qExit.ev?.signal)})`);
+    await quorum.run.waitFor("instance 2 waiting for quorum", (l) => l.ev?.type === "waiting" && l.ev.instanceId === 2);
+    t.equal(quorum.run.events("exited").length, 1, "instance 1 died once; instance 2 waits for the lockspace");
+
+    // 5. Daemon gone.
+    const gone = await daemonGone;
+    t.ok(gone.selfKilledMs < 5000, `the instance killed itself ${gone.selfKilledMs} ms after its daemon's SIGKILL`);
+    t.equal(gone.exitCode, 137, "QUIT supervisor: its instance died of SIGKILL");
   },
 );
+
+const QRES = "SAMQRES";
+
+/** An API supervisor with QUORUM on LS, started before host 1 joins. */
+function startQuorumScript(t: Test, host1: ClusterDaemon, lease: string): { run: SamRun; state(): string | undefined } {
+  const statusDir = join(host1.runDir, "sam-api");
+  const body = String.raw`
+if (w.instanceId === 1) {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 300);
+  try { await w.start({ signal: ac.signal }); } catch (e) { say({ aborted: e.code }); }
+  await w.start();
+  await w.acquire(process.env.Q_LS, process.env.Q_RES, [{ path: process.env.Q_LEASE, offset: Number(process.env.Q_OFFSET) }]);
+  say({ acquired: true, quorate: w.quorate });
+  setInterval(() => w.heartbeat(), 200);
+} else {
+  await w.start();
+  say({ started2: true });
+  setInterval(() => w.heartbeat(), 200);
+}`;
+  const run = runSamScript(
+    t,
+    body,
+    { intervalMs: 1000, policy: "restart", quorum: [{ lockspace: LS }], sanlock: { runDir: host1.runDir }, status: { dir: statusDir } },
+    { Q_LS: LS, Q_RES: QRES, Q_LEASE: lease, Q_OFFSET: String(2 * MiB) },
+  );
+  const state = (): string | undefined => {
+    const file = join(statusDir, `${run.pid}.json`);
+    try {
+      return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { state: string }).state : undefined;
+    } catch {
+      return undefined; // being replaced
+    }
+  };
+  return { run, state };
+}
+
+/** An API instance registered with its own daemon; the daemon is SIGKILLed; how soon the instance is gone. */
+async function daemonGoneScenario(t: Test, dir: string): Promise<{ selfKilledMs: number; exitCode: number | null }> {
+  const daemon = await startClusterDaemon(t, { kind: "sanlock-ts", label: "daemon to kill", dir });
+  const body = "await w.openRegistration(); await w.start(); setInterval(() => w.heartbeat(), 200); say({ registered: true });";
+  const run = runSamScript(t, body, { intervalMs: 5000, policy: "quit", sanlock: { runDir: daemon.runDir }, status: false });
+  const registered = await run.waitFor("the registered instance", (l) => l.registered === true, WAIT_MS);
+  await daemon.kill9();
+  const killedAt = Date.now();
+  while (alive(registered.pid) && Date.now() - killedAt < 10_000) await sleep(50);
+  const selfKilledMs = Date.now() - killedAt;
+  const exit = await run.exited;
+  return { selfKilledMs, exitCode: exit.code };
+}
