@@ -18,10 +18,10 @@
  */
 import t, { type Test } from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { runSamScript, type SamRun } from "./helpers/sam-run.js";
+import { runSamScript, type SamLine, type SamRun } from "./helpers/sam-run.js";
 import { OUR_CLI, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir, type ClusterDaemon } from "./helpers/daemons.js";
 
 const MiB = 1 << 20;
@@ -133,6 +133,8 @@ t.test(
     await until("state waiting for quorum", async () => (quorum.state() === "waiting for quorum" ? true : undefined));
     t.equal(quorum.run.events("started").length, 0, "start() pending while the lockspace is not joined");
     await Promise.all([c1.addLockspace(LS, 1, lease, { iotimeout: 1 }), c2.addLockspace(LS, 2, lease, { iotimeout: 1 })]);
+    await c1.writeResource(LS, LRES, [{ path: lease, offset: 3 * MiB }]);
+    const lver = lverScenario(t, host1, c2, lease, dir);
     const r = `${LS}:${RES}:${lease}:${MiB}`;
 
     // 1. Hang → warning → SIGKILL → lease released → instance 2 takes it again.
@@ -208,6 +210,14 @@ t.test(
     await quorum.run.waitFor("instance 2 waiting for quorum", (l) => l.ev?.type === "waiting" && l.ev.instanceId === 2);
     t.equal(quorum.run.events("exited").length, 1, "instance 1 died once; instance 2 waits for the lockspace");
 
+    // 6. Continuity "lver" (docs/sam.md §7), run alongside the steps above.
+    const l = await lver;
+    t.equal(l.changed, "ERR_SAM_LEASE_CHANGED", "host 2 took LRES between instances 1 and 2: instance 2's acquire is refused (SANLK_ACQUIRE_LVER)");
+    t.equal(l.result, -240);
+    t.ok(l.fresh, "fresh: true acquires it anyway");
+    t.equal(l.lver3, l.lver2 + 1n, `instance 3 re-acquired with the lver instance 2 left (${l.lver2} → ${l.lver3})`);
+    t.equal(l.exitCode, 0);
+
     // 5. Daemon gone.
     const gone = await daemonGone;
     t.ok(gone.selfKilledMs < 5000, `the instance killed itself ${gone.selfKilledMs} ms after its daemon's SIGKILL`);
@@ -263,4 +273,76 @@ async function daemonGoneScenario(t: Test, dir: string): Promise<{ selfKilledMs:
   const selfKilledMs = Date.now() - killedAt;
   const exit = await run.exited;
   return { selfKilledMs, exitCode: exit.code };
+}
+
+const LRES = "SAMLRES";
+
+interface LverResult {
+  readonly changed: string | undefined;
+  readonly result: number | undefined;
+  readonly fresh: boolean;
+  readonly lver2: bigint;
+  readonly lver3: bigint;
+  readonly exitCode: number | null;
+}
+
+/**
+ * Continuity "lver": instance 1 holds LRES and exits; host 2 acquires and releases it before
+ * instance 2 tries (instance 2 waits for a file the test writes); instance 2 is refused, takes
+ * it with fresh: true and exits; instance 3 takes it with the lver instance 2 left.
+ */
+async function lverScenario(t: Test, host1: ClusterDaemon, c2: SanlockClient, lease: string, dir: string): Promise<LverResult> {
+  const go = join(dir, "lver-go");
+  const body = String.raw`
+import { existsSync } from "node:fs";
+const disks = [{ path: process.env.L_LEASE, offset: Number(process.env.L_OFFSET) }];
+if (w.instanceId === 1) { await w.acquire(process.env.L_LS, process.env.L_RES, disks); await w.start(); process.exit(1); }
+if (w.instanceId === 2) {
+  while (!existsSync(process.env.L_GO)) await sleep(50);
+  try { await w.acquire(process.env.L_LS, process.env.L_RES, disks); say({ changed: "none" }); }
+  catch (e) { say({ changed: e.code, result: e.result }); }
+  await w.acquire(process.env.L_LS, process.env.L_RES, disks, { fresh: true });
+  say({ fresh: true });
+  await w.start();
+  process.exit(1);
+}
+await w.acquire(process.env.L_LS, process.env.L_RES, disks);
+say({ third: String(w.previousLeases[0]?.version) });
+process.exit(0);`;
+  const run = runSamScript(
+    t,
+    body,
+    { intervalMs: 0, policy: "restart", continuity: "lver", restartDelayMs: 200, sanlock: { runDir: host1.runDir }, status: false },
+    { L_LS: LS, L_RES: LRES, L_LEASE: lease, L_OFFSET: String(3 * MiB), L_GO: go },
+  );
+  await run.waitFor("instance 1 exited", (l) => l.ev?.type === "exited" && l.ev.instanceId === 1, WAIT_MS);
+  const disks = [{ path: lease, offset: 3 * MiB }];
+  // The daemon releases instance 1's lease when its connection closes; retry until it is free.
+  await until("host 2 holding LRES", async () => {
+    const registration = await c2.register();
+    try {
+      await c2.acquire(LS, LRES, disks, { registration });
+      await c2.release(LS, LRES, disks, { registration });
+      return true;
+    } catch {
+      return undefined;
+    } finally {
+      await registration.close();
+    }
+  });
+  writeFileSync(go, "");
+  const exit = await run.exited;
+  const said = (key: string): SamLine | undefined => run.lines.find((l) => l[key] !== undefined);
+  const lverOf = (instanceId: number): bigint => {
+    const leases = run.lines.find((l) => l.ev?.type === "leases" && l.ev.instanceId === instanceId)?.ev?.leases as string | undefined;
+    return BigInt(leases?.split(":").at(-1) ?? "-1");
+  };
+  return {
+    changed: said("changed")?.changed as string | undefined,
+    result: said("changed")?.result as number | undefined,
+    fresh: said("fresh") !== undefined,
+    lver2: lverOf(2),
+    lver3: lverOf(3),
+    exitCode: exit.code,
+  };
 }
