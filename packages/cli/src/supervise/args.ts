@@ -28,6 +28,8 @@ export interface SuperviseArgs {
   readonly name: string | undefined;
   readonly statusDir: string | undefined;
   readonly noStatus: boolean;
+  /** Run with /bin/sh -c every interval/2 instead of heartbeats on fd 3. */
+  readonly healthCommand: string | undefined;
   readonly program: readonly string[];
 }
 
@@ -48,6 +50,7 @@ const VALUE_OPTIONS = new Set([
   "--acquire-retry",
   "--name",
   "--status-dir",
+  "--health-cmd",
 ]);
 const FLAGS = new Set(["--list", "--json", "--no-quorum", "--no-status"]);
 export const DEFAULT_ACQUIRE_RETRY_MS = 10_000;
@@ -80,6 +83,13 @@ function quorumEntry(text: string): { lockspace: string; hostId?: number } {
 function oneOf<T extends string>(option: string, text: string, values: readonly T[]): T {
   if (!(values as readonly string[]).includes(text)) throw bad(`${option} must be ${values.join(" or ")}, got "${text}"`);
   return text as T;
+}
+
+function healthCommand(text: string | undefined, interval: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (text.trim() === "") throw bad("--health-cmd needs a command");
+  if (interval === undefined || interval === "0") throw bad("--health-cmd needs an interval (-i MS)");
+  return text;
 }
 
 /** Reads `argv` (the words after `supervise`). */
@@ -139,6 +149,7 @@ export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
     name: last("--name"),
     statusDir: last("--status-dir"),
     noStatus: flags.has("--no-status"),
+    healthCommand: healthCommand(last("--health-cmd"), last("-i")),
     program,
   };
 }

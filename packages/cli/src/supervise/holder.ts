@@ -36,6 +36,15 @@ export async function runHolder(output: Output): Promise<number> {
     await worker.finalize();
     return EXIT_EXEC_FAILED;
   }
+  if (config.resources.length === 0) {
+    // No lease to hold: no registration either (supervision without a daemon).
+    if (config.autoStart) await worker.start();
+    const { execInPlace } = await import("@sanlock-ts/cli/exec-holder");
+    const failure = await execInPlace(program, config.program.slice(1), [CHANNEL_FD]);
+    say(`cannot execute ${program}: ${failure.message} (${failure.code})`);
+    await worker.finalize();
+    return EXIT_EXEC_FAILED;
+  }
   const registration = await worker.openRegistration();
   for (const text of config.resources) {
     const acquired = await acquireWithRetry(worker, parseResourceArg(text), config.acquireRetryMs, say);

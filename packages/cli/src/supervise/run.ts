@@ -74,6 +74,7 @@ async function supervise(args: SuperviseArgs, output: Output): Promise<number> {
     options,
     command: { file: process.execPath, args: [main, "supervise", HOLDER_WORD], env: { [HOLDER_ENV]: JSON.stringify(config) } },
     autoStart: config.autoStart,
+    healthCommand: args.healthCommand === undefined ? undefined : { file: "/bin/sh", args: ["-c", args.healthCommand] },
     onEvent: print,
     warn: (line) => output.error(`supervise: ${line}`),
   });

@@ -3,6 +3,7 @@ export { Sam } from "./sam.js";
 export { SamWorker, type WorkerState } from "./worker.js";
 export { Supervisor, exitStatusOf, type SupervisorRun } from "./supervisor.js";
 export type { InstanceCommand } from "./instance.js";
+export type { HealthCommandSpec } from "./health-command.js";
 export type { SamEvent, SamOutcome, KillReason, FailReason } from "./events.js";
 export { describeEvent } from "./events.js";
 export { resolveOptions, type SamOptions, type ResolvedOptions, type RecoveryPolicy, type Continuity, type QuorumEntry, type RestartLimit } from "./options.js";

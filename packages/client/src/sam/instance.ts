@@ -22,6 +22,7 @@ import {
   splitLine,
 } from "./channel.js";
 import type { KillReason, SamEvent } from "./events.js";
+import { HealthCommand, type HealthCommandSpec } from "./health-command.js";
 import { checkSignal, type ResolvedOptions } from "./options.js";
 
 /** What to run as an instance (the script again, or the CLI's lease holder). */
@@ -81,6 +82,7 @@ export class Instance {
   private killAt: NodeJS.Timeout | undefined;
   private killRepeat: NodeJS.Timeout | undefined;
   private readonly channel: LineChannel;
+  private readonly health: HealthCommand | undefined;
   /** CLOCK_MONOTONIC ns of the last line from the instance (CMAP last_updated). */
   lastUpdatedNs = process.hrtime.bigint();
 
@@ -90,9 +92,20 @@ export class Instance {
     command: InstanceCommand,
     private readonly shared: SharedState,
     autoStart: boolean,
+    healthCommand?: HealthCommandSpec,
   ) {
     this.started = autoStart;
     this.child = spawnInstance(id, options, command);
+    this.health =
+      healthCommand === undefined
+        ? undefined
+        : new HealthCommand(
+            healthCommand,
+            options.intervalMs,
+            { [ENV_INSTANCE]: String(id), SANLOCK_TS_SAM_PID: String(this.child.pid ?? "") },
+            () => this.onLine(Request.HB),
+            (problem) => process.stderr.write(`sam: instance ${id}: health command failed (${problem}); no more heartbeats\n`),
+          );
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         this.clearTimers();
@@ -209,6 +222,7 @@ export class Instance {
   private enterRunning(): void {
     this.phase = "running";
     this.armDeadline();
+    this.health?.start();
     this.reply("OK");
     this.shared.emit({ type: "started", instanceId: this.id });
     this.shared.touched(true);
@@ -223,6 +237,7 @@ export class Instance {
     if (this.phase !== "registered") {
       this.phase = "registered";
       this.started = false;
+      this.health?.stop();
       clearTimeout(this.deadline);
       clearTimeout(this.killAt);
       this.shared.emit({ type: "stopped", instanceId: this.id });
@@ -314,6 +329,7 @@ export class Instance {
   kill(reason: KillReason): void {
     if (this.phase === "killing") return;
     this.phase = "killing";
+    this.health?.stop();
     clearTimeout(this.deadline);
     clearTimeout(this.killAt);
     this.signalGroup("SIGKILL");
@@ -356,6 +372,7 @@ export class Instance {
   }
 
   private clearTimers(): void {
+    this.health?.stop();
     clearTimeout(this.deadline);
     clearTimeout(this.killAt);
     clearInterval(this.killRepeat);

@@ -7,6 +7,7 @@
 import { constants } from "node:os";
 import { resolveSocketPath } from "../socket-path.js";
 import type { FailReason, SamEvent, SamOutcome } from "./events.js";
+import type { HealthCommandSpec } from "./health-command.js";
 import { Instance, type InstanceCommand, type InstanceExit, type SharedState } from "./instance.js";
 import { quorumPollMs, QuorumWatcher, type QuorumState } from "./quorum.js";
 import type { ResolvedOptions } from "./options.js";
@@ -18,6 +19,8 @@ export interface SupervisorRun {
   readonly command: InstanceCommand;
   /** The instance counts as started from its spawn (the CLI's --start auto). */
   readonly autoStart: boolean;
+  /** Run by the supervisor instead of heartbeats from the instance (docs/sam.md §9.1). */
+  readonly healthCommand?: HealthCommandSpec | undefined;
   /** Aborting it is a stop request (as SIGTERM to `sanlock-ts supervise`). */
   readonly signal?: AbortSignal | undefined;
   readonly onEvent?: ((event: SamEvent) => void) | undefined;
@@ -99,7 +102,7 @@ export class Supervisor {
     for (;;) {
       if (this.stopRequested) return this.finish("stopped", undefined, 0);
       this.instanceId = this.instanceId >= MAX_INSTANCE_ID ? 0 : this.instanceId + 1; // wraps as SAM's unsigned counter
-      const instance = new Instance(this.instanceId, this.options, this.run.command, this.shared, this.run.autoStart);
+      const instance = new Instance(this.instanceId, this.options, this.run.command, this.shared, this.run.autoStart, this.run.healthCommand);
       this.instance = instance;
       if (instance.pid !== undefined) this.emit({ type: "spawned", instanceId: this.instanceId, pid: instance.pid });
       this.touched(true);
