@@ -230,7 +230,7 @@ const QRES = "SAMQRES";
 /** An API supervisor with QUORUM on LS, started before host 1 joins. */
 function startQuorumScript(t: Test, host1: ClusterDaemon, lease: string): { run: SamRun; state(): string | undefined } {
   const statusDir = join(host1.runDir, "sam-api");
-  const body = String.raw`
+  const body = `
 if (w.instanceId === 1) {
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 300);
@@ -293,7 +293,7 @@ interface LverResult {
  */
 async function lverScenario(t: Test, host1: ClusterDaemon, c2: SanlockClient, lease: string, dir: string): Promise<LverResult> {
   const go = join(dir, "lver-go");
-  const body = String.raw`
+  const body = `
 import { existsSync } from "node:fs";
 const disks = [{ path: process.env.L_LEASE, offset: Number(process.env.L_OFFSET) }];
 if (w.instanceId === 1) { await w.acquire(process.env.L_LS, process.env.L_RES, disks); await w.start(); process.exit(1); }

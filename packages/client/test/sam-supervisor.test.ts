@@ -39,7 +39,7 @@ const dirs = new Map<string, string>();
 {
   const dir = statusDir(t);
   dirs.set("s1", dir);
-  const body = String.raw`
+  const body = `
 import { readFileSync } from "node:fs";
 const statusFile = process.env.STATUS_DIR + "/" + process.ppid + ".json";
 if (w.instanceId === 1) {
@@ -74,7 +74,7 @@ if (w.instanceId === 1) {
   launch("s2", body, { intervalMs: 400, policy: "quit", status: { dir } });
 }
 {
-  const body = String.raw`
+  const body = `
 const handler = async () => {
   const count = Number(text(w.data) ?? "0") + 1;
   await w.store(bytes(String(count)));
@@ -102,7 +102,7 @@ setInterval(() => {}, 1000); // idle, not blocked: the handler can run
   });
 }
 {
-  const body = String.raw`
+  const body = `
 if (w.instanceId === 1) { say({ size: w.data.byteLength }); await w.store(bytes("y".repeat(121))); await w.start(); process.exit(1); }
 if (w.instanceId === 2) { say({ size: w.data.byteLength }); await w.store(null); await w.start(); process.exit(1); }
 let tooBig;
@@ -112,7 +112,7 @@ process.exit(0);`;
   launch("s5", body, { intervalMs: 0, policy: "restart", initialData: "x".repeat(128), maxDataBytes: 1024, status: false });
 }
 {
-  const body = String.raw`
+  const body = `
 if (w.instanceId === 2) process.exit(0);
 let calls = 0;
 w.setHealthCheck(async () => { calls++; await w.store(bytes(String(calls))); return calls < 3; });
@@ -134,7 +134,7 @@ setInterval(() => {}, 1000);`;
 {
   // Sticky warning (SAM's term_send): instance 1 survives the SIGTERM, heartbeats again, then
   // stops: SIGKILL at the next missed deadline, no second warning.
-  const body = String.raw`
+  const body = `
 if (w.instanceId === 2) process.exit(0);
 w.onWarn(() => { say({ survived: true }); const beat = setInterval(() => w.heartbeat(), 100); setTimeout(() => { clearInterval(beat); say({ silent: true }); }, 1000); });
 await w.start();
@@ -148,7 +148,7 @@ setInterval(() => {}, 1000);`;
   // successExitCodes: exit 0 while started is clean.
   launch("success-exit", "await w.start(); process.exit(0);", { intervalMs: 400, policy: "restart", successExitCodes: [0], status: false });
   // A health callback that never settles counts as failed at the interval.
-  const hang = String.raw`
+  const hang = `
 if (w.instanceId === 2) process.exit(0);
 w.setHealthCheck(() => new Promise(() => {}));
 await w.start();
