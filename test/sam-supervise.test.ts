@@ -116,7 +116,7 @@ t.test(
   { skip: clusterSkipReason(["sanlock-ts", "sanlock"]) },
   async (t) => {
     const dir = tempLeaseDir(t, "sam-supervise-");
-    const lease = sparseFile(dir, "leases", 4 * MiB);
+    const lease = sparseFile(dir, "leases", 5 * MiB);
     const [host1, host2] = await Promise.all([
       startClusterDaemon(t, { kind: "sanlock-ts", label: "host 1 (sanlock-ts)", dir }),
       startClusterDaemon(t, { kind: "sanlock", label: "host 2 (sanlock)", dir }),
@@ -135,6 +135,8 @@ t.test(
     await Promise.all([c1.addLockspace(LS, 1, lease, { iotimeout: 1 }), c2.addLockspace(LS, 2, lease, { iotimeout: 1 })]);
     await c1.writeResource(LS, LRES, [{ path: lease, offset: 3 * MiB }]);
     const lver = lverScenario(t, host1, c2, lease, dir);
+    await c1.writeResource(LS, HRES, [{ path: lease, offset: 4 * MiB }]);
+    const hold = holdScenario(t, host1, c2, lease);
     const r = `${LS}:${RES}:${lease}:${MiB}`;
 
     // 1. Hang → warning → SIGKILL → lease released → instance 2 takes it again.
@@ -217,6 +219,14 @@ t.test(
     t.ok(l.fresh, "fresh: true acquires it anyway");
     t.equal(l.lver3, l.lver2 + 1n, `instance 3 re-acquired with the lver instance 2 left (${l.lver2} → ${l.lver3})`);
     t.equal(l.exitCode, 0);
+
+    // 7. Continuity "hold" with the CLI (docs/sam.md §7), run alongside the steps above.
+    const h = await hold;
+    t.equal(h.lver2, h.lver1, `instance 2 adopted the orphan: same lver ${h.lver1}, no new ballot`);
+    t.ok(h.attempts > 0, `host 2 tried ${h.attempts} times while instance 1 hung, was killed and instance 2 adopted`);
+    t.equal(h.successes, 0, "host 2 never got the lease in between");
+    t.equal(h.exitCode, 143, "SIGTERM to the supervisor: stopped");
+    t.ok(h.host2Acquired, "after the stop the orphan was released and host 2 acquired the lease");
 
     // 5. Daemon gone.
     const gone = await daemonGone;
@@ -345,4 +355,61 @@ process.exit(0);`;
     lver3: lverOf(3),
     exitCode: exit.code,
   };
+}
+
+const HRES = "SAMHRES";
+
+interface HoldResult {
+  readonly lver1: bigint;
+  readonly lver2: bigint;
+  readonly attempts: number;
+  readonly successes: number;
+  readonly exitCode: number | null;
+  readonly host2Acquired: boolean;
+}
+
+/** One acquire attempt of HRES on host 2; the lease is given back at once. */
+async function tryHost2(c2: SanlockClient, disks: { path: string; offset: number }[]): Promise<boolean> {
+  const registration = await c2.register();
+  try {
+    await c2.acquire(LS, HRES, disks, { registration });
+    await c2.release(LS, HRES, disks, { registration });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await registration.close();
+  }
+}
+
+/**
+ * Continuity "hold": host 1's program hangs and is killed; its persistent lease stays with the
+ * daemon as an orphan, instance 2 adopts it, and host 2, trying all along, never gets it. A
+ * SIGTERM to the supervisor releases the orphan; then host 2 acquires.
+ */
+async function holdScenario(t: Test, host1: ClusterDaemon, c2: SanlockClient, lease: string): Promise<HoldResult> {
+  const disks = [{ path: lease, offset: 4 * MiB }];
+  const sup = supervise(t, host1, ["-r", `${LS}:${HRES}:${lease}:${4 * MiB}`, "-i", "1000", "--continuity", "hold", "--name", "hold"]);
+  await sup.waitFor("hold instance 1 started", (e) => e.type === "started" && e.instanceId === 1);
+  const pid1 = sup.events.find((e) => e.type === "spawned" && e.instanceId === 1)?.pid as number;
+  const lverOf = (instanceId: number): bigint =>
+    BigInt((sup.events.find((e) => e.type === "leases" && e.instanceId === instanceId)?.leases as string | undefined)?.split(":").at(-1) ?? "-1");
+  let attempts = 0;
+  let successes = 0;
+  let trying = true;
+  const host2Loop = (async () => {
+    while (trying) {
+      attempts++;
+      if (await tryHost2(c2, disks)) successes++;
+      await sleep(200);
+    }
+  })();
+  process.kill(pid1, "SIGSTOP");
+  await sup.waitFor("hold instance 2 started", (e) => e.type === "started" && e.instanceId === 2);
+  trying = false;
+  await host2Loop;
+  process.kill(sup.pid, "SIGTERM");
+  const exitCode = await sup.exited;
+  const host2Acquired = await until("host 2 acquiring HRES", async () => ((await tryHost2(c2, disks)) ? true : undefined), 15_000).catch(() => false);
+  return { lver1: lverOf(1), lver2: lverOf(2), attempts, successes, exitCode, host2Acquired };
 }

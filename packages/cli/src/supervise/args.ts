@@ -21,7 +21,7 @@ export interface SuperviseArgs {
   readonly restartDelayMs: number | undefined;
   /** undefined = default, null = none. */
   readonly restartLimit: { burst: number; intervalMs: number } | null | undefined;
-  readonly continuity: "none" | "lver";
+  readonly continuity: "none" | "lver" | "hold";
   readonly start: "auto" | "explicit";
   readonly successExitCodes: readonly number[];
   readonly acquireRetryMs: number;
@@ -136,7 +136,7 @@ export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
     killAfterMs: last("--kill-after") === undefined ? undefined : ms("--kill-after", last("--kill-after") as string),
     restartDelayMs: last("--restart-delay") === undefined ? undefined : ms("--restart-delay", last("--restart-delay") as string),
     restartLimit: last("--restart-limit") === undefined ? undefined : restartLimit(last("--restart-limit") as string),
-    continuity: oneOf("--continuity", last("--continuity") ?? "none", ["none", "lver"] as const),
+    continuity: oneOf("--continuity", last("--continuity") ?? "none", ["none", "lver", "hold"] as const),
     start: oneOf("--start", last("--start") ?? "auto", ["auto", "explicit"] as const),
     successExitCodes: (last("--success-exit") ?? "")
       .split(",")

@@ -161,43 +161,37 @@ export class Instance {
       this.armDeadline();
     }
     const [word, rest] = splitLine(line);
+    this.handlerOf(word)(rest);
+  }
+
+  /** What each request does; an unknown word gets ERR BAD_ARGUMENT (docs/sam.md §3.2). */
+  private handlerOf(word: string): (rest: string) => void {
     switch (word) {
       case Request.HB:
-        return;
-      case Request.FAILED: {
-        this.markFailed();
-        return;
-      }
-      case Request.START: {
-        this.onStart();
-        return;
-      }
+        return () => undefined; // the sign of life above is all it does
+      case Request.FAILED:
+        return () => this.markFailed();
+      case Request.START:
+        return () => this.onStart();
       case Request.STOP:
-      case Request.FINALIZE: {
-        this.onStop();
-        return;
-      }
-      case Request.STORE: {
-        this.onStore(rest);
-        return;
-      }
-      case Request.WARN: {
-        this.onWarnSignal(rest);
-        return;
-      }
+      case Request.FINALIZE:
+        return () => this.onStop();
+      case Request.STORE:
+        return (rest) => this.onStore(rest);
+      case Request.WARN:
+        return (rest) => this.onWarnSignal(rest);
       case Request.LEASES:
-        this.shared.leases = rest === NONE ? "" : rest;
-        this.shared.emit({ type: "leases", instanceId: this.id, leases: this.shared.leases });
-        this.shared.touched(true);
-        {
-          this.reply("OK");
-          return;
-        }
-      default: {
-        this.reply("ERR BAD_ARGUMENT");
-        return;
-      }
+        return (rest) => this.onLeases(rest);
+      default:
+        return () => this.reply("ERR BAD_ARGUMENT");
     }
+  }
+
+  private onLeases(text: string): void {
+    this.shared.leases = text === NONE ? "" : text;
+    this.shared.emit({ type: "leases", instanceId: this.id, leases: this.shared.leases });
+    this.shared.touched(true);
+    this.reply("OK");
   }
 
   private reply(line: string): void {

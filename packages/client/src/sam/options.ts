@@ -8,7 +8,7 @@ import { SamArgumentError } from "./errors.js";
 /** SAM_RECOVERY_POLICY_QUIT / _RESTART. */
 export type RecoveryPolicy = "quit" | "restart";
 /** How the next instance takes the previous instance's leases (docs/sam.md §7). */
-export type Continuity = "none" | "lver";
+export type Continuity = "none" | "lver" | "hold";
 
 /** SAM_RECOVERY_POLICY_QUORUM: a lockspace this host must have joined and be renewing. */
 export interface QuorumEntry {
@@ -145,7 +145,9 @@ export function resolveOptions(o: SamOptions): ResolvedOptions {
   if (o.initialData !== undefined && o.initialData.byteLength > maxDataBytes)
     throw new SamArgumentError("initialData", `is larger than maxDataBytes ${maxDataBytes}`);
   const continuity = o.continuity ?? "none";
-  if (continuity !== "none" && continuity !== "lver") throw new SamArgumentError("continuity", `must be "none" or "lver", got ${String(continuity)}`);
+  if (continuity !== "none" && continuity !== "lver" && continuity !== "hold") {
+    throw new SamArgumentError("continuity", `must be "none", "lver" or "hold", got ${String(continuity)}`);
+  }
   const successExitCodes = o.successExitCodes ?? [];
   if (!successExitCodes.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)) throw new SamArgumentError("successExitCodes", "must be exit codes 0 to 255");
   return {

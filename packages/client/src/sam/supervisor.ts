@@ -11,6 +11,7 @@ import type { HealthCommandSpec } from "./health-command.js";
 import { Instance, type InstanceCommand, type InstanceExit, type SharedState } from "./instance.js";
 import { quorumPollMs, QuorumWatcher, type QuorumState } from "./quorum.js";
 import type { ResolvedOptions } from "./options.js";
+import { releaseOrphans } from "./orphans.js";
 import { RestartCounter } from "./restart-limit.js";
 import { StatusStore, type PublishedState, type StatusEntry } from "./status-store.js";
 
@@ -56,14 +57,18 @@ export class Supervisor {
   private lastWriteMs = 0;
   private writeTimer: NodeJS.Timeout | undefined;
   private readonly name: string;
+  private readonly socketPath: string;
+  private readonly warn: (line: string) => void;
 
   constructor(private readonly run: SupervisorRun) {
     this.options = run.options;
     this.restarts = new RestartCounter(this.options.restartLimit);
     const warn = run.warn ?? ((line: string) => process.stderr.write(`sam: ${line}\n`));
+    this.warn = warn;
     this.name = this.options.status?.name ?? `${command0(run.command)}`;
     this.store = this.options.status === null ? undefined : StatusStore.open(this.options.status.dir, process.pid, warn);
     const socketPath = resolveSocketPath(this.options.sanlock);
+    this.socketPath = socketPath;
     this.quorum = new QuorumWatcher(socketPath, this.options.quorum, quorumPollMs(this.options.intervalMs), (s) => this.onQuorum(s));
     this.shared = {
       data: this.options.initialData,
@@ -112,6 +117,7 @@ export class Supervisor {
       const exitCode = exitStatusOf(exit);
       this.recordExit(exit, instance.pid ?? 0);
       const decision = this.decide(exit);
+      if (decision.kind !== "restart") await this.releaseHeldLeases();
       if (decision.kind === "clean") return this.finish("clean", undefined, exitCode);
       if (decision.kind === "stopped") return this.finish("stopped", undefined, exitCode);
       if (decision.kind === "failed") return this.finish("failed", decision.reason, exit.internalError === undefined ? exitCode : 1, exit.internalError);
@@ -132,6 +138,13 @@ export class Supervisor {
     if (this.options.policy === "quit") return { kind: "failed", reason: "policy" };
     if (!this.restarts.tryRestart(Date.now())) return { kind: "failed", reason: "restart_limit" };
     return { kind: "restart" };
+  }
+
+  /** Continuity hold: no instance will adopt the orphans any more (docs/sam.md §7). */
+  private async releaseHeldLeases(): Promise<void> {
+    if (this.options.continuity !== "hold" || this.shared.leases === "") return;
+    const result = await releaseOrphans(this.socketPath, this.shared.leases);
+    if (typeof result === "string") this.warn(`could not release the orphans ${this.shared.leases}: ${result}`);
   }
 
   private recordExit(exit: InstanceExit, pid: number): void {

@@ -47,7 +47,7 @@ interface PendingReply {
 /** Reads the three hello lines from a fresh channel. */
 export function readHello(lines: string[]): Hello {
   const [hello, data, leases] = lines;
-  const h = /^SAM 1 (\d+) (\d+) (quit|restart) (none|lver) (SIG[A-Z0-9]+)$/.exec(hello ?? "");
+  const h = /^SAM 1 (\d+) (\d+) (quit|restart) (none|lver|hold) (SIG[A-Z0-9]+)$/.exec(hello ?? "");
   const d = /^DATA (\S+)$/.exec(data ?? "");
   const l = /^LEASES (.+)$/.exec(leases ?? "");
   if (h === null || d === null || l === null) throw new SamChannelError(`bad hello ${JSON.stringify(lines).slice(0, 200)}`);
@@ -264,11 +264,23 @@ export class SamWorker implements AsyncDisposable {
     this.requireState("acquire", ["registered", "started"]);
     const { client, registration } = await this.registered();
     const previous = this.previousLeases.find((p) => p.lockspace === lockspace && p.resource === resource);
-    const version =
-      this.hello.continuity === "lver" && !options.fresh && !options.shared && previous !== undefined && previous.version > 0n ? previous.version : undefined;
+    const continuity = this.hello.continuity;
+    // lver and hold: the lease version the previous instance left (RES_LVER); a shared lease has none.
+    const checkVersion = continuity !== "none" && !options.fresh && !options.shared && previous !== undefined && previous.version > 0n;
+    const hold = continuity === "hold";
     let lease: Lease;
     try {
-      lease = await client.acquire(lockspace, resource, disks, { registration, shared: options.shared, lvb: options.lvb, version, signal: options.signal });
+      lease = await client.acquire(lockspace, resource, disks, {
+        registration,
+        shared: options.shared,
+        lvb: options.lvb,
+        version: checkVersion ? previous.version : undefined,
+        // hold: persistent, so the daemon keeps it as an orphan when this instance dies, and
+        // ACQUIRE_ORPHAN, so the next instance adopts that orphan without disk I/O.
+        persistent: hold,
+        orphan: hold && previous !== undefined,
+        signal: options.signal,
+      });
     } catch (err) {
       if (err instanceof SanlockError && err.result === SanlkResult.ACQUIRE_LVER) throw new SamLeaseChangedError(lockspace, resource, err);
       throw err;
