@@ -10,11 +10,14 @@
  *    standby's instance takes the lease.
  * 3. SIGKILL of the standby's supervisor ends its program (PDEATHSIG); the daemon frees the lease;
  *    `supervise --list` shows the entry as stale.
- * 4. The API's QUORUM (docs/sam.md §6), started before the joins: start() waits while the
+ * 4. Continuity lver (API): another host took the lease between two instances → SamLeaseChangedError.
+ * 5. Continuity hold (CLI): the orphan is adopted across a restart, host 2 never gets the lease;
+ *    released on a stop request, or by `supervise --release-orphans` after a SIGKILLed supervisor.
+ * 6. The API's QUORUM (docs/sam.md §6), started before the joins: start() waits while the
  *    lockspace is not joined (published "waiting for quorum"), an aborted start() rejects, and
- *    start() resolves once host 1 has joined; when the lockspace is removed later, the instance
- *    dies (killed by the supervisor or the daemon) and instance 2 waits for quorum again.
- * 5. Daemon gone (docs/sam.md §4.2 rule 4): an API instance whose daemon is SIGKILLed kills itself.
+ *    start() resolves once host 1 has joined; when the lockspace is removed at the end, the
+ *    instance dies (killed by the supervisor or the daemon) and instance 2 waits for quorum again.
+ * 7. Daemon gone (docs/sam.md §4.2 rule 4): an API instance whose daemon is SIGKILLed kills itself.
  */
 import t, { type Test } from "tap";
 import { spawn, spawnSync } from "node:child_process";
@@ -202,7 +205,26 @@ t.test(
     const list = spawnSync(process.execPath, [OUR_CLI, "supervise", "--list", "--status-dir", `${host2.runDir}/sam`], { encoding: "utf8", timeout: 30_000 });
     t.match(list.stdout, new RegExp(`^${standby.pid} standby stale instance`, "m"), "--list shows the killed supervisor's entry as stale");
 
-    // 4. QUORUM: the instance started once host 1 joined, holds QRES; removing the lockspace ends it.
+    // 4. Continuity "lver" (docs/sam.md §7), run alongside the steps above.
+    const l = await lver;
+    t.equal(l.changed, "ERR_SAM_LEASE_CHANGED", "host 2 took LRES between instances 1 and 2: instance 2's acquire is refused (SANLK_ACQUIRE_LVER)");
+    t.equal(l.result, -240);
+    t.ok(l.fresh, "fresh: true acquires it anyway");
+    t.equal(l.lver3, l.lver2 + 1n, `instance 3 re-acquired with the lver instance 2 left (${l.lver2} → ${l.lver3})`);
+    t.equal(l.exitCode, 0);
+
+    // 5. Continuity "hold" with the CLI (docs/sam.md §7), run alongside the steps above.
+    const h = await hold;
+    t.equal(h.lver2, h.lver1, `instance 2 adopted the orphan: same lver ${h.lver1}, no new ballot`);
+    t.ok(h.attempts > 0, `host 2 tried ${h.attempts} times while instance 1 hung, was killed and instance 2 adopted`);
+    t.equal(h.successes, 0, "host 2 never got the lease in between");
+    t.equal(h.exitCode, 143, "SIGTERM to the supervisor: stopped");
+    t.ok(h.host2Acquired, "after the stop the orphan was released and host 2 acquired the lease");
+    t.ok(h.orphanKept, "a SIGKILLed hold supervisor leaves the orphan: host 2 is refused");
+    t.equal(h.releaseOutput, "released 1 orphan", "supervise --release-orphans");
+    t.ok(h.afterRelease, "then host 2 acquires it");
+
+    // 6. QUORUM: the instance started once host 1 joined, holds QRES; removing the lockspace ends it.
     const qStarted = await quorum.run.waitFor("the quorum instance started", (l) => l.acquired === true);
     t.equal(qStarted.pid, quorum.run.lines.find((l) => l.instance === 1)?.pid, "instance 1's start() resolved after the join and it acquired QRES");
     await c1.remLockspace(LS, 1, lease, { wait: false });
@@ -212,23 +234,7 @@ t.test(
     await quorum.run.waitFor("instance 2 waiting for quorum", (l) => l.ev?.type === "waiting" && l.ev.instanceId === 2);
     t.equal(quorum.run.events("exited").length, 1, "instance 1 died once; instance 2 waits for the lockspace");
 
-    // 6. Continuity "lver" (docs/sam.md §7), run alongside the steps above.
-    const l = await lver;
-    t.equal(l.changed, "ERR_SAM_LEASE_CHANGED", "host 2 took LRES between instances 1 and 2: instance 2's acquire is refused (SANLK_ACQUIRE_LVER)");
-    t.equal(l.result, -240);
-    t.ok(l.fresh, "fresh: true acquires it anyway");
-    t.equal(l.lver3, l.lver2 + 1n, `instance 3 re-acquired with the lver instance 2 left (${l.lver2} → ${l.lver3})`);
-    t.equal(l.exitCode, 0);
-
-    // 7. Continuity "hold" with the CLI (docs/sam.md §7), run alongside the steps above.
-    const h = await hold;
-    t.equal(h.lver2, h.lver1, `instance 2 adopted the orphan: same lver ${h.lver1}, no new ballot`);
-    t.ok(h.attempts > 0, `host 2 tried ${h.attempts} times while instance 1 hung, was killed and instance 2 adopted`);
-    t.equal(h.successes, 0, "host 2 never got the lease in between");
-    t.equal(h.exitCode, 143, "SIGTERM to the supervisor: stopped");
-    t.ok(h.host2Acquired, "after the stop the orphan was released and host 2 acquired the lease");
-
-    // 5. Daemon gone.
+    // 7. Daemon gone.
     const gone = await daemonGone;
     t.ok(gone.selfKilledMs < 5000, `the instance killed itself ${gone.selfKilledMs} ms after its daemon's SIGKILL`);
     t.equal(gone.exitCode, 137, "QUIT supervisor: its instance died of SIGKILL");
@@ -366,6 +372,9 @@ interface HoldResult {
   readonly successes: number;
   readonly exitCode: number | null;
   readonly host2Acquired: boolean;
+  readonly orphanKept: boolean;
+  readonly releaseOutput: string;
+  readonly afterRelease: boolean;
 }
 
 /** One acquire attempt of HRES on host 2; the lease is given back at once. */
@@ -411,5 +420,19 @@ async function holdScenario(t: Test, host1: ClusterDaemon, c2: SanlockClient, le
   process.kill(sup.pid, "SIGTERM");
   const exitCode = await sup.exited;
   const host2Acquired = await until("host 2 acquiring HRES", async () => ((await tryHost2(c2, disks)) ? true : undefined), 15_000).catch(() => false);
-  return { lver1: lverOf(1), lver2: lverOf(2), attempts, successes, exitCode, host2Acquired };
+  // A SIGKILLed hold supervisor cannot release: the orphan stays until `--release-orphans`.
+  const again = supervise(t, host1, ["-r", `${LS}:${HRES}:${lease}:${4 * MiB}`, "-i", "1000", "--continuity", "hold", "--name", "hold-again"]);
+  await again.waitFor("hold-again started", (e) => e.type === "started");
+  const program = again.events.find((e) => e.type === "spawned")?.pid as number;
+  process.kill(again.pid, "SIGKILL");
+  await again.exited;
+  await until("the program gone", async () => (alive(program) ? undefined : true), 10_000);
+  const orphanKept = !(await tryHost2(c2, disks));
+  const released = spawnSync(process.execPath, [OUR_CLI, "supervise", "--release-orphans", "-r", `${LS}:${HRES}:${lease}:${4 * MiB}`], {
+    env: { ...process.env, SANLOCK_RUN_DIR: host1.runDir },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const afterRelease = await until("host 2 acquiring HRES", async () => ((await tryHost2(c2, disks)) ? true : undefined), 15_000).catch(() => false);
+  return { lver1: lverOf(1), lver2: lverOf(2), attempts, successes, exitCode, host2Acquired, orphanKept, releaseOutput: released.stdout.trim(), afterRelease };
 }

@@ -8,6 +8,8 @@ import { parseResourceArg } from "../args/sanlock-strings.js";
 
 export interface SuperviseArgs {
   readonly list: boolean;
+  /** Release the orphans of the -r leases (left by a SIGKILLed `--continuity hold` supervisor). */
+  readonly releaseOrphans: boolean;
   readonly json: boolean;
   readonly resources: readonly string[];
   readonly intervalMs: number;
@@ -52,7 +54,7 @@ const VALUE_OPTIONS = new Set([
   "--status-dir",
   "--health-cmd",
 ]);
-const FLAGS = new Set(["--list", "--json", "--no-quorum", "--no-status"]);
+const FLAGS = new Set(["--list", "--json", "--no-quorum", "--no-status", "--release-orphans"]);
 export const DEFAULT_ACQUIRE_RETRY_MS = 10_000;
 const MAX_MS = 24 * 3600 * 1000;
 const MAX_RESOURCES = 8;
@@ -117,14 +119,17 @@ export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
   const last = (option: string): string | undefined => values.get(option)?.at(-1);
   const program = argv.slice(i);
   const list = flags.has("--list");
-  if (!list && program.length === 0) throw bad("needs -- PROGRAM [ARGS...]");
+  const releaseOrphans = flags.has("--release-orphans");
   const resources = values.get("-r") ?? [];
+  if (releaseOrphans && resources.length === 0) throw bad("--release-orphans needs -r LEASE...");
+  if (!list && !releaseOrphans && program.length === 0) throw bad("needs -- PROGRAM [ARGS...]");
   if (resources.length > MAX_RESOURCES) throw bad(`at most ${MAX_RESOURCES} -r leases`);
   for (const r of resources) parseResourceArg(r); // usage error now, not in every instance
   const quorumTexts = values.get("-q");
   const renewalAge = last("--max-renewal-age");
   return {
     list,
+    releaseOrphans,
     json: flags.has("--json"),
     resources,
     intervalMs: ms("-i", last("-i") ?? "0"),

@@ -6,7 +6,17 @@
  * `--list` prints the status entries. Loaded only for this command.
  */
 import { basename } from "node:path";
-import { describeEvent, listStatus, resolveOptions, statusDir, Supervisor, type ListedEntry, type SamEvent, type SamOptions } from "@sanlock-ts/client/sam";
+import {
+  describeEvent,
+  listStatus,
+  releaseOrphanSpecs,
+  resolveOptions,
+  statusDir,
+  Supervisor,
+  type ListedEntry,
+  type SamEvent,
+  type SamOptions,
+} from "@sanlock-ts/client/sam";
 import { resolveSocketPath } from "@sanlock-ts/client/socket-path";
 import { CliArgError } from "../args/errors.js";
 import { parseResourceArg } from "../args/sanlock-strings.js";
@@ -29,6 +39,7 @@ export async function runSupervise(argv: readonly string[], output: Output): Pro
     return EXIT_FAILURE;
   }
   if (args.list) return listEntries(args, output);
+  if (args.releaseOrphans) return releaseOrphanLeases(args, output);
   return supervise(args, output);
 }
 
@@ -87,6 +98,21 @@ async function supervise(args: SuperviseArgs, output: Output): Promise<number> {
     process.removeListener("SIGTERM", stop);
     process.removeListener("SIGINT", stop);
   }
+}
+
+/** `--release-orphans -r ...`: RELEASE with REL_ORPHAN for each lease (docs/sam.md §7). */
+async function releaseOrphanLeases(args: SuperviseArgs, output: Output): Promise<number> {
+  const specs = args.resources.map((text) => {
+    const r = parseResourceArg(text);
+    return { lockspace: r.lockspaceName, resource: r.name, disks: r.disks.map((d) => ({ path: d.path, offset: BigInt(d.offset) })) };
+  });
+  const result = await releaseOrphanSpecs(resolveSocketPath({}), specs);
+  if (typeof result === "string") {
+    output.error(`supervise: release of the orphans failed: ${result}`);
+    return EXIT_FAILURE;
+  }
+  output.line(`released ${result} orphan${result === 1 ? "" : "s"}`);
+  return 0;
 }
 
 function listEntries(args: SuperviseArgs, output: Output): number {

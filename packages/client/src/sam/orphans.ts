@@ -5,7 +5,7 @@
 // supervisor for it). The target of REL_ORPHAN is the caller's connection (docs/wire.md §5.5).
 
 import { ReleaseFlag } from "@sanlock-ts/core/wire";
-import { release } from "../operations.js";
+import { release, type ResourceSpec } from "../operations.js";
 import { Registration } from "../registration.js";
 import { parseStateString } from "../resource-string.js";
 
@@ -18,7 +18,15 @@ const RELEASE_TIMEOUT_MS = 30_000;
  */
 export async function releaseOrphans(socketPath: string, leases: string): Promise<number | string> {
   if (leases === "") return 0;
-  const specs = parseStateString(leases).map((r) => ({ lockspace: r.lockspace, resource: r.resource, disks: r.disks }));
+  return releaseOrphanSpecs(
+    socketPath,
+    parseStateString(leases).map((r) => ({ lockspace: r.lockspace, resource: r.resource, disks: r.disks })),
+  );
+}
+
+/** The same for leases given one by one (`supervise --release-orphans -r ...`). */
+export async function releaseOrphanSpecs(socketPath: string, specs: ResourceSpec[]): Promise<number | string> {
+  if (specs.length === 0) return 0;
   let registration: Registration | undefined;
   try {
     registration = await Registration.open(socketPath, { timeoutMs: RELEASE_TIMEOUT_MS });
