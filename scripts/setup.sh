@@ -17,6 +17,13 @@ fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-fusepy >/dev/null
 }
+# The SAM reference test compiles a program against corosync's libsam (libsam-dev: sam.h, libsam.so)
+# with gcc and pkg-config; setpriv (util-linux) gives supervised instances PDEATHSIG.
+if ! command -v gcc >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1 || [ ! -e /usr/include/corosync/sam.h ]; then
+  echo "setup: installing gcc, pkg-config and libsam-dev (corosync's SAM library)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc pkg-config libsam-dev >/dev/null
+fi
 # losetup (util-linux) makes the 4K-sector loop devices of the interop tests.
 command -v losetup >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq util-linux >/dev/null
 

@@ -15,3 +15,4 @@ export * from "./loop-device.js";
 export * from "./observed-records.js";
 export * from "./renewal-history.js";
 export * from "./stall-fs/index.js";
+export * from "./sam-run.js";

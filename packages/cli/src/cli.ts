@@ -22,6 +22,8 @@ const CLIENT_COMMAND_NAME = "client";
 /** The command whose plain lines skip yargs too (daemon-fast.ts). */
 const DAEMON_COMMAND_NAME = "daemon";
 const HELP_WORDS = new Set(["help", "--help", "-h"]);
+/** The command that reads its own lines (options, then `--` PROGRAM ARGS): supervise/run.ts. */
+const SUPERVISE_COMMAND_NAME = "supervise";
 /** Top-level commands that take an action word after them. */
 const NEEDS_ACTION = new Set(["direct", "client"]);
 
@@ -34,7 +36,7 @@ function commandName(command: TopCommand): string {
  * without importing that table (it loads every command's declarations);
  * packages/cli/test/startup.test.ts checks that the two lists agree.
  */
-export const TOP_COMMAND_NAMES: readonly string[] = ["direct", DAEMON_COMMAND_NAME, CLIENT_COMMAND_NAME, "version", "help"];
+export const TOP_COMMAND_NAMES: readonly string[] = ["direct", DAEMON_COMMAND_NAME, CLIENT_COMMAND_NAME, SUPERVISE_COMMAND_NAME, "version", "help"];
 
 async function printUsageText(output: Output): Promise<void> {
   const [{ USAGE_TEXT }, { printUsage }] = await Promise.all([import("./usage.js"), import("./commands/info.js")]);
@@ -67,6 +69,10 @@ export async function runCli(argv: readonly string[], output: Output, commands?:
     const { runPlainDaemonLine } = await import("./daemon-fast.js");
     const code = await runPlainDaemonLine(argv, output);
     if (code !== undefined) return code;
+  }
+  if (commands === undefined && first === SUPERVISE_COMMAND_NAME) {
+    const { runSupervise } = await import("./supervise/run.js");
+    return runSupervise(argv.slice(1), output);
   }
   if (commands === undefined && first === CLIENT_COMMAND_NAME) {
     const { runPlainClientLine } = await import("./client-fast.js");

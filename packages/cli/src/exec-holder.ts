@@ -136,30 +136,14 @@ export class ExecHolder implements AsyncDisposable {
    * Replaces this process with `path` (argv[0] = path, then `args`), which keeps the
    * registered connection and so the leases. Never resolves when it works; resolves with
    * the failure, everything restored and the leases still held, when execv returns.
+   * `keepFds` are more descriptors the program inherits as they are numbered here (made
+   * inheritable and blocking like the socket), e.g. `supervise`'s channel on fd 3.
    */
-  async becomeProgram(path: string, args: readonly string[] = []): Promise<ExecFailure> {
-    const argv = [path, ...args];
-    if (path === "") throw new TypeError("becomeProgram: empty program path");
-    if (argv.some((a) => a.includes("\0"))) throw new TypeError("becomeProgram: an argument contains a NUL byte");
+  async becomeProgram(path: string, args: readonly string[] = [], options: { keepFds?: readonly number[] } = {}): Promise<ExecFailure> {
     if (!this.registration.isOpen || this.fd < 0) throw new Error("becomeProgram: the registered connection is closed; its leases are gone");
-    const c = loadLibc();
-    await Promise.all([flush(process.stdout), flush(process.stderr)]);
-    if (!this.registration.isOpen) throw new Error("becomeProgram: the registered connection closed; its leases are gone");
-    // From here to execv nothing yields to the event loop: libuv cannot touch the descriptors.
-    const undo: (() => void)[] = [];
-    try {
-      for (const fd of new Set([this.fd, 0, 1, 2])) inheritable(c, fd, undo);
-      for (let sig = 1; sig <= MAX_SIGNAL; sig++) defaultIfIgnored(c, sig, undo);
-      const oldMask = new Uint8Array(SIGSET_BYTES);
-      if (c.pthreadSigmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), oldMask) === 0) {
-        undo.push(() => c.pthreadSigmask(SIG_SETMASK, oldMask, new Uint8Array(SIGSET_BYTES)));
-      }
-      c.execv(path, [...argv, null]);
-      const errno = lastErrno();
-      return { errno, code: errnoName(errno), message: c.strerror(errno) };
-    } finally {
-      for (const step of undo.reverse()) step();
-    }
+    return execInPlace(path, args, [this.fd, ...(options.keepFds ?? [])], () => {
+      if (!this.registration.isOpen) throw new Error("becomeProgram: the registered connection closed; its leases are gone");
+    });
   }
 
   /** Closes the registered connection: the daemon releases the leases (before any exec only). */
@@ -169,6 +153,41 @@ export class ExecHolder implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * The exec of `becomeProgram`, also for a program that holds no lease (`supervise` without
+ * -r): replaces this process with `path`, passing `keepFds` and fds 0-2 on as described at the
+ * top of this file. `beforeExec` runs after the output was flushed, just before the point of
+ * no return (it may throw to stop). Resolves only with the failure when execv returns.
+ */
+export async function execInPlace(
+  path: string,
+  args: readonly string[],
+  keepFds: readonly number[],
+  beforeExec: () => void = () => undefined,
+): Promise<ExecFailure> {
+  const argv = [path, ...args];
+  if (path === "") throw new TypeError("becomeProgram: empty program path");
+  if (argv.some((a) => a.includes("\0"))) throw new TypeError("becomeProgram: an argument contains a NUL byte");
+  const c = loadLibc();
+  await Promise.all([flush(process.stdout), flush(process.stderr)]);
+  beforeExec();
+  // From here to execv nothing yields to the event loop: libuv cannot touch the descriptors.
+  const undo: (() => void)[] = [];
+  try {
+    for (const fd of new Set([...keepFds, 0, 1, 2])) inheritable(c, fd, undo);
+    for (let sig = 1; sig <= MAX_SIGNAL; sig++) defaultIfIgnored(c, sig, undo);
+    const oldMask = new Uint8Array(SIGSET_BYTES);
+    if (c.pthreadSigmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), oldMask) === 0) {
+      undo.push(() => c.pthreadSigmask(SIG_SETMASK, oldMask, new Uint8Array(SIGSET_BYTES)));
+    }
+    c.execv(path, [...argv, null]);
+    const errno = lastErrno();
+    return { errno, code: errnoName(errno), message: c.strerror(errno) };
+  } finally {
+    for (const step of undo.reverse()) step();
   }
 }
 
