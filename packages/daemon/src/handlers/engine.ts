@@ -10,7 +10,7 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
 import { RequestHandler } from "../resources/request-handler.js";
-import { HolderKiller, ProcessKillExecutor } from "../recovery/index.js";
+import { HolderKiller, ProcessKillExecutor, type KillExecutor } from "../recovery/index.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
@@ -23,6 +23,10 @@ export interface LeaseEngineOptions {
   readonly watchdog?: Watchdog;
   /** Daemon -g for the kill sequence (docs/algorithms.md §7.3); default 40. */
   readonly killGraceSeconds?: number;
+  /** Carries out the kill sequence's signals and killpaths; default: signals to the holders' pids. */
+  readonly killExecutor?: KillExecutor;
+  /** Told at once when a lockspace enters recovery (docs/algorithms.md §7.2 step 1), before the kill sequence starts. */
+  readonly lockspaceFailed?: (ls: Lockspace, reason: string) => void;
 }
 
 type LogLevel = "error" | "warn" | "info" | "debug";
@@ -42,6 +46,7 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
     killHolders: options.killHolders ?? killSequence(options, log),
     watchdog: options.watchdog,
     examineRequests: (ls, name) => requests.examineLockspace(ls, name),
+    ...(options.lockspaceFailed ? { lockspaceFailed: options.lockspaceFailed } : {}),
   });
   return set;
 }
@@ -53,7 +58,7 @@ function killSequence(
 ): (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
   const killer = new HolderKiller({
     killGraceSeconds: options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS,
-    executor: new ProcessKillExecutor({ log: (line) => log("error", line) }),
+    executor: options.killExecutor ?? new ProcessKillExecutor({ log: (line) => log("error", line) }),
     now: () => DAEMON_CLOCK.now(),
     log: (line) => log("error", line),
   });

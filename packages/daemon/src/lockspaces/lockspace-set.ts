@@ -59,6 +59,8 @@ export interface LockspaceSetOptions {
   examineRequests?(ls: Lockspace, resourceName?: string): void;
   /** The daemon's watchdog (-w): every joined lockspace registers its expiry (docs/algorithms.md §7.5). */
   readonly watchdog?: Watchdog;
+  /** Told when a lockspace enters recovery, before its holders are asked to go (the embedded daemon's in-process holders). */
+  lockspaceFailed?(ls: Lockspace, reason: string): void;
 }
 
 interface Entry {
@@ -134,7 +136,10 @@ export class LockspaceSet implements LockspaceHooks {
     };
     const ls = new Lockspace(full, this.nextSpaceId++, {
       hostName: spec.hostName,
-      onRecovery: (failed) => this.startRemoval(failed, "recovery"),
+      onRecovery: (failed, reason) => {
+        this.options.lockspaceFailed?.(failed, reason);
+        void this.startRemoval(failed, "recovery");
+      },
       watchdog: this.options.watchdog,
       onNotifications: (from, notes) => this.onNotifications(from, notes),
       log: this.options.log,
