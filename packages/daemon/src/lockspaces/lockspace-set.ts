@@ -16,6 +16,7 @@ import type { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { EventChannels } from "./event-channels.js";
+import { publish } from "../diagnostics.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 
@@ -137,6 +138,7 @@ export class LockspaceSet implements LockspaceHooks {
     const ls = new Lockspace(full, this.nextSpaceId++, {
       hostName: spec.hostName,
       onRecovery: (failed, reason) => {
+        publish("lockspaceFailed", () => ({ lockspace: failed.name, hostId: failed.spec.hostId, reason, lastRenewal: failed.renewal.lastSuccess }));
         this.options.lockspaceFailed?.(failed, reason);
         void this.startRemoval(failed, "recovery");
       },
@@ -150,6 +152,13 @@ export class LockspaceSet implements LockspaceHooks {
     entry.joined = ls.join().then((result) => {
       if (result === 0 && ls.state === "live") {
         entry.list = "spaces";
+        publish("lockspaceJoined", () => ({
+          lockspace: ls.name,
+          hostId: ls.spec.hostId,
+          generation: ls.generation,
+          ioTimeout: ls.spec.ioTimeout,
+          path: ls.spec.path,
+        }));
         if (ls.removeRequested) this.startRemoval(ls, "remove");
       } else {
         this.drop(entry);
@@ -236,6 +245,7 @@ export class LockspaceSet implements LockspaceHooks {
     }
     this.drop(entry);
     this.options.log("info", `lockspace ${ls.name}:${ls.spec.hostId} removed`);
+    publish("lockspaceLeft", () => ({ lockspace: ls.name, hostId: ls.spec.hostId, reason: ls.recoveryReason === "" ? reason : "recovery" }));
   }
 
   private drop(entry: Entry): void {

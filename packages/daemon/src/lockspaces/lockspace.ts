@@ -20,6 +20,7 @@ import { TICK_SECONDS } from "./renewal-schedule.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "../daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory } from "./renewal-history.js";
+import { publishRenewal } from "./renewal-diagnostics.js";
 import { resultOf } from "../results.js";
 import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
@@ -228,13 +229,15 @@ export class Lockspace {
       this.hooks.hostName,
       this.renewal.buffer,
       {
-        renewed: (timestamp, readMs, writeMs, notes) => {
+        renewed: (timestamp, readMs, writeMs, notes, measure) => {
           this.history.success(Number(timestamp), readMs, writeMs);
+          publishRenewal(this.spec, { result: 0, timestamp: Number(timestamp), readMs, writeMs }, measure);
           this.watchdogRenewed(Number(timestamp));
           if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
         },
-        renewFailed: (result, corrupt, message) => {
+        renewFailed: (result, corrupt, message, measure) => {
           this.history.failure(result === SanlockResult.AIO_TIMEOUT);
+          publishRenewal(this.spec, { result, timestamp: 0, readMs: 0, writeMs: 0 }, measure);
           this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
           if (corrupt) {
             this.corruptResult = result;

@@ -8,6 +8,7 @@
 import type { KillExecutor } from "./kill-executor.js";
 import { planKill, type KillContext, type KillProgress } from "./kill-policy.js";
 import { KillpathFlag } from "@sanlock-ts/core/wire";
+import { publish } from "../diagnostics.js";
 
 /** The client-table fields the kill sequence reads and updates (daemon Connection). */
 export interface KillableClient {
@@ -92,6 +93,7 @@ export class HolderKiller {
     this.killpathSent.set(client, progress.killpathSent);
     if (action === "none") return;
     this.options.log?.(`s ${ls.name} kill ${client.pid} ${action} count ${progress.attempts}`);
+    publish("killStep", () => ({ lockspace: ls.name, pid: client.pid, action, attempt: progress.attempts }));
     if (action === "killpath") {
       const path = target.killpath;
       if (path === undefined) return;

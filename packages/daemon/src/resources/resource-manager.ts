@@ -16,6 +16,7 @@ import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from
 import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
 import { checkLeasePlacement } from "./lease-placement.js";
+import { modeOf, probeLeaseOperation, type LeaseOperationProbe } from "./lease-diagnostics.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
 import { SharedLeaseDevices, type LeaseDeviceUse } from "./lease-devices.js";
@@ -55,9 +56,13 @@ export class ResourceManager {
     if (this.tokens.clientCount(target) + request.resources.length > MAX_TOKENS_PER_CLIENT) return -Errno.E2BIG;
     const acquired: Token[] = [];
     for (const res of request.resources) {
+      const what = { lockspace: res.lockspaceName, resource: res.name, mode: modeOf((res.flags & ResFlag.SHARED) !== 0), pid: target.pid };
+      const probe = probeLeaseOperation("acquire", what);
       try {
-        acquired.push(await this.acquireOne(target, res, request.flags));
+        acquired.push(await this.acquireOne(target, res, request.flags, probe));
+        probe?.done(0);
       } catch (error) {
+        probe?.done(resultOfAny(error));
         for (const token of acquired.reverse()) await this.releaseToken(token);
         return resultOfAny(error);
       }
@@ -65,7 +70,7 @@ export class ResourceManager {
     return 0;
   }
 
-  private async acquireOne(target: Connection, res: SanlkResource, flags: number): Promise<Token> {
+  private async acquireOne(target: Connection, res: SanlkResource, flags: number, probe?: LeaseOperationProbe): Promise<Token> {
     const ls = this.deps.activeLockspace(res.lockspaceName);
     if (ls === undefined || ls.state !== "live" || ls.removeRequested) throw fail(-Errno.ENOSPC, `lockspace ${res.lockspaceName} not joined`);
     const host = ls.paxosHost();
@@ -90,6 +95,7 @@ export class ResourceManager {
       this.tokens.unreserve(res.lockspaceName, res.name);
       throw error;
     }
+    probe?.watch(deviceUse.device);
     const lease = new PaxosLease(host, {
       resource: res.name,
       device: deviceUse.device,
@@ -215,12 +221,21 @@ export class ResourceManager {
     if (!resource.tokens.includes(token)) return 0;
     if (this.tokens.unlink(token)) return 0;
     resource.state = "releasing";
-    return this.releaser.release(resource);
+    return this.releaseOnDisk(resource, token.pid);
   }
 
   private async releaseInBackground(resource: HeldResource): Promise<void> {
     resource.state = "releasing";
-    await this.releaser.release(resource);
+    await this.releaseOnDisk(resource, 0);
+  }
+
+  /** The release by the last holder (`pid`, 0 for a client gone or an orphan), observed for diagnostics. */
+  private async releaseOnDisk(resource: HeldResource, pid: number): Promise<number> {
+    const probe = probeLeaseOperation("release", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(resource.shared), pid });
+    probe?.watch(resource.deviceUse.device);
+    const result = await this.releaser.release(resource);
+    probe?.done(result);
+    return result;
   }
 
   /** A registered client's connection closed (docs/wire.md §5.7): release its leases, or orphan persistent ones. */
@@ -245,11 +260,15 @@ export class ResourceManager {
     if (to === "exclusive" && resource.tokens.length > 1) return -Errno.EAGAIN;
     const ls = this.deps.activeLockspace(resource.lockspace);
     if (ls === undefined || !ls.isUsable(ls.spec.hostId, resource.generation)) return -Errno.ENOSPC;
+    const probe = probeLeaseOperation("convert", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(to === "shared"), pid: target.pid });
+    probe?.watch(resource.deviceUse.device);
     try {
       await resource.lease.convert(to, { ownerNoWait });
     } catch (error) {
+      probe?.done(resultOfAny(error));
       return resultOfAny(error);
     }
+    probe?.done(0);
     (resource as { shared: boolean }).shared = to === "shared";
     return 0;
   }
