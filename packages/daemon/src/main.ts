@@ -29,6 +29,8 @@ import { defaultCommandRegistry } from "./commands/index.js";
 import type { CommandRegistry } from "./dispatch.js";
 import { createLeaseEngine, registerLeaseHandlers, type LeaseEngineOptions } from "./handlers/index.js";
 import { DaemonServer } from "./server.js";
+import { DaemonMetrics } from "./metrics.js";
+import { registerMetricsCommand } from "./commands/metrics.js";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize, reexecWithDaemonThreadpool } from "./device/threadpool.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
 import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
@@ -184,13 +186,25 @@ export interface LeaseDaemonOptions extends Omit<DaemonStartOptions, "lockspaces
  * with the lease engine (lockspaces on the renewal worker, resources, kill sequence, watchdog) and
  * its command handlers. `sanlock-ts daemon` and startEmbeddedDaemon both start through here.
  */
-export function startLeaseDaemon(options: LeaseDaemonOptions): Promise<RunningDaemon> {
+export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<RunningDaemon> {
   const { engine, ...shell } = options;
-  return startDaemon({
-    ...shell,
-    lockspaces: (log, services) => createLeaseEngine({ ...engine, log, ...services }),
-    registerCommands: registerLeaseHandlers,
-  });
+  // Counting starts before the first lockspace can join (metrics.ts subscribes to the diagnostics channels).
+  const metrics = new DaemonMetrics(monotonicSeconds);
+  let running: RunningDaemon;
+  try {
+    running = await startDaemon({
+      ...shell,
+      lockspaces: (log, services) => createLeaseEngine({ ...engine, log, ...services }),
+      registerCommands: (registry) => {
+        registerLeaseHandlers(registry);
+        registerMetricsCommand(registry, metrics);
+      },
+    });
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+  return { ...running, exited: running.exited.finally(() => metrics.close()) };
 }
 
 function detach(argv: readonly string[], env: NodeJS.ProcessEnv): void {

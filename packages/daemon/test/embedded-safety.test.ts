@@ -13,7 +13,6 @@
 import t from "tap";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SanlockClient } from "@sanlock-ts/client";
 import { idRenewalFailSeconds } from "@sanlock-ts/core";

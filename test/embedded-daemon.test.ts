@@ -1,0 +1,251 @@
+/**
+ * The embedded daemon seen from outside, and a daemon you can see into (README "The daemon
+ * inside an appliance", "What is my daemon doing"). One file, so that the example appliance's
+ * child process joins its lockspace while the in-process daemon runs its own case.
+ *
+ * - The example appliance (packages/daemon/examples/appliance.mjs) runs startEmbeddedDaemon with
+ *   a shared socket, joins a lockspace and holds a lease; the real `sanlock client status` (3.8.5)
+ *   and python3-sanlock, pointed at its run dir, see that lockspace and that lease held by the
+ *   appliance's pid. SIGTERM then stops it cleanly: lease released, lockspace left, exit 0.
+ * - A daemon started in this process (io_timeout 1) with subscribers on its diagnostics channels:
+ *   every renewal of the RENEWAL history reaches the renewal channel with the worker's measured
+ *   lateness and duration; `sanlock-ts client metrics --json` reports histograms (count and sum)
+ *   equal to what the channels carried up to the snapshot; `--prometheus` prints them.
+ * - Against the real sanlock 3.8.5, `sanlock-ts client metrics` says "not supported by this
+ *   daemon" and fails at once instead of waiting.
+ */
+import t from "tap";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { SanlockClient } from "../packages/client/src/index.js";
+import { startEmbeddedDaemon } from "../packages/daemon/src/embedded/index.js";
+import { subscribeTo, type ChannelKey, type ChannelMessages } from "../packages/daemon/src/diagnostics.js";
+import { clusterSkipReason, monotonicSeconds, OUR_CLI, REPO_ROOT, sleep, sparseFile, tempLeaseDir } from "./helpers/daemons.js";
+import { environmentSkip } from "./helpers/interop-env.js";
+import { renewalHistory } from "./helpers/renewal-history.js";
+import { daemonSkipReason, startDaemon } from "./client-daemons.js";
+
+const MiB = 1 << 20;
+const IO_TIMEOUT = 1;
+const RENEWALS_WATCHED = 3;
+
+interface Seen<K extends ChannelKey> {
+  readonly message: ChannelMessages[K];
+  /** Monotonic seconds when it was published (the daemon's snapshot has a `now` on the same clock). */
+  readonly at: number;
+}
+
+function collect<K extends ChannelKey>(t: { teardown(fn: () => unknown): void }, key: K): Seen<K>[] {
+  const seen: Seen<K>[] = [];
+  t.teardown(subscribeTo(key, (message) => void seen.push({ message, at: monotonicSeconds() })));
+  return seen;
+}
+
+function cli(args: string[], runDir: string): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+  const started = monotonicSeconds();
+  return new Promise((resolve) =>
+    execFile(process.execPath, [OUR_CLI, ...args], { env: { ...process.env, SANLOCK_RUN_DIR: runDir }, timeout: 30_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? -1) : 0, stdout, stderr, seconds: monotonicSeconds() - started }),
+    ),
+  );
+}
+
+interface HistogramJson {
+  labels: Record<string, string>;
+  count: number;
+  sum: number;
+}
+
+function histogram(snapshot: { histograms: Record<string, HistogramJson[]> }, name: string, lockspace: string): HistogramJson | undefined {
+  return snapshot.histograms[name]?.find((h) => h.labels["lockspace"] === lockspace);
+}
+
+const sumOf = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+t.test("channels and metrics of an embedded daemon", { skip: clusterSkipReason(["sanlock-ts"]), timeout: 120_000 }, async (t) => {
+  const renewals = collect(t, "renewal");
+  const acquires = collect(t, "acquire");
+  const releases = collect(t, "release");
+  const joined = collect(t, "lockspaceJoined");
+  const dir = tempLeaseDir(t, "diagnostics-");
+  const runDir = mkdtempSync("/tmp/sanlock-ts-diag-");
+  t.teardown(() => rmSync(runDir, { recursive: true, force: true }));
+  const daemon = await startEmbeddedDaemon({
+    client: SanlockClient,
+    runDir,
+    socket: "shared",
+    watchdog: "none",
+    settings: { socketUser: "root", socketGroup: "root" },
+  });
+  t.teardown(() => daemon.close());
+  const { client } = daemon;
+  const lockspace = sparseFile(dir, "ls", MiB);
+  const disks = [{ path: sparseFile(dir, "res", MiB), offset: 0 }];
+  await client.writeLockspace("DIAG", lockspace, { iotimeout: IO_TIMEOUT });
+  await client.writeResource("DIAG", "R", disks);
+  await client.addLockspace("DIAG", 1, lockspace, { iotimeout: IO_TIMEOUT });
+  t.equal(joined.filter((s) => s.message.lockspace === "DIAG").length, 1, "one lockspace-joined message");
+  const registration = await client.register();
+  for (let i = 0; i < 2; i++) {
+    await client.acquire("DIAG", "R", disks, { registration });
+    await client.release("DIAG", "R", disks, { registration });
+  }
+  await registration.close();
+  const deadline = monotonicSeconds() + 30;
+  while (renewals.length < RENEWALS_WATCHED && monotonicSeconds() < deadline) await sleep(250);
+
+  t.test("every renewal reaches the renewal channel with its lateness", async (t) => {
+    const history = await renewalHistory(runDir, "DIAG", 20_000);
+    const published = renewals.filter((s) => s.message.lockspace === "DIAG").map((s) => s.message);
+    // history[0] is the join's own write, not a renewal attempt.
+    const attempts = history.slice(1);
+    t.ok(attempts.length >= RENEWALS_WATCHED, `${attempts.length} renewals in the RENEWAL history`);
+    t.same(
+      published.map((m) => m.timestamp),
+      attempts.map((row) => row.timestamp),
+      "the channel carried exactly the renewals of the history, in order",
+    );
+    t.same(
+      published.map((m) => [m.readMs, m.writeMs]),
+      attempts.map((row) => [row.readMs, row.writeMs]),
+      "with the read and write times the worker measured",
+    );
+    for (const m of published) {
+      t.ok(
+        m.result === 0 && m.latenessMs >= 0 && m.latenessMs < 60_000 && m.durationMs >= 0,
+        `renewal ${m.timestamp}: lateness ${m.latenessMs.toFixed(0)} ms, duration ${m.durationMs.toFixed(1)} ms`,
+      );
+      t.ok(m.startedAt <= m.timestamp + 1 && m.startedAt >= m.timestamp - 60, "started around its timestamp");
+    }
+  });
+
+  t.test("client metrics --json matches the channels", async (t) => {
+    const run = await cli(["client", "metrics", "--json"], runDir);
+    t.equal(run.code, 0, `metrics --json exits 0 ${run.stderr}`);
+    const snapshot = JSON.parse(run.stdout) as { now: number; histograms: Record<string, HistogramJson[]> };
+    const before = <K extends ChannelKey>(seen: Seen<K>[]): ChannelMessages[K][] =>
+      seen.filter((s) => s.at <= snapshot.now && (s.message as { lockspace?: string }).lockspace === "DIAG").map((s) => s.message);
+    const checks: [string, number[]][] = [
+      ["renewal_duration_ms", before(renewals).map((m) => m.durationMs)],
+      ["renewal_lateness_ms", before(renewals).map((m) => m.latenessMs)],
+      ["acquire_latency_ms", before(acquires).map((m) => m.durationMs)],
+      ["release_latency_ms", before(releases).map((m) => m.durationMs)],
+      ["acquire_io_count", before(acquires).map((m) => m.ioCount)],
+    ];
+    for (const [name, values] of checks) {
+      const h = histogram(snapshot, name, "DIAG");
+      t.equal(h?.count, values.length, `${name}: count ${h?.count} = ${values.length} messages`);
+      t.ok(h !== undefined && Math.abs(h.sum - sumOf(values)) < 1e-6, `${name}: sum ${h?.sum.toFixed(3)} = ${sumOf(values).toFixed(3)}`);
+    }
+    t.equal(before(acquires).length, 2, "two acquires seen");
+    t.ok(
+      before(acquires).every((m) => m.result === 0 && m.mode === "ex" && m.ioCount > 0),
+      `each acquire succeeded exclusively with disk I/O (${before(acquires)
+        .map((m) => m.ioCount)
+        .join(", ")} I/Os)`,
+    );
+    const prometheus = await cli(["client", "metrics", "--prometheus"], runDir);
+    t.match(prometheus.stdout, /^# TYPE sanlock_ts_renewal_duration_seconds histogram$/m, "--prometheus declares the histogram");
+    t.match(prometheus.stdout, /^sanlock_ts_renewal_duration_seconds_bucket\{lockspace="DIAG",le="\+Inf"\} \d+$/m, "with its +Inf bucket");
+    t.match(prometheus.stdout, /^sanlock_ts_acquires_total\{lockspace="DIAG",mode="ex",result="ok"\} 2$/m, "and the acquire counter");
+  });
+});
+
+t.test("client metrics against the real sanlock: not supported, at once", { skip: daemonSkipReason("sanlock"), timeout: 60_000 }, async (t) => {
+  const daemon = await startDaemon(t, "sanlock");
+  const run = await cli(["client", "metrics"], daemon.runDir);
+  t.equal(run.code, 1, "exit status 1");
+  t.match(run.stderr, /metrics: not supported by this daemon \(it answered -2\)/, "says the daemon does not support it");
+  t.ok(run.seconds < 20, `answered in ${run.seconds.toFixed(1)} s, no wait for a reply that never comes`);
+});
+
+const EXAMPLE = `${REPO_ROOT}packages/daemon/examples/appliance.mjs`;
+const PYTHON = "/usr/bin/python3";
+const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status === 0;
+
+function run(command: string, args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(" ")}: ${error.message} ${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** Starts the example appliance in its own process; `holding` resolves once it holds its lease. */
+function startAppliance(t: { teardown(fn: () => unknown): void }) {
+  const dir = tempLeaseDir(t, "embedded-appliance-");
+  const lockspace = sparseFile(dir, "lockspace", MiB);
+  const lease = sparseFile(dir, "vm1.lease", MiB);
+  const runDir = mkdtempSync("/tmp/sanlock-ts-appliance-");
+  t.teardown(() => rmSync(runDir, { recursive: true, force: true }));
+  const env = { SANLOCK_RUN_DIR: runDir, LEASE_DIR: dir, INIT: "1", IO_TIMEOUT: "1", WATCHDOG: "none", UV_THREADPOOL_SIZE: "128" };
+  const child = spawn(process.execPath, [EXAMPLE], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stderr.on("data", (chunk: Buffer) => {
+    if (out.stderr.length < 100_000) out.stderr += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const holding = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "holding" within 90 s: ${out.stdout} ${out.stderr}`)), 90_000);
+    child.stdout.on("data", (chunk: Buffer) => {
+      out.stdout += chunk.toString();
+      if (out.stdout.includes("holding demo:vm1")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the appliance exited: ${out.stdout} ${out.stderr}`));
+    });
+  });
+  holding.catch(() => undefined); // awaited by the test; no unhandled rejection meanwhile
+  return { child, exited, holding, out, runDir, lockspace, lease };
+}
+
+const applianceSkip = clusterSkipReason(["sanlock-ts", "sanlock"]) || environmentSkip(!havePythonSanlock && "python3-sanlock is not installed");
+// Started before the in-process case so that its join overlaps it.
+const appliance = applianceSkip ? undefined : startAppliance(t);
+
+t.test("the real sanlock client and python3-sanlock see an embedded daemon's state", { skip: applianceSkip, timeout: 120_000 }, async (t) => {
+  if (appliance === undefined) return;
+  const { child, exited, out, runDir, lockspace, lease } = appliance;
+  await appliance.holding;
+  const pid = child.pid ?? 0;
+
+  const status = await run("sanlock", ["client", "status"], { SANLOCK_RUN_DIR: runDir });
+  t.match(status, new RegExp(`^s demo:1:${lockspace}:0$`, "m"), "sanlock client status lists the joined lockspace");
+  t.match(status, new RegExp(`^r demo:vm1:${lease}:0:1 p ${pid}$`, "m"), "and the lease, held by the appliance's pid");
+  const ours = await run(process.execPath, [OUR_CLI, "client", "status"], { SANLOCK_RUN_DIR: runDir });
+  t.equal(ours, status, "sanlock-ts client status prints the same");
+
+  const python = await run(
+    PYTHON,
+    [
+      "-c",
+      [
+        "import sanlock, json, sys",
+        "text = lambda v: v.decode() if isinstance(v, bytes) else v",
+        "ls = sanlock.get_lockspaces()",
+        `owners = sanlock.read_resource_owners(b"demo", b"vm1", [(sys.argv[1], 0)])`,
+        `inq = sanlock.inq_lockspace(b"demo", 1, sys.argv[2])`,
+        `print(json.dumps({"lockspaces": [[text(l["lockspace"]), l["host_id"], text(l["path"]), l["offset"]] for l in ls], "owners": [o["host_id"] for o in owners], "inq": inq}))`,
+      ].join("\n"),
+      lease,
+      lockspace,
+    ],
+    { SANLOCK_RUN_DIR: runDir },
+  );
+  t.same(
+    JSON.parse(python),
+    { lockspaces: [["demo", 1, lockspace, 0]], owners: [1], inq: true },
+    "python3-sanlock: the lockspace joined as host 1, vm1 owned by host 1",
+  );
+
+  child.kill("SIGTERM");
+  t.same(await exited, { code: 0, signal: null }, `the appliance stopped cleanly: ${out.stdout.trim().split("\n").join(" | ")}`);
+  t.match(out.stdout, /stopped/, "after releasing and leaving");
+});
