@@ -60,6 +60,18 @@ function histogram(snapshot: { histograms: Record<string, HistogramJson[]> }, na
   return snapshot.histograms[name]?.find((h) => h.labels["lockspace"] === lockspace);
 }
 
+const EXAMPLE = `${REPO_ROOT}packages/daemon/examples/appliance.mjs`;
+const PYTHON = "/usr/bin/python3";
+const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status === 0;
+
+function run(command: string, args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(" ")}: ${error.message} ${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
 const sumOf = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
 t.test("channels and metrics of an embedded daemon", { skip: clusterSkipReason(["sanlock-ts"]), timeout: 120_000 }, async (t) => {
@@ -151,25 +163,112 @@ t.test("channels and metrics of an embedded daemon", { skip: clusterSkipReason([
   });
 });
 
-t.test("client metrics against the real sanlock: not supported, at once", { skip: daemonSkipReason("sanlock"), timeout: 60_000 }, async (t) => {
-  const daemon = await startDaemon(t, "sanlock");
-  const run = await cli(["client", "metrics"], daemon.runDir);
-  t.equal(run.code, 1, "exit status 1");
-  t.match(run.stderr, /metrics: not supported by this daemon \(it answered -2\)/, "says the daemon does not support it");
-  t.ok(run.seconds < 20, `answered in ${run.seconds.toFixed(1)} s, no wait for a reply that never comes`);
-});
-
-const EXAMPLE = `${REPO_ROOT}packages/daemon/examples/appliance.mjs`;
-const PYTHON = "/usr/bin/python3";
-const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status === 0;
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(command, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${command} ${args.join(" ")}: ${error.message} ${stderr}`)) : resolve(stdout),
-    ),
+/**
+ * The same commands on both daemons: format, join (io_timeout 1), python3-sanlock registers,
+ * acquires, releases, acquires again and exits, then status and rem_lockspace.
+ */
+async function logScenario(runDir: string, dir: string): Promise<string> {
+  const env = { SANLOCK_RUN_DIR: runDir };
+  const ls = sparseFile(dir, "log-ls", MiB);
+  const res = sparseFile(dir, "log-res", MiB);
+  await run("sanlock", ["client", "init", "-s", `LS:0:${ls}:0`, "-o", "1"], env);
+  await run("sanlock", ["client", "init", "-r", `LS:R:${res}:0`], env);
+  await run("sanlock", ["client", "add_lockspace", "-s", `LS:1:${ls}:0`, "-o", "1"], env);
+  const holder = [
+    "import sanlock, sys",
+    "fd = sanlock.register()",
+    "disks = [(sys.argv[1], 0)]",
+    `sanlock.acquire(b"LS", b"R", disks, slkfd=fd)`,
+    `sanlock.release(b"LS", b"R", disks, slkfd=fd)`,
+    `sanlock.acquire(b"LS", b"R", disks, slkfd=fd)`,
+  ].join("\n");
+  await run(PYTHON, ["-c", holder, res], env);
+  await sleep(1000); // the background release after the holder's exit
+  await run("sanlock", ["client", "status"], env);
+  await run("sanlock", ["client", "rem_lockspace", "-s", `LS:1:${ls}:0`], env);
+  // log_dump exits 1 after a dump (sanlock's status is the dump's length): keep its output anyway.
+  return new Promise((resolve) =>
+    execFile("sanlock", ["client", "log_dump"], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 4 << 20 }, (_error, stdout) => resolve(stdout)),
   );
 }
+
+/** Lines both daemons must log for logScenario, in sanlock's words (a regexp each, in order). */
+function expectedLines(ls: string, res: string): RegExp[] {
+  const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const id = String.raw`\d+,\d+`;
+  const holder = String.raw`\d+,\d+,\d+`;
+  return [
+    new RegExp(`cmd_write_lockspace ${id} LS:0:${esc(ls)}:0 0x0$`),
+    new RegExp(`cmd_write_lockspace ${id} done 0$`),
+    new RegExp(`cmd_add_lockspace ${id} LS:1:${esc(ls)}:0 flags 0 timeout 1$`),
+    new RegExp(`s1 lockspace LS:1:${esc(ls)}:0$`),
+    /s1 delta_acquire begin LS:1$/,
+    /s1 delta_acquire done 1 1 \d+$/,
+    /s1 add_lockspace done$/,
+    new RegExp(`cmd_add_lockspace ${id} done 0$`),
+    /cmd_register ci \d+ fd \d+ pid \d+$/,
+    new RegExp(`cmd_acquire ${holder} ci_in \\d+ fd \\d+ count 1 flags 0$`),
+    new RegExp(`s1:r\\d+ resource LS:R:${esc(res)}:0$`),
+    /s1:r\d+ paxos_acquire begin offset 0/,
+    /s1:r\d+ acquire_disk rv 1 lver 1 at \d+$/,
+    new RegExp(`cmd_acquire ${holder} result 0 pid_dead 0$`),
+    new RegExp(`cmd_release ${holder} ci_in \\d+ fd \\d+ count 1 flags 0$`),
+    /s1:r\d+ release_token r_flags 0 lver 1$/,
+    /s1:r\d+ paxos_release leader 1 owner 1 1 \d+$/,
+    /s1:r\d+ release_token done r_flags 0$/,
+    new RegExp(`cmd_release ${holder} result 0 pid_dead 0 count 1$`),
+    /s1:r\d+ acquire_disk rv 1 lver 2 at \d+$/,
+    new RegExp(`client_pid_dead ${holder} cmd_active 0 suspend 0$`),
+    /r\d+ release async r_flags 0$/,
+    /r\d+ paxos_release leader 2 owner 1 1 \d+$/,
+    /r\d+ release async done r_flags 0$/,
+    new RegExp(`cmd_status ${id}$`),
+    new RegExp(`cmd_rem_lockspace ${id} LS flags 0$`),
+    /s1 set killing_pids check 0 remove 1$/,
+    /s1 all pids clear$/,
+    /s1 delta_release begin LS:1$/,
+    /s1 delta_release done 1 1 0$/,
+    /s1 free lockspace$/,
+    new RegExp(`cmd_rem_lockspace ${id} done 0$`),
+  ];
+}
+
+/** The expected lines not found in order in `log` (each one after the previous match). */
+function missingInOrder(log: string, expected: RegExp[]): string[] {
+  const lines = log.split("\n");
+  const missing: string[] = [];
+  let from = 0;
+  for (const pattern of expected) {
+    const at = lines.findIndex((line, i) => i >= from && pattern.test(line));
+    if (at < 0) missing.push(pattern.source);
+    else from = at + 1;
+  }
+  return missing;
+}
+
+t.test(
+  "real sanlock: metrics not supported; both daemons log the same commands in sanlock's words",
+  {
+    skip: daemonSkipReason("sanlock") || daemonSkipReason("sanlock-ts") || environmentSkip(!havePythonSanlock && "python3-sanlock is not installed"),
+    timeout: 90_000,
+  },
+  async (t) => {
+    const [real, ours] = await Promise.all([startDaemon(t, "sanlock"), startDaemon(t, "sanlock-ts")]);
+    const metrics = await cli(["client", "metrics"], real.runDir);
+    t.equal(metrics.code, 1, "metrics: exit status 1");
+    t.match(metrics.stderr, /metrics: not supported by this daemon \(it answered -2\)/, "says the daemon does not support it");
+    t.ok(metrics.seconds < 20, `answered in ${metrics.seconds.toFixed(1)} s, no wait for a reply that never comes`);
+
+    const [realLog, ourLog] = await Promise.all([logScenario(real.runDir, real.dir), logScenario(ours.runDir, ours.dir)]);
+    for (const [kind, log, dir] of [
+      ["sanlock", realLog, real.dir],
+      ["sanlock-ts", ourLog, ours.dir],
+    ] as const) {
+      const missing = missingInOrder(log, expectedLines(`${dir}/log-ls`, `${dir}/log-res`));
+      t.same(missing, [], `${kind}'s log_dump has every expected line in order${missing.length > 0 ? `:\n${log}` : ""}`);
+    }
+  },
+);
 
 /** Starts the example appliance in its own process; `holding` resolves once it holds its lease. */
 function startAppliance(t: { teardown(fn: () => unknown): void }) {

@@ -31,6 +31,7 @@ import { createLeaseEngine, registerLeaseHandlers, type LeaseEngineOptions } fro
 import { DaemonServer } from "./server.js";
 import { DaemonMetrics } from "./metrics.js";
 import { registerMetricsCommand } from "./commands/metrics.js";
+import { logCommands } from "./command-log.js";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize, reexecWithDaemonThreadpool } from "./device/threadpool.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
 import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
@@ -198,6 +199,7 @@ export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<Run
       registerCommands: (registry) => {
         registerLeaseHandlers(registry);
         registerMetricsCommand(registry, metrics);
+        logCommands(registry);
       },
     });
   } catch (error) {

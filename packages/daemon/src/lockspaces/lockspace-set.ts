@@ -225,7 +225,11 @@ export class LockspaceSet implements LockspaceHooks {
       await DAEMON_CLOCK.sleep(interval);
       const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
       const unheld = holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name);
-      if (unheld && started) break;
+      if (unheld && started) {
+        this.options.log("info", `s${ls.spaceId} all pids clear`);
+        break;
+      }
+      if (!started) this.options.log("info", `s${ls.spaceId} set killing_pids check 0 remove ${reason === "remove" ? 1 : 0}`);
       started = true;
       const live = holders.filter((t) => t.conn !== undefined);
       const killing = live.length > 0 && this.options.killHolders !== undefined;
@@ -244,6 +248,7 @@ export class LockspaceSet implements LockspaceHooks {
       await DAEMON_CLOCK.sleep(Math.max(0, freeAt - onRem));
     }
     this.drop(entry);
+    this.options.log("info", `s${ls.spaceId} free lockspace`);
     this.options.log("info", `lockspace ${ls.name}:${ls.spec.hostId} removed`);
     publish("lockspaceLeft", () => ({ lockspace: ls.name, hostId: ls.spec.hostId, reason: ls.recoveryReason === "" ? reason : "recovery" }));
   }

@@ -186,6 +186,10 @@ export class Lockspace {
       return this.joinFailed(SanlockResult.ERROR);
     }
     this.worker = worker;
+    // sanlock's words (lockspace.c, delta_lease.c): the lockspace and the start of the host_id acquire.
+    const spaceTag = `s${this.spaceId}`;
+    this.hooks.log("info", `${spaceTag} lockspace ${this.spec.name}:${this.spec.hostId}:${this.spec.path}:${this.spec.offset}`);
+    this.hooks.log("info", `${spaceTag} delta_acquire begin ${this.spec.name}:${this.spec.hostId}`);
     const abort = (): void => worker.abort();
     this.stop.signal.addEventListener("abort", abort, { once: true });
     try {
@@ -216,7 +220,9 @@ export class Lockspace {
     this.acquireLastAttempt = this.acquireLastSuccess;
     this.setState("live");
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
+    this.hooks.log("info", `${spaceTag} delta_acquire done ${this.spec.hostId} ${this.generation} ${this.renewal.lastSuccess}`);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
+    this.hooks.log("info", `${spaceTag} add_lockspace done`);
     return 0;
   }
 
@@ -329,7 +335,11 @@ export class Lockspace {
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
     // The worker stops renewing and writes the release only if its last attempt succeeded.
+    this.hooks.log("info", `s${this.spaceId} delta_release begin ${this.spec.name}:${this.spec.hostId}`);
     await this.worker?.leave();
+    // The worker wrote the release only after a successful last attempt (docs/algorithms.md §7.11 rule 6).
+    const released = this.renewal.lastResult === 0;
+    this.hooks.log("info", `s${this.spaceId} delta_release ${released ? "done" : "skipped, last renewal failed"} ${this.spec.hostId} ${this.generation} 0`);
     this.watchdogConnection?.close();
   }
 

@@ -17,6 +17,7 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
 import { checkLeasePlacement } from "./lease-placement.js";
 import { modeOf, probeLeaseOperation, type LeaseOperationProbe } from "./lease-diagnostics.js";
+import { logAcquireBegin, logAcquireDone, logReleaseBegin, logReleaseDone } from "./lease-log.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
 import { SharedLeaseDevices, type LeaseDeviceUse } from "./lease-devices.js";
@@ -122,6 +123,7 @@ export class ResourceManager {
       await deviceUse.release();
       throw error;
     }
+    logAcquireBegin(this.deps.log, ls.spaceId, resource);
     try {
       await lease.acquire({
         shared,
@@ -131,10 +133,12 @@ export class ResourceManager {
         lvb: resource.lvb,
       });
     } catch (error) {
+      logAcquireDone(this.deps.log, ls.spaceId, resource, resultOfAny(error));
       this.tokens.remove(resource);
       await deviceUse.release();
       throw error;
     }
+    logAcquireDone(this.deps.log, ls.spaceId, resource, 0);
     return this.linkAfterAcquire(target, resource, ls, persistent);
   }
 
@@ -233,7 +237,10 @@ export class ResourceManager {
   private async releaseOnDisk(resource: HeldResource, pid: number): Promise<number> {
     const probe = probeLeaseOperation("release", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(resource.shared), pid });
     probe?.watch(resource.deviceUse.device);
+    const spaceId = this.deps.activeLockspace(resource.lockspace)?.spaceId;
+    const heldLeader = logReleaseBegin(this.deps.log, spaceId, resource, pid === 0);
     const result = await this.releaser.release(resource);
+    logReleaseDone(this.deps.log, spaceId, resource, pid === 0, heldLeader, result);
     probe?.done(result);
     return result;
   }
