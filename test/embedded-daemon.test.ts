@@ -246,29 +246,32 @@ function missingInOrder(log: string, expected: RegExp[]): string[] {
   return missing;
 }
 
-t.test(
-  "real sanlock: metrics not supported; both daemons log the same commands in sanlock's words",
-  {
-    skip: daemonSkipReason("sanlock") || daemonSkipReason("sanlock-ts") || environmentSkip(!havePythonSanlock && "python3-sanlock is not installed"),
-    timeout: 90_000,
-  },
-  async (t) => {
-    const [real, ours] = await Promise.all([startDaemon(t, "sanlock"), startDaemon(t, "sanlock-ts")]);
-    const metrics = await cli(["client", "metrics"], real.runDir);
-    t.equal(metrics.code, 1, "metrics: exit status 1");
-    t.match(metrics.stderr, /metrics: not supported by this daemon \(it answered -2\)/, "says the daemon does not support it");
-    t.ok(metrics.seconds < 20, `answered in ${metrics.seconds.toFixed(1)} s, no wait for a reply that never comes`);
+const logSkip = daemonSkipReason("sanlock") || daemonSkipReason("sanlock-ts") || environmentSkip(!havePythonSanlock && "python3-sanlock is not installed");
 
-    const [realLog, ourLog] = await Promise.all([logScenario(real.runDir, real.dir), logScenario(ours.runDir, ours.dir)]);
-    for (const [kind, log, dir] of [
-      ["sanlock", realLog, real.dir],
-      ["sanlock-ts", ourLog, ours.dir],
-    ] as const) {
-      const missing = missingInOrder(log, expectedLines(`${dir}/log-ls`, `${dir}/log-res`));
-      t.same(missing, [], `${kind}'s log_dump has every expected line in order${missing.length > 0 ? `:\n${log}` : ""}`);
-    }
-  },
-);
+/** Both daemons, started now and driven through logScenario while the in-process case runs. */
+async function runBothDaemons(t: { teardown(fn: () => unknown): void }) {
+  const [real, ours] = await Promise.all([startDaemon(t, "sanlock"), startDaemon(t, "sanlock-ts")]);
+  const metrics = await cli(["client", "metrics"], real.runDir);
+  const [realLog, ourLog] = await Promise.all([logScenario(real.runDir, real.dir), logScenario(ours.runDir, ours.dir)]);
+  return { real, ours, metrics, realLog, ourLog };
+}
+const bothDaemons = logSkip ? undefined : runBothDaemons(t);
+bothDaemons?.catch(() => undefined); // awaited by the test below; no unhandled rejection meanwhile
+
+t.test("real sanlock: metrics not supported; both daemons log the same commands in sanlock's words", { skip: logSkip, timeout: 120_000 }, async (t) => {
+  if (bothDaemons === undefined) return;
+  const { real, ours, metrics, realLog, ourLog } = await bothDaemons;
+  t.equal(metrics.code, 1, "metrics: exit status 1");
+  t.match(metrics.stderr, /metrics: not supported by this daemon \(it answered -2\)/, "says the daemon does not support it");
+  t.ok(metrics.seconds < 20, `answered in ${metrics.seconds.toFixed(1)} s, no wait for a reply that never comes`);
+  for (const [kind, log, dir] of [
+    ["sanlock", realLog, real.dir],
+    ["sanlock-ts", ourLog, ours.dir],
+  ] as const) {
+    const missing = missingInOrder(log, expectedLines(`${dir}/log-ls`, `${dir}/log-res`));
+    t.same(missing, [], `${kind}'s log_dump has every expected line in order${missing.length > 0 ? `:\n${log}` : ""}`);
+  }
+});
 
 /** Starts the example appliance in its own process; `holding` resolves once it holds its lease. */
 function startAppliance(t: { teardown(fn: () => unknown): void }) {
