@@ -4,6 +4,7 @@
 // monotonic time (seconds, the clock of delta-record timestamps).
 //   MODE=busy     block the main thread for BUSY_SECONDS, then report and wait to be stopped
 //   MODE=ignore   hold the lease and ignore its AbortSignal (never release)
+//   MODE=release  release the lease as soon as its AbortSignal fires
 // Environment: SANLOCK_RUN_DIR, LOCKSPACE, RESOURCE (paths), IO_TIMEOUT, KILL_GRACE.
 import { startEmbeddedDaemon } from "@sanlock-ts/daemon/embedded";
 import { SanlockClient } from "@sanlock-ts/client";
@@ -35,10 +36,22 @@ await client.addLockspace("LS", 1, env("LOCKSPACE"), { iotimeout: ioTimeout });
 const registration = await client.register();
 const lease = await client.acquire("LS", "R", disks, { registration });
 const signal = daemon.leaseSignal(lease);
-signal.addEventListener("abort", () => emit("lease-signal", { reason: signal.reason?.message }));
+const mode = env("MODE");
+let released = false;
+signal.addEventListener("abort", async () => {
+  emit("lease-signal", { reason: signal.reason?.message });
+  if (mode !== "release") return;
+  // What an appliance should do: stop using the lease at once, then give it back.
+  released = true;
+  const result = await lease.release().then(
+    () => 0,
+    (error) => error.result ?? -1,
+  );
+  await registration.close();
+  emit("released", { result });
+});
 emit("acquired", { pid: process.pid });
 
-const mode = env("MODE");
 if (mode === "busy") {
   const seconds = Number(env("BUSY_SECONDS"));
   const start = now();
@@ -49,8 +62,10 @@ if (mode === "busy") {
   emit("busy-end");
 }
 process.once("SIGTERM", async () => {
-  await lease.release();
-  await registration.close();
+  if (!released) {
+    await lease.release();
+    await registration.close();
+  }
   await daemon.close();
   emit("closed");
 });

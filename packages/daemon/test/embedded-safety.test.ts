@@ -8,7 +8,8 @@
  * - a lockspace device that stalls (a FUSE file whose I/O hangs in the kernel) while the
  *   application ignores its lease's AbortSignal: the signal and the "lockspace-failed" event
  *   come at last renewal + 8N, and the process is ended with SIGKILL at last renewal + 8N +
- *   kill grace, when sanlock would SIGKILL a holder (docs/algorithms.md §7.2, §7.3).
+ *   kill grace, when sanlock would SIGKILL a holder (docs/algorithms.md §7.2, §7.3); a second
+ *   appliance on the same stalled mount that releases when told lives on past that time.
  */
 import t from "tap";
 import { spawn } from "node:child_process";
@@ -133,25 +134,33 @@ t.test(
   { skip: clusterSkipReason(["sanlock-ts"]) || stallFsSkipReason(), timeout: 120_000 },
   async (t) => {
     const dir = tempLeaseDir(t, "embedded-stall-");
-    const stallFs = await mountStallFs(t, { files: { ls: MiB }, maxStallSeconds: 90 });
-    const fixture = startFixture(t, {
-      MODE: "ignore",
-      IO_TIMEOUT: String(IO_TIMEOUT),
-      KILL_GRACE: String(KILL_GRACE),
-      LOCKSPACE: stallFs.path("ls"),
-      RESOURCE: sparseFile(dir, "res", MiB),
+    const stallFs = await mountStallFs(t, { files: { ls: MiB, "ls-release": MiB }, maxStallSeconds: 90 });
+    const settings = { IO_TIMEOUT: String(IO_TIMEOUT), KILL_GRACE: String(KILL_GRACE) };
+    const fixture = startFixture(t, { MODE: "ignore", ...settings, LOCKSPACE: stallFs.path("ls"), RESOURCE: sparseFile(dir, "res", MiB) });
+    // A second appliance on the same stalled mount does what it should: releases when told.
+    const releasing = startFixture(t, {
+      MODE: "release",
+      ...settings,
+      LOCKSPACE: stallFs.path("ls-release"),
+      RESOURCE: sparseFile(dir, "res-release", MiB),
     });
     // Teardowns run last-in first-out: unstall before the fixture's kill (a process blocked in FUSE cannot die).
     t.teardown(() => stallFs.unstall());
-    await fixture.waitFor("acquired", START_TIMEOUT_MS);
+    await Promise.all([fixture.waitFor("acquired", START_TIMEOUT_MS), releasing.waitFor("acquired", START_TIMEOUT_MS)]);
     stallFs.stall();
     const lastRenewal = Number((await readDeltaRecord(stallFs.backingPath("ls"), 1)).leader.timestamp);
+    const lastRenewalReleasing = Number((await readDeltaRecord(stallFs.backingPath("ls-release"), 1)).leader.timestamp);
     const told = await fixture.waitFor("lease-signal", (FAIL_AFTER + KILL_GRACE + 30) * 1000);
     const failed = await fixture.waitFor("lockspace-failed", 1000);
     // The kill line is written synchronously just before the SIGKILL; the process cannot finish
     // dying while its renewal worker waits in the stalled FUSE read, so unstall once it is seen.
     const killLine = await waitForLine(fixture.stderr, /kill \d+ SIGKILL: this process holds leases/, (KILL_GRACE + 30) * 1000);
     const killSeenAt = monotonicSeconds();
+    // The releasing appliance must outlive its own kill time, still stalled.
+    const released = await releasing.waitFor("released", (FAIL_AFTER + KILL_GRACE + 30) * 1000);
+    const releasingKillAt = lastRenewalReleasing + FAIL_AFTER + KILL_GRACE;
+    while (monotonicSeconds() < releasingKillAt + SLACK_SECONDS) await new Promise((resolve) => setTimeout(resolve, 250));
+    const releasingAlive = releasing.child.exitCode === null && releasing.child.signalCode === null;
     stallFs.unstall();
     const exit = await fixture.exited;
     t.equal(exit.signal, "SIGKILL", `the appliance was ended by SIGKILL (${JSON.stringify(exit)})`);
@@ -171,6 +180,16 @@ t.test(
       `SIGKILL logged at ${logged - lastRenewal} s after the last renewal, not before 8N + grace = ${FAIL_AFTER + KILL_GRACE}`,
     );
     t.ok(killSeenAt - lastRenewal <= FAIL_AFTER + KILL_GRACE + SLACK_SECONDS + 2, `and seen ${(killSeenAt - lastRenewal).toFixed(1)} s after it`);
+
+    t.ok(
+      released.at < releasingKillAt,
+      `the appliance that honours its signal released ${(released.at - lastRenewalReleasing).toFixed(1)} s after its last renewal (result ${String(released["result"])})`,
+    );
+    t.ok(releasingAlive, `and was still running ${SLACK_SECONDS} s after the time sanlock would have killed it`);
+    t.notMatch(releasing.stderr(), /SIGKILL: this process holds leases/, "its daemon never decided to end it");
+    releasing.child.kill("SIGTERM");
+    await releasing.waitFor("closed", 60_000);
+    t.same(await releasing.exited, { code: 0, signal: null }, "it closed its daemon and exited 0");
   },
 );
 
