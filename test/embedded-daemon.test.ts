@@ -16,7 +16,7 @@
  */
 import t from "tap";
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { SanlockClient } from "../packages/client/src/index.js";
 import { startEmbeddedDaemon } from "../packages/daemon/src/embedded/index.js";
 import { subscribeTo, type ChannelKey, type ChannelMessages } from "../packages/daemon/src/diagnostics.js";
@@ -161,6 +161,37 @@ t.test("channels and metrics of an embedded daemon", { skip: clusterSkipReason([
     t.match(prometheus.stdout, /^sanlock_ts_renewal_duration_seconds_bucket\{lockspace="DIAG",le="\+Inf"\} \d+$/m, "with its +Inf bucket");
     t.match(prometheus.stdout, /^sanlock_ts_acquires_total\{lockspace="DIAG",mode="ex",result="ok"\} 2$/m, "and the acquire counter");
   });
+});
+
+t.test("startEmbeddedDaemon's defaults and refusals", { skip: clusterSkipReason(["sanlock-ts"]), timeout: 60_000 }, async (t) => {
+  const daemon = await startEmbeddedDaemon({ client: SanlockClient, watchdog: "none" });
+  const mode = statSync(daemon.runDir).mode & 0o777;
+  t.equal(mode.toString(8), "700", `the default run dir ${daemon.runDir} is private`);
+  t.equal(daemon.socketPath, `${daemon.runDir}/sanlock.sock`, "the socket is in it");
+  t.equal((await daemon.client.version()).versionString, "3.8.5", "the handle's client talks to it");
+  await daemon[Symbol.asyncDispose]();
+  t.notOk(existsSync(daemon.runDir), "close() removed the run dir it made");
+
+  const open = mkdtempSync("/tmp/sanlock-ts-open-");
+  t.teardown(() => rmSync(open, { recursive: true, force: true }));
+  chmodSync(open, 0o755);
+  await t.rejects(
+    startEmbeddedDaemon({ client: SanlockClient, watchdog: "none", runDir: open }),
+    { code: "ERR_DAEMON_RUN_DIR_NOT_PRIVATE" },
+    "a private socket in a run dir others can enter is refused",
+  );
+  await t.rejects(
+    startEmbeddedDaemon({ client: SanlockClient, watchdog: "none", settings: { killGraceSeconds: 61 } }),
+    { code: "ERR_DAEMON_BAD_OPTION" },
+    "a kill grace outside 0..60 is refused",
+  );
+  if (!existsSync("/dev/watchdog")) {
+    await t.rejects(
+      startEmbeddedDaemon({ client: SanlockClient }),
+      { code: "ERR_DAEMON_START_FAILED" },
+      "the default watchdog without /dev/watchdog refuses to start, never a silent none",
+    );
+  }
 });
 
 /**

@@ -114,7 +114,6 @@ export async function startEmbeddedDaemon<C>(options: EmbeddedDaemonOptions<C>):
   const resolved = await resolveEmbeddedOptions(options);
   const sink = options.log ?? (() => undefined);
   const late: { handle?: LeaseLoss; log?: DaemonLog } = {};
-  const watchdog = chooseWatchdog(options.watchdog ?? "device", sink);
   const killExecutor = new EmbeddedKillExecutor(new ProcessKillExecutor({ log: (line) => late.log?.error(line) }), {
     terminate: () => undefined, // told at the failure already (lockspaceFailed); the signal stays aborted
     kill: () => {
@@ -127,6 +126,7 @@ export async function startEmbeddedDaemon<C>(options: EmbeddedDaemonOptions<C>):
   });
   let running: RunningDaemon;
   try {
+    const watchdog = chooseWatchdog(options.watchdog ?? "device", sink);
     running = await startLeaseDaemon({
       settings: resolved.settings,
       environment: { runDir: resolved.runDir, privileged: false },
