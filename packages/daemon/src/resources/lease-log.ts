@@ -40,12 +40,14 @@ export function logAcquireDone(log: Log, spaceId: number, resource: HeldResource
 export function logReleaseBegin(log: Log, spaceId: number | undefined, resource: HeldResource, background: boolean): string {
   // sanlock names the lver only for a release by its holder (release_token), not for the async one.
   const lver = background ? "" : ` lver ${resource.lease.leader?.lver ?? 0n}`;
-  log("info", `${tag(spaceId, resource)} ${background ? "release async" : "release_token"} r_flags 0${lver}`);
+  // sanlock's async release (a client gone) names the resource only: "r2 release async".
+  log("info", `${tag(background ? undefined : spaceId, resource)} ${background ? "release async" : "release_token"} r_flags 0${lver}`);
   return leaderText(resource);
 }
 
 export function logReleaseDone(log: Log, spaceId: number | undefined, resource: HeldResource, background: boolean, heldLeader: string, result: number): void {
-  if (result === 0) log("info", `${tag(spaceId, resource)} paxos_release leader ${heldLeader}`);
+  const where = tag(background ? undefined : spaceId, resource);
+  if (result === 0) log("info", `${where} paxos_release leader ${heldLeader}`);
   const what = background ? "release async" : "release_token";
-  log("info", `${tag(spaceId, resource)} ${what} done r_flags 0${result === 0 ? "" : ` rv ${result}`}`);
+  log("info", `${where} ${what} done r_flags 0${result === 0 ? "" : ` rv ${result}`}`);
 }
