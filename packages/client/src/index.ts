@@ -9,3 +9,4 @@ export { resolveSocketPath, defaultRunDir, DEFAULT_RUN_DIR } from "./socket-path
 export { parseStateString, parseResourceString, formatResourceString, escapePath, type ParsedResource } from "./resource-string.js";
 export { getAlignment } from "./alignment.js";
 export * as ops from "./operations.js";
+export { requestMetrics, parseMetricsReply, type MetricsReply } from "./metrics.js";

@@ -28,8 +28,11 @@ import { acquirePidFile, type HeldPidFile } from "./pid-file.js";
 import { prepareRunDir, resolveSocketOwner, type SocketOwner } from "./run-dir.js";
 import { defaultCommandRegistry } from "./commands/index.js";
 import type { CommandRegistry } from "./dispatch.js";
-import { createLeaseEngine, registerLeaseHandlers } from "./handlers/index.js";
+import { createLeaseEngine, registerLeaseHandlers, type LeaseEngineOptions } from "./handlers/index.js";
 import { DaemonServer } from "./server.js";
+import { DaemonMetrics } from "./metrics.js";
+import { registerMetricsCommand } from "./commands/metrics.js";
+import { logCommands } from "./command-log.js";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize, reexecWithDaemonThreadpool } from "./device/threadpool.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
 import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
@@ -169,6 +172,39 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
   }
 }
 
+/** What differs between the `sanlock daemon` process and a daemon embedded in an application. */
+export interface LeaseDaemonOptions extends Omit<DaemonStartOptions, "lockspaces" | "registerCommands"> {
+  /** Engine settings beyond the daemon's log, watchdog and -g (embedded.ts: its kill executor, lockspace-failure hook). */
+  readonly engine?: Omit<LeaseEngineOptions, "log" | "watchdog" | "killGraceSeconds">;
+}
+
+/**
+ * The whole lease manager in this process: the daemon shell (run dir, pid file, socket, commands)
+ * with the lease engine (lockspaces on the renewal worker, resources, kill sequence, watchdog) and
+ * its command handlers. `sanlock-ts daemon` and startEmbeddedDaemon both start through here.
+ */
+export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<RunningDaemon> {
+  const { engine, ...shell } = options;
+  // Counting starts before the first lockspace can join (metrics.ts subscribes to the diagnostics channels).
+  const metrics = new DaemonMetrics(monotonicSeconds);
+  let running: RunningDaemon;
+  try {
+    running = await startDaemon({
+      ...shell,
+      lockspaces: (log, services) => createLeaseEngine({ ...engine, log, ...services }),
+      registerCommands: (registry) => {
+        registerLeaseHandlers(registry);
+        registerMetricsCommand(registry, metrics);
+        logCommands(registry);
+      },
+    });
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+  return { ...running, exited: running.exited.finally(() => metrics.close()) };
+}
+
 function detach(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   const script = process.argv[1] ?? fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, [...process.execArgv, script, ...process.argv.slice(2)], {
@@ -214,13 +250,11 @@ export async function runDaemonCommand(
   }
   let daemon: RunningDaemon;
   try {
-    daemon = await startDaemon({
+    daemon = await startLeaseDaemon({
       settings: resolved.settings,
       environment: readDaemonEnvironment(env),
       configWarnings: resolved.warnings,
       stderr,
-      lockspaces: (log, services) => createLeaseEngine({ log, ...services }),
-      registerCommands: registerLeaseHandlers,
     });
   } catch (error) {
     stderr.write(`${(error as Error).message}\n`);

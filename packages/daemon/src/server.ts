@@ -116,7 +116,7 @@ export class DaemonServer implements DaemonState {
     this.clients.remove(conn);
     if (conn.registered) {
       conn.pidDead = true;
-      this.log.debug(`client ci ${conn.ci} pid ${conn.pid} gone`);
+      this.log.debug(`client_pid_dead ${conn.ci},${conn.fd},${conn.pid} cmd_active ${conn.cmdActive} suspend 0`);
       this.lockspaces.clientGone(conn);
     }
   }

@@ -4,6 +4,7 @@ export * from "./constants.js";
 export { Errno, SanlkResult, errnoResult, isSanlkResult, resultMessage, resultName } from "../results.js";
 export type { ErrnoName, SanlkResultName } from "../results.js";
 export * from "./errors.js";
+export * from "./extensions.js";
 export { ByteReader, ByteWriter, concatBytes, decodeCString, decodeCText } from "./bytes.js";
 export * from "./header.js";
 export * from "./structs.js";

@@ -17,6 +17,7 @@
  *   slot taken until the kernel finishes it, since it may still land (docs/algorithms.md §1.5
  *   item 5).
  */
+import { channels, type IoMessage, type IoTimeoutMessage } from "../diagnostics.js";
 import { type AlignedBuffer, AlignedBufferPool } from "./aligned-buffer-pool.js";
 import { nodeDeviceIo, type BlockDeviceGeometry, type DeviceIo } from "./device-io.js";
 import { DeviceError, DeviceErrorCode, errnoOf } from "./errors.js";
@@ -373,6 +374,7 @@ export class DirectDevice implements BlockDevice {
       const timer = setTimeout(() => {
         late = true;
         this.pool.quarantine(buffer); // the kernel may still use it; released by the completion below
+        observeIo(this.path, op, length, deadline - timeoutMs, "timeout", timeoutMs);
         reject(new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: not complete after ${timeoutMs} ms; counted as failed, it may still complete`));
       }, remainingMs);
       let started: Promise<number>;
@@ -386,6 +388,7 @@ export class DirectDevice implements BlockDevice {
           (transferred) => {
             if (late) return;
             clearTimeout(timer);
+            observeIo(this.path, op, length, deadline - timeoutMs, transferred === length ? "ok" : "error", timeoutMs);
             if (transferred !== length) {
               reject(this.shortIoError(where, transferred));
               return;
@@ -399,6 +402,7 @@ export class DirectDevice implements BlockDevice {
           (err: unknown) => {
             if (late) return;
             clearTimeout(timer);
+            observeIo(this.path, op, length, deadline - timeoutMs, "error", timeoutMs);
             reject(ioError(where, err, op));
           },
         )
@@ -542,4 +546,10 @@ function ioError(where: string, err: unknown, syscall: "read" | "write"): Device
     );
   }
   return new DeviceError(DeviceErrorCode.IO_FAILED, `${where}: ${errno ?? String(err)}`, opts);
+}
+
+/** The I/O channels (diagnostics.ts); nothing is built unless someone subscribes. `startedAt` is performance.now() at the start. */
+function observeIo(path: string, op: "read" | "write", bytes: number, startedAt: number, outcome: "ok" | "timeout" | "error", timeoutMs: number): void {
+  if (channels.io.hasSubscribers) channels.io.publish({ path, op, bytes, durationMs: performance.now() - startedAt, outcome } satisfies IoMessage);
+  if (outcome === "timeout" && channels.ioTimeout.hasSubscribers) channels.ioTimeout.publish({ path, op, timeoutMs } satisfies IoTimeoutMessage);
 }

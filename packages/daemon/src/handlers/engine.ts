@@ -10,7 +10,7 @@ import type { Lockspace } from "../lockspaces/lockspace.js";
 import { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
 import { RequestHandler } from "../resources/request-handler.js";
-import { HolderKiller, ProcessKillExecutor } from "../recovery/index.js";
+import { HolderKiller, ProcessKillExecutor, type KillExecutor } from "../recovery/index.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { DEFAULT_KILL_GRACE_SECONDS } from "@sanlock-ts/core";
@@ -23,6 +23,10 @@ export interface LeaseEngineOptions {
   readonly watchdog?: Watchdog;
   /** Daemon -g for the kill sequence (docs/algorithms.md §7.3); default 40. */
   readonly killGraceSeconds?: number;
+  /** Carries out the kill sequence's signals and killpaths; default: signals to the holders' pids. */
+  readonly killExecutor?: KillExecutor;
+  /** Told at once when a lockspace enters recovery (docs/algorithms.md §7.2 step 1), before the kill sequence starts. */
+  readonly lockspaceFailed?: (ls: Lockspace, reason: string) => void;
 }
 
 type LogLevel = "error" | "warn" | "info" | "debug";
@@ -36,7 +40,7 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
   let set: LockspaceSet | undefined;
   const resources = new ResourceManager({ activeLockspace: (name) => set?.active(name), log });
   // One executor for the kill sequence and REQUEST's killpath: one bound on running killpaths.
-  const executor = new ProcessKillExecutor({ log: (line) => log("error", line) });
+  const executor: KillExecutor = options.killExecutor ?? new ProcessKillExecutor({ log: (line) => log("error", line) });
   const requests = new RequestHandler({ resources, log, runKillpath: (path, args) => executor.runKillpath(path, args, undefined) });
   set = new LockspaceSet({
     resources,
@@ -44,6 +48,7 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
     killHolders: options.killHolders ?? killSequence(options, log, executor),
     watchdog: options.watchdog,
     examineRequests: (ls, name) => requests.examineLockspace(ls, name),
+    ...(options.lockspaceFailed ? { lockspaceFailed: options.lockspaceFailed } : {}),
   });
   return set;
 }
@@ -52,7 +57,7 @@ export function createLeaseEngine(options: LeaseEngineOptions): LockspaceSet {
 function killSequence(
   options: LeaseEngineOptions,
   log: (level: LogLevel, message: string) => void,
-  executor: ProcessKillExecutor,
+  executor: KillExecutor,
 ): (ls: Lockspace, holders: readonly Token[], reason: KillReason) => void {
   const killer = new HolderKiller({
     killGraceSeconds: options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS,

@@ -16,6 +16,7 @@ import type { ResourceManager } from "../resources/resource-manager.js";
 import type { Token } from "../resources/tokens.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { EventChannels } from "./event-channels.js";
+import { publish } from "../diagnostics.js";
 import { Lockspace, type LockspaceSpec } from "./lockspace.js";
 import type { Watchdog } from "../watchdog/watchdog.js";
 
@@ -59,6 +60,8 @@ export interface LockspaceSetOptions {
   examineRequests?(ls: Lockspace, resourceName?: string): void;
   /** The daemon's watchdog (-w): every joined lockspace registers its expiry (docs/algorithms.md §7.5). */
   readonly watchdog?: Watchdog;
+  /** Told when a lockspace enters recovery, before its holders are asked to go (the embedded daemon's in-process holders). */
+  lockspaceFailed?(ls: Lockspace, reason: string): void;
 }
 
 interface Entry {
@@ -134,7 +137,11 @@ export class LockspaceSet implements LockspaceHooks {
     };
     const ls = new Lockspace(full, this.nextSpaceId++, {
       hostName: spec.hostName,
-      onRecovery: (failed) => this.startRemoval(failed, "recovery"),
+      onRecovery: (failed, reason) => {
+        publish("lockspaceFailed", () => ({ lockspace: failed.name, hostId: failed.spec.hostId, reason, lastRenewal: failed.renewal.lastSuccess }));
+        this.options.lockspaceFailed?.(failed, reason);
+        void this.startRemoval(failed, "recovery");
+      },
       watchdog: this.options.watchdog,
       onNotifications: (from, notes) => this.onNotifications(from, notes),
       log: this.options.log,
@@ -145,6 +152,13 @@ export class LockspaceSet implements LockspaceHooks {
     entry.joined = ls.join().then((result) => {
       if (result === 0 && ls.state === "live") {
         entry.list = "spaces";
+        publish("lockspaceJoined", () => ({
+          lockspace: ls.name,
+          hostId: ls.spec.hostId,
+          generation: ls.generation,
+          ioTimeout: ls.spec.ioTimeout,
+          path: ls.spec.path,
+        }));
         if (ls.removeRequested) this.startRemoval(ls, "remove");
       } else {
         this.drop(entry);
@@ -211,7 +225,11 @@ export class LockspaceSet implements LockspaceHooks {
       await DAEMON_CLOCK.sleep(interval);
       const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
       const unheld = holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name);
-      if (unheld && started) break;
+      if (unheld && started) {
+        this.options.log("info", `s${ls.spaceId} all pids clear`);
+        break;
+      }
+      if (!started) this.options.log("info", `s${ls.spaceId} set killing_pids check 0 remove ${reason === "remove" ? 1 : 0}`);
       started = true;
       const live = holders.filter((t) => t.conn !== undefined);
       const killing = live.length > 0 && this.options.killHolders !== undefined;
@@ -230,7 +248,9 @@ export class LockspaceSet implements LockspaceHooks {
       await DAEMON_CLOCK.sleep(Math.max(0, freeAt - onRem));
     }
     this.drop(entry);
+    this.options.log("info", `s${ls.spaceId} free lockspace`);
     this.options.log("info", `lockspace ${ls.name}:${ls.spec.hostId} removed`);
+    publish("lockspaceLeft", () => ({ lockspace: ls.name, hostId: ls.spec.hostId, reason: ls.recoveryReason === "" ? reason : "recovery" }));
   }
 
   private drop(entry: Entry): void {

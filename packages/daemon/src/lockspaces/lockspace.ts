@@ -21,6 +21,7 @@ import { TICK_SECONDS } from "./renewal-schedule.js";
 import { DAEMON_CLOCK, DAEMON_RANDOM } from "../daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory } from "./renewal-history.js";
+import { publishRenewal } from "./renewal-diagnostics.js";
 import { resultOf } from "../results.js";
 import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
@@ -186,6 +187,10 @@ export class Lockspace implements LeaseLockspace {
       return this.joinFailed(SanlockResult.ERROR);
     }
     this.worker = worker;
+    // sanlock's words (lockspace.c, delta_lease.c): the lockspace and the start of the host_id acquire.
+    const spaceTag = `s${this.spaceId}`;
+    this.hooks.log("info", `${spaceTag} lockspace ${this.spec.name}:${this.spec.hostId}:${this.spec.path}:${this.spec.offset}`);
+    this.hooks.log("info", `${spaceTag} delta_acquire begin ${this.spec.name}:${this.spec.hostId}`);
     const abort = (): void => worker.abort();
     this.stop.signal.addEventListener("abort", abort, { once: true });
     try {
@@ -216,7 +221,9 @@ export class Lockspace implements LeaseLockspace {
     this.acquireLastAttempt = this.acquireLastSuccess;
     this.setState("live");
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
+    this.hooks.log("info", `${spaceTag} delta_acquire done ${this.spec.hostId} ${this.generation} ${this.renewal.lastSuccess}`);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
+    this.hooks.log("info", `${spaceTag} add_lockspace done`);
     return 0;
   }
 
@@ -229,13 +236,15 @@ export class Lockspace implements LeaseLockspace {
       this.hooks.hostName,
       this.renewal.buffer,
       {
-        renewed: (timestamp, readMs, writeMs, notes) => {
+        renewed: (timestamp, readMs, writeMs, notes, measure) => {
           this.history.success(Number(timestamp), readMs, writeMs);
+          publishRenewal(this.spec, { result: 0, timestamp: Number(timestamp), readMs, writeMs }, measure);
           this.watchdogRenewed(Number(timestamp));
           if (notes.length > 0 && this.stateValue !== "removed") this.hooks.onNotifications(this, notes);
         },
-        renewFailed: (result, corrupt, message) => {
+        renewFailed: (result, corrupt, message, measure) => {
           this.history.failure(result === SanlockResult.AIO_TIMEOUT);
+          publishRenewal(this.spec, { result, timestamp: 0, readMs: 0, writeMs: 0 }, measure);
           this.hooks.log("error", `lockspace ${this.spec.name} renewal failed ${result}: ${message}`);
           if (corrupt) {
             this.corruptResult = result;
@@ -327,7 +336,11 @@ export class Lockspace implements LeaseLockspace {
     this.stop.abort(new Error("lockspace removed"));
     if (this.watchTimer !== undefined) clearInterval(this.watchTimer);
     // The worker stops renewing and writes the release only if its last attempt succeeded.
+    this.hooks.log("info", `s${this.spaceId} delta_release begin ${this.spec.name}:${this.spec.hostId}`);
     await this.worker?.leave();
+    // The worker wrote the release only after a successful last attempt (docs/algorithms.md §7.11 rule 6).
+    const released = this.renewal.lastResult === 0;
+    this.hooks.log("info", `s${this.spaceId} delta_release ${released ? "done" : "skipped, last renewal failed"} ${this.spec.hostId} ${this.generation} 0`);
     this.watchdogConnection?.close();
   }
 

@@ -21,7 +21,7 @@ import { ObservedHosts } from "./area-changes.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewalThread, type RenewalChannel } from "./renewal-thread.js";
 import { openLockspaceDevice, type OpenLockspaceDevice } from "./worker-lockspace.js";
-import type { FromWorker, ToWorker, WorkerSpec } from "./worker-protocol.js";
+import type { FromWorker, RenewalMeasure, ToWorker, WorkerSpec } from "./worker-protocol.js";
 
 /** Outstanding replies to wait for at most (events and leave are rare). */
 const MAX_PENDING_REPLIES = 1024;
@@ -40,8 +40,8 @@ const MAX_PENDING_NOTES = 4000;
 const JOIN_READ_EXAMINE_MS = 500;
 
 export interface WorkerDeltaEvents {
-  renewed(timestamp: bigint, readMs: number, writeMs: number, notes: readonly Notification[]): void;
-  renewFailed(result: number, corrupt: boolean, message: string): void;
+  renewed(timestamp: bigint, readMs: number, writeMs: number, notes: readonly Notification[], measure: RenewalMeasure): void;
+  renewFailed(result: number, corrupt: boolean, message: string, measure: RenewalMeasure): void;
   /** The renewal worker ended: this lockspace will never renew again. */
   workerExited(reason: string): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
@@ -196,10 +196,10 @@ export class WorkerDelta {
         this.observe(message.changed);
         return;
       case "renewed":
-        this.events.renewed(message.timestamp, message.readMs, message.writeMs, this.takeNotes());
+        this.events.renewed(message.timestamp, message.readMs, message.writeMs, this.takeNotes(), message.measure);
         return;
       case "renew-failed":
-        this.events.renewFailed(message.result, message.corrupt, message.message);
+        this.events.renewFailed(message.result, message.corrupt, message.message, message.measure);
         return;
       case "reply": {
         const resolve = this.pending.get(message.id);

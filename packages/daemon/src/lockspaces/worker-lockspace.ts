@@ -16,7 +16,7 @@ import { renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { RenewalStatus } from "./renewal-status.js";
 import { TimedDevice } from "./renewal-history.js";
 import { resultOf } from "../results.js";
-import type { FromWorkerBody, WorkerJoin } from "./worker-protocol.js";
+import type { FromWorkerBody, RenewalMeasure, WorkerJoin } from "./worker-protocol.js";
 
 export type PostToMain = (message: FromWorkerBody) => void;
 
@@ -169,16 +169,23 @@ export class WorkerLockspace {
 
   private async renewOnce(lease: DeltaLease): Promise<void> {
     const startedAt = DAEMON_CLOCK.now();
+    const dueAt = Number(lease.lastSuccess) + lease.timeouts.idRenewalSeconds;
+    const measure = (): RenewalMeasure => ({
+      startedAt,
+      durationMs: (DAEMON_CLOCK.now() - startedAt) * 1000,
+      latenessMs: (startedAt - dueAt) * 1000,
+    });
     this.timed?.reset();
     try {
       const renewed = await lease.renew();
       this.status.recordSuccess(Number(renewed.timestamp));
       this.status.recordAttempt(startedAt, 0);
-      this.post({ op: "renewed", timestamp: renewed.timestamp, readMs: this.timed?.lastReadMs ?? 0, writeMs: this.timed?.lastWriteMs ?? 0 });
+      const timed = { readMs: this.timed?.lastReadMs ?? 0, writeMs: this.timed?.lastWriteMs ?? 0 };
+      this.post({ op: "renewed", timestamp: renewed.timestamp, ...timed, measure: measure() });
     } catch (error) {
       const result = resultOf(error);
       this.status.recordAttempt(startedAt, result);
-      this.post({ op: "renew-failed", result, corrupt: isCorruptRenewalError(error), message: (error as Error).message });
+      this.post({ op: "renew-failed", result, corrupt: isCorruptRenewalError(error), message: (error as Error).message, measure: measure() });
     }
   }
 }

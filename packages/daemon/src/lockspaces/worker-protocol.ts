@@ -37,6 +37,15 @@ export type ToWorker =
     }
   | { readonly key: number; readonly op: "leave"; readonly id: number };
 
+/** What the worker measured of one renewal attempt (diagnostics.ts RenewalMessage). */
+export interface RenewalMeasure {
+  /** Monotonic seconds when the attempt started. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** startedAt − (previous last_success + 2·io_timeout), in ms. */
+  readonly latenessMs: number;
+}
+
 export type FromWorker =
   | {
       readonly key: number;
@@ -50,8 +59,22 @@ export type FromWorker =
   | { readonly key: number; readonly op: "join-failed"; readonly result: number; readonly message: string }
   /** One renewal read (docs/algorithms.md §3.2): the host records that changed since the previous one (area-changes.ts). */
   | { readonly key: number; readonly op: "observed"; readonly changed: readonly ObservedRecord[] }
-  | { readonly key: number; readonly op: "renewed"; readonly timestamp: bigint; readonly readMs: number; readonly writeMs: number }
-  | { readonly key: number; readonly op: "renew-failed"; readonly result: number; readonly corrupt: boolean; readonly message: string }
+  | {
+      readonly key: number;
+      readonly op: "renewed";
+      readonly timestamp: bigint;
+      readonly readMs: number;
+      readonly writeMs: number;
+      readonly measure: RenewalMeasure;
+    }
+  | {
+      readonly key: number;
+      readonly op: "renew-failed";
+      readonly result: number;
+      readonly corrupt: boolean;
+      readonly message: string;
+      readonly measure: RenewalMeasure;
+    }
   | { readonly key: number; readonly op: "reply"; readonly id: number; readonly result: number }
   | { readonly key: number; readonly op: "log"; readonly level: "error" | "warn" | "info" | "debug"; readonly message: string };
 

@@ -8,6 +8,7 @@
 import type { KillExecutor } from "./kill-executor.js";
 import { planKill, type KillContext, type KillProgress } from "./kill-policy.js";
 import { KillpathFlag } from "@sanlock-ts/core/wire";
+import { publish } from "../diagnostics.js";
 
 /** The client-table fields the kill sequence reads and updates (daemon Connection). */
 export interface KillableClient {
@@ -26,10 +27,15 @@ export interface KillableHolder {
 /** What the kill timing needs from the lockspace (daemon Lockspace). */
 export interface DyingLockspace {
   readonly name: string;
+  /** STATUS space_id, the "s1" of sanlock's log lines. */
+  readonly spaceId?: number;
   readonly renewal: { readonly lastSuccess: number };
   readonly spec: { readonly ioTimeout: number };
   readonly removeRequested: boolean;
 }
+
+/** The signal numbers sanlock logs; the killpath is its SIGRUNPATH, 100. */
+const SIGNAL_NUMBERS = { killpath: 100, SIGTERM: 15, SIGKILL: 9 } as const;
 
 /** "remove": removal or forced shutdown (SIGKILL); "recovery": renewal failure (graceful first). */
 export type HolderKillReason = "remove" | "recovery";
@@ -91,7 +97,10 @@ export class HolderKiller {
     client.killLast = progress.lastAttemptAt;
     this.killpathSent.set(client, progress.killpathSent);
     if (action === "none") return;
-    this.options.log?.(`s ${ls.name} kill ${client.pid} ${action} count ${progress.attempts}`);
+    // sanlock's words (send_helper_kill): "s1 kill <pid> sig <n> count <n>", the killpath as signal 100 (SIGRUNPATH).
+    const space = ls.spaceId === undefined ? `s ${ls.name}` : `s${ls.spaceId}`;
+    this.options.log?.(`${space} kill ${client.pid} sig ${SIGNAL_NUMBERS[action]} count ${progress.attempts}`);
+    publish("killStep", () => ({ lockspace: ls.name, pid: client.pid, action, attempt: progress.attempts }));
     if (action === "killpath") {
       const path = target.killpath;
       if (path === undefined) return;

@@ -24,6 +24,8 @@ import type { DirectDevice } from "../device/index.js";
 import type { PlacedDevice } from "./lease-placement.js";
 
 export class ConfirmingDevice implements BlockDevice, PlacedDevice {
+  /** Reads and writes asked of this user's device (a dropped speculative read is not counted twice): diagnostics' I/O count. */
+  ioCount = 0;
   private device: DirectDevice;
   /** The device the path is confirmed to name (the same or a new one); undefined once settled. */
   private confirming: Promise<DirectDevice> | undefined;
@@ -64,14 +66,17 @@ export class ConfirmingDevice implements BlockDevice, PlacedDevice {
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
+    this.ioCount++;
     return this.speculate((device) => device.read(offset, length));
   }
 
   readWith<T>(offset: number, length: number, use: (bytes: Uint8Array) => T): Promise<T> {
+    this.ioCount++;
     return this.speculate((device) => device.readWith(offset, length, use));
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
+    this.ioCount++;
     const device = await this.confirmed();
     return device.write(offset, data);
   }

@@ -7,6 +7,8 @@ import type { PaxosHost } from "@sanlock-ts/core";
 
 export interface LeaseLockspace {
   readonly name: string;
+  /** sanlock's lockspace number, as its logs name it ("s1"). */
+  readonly spaceId: number;
   /** "live" once joined and renewing (lockspaces/lockspace.ts LockspaceState). */
   readonly state: string;
   /** rem_lockspace was asked for: no new lease may be granted (docs/algorithms.md §7.11 rule 3). */

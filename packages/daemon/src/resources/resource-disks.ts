@@ -9,6 +9,7 @@
 import { isMajority, type BlockDevice } from "@sanlock-ts/core";
 import { Errno } from "@sanlock-ts/core/wire";
 import { DaemonResultError } from "../results.js";
+import type { ConfirmingDevice } from "./confirming-device.js";
 import type { LeaseDeviceUse, SharedLeaseDevices } from "./lease-devices.js";
 import { checkLeasePlacement } from "./lease-placement.js";
 
@@ -21,6 +22,8 @@ export interface LeaseDiskPlace {
 /** Claims on the devices of a resource's disks, first disk first; `release` once when done. */
 export interface ResourceDisksUse {
   readonly devices: readonly BlockDevice[];
+  /** The devices of the disks that opened (their I/O counts feed the lease channels). */
+  readonly opened: readonly ConfirmingDevice[];
   release(): Promise<void>;
 }
 
@@ -36,7 +39,7 @@ export async function useResourceDisks(devices: SharedLeaseDevices, disks: reado
     throw firstFailure.reason;
   }
   const blockDevices = settled.map((s) => (s.status === "fulfilled" ? s.value.device : new UnopenedDisk(s.reason)));
-  return { devices: blockDevices, release };
+  return { devices: blockDevices, opened: uses.map((use) => use.device), release };
 }
 
 async function useOneDisk(devices: SharedLeaseDevices, disk: LeaseDiskPlace, ioTimeoutMs: number): Promise<LeaseDeviceUse> {

@@ -15,6 +15,8 @@ import type { Connection } from "../connection.js";
 import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from "../device/index.js";
 import type { LeaseLockspace } from "./lease-lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
+import { modeOf, probeLeaseOperation, type LeaseOperationProbe } from "./lease-diagnostics.js";
+import { logAcquireBegin, logAcquireDone, logReleaseBegin, logReleaseDone } from "./lease-log.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
 import { SharedLeaseDevices } from "./lease-devices.js";
@@ -55,9 +57,13 @@ export class ResourceManager {
     if (this.tokens.clientCount(target) + request.resources.length > MAX_TOKENS_PER_CLIENT) return -Errno.E2BIG;
     const acquired: Token[] = [];
     for (const res of request.resources) {
+      const what = { lockspace: res.lockspaceName, resource: res.name, mode: modeOf((res.flags & ResFlag.SHARED) !== 0), pid: target.pid };
+      const probe = probeLeaseOperation("acquire", what);
       try {
-        acquired.push(await this.acquireOne(target, res, request.flags));
+        acquired.push(await this.acquireOne(target, res, request.flags, probe));
+        probe?.done(0);
       } catch (error) {
+        probe?.done(resultOfAny(error));
         for (const token of acquired.reverse()) await this.releaseToken(token);
         return resultOfAny(error);
       }
@@ -65,7 +71,7 @@ export class ResourceManager {
     return 0;
   }
 
-  private async acquireOne(target: Connection, res: SanlkResource, flags: number): Promise<Token> {
+  private async acquireOne(target: Connection, res: SanlkResource, flags: number, probe?: LeaseOperationProbe): Promise<Token> {
     const ls = this.deps.activeLockspace(res.lockspaceName);
     if (ls === undefined || ls.state !== "live" || ls.removeRequested) throw fail(-Errno.ENOSPC, `lockspace ${res.lockspaceName} not joined`);
     const host = ls.paxosHost();
@@ -90,6 +96,7 @@ export class ResourceManager {
     }
     const geometry = lockspaceGeometry(ls);
     const [firstDevice, ...otherDevices] = deviceUse.devices;
+    probe?.watch(deviceUse.opened);
     const lease = new PaxosLease(host, {
       resource: res.name,
       device: firstDevice!,
@@ -117,6 +124,7 @@ export class ResourceManager {
       await deviceUse.release();
       throw error;
     }
+    logAcquireBegin(this.deps.log, ls.spaceId, resource);
     try {
       await lease.acquire({
         shared,
@@ -126,10 +134,12 @@ export class ResourceManager {
         lvb: resource.lvb,
       });
     } catch (error) {
+      logAcquireDone(this.deps.log, ls.spaceId, resource, resultOfAny(error));
       this.tokens.remove(resource);
       await deviceUse.release();
       throw error;
     }
+    logAcquireDone(this.deps.log, ls.spaceId, resource, 0);
     return this.linkAfterAcquire(target, resource, ls, persistent);
   }
 
@@ -216,12 +226,24 @@ export class ResourceManager {
     if (!resource.tokens.includes(token)) return 0;
     if (this.tokens.unlink(token)) return 0;
     resource.state = "releasing";
-    return this.releaser.release(resource);
+    return this.releaseOnDisk(resource, token.pid);
   }
 
   private async releaseInBackground(resource: HeldResource): Promise<void> {
     resource.state = "releasing";
-    await this.releaser.release(resource);
+    await this.releaseOnDisk(resource, 0);
+  }
+
+  /** The release by the last holder (`pid`, 0 for a client gone or an orphan), observed for diagnostics. */
+  private async releaseOnDisk(resource: HeldResource, pid: number): Promise<number> {
+    const probe = probeLeaseOperation("release", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(resource.shared), pid });
+    probe?.watch(resource.deviceUse.opened);
+    const spaceId = this.deps.activeLockspace(resource.lockspace)?.spaceId;
+    const heldLeader = logReleaseBegin(this.deps.log, spaceId, resource, pid === 0);
+    const result = await this.releaser.release(resource);
+    logReleaseDone(this.deps.log, spaceId, resource, pid === 0, heldLeader, result);
+    probe?.done(result);
+    return result;
   }
 
   /** A registered client's connection closed (docs/wire.md §5.7): release its leases, or orphan persistent ones. */
@@ -246,11 +268,15 @@ export class ResourceManager {
     if (to === "exclusive" && resource.tokens.length > 1) return -Errno.EAGAIN;
     const ls = this.deps.activeLockspace(resource.lockspace);
     if (ls === undefined || !ls.isUsable(ls.spec.hostId, resource.generation)) return -Errno.ENOSPC;
+    const probe = probeLeaseOperation("convert", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(to === "shared"), pid: target.pid });
+    probe?.watch(resource.deviceUse.opened);
     try {
       await resource.lease.convert(to, { ownerNoWait });
     } catch (error) {
+      probe?.done(resultOfAny(error));
       return resultOfAny(error);
     }
+    probe?.done(0);
     (resource as { shared: boolean }).shared = to === "shared";
     return 0;
   }

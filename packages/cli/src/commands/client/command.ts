@@ -48,7 +48,8 @@ export const CLIENT_OPTIONS: Readonly<Record<string, string>> = {
 /** The options of `sanlock-ts client` that take no value (given alone, they are true). */
 export const CLIENT_FLAGS: Readonly<Record<string, string>> = {
   D: "debug: more detail",
-  json: "print tables (status, gets, host_status, renewal, inquire) as JSON",
+  json: "print tables (status, gets, host_status, renewal, inquire, metrics) as JSON",
+  prometheus: "metrics: print in the Prometheus text format",
 };
 
 /**

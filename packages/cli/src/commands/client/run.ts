@@ -13,6 +13,7 @@ const state =
   (name: string): Loader =>
   async () =>
     (await import("./state-actions.js")).STATE_ACTIONS[name] as ClientAction;
+const metrics: Loader = async () => (await import("./metrics-action.js")).metricsAction;
 const lockspace =
   (name: string): Loader =>
   async () =>
@@ -37,6 +38,7 @@ export const CLIENT_ACTIONS: Readonly<Record<string, Loader>> = {
   version: state("version"),
   set_event: state("set_event"),
   set_config: state("set_config"),
+  metrics,
   add_lockspace: lockspace("add_lockspace"),
   inq_lockspace: lockspace("inq_lockspace"),
   rem_lockspace: lockspace("rem_lockspace"),
