@@ -21,6 +21,8 @@ export const ClientErrorCode = {
   ABORTED: "ERR_ABORTED",
   /** The object (registration, lease, event channel) was already closed. */
   NOT_OPEN: "ERR_NOT_OPEN",
+  /** The registered connection is under RESTRICT_ALL: the daemon drops every request on it (docs/wire.md §5.8). */
+  RESTRICTED: "ERR_RESTRICTED",
 } as const;
 export type ClientErrorCodeValue = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
