@@ -8,5 +8,6 @@ import { clientCommand } from "./client/command.js";
 import { daemonCommand } from "./daemon.js";
 import { directCommand } from "./direct.js";
 import { helpCommand, versionCommand } from "./info.js";
+import { lockmgrCommand } from "./lockmgr.js";
 
-export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, versionCommand, helpCommand];
+export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, versionCommand, helpCommand, lockmgrCommand];

@@ -90,7 +90,7 @@ export async function processStart(
 /** virDomainLockProcessPause: releases the domain's leases by pid; returns the state to resume with. */
 export async function processPause(driver: SanlockLockDriver, dom: DomainDescription, options: { signal?: AbortSignal } = {}): Promise<string | null> {
   using manager = await managerFor(driver, dom, false, options.signal);
-  return manager.release({ wantState: true, signal: options.signal });
+  return await manager.release({ wantState: true, signal: options.signal }); // await: `using` frees the manager on return
 }
 
 /** virDomainLockProcessResume: acquires the domain's leases by pid (the state is checked, see docs/lockmanager.md §4.2). */
@@ -107,7 +107,7 @@ export async function processResume(
 /** virDomainLockProcessInquire: the state of the running domain's leases (migration Begin). */
 export async function processInquire(driver: SanlockLockDriver, dom: DomainDescription, options: { signal?: AbortSignal } = {}): Promise<string | null> {
   using manager = await managerFor(driver, dom, false, options.signal);
-  return manager.inquire(options);
+  return await manager.inquire(options);
 }
 
 async function singleResourceManager(driver: SanlockLockDriver, dom: DomainDescription, add: (m: DomainLockManager) => Promise<void>, signal?: AbortSignal) {

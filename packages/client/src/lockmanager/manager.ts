@@ -186,7 +186,9 @@ export class DomainLockManager implements Disposable {
         "Read/write, exclusive access, disks were present, but no leases specified",
       );
     }
-    if (this.params.pid === process.pid) return { registration: await this.acquireAsWorkload(action, options) };
+    // libvirt registers whenever pid = getpid(); its libvirtd never is the workload. A Node process
+    // that is its own workload registers once (processStart) and is then served by pid, like QEMU.
+    if (this.params.pid === process.pid && !this.isRegistered) return { registration: await this.acquireAsWorkload(action, options) };
     if (!this.isRegistered) return { registration: null };
     if (options.restrict) throw new LockManagerError(LockManagerErrorCode.RESTRICT, "SYSTEM_ERROR", "Failed to restrict process: Bad file descriptor");
     const stateLeases = parseLockState(options.state);
