@@ -7,7 +7,7 @@
  */
 import t, { type Test } from "tap";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type DomainDescription,
@@ -25,7 +25,7 @@ import {
 } from "../packages/client/src/lockmanager/index.js";
 import * as ops from "../packages/client/src/operations.js";
 import { ClientErrorCode } from "../packages/client/src/errors.js";
-import { HAVE_REAL_SANLOCK, OUR_CLI, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
+import { HAVE_REAL_SANLOCK, OUR_CLI, REPO_ROOT, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
 import { environmentSkip } from "./helpers/interop-env.js";
 
 const MiB = 1 << 20;
@@ -237,6 +237,98 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
     await registration.close();
   });
 
+  const exec = async (t: Test, dom: DomainDescription, paused = true) => {
+    const w = startWorkload(t, supervisorCommand(dom, ["/bin/sleep", "600"], { cli: [process.execPath, OUR_CLI], configFile, paused }), daemon.runDir);
+    await waitRegistered(driver, w.pid, { timeoutMs: WAIT_MS, exited: w.exited });
+    return { w, dom: { ...dom, params: { ...dom.params, pid: w.pid } } };
+  };
+
+  t.test("25: a stale state passes in libvirt's mode and fails with the lver check", async (t) => {
+    const disk = join(dir, "stale.img");
+    const a = await exec(t, { params: { uuid: UUID, name: "A", pid: 0 }, disks: [{ path: disk, type: "file" }] });
+    const b = await exec(t, { params: { uuid: UUID, name: "B", pid: 0 }, disks: [{ path: disk, type: "file" }] });
+    await processResume(driver, a.dom, null);
+    const stale = await processPause(driver, a.dom);
+    t.match(stale, /:0:1$/, "A paused at lver 1");
+    await processResume(driver, b.dom, null);
+    await processPause(driver, b.dom); // B held it meanwhile: lver 2
+    const strict = await SanlockLockDriver.init({ configFile, socketPath, stateVersionCheck: "lver" });
+    await t.rejects(processResume(strict, a.dom, stale), {
+      code: LockManagerErrorCode.ACQUIRE,
+      virError: "RESOURCE_BUSY",
+      sanlockResult: -240,
+    });
+    await processResume(driver, a.dom, stale);
+    t.match(await processInquire(driver, a.dom), /:0:3$/, "libvirt's mode: the state is only parsed, lver 3");
+  });
+
+  t.test("29: a lease on a path with a space: INQUIRE fails (-81), so the pid looks unregistered and pause keeps the lease", async (t) => {
+    const path = sparseFile(dir, "a b.lease", MiB);
+    await ops.writeResource(target, {
+      lockspace: "__LIBVIRT__DISKS__",
+      resource: "spacey",
+      disks: [{ path, offset: 0n }],
+      maxHosts: 0,
+      numHosts: 0,
+      clear: false,
+      flags: 0,
+    });
+    const { dom } = await exec(t, { params: { uuid: UUID, name: "spacey", pid: 0 }, leases: [{ key: "spacey", lockspace: "__LIBVIRT__DISKS__", path }] });
+    await processResume(driver, dom, null);
+    t.equal((await ops.inquireRaw(target, { pid: dom.params.pid })).result, -81, "the daemon's quirk: INQUIRE fails with -ELIBSCN");
+    // libvirt's probe (INQUIRE by pid) fails, so the manager takes the pid as not registered (quirk Q3).
+    t.equal(await processInquire(driver, dom), null, "inquire: no state");
+    t.equal(await processPause(driver, dom), null, "pause: nothing released, no error");
+    t.same(
+      (await ops.status(target)).resources.filter((r) => r.pid === dom.params.pid).map((r) => r.resource),
+      ["spacey"],
+      "still held while 'paused'",
+    );
+    const strict = await SanlockLockDriver.init({ configFile, socketPath, strictRegistration: true });
+    await t.rejects(processPause(strict, dom), { code: LockManagerErrorCode.REGISTER, errno: 81 }, "strictRegistration reports the probe's failure");
+  });
+
+  t.test("36 (sanlock-ts form): lockmgr cleanup removes the lease files nobody holds", async (t) => {
+    const held = join(dir, "held.img");
+    await exec(t, { params: { uuid: UUID, name: "held", pid: 0 }, disks: [{ path: held, type: "file" }] }, false);
+    const before = readdirSync(leaseDir).sort();
+    const run = spawnSync(process.execPath, [OUR_CLI, "lockmgr", "cleanup", "--config", configFile], {
+      env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
+      encoding: "utf8",
+    });
+    t.equal(run.status, 0, run.stderr);
+    const expected = before
+      .filter((name) => name !== "__LIBVIRT__DISKS__")
+      .map((name) => `Cleanup: __LIBVIRT__DISKS__:${name}:${leaseDir}/${name}:0 ${name === diskLeaseName(held) ? "FAIL" : "PASS"}`);
+    t.same(run.stdout.trim().split("\n"), expected);
+    t.same(readdirSync(leaseDir).sort(), ["__LIBVIRT__DISKS__", diskLeaseName(held)].sort(), "only the held lease's file and the lockspace remain");
+  });
+
+  t.test("the README's VM-manager example runs as shown", async (t) => {
+    const example = readFileSync(join(REPO_ROOT, "packages/client/examples/vm-manager.ts"), "utf8");
+    t.ok(readFileSync(join(REPO_ROOT, "README.md"), "utf8").includes(`\`\`\`ts\n${example}\`\`\`\n`), "README.md shows the example file word for word");
+    const wrapper = join(dir, "sanlock-ts");
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${process.execPath} ${OUR_CLI} "$@"\n`, { mode: 0o755 });
+    const env = { LOCKMGR_CONFIG: configFile, VM_DISK: join(dir, "vm1.img"), SANLOCK_TS: wrapper, SANLOCK_RUN_DIR: daemon.runDir };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const printed: string[] = [];
+    const log = console.log;
+    Object.assign(process.env, env);
+    console.log = (...args: unknown[]) => void printed.push(args.join(" "));
+    try {
+      await import(`${join(REPO_ROOT, "packages/client/examples/vm-manager.ts")}?run=1`);
+    } finally {
+      console.log = log;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    t.equal(printed[0], "vm1 runs with its disk lease");
+    t.match(printed[1], new RegExp(`^paused, state __LIBVIRT__DISKS__:${diskLeaseName(join(dir, "vm1.img"))}:.*:0:1$`));
+    t.equal(printed[2], "resumed");
+  });
+
   t.test("33 (helper part): the killpath helper pauses or powers off a workload", async (t) => {
     const w = startWorkload(
       t,
@@ -258,13 +350,19 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
   });
 
   t.test("34: the helper's usage errors exit 1", async (t) => {
-    for (const args of [
-      ["-", UUID, "pause"],
-      ["-", UUID, "restart", "1234"],
-      ["-", UUID, "pause", "x"],
-    ]) {
-      t.equal(spawnSync(process.execPath, [OUR_CLI, "lockmgr", "killpath", ...args]).status, 1, args.join(" "));
-    }
-    t.equal(spawnSync(process.execPath, [OUR_CLI, "lockmgr", "exec", "--name", "x", "--uuid", UUID]).status, 1, "exec without -- PROGRAM");
+    const statusOf = (args: string[]): Promise<number | null> =>
+      new Promise((resolve) => spawn(process.execPath, [OUR_CLI, "lockmgr", ...args], { stdio: "ignore" }).once("exit", resolve));
+    const cases: [string, string[]][] = [
+      ["wrong argc", ["killpath", "-", UUID, "pause"]],
+      ["unsupported action", ["killpath", "-", UUID, "restart", "1234"]],
+      ["bad pid", ["killpath", "-", UUID, "pause", "x"]],
+      ["exec without -- PROGRAM", ["exec", "--name", "x", "--uuid", UUID]],
+    ];
+    const statuses = await Promise.all(cases.map(([, args]) => statusOf(args)));
+    t.same(
+      statuses,
+      cases.map(() => 1),
+      cases.map(([what]) => what).join(", "),
+    );
   });
 });

@@ -197,4 +197,27 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
     await t.rejects(processResume(driver, w.dom, state), { code: LockManagerErrorCode.ACQUIRE, virError: "RESOURCE_BUSY" }, "and host 2 cannot resume");
     t.ok(existsSync(diskLeaseFilePath(leaseDir, disk)));
   });
+
+  t.test("29 (reference): libvirt's own pause of a guest with a <lease> on a path with a space keeps the lease", async (t) => {
+    const path = sparseFile(dir, "a b.lease", MiB);
+    await ops.writeResource(realTarget, {
+      lockspace: DISKS,
+      resource: "spacey",
+      disks: [{ path, offset: 0n }],
+      maxHosts: 0,
+      numHosts: 0,
+      clear: false,
+      flags: 0,
+    });
+    const xml = join(dir, "guest3.xml");
+    writeFileSync(xml, guestXml(`${GUEST}3`, GUEST_UUID.replace(/^8/, "a"), [], [{ lockspace: DISKS, key: "spacey", path }]));
+    const created = await libvirt.virsh("create", xml);
+    t.equal(created.status, 0, created.stderr);
+    const qemuPid = await libvirt.guestPid(`${GUEST}3`);
+    t.equal((await ops.inquireRaw(realTarget, { pid: qemuPid })).result, -81, "sanlock 3.8.5: INQUIRE fails with -ELIBSCN");
+    t.equal((await libvirt.virsh("suspend", `${GUEST}3`)).status, 0, "libvirt pauses the guest without an error");
+    const held = (await ops.status(realTarget)).resources.filter((r) => r.pid === qemuPid).map((r) => r.resource);
+    t.same(held, ["spacey"], "and the lease stays held, as the TypeScript manager's parity mode does (lockmanager-daemon.test.ts)");
+    await libvirt.virsh("destroy", `${GUEST}3`);
+  });
 });

@@ -149,8 +149,14 @@ export interface GuestDisk {
   readonly shareable?: boolean;
 }
 
-/** A guest with no OS: TCG, 32 MiB, the given raw disks (virtio), no network, no display. */
-export function guestXml(name: string, uuid: string, disks: readonly GuestDisk[]): string {
+export interface GuestLease {
+  readonly lockspace: string;
+  readonly key: string;
+  readonly path: string;
+}
+
+/** A guest with no OS: TCG, 32 MiB, the given raw disks (virtio) and <lease>s, no network, no display. */
+export function guestXml(name: string, uuid: string, disks: readonly GuestDisk[], leases: readonly GuestLease[] = []): string {
   const devices = disks.map(
     (d, i) =>
       `    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      <source file='${d.path}'/>\n      <target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>${d.shareable ? "\n      <shareable/>" : ""}\n    </disk>`,
@@ -165,6 +171,7 @@ export function guestXml(name: string, uuid: string, disks: readonly GuestDisk[]
     "  <devices>",
     "    <emulator>/usr/bin/qemu-system-x86_64</emulator>",
     ...devices,
+    ...leases.map((l) => `    <lease>\n      <lockspace>${l.lockspace}</lockspace>\n      <key>${l.key}</key>\n      <target path='${l.path}'/>\n    </lease>`),
     "    <video><model type='none'/></video>",
     "    <memballoon model='none'/>",
     "  </devices>",

@@ -5,6 +5,7 @@
  *   exec — register with the daemon, register the failure action (KILLPATH), acquire the domain's
  *   leases unless `--paused`, RESTRICT_ALL — and then become PROGRAM in place with the registered
  *   connection (exec-holder.ts), so the program itself is the registered process.
+ * - `cleanup [-q] [--config FILE]`: virt-sanlock-cleanup's job (cleanup.ts).
  * - `killpath URI UUID ACTION PID`: the failure-action helper the daemon runs for such a
  *   program when its lockspace fails (the counterpart of libvirt_sanlock_helper): poweroff =
  *   SIGKILL the program; pause = SIGSTOP it and release its leases by pid.
@@ -16,11 +17,16 @@ const USAGE = [
   "usage: sanlock-ts lockmgr exec --name NAME --uuid UUID [--uri URI] [--config FILE] [--action default|poweroff|pause]",
   "                              [--paused] [--lease JSON]... [--disk JSON]... [--killpath-helper PATH] -- PROGRAM [ARGS]",
   "       sanlock-ts lockmgr killpath URI UUID poweroff|pause PID",
+  "       sanlock-ts lockmgr cleanup [-q] [--config FILE]",
 ];
 
 export async function runLockmgr(argv: readonly string[], output: Output): Promise<number> {
   const [action, ...rest] = argv;
   if (action === "exec") return runExec(rest, output);
+  if (action === "cleanup") {
+    const { runCleanup } = await import("./cleanup.js");
+    return runCleanup(rest, output);
+  }
   if (action === "killpath") {
     const { runKillpath } = await import("./killpath-helper.js");
     return runKillpath(rest, output);
