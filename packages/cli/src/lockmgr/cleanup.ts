@@ -1,6 +1,6 @@
 /**
  * `sanlock-ts lockmgr cleanup [-q] [--config FILE]`: what libvirt's virt-sanlock-cleanup does
- * (docs/lockmanager.md §3.8), without augtool and a shell: for every file in disk_lease_dir but
+ * (docs/lockmanager.md §3.7), without augtool and a shell: for every file in disk_lease_dir but
  * the lockspace, take its lease on a registered connection; if that works no domain uses the
  * disk, so the file is removed while the lease is held, then the lease goes with the connection.
  * A lease held anywhere (this host or another) is left alone. Prints the script's lines
