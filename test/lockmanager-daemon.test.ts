@@ -27,6 +27,7 @@ import * as ops from "../packages/client/src/operations.js";
 import { ClientErrorCode } from "../packages/client/src/errors.js";
 import { HAVE_REAL_SANLOCK, OUR_CLI, REPO_ROOT, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
 import { environmentSkip } from "./helpers/interop-env.js";
+import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
 
 const MiB = 1 << 20;
 const HOST_ID = 3;
@@ -71,7 +72,12 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
   execFileSync("mkdir", [leaseDir]);
   const configFile = join(dir, "qemu-sanlock.conf");
   writeFileSync(configFile, `auto_disk_leases = 1\ndisk_lease_dir = "${leaseDir}"\nhost_id = ${HOST_ID}\nio_timeout = ${IO_TIMEOUT}\n`);
+  // Scenario 33's failing lockspace lives here; mounted before the daemon starts so that teardown
+  // unstalls it, kills the daemon, and only then unmounts (a process in a FUSE request cannot die).
+  const stallSkip = stallFsSkipReason(t);
+  const stallFs = stallSkip ? null : await mountStallFs(t, { files: { "failing-ls": MiB }, maxStallSeconds: 120 });
   const daemon = await startClusterDaemon(t, { kind: "sanlock-ts", label: "host 3 (sanlock-ts)", dir });
+  t.teardown(() => stallFs?.unstall());
   const socketPath = daemon.socketPath;
   const target = { socketPath, timeoutMs: WAIT_MS };
   const driver = await SanlockLockDriver.init({ configFile, socketPath });
@@ -364,5 +370,47 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
       cases.map(() => 1),
       cases.map(([what]) => what).join(", "),
     );
+  });
+
+  // Last: it makes a lockspace of this daemon fail.
+  t.test("33: when its lockspace fails, the daemon runs the poweroff helper with the workload's pid", { skip: stallSkip }, async (t) => {
+    if (stallFs === null) return;
+    const lsPath = stallFs.path("failing-ls");
+    const ls = { lockspace: "LMFAIL", hostId: 1n, path: lsPath, offset: 0n };
+    await ops.writeLockspace(target, { ...ls, maxHosts: 0, ioTimeout: IO_TIMEOUT, flags: 0 });
+    await ops.addLockspace({ socketPath }, { ...ls, ioTimeout: IO_TIMEOUT, wait: true });
+    const leasePath = sparseFile(dir, "failing.lease", MiB);
+    await ops.writeResource(target, {
+      lockspace: "LMFAIL",
+      resource: "vmfail",
+      disks: [{ path: leasePath, offset: 0n }],
+      maxHosts: 0,
+      numHosts: 0,
+      clear: false,
+      flags: 0,
+    });
+    // A helper that records how the daemon called it, then runs sanlock-ts's.
+    const calls = join(dir, "killpath-calls");
+    const helper = join(dir, "killpath-helper");
+    writeFileSync(helper, `#!/bin/sh\necho "$@" >> ${calls}\nexec ${process.execPath} ${OUR_CLI} "$@"\n`, { mode: 0o755 });
+    const dom: DomainDescription = {
+      params: { uuid: UUID, name: "failing", pid: 0 },
+      leases: [{ key: "vmfail", lockspace: "LMFAIL", path: leasePath }],
+      onLockFailure: "poweroff",
+    };
+    const argv = supervisorCommand(dom, ["/bin/sleep", "600"], { cli: [process.execPath, OUR_CLI], configFile, paused: false, killpathHelper: helper });
+    const w = startWorkload(t, argv, daemon.runDir);
+    await waitRegistered(driver, w.pid, { timeoutMs: WAIT_MS, exited: w.exited });
+    for (let i = 0; i < 300 && !(await ops.status(target)).resources.some((r) => r.pid === w.pid); i++) await sleep(100);
+    stallFs.stall();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("still running"), 120_000);
+    });
+    const outcome = await Promise.race([w.exited.then(() => "exited"), limit]);
+    clearTimeout(timer);
+    t.equal(outcome, "exited", "the workload is gone");
+    t.equal(w.child.signalCode, "SIGKILL");
+    t.same(readFileSync(calls, "utf8").trim().split("\n"), [`lockmgr killpath - ${UUID} poweroff ${w.pid}`], "run once, with URI UUID ACTION and the pid");
   });
 });

@@ -187,6 +187,8 @@ export interface SupervisorOptions {
   configFile?: string;
   /** Register only (libvirt starts QEMU paused): leases come with processResume. */
   paused: boolean;
+  /** The failure-action helper the daemon runs (default: the sanlock-ts command itself). */
+  killpathHelper?: string;
 }
 
 /**
@@ -203,6 +205,7 @@ export function supervisorCommand(dom: DomainDescription, argv: readonly string[
   if (options.configFile !== undefined) out.push("--config", options.configFile);
   if (dom.onLockFailure !== undefined) out.push("--action", dom.onLockFailure);
   if (options.paused) out.push("--paused");
+  if (options.killpathHelper !== undefined) out.push("--killpath-helper", options.killpathHelper);
   for (const lease of dom.leases ?? [])
     out.push("--lease", JSON.stringify({ key: lease.key, lockspace: lease.lockspace ?? "", path: lease.path, offset: String(lease.offset ?? 0) }));
   for (const disk of dom.disks ?? []) out.push("--disk", JSON.stringify(disk));

@@ -17,6 +17,8 @@ export const LIBVIRT_SANLOCK_HELPER = "/usr/lib/libvirt/libvirt_sanlock_helper";
  * §5.2, quirk Q5): longer is refused here instead of being cut.
  */
 export const MAX_KILLPATH_FIELD = 126;
+/** Sent in place of an empty URI (a domain of a manager that is not libvirt). */
+export const NO_URI = "-";
 
 export interface KillpathSpec {
   path: string;
@@ -48,7 +50,8 @@ export function checkSupportedAction(action: LockFailureAction): void {
 /** The KILLPATH request for `action` (never "default", which registers none). */
 export function killpathFor(helper: KillpathHelper, uri: string, uuid: string, action: LockFailureAction): KillpathSpec {
   checkSupportedAction(action);
-  const argv = [...(helper.leadingArgs ?? []), uri, uuid, action];
+  // The daemon splits the arguments at spaces and drops empty words: an empty URI would shift the others.
+  const argv = [...(helper.leadingArgs ?? []), uri === "" ? NO_URI : uri, uuid, action];
   const args = joinKillpathArgs(argv);
   if (Buffer.byteLength(helper.path) > MAX_KILLPATH_FIELD) {
     throw new LockManagerError(
