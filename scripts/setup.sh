@@ -28,6 +28,8 @@ if ! command -v libvirtd >/dev/null 2>&1 || ! command -v virsh >/dev/null 2>&1 |
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-sanlock libvirt-clients qemu-system-x86 >/dev/null
 fi
+# strace records the requests libvirtd's plugin sends (scenario 14 of docs/lockmanager.md §10).
+command -v strace >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
 getent group libvirt-qemu >/dev/null 2>&1 || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null 2>&1 || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 # losetup (util-linux) makes the 4K-sector loop devices of the interop tests.

@@ -23,7 +23,7 @@ import {
 } from "../packages/client/src/lockmanager/index.js";
 import * as ops from "../packages/client/src/operations.js";
 import { OUR_CLI, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
-import { guestXml, libvirtSkipReason, startPrivateLibvirtd } from "./helpers/libvirt.js";
+import { guestXml, libvirtSkipReason, recordingProxy, startPrivateLibvirtd, traceRequests } from "./helpers/libvirt.js";
 
 const MiB = 1 << 20;
 const IO_TIMEOUT = 1;
@@ -92,7 +92,9 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
   let libvirtState = "";
 
   t.test("18, 20, 35: while libvirt's guest runs, host 2 cannot take its disk, but shares the shareable one", async (t) => {
+    const trace = await traceRequests(t, libvirt.pid, join(dir, "libvirtd.strace"));
     const created = await libvirt.virsh("create", xmlPath);
+    const oracle = await trace.stop();
     t.equal(created.status, 0, created.status === 0 ? "libvirt starts its guest" : `virsh create: ${created.stderr} ${libvirt.log()}`);
     const qemuPid = await libvirt.guestPid(GUEST);
     const status = await ops.status(realTarget);
@@ -118,6 +120,41 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
       message: "Failed to acquire lock: Lease is held by another host",
     });
     t.same(await holders(disk), [1n], "host 1 alone holds the disk");
+
+    t.test("14: the requests are byte for byte libvirt's", async (t) => {
+      const byCmd = (cmd: number) => oracle.filter((r) => r.cmd === cmd);
+      // QEMU's child (before its exec) registered and restricted itself: the real daemon's log says so.
+      const log = Buffer.from(await ops.logDump(realTarget)).toString("latin1");
+      t.match(log, new RegExp(`cmd_register ci \\d+ fd \\d+ pid ${qemuPid}\\b`), "QEMU's pid registered itself");
+      t.match(log, new RegExp(`cmd_restrict ci \\d+ fd \\d+ pid ${qemuPid} flags 1\\b`), "and set RESTRICT_ALL");
+      const [probe, acquire] = [byCmd(9).at(-1), byCmd(7).at(-1)];
+      t.same([probe?.bytes.readInt32LE(28), acquire?.bytes.readInt32LE(28)], [qemuPid, qemuPid], "libvirtd: INQUIRE probe and ACQUIRE by pid");
+      // The same domain (name, disks) through the TypeScript manager, recorded by a proxy in front of host 2's daemon.
+      const proxy = await recordingProxy(t, join(dir, "proxy.sock"), ours.socketPath);
+      const viaProxy = await SanlockLockDriver.init({ configFile, socketPath: proxy.socketPath, setupLockspace: false });
+      const same: DomainDescription = {
+        params: { uuid: GUEST_UUID, name: GUEST, pid: w.dom.params.pid },
+        disks: [
+          { path: disk, type: "file" },
+          { path: sharedDisk, type: "file", shared: true },
+        ],
+      };
+      await t.rejects(processResume(viaProxy, same, null), { code: LockManagerErrorCode.ACQUIRE });
+      const ours2 = proxy.requests();
+      t.same(
+        ours2.map((r) => r.cmd),
+        [9, 7],
+        "INQUIRE probe, then ACQUIRE",
+      );
+      const masked = (b: Buffer | undefined) => {
+        const copy = Buffer.from(b ?? Buffer.alloc(0));
+        if (copy.length >= 32) copy.writeInt32LE(0, 28); // data2 = the pid, which differs
+        return copy.toString("hex");
+      };
+      t.equal(masked(ours2[0]?.bytes), masked(probe?.bytes), "INQUIRE probe: identical but for the pid");
+      t.equal(masked(ours2[1]?.bytes), masked(acquire?.bytes), "ACQUIRE (header, resources, disks, options with owner_name): identical but for the pid");
+    });
+
     const s = await startWorkload({ params: { uuid: TS_UUID, name: "tsshared", pid: 0 }, disks: [{ path: sharedDisk, type: "file", shared: true }] });
     await processResume(driver, s.dom, null);
     t.match(await processInquire(driver, s.dom), new RegExp(`^${DISKS}:${diskLeaseName(sharedDisk)}:.*:SH$`), "host 2 shares the shareable disk");

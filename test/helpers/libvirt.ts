@@ -31,6 +31,7 @@ function missingPieces(): string | false {
     ["/usr/bin/qemu-system-x86_64", "qemu-system-x86"],
     ["/usr/sbin/virt-sanlock-cleanup", "virt-sanlock-cleanup (libvirt-sanlock)"],
     ["/usr/bin/unshare", "unshare (util-linux)"],
+    ["/usr/bin/strace", "strace"],
   ] as const) {
     if (!existsSync(path)) return `${what} is not installed (scripts/setup.sh installs it)`;
   }
@@ -178,4 +179,110 @@ export function guestXml(name: string, uuid: string, disks: readonly GuestDisk[]
     "</domain>",
     "",
   ].join("\n");
+}
+
+// ---------------------------------------------------------------- request capture
+
+/** sanlock's request header magic (docs/wire.md §3). */
+const SANLOCK_MAGIC = 0x04282010;
+const HEADER_BYTES = 32;
+const MAX_CAPTURE_BYTES = 16 * 1024 * 1024;
+
+export interface CapturedRequest {
+  /** The sending process (strace) or connection number (proxy). */
+  readonly sender: number;
+  readonly cmd: number;
+  readonly bytes: Buffer;
+}
+
+/** Splits what one sender wrote on one descriptor into length-framed sanlock requests. */
+export function splitRequests(sender: number, stream: Buffer): CapturedRequest[] {
+  const out: CapturedRequest[] = [];
+  let at = 0;
+  while (at + HEADER_BYTES <= stream.length && stream.readUInt32LE(at) === SANLOCK_MAGIC) {
+    const length = stream.readUInt32LE(at + 16);
+    if (length < HEADER_BYTES || at + length > stream.length) break;
+    out.push({ sender, cmd: stream.readUInt32LE(at + 8), bytes: stream.subarray(at, at + length) });
+    at += length;
+  }
+  return out;
+}
+
+export interface RequestTrace {
+  /** Stops tracing; the sanlock requests every traced process sent, in order per process and descriptor. */
+  stop(): Promise<CapturedRequest[]>;
+}
+
+/**
+ * Records, with strace, what libvirtd's threads send with send() — the requests libsanlock sends
+ * from libvirtd (the registration probe, pid-targeted ACQUIRE, INQUIRE, RELEASE). Forks are not
+ * followed: tracing QEMU too makes a TCG guest ten times slower to start; QEMU's child's own
+ * requests (REGISTER, RESTRICT) are checked in the daemon's log instead.
+ */
+export async function traceRequests(t: Teardown, pid: number, file: string): Promise<RequestTrace> {
+  const { readdirSync } = await import("node:fs");
+  const threads = readdirSync(`/proc/${pid}/task`).flatMap((tid) => ["-p", tid]);
+  const child = spawn("strace", ["-qq", "-xx", "-s", "65536", "-e", "trace=sendto", "-o", file, ...threads], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  t.teardown(() => {
+    child.kill("SIGINT");
+    return exited;
+  });
+  // strace has attached once the tracee shows a TracerPid.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const { readFileSync } = await import("node:fs");
+  while (!/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error("strace did not attach");
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return {
+    stop: async () => {
+      child.kill("SIGINT");
+      await exited;
+      const streams = new Map<string, Buffer[]>();
+      for (const line of readFileSync(file, "utf8").split("\n")) {
+        const m = /^(\d+)\s+sendto\((\d+), "((?:\\x[0-9a-f]{2})*)"/.exec(line);
+        if (!m) continue;
+        const key = `${m[1]} ${m[2]}`;
+        const bytes = Buffer.from((m[3] ?? "").replaceAll("\\x", ""), "hex");
+        streams.set(key, [...(streams.get(key) ?? []), bytes]);
+      }
+      const out: CapturedRequest[] = [];
+      for (const [key, chunks] of streams) {
+        const stream = Buffer.concat(chunks);
+        if (stream.length > MAX_CAPTURE_BYTES) continue;
+        out.push(...splitRequests(Number(key.split(" ")[0]), stream));
+      }
+      return out;
+    },
+  };
+}
+
+export interface RecordingProxy {
+  readonly socketPath: string;
+  /** Every request sent through the proxy so far, per connection, in order. */
+  requests(): CapturedRequest[];
+}
+
+/** A unix socket that forwards to `upstream` and records what clients send (pid-targeted calls only: the daemon sees the proxy's pid). */
+export async function recordingProxy(t: Teardown, socketPath: string, upstream: string): Promise<RecordingProxy> {
+  const { createServer, createConnection } = await import("node:net");
+  const sent: Buffer[][] = [];
+  const server = createServer((client) => {
+    const chunks: Buffer[] = [];
+    sent.push(chunks);
+    const daemon = createConnection({ path: upstream });
+    client.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      daemon.write(chunk);
+    });
+    daemon.on("data", (chunk: Buffer) => client.write(chunk));
+    client.on("close", () => daemon.end());
+    daemon.on("close", () => client.end());
+    client.on("error", () => daemon.destroy());
+    daemon.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { socketPath, requests: () => sent.flatMap((chunks, i) => splitRequests(i, Buffer.concat(chunks))) };
 }
