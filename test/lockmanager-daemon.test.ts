@@ -14,7 +14,9 @@ import {
   LockManagerErrorCode,
   SanlockLockDriver,
   diskLeaseName,
+  formatLockstateCookie,
   imageAttach,
+  parseLockstateCookie,
   imageDetach,
   processInquire,
   processPause,
@@ -266,6 +268,37 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
     });
     await processResume(driver, a.dom, stale);
     t.match(await processInquire(driver, a.dom), /:0:3$/, "libvirt's mode: the state is only parsed, lver 3");
+  });
+
+  t.test("26, 27 (two processes of one host): migration through states and the cookie", async (t) => {
+    const disk = join(dir, "migrating.img");
+    const vm = (name: string): DomainDescription => ({ params: { uuid: UUID, name, pid: 0 }, disks: [{ path: disk, type: "file" }] });
+    const source = await exec(t, vm("migrating"));
+    await processResume(driver, source.dom, null);
+    const begin = await processInquire(driver, source.dom); // Begin: the running guest's state goes into the cookie
+    const cookie = parseLockstateCookie(formatLockstateCookie(begin));
+    t.equal(cookie.state, begin);
+    const dest = await exec(t, vm("migrating")); // Prepare: registered only
+    await t.rejects(processResume(driver, dest.dom, cookie.state), { code: LockManagerErrorCode.ACQUIRE }, "27: Finish before the source released fails");
+    const switchOver = await processPause(driver, source.dom); // Perform: the source stops
+    const strict = await SanlockLockDriver.init({ configFile, socketPath, stateVersionCheck: "lver" });
+    await processResume(strict, dest.dom, cookie.state); // Finish, with the Begin state's lease version
+    t.equal(await processInquire(driver, source.dom), null, "the source holds nothing");
+    t.match(await processInquire(driver, dest.dom), /:0:2$/, "the destination holds it, lver 2");
+    dest.w.child.kill("SIGKILL"); // 27: a cancelled migration: the destination's process is killed...
+    await dest.w.exited;
+    // ...and the source resumes with its own state, once the daemon has freed the dead process's lease
+    // (until then ACQUIRE answers -EAGAIN: the release is still being written).
+    for (let attempt = 1; ; attempt++) {
+      const failure = await processResume(driver, source.dom, switchOver).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (failure === null) break;
+      if ((failure as { sanlockResult?: number }).sanlockResult !== -11 || attempt === 100) throw failure;
+      await sleep(100);
+    }
+    t.match(await processInquire(driver, source.dom), /:0:3$/, "the source holds it again, lver 3");
   });
 
   t.test("29: a lease on a path with a space: INQUIRE fails (-81), so the pid looks unregistered and pause keeps the lease", async (t) => {

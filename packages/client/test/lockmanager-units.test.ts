@@ -199,6 +199,11 @@ t.test("30-32: KILLPATH arguments of the failure actions", async (t) => {
       message: `Failure action ${action} is not supported by sanlock`,
     });
   }
+  t.equal(
+    killpathFor(helper, "", LEASE_XML_UUID, "poweroff").args,
+    `- ${LEASE_XML_UUID} poweroff`,
+    "an empty URI travels as '-' (the daemon drops empty words)",
+  );
   // 32, second half: the same action in a pid-targeted acquire (resume) is not looked at.
   const d = await driverWith({});
   const m = await d.newManager("domain", { uuid: LEASE_XML_UUID, name: "g", pid: 1234 }, { started: true });
@@ -214,4 +219,23 @@ t.test("the supervisor command carries the domain to `sanlock-ts lockmgr exec`",
   t.same(argv.slice(0, 6), ["sanlock-ts", "lockmgr", "exec", "--name", "vm1", "--uuid"]);
   t.same(argv.slice(argv.indexOf("--") + 1), ["/usr/bin/sleep", "--", "60"], "the program's own -- is kept");
   t.ok(argv.includes("--paused"));
+});
+
+t.test("calls that can block take an AbortSignal", async (t) => {
+  const d = await driverWith({});
+  const aborted = AbortSignal.abort();
+  await t.rejects(d.newManager("domain", { uuid: LEASE_XML_UUID, name: "g", pid: 1234 }, { signal: aborted }), { code: LockManagerErrorCode.ABORTED });
+  const self = await d.newManager("domain", { uuid: LEASE_XML_UUID, name: "g", pid: process.pid }, { started: true });
+  await self.addResource("lease", "k", { path: "/p", lockspace: "ls" });
+  await t.rejects(self.acquire({ signal: aborted }), { code: LockManagerErrorCode.ABORTED }, "nothing registered");
+});
+
+t.test("Q2: a lockspace that cannot be set up leaves init working (libvirt), or fails it (strictInit)", async (t) => {
+  const config = { autoDiskLeases: true, hostId: 1, diskLeaseDir: "/nonexistent" };
+  const d = await SanlockLockDriver.init({ socketPath: NO_DAEMON, config });
+  t.match(d.lockspaceError, {
+    code: LockManagerErrorCode.LOCKSPACE_SETUP,
+    message: "Unable to create lockspace /nonexistent/__LIBVIRT__DISKS__: parent directory does not exist or is not a directory",
+  });
+  await t.rejects(SanlockLockDriver.init({ socketPath: NO_DAEMON, config, strictInit: true }), { code: LockManagerErrorCode.LOCKSPACE_SETUP });
 });
