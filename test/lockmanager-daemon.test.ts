@@ -27,6 +27,7 @@ import {
 } from "../packages/client/src/lockmanager/index.js";
 import * as ops from "../packages/client/src/operations.js";
 import { ClientErrorCode } from "../packages/client/src/errors.js";
+import { SanlockClient } from "../packages/client/src/client.js";
 import { HAVE_REAL_SANLOCK, OUR_CLI, REPO_ROOT, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
 import { environmentSkip } from "./helpers/interop-env.js";
 import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
@@ -299,6 +300,34 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
       await sleep(100);
     }
     t.match(await processInquire(driver, source.dom), /:0:3$/, "the source holds it again, lver 3");
+  });
+
+  t.test("the client calls the lock manager needed (spec §8): owner name, raw state, release of several by pid, ALIGN", async (t) => {
+    const client = new SanlockClient({ runDir: daemon.runDir });
+    const { dom } = await exec(t, { params: { uuid: UUID, name: "client-gaps", pid: 0 } });
+    const pid = dom.params.pid;
+    const leases = ["gap-1.img", "gap-2.img"].map((name) => {
+      const path = join(leaseDir, diskLeaseName(join(dir, name)));
+      return { lockspace: "__LIBVIRT__DISKS__", resource: diskLeaseName(join(dir, name)), path };
+    });
+    const m = await driver.newManager("domain", { uuid: UUID, name: "x", pid }, { started: true });
+    for (const name of ["gap-1.img", "gap-2.img"]) await m.addResource("disk", join(dir, name)); // creates both lease files
+    await client.acquireMany(
+      leases.map((l) => ({ lockspace: l.lockspace, resource: l.resource, disks: [{ path: l.path, offset: 0 }] })),
+      { pid, ownerName: "client-gaps" },
+    );
+    t.same(
+      (await ops.status(target)).clients.filter((c) => c.pid === pid).map((c) => c.name),
+      ["client-gaps"],
+      "owner name",
+    );
+    t.equal(await client.inquireState({ pid }), leases.map((l) => `${l.lockspace}:${l.resource}:${l.path}:0:1`).join(" "), "state string, verbatim");
+    await client.releaseMany(
+      leases.map((l) => ({ lockspace: l.lockspace, resource: l.resource })),
+      { pid },
+    );
+    t.equal(await client.inquireState({ pid }), "", "both released in one request");
+    t.equal(await client.align(leases[0]?.path ?? ""), MiB, "ALIGN through the daemon: 1 MiB for a file");
   });
 
   t.test("29: a lease on a path with a space: INQUIRE fails (-81), so the pid looks unregistered and pause keeps the lease", async (t) => {
