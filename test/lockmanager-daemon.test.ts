@@ -418,20 +418,20 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
   });
 
   t.test("34: the helper's usage errors exit 1", async (t) => {
-    const statusOf = (args: string[]): Promise<number | null> =>
-      new Promise((resolve) => spawn(process.execPath, [OUR_CLI, "lockmgr", ...args], { stdio: "ignore" }).once("exit", resolve));
+    // In this process: the command's own entry (packages/cli/src/lockmgr/run.ts), as `sanlock-ts lockmgr` runs it.
+    const { runLockmgr } = await import("../packages/cli/src/lockmgr/run.js");
+    const errors: string[] = [];
+    const output = { line: () => undefined, error: (text: string) => void errors.push(text) };
     const cases: [string, string[]][] = [
       ["wrong argc", ["killpath", "-", UUID, "pause"]],
       ["unsupported action", ["killpath", "-", UUID, "restart", "1234"]],
       ["bad pid", ["killpath", "-", UUID, "pause", "x"]],
       ["exec without -- PROGRAM", ["exec", "--name", "x", "--uuid", UUID]],
+      ["no action", []],
     ];
-    const statuses = await Promise.all(cases.map(([, args]) => statusOf(args)));
-    t.same(
-      statuses,
-      cases.map(() => 1),
-      cases.map(([what]) => what).join(", "),
-    );
+    for (const [what, args] of cases) t.equal(await runLockmgr(args, output), 1, what);
+    t.ok(errors.some((e) => e.includes("unsupported failure action 'restart'")));
+    t.ok(errors.some((e) => e.includes("missing -- PROGRAM")));
   });
 
   // Last: it makes a lockspace of this daemon fail.
