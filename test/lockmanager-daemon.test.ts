@@ -30,7 +30,9 @@ import { ClientErrorCode } from "../packages/client/src/errors.js";
 import { SanlockClient } from "../packages/client/src/client.js";
 import { HAVE_REAL_SANLOCK, OUR_CLI, REPO_ROOT, clusterSkipReason, sleep, sparseFile, startClusterDaemon, tempLeaseDir } from "./helpers/daemons.js";
 import { environmentSkip } from "./helpers/interop-env.js";
+import { recordingProxy } from "./helpers/libvirt.js";
 import { mountStallFs, stallFsSkipReason } from "./helpers/stall-fs/index.js";
+import { Cmd } from "../packages/core/src/wire/index.js";
 
 const MiB = 1 << 20;
 const HOST_ID = 3;
@@ -328,6 +330,33 @@ t.test("lock manager on a sanlock-ts daemon", { skip }, async (t) => {
     );
     t.equal(await client.inquireState({ pid }), "", "both released in one request");
     t.equal(await client.align(leases[0]?.path ?? ""), MiB, "ALIGN through the daemon: 1 MiB for a file");
+  });
+
+  t.test("10: init while another client's add of the lockspace is in flight waits for it (INQ_LOCKSPACE WAIT), then succeeds", async (t) => {
+    const twin = await startClusterDaemon(t, { kind: "sanlock-ts", label: "a second host", dir });
+    const dir2 = join(dir, "leases-2");
+    execFileSync("mkdir", [dir2]);
+    const lsFile = sparseFile(dir2, "__LIBVIRT__DISKS__", MiB);
+    execFileSync("sanlock", ["direct", "init", "-s", `__LIBVIRT__DISKS__:0:${lsFile}:0`, "-o", String(IO_TIMEOUT)]);
+    const config2 = join(dir, "qemu-sanlock-2.conf");
+    writeFileSync(config2, `auto_disk_leases = 1\ndisk_lease_dir = "${dir2}"\nhost_id = 4\nio_timeout = ${IO_TIMEOUT}\n`);
+    const proxy = await recordingProxy(t, join(dir, "twin-proxy.sock"), twin.socketPath);
+    await ops.addLockspace(
+      { socketPath: twin.socketPath },
+      { lockspace: "__LIBVIRT__DISKS__", hostId: 4n, path: lsFile, offset: 0n, ioTimeout: IO_TIMEOUT, wait: false },
+    );
+    const d = await SanlockLockDriver.init({ configFile: config2, socketPath: proxy.socketPath });
+    t.equal(d.lockspaceError, null);
+    t.same(
+      proxy.requests().map((r) => r.cmd),
+      [Cmd.ADD_LOCKSPACE, Cmd.INQ_LOCKSPACE, Cmd.ADD_LOCKSPACE],
+      "ADD (-EINPROGRESS), INQ_LOCKSPACE WAIT, ADD (-EEXIST: joined)",
+    );
+    t.same(
+      (await ops.getLockspaces({ socketPath: twin.socketPath })).map((l) => [l.hostId, l.flags]),
+      [[4n, 0]],
+      "joined once, as host 4",
+    );
   });
 
   t.test("29: a lease on a path with a space: INQUIRE fails (-81), so the pid looks unregistered and pause keeps the lease", async (t) => {
