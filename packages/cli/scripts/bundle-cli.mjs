@@ -15,7 +15,7 @@ const ENTRY = resolve(DIST, "cli.js");
 const BUNDLE_FILE = "cli-bundle.js";
 const STAMP_FILE = "cli-bundle.stamp.json";
 /** Imports of cli.js left out of the bundle; the bundle sits in dist/ beside cli.js, so the paths stay valid. */
-const LEFT_AS_FILES = new Set(["./yargs-runner.js", "./commands/index.js", "./usage.js", "./commands/info.js", "./supervise/run.js"]);
+const LEFT_AS_FILES = new Set(["./yargs-runner.js", "./commands/index.js", "./usage.js", "./commands/info.js", "./supervise/run.js", "./lockmgr/run.js"]);
 // Never part of the client path; left as imports so that packages/cli/test/startup.test.ts sees them if they were.
 // exec-holder (client command only) imports the daemon's libc module: it stays its own file, loaded by package name.
 const NEVER_BUNDLED = ["yargs", "zod", "@sanlock-ts/daemon", "@sanlock-ts/daemon/*", "@sanlock-ts/cli/exec-holder"];

@@ -21,6 +21,8 @@ export { processOutput } from "./output.js";
 const CLIENT_COMMAND_NAME = "client";
 /** The command whose plain lines skip yargs too (daemon-fast.ts). */
 const DAEMON_COMMAND_NAME = "daemon";
+/** Lines that never go through yargs: after `--` come a program's own arguments (lockmgr/run.ts). */
+const LOCKMGR_COMMAND_NAME = "lockmgr";
 const HELP_WORDS = new Set(["help", "--help", "-h"]);
 /** The command that reads its own lines (options, then `--` PROGRAM ARGS): supervise/run.ts. */
 const SUPERVISE_COMMAND_NAME = "supervise";
@@ -36,7 +38,15 @@ function commandName(command: TopCommand): string {
  * without importing that table (it loads every command's declarations);
  * packages/cli/test/startup.test.ts checks that the two lists agree.
  */
-export const TOP_COMMAND_NAMES: readonly string[] = ["direct", DAEMON_COMMAND_NAME, CLIENT_COMMAND_NAME, SUPERVISE_COMMAND_NAME, "version", "help"];
+export const TOP_COMMAND_NAMES: readonly string[] = [
+  "direct",
+  DAEMON_COMMAND_NAME,
+  CLIENT_COMMAND_NAME,
+  SUPERVISE_COMMAND_NAME,
+  "version",
+  "help",
+  LOCKMGR_COMMAND_NAME,
+];
 
 async function printUsageText(output: Output): Promise<void> {
   const [{ USAGE_TEXT }, { printUsage }] = await Promise.all([import("./usage.js"), import("./commands/info.js")]);
@@ -73,6 +83,10 @@ export async function runCli(argv: readonly string[], output: Output, commands?:
   if (commands === undefined && first === SUPERVISE_COMMAND_NAME) {
     const { runSupervise } = await import("./supervise/run.js");
     return runSupervise(argv.slice(1), output);
+  }
+  if (commands === undefined && first === LOCKMGR_COMMAND_NAME) {
+    const { runLockmgr } = await import("./lockmgr/run.js");
+    return runLockmgr(argv.slice(1), output);
   }
   if (commands === undefined && first === CLIENT_COMMAND_NAME) {
     const { runPlainClientLine } = await import("./client-fast.js");

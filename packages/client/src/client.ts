@@ -5,7 +5,7 @@
 
 import { getAlignment as alignmentOf } from "./alignment.js";
 import type { CallTarget } from "./calls.js";
-import { ClientArgumentError } from "./errors.js";
+import { ClientArgumentError, SanlockError } from "./errors.js";
 import type { EventChannel, LockspaceEvent } from "./event-channel.js";
 import { Lease } from "./lease.js";
 import * as ops from "./operations.js";
@@ -32,7 +32,7 @@ import {
   z,
   type DiskInput,
 } from "./validate.js";
-import { AcquireFlag, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "@sanlock-ts/core/wire";
+import { AcquireFlag, Cmd, LsFlag, REQ_GRACEFUL, ReleaseFlag, RequestForce, RestrictFlag, SetEventFlag } from "@sanlock-ts/core/wire";
 
 export interface SanlockClientOptions {
   /** Directory of sanlock.sock; default $SANLOCK_RUN_DIR, else /run/sanlock (docs/wire.md §2.1). */
@@ -320,6 +320,8 @@ export class SanlockClient {
       persistent?: boolean;
       orphan?: boolean;
       ownerNowait?: boolean;
+      /** sanlk_options.owner_name: the name `client status` shows for the holder (libvirt sends the domain name). */
+      ownerName?: string;
       signal?: AbortSignal;
     } = {},
   ): Promise<Lease> {
@@ -334,6 +336,7 @@ export class SanlockClient {
           persistent: z.boolean().optional(),
           orphan: z.boolean().optional(),
           ownerNowait: z.boolean().optional(),
+          ownerName: nameSchema.optional(),
           signal: signalSchema,
         })
         .strict(),
@@ -344,16 +347,18 @@ export class SanlockClient {
     const spec = this.resourceSpec(lockspace, resource, disks);
     const shared = o.shared ?? false;
     const flags = (o.lvb ? AcquireFlag.LVB : 0) | (o.orphan ? AcquireFlag.ORPHAN : 0) | (o.ownerNowait ? AcquireFlag.OWNER_NOWAIT : 0);
-    await ops.acquire(this.waiting(o.signal), who, [{ ...spec, shared, version: o.version, numHosts: o.numHosts, persistent: o.persistent ?? false }], flags);
+    await ops.acquire(this.waiting(o.signal), who, [{ ...spec, shared, version: o.version, numHosts: o.numHosts, persistent: o.persistent ?? false }], flags, {
+      ownerName: o.ownerName,
+    });
     return new Lease(this.quick(), who, spec, shared);
   }
 
   /** acquire of several leases at once (≤ 8), all or nothing. */
   async acquireMany(
     resources: { lockspace: string; resource: string; disks: DiskInput[]; shared?: boolean; version?: number | bigint }[],
-    options: OwnerOptions & { signal?: AbortSignal } = {},
+    options: OwnerOptions & { signal?: AbortSignal; ownerName?: string } = {},
   ): Promise<Lease[]> {
-    const o = check(z.object({ ...ownerShape, signal: signalSchema }).strict(), options, "options");
+    const o = check(z.object({ ...ownerShape, signal: signalSchema, ownerName: nameSchema.optional() }).strict(), options, "options");
     const list = check(
       z
         .array(
@@ -373,7 +378,7 @@ export class SanlockClient {
       version: r.version,
       persistent: false,
     }));
-    await ops.acquire(this.waiting(o.signal), who, specs, 0);
+    await ops.acquire(this.waiting(o.signal), who, specs, 0, { ownerName: o.ownerName });
     return specs.map((s) => new Lease(this.quick(), who, s, s.shared));
   }
 
@@ -406,6 +411,36 @@ export class SanlockClient {
   }
 
   /** inquire: the leases held by the registration or pid. */
+  /**
+   * RELEASE of several leases at once, by name (the daemon needs no disks): what libvirt sends
+   * for a domain's leases by pid. One not held makes the daemon answer EPERM; the others are released.
+   */
+  async releaseMany(resources: { lockspace: string; resource: string }[], options: OwnerOptions = {}): Promise<void> {
+    const o = check(z.object(ownerShape).strict(), options, "options");
+    const list = check(
+      z
+        .array(z.object({ lockspace: nameSchema, resource: nameSchema }).strict())
+        .min(1)
+        .max(maxResources),
+      resources,
+      "resources",
+    );
+    await ops.release(
+      this.quick(),
+      owner(o, "options"),
+      list.map((r) => ({ ...r, disks: [] })),
+      0,
+    );
+  }
+
+  /** INQUIRE as the daemon's state string, verbatim (what libvirt's lock state is); "" when nothing is held. */
+  async inquireState(options: OwnerOptions = {}): Promise<string> {
+    const o = check(z.object(ownerShape).strict(), options, "options");
+    const { result, state } = await ops.inquireRaw(this.quick(), owner(o, "options"));
+    if (result < 0) throw new SanlockError(Cmd.INQUIRE, result);
+    return state;
+  }
+
   async inquire(options: OwnerOptions = {}): Promise<ParsedResource[]> {
     const o = check(z.object(ownerShape).strict(), options, "options");
     return ops.inquire(this.quick(), owner(o, "options"));
@@ -518,6 +553,11 @@ export class SanlockClient {
   /** get_alignment: default lease alignment of the device at `path` (no daemon involved). */
   async getAlignment(path: string): Promise<number> {
     return alignmentOf(check(pathSchema, path, "path"));
+  }
+
+  /** ALIGN: the daemon's alignment for `path` (what libsanlock's sanlock_align asks), in bytes. */
+  async align(path: string): Promise<number> {
+    return ops.align(this.quick(), check(pathSchema, path, "path"));
   }
 
   /** The daemon's state: daemon, clients, lockspaces, resources (STATUS). */

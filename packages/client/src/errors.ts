@@ -25,6 +25,8 @@ export const ClientErrorCode = {
   ABORTED: "ERR_CLIENT_ABORTED",
   /** The object (registration, lease, event channel) was already closed. */
   NOT_OPEN: "ERR_CLIENT_NOT_OPEN",
+  /** The registered connection is under RESTRICT_ALL: the daemon drops every request on it (docs/wire.md §5.8). */
+  RESTRICTED: "ERR_CLIENT_RESTRICTED",
 } as const;
 export type ClientErrorCodeValue = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

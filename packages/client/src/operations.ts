@@ -22,6 +22,7 @@ import {
   RemLockspaceFlag,
   RequestFlag,
   ResFlag,
+  RestrictFlag,
   RindexOpFlag,
   SELF_PID,
   StateType,
@@ -284,8 +285,15 @@ function leaseIdentity(spec: ResourceSpec, flags = 0): SanlkResource {
  * ACQUIRE of up to 8 resources, all or nothing (docs/wire.md §7.7). If the caller aborts
  * and the daemon nevertheless succeeds later, the leases are released again.
  */
-export async function acquire(target: CallTarget, owner: LeaseOwner, specs: AcquireSpec[], flags: number): Promise<void> {
-  const body = { resources: specs.map(acquireResource), options: { ...EMPTY_OPTIONS } };
+export async function acquire(
+  target: CallTarget,
+  owner: LeaseOwner,
+  specs: AcquireSpec[],
+  flags: number,
+  options: { ownerName?: string | undefined } = {},
+): Promise<void> {
+  // owner_name: the daemon names the target client after it in `status` (docs/wire.md §7.7); libvirt sends the domain name.
+  const body = { resources: specs.map(acquireResource), options: { ...EMPTY_OPTIONS, ownerName: options.ownerName ?? "" } };
   const undo = (): void => {
     void release({ socketPath: target.socketPath, timeoutMs: target.timeoutMs ?? 60_000 }, owner, specs, 0).catch(() => undefined);
   };
@@ -356,6 +364,8 @@ export async function killpath(target: CallTarget, registration: Registration, a
 export async function restrict(target: CallTarget, registration: Registration, flags: number): Promise<void> {
   const reply = await registration.perform(Cmd.RESTRICT, {}, { cmdFlags: flags, data2: SELF_PID }, { timeoutMs: target.timeoutMs, signal: target.signal });
   checkResult(Cmd.RESTRICT, reply.header);
+  // After RESTRICT_ALL the daemon drops every later header on this connection without a reply (docs/wire.md §5.8).
+  if (flags & RestrictFlag.ALL) registration.markRestricted();
 }
 
 export async function setLvb(target: CallTarget, spec: ResourceSpec, lvb: Uint8Array): Promise<void> {

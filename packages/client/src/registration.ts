@@ -19,6 +19,8 @@ export interface PerformOptions {
 export class Registration implements AsyncDisposable {
   /** Requests on this connection run strictly one after another (docs/wire.md §5.1). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set after RESTRICT_ALL succeeded: the daemon answers nothing more on this connection. */
+  private restrictedAll = false;
 
   private constructor(private readonly conn: DaemonConnection) {}
 
@@ -38,11 +40,24 @@ export class Registration implements AsyncDisposable {
     return this.conn.isOpen;
   }
 
+  /** True once RESTRICT_ALL was accepted: any further request would wait forever (docs/wire.md §5.8). */
+  get restricted(): boolean {
+    return this.restrictedAll;
+  }
+
+  /** Records that RESTRICT_ALL was accepted on this connection (operations.ts restrict). */
+  markRestricted(): void {
+    this.restrictedAll = true;
+  }
+
   /** Runs one request on the registered connection, after the ones before it. */
   perform<C extends ReplyCmd>(cmd: C, body: RequestBodies[C], fields: HeaderFields, options: PerformOptions = {}): Promise<Reply<C>> {
     throwIfAborted(options.signal, "request on the registered connection");
     if (!this.conn.isOpen) {
       return Promise.reject(new ClientError(ClientErrorCode.NOT_OPEN, "the registered connection is closed"));
+    }
+    if (this.restrictedAll) {
+      return Promise.reject(new ClientError(ClientErrorCode.RESTRICTED, "the registered connection is restricted (RESTRICT_ALL): the daemon would not reply"));
     }
     const run = this.queue.then(async () => {
       try {

@@ -9,5 +9,6 @@ import { daemonCommand } from "./daemon.js";
 import { directCommand } from "./direct.js";
 import { helpCommand, versionCommand } from "./info.js";
 import { superviseCommand } from "./supervise.js";
+import { lockmgrCommand } from "./lockmgr.js";
 
-export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, superviseCommand, versionCommand, helpCommand];
+export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, superviseCommand, versionCommand, helpCommand, lockmgrCommand];
