@@ -13,7 +13,7 @@
  */
 import t, { type Test } from "tap";
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { SanlockClient, SanlockError } from "../packages/client/src/index.js";
 import {
   type DaemonKind,
@@ -198,14 +198,20 @@ async function suite(t: Test, kind: DaemonKind): Promise<void> {
 
     // The leases go with the socket: a process the program started keeps it open after the program
     // itself exited, so the lease stays held until that process ends too (sanlock's POLLHUP).
+    // The background process waits for a file the test creates (not a fixed sleep: on a loaded
+    // machine the checks below could outlast any sleep short enough for a test).
     const r2 = await resource();
-    const bg = runCommand(t, "sanlock-ts", daemon, r2.arg, ["/bin/sh", "-c", "/bin/sleep 3 </dev/null >/dev/null 2>&1 & exit 0"]);
+    const go = `${dir}/background-go`;
+    const waiter = `while [ ! -e ${go} ]; do /bin/sleep 0.1; done`;
+    const bg = runCommand(t, "sanlock-ts", daemon, r2.arg, ["/bin/sh", "-c", `(${waiter}) </dev/null >/dev/null 2>&1 & exit 0`]);
+    t.teardown(() => writeFileSync(go, ""));
     const bgExit = await bg.exited;
-    t.equal(bgExit.code, 0, "the program exited at once, its background sleep still running");
+    t.equal(bgExit.code, 0, "the program exited at once, its background process still running");
     t.ok(holders("sanlock-ts", daemon, r2.name).length > 0, "the lease is still held");
-    t.not(await otherAcquire(r2), 0, "another process's acquire fails while the sleep keeps the socket");
-    await waitForValue("another process's acquire to succeed after the sleep", async () => ((await otherAcquire(r2)) === 0 ? true : undefined));
-    t.pass("after the sleep exited, another process acquires it");
+    t.not(await otherAcquire(r2), 0, "another process's acquire fails while the background process keeps the socket");
+    writeFileSync(go, "");
+    await waitForValue("another process's acquire to succeed after the background process", async () => ((await otherAcquire(r2)) === 0 ? true : undefined));
+    t.pass("after the background process exited, another process acquires it");
   });
 
   await t.test("there is no wrapper: the pid that ran client command is the program", async (t) => {
