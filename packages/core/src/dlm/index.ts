@@ -7,3 +7,21 @@ export * from "./slot-record.js";
 export * from "./lockspace-header.js";
 export * from "./resource-header.js";
 export * from "./host-record.js";
+export { evaluateLock, canBeGranted, conversionDeadlock, type QueueEntry, type ResourceQueues, type Verdict } from "./evaluate.js";
+export { DlmLock, type Completion, type LockState, type BastCallback } from "./lock.js";
+export { resourceLvb, parseView, type ResourceView, type ResourceLvb } from "./view.js";
+export { CountingDevice, type DlmIo } from "./counting-device.js";
+export type { ResourceArea } from "./resource-io.js";
+export {
+  DlmEngine,
+  DLM_VARIANTS,
+  MAX_LOCKS,
+  MAX_RESOURCES,
+  type DlmVariant,
+  type DlmEngineOptions,
+  type LockRequest,
+  type LockHandle,
+  type UnlockRequest,
+  type LockInfo,
+  type RecoveryCallbacks,
+} from "./engine.js";
