@@ -279,6 +279,11 @@ export class DlmEngine {
     return count;
   }
 
+  /** Max granted mode of our locks on a resource (what our slot must show, rule O7); MODE_IV for none. */
+  grantedMode(name: Uint8Array | string): number {
+    return this.resources.get(keyOf(nameBytes(name)))?.localGrmode() ?? MODE_IV;
+  }
+
   /** Locks of this host (the lockdump of docs/dlm.md §8). */
   lockInfo(): LockInfo[] {
     return [...this.locks.values()]
