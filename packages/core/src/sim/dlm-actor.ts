@@ -360,7 +360,7 @@ class DlmDaemon {
       this.ctx.checker.operations++;
       this.checker.granted(this.ctx.scheduler.now, resource, this.ctx.index, pid, done.mode, valblk, valblk ? this.readLvb(done) : undefined);
     });
-    if (!c || c.status !== 0 || !this.usable(pid)) return undefined;
+    if (c?.status !== 0 || !this.usable(pid)) return undefined;
     this.log(`pid ${pid}: HOLDS ${resource} mode ${c.mode} lkid ${handle.lkid}`);
     return { resource, lkid: handle.lkid, mode: c.mode, valblk };
   }
