@@ -75,7 +75,7 @@ export interface DlmEngineOptions {
   readonly lvbLen: number;
   /** Waiting resources are looked at again this often (docs/dlm.md §5.9); default 1000. */
   readonly pollMs?: number;
-  /** Where a resource's lease area is; undefined = no such resource (ENOMEM, docs/dlm.md §5.3). */
+  /** Where a resource's lease area is; undefined = no such resource (ENOMEM, docs/dlm.md §1.6). */
   locate(name: Uint8Array): ResourceArea | undefined;
   readonly recovery?: RecoveryCallbacks;
   readonly variant?: DlmVariant;
@@ -239,7 +239,8 @@ export class DlmEngine {
     const l = this.locks.get(req.lkid);
     if (!l) fail("ENOENT", flags & LKF.CANCEL ? "cancel" : "unlock", `no lock ${req.lkid}`, req.lkid);
     if (flags & LKF.CANCEL) return Promise.resolve(this.cancelLock(l, "ECANCEL"));
-    if (l.unlocking) fail("EINPROGRESS", "unlock", `lock ${l.lkid} is already being unlocked`, l.lkid);
+    // The kernel (validate_unlock_args) refuses an unlock while another operation is in progress with EBUSY.
+    if (l.unlocking) fail("EBUSY", "unlock", `lock ${l.lkid} is already being unlocked`, l.lkid);
     if (this.tentativeState.has(l) || (l.pending && !(flags & LKF.FORCEUNLOCK))) fail("EBUSY", "unlock", `lock ${l.lkid} is ${l.state}`, l.lkid);
     if (req.lvb) this.setLvb(l, req.lvb);
     return Promise.resolve(this.unlockLock(l, flags));
@@ -284,7 +285,7 @@ export class DlmEngine {
     return this.resources.get(keyOf(nameBytes(name)))?.localGrmode() ?? MODE_IV;
   }
 
-  /** Locks of this host (the lockdump of docs/dlm.md §8). */
+  /** Locks of this host (what a lockdump shows). */
   lockInfo(): LockInfo[] {
     return [...this.locks.values()]
       .filter((l) => !l.unlocking)
