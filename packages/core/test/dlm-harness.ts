@@ -30,12 +30,26 @@ export class World {
   readonly engines: DlmEngine[] = [];
   readonly io: { host: number; io: DlmIo }[] = [];
 
-  constructor(resources: string[] = ["r1", "r2"]) {
+  /** Area index of the first resource: 1 on a bare device, 4 on a DLM volume (docs/dlm.md §4.1). */
+  readonly firstArea: number;
+
+  constructor(resources: string[] = ["r1", "r2"], options: { volume?: boolean } = {}) {
     this.resources = resources;
-    this.device = new MemoryDevice({ size: (resources.length + 1) * AREA, sectorSize: SECTOR });
+    this.firstArea = options.volume ? 4 : 1;
+    this.device = new MemoryDevice({ size: (resources.length + this.firstArea) * AREA, sectorSize: SECTOR });
     resources.forEach((name, i) => {
-      this.device.contents.set(buildResourceArea({ spaceName: LOCKSPACE, resourceName: name, numHosts: NUM_HOSTS }, GEOMETRY), (i + 1) * AREA);
+      this.device.contents.set(buildResourceArea({ spaceName: LOCKSPACE, resourceName: name, numHosts: NUM_HOSTS }, GEOMETRY), (i + this.firstArea) * AREA);
     });
+  }
+
+  /** The host left its lockspace: its delta record is free (timestamp 0). */
+  free(hostId: number): void {
+    const d = this.deltas.get(hostId);
+    if (d) {
+      d.alive = false;
+      d.timestamp = 0n;
+      d.diedAt = this.clock.now();
+    }
   }
 
   /** The watcher's view: alive hosts renewed just now; dead ones long ago (or freed). */
@@ -86,7 +100,7 @@ export class World {
       pollMs: 1000,
       locate: (name) => {
         const i = this.resources.indexOf(new TextDecoder().decode(name));
-        return i < 0 ? undefined : { sanlockName: this.resources[i] as string, offset: (i + 1) * AREA };
+        return i < 0 ? undefined : { sanlockName: this.resources[i] as string, offset: (i + this.firstArea) * AREA };
       },
       onIo: (io) => this.io.push({ host: hostId, io }),
       ...extra,

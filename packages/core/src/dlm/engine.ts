@@ -300,6 +300,15 @@ export class DlmEngine {
       for (const l of res.locks) if (l.pending && l.deadline !== undefined && now >= l.deadline && !this.tentativeState.has(l)) this.cancelLock(l, "ETIMEDOUT");
       const waiting = [...res.locks].some((l) => l.pending && !this.tentativeState.has(l));
       if (waiting && now >= res.retryAt && now - res.lastRoundAt >= this.pollSeconds) this.requestRound(res);
+      // A slot write that failed leaves other hosts seeing more than we hold: write it again.
+      else if (
+        res.opened &&
+        !res.flushQueued &&
+        !res.roundQueued &&
+        (res.possibleGrmodes.length > 1 || !sameSlotContent(res.attempted, res.composeSlot(this.opts.generation)))
+      ) {
+        this.requestFlush(res);
+      }
     }
   }
 

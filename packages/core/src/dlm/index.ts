@@ -25,3 +25,14 @@ export {
   type LockInfo,
   type RecoveryCallbacks,
 } from "./engine.js";
+export {
+  formatVolume,
+  readVolumeHeader,
+  volumeHeader,
+  headerOffset,
+  resourceAreaOffset,
+  DEFAULT_DLM_NUM_HOSTS,
+  DEFAULT_DLM_MAX_RESOURCES,
+  type VolumeFormat,
+} from "./volume.js";
+export { DlmLockspaces, MAX_LOCKSPACES, type LockspaceOptions, type LockspaceHandle, type LockspaceHost, type JoinedLockspace } from "./lockspaces.js";
