@@ -811,6 +811,10 @@ export class DlmEngine {
       res.possibleGrmodes = [old.grmode];
       res.writeSeq = old.writeSeq;
     }
+    // From now on every write of our sector carries this slot (O1) — including the ballots of the
+    // first round, which must not erase the LVB an earlier generation left in it.
+    res.attempted = res.composeSlot(this.opts.generation);
+    res.attemptedBytes = encodeSlot(res.attempted);
     res.opened = true;
   }
 

@@ -129,7 +129,7 @@ export class DlmLockspaces {
   /** dlm_close_lockspace: the handle's process's locks go as on exit (docs/dlm.md §5.10); the lockspace stays. */
   close(handle: LockspaceHandle): void {
     const entry = this.entries.get(handle.name);
-    if (!entry || !entry.handles.delete(handle.id)) throw new DlmError("ENOENT", "release", `handle ${handle.id} is not open`);
+    if (!entry?.handles.delete(handle.id)) throw new DlmError("ENOENT", "release", `handle ${handle.id} is not open`);
     this.handles.delete(handle.id);
     entry.joined.engine.processExit(handle.pid);
   }
@@ -140,7 +140,7 @@ export class DlmLockspaces {
    */
   async release(handle: LockspaceHandle, force: boolean): Promise<void> {
     const entry = this.entries.get(handle.name);
-    if (!entry || !entry.handles.has(handle.id)) throw new DlmError("ENOENT", "release", `handle ${handle.id} is not open`);
+    if (!entry?.handles.has(handle.id)) throw new DlmError("ENOENT", "release", `handle ${handle.id} is not open`);
     if (entry.count > 1) {
       entry.count--;
       this.close(handle);

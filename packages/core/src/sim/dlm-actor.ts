@@ -373,12 +373,16 @@ class DlmDaemon {
     const down = to < held.mode && !(held.mode === LKM.PR && to === LKM.CW);
     // The process stops using the higher mode before it asks for the lower one.
     if (down) this.checker.lowered(held.resource, this.ctx.index, pid, to);
-    if (writes && lvb) this.checker.wrote(held.resource, new TextDecoder().decode(lvb).replace(/\0+$/, ""));
     this.log(`pid ${pid}: convert ${held.resource} lkid ${held.lkid} ${held.mode}→${to}`);
+    // Every W conversion is a down-conversion, granted inside the call (docs/dlm.md §5.7): the ghost
+    // register takes the value first, so that a reader granted in the same call is checked against it.
+    const before = writes ? this.checker.ghostOf(held.resource) : undefined;
+    if (writes && lvb) this.checker.wrote(held.resource, new TextDecoder().decode(lvb).replace(/\0+$/, ""));
     let handle;
     try {
       handle = engine.lock({ pid, mode: to, lkid: held.lkid, flags: LKF.CONVERT | (held.valblk ? LKF.VALBLK : 0), ...(lvb ? { lvb } : {}) });
     } catch (err) {
+      if (before) this.checker.restoreGhost(held.resource, before);
       this.log(`pid ${pid}: convert refused: ${errorText(err)}`);
       return;
     }
@@ -401,11 +405,14 @@ class DlmDaemon {
     this.log(`pid ${pid}: unlock ${held.resource} lkid ${held.lkid}`);
     const write = held.valblk && held.mode >= LKM.PW;
     const lvb = write ? this.lvbValue() : undefined;
+    // The unlock and its W happen inside the call; a refused unlock writes nothing.
+    const before = write ? this.checker.ghostOf(held.resource) : undefined;
     if (write && lvb) this.checker.wrote(held.resource, new TextDecoder().decode(lvb).replace(/\0+$/, ""));
     try {
       void engine.unlock({ lkid: held.lkid, ...(write ? { flags: LKF.VALBLK, lvb } : {}) });
       this.ctx.checker.operations++;
     } catch (err) {
+      if (before) this.checker.restoreGhost(held.resource, before);
       this.log(`pid ${pid}: unlock: ${errorText(err)}`);
     }
   }

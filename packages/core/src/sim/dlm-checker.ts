@@ -22,7 +22,7 @@ interface DlmHold {
   readonly since: number;
 }
 
-interface Ghost {
+export interface Ghost {
   value: string;
   /** A PW/EX+VALBLK holder died, or an IVVALBLK unlock: readers must see VALNOTVALID. */
   unknown: boolean;
@@ -102,6 +102,15 @@ export class DlmChecker {
     }
   }
 
+  /** The ghost register of `resource` as it is now (to restore it when a write was refused). */
+  ghostOf(resource: string): Ghost {
+    return { ...this.ghost(resource) };
+  }
+
+  restoreGhost(resource: string, saved: Ghost): void {
+    this.ghosts.set(resource, { ...saved });
+  }
+
   /** The process now holds at `mode` (a down-conversion, applied before the call). */
   lowered(resource: string, host: number, pid: number, mode: number): void {
     const h = this.holdsOf(resource).find((x) => x.host === host && x.pid === pid);
@@ -130,12 +139,12 @@ export class DlmChecker {
 
   /** D5: host `host` issues a write of its own dblock sector of `resource` while holding `grmode` there. */
   ownSectorWrite(time: number, resource: string, host: number, grmode: number, generation: bigint, sector: Uint8Array): void {
-    if (grmode < 0) return;
+    // NL blocks nothing and is published with the next slot write only (docs/dlm.md §5.6).
+    if (grmode <= LKM.NL) return;
     let ok = false;
     try {
       const slot = decodeSlot(sector, SLOT_OFFSET_IN_SECTOR);
-      // A slot must be there; NL locks are published with the next slot write only (docs/dlm.md §5.6).
-      ok = slot !== undefined && slot.generation === generation && (grmode === LKM.NL || slot.grmode >= grmode);
+      ok = slot !== undefined && slot.generation === generation && slot.grmode >= grmode;
     } catch {
       ok = false;
     }
