@@ -2,7 +2,7 @@
 // IVVALBLK and VALNOTVALID, and what a process exit does to the value block; plus the LVB across
 // two hosts and after a holder's death (§3.6).
 import t from "tap";
-import { DlmStatus, LKF, LKM, MODE_NAMES, lvbOperation } from "../src/dlm/index.js";
+import { DlmStatus, LKF, LKM, MODE_NAMES, decodeSlot, lvbOperation } from "../src/dlm/index.js";
 import { Req, World, dec, enc } from "./dlm-harness.js";
 
 const { NL, PR, PW, EX } = LKM;
@@ -149,4 +149,27 @@ t.test("LVB across hosts and after a writer's death (docs/dlm.md §3.6)", async 
   );
   tt.equal(c.result?.sb.valNotValid, true, "the dead EX+VALBLK holder leaves the value invalid");
   tt.same(events, ["prep", "slot 1", "done g2"], "recovery callbacks in order, generation + 1");
+});
+
+t.test("a new generation's first ballot carries the handed-over LVB, not a zero slot (soak seed 1684)", async (tt) => {
+  const w = new World();
+  const old = w.addHost(1);
+  const a = new Req(old, { pid: 1, mode: EX, resource: R, flags: LKF.VALBLK, lvb: enc("") });
+  await w.settle();
+  new Req(old, { pid: 1, mode: NL, lkid: a.lkid, flags: LKF.CONVERT | LKF.VALBLK, lvb: enc("kept") });
+  await w.settle();
+  w.kill(1);
+  const sectorAt = 1048576 + 2 * 512; // r1, host 1's dblock sector
+  const firstWrite: Uint8Array[] = [];
+  const inner = w.device.write.bind(w.device);
+  w.device.write = async (offset: number, data: Uint8Array) => {
+    if (offset === sectorAt && firstWrite.length === 0) firstWrite.push(data.slice());
+    return inner(offset, data);
+  };
+  const again = w.addHost(1);
+  new Req(again, { pid: 2, mode: PR, resource: R, flags: LKF.VALBLK, lvb: enc("") });
+  await w.settle();
+  const slot = decodeSlot(firstWrite[0] as Uint8Array, 256);
+  tt.equal(dec(slot?.lvb), "kept", "the ballot's slot keeps the earlier generation's value");
+  tt.equal(slot?.generation, 2n, "written as generation 2");
 });
