@@ -80,8 +80,21 @@ export function ownSectorWrites(clock: Clock): OwnSectorWrites {
   return tracker;
 }
 
+/**
+ * Bytes a host keeps in its own dblock sector beyond sanlock's records: a DLM host's slot at byte
+ * 256 (docs/dlm.md §3.3, rule O1). Every write of our own sector is composed by
+ * PaxosDisk.composeSector, which asks the carrier each time, so no ballot, release or retraction
+ * write can leave them out.
+ */
+export interface OwnSectorCarrier {
+  /** Where in the sector (past the mode block) and what to write there, for the write being composed now. */
+  carried(): { offset: number; bytes: Uint8Array };
+}
+
 export class PaxosDisk implements PaxosArea {
   private readonly io: IoContext;
+  /** Set by a DLM engine before its first write of this area; undefined for plain sanlock leases. */
+  carrier: OwnSectorCarrier | undefined;
   /** Geometry confirmed by this area's own leader (detection read or a checked hint). */
   private geometryValue: Geometry | undefined;
   /** The caller's geometry hint until a read confirms or refutes it. */
@@ -255,10 +268,22 @@ export class PaxosDisk implements PaxosArea {
   }
 
   async writeSlot(hostId: number, dblock: Dblock, mode: ModeBlock): Promise<void> {
-    const sector = encodeDblockSector(dblock, this.geometry.sectorSize, mode);
+    const sector = this.composeSector(hostId, dblock, mode);
     const io = this.io.device.write(this.sectorAt(hostId + 1), sector);
     if (hostId === this.hostId) ownSectorWrites(this.io.clock).track(this.ownSectorKey, io);
     await boundedIo(this.io.clock, this.ioTimeout, io, `dblock ${hostId} write`, "DBLOCK_WRITE");
+  }
+
+  /** The one place a dblock sector is composed: sanlock's records, plus the carried bytes in our own sector. */
+  composeSector(hostId: number, dblock: Dblock, mode: ModeBlock): Uint8Array {
+    const sector = encodeDblockSector(dblock, this.geometry.sectorSize, mode);
+    if (hostId !== this.hostId || !this.carrier) return sector;
+    const { offset, bytes } = this.carrier.carried();
+    if (offset < MBLOCK_OFFSET + MODE_BLOCK_SIZE || offset + bytes.length > sector.length) {
+      throw new RangeError(`carried bytes ${offset}..${offset + bytes.length} overlap sanlock's records or leave the sector`);
+    }
+    sector.set(bytes, offset);
+    return sector;
   }
 
   /** Identifies our dblock sector of this resource in the I/O domain's tracker. */

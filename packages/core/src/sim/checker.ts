@@ -24,9 +24,12 @@
 
 export type HoldMode = "exclusive" | "shared";
 
+/** Violations of the DLM workload's invariants D1-D5 (dlm-checker.ts, docs/dlm.md §9 test 36). */
+export type DlmViolationKind = "dlm-exclusion" | "dlm-lvb" | "dlm-slot-carried" | "dlm-single-writer" | "dlm-slot-order";
+
 export interface Violation {
   readonly time: number;
-  readonly kind: "mutual-exclusion" | "unique-decision" | "lver-order" | "host-id-owners" | "release-progress";
+  readonly kind: "mutual-exclusion" | "unique-decision" | "lver-order" | "host-id-owners" | "release-progress" | DlmViolationKind;
   readonly message: string;
 }
 
@@ -120,6 +123,11 @@ export class InvariantChecker {
         resource,
         list.filter((h) => h.host !== host),
       );
+  }
+
+  /** A violation found by another checker of the same run (the DLM workload's). */
+  reportDlm(time: number, kind: DlmViolationKind, message: string): void {
+    this.report(time, kind, message);
   }
 
   /** Every process of `host` is gone (reset, or all killed). */

@@ -5,7 +5,9 @@
 
 import { SanlockTsError } from "../errors.js";
 import { MAX_DISKS } from "../limits.js";
+import { DLM_VARIANTS } from "../dlm/engine.js";
 import { BROKEN_VARIANTS } from "../variants.js";
+import { runDlmSeeds } from "./dlm-runner.js";
 import { runSeeds, type SeedRunOptions } from "./runner.js";
 
 interface ProcessLike {
@@ -22,9 +24,11 @@ const proc = (globalThis as unknown as { process: ProcessLike }).process;
 const perf = (globalThis as unknown as { performance: PerformanceLike }).performance;
 
 const USAGE =
-  "usage: sim --seeds N --hosts H [--seed S] [--variant NAME] [--ops N] [--resources R] [--disks D] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
+  "usage: sim --seeds N --hosts H [--workload sanlock|dlm] [--seed S] [--variant NAME] [--ops N] [--resources R] [--disks D] [--max-seconds T] [--io-timeouts N,N,...] [--no-herd] [--no-faults] [--trace] [--expect-violation]";
 
 export interface CliOptions {
+  /** "sanlock" (leases) or "dlm" (DLM locks, docs/dlm.md §9 tests 36-40). */
+  workload: "sanlock" | "dlm";
   seeds: number;
   hosts: number;
   firstSeed: number;
@@ -60,6 +64,7 @@ function intArg(name: string, value: string | undefined, min: number, max: numbe
 
 export function parseCli(args: readonly string[]): CliOptions {
   const o: CliOptions = {
+    workload: "sanlock",
     seeds: 0,
     hosts: 3,
     firstSeed: 1,
@@ -107,10 +112,17 @@ export function parseCli(args: readonly string[]): CliOptions {
         o.ioTimeouts = list.map((n) => intArg(flag, n, 1, 255));
         break;
       }
+      case "--workload": {
+        const v = value();
+        if (v !== "sanlock" && v !== "dlm") throw new CliUsageError(`--workload must be sanlock or dlm, got ${v ?? "nothing"}`);
+        o.workload = v;
+        break;
+      }
       case "--variant": {
         const v = value();
-        if (v === undefined || !(BROKEN_VARIANTS as readonly string[]).includes(v)) {
-          throw new CliUsageError(`--variant must be one of ${BROKEN_VARIANTS.join(", ")}, got ${v ?? "nothing"}`);
+        const known: readonly string[] = [...BROKEN_VARIANTS, ...DLM_VARIANTS];
+        if (v === undefined || !known.includes(v)) {
+          throw new CliUsageError(`--variant must be one of ${known.join(", ")}, got ${v ?? "nothing"}`);
         }
         o.variant = v;
         break;
@@ -134,6 +146,8 @@ export function parseCli(args: readonly string[]): CliOptions {
     }
   }
   if (o.seeds === 0) o.seeds = seedGiven ? 1 : 100;
+  const variants: readonly string[] = o.workload === "dlm" ? DLM_VARIANTS : BROKEN_VARIANTS;
+  if (!variants.includes(o.variant)) throw new CliUsageError(`--variant ${o.variant} is not a variant of the ${o.workload} workload (${variants.join(", ")})`);
   return o;
 }
 
@@ -172,18 +186,19 @@ export async function main(args: readonly string[]): Promise<number> {
         for (const line of r.trace.recent()) out(`    ${line}`);
       }
       out(
-        `  reproduce: pnpm sim --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
+        `  reproduce: pnpm sim${options.workload === "dlm" ? " --workload dlm" : ""} --seed ${r.seed} --hosts ${options.hosts} --ops ${options.ops} --resources ${options.resources}` +
           `${options.disks !== 1 ? ` --disks ${options.disks}` : ""}` +
           `${options.variant !== "none" ? ` --variant ${options.variant}` : ""}${options.faults ? "" : " --no-faults"}` +
           `${options.ioTimeouts ? ` --io-timeouts ${options.ioTimeouts.join(",")}` : ""}${options.herd ? "" : " --no-herd"} --trace`,
       );
     },
   };
-  const summary = await runSeeds(run);
+  const summary = options.workload === "dlm" ? await runDlmSeeds(run) : await runSeeds(run);
   const elapsed = (perf.now() - started) / 1000;
   const failing = summary.failingSeeds.length > 0 ? ` (first failing seed ${summary.failingSeeds[0]})` : "";
   out(
-    `sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, variant ${options.variant}, simulated lease operations ${summary.operations}, ` +
+    `sim: seeds ${summary.seedsRun}, hosts ${options.hosts}, ${options.workload === "dlm" ? "workload dlm, " : ""}variant ${options.variant}, ` +
+      `simulated ${options.workload === "dlm" ? "lock" : "lease"} operations ${summary.operations}, ` +
       `I/Os ${summary.ios}, violations ${summary.violations}${failing}, elapsed ${elapsed.toFixed(1)} s`,
   );
   const b = summary.ballots;
