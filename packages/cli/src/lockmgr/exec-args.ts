@@ -3,6 +3,7 @@
  * supervisorCommand() writes it, then `--` and the program. Read without yargs: everything after
  * `--` belongs to the program, option-like words included.
  */
+import { SanlockTsError } from "@sanlock-ts/client/errors";
 import type { DomainDescription, DomainDisk, DomainLease, LockFailureAction } from "@sanlock-ts/client/lockmanager";
 import { isLockFailureAction } from "@sanlock-ts/client/lockmanager";
 
@@ -19,7 +20,13 @@ export interface ExecLine {
 const MAX_DEVICES = 64;
 const VALUE_OPTIONS = new Set(["--name", "--uuid", "--uri", "--config", "--action", "--lease", "--disk", "--killpath-helper"]);
 
-export class ExecLineError extends Error {}
+/** A bad `lockmgr exec` line (ERR_CLI_LOCKMGR_EXEC_LINE). */
+export class ExecLineError extends SanlockTsError {
+  override readonly name = "ExecLineError";
+  constructor(message: string) {
+    super("ERR_CLI_LOCKMGR_EXEC_LINE", message);
+  }
+}
 
 function parseJson<T>(option: string, text: string): T {
   try {

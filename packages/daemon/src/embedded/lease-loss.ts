@@ -6,6 +6,7 @@
  * every lease acquired in that instance shares its signal, aborted at the failure. A lockspace
  * joined again is a new instance with a fresh signal.
  */
+import { SanlockTsError } from "@sanlock-ts/core";
 import { EventEmitter } from "node:events";
 import type { Lockspace } from "../lockspaces/lockspace.js";
 
@@ -19,11 +20,10 @@ export interface LockspaceLoss {
   readonly lastRenewal: number;
 }
 
-export class LeaseLostError extends Error {
-  readonly code = "ERR_DAEMON_LEASE_LOST";
+export class LeaseLostError extends SanlockTsError {
+  override readonly name = "LeaseLostError";
   constructor(readonly loss: LockspaceLoss) {
-    super(`lockspace ${loss.lockspace}:${loss.hostId} failed (${loss.reason}): its leases are lost, stop using them`);
-    this.name = "LeaseLostError";
+    super("ERR_DAEMON_LEASE_LOST", `lockspace ${loss.lockspace}:${loss.hostId} failed (${loss.reason}): its leases are lost, stop using them`);
   }
 }
 
