@@ -4,8 +4,8 @@
  * The connection's framing delivers whole decoded requests; the server checks them and
  * calls the handler registered for the command, which sends its reply through the context.
  * The session, info, config and shutdown commands are registered by commands/index.ts; the
- * lockspace, resource and disk commands by handlers/index.ts, which replace the shell's stubs
- * (commands/stubs.ts) by registering again.
+ * lockspace, resource and disk commands by handlers/index.ts (the lease daemon registers them;
+ * a command with no handler is answered as sanlock answers an unknown one, docs/wire.md §5.4).
  */
 import { Cmd, cmdClass, encodeEchoReply, type CmdClass, type CmdNumber, type RequestBodies, type WireHeader, type WireRequest } from "@sanlock-ts/core/wire";
 import type { Connection } from "./connection.js";

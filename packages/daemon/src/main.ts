@@ -51,10 +51,10 @@ export interface DaemonStartOptions {
   /** Where foreground logging goes; defaults to process.stderr when -D is given. */
   readonly stderr?: { write(line: string): void };
   /**
-   * The lockspace/lease engine, or a factory given the daemon log. Omitted: a daemon with
-   * no lockspace engine (every lockspace command answered as with no lockspace).
+   * The lockspace/lease engine, or a factory given the daemon log and services: the lease engine
+   * (startLeaseDaemon plugs it in), or a test double of the server's view of it.
    */
-  readonly lockspaces?: LockspaceHooks | ((log: DaemonLog, services: DaemonServices) => LockspaceHooks);
+  readonly lockspaces: LockspaceHooks | ((log: DaemonLog, services: DaemonServices) => LockspaceHooks);
   /** Replaces the watchdog chosen by -w (tests: the reset model). */
   readonly watchdog?: Watchdog;
   /** Adds or replaces command handlers (the engine's lockspace/resource/disk commands). */
@@ -157,7 +157,7 @@ export async function startDaemon(options: DaemonStartOptions): Promise<RunningD
       socketOwner: owner,
       log,
       registry,
-      ...(lockspaces ? { lockspaces } : {}),
+      lockspaces,
     });
     const exited = server.exited.then(() => {
       // Magic close only when no lockspace still has an expiry in force (docs/algorithms.md §7.5).

@@ -22,7 +22,7 @@ import type { DaemonLog } from "./log.js";
 import type { DaemonSettings } from "./options.js";
 import { closeKeepingSocketFile, listenOnRunDir, type SocketOwner } from "./run-dir.js";
 import { socketFd } from "./peer-cred.js";
-import { NO_LOCKSPACES, monotonicSeconds, type DaemonState, type LockspaceHooks } from "./status.js";
+import { monotonicSeconds, type DaemonState, type LockspaceHooks } from "./status.js";
 
 /** How long shutdown waits for handlers still writing (SHUTDOWN_WAIT replies) before closing. */
 export const SHUTDOWN_DRAIN_MS = 2000;
@@ -33,7 +33,7 @@ export interface DaemonServerOptions {
   readonly ourHostName: string;
   readonly socketOwner: SocketOwner;
   readonly log: DaemonLog;
-  readonly lockspaces?: LockspaceHooks;
+  readonly lockspaces: LockspaceHooks;
   readonly registry?: CommandRegistry;
 }
 
@@ -62,7 +62,7 @@ export class DaemonServer implements DaemonState {
     this.log = options.log;
     this.socketOwner = options.socketOwner;
     this.registry = options.registry ?? defaultCommandRegistry();
-    this.lockspaces = options.lockspaces ?? NO_LOCKSPACES;
+    this.lockspaces = options.lockspaces;
     this.workers = new WorkerLimit(options.settings.maxWorkerThreads);
     this.exited = new Promise((resolve) => {
       this.markExited = resolve;

@@ -3,8 +3,7 @@
  * (docs/wire.md §7.5, state strings docs/wire.md §10.5).
  *
  * Lockspaces and resources are owned by other modules; the server sees them only through
- * `LockspaceHooks`. Until a lockspace engine is plugged in, NO_LOCKSPACES answers as a real
- * daemon with no lockspace would.
+ * `LockspaceHooks` (the lease engine implements them).
  */
 import { DAEMON_VERSION_3_8_5, PROTOCOL_VERSION, StateType } from "@sanlock-ts/core/wire";
 import type { SanlkLockspace, StateRecord } from "@sanlock-ts/core/wire";
@@ -32,15 +31,6 @@ export interface LockspaceHooks {
   /** A registered connection closed (docs/wire.md §5.7): release or orphan its leases. */
   clientGone(conn: Connection): void;
 }
-
-export const NO_LOCKSPACES: LockspaceHooks = {
-  count: () => 0,
-  list: () => [],
-  setConfig: () => -Errno.ENOENT,
-  statusRecords: () => [],
-  removeAll: async () => {},
-  clientGone: () => {},
-};
 
 export interface DaemonState {
   readonly settings: DaemonSettings;

@@ -12,16 +12,31 @@ import type { Test } from "tap";
 import { Cmd, encodeHeader, lockspace, type SanlkLockspace } from "@sanlock-ts/client";
 import { startDaemon, type RunningDaemon } from "../src/main.js";
 import { DEFAULT_SETTINGS } from "../src/options.js";
-import { NO_LOCKSPACES, type LockspaceHooks } from "../src/status.js";
+import type { LockspaceHooks } from "../src/status.js";
+import { createLeaseEngine, registerLeaseHandlers } from "../src/handlers/index.js";
+
+/** A test double of the server's view of the engine: no lockspace at all. */
+const NO_LOCKSPACES: LockspaceHooks = {
+  count: () => 0,
+  list: () => [],
+  setConfig: () => -2, // −ENOENT: no such lockspace
+  statusRecords: () => [],
+  removeAll: async () => {},
+  clientGone: () => {},
+};
 
 const OUR_HOST = "sanlock-ts-test-host";
 
-async function startOurs(t: Test, lockspaces: LockspaceHooks = NO_LOCKSPACES): Promise<{ dir: string; daemon: RunningDaemon }> {
+/**
+ * Our daemon in this process: with the lease engine as production runs it, or with `hooks`, a
+ * test double of the server's view of the engine (then no lease command has a handler).
+ */
+async function startOurs(t: Test, hooks?: LockspaceHooks): Promise<{ dir: string; daemon: RunningDaemon }> {
   const dir = tempLeaseDir(t, "slts-");
   const daemon = await startDaemon({
     settings: { ...DEFAULT_SETTINGS, useWatchdog: false, socketUser: "root", socketGroup: "root", ourHostName: OUR_HOST },
     environment: { runDir: dir, privileged: false },
-    lockspaces,
+    ...(hooks !== undefined ? { lockspaces: hooks } : { lockspaces: (log) => createLeaseEngine({ log }), registerCommands: registerLeaseHandlers }),
   });
   t.teardown(async () => {
     await daemon.server.requestShutdown(true);

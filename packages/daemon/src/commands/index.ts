@@ -4,11 +4,9 @@ import { registerConfigCommands } from "./config.js";
 import { registerInfoCommands } from "./info.js";
 import { registerSessionCommands } from "./session.js";
 import { registerShutdownCommands } from "./shutdown.js";
-import { registerStubCommands } from "./stubs.js";
 
 export function defaultCommandRegistry(): CommandRegistry {
   const registry = new CommandRegistry();
-  registerStubCommands(registry);
   registerSessionCommands(registry);
   registerInfoCommands(registry);
   registerConfigCommands(registry);

@@ -1,7 +1,8 @@
 /**
  * The lease engine as the server sees it: a LockspaceSet (LockspaceHooks) with its
- * ResourceManager. Handlers find it through `ctx.daemon.lockspaces`; when another
- * LockspaceHooks is plugged in (tests of the shell), they answer like the stubs.
+ * ResourceManager. Handlers find it through `ctx.daemon.lockspaces`; when a test double of the
+ * hooks is plugged in instead (tests of the server alone), they answer as a daemon with no
+ * lockspace would.
  */
 import type { CommandContext } from "../dispatch.js";
 import type { DaemonLog } from "../log.js";

@@ -1,4 +1,4 @@
-/** Registers the lockspace, resource and disk command handlers (replacing the shell's stubs). */
+/** Registers the lockspace, resource and disk command handlers of the lease engine. */
 import type { CommandRegistry } from "../dispatch.js";
 import { registerDiskHandlers } from "./disk-handlers.js";
 import { registerLockspaceHandlers } from "./lockspace-handlers.js";
