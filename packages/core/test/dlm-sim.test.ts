@@ -24,9 +24,9 @@ const PLANTED: [variant: string, seed: number, kind: string][] = [
   ["grant-without-mutex", 9, "dlm-exclusion"],
   ["free-leader-before-slot", 10, "dlm-exclusion"],
   ["zero-slot-in-ballots", 1, "dlm-slot-carried"],
-  ["dead-after-8n", 15, "dlm-exclusion"],
+  ["dead-after-8n", 1, "dlm-exclusion"],
   ["lvb-seq-not-above", 1, "dlm-lvb"],
-  ["pr-covered-by-cw", 10, "dlm-exclusion"],
+  ["pr-covered-by-cw", 95, "dlm-exclusion"],
   ["overlapping-slot-writes", 2, "dlm-slot-order"],
 ];
 

@@ -98,6 +98,8 @@ export interface LockRequest {
   /** TIMEOUT: cancel with ETIMEDOUT after this many milliseconds. */
   readonly timeoutMs?: number;
   readonly bast?: (mode: number) => void;
+  /** The completion AST, called synchronously when the operation completes (the promise settles too). */
+  readonly ast?: (c: Completion) => void;
 }
 
 export interface LockHandle {
@@ -398,6 +400,7 @@ export class DlmEngine {
     l.sb = noStatusFlags();
     if (flags & LKF.PERSISTENT) l.persistent = true;
     if (req.bast) l.bast = req.bast;
+    l.ast = req.ast;
     if (req.lvb) l.lvb = req.lvb.slice();
     l.deadline = flags & LKF.TIMEOUT ? this.opts.clock.now() + (req.timeoutMs as number) / 1000 : undefined;
     return new Promise<Completion>((resolve) => {
@@ -585,8 +588,12 @@ export class DlmEngine {
 
   private settleOp(l: DlmLock, status: number): void {
     const settle = l.settle;
+    const ast = l.ast;
     l.settle = undefined;
-    settle?.(this.completion(l, status));
+    l.ast = undefined;
+    const c = this.completion(l, status);
+    ast?.(c);
+    settle?.(c);
   }
 
   private deliverGrant(l: DlmLock): void {

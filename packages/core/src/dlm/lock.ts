@@ -55,6 +55,8 @@ export class DlmLock {
   /** Deadline (local monotonic seconds) of a TIMEOUT request. */
   deadline: number | undefined;
   bast: BastCallback | undefined;
+  /** Completion AST of the operation in progress, called when it completes (before `settle`'s promise reactions run). */
+  ast: ((c: Completion) => void) | undefined;
 
   constructor(
     readonly lkid: number,

@@ -290,12 +290,10 @@ class DlmDaemon {
   }
 
   /** Waits for a completion; a request still pending after PATIENCE_SECONDS is cancelled (docs/dlm.md §5.7). */
-  private async awaitCompletion(engine: DlmEngine, lkid: number, done: Promise<Completion>, onDone: (c: Completion) => void): Promise<Completion | undefined> {
+  private async awaitCompletion(engine: DlmEngine, lkid: number, done: Promise<Completion>): Promise<Completion | undefined> {
     let result: Completion | undefined;
-    // The checker learns of a completion when the engine delivers it, not when this process next looks.
     void done.then((c) => {
       result = c;
-      onDone(c);
     });
     for (let waited = 0; waited < PATIENCE_SECONDS * 4 && result === undefined; waited++) {
       await this.clock.sleep(0.25);
@@ -350,16 +348,18 @@ class DlmDaemon {
     this.log(`pid ${pid}: lock ${resource} mode ${mode} flags 0x${flags.toString(16)}`);
     let handle;
     try {
-      handle = engine.lock({ pid, mode, resource, flags, ...(valblk ? { lvb: new Uint8Array(DLM_LVB_LEN) } : {}) });
+      // The checker learns of a completion from the AST, when the engine delivers it.
+      const ast = (done: Completion): void => {
+        if (done.status !== 0 || !this.usable(pid)) return;
+        this.ctx.checker.operations++;
+        this.checker.granted(this.ctx.scheduler.now, resource, this.ctx.index, pid, done.mode, valblk, valblk ? this.readLvb(done) : undefined);
+      };
+      handle = engine.lock({ pid, mode, resource, flags, ast, ...(valblk ? { lvb: new Uint8Array(DLM_LVB_LEN) } : {}) });
     } catch (err) {
       this.log(`pid ${pid}: lock ${resource} refused: ${errorText(err)}`);
       return undefined;
     }
-    const c = await this.awaitCompletion(engine, handle.lkid, handle.done, (done) => {
-      if (done.status !== 0 || !this.usable(pid)) return;
-      this.ctx.checker.operations++;
-      this.checker.granted(this.ctx.scheduler.now, resource, this.ctx.index, pid, done.mode, valblk, valblk ? this.readLvb(done) : undefined);
-    });
+    const c = await this.awaitCompletion(engine, handle.lkid, handle.done);
     if (c?.status !== 0 || !this.usable(pid)) return undefined;
     this.log(`pid ${pid}: HOLDS ${resource} mode ${c.mode} lkid ${handle.lkid}`);
     return { resource, lkid: handle.lkid, mode: c.mode, valblk };
@@ -380,22 +380,23 @@ class DlmDaemon {
     if (writes && lvb) this.checker.wrote(held.resource, new TextDecoder().decode(lvb).replace(/\0+$/, ""));
     let handle;
     try {
-      handle = engine.lock({ pid, mode: to, lkid: held.lkid, flags: LKF.CONVERT | (held.valblk ? LKF.VALBLK : 0), ...(lvb ? { lvb } : {}) });
+      const from = held.mode;
+      const ast = (done: Completion): void => {
+        if (!this.usable(pid)) return;
+        if (done.status === 0) {
+          this.ctx.checker.operations++;
+          const reads = held.valblk && lvbOperation(from, done.mode) === "read";
+          if (!down)
+            this.checker.granted(this.ctx.scheduler.now, held.resource, this.ctx.index, pid, done.mode, held.valblk, reads ? this.readLvb(done) : undefined);
+        } else if (done.mode >= 0) this.checker.lowered(held.resource, this.ctx.index, pid, done.mode);
+      };
+      handle = engine.lock({ pid, mode: to, lkid: held.lkid, flags: LKF.CONVERT | (held.valblk ? LKF.VALBLK : 0), ast, ...(lvb ? { lvb } : {}) });
     } catch (err) {
       if (before) this.checker.restoreGhost(held.resource, before);
       this.log(`pid ${pid}: convert refused: ${errorText(err)}`);
       return;
     }
-    const from = held.mode;
-    const c = await this.awaitCompletion(engine, held.lkid, handle.done, (done) => {
-      if (!this.usable(pid)) return;
-      if (done.status === 0) {
-        this.ctx.checker.operations++;
-        const reads = held.valblk && lvbOperation(from, done.mode) === "read";
-        if (!down)
-          this.checker.granted(this.ctx.scheduler.now, held.resource, this.ctx.index, pid, done.mode, held.valblk, reads ? this.readLvb(done) : undefined);
-      } else if (done.mode >= 0) this.checker.lowered(held.resource, this.ctx.index, pid, done.mode);
-    });
+    const c = await this.awaitCompletion(engine, held.lkid, handle.done);
     this.log(`pid ${pid}: convert of lkid ${held.lkid} completed ${c ? `status ${c.status} mode ${c.mode}` : "never"}`);
     if (c && c.mode >= 0) held.mode = c.mode;
   }
