@@ -57,7 +57,12 @@ if (w.instanceId === 1) {
   await w.start();
   await tryIt(() => w.start());
   await tryIt(() => w.setHealthCheck(() => true));
-  const status = JSON.parse(readFileSync(statusFile, "utf8"));
+  // The supervisor writes its status file after it handled START, at most once a second: poll it.
+  let status = JSON.parse(readFileSync(statusFile, "utf8"));
+  for (let i = 0; i < 50 && status.state !== "running"; i++) {
+    await sleep(100);
+    status = JSON.parse(readFileSync(statusFile, "utf8"));
+  }
   await w.finalize();
   await tryIt(() => w.store(null));
   await tryIt(() => w.finalize());
