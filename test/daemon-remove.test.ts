@@ -142,3 +142,54 @@ sys.stdin.readline()
   await ours.daemon.exited;
   t.pass("the daemon exited");
 });
+
+/**
+ * While REM_LOCKSPACE kills the holders, sanlock marks the lockspace space_dead=1 killing_pids=1
+ * (main.c: "set killing_pids check 0 remove 1"); SAM's QUORUM reads those fields to stop starting
+ * new instances on a lockspace that is leaving. SET_CONFIG USED holds the removal in that phase.
+ */
+async function removingFields(t: Test, runDir: string): Promise<string[]> {
+  const work = tempLeaseDir(t, "slts-remf-");
+  const lsFile = join(work, "ls");
+  const ready = await python(
+    runDir,
+    `
+import sanlock
+open("${lsFile}", "wb").truncate(${MB})
+sanlock.write_lockspace(b"${LS}", "${lsFile}", iotimeout=1)
+sanlock.add_lockspace(b"${LS}", 1, "${lsFile}", iotimeout=1)
+print("ready")
+`,
+  );
+  t.equal(ready.stdout.trim(), "ready", ready.stderr);
+  const fields = async (): Promise<string> => {
+    const st = await runClient(runDir, "sanlock", ["client", "status", "-D"]);
+    // The lockspace's record: "s NAME:..." and then one indented "key=value" line per field.
+    const block = st.stdout.split(/\n(?=\S)/).find((b) => b.startsWith(`s ${LS}:`)) ?? "";
+    return ["space_dead", "killing_pids"].map((k) => new RegExp(`^\\s+(${k}=\\d+)$`, "m").exec(block)?.[1] ?? `${k}?`).join(" ");
+  };
+  const seen = [await fields()];
+  t.equal((await runClient(runDir, "sanlock", ["client", "set_config", "-s", LS, "-u", "1"])).code, 0);
+  const rem = runClient(runDir, "sanlock", ["client", "rem_lockspace", "-s", `${LS}:1:${lsFile}:0`]);
+  // The first look at a removal comes a second after the request (both daemons' main loops).
+  for (let i = 0; i < 50 && seen.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await fields();
+    if (now !== seen[0]) seen.push(now);
+  }
+  t.equal((await runClient(runDir, "sanlock", ["client", "set_config", "-s", LS, "-u", "0"])).code, 0);
+  t.match((await rem).stdout, /rem_lockspace done 0/, "the removal ends once USED is cleared");
+  return seen;
+}
+
+t.test(
+  "a removal in progress shows space_dead=1 killing_pids=1, as the real daemon's STATUS",
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 60_000 },
+  async (t) => {
+    const ours = await startInProcessDaemon(t);
+    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
+    const [realSeen, ourSeen] = await Promise.all([removingFields(t, real), removingFields(t, ours.runDir)]);
+    t.same(realSeen, ["space_dead=0 killing_pids=0", "space_dead=1 killing_pids=1"], "real: joined, then removing");
+    t.same(ourSeen, realSeen, "sanlock-ts: the same two states");
+  },
+);

@@ -72,15 +72,27 @@ export class QuorumWatcher {
     clearTimeout(this.timer);
   }
 
+  /**
+   * Checks now, without waiting for the next poll. A restart asks this first: the instance that
+   * just died may have been killed by the lockspace's removal, which the last poll did not see.
+   */
+  async refresh(): Promise<void> {
+    if (!this.enabled || this.stopped) return;
+    const next = await this.check();
+    if (!this.stopped) this.apply(next);
+  }
+
   private async poll(): Promise<void> {
     const next = await this.check();
     if (this.stopped) return;
-    if (this.current?.quorate !== next.quorate) {
-      this.current = next;
-      this.onChange(next);
-    }
-    this.current = next;
+    this.apply(next);
     this.timer = setTimeout(() => void this.poll(), this.pollMs);
+  }
+
+  private apply(next: QuorumState): void {
+    const changed = this.current?.quorate !== next.quorate;
+    this.current = next;
+    if (changed) this.onChange(next);
   }
 
   private async check(): Promise<QuorumState> {

@@ -125,6 +125,7 @@ export class Supervisor {
       this.emit({ type: "restarting", instanceId: this.instanceId + 1, delayMs: this.options.restartDelayMs });
       this.touched(true);
       await this.delay(this.options.restartDelayMs);
+      await this.quorum.refresh(); // the next instance starts on a fresh answer, not the last poll's
     }
   }
 

@@ -231,6 +231,7 @@ export class LockspaceSet implements LockspaceHooks {
       }
       if (!started) this.options.log("info", `s${ls.spaceId} set killing_pids check 0 remove ${reason === "remove" ? 1 : 0}`);
       started = true;
+      ls.killingPids = true; // sanlock's main loop sets space_dead and killing_pids with that log line
       const live = holders.filter((t) => t.conn !== undefined);
       const killing = live.length > 0 && this.options.killHolders !== undefined;
       if (killing) this.options.killHolders?.(ls, live, ls.state === "recovery" ? "recovery" : reason);

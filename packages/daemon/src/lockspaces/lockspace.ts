@@ -70,6 +70,8 @@ export class Lockspace implements LeaseLockspace {
   /** SET_CONFIG USED / USED_BY_ORPHANS (docs/wire.md §7.29). */
   externalUsed = false;
   usedByOrphans = false;
+  /** Set once REM_LOCKSPACE or a forced shutdown starts killing the holders: sanlock then shows space_dead and killing_pids 1. */
+  killingPids = false;
   recoveryReason = "";
   acquireLastResult = 0;
   acquireLastAttempt = 0;
@@ -344,6 +346,11 @@ export class Lockspace implements LeaseLockspace {
     this.watchdogConnection?.close();
   }
 
+  /** Recovery, or a removal that has begun killing the holders: no new holder should count on this lockspace. */
+  private get dying(): boolean {
+    return this.stateValue === "recovery" || this.killingPids;
+  }
+
   /** LOCKSPACE state string fields of STATUS (docs/wire.md §10.5), minus `list`. */
   stateFields(): string {
     const geometry = this.geometry;
@@ -355,8 +362,8 @@ export class Lockspace implements LeaseLockspace {
       `align_size=${geometry.alignSize}`,
       `host_generation=${this.generation}`,
       `renew_fail=${r.lastResult < 0 ? 1 : 0}`,
-      `space_dead=${this.stateValue === "recovery" ? 1 : 0}`,
-      `killing_pids=${this.stateValue === "recovery" ? 1 : 0}`,
+      `space_dead=${this.dying ? 1 : 0}`,
+      `killing_pids=${this.dying ? 1 : 0}`,
       `used_retries=0`,
       `external_used=${Number(this.externalUsed)}`,
       `used_by_orphans=${Number(this.usedByOrphans)}`,
