@@ -211,11 +211,11 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
     t.same(await holders(disk), [2n], "never two holders");
     t.same(await holders(fresh), [], "all or nothing: the new disk's lease is not held either");
     const reference = sparseFile(dir, "reference.lease", MiB);
-    spawnSync("sanlock", ["direct", "init", "-r", `${DISKS}:${diskLeaseName(fresh)}:${reference}:0`]);
-    t.ok(
-      readFileSync(diskLeaseFilePath(leaseDir, fresh)).equals(readFileSync(reference)),
-      "12: the plugin's new lease file = sanlock direct init -r, byte for byte",
-    );
+    const init = spawnSync("sanlock", ["direct", "init", "-r", `${DISKS}:${diskLeaseName(fresh)}:${reference}:0`], { encoding: "utf8" });
+    t.equal(init.status, 0, `sanlock direct init -r of the reference: ${init.stdout}${init.stderr}`);
+    const created = readFileSync(diskLeaseFilePath(leaseDir, fresh));
+    const expected = readFileSync(reference);
+    t.equal(firstDifference(created, expected), "", "12: the plugin's new lease file = sanlock direct init -r, byte for byte");
 
     // Host 2's state, as libvirt's acquire would read it: libsanlock's sanlock_state_to_args.
     const ourState = await processInquire(driver, w.dom);
@@ -258,3 +258,13 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
     await libvirt.virsh("destroy", `${GUEST}3`);
   });
 });
+
+/** "" when equal; else the sizes and the first differing 512-byte sector of each, in hex (the test's diagnosis). */
+function firstDifference(a: Buffer, b: Buffer): string {
+  if (a.equals(b)) return "";
+  let i = 0;
+  while (i < Math.min(a.length, b.length) && a[i] === b[i]) i++;
+  const sector = Math.floor(i / 512) * 512;
+  const hex = (x: Buffer) => x.subarray(sector, sector + 512).toString("hex").replace(/(00)+$/, "…");
+  return `sizes ${a.length}/${b.length}, first difference at byte ${i}; sector ${sector}: ${hex(a)} vs ${hex(b)}`;
+}
