@@ -37,14 +37,14 @@ export interface Reply<C extends ReplyCmd> {
   body: ReplyBodies[C];
 }
 
-/** Header fields reachable as reply.header.data etc.; `result` is data read as i32. */
-export function resultOf(header: WireHeader): number {
+/** A reply's result: the header's data field read as i32 (docs/wire.md §9.1). */
+export function headerResult(header: WireHeader): number {
   return header.data | 0;
 }
 
 /** Throws SanlockError for a negative result (docs/wire.md §9.1). */
 export function checkResult(cmd: number, header: WireHeader): number {
-  return checkResultValue(cmd, resultOf(header));
+  return checkResultValue(cmd, headerResult(header));
 }
 
 export function checkResultValue(cmd: number, result: number): number {

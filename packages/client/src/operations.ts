@@ -5,7 +5,7 @@
 // directly (its own parsers check the command line), which keeps zod off its
 // start-up path.
 
-import { callOnce, callStream, checkResult, checkResultValue, resultOf, sendOnly, type CallTarget, type Reply } from "./calls.js";
+import { callOnce, callStream, checkResult, checkResultValue, headerResult, sendOnly, type CallTarget, type Reply } from "./calls.js";
 import { EventChannel } from "./event-channel.js";
 import type { Registration } from "./registration.js";
 import { parseStateString, type ParsedResource } from "./resource-string.js";
@@ -151,7 +151,7 @@ export async function inqLockspaceResult(
       cmdFlags: a.wait ? InqLockspaceFlag.WAIT : 0,
     },
   );
-  return resultOf(reply.header);
+  return headerResult(reply.header);
 }
 
 /** Python semantics: true joined, false unknown, null being added/removed; other results throw. */
@@ -175,7 +175,7 @@ export async function getLockspacesRaw(target: CallTarget): Promise<{ result: nu
     offset: ls.hostIdDisk.offset,
     flags: ls.flags,
   }));
-  return { result: resultOf(reply.header), lockspaces };
+  return { result: headerResult(reply.header), lockspaces };
 }
 
 export async function getLockspaces(target: CallTarget): Promise<LockspaceInfo[]> {
@@ -317,7 +317,7 @@ export async function convert(target: CallTarget, owner: LeaseOwner, spec: Resou
 /** INQUIRE as raw values: result, lease count (data2) and the state string (docs/wire.md §7.9). */
 export async function inquireRaw(target: CallTarget, owner: LeaseOwner): Promise<{ result: number; count: number; state: string }> {
   const reply = await ownerCall(target, owner, Cmd.INQUIRE, {}, {});
-  return { result: resultOf(reply.header), count: reply.header.data2, state: reply.body.state };
+  return { result: headerResult(reply.header), count: reply.header.data2, state: reply.body.state };
 }
 
 export async function inquire(target: CallTarget, owner: LeaseOwner): Promise<ParsedResource[]> {

@@ -5,7 +5,14 @@
  */
 import type { Clock } from "./clock.js";
 import { LeaseError } from "./lease-errors.js";
-import { encodeRequest, readRequestFields, REQ_DISK_MAGIC, REQ_DISK_VERSION, REQ_DISK_VERSION_MAJOR, type RequestRecord } from "./ondisk/request-record.js";
+import {
+  encodeRequestRecord,
+  readRequestFields,
+  REQ_DISK_MAGIC,
+  REQ_DISK_VERSION,
+  REQ_DISK_VERSION_MAJOR,
+  type RequestRecord,
+} from "./ondisk/request-record.js";
 import { VERSION_MAJOR_MASK } from "./ondisk/leader-record.js";
 import type { PaxosArea, ResourceLocation } from "./paxos-area.js";
 import { openPaxosArea } from "./paxos-disk-set.js";
@@ -38,7 +45,7 @@ export interface RequestOutcome {
 
 function requestSector(disk: PaxosArea, record: RequestRecord): Uint8Array {
   const sector = new Uint8Array(disk.geometry.sectorSize);
-  sector.set(encodeRequest(record), 0);
+  sector.set(encodeRequestRecord(record), 0);
   return sector;
 }
 

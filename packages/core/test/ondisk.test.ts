@@ -14,8 +14,8 @@ import {
   emptyLeader,
   leaderChecksum,
   leadersCompareEqual,
-  encodeRequest,
-  decodeRequest,
+  encodeRequestRecord,
+  decodeRequestRecord,
   encodeDblock,
   decodeDblock,
   isEmptyDblock,
@@ -279,19 +279,19 @@ t.test("delta sector and host bitmap (§5.1, §5.5)", async (tt) => {
 
 t.test("request record (§6.3)", async (tt) => {
   const rec = { magic: REQ_DISK_MAGIC, version: REQ_DISK_VERSION, lver: BIG, forceMode: 2 };
-  const bytes = encodeRequest(rec);
+  const bytes = encodeRequestRecord(rec);
   tt.equal(bytes.length, 24);
-  tt.same(decodeRequest(bytes), rec);
+  tt.same(decodeRequestRecord(bytes), rec);
   const garbage = bytes.slice();
   garbage.set([0x61, 0x55], 20);
-  tt.same(decodeRequest(garbage), rec, "padding ignored on read");
+  tt.same(decodeRequestRecord(garbage), rec, "padding ignored on read");
   tt.same([...bytes.subarray(20)], [0, 0, 0, 0], "padding written as zero");
   const bad = bytes.slice();
   bad[0] = 0;
-  tt.throws(() => decodeRequest(bad, 0, 1536), { code: "ERR_DISK_BAD_MAGIC", details: { field: "magic", offset: 1536 } });
+  tt.throws(() => decodeRequestRecord(bad, 0, 1536), { code: "ERR_DISK_BAD_MAGIC", details: { field: "magic", offset: 1536 } });
   const badVer = bytes.slice();
   new DataView(badVer.buffer).setUint32(4, 0x00020001, true);
-  tt.throws(() => decodeRequest(badVer, 0, 512), { code: "ERR_DISK_BAD_VERSION", details: { offset: 516 } });
+  tt.throws(() => decodeRequestRecord(badVer, 0, 512), { code: "ERR_DISK_BAD_VERSION", details: { offset: 516 } });
 });
 
 t.test("dblock, mode block, dblock sector (§6.4, §6.5)", async (tt) => {

@@ -8,7 +8,7 @@ import {
   decodeDblockSector,
   decodeDeltaSector,
   decodeLeader,
-  decodeRequest,
+  decodeRequestRecord,
   decodeRindexEntry,
   decodeRindexHeader,
   encodeDblockSector,
@@ -21,7 +21,7 @@ import {
   writeLeader,
   isEmptyDblock,
   detectGeometry,
-  writeRequest,
+  writeRequestRecord,
   writeRindexEntry,
   writeRindexHeader,
   MBLOCK_OFFSET,
@@ -94,7 +94,7 @@ const paxosInit = (ss: number, flags: number, hosts: number, checksum: number, r
 });
 
 function expectInitRequest(tt: Test, bytes: Uint8Array, at: number): void {
-  const r = decodeRequest(bytes, at);
+  const r = decodeRequestRecord(bytes, at);
   tt.same(r, { magic: 0x08292011, version: 0x00010001, lver: 0n, forceMode: 0 }, "request record as after init");
 }
 
@@ -402,7 +402,7 @@ const vectors: Vector[] = [
     sectorSize: 512,
     areaStart: 1048576,
     check: (tt, b) => {
-      tt.same(decodeRequest(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 3n, forceMode: 2 });
+      tt.same(decodeRequestRecord(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 3n, forceMode: 2 });
     },
   },
   {
@@ -561,7 +561,7 @@ const vectors: Vector[] = [
         writeTimestamp: 883n,
       });
       tt.same([...b.subarray(532, 536)], [0x8b, 0x55, 0, 0]);
-      tt.same(decodeRequest(b, 512).lver, 0n);
+      tt.same(decodeRequestRecord(b, 512).lver, 0n);
       tt.same(dblockAt(b, 1024).dblock, { mbal: 2001n, bal: 2001n, inp: 1, inp2: 1n, inp3: 883n, lver: 2n, checksum: 0x4427b7e9, flags: 0 });
     },
   },
@@ -661,7 +661,7 @@ const vectors: Vector[] = [
         writeGeneration: 1n,
         writeTimestamp: 1076n,
       });
-      tt.same(decodeRequest(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 2n, forceMode: 2 });
+      tt.same(decodeRequestRecord(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 2n, forceMode: 2 });
       tt.ok(
         b.subarray(1024, 1536).every((x) => x === 0),
         "dblock host 1 zero",
@@ -699,7 +699,7 @@ const vectors: Vector[] = [
         writeGeneration: 1n,
         writeTimestamp: 1078n,
       });
-      tt.same(decodeRequest(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 2n, forceMode: 2 });
+      tt.same(decodeRequestRecord(b, 512), { magic: 0x08292011, version: 0x00010001, lver: 2n, forceMode: 2 });
       tt.equal(dblockAt(b, 1536).dblock.flags, 1);
     },
   },
@@ -781,7 +781,7 @@ function reencode(v: Vector, bytes: Uint8Array): { got: Uint8Array; want: Uint8A
     } else if (v.kind === "resource" && s === 0) {
       writeLeader(got, 0, readLeaderFields(bytes, 0), { checksum: "compute" });
     } else if (v.kind === "resource" && s === ss) {
-      writeRequest(got, s, decodeRequest(bytes, s));
+      writeRequestRecord(got, s, decodeRequestRecord(bytes, s));
       want.fill(0, s + 20, s + 24);
     } else if (v.kind === "resource" && s >= 2 * ss) {
       // an all-zero sector is an unused dblock slot: it stays zero (no checksum is written)

@@ -12,7 +12,8 @@ const OPEN_FAILURE_CODES: ReadonlySet<string> = new Set(["ERR_DEVICE_NOT_FOUND",
 export const EMSGSIZE = Errno.EMSGSIZE;
 export const EISDIR = Errno.EISDIR;
 
-export function resultOf(thrown: unknown): number {
+/** The i32 result the daemon sends on the wire for an error thrown while serving a command. */
+export function wireResultOf(thrown: unknown): number {
   const error = toLeaseError(thrown, "lease record");
   if (error instanceof LeaseError) return error.result;
   // No leader to take the geometry from: "no lockspace/lease at that offset" (docs/wire.md §9.4).
@@ -43,5 +44,5 @@ export class DaemonResultError extends SanlockTsError {
 }
 
 export function resultOfAny(error: unknown): number {
-  return error instanceof DaemonResultError ? error.result : resultOf(error);
+  return error instanceof DaemonResultError ? error.result : wireResultOf(error);
 }

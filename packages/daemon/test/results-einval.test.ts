@@ -11,7 +11,7 @@
 import t from "tap";
 import { createLoopDevice, createSparseFile, loopDeviceSkipReason } from "../../../test/support/index.js";
 import { DeviceError, nodeDeviceIo, openDirectDevice } from "../src/device/index.js";
-import { resultOf } from "../src/results.js";
+import { wireResultOf } from "../src/results.js";
 
 const EINVAL = 22;
 const ENODEV = 19;
@@ -35,19 +35,19 @@ t.test("EINVAL from a read or write is −EINVAL on the wire", async (t) => {
   t.teardown(() => device.close());
   const onRead = await thrown(() => device.read(0, 512));
   t.ok(onRead instanceof DeviceError && onRead.syscall === "read", "the error names the read");
-  t.equal(resultOf(onRead), -EINVAL, "read");
-  t.equal(resultOf(await thrown(() => device.write(0, new Uint8Array(512)))), -EINVAL, "write");
+  t.equal(wireResultOf(onRead), -EINVAL, "read");
+  t.equal(wireResultOf(await thrown(() => device.write(0, new Uint8Array(512)))), -EINVAL, "write");
 });
 
 t.test("EINVAL from open stays −ENODEV", async (t) => {
   const file = await createSparseFile(t, { sizeBytes: 4096 });
   const err = await thrown(() => openDirectDevice(file.path, { io: { ...nodeDeviceIo, open: () => Promise.reject(einval("open")) } }));
-  t.equal(resultOf(err), -ENODEV);
+  t.equal(wireResultOf(err), -ENODEV);
 });
 
 t.test("512-byte sectors on a 4K block device are −EINVAL", { skip: loopDeviceSkipReason() }, async (t) => {
   const loop = await createLoopDevice(t, { sizeBytes: 4 * 1024 * 1024, sectorSize: 4096 });
   const err = await thrown(() => openDirectDevice(loop.path, { sectorSize: 512 }));
   t.equal((err as DeviceError).code, "ERR_DEVICE_BAD_SECTOR_SIZE");
-  t.equal(resultOf(err), -EINVAL);
+  t.equal(wireResultOf(err), -EINVAL);
 });

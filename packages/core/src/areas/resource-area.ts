@@ -7,7 +7,7 @@ import type { LeaderRecord } from "../ondisk/leader-record.js";
 import { PAXOS_DISK_CLEAR, PAXOS_DISK_MAGIC, PAXOS_DISK_VERSION, decodeLeader, emptyLeader, writeLeader } from "../ondisk/leader-record.js";
 import { nameBytes } from "../ondisk/names.js";
 import type { RequestRecord } from "../ondisk/request-record.js";
-import { decodeRequest, initialRequest, writeRequest } from "../ondisk/request-record.js";
+import { decodeRequestRecord, initialRequest, writeRequestRecord } from "../ondisk/request-record.js";
 import { resolveGeometry } from "./detect.js";
 import { checkAreaPlacement, requestSectorOffset } from "./layout.js";
 
@@ -59,7 +59,7 @@ export function initialPaxosLeader(init: Omit<ResourceAreaInit, "offset" | "geom
 export function buildResourceArea(init: Omit<ResourceAreaInit, "offset" | "geometry">, geometry: Geometry): Uint8Array {
   const area = new Uint8Array(geometry.alignSize);
   writeLeader(area, 0, initialPaxosLeader(init, geometry));
-  writeRequest(area, geometry.sectorSize, initialRequest());
+  writeRequestRecord(area, geometry.sectorSize, initialRequest());
   return area;
 }
 
@@ -101,7 +101,7 @@ export async function readPaxosLeader(device: BlockDevice, loc: PaxosLeaderLocat
 /** Reads and checks (magic, version major) the request record of the lease at offset. */
 export async function readRequestRecord(device: BlockDevice, offset: number, geometry: Geometry): Promise<RequestRecord> {
   const at = requestSectorOffset(offset, geometry);
-  return decodeRequest(await device.read(at, geometry.sectorSize), 0, at);
+  return decodeRequestRecord(await device.read(at, geometry.sectorSize), 0, at);
 }
 
 /** Reads the whole resource area (leader, request, dblocks), as a ballot's first step does (docs/ondisk.md §7.1). */

@@ -28,7 +28,7 @@ export function initialRequest(): RequestRecord {
 }
 
 /** Writes the 24-byte record (padding zero) into out at offset. */
-export function writeRequest(out: Uint8Array, offset: number, rec: RequestRecord): void {
+export function writeRequestRecord(out: Uint8Array, offset: number, rec: RequestRecord): void {
   requireBytes(out, offset, REQUEST_RECORD_SIZE, "request record");
   const v = new DataView(out.buffer, out.byteOffset + offset, REQUEST_RECORD_SIZE);
   writeU32(v, 0, rec.magic, "request magic");
@@ -38,9 +38,9 @@ export function writeRequest(out: Uint8Array, offset: number, rec: RequestRecord
   writeU32(v, 20, 0, "request padding");
 }
 
-export function encodeRequest(rec: RequestRecord): Uint8Array {
+export function encodeRequestRecord(rec: RequestRecord): Uint8Array {
   const out = new Uint8Array(REQUEST_RECORD_SIZE);
-  writeRequest(out, 0, rec);
+  writeRequestRecord(out, 0, rec);
   return out;
 }
 
@@ -76,7 +76,7 @@ export function requestProblems(rec: RequestRecord, base: number): DecodeProblem
 }
 
 /** Decodes and checks magic and version major; `at` is the absolute offset of bytes[0]. */
-export function decodeRequest(bytes: Uint8Array, offset = 0, at = 0): RequestRecord {
+export function decodeRequestRecord(bytes: Uint8Array, offset = 0, at = 0): RequestRecord {
   const rec = readRequestFields(bytes, offset);
   throwFirst(requestProblems(rec, at + offset));
   return rec;

@@ -26,7 +26,7 @@ import {
   readHost,
   readHostEvent,
   readKillpath,
-  readLockspace,
+  readLockspaceStruct,
   readOptions,
   readRentry,
   readResourceStruct,
@@ -37,10 +37,10 @@ import {
   writeHost,
   writeHostEvent,
   writeKillpath,
-  writeLockspace,
+  writeLockspaceStruct,
   writeOptions,
   writeRentry,
-  writeResource,
+  writeResourceStruct,
   writeRindex,
   type KillpathPayload,
   type SanlkDisk,
@@ -237,24 +237,24 @@ export function encodeRequestBody<C extends CmdNumber>(cmd: C, body: RequestBodi
     case "none":
       break;
     case "lockspace":
-      writeLockspace(w, b.lockspace);
+      writeLockspaceStruct(w, b.lockspace);
       break;
     case "lockspace+event":
-      writeLockspace(w, b.lockspace);
+      writeLockspaceStruct(w, b.lockspace);
       writeHostEvent(w, b.event);
       break;
     case "acquire":
-      for (const res of b.resources as SanlkResource[]) writeResource(w, res, true);
+      for (const res of b.resources as SanlkResource[]) writeResourceStruct(w, res, true);
       writeOptions(w, b.options);
       break;
     case "release":
-      for (const res of b.resources as SanlkResource[]) writeResource(w, res, false);
+      for (const res of b.resources as SanlkResource[]) writeResourceStruct(w, res, false);
       break;
     case "resource+disks":
-      writeResource(w, b.resource, true);
+      writeResourceStruct(w, b.resource, true);
       break;
     case "resource":
-      writeResource(w, b.resource, false);
+      writeResourceStruct(w, b.resource, false);
       break;
     case "disk":
       writeDisk(w, b.disk);
@@ -263,7 +263,7 @@ export function encodeRequestBody<C extends CmdNumber>(cmd: C, body: RequestBodi
       writeKillpath(w, b.killpath);
       break;
     case "set_lvb":
-      writeResource(w, b.resource, false);
+      writeResourceStruct(w, b.resource, false);
       w.raw(b.lvb, "lvb");
       break;
     case "rindex":
@@ -346,9 +346,9 @@ function decodeRequestLayout(layout: RequestLayout, h: WireHeader, r: ByteReader
     case "none":
       return {};
     case "lockspace":
-      return { lockspace: readLockspace(r) };
+      return { lockspace: readLockspaceStruct(r) };
     case "lockspace+event":
-      return { lockspace: readLockspace(r), event: readHostEvent(r) };
+      return { lockspace: readLockspaceStruct(r), event: readHostEvent(r) };
     case "acquire": {
       const count = acquireResourceCount(h.data);
       checkAcquireCount(count);
@@ -477,19 +477,19 @@ export function encodeReplyBody<C extends ReplyCmd>(cmd: C, body: ReplyBodies[C]
       parts.push(b.raw);
       break;
     case Cmd.READ_LOCKSPACE:
-      if (b.lockspace) struct(LOCKSPACE_SIZE, "sanlk_lockspace", (w) => writeLockspace(w, b.lockspace));
+      if (b.lockspace) struct(LOCKSPACE_SIZE, "sanlk_lockspace", (w) => writeLockspaceStruct(w, b.lockspace));
       break;
     case Cmd.READ_RESOURCE:
-      if (b.resource) struct(RESOURCE_SIZE, "sanlk_resource", (w) => writeResource(w, b.resource, false));
+      if (b.resource) struct(RESOURCE_SIZE, "sanlk_resource", (w) => writeResourceStruct(w, b.resource, false));
       break;
     case Cmd.GET_LOCKSPACES:
-      for (const ls of b.lockspaces as SanlkLockspace[]) struct(LOCKSPACE_SIZE, "sanlk_lockspace", (w) => writeLockspace(w, ls));
+      for (const ls of b.lockspaces as SanlkLockspace[]) struct(LOCKSPACE_SIZE, "sanlk_lockspace", (w) => writeLockspaceStruct(w, ls));
       break;
     case Cmd.GET_HOSTS:
       for (const h of b.hosts as SanlkHost[]) struct(HOST_SIZE, "sanlk_host", (w) => writeHost(w, h));
       break;
     case Cmd.READ_RESOURCE_OWNERS:
-      if (b.resource) struct(RESOURCE_SIZE, "sanlk_resource", (w) => writeResource(w, b.resource, false));
+      if (b.resource) struct(RESOURCE_SIZE, "sanlk_resource", (w) => writeResourceStruct(w, b.resource, false));
       for (const h of b.hosts as SanlkHost[]) struct(HOST_SIZE, "sanlk_host", (w) => writeHost(w, h));
       break;
     case Cmd.GET_LVB:
@@ -548,11 +548,11 @@ function decodeReplyBody(cmd: ReplyCmd, r: ByteReader): unknown {
       return { state: decodeCText(raw), raw };
     }
     case Cmd.READ_LOCKSPACE:
-      return { lockspace: r.remaining > 0 ? readLockspace(r) : null };
+      return { lockspace: r.remaining > 0 ? readLockspaceStruct(r) : null };
     case Cmd.READ_RESOURCE:
       return { resource: r.remaining > 0 ? readResourceStruct(r) : null };
     case Cmd.GET_LOCKSPACES:
-      return { lockspaces: readList(r, LOCKSPACE_SIZE, readLockspace) };
+      return { lockspaces: readList(r, LOCKSPACE_SIZE, readLockspaceStruct) };
     case Cmd.GET_HOSTS:
       return { hosts: readList(r, HOST_SIZE, readHost) };
     case Cmd.READ_RESOURCE_OWNERS: {

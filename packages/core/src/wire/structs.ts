@@ -119,7 +119,7 @@ export function readResourceWithDisks(r: ByteReader): SanlkResource {
   return res;
 }
 
-export function writeResource(w: ByteWriter, res: SanlkResource, withDisks: boolean): void {
+export function writeResourceStruct(w: ByteWriter, res: SanlkResource, withDisks: boolean): void {
   w.fixedString(res.lockspaceName, NAME_LEN, "lockspace_name", false);
   w.fixedString(res.name, NAME_LEN, "name", false);
   w.u64(res.lver, "lver");
@@ -179,7 +179,7 @@ export function lockspace(name: string, fields: { hostId?: bigint; flags?: numbe
   };
 }
 
-export function readLockspace(r: ByteReader): SanlkLockspace {
+export function readLockspaceStruct(r: ByteReader): SanlkLockspace {
   const name = r.fixedString(NAME_LEN, "name");
   const hostId = r.u64("host_id");
   const flags = r.u32("flags");
@@ -188,7 +188,7 @@ export function readLockspace(r: ByteReader): SanlkLockspace {
   return { name, hostId, flags, hostIdDisk: readDisk(r) };
 }
 
-export function writeLockspace(w: ByteWriter, ls: SanlkLockspace): void {
+export function writeLockspaceStruct(w: ByteWriter, ls: SanlkLockspace): void {
   w.fixedString(ls.name, NAME_LEN, "name", false);
   w.u64(ls.hostId, "host_id");
   w.u32(ls.flags, "flags");
@@ -357,7 +357,7 @@ export function readStateRecord(r: ByteReader): StateRecord {
     name: fixed.name,
     str: decodeCText(text),
   };
-  if (fixed.type === StateType.LOCKSPACE) record.lockspace = readLockspace(r);
+  if (fixed.type === StateType.LOCKSPACE) record.lockspace = readLockspaceStruct(r);
   if (fixed.type === StateType.RESOURCE) record.resource = readResourceWithDisks(r);
   return record;
 }
@@ -385,8 +385,8 @@ export function writeStateRecord(w: ByteWriter, record: StateRecord): void {
   w.zeros(4, "padding");
   w.raw(text, "str");
   w.zeros(1, "str NUL");
-  if (record.type === StateType.LOCKSPACE) writeLockspace(w, requireTrailer(record.lockspace, "lockspace"));
-  if (record.type === StateType.RESOURCE) writeResource(w, requireTrailer(record.resource, "resource"), true);
+  if (record.type === StateType.LOCKSPACE) writeLockspaceStruct(w, requireTrailer(record.lockspace, "lockspace"));
+  if (record.type === StateType.RESOURCE) writeResourceStruct(w, requireTrailer(record.resource, "resource"), true);
 }
 
 function requireTrailer<T>(value: T | undefined, what: string): T {
@@ -482,13 +482,13 @@ function decodeWith<T>(bytes: Uint8Array, what: string, read: Reader<T>): T {
 export const encodeDisk = (v: SanlkDisk): Uint8Array => encodeWith(DISK_SIZE, "sanlk_disk", writeDisk, v);
 export const decodeDisk = (b: Uint8Array): SanlkDisk => decodeWith(b, "sanlk_disk", readDisk);
 export const encodeResource = (v: SanlkResource, withDisks: boolean): Uint8Array =>
-  encodeWith(resourceWireSize(v, withDisks), "sanlk_resource", (w, x) => writeResource(w, x, withDisks), v);
+  encodeWith(resourceWireSize(v, withDisks), "sanlk_resource", (w, x) => writeResourceStruct(w, x, withDisks), v);
 export const decodeResource = (b: Uint8Array, withDisks: boolean): SanlkResource =>
   decodeWith(b, "sanlk_resource", withDisks ? readResourceWithDisks : readResourceStruct);
 export const encodeOptions = (v: SanlkOptions): Uint8Array => encodeWith(OPTIONS_SIZE, "sanlk_options", writeOptions, v);
 export const decodeOptions = (b: Uint8Array): SanlkOptions => decodeWith(b, "sanlk_options", readOptions);
-export const encodeLockspace = (v: SanlkLockspace): Uint8Array => encodeWith(LOCKSPACE_SIZE, "sanlk_lockspace", writeLockspace, v);
-export const decodeLockspace = (b: Uint8Array): SanlkLockspace => decodeWith(b, "sanlk_lockspace", readLockspace);
+export const encodeLockspace = (v: SanlkLockspace): Uint8Array => encodeWith(LOCKSPACE_SIZE, "sanlk_lockspace", writeLockspaceStruct, v);
+export const decodeLockspace = (b: Uint8Array): SanlkLockspace => decodeWith(b, "sanlk_lockspace", readLockspaceStruct);
 export const encodeHost = (v: SanlkHost): Uint8Array => encodeWith(HOST_SIZE, "sanlk_host", writeHost, v);
 export const decodeHost = (b: Uint8Array): SanlkHost => decodeWith(b, "sanlk_host", readHost);
 export const encodeHostEvent = (v: SanlkHostEvent): Uint8Array => encodeWith(HOST_EVENT_SIZE, "sanlk_host_event", writeHostEvent, v);

@@ -20,7 +20,7 @@ import { geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, read
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
-import { EISDIR, resultOfAny as resultOf } from "../results.js";
+import { EISDIR, resultOfAny as wireResultOf } from "../results.js";
 import { checkLeasePlacement } from "../resources/lease-placement.js";
 import { stat } from "node:fs/promises";
 
@@ -107,7 +107,7 @@ async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): 
       }),
     );
   } catch (error) {
-    await ctx.reply(resultOf(error));
+    await ctx.reply(wireResultOf(error));
     return;
   }
   await ctx.reply(0);
@@ -139,7 +139,7 @@ async function readLockspace(ctx: CommandContext<typeof Cmd.READ_LOCKSPACE>): Pr
     const reply = { ...echo, name: sector.leader.spaceName, flags: flagsOfGeometry(sector.geometry) };
     await ctx.reply(0, { data2: sector.leader.ioTimeout, payload: encodeLockspace(reply) });
   } catch (error) {
-    await ctx.reply(resultOf(error), { payload: encodeLockspace(echo) });
+    await ctx.reply(wireResultOf(error), { payload: encodeLockspace(echo) });
   }
 }
 
@@ -173,7 +173,7 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
         }),
       );
     } catch (error) {
-      await ctx.reply(resultOf(error));
+      await ctx.reply(wireResultOf(error));
       return;
     }
   }
@@ -210,7 +210,7 @@ async function readResource(ctx: CommandContext<typeof Cmd.READ_RESOURCE>): Prom
     };
     await ctx.reply(0, { payload: encodeResource(reply, false) });
   } catch (error) {
-    await ctx.reply(resultOf(error), { payload: encodeResource(echo, false) });
+    await ctx.reply(wireResultOf(error), { payload: encodeResource(echo, false) });
   }
 }
 
@@ -276,7 +276,7 @@ async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>):
     );
     await ctx.reply(0, { data2: owners.length, payload });
   } catch (error) {
-    await ctx.reply(resultOf(error), { payload: encodeResource(echo, false) });
+    await ctx.reply(wireResultOf(error), { payload: encodeResource(echo, false) });
   }
 }
 

@@ -22,7 +22,7 @@ import { DAEMON_CLOCK, DAEMON_RANDOM } from "../daemon-clock.js";
 import { RenewalStatus, type LockspaceState } from "./renewal-status.js";
 import { RenewalHistory } from "./renewal-history.js";
 import { publishRenewal } from "./renewal-diagnostics.js";
-import { resultOf } from "../results.js";
+import { wireResultOf } from "../results.js";
 import type { OpenLockspaceDevice } from "./worker-lockspace.js";
 import type { Watchdog, WatchdogConnection } from "../watchdog/watchdog.js";
 
@@ -198,7 +198,7 @@ export class Lockspace implements LeaseLockspace {
     try {
       await worker.acquire();
     } catch (error) {
-      const result = this.stop.signal.aborted ? -1 : ((error as { joinResult?: number }).joinResult ?? resultOf(error));
+      const result = this.stop.signal.aborted ? -1 : ((error as { joinResult?: number }).joinResult ?? wireResultOf(error));
       this.hooks.log("error", `add_lockspace ${this.spec.name}:${this.spec.hostId} failed ${result}: ${(error as Error).message}`);
       this.worker = undefined;
       await worker.leave().catch(() => undefined);

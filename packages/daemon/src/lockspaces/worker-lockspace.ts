@@ -15,7 +15,7 @@ import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { RenewalStatus } from "./renewal-status.js";
 import { TimedDevice } from "./renewal-history.js";
-import { resultOf } from "../results.js";
+import { wireResultOf } from "../results.js";
 import type { FromWorkerBody, RenewalMeasure, WorkerJoin } from "./worker-protocol.js";
 
 export type PostToMain = (message: FromWorkerBody) => void;
@@ -183,7 +183,7 @@ export class WorkerLockspace {
       const timed = { readMs: this.timed?.lastReadMs ?? 0, writeMs: this.timed?.lastWriteMs ?? 0 };
       this.post({ op: "renewed", timestamp: renewed.timestamp, ...timed, measure: measure() });
     } catch (error) {
-      const result = resultOf(error);
+      const result = wireResultOf(error);
       this.status.recordAttempt(startedAt, result);
       this.post({ op: "renew-failed", result, corrupt: isCorruptRenewalError(error), message: (error as Error).message, measure: measure() });
     }
@@ -192,5 +192,5 @@ export class WorkerLockspace {
 
 /** A failed join's result; a host_id beyond the area carries SANLK_ADDLS_INVALID_HOSTID (docs/wire.md §7.2). */
 function joinResult(error: unknown): number {
-  return resultOf(error);
+  return wireResultOf(error);
 }

@@ -10,7 +10,7 @@
  *   it by the owner-gone rules).
  */
 import { DAEMON_CLOCK } from "../daemon-clock.js";
-import { resultOf } from "../results.js";
+import { wireResultOf } from "../results.js";
 import type { HeldResource } from "./tokens.js";
 import { SanlockResult } from "@sanlock-ts/core";
 
@@ -43,7 +43,7 @@ export class BackgroundReleaser {
     try {
       await resource.lease.release(resource.renameTo);
     } catch (error) {
-      const result = resultOf(error);
+      const result = wireResultOf(error);
       this.deps.log("error", `release ${resource.lockspace}:${resource.name} failed ${result}: ${(error as Error).message}`);
       if (result !== SanlockResult.AIO_TIMEOUT) this.deps.drop(resource);
       return result;

@@ -101,7 +101,7 @@ export function parseCNumber(text: string, what: string): bigint {
  * or a negated errno of the socket call (−2 no socket, −111 refused, docs/wire.md §9.1),
  * −1 for a reply cut short.
  */
-export function resultOfError(err: unknown): number {
+export function libsanlockResultOf(err: unknown): number {
   if (err instanceof SanlockError) return err.result;
   if (err instanceof ClientError) {
     const cause = err.cause as NodeJS.ErrnoException | undefined;
@@ -118,6 +118,6 @@ export async function rvOf(call: () => Promise<unknown>): Promise<number> {
     await call();
     return 0;
   } catch (err) {
-    return resultOfError(err);
+    return libsanlockResultOf(err);
   }
 }

@@ -9,7 +9,7 @@ import { AcquireFlag, ReleaseFlag, ResFlag } from "@sanlock-ts/client/wire";
 import { CliArgError } from "../../args/errors.js";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
-import { resultOfError, rvOf, type ClientContext } from "./context.js";
+import { libsanlockResultOf, rvOf, type ClientContext } from "./context.js";
 import { acquireSpec, resourceArgs } from "./resource-args.js";
 import { toJson } from "./status-format.js";
 
@@ -67,7 +67,7 @@ async function release(ctx: ClientContext): Promise<number> {
   try {
     rv = await ops.release(ctx.quick, { pid }, specs, flags);
   } catch (err) {
-    rv = resultOfError(err);
+    rv = libsanlockResultOf(err);
   }
   ctx.output.line(`release done ${rv}`);
   ctx.explain("release", rv);
@@ -81,7 +81,7 @@ async function inquire(ctx: ClientContext): Promise<number> {
   try {
     got = await ops.inquireRaw(ctx.quick, { pid });
   } catch (err) {
-    got = { result: resultOfError(err), count: 0, state: "" };
+    got = { result: libsanlockResultOf(err), count: 0, state: "" };
   }
   if (ctx.json) {
     if (got.result >= 0) ctx.output.line(toJson(got.state === "" ? [] : parseStateString(got.state)));
@@ -146,13 +146,13 @@ async function command(ctx: ClientContext): Promise<number> {
   if (resources === null) return -1;
   const argv = commandLine(ctx);
   ctx.output.line("register");
-  // Register and acquire with this bundle's client code, whose errors resultOfError reads;
+  // Register and acquire with this bundle's client code, whose errors libsanlockResultOf reads;
   // the exec holder then takes the registration over.
   let registration: Registration;
   try {
     registration = await Registration.open(ctx.socketPath, ctx.quick);
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.output.line(`register done ${rv}`);
     ctx.explain("register", rv);
     return rv;

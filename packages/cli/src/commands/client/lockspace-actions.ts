@@ -7,7 +7,7 @@ import { formatResourceString } from "@sanlock-ts/client/resource-string";
 import { ResFlag } from "@sanlock-ts/client/wire";
 import { parseLockspaceArg, type LockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
-import { resultOfError, rvOf, type ClientContext } from "./context.js";
+import { libsanlockResultOf, rvOf, type ClientContext } from "./context.js";
 import { alignOf, geometryFlags, resourceArgs, sectorOf } from "./resource-args.js";
 
 // sanlock's default io_timeout; add_lockspace sends another value only when -o differs (docs/wire.md §7.2).
@@ -55,7 +55,7 @@ async function inqLockspace(ctx: ClientContext): Promise<number> {
   try {
     rv = await ops.inqLockspaceResult(ctx.quick, { ...ls, wait: false });
   } catch (err) {
-    rv = resultOfError(err);
+    rv = libsanlockResultOf(err);
   }
   ctx.output.line(`inq_lockspace done ${rv}`);
   ctx.explain("inq_lockspace", rv);
@@ -118,7 +118,7 @@ async function read(ctx: ClientContext): Promise<number> {
       ctx.output.line(h.timestamp ? `h ${h.hostId} gen ${h.generation} timestamp ${h.timestamp}` : `h ${h.hostId} gen ${h.generation}`);
     return 0;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.output.line(`read error ${rv}`);
     ctx.explain("read", rv);
     return rv;
@@ -133,7 +133,7 @@ async function align(ctx: ClientContext): Promise<number> {
   try {
     rv = await ops.align(ctx.quick, a.path);
   } catch (err) {
-    rv = resultOfError(err);
+    rv = libsanlockResultOf(err);
   }
   ctx.output.line(`align done ${rv}`);
   ctx.explain("align", rv);

@@ -4,7 +4,7 @@
  * answers −ENOENT) gives "not supported by this daemon" and exit status 1, at once.
  */
 import { requestMetrics } from "@sanlock-ts/client/metrics";
-import { resultOfError, type ClientContext } from "./context.js";
+import { libsanlockResultOf, type ClientContext } from "./context.js";
 import { asSnapshot, plainText, prometheusText } from "./metrics-format.js";
 
 export async function metricsAction(ctx: ClientContext): Promise<number> {
@@ -12,7 +12,7 @@ export async function metricsAction(ctx: ClientContext): Promise<number> {
   try {
     reply = await requestMetrics(ctx.quick);
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("metrics", rv);
     return rv;
   }

@@ -6,7 +6,7 @@ import * as ops from "@sanlock-ts/client/operations";
 import { CliArgError } from "../../args/errors.js";
 import { parseRentryArg, parseRindexArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
-import { resultOfError, rvOf, type ClientContext } from "./context.js";
+import { libsanlockResultOf, rvOf, type ClientContext } from "./context.js";
 import { geometryFlags } from "./resource-args.js";
 import { Errno } from "@sanlock-ts/client/wire";
 
@@ -52,7 +52,7 @@ const create: ClientAction = async (ctx) => {
     ctx.output.line(`offset ${got.offset}`);
     return 0;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.output.line(`create_resource done ${rv}`);
     ctx.explain("create_resource", rv);
     return rv;
@@ -74,7 +74,7 @@ const lookup: ClientAction = async (ctx) => {
     ctx.output.line(`name ${got.name === "" ? "-" : got.name} offset ${got.offset}`);
     return 0;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.output.line(`lookup done ${rv}`);
     // "No such entry" (−ENOENT: the name is not in the index, or the index is not formatted) is
     // an answer, not a failure to explain: sanlock prints only "lookup done -2", nothing on stderr.

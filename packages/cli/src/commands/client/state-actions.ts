@@ -7,7 +7,7 @@ import { HOST_STATE_MASK, LsFlag, ConfigCmd, StateType, DAEMON_VERSION_3_8_5, PR
 import { Errno } from "@sanlock-ts/client/wire";
 import { parseLockspaceArg } from "../../args/sanlock-strings.js";
 import type { ClientAction } from "./context.js";
-import { resultOfError, rvOf, type ClientContext } from "./context.js";
+import { libsanlockResultOf, rvOf, type ClientContext } from "./context.js";
 import { recordJson, recordLines, sortRecords, toJson } from "./status-format.js";
 
 /** STATUS, printed record by record or sorted with -o p|s; exit 1 only when the daemon cannot be reached (docs/wire.md §11.1). */
@@ -17,7 +17,7 @@ async function status(ctx: ClientContext): Promise<number> {
     st = await ops.status(ctx.quick, 0);
   } catch (err) {
     // Nothing is printed when the daemon cannot be reached; exit status 1 (docs/wire.md §11.1).
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("status", rv);
     return rv;
   }
@@ -40,7 +40,7 @@ async function printHosts(ctx: ClientContext, name: string, json: Record<string,
   try {
     records = await ops.hostStatus(ctx.quick, name);
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("host_status", rv);
     return rv;
   }
@@ -68,7 +68,7 @@ async function hostStatus(ctx: ClientContext): Promise<number> {
   try {
     st = await ops.status(ctx.quick, 3);
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("host_status", rv);
     return rv;
   }
@@ -90,7 +90,7 @@ async function renewal(ctx: ClientContext): Promise<number> {
     else renewals.forEach((r) => ctx.output.line(r.str));
     return 0;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("renewal", rv);
     return rv;
   }
@@ -108,7 +108,7 @@ async function gets(ctx: ClientContext): Promise<number> {
   try {
     listing = await ops.getLockspacesRaw(ctx.quick);
   } catch (err) {
-    listing = { result: resultOfError(err), lockspaces: [] };
+    listing = { result: libsanlockResultOf(err), lockspaces: [] };
   }
   const withHosts = ctx.int("h") !== 0;
   if (listing.result < 0) {
@@ -130,7 +130,7 @@ async function gets(ctx: ClientContext): Promise<number> {
           }
         }
       } catch (err) {
-        const rv = resultOfError(err);
+        const rv = libsanlockResultOf(err);
         entry.hostsError = rv;
         if (!ctx.json) ctx.output.line(rv === -Errno.EAGAIN ? "hosts not ready" : `hosts error ${rv}`);
       }
@@ -148,7 +148,7 @@ async function logDump(ctx: ClientContext): Promise<number> {
     ctx.output.line(new TextDecoder().decode(log));
     return log.byteLength;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.explain("log_dump", rv);
     return rv;
   }
@@ -179,7 +179,7 @@ async function version(ctx: ClientContext): Promise<number> {
     daemon = v.daemonVersion;
     proto = v.protocol;
   } catch (err) {
-    const rv = resultOfError(err);
+    const rv = libsanlockResultOf(err);
     ctx.output.line(`daemon version error ${rv}`);
     ctx.explain("version", rv);
   }
