@@ -12,7 +12,7 @@ import {
   python,
   runClient,
   spawnPython,
-  startDaemon,
+  onRealAndOurs,
   startInProcessDaemon,
   tempLeaseDir,
   waitForLine,
@@ -94,9 +94,7 @@ t.test(
   "REM_LOCKSPACE with a holder: same outcome as the real daemon",
   { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const ours = await startInProcessDaemon(t);
-    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
-    const [realOutcome, ourOutcome] = await Promise.all([scenario(t, real), scenario(t, ours.runDir)]);
+    const { real: realOutcome, ours: ourOutcome } = await onRealAndOurs(t, (runDir) => scenario(t, runDir));
     t.equal(realOutcome.unused, "err 16", "real: REM_UNUSED refused while a lease is held");
     t.equal(realOutcome.holderSignal, "SIGKILL", "real: the holder was killed");
     t.match(realOutcome.hostRecord, /^00000000 REMLS 0000000000 /, "real: host_id released (timestamp 0)");
@@ -186,9 +184,7 @@ t.test(
   "a removal in progress shows space_dead=1 killing_pids=1, as the real daemon's STATUS",
   { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 60_000 },
   async (t) => {
-    const ours = await startInProcessDaemon(t);
-    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
-    const [realSeen, ourSeen] = await Promise.all([removingFields(t, real), removingFields(t, ours.runDir)]);
+    const { real: realSeen, ours: ourSeen } = await onRealAndOurs(t, (runDir) => removingFields(t, runDir));
     t.same(realSeen, ["space_dead=0 killing_pids=0", "space_dead=1 killing_pids=1"], "real: joined, then removing");
     t.same(ourSeen, realSeen, "sanlock-ts: the same two states");
   },

@@ -10,6 +10,7 @@ import { startDaemon as startDaemonInProcess, type RunningDaemon } from "../../p
 import { DEFAULT_SETTINGS } from "../../packages/daemon/src/options.js";
 import { createLeaseEngine, registerLeaseHandlers } from "../../packages/daemon/src/handlers/index.js";
 import { LockspaceSet } from "../../packages/daemon/src/lockspaces/lockspace-set.js";
+import { startDaemon } from "./daemons.js";
 import { PYTHON } from "./env.js";
 import { tempLeaseDir, type Teardown } from "./files.js";
 
@@ -35,6 +36,17 @@ export async function startInProcessDaemon(t: Teardown, hostName = `slts-${proce
     await daemon.exited;
   });
   return { runDir, daemon, engine };
+}
+
+/**
+ * Runs one scenario against the real sanlock daemon and an in-process sanlock-ts daemon at the same
+ * time, each with its own run dir, and returns both outcomes for the test to compare.
+ */
+export async function onRealAndOurs<T>(t: Teardown, scenario: (runDir: string) => Promise<T>): Promise<{ real: T; ours: T }> {
+  const ours = await startInProcessDaemon(t);
+  const real = await startDaemon(t, { kind: "sanlock" });
+  const [realOutcome, ourOutcome] = await Promise.all([scenario(real.runDir), scenario(ours.runDir)]);
+  return { real: realOutcome, ours: ourOutcome };
 }
 
 export interface Run {

@@ -6,16 +6,7 @@
  */
 import { join } from "node:path";
 import t from "tap";
-import {
-  environmentSkip,
-  HAVE_REAL_SANLOCK,
-  runClient,
-  spawnPython,
-  startDaemon,
-  startInProcessDaemon,
-  tempLeaseDir,
-  waitForLine,
-} from "../../../test/support/index.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, runClient, spawnPython, onRealAndOurs, tempLeaseDir, waitForLine } from "../../../test/support/index.js";
 import type { Test } from "tap";
 
 const MB = 1048576;
@@ -104,9 +95,7 @@ t.test(
   "sanlock client prints the same against sanlock-ts as against the real daemon",
   { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 110_000 },
   async (t) => {
-    const ours = await startInProcessDaemon(t);
-    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
-    const [realOut, ourOut] = await Promise.all([runSteps(t, real), runSteps(t, ours.runDir)]);
+    const { real: realOut, ours: ourOut } = await onRealAndOurs(t, (runDir) => runSteps(t, runDir));
     for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
   },
 );

@@ -10,17 +10,7 @@
 import { join } from "node:path";
 import t from "tap";
 import type { Test } from "tap";
-import {
-  environmentSkip,
-  HAVE_REAL_SANLOCK,
-  python,
-  runClient,
-  spawnPython,
-  startDaemon,
-  startInProcessDaemon,
-  tempLeaseDir,
-  waitForLine,
-} from "../../../test/support/index.js";
+import { environmentSkip, HAVE_REAL_SANLOCK, python, runClient, spawnPython, onRealAndOurs, tempLeaseDir, waitForLine } from "../../../test/support/index.js";
 
 const MB = 1048576;
 
@@ -92,9 +82,7 @@ t.test(
   "status, host_status, gets and renewal print like the real daemon",
   { skip: environmentSkip(!HAVE_REAL_SANLOCK && "sanlock not installed"), timeout: 100_000 },
   async (t) => {
-    const ours = await startInProcessDaemon(t);
-    const real = (await startDaemon(t, { kind: "sanlock" })).runDir;
-    const [realOut, ourOut] = await Promise.all([snapshot(t, real), snapshot(t, ours.runDir)]);
+    const { real: realOut, ours: ourOut } = await onRealAndOurs(t, (runDir) => snapshot(t, runDir));
     for (let i = 0; i < realOut.length; i++) t.equal(ourOut[i], realOut[i], realOut[i]?.split("\n")[0] ?? "");
   },
 );
