@@ -13,6 +13,7 @@ import { LKF } from "../dlm/status.js";
 import type { DlmChecker } from "./dlm-checker.js";
 import { simGeometry } from "./init-disk.js";
 import { SIM_LOCKSPACE } from "./layout.js";
+import { CrashRestart } from "./crash-restart.js";
 import { HostClock } from "./sim-host.js";
 import type { HostActor, HostContext } from "./world.js";
 
@@ -32,13 +33,14 @@ function errorText(err: unknown): string {
 export class DlmHostActor implements HostActor {
   private opsLeft: number;
   private daemon: DlmDaemon | undefined;
-  private crashRestartPending = false;
+  private readonly crashRestart: CrashRestart;
 
   constructor(
     private readonly ctx: HostContext,
     private readonly checker: DlmChecker,
   ) {
     this.opsLeft = ctx.config.opsPerHost;
+    this.crashRestart = new CrashRestart(ctx);
     checker.hostIds[ctx.index] = ctx.hostId;
   }
 
@@ -66,13 +68,10 @@ export class DlmHostActor implements HostActor {
   onDaemonCrash(): void {
     this.daemon?.stop("crash");
     this.daemon = undefined;
-    if (this.crashRestartPending) return;
-    this.crashRestartPending = true;
-    const boot = this.ctx.host.boot;
-    this.ctx.scheduler.after(this.ctx.random.between(2, 30), () => {
-      this.crashRestartPending = false;
-      if (this.ctx.host.bootAlive(boot) && this.daemon === undefined) this.boot();
-    });
+    this.crashRestart.schedule(
+      () => this.daemon === undefined,
+      () => this.boot(),
+    );
   }
 }
 

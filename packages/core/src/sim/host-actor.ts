@@ -19,6 +19,7 @@ import type { ResourceLocation } from "../paxos-area.js";
 import { ReplicaDevice } from "./disk-faults.js";
 import { SIM_LOCKSPACE, type SimResource } from "./layout.js";
 import { releaseLeftBehindOnMajority, type ReleasedHold } from "./release-progress.js";
+import { CrashRestart } from "./crash-restart.js";
 import { HostClock } from "./sim-host.js";
 import type { HostActor, HostContext } from "./world.js";
 
@@ -51,10 +52,12 @@ function errorText(err: unknown): string {
 export class RealHostActor implements HostActor {
   private opsLeft: number;
   private daemon: DaemonInstance | undefined;
-  private crashRestartPending = false;
+
+  private readonly crashRestart: CrashRestart;
 
   constructor(private readonly ctx: HostContext) {
     this.opsLeft = ctx.config.opsPerHost;
+    this.crashRestart = new CrashRestart(ctx);
   }
 
   get done(): boolean {
@@ -81,15 +84,10 @@ export class RealHostActor implements HostActor {
   onDaemonCrash(): void {
     this.daemon?.stop("crash");
     this.daemon = undefined;
-    // The service manager restarts the daemon; its processes keep running meanwhile and the old
-    // watchdog connection keeps its expiry (docs/algorithms.md §7.5.5), so the host is reset if they outlive it.
-    if (this.crashRestartPending) return;
-    this.crashRestartPending = true;
-    const boot = this.ctx.host.boot;
-    this.ctx.scheduler.after(this.ctx.random.between(2, 30), () => {
-      this.crashRestartPending = false;
-      if (this.ctx.host.bootAlive(boot) && this.daemon === undefined) this.boot();
-    });
+    this.crashRestart.schedule(
+      () => this.daemon === undefined,
+      () => this.boot(),
+    );
   }
 }
 
