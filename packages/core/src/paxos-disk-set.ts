@@ -179,22 +179,24 @@ export class PaxosDiskSet implements PaxosArea {
     return settled.every(Boolean);
   }
 
+  /** A write every step of the ballot needs on a majority of the disks. */
   private async writeMajority(what: string, failName: SanlockResultName, write: (disk: PaxosDisk) => Promise<void>): Promise<void> {
-    const outcomes = await this.eachDisk(write);
-    const written = outcomes.filter((o) => o.ok).length;
-    if (this.majority(written)) return;
-    const message = `${this.name}: ${what} done on ${written}: ${describeErrors(outcomes)}`;
-    if (outcomes.some((o) => !o.ok && isLeaseError(o.error, "AIO_TIMEOUT"))) throw new LeaseError("AIO_TIMEOUT", message);
-    throw new LeaseError(failName, message);
+    await this.writeOn("majority", what, failName, write);
   }
 
+  /** A shared mark: every disk must carry it, or a host reading another majority misses it. */
   private async writeAll(what: string, write: (disk: PaxosDisk) => Promise<void>): Promise<void> {
+    await this.writeOn("all", what, "DBLOCK_WRITE", write);
+  }
+
+  /** Writes every disk; too few written fails with AIO_TIMEOUT if any disk timed out (as sanlock), else `failName`. */
+  private async writeOn(needed: "majority" | "all", what: string, failName: SanlockResultName, write: (disk: PaxosDisk) => Promise<void>): Promise<void> {
     const outcomes = await this.eachDisk(write);
     const written = outcomes.filter((o) => o.ok).length;
-    if (written === this.disks.length) return;
-    const message = `${this.name}: ${what} done on ${written}, needed on every disk: ${describeErrors(outcomes)}`;
+    if (needed === "all" ? written === this.disks.length : this.majority(written)) return;
+    const message = `${this.name}: ${what} done on ${written}${needed === "all" ? ", needed on every disk" : ""}: ${describeErrors(outcomes)}`;
     if (outcomes.some((o) => !o.ok && isLeaseError(o.error, "AIO_TIMEOUT"))) throw new LeaseError("AIO_TIMEOUT", message);
-    throw new LeaseError("DBLOCK_WRITE", message);
+    throw new LeaseError(failName, message);
   }
 
   private lastError(outcomes: DiskOutcome<unknown>[], failName: SanlockResultName, what: string): unknown {
