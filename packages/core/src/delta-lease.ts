@@ -191,8 +191,11 @@ export class DeltaLease {
     return this.decodeRecord(bytes, at, `delta record of host_id ${hostId}`);
   }
 
-  /** Join the host_id (docs/algorithms.md §2.2). Resolves with our new generation. */
-  async acquire(signal?: AbortSignal): Promise<JoinResult> {
+  /**
+   * Join the host_id (docs/algorithms.md §2.2). Resolves with our new generation. `trace` is told
+   * the steps in the words of sanlock's delta_acquire debug lines (the daemon's log).
+   */
+  async acquire(signal?: AbortSignal, trace?: (line: string) => void): Promise<JoinResult> {
     if (this.lastWritten) throw new LeaseError("EEXIST", `host_id ${this.options.hostId} already joined`);
     const { hostId, hostName, clock } = this.options;
     await this.requireOwnRecordWritesSettled();
@@ -201,6 +204,7 @@ export class DeltaLease {
     const first = await this.readHostRecord(hostId);
     // Step 2: the previous owner's io_timeout paces the waits (0 -> ours).
     const previousIo = first.ioTimeout === 0 ? this.options.ioTimeout : first.ioTimeout;
+    trace?.(`delta_acquire other_io_timeout ${previousIo} our ${this.options.ioTimeout}`);
     let base = first;
     const held = first.timestamp !== 0n && !namesEqual(first.resourceName, hostName);
     if (held) base = await this.waitOutHolder(first, previousIo, signal);
@@ -214,8 +218,10 @@ export class DeltaLease {
       ownerGeneration: base.ownerGeneration + 1n,
       resourceName: hostName,
     };
+    trace?.(`delta_acquire write ${hostId} ${claim.ownerGeneration} ${claim.timestamp} ${hostName}`);
     await this.writeRecord(claim, new Uint8Array(HOSTID_BITMAP_SIZE), this.options.ioTimeout, "join write");
     // Step 7: every simultaneous contender's write lands within 2·No (A5); the last writer wins.
+    trace?.(`delta_acquire delta_short_delay ${deltaShortDelay(previousIo)}`);
     await clock.sleep(deltaShortDelay(previousIo), signal);
     // Step 8: re-read; anything other than our own write means another contender won.
     if (this.variant !== "skip-join-reread") {
@@ -224,6 +230,7 @@ export class DeltaLease {
         throw new LeaseError("HOSTID_BUSY", `host_id ${hostId}: record changed after our join write (another host joined)`);
       }
     }
+    trace?.(`delta_acquire done ${hostId} ${claim.ownerGeneration} ${claim.timestamp}`);
     this.lastWritten = claim;
     this.lastSuccessValue = claim.timestamp;
     this.lastAttemptOk = true;

@@ -20,6 +20,7 @@ export * from "./paxos-disk-set.js";
 export * from "./paxos-ballot.js";
 export * from "./paxos-owner.js";
 export * from "./paxos-acquire.js";
+export type { PaxosTrace } from "./paxos-trace.js";
 export * from "./shared-lease.js";
 export * from "./requests.js";
 export * from "./lvb-ops.js";

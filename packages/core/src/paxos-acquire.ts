@@ -9,9 +9,10 @@ import { DBLOCK_FL_RELEASED, emptyDblock, type Dblock } from "./ondisk/dblock.js
 import { LFL_SHORT_HOLD, type LeaderRecord } from "./ondisk/leader-record.js";
 import type { ModeBlock } from "./ondisk/mode-block.js";
 import { BallotPhase2Error, firstBallot, runBallot, type BallotSeen } from "./paxos-ballot.js";
-import type { PaxosArea } from "./paxos-area.js";
+import type { AreaSnapshot, PaxosArea } from "./paxos-area.js";
 import { leadersEqual } from "./paxos-disk.js";
 import { decideOwnerGone, type DeltaRecordView } from "./paxos-owner.js";
+import { dblockGroups, dblockValues, leaderText, maxMbalIndex, traceGroups, type PaxosTrace } from "./paxos-trace.js";
 import type { BrokenVariant } from "./variants.js";
 
 export interface LeaderAcquireInput {
@@ -33,6 +34,8 @@ export interface LeaderAcquireInput {
   variant: BrokenVariant;
   signal?: AbortSignal | undefined;
   observeBallot?: ((seen: BallotSeen) => void) | undefined;
+  /** Told each step in sanlock's words (the daemon's debug log). */
+  trace?: PaxosTrace | undefined;
 }
 
 export interface LeaderAcquired {
@@ -110,12 +113,14 @@ async function acquireOnce(input: LeaderAcquireInput, state: AcquireState): Prom
   const cur = full.leader;
   let maxMbal = 0n;
   for (const slot of full.slots) if (slot.dblock && slot.dblock.mbal > maxMbal) maxMbal = slot.dblock.mbal;
+  traceFirstRead(input, full);
   // Step 3: the caller wants exactly this version.
   if (input.requiredLver !== undefined && cur.lver !== input.requiredLver) {
     failWith(new LeaseError("ACQUIRE_LVER", `resource ${disk.location.resource}: lver is ${cur.lver}, required ${input.requiredLver}`), cur);
   }
   // Steps 4-6: free, ours, or our previous instance's: reuse this read as the first leader check.
   let reuse: LeaderRecord | undefined = cur;
+  if (cur.timestamp === 0n) input.trace?.(`paxos_acquire leader ${cur.lver} free`);
   const ours = cur.ownerId === H && (cur.ownerGeneration <= G || input.variant === "ignore-owner-generation");
   if (cur.timestamp !== 0n && !ours) {
     // Step 7: another owner; take over only once it is provably gone.
@@ -129,6 +134,17 @@ async function acquireOnce(input: LeaderAcquireInput, state: AcquireState): Prom
     reuse = undefined;
   }
   return runBallots(input, cur, maxMbal, reuse, state);
+}
+
+/** sanlock's lines for the acquire's first read: the dblocks of this lver or later, then the leader, the largest mbal and ours. */
+function traceFirstRead(input: LeaderAcquireInput, full: AreaSnapshot): void {
+  const trace = input.trace;
+  if (!trace) return;
+  const cur = full.leader;
+  traceGroups(trace, dblockGroups(full.slots, cur.lver), `leader ${cur.lver} dblocks `, `leader ${leaderText(cur)} dblocks `);
+  const { q, mbal } = maxMbalIndex(full.slots, cur.numHosts);
+  const ours = full.slots.find((slot) => slot.hostId === input.hostId)?.dblock ?? emptyDblock();
+  trace(`paxos_acquire leader ${leaderText(cur)} max mbal[${q}] ${mbal} our_dblock ${dblockValues(ours)}`);
 }
 
 async function runBallots(
@@ -172,6 +188,7 @@ async function runBallots(
         sharedHolders,
         variant: input.variant,
         observe: input.observeBallot,
+        trace: input.trace,
       });
     } catch (err) {
       // Step 12: after a possible phase-2 write, retract (docs/algorithms.md §4.9).
@@ -185,7 +202,9 @@ async function runBallots(
     if (outcome.kind === "aborted") {
       state.lastWritten = outcome.written;
       // Step 11: random 0-1 s backoff so contenders stop colliding; next number for us.
-      await input.clock.sleep(input.random.next(), input.signal);
+      const delay = input.random.next();
+      input.trace?.(`paxos_acquire ${nextLver} retry delay ${Math.round(delay * 1e6)} us`);
+      await input.clock.sleep(delay, input.signal);
       mbal += BigInt(cur.maxHosts);
       continue;
     }
@@ -220,7 +239,9 @@ async function commit(input: LeaderAcquireInput, cur: LeaderRecord, dblock: Dblo
     failWith(err, next, { dblock, attempted: next, leaderFreed });
   }
   // Stricter than sanlock (which compares only owner_id): a value of our previous instance is not ours.
-  if (!ownerIsUs || dblock.inp2 !== G) {
+  const self = ownerIsUs && dblock.inp2 === G;
+  input.trace?.(`ballot ${next.lver} commit ${self ? "self" : "other"} owner ${next.ownerId} ${next.ownerGeneration} ${next.timestamp}`);
+  if (!self) {
     failWith(new LeaseError("ACQUIRE_OTHER", `resource ${disk.location.resource}: ballot committed host_id ${dblock.inp} generation ${dblock.inp2}`), next);
   }
   return { leader: next, dblock, sharedHolders };

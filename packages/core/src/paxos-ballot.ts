@@ -3,10 +3,11 @@
  */
 import { nowSeconds, type Clock } from "./clock.js";
 import { assertInvariant as assert } from "./errors.js";
-import { LeaseError } from "./lease-errors.js";
+import { LeaseError, SanlockResult } from "./lease-errors.js";
 import { emptyDblock, type Dblock } from "./ondisk/dblock.js";
 import { MBLOCK_SHARED, type ModeBlock } from "./ondisk/mode-block.js";
 import type { HostSlot, PaxosArea } from "./paxos-area.js";
+import { dblockGroups, traceGroups, type PaxosTrace } from "./paxos-trace.js";
 import type { BrokenVariant } from "./variants.js";
 
 /** docs/algorithms.md §4.5: first ballot number for host H given the largest mbal seen. */
@@ -33,6 +34,8 @@ export interface BallotInput {
   variant: BrokenVariant;
   /** Told what phase 1 found (the simulator counts ballots that had to choose among values). */
   observe?: ((seen: BallotSeen) => void) | undefined;
+  /** Told each step in sanlock's words (docs/algorithms.md §4.6; the daemon's debug log). */
+  trace?: PaxosTrace | undefined;
 }
 
 /** What phase 1 of one ballot found on disk. */
@@ -70,13 +73,37 @@ function abortReason(slot: HostSlot, lver: bigint, mbal: bigint): LeaseError | u
   return undefined;
 }
 
+/** The first slot that aborts the ballot, checked in host order as sanlock does. */
+function firstAbort(slots: HostSlot[], lver: bigint, mbal: bigint): { slot: HostSlot; error: LeaseError } | undefined {
+  for (const slot of slots) {
+    const error = abortReason(slot, lver, mbal);
+    if (error) return { slot, error };
+  }
+  return undefined;
+}
+
+const colonValues = (d: Dblock): string => `${d.mbal}:${d.bal}:${d.inp}:${d.inp2}:${d.inp3}:${d.lver}`;
+
+/** sanlock's lines for one ballot read: the abort (if any), then the dblocks seen. */
+function traceRead(input: BallotInput, phase: 1 | 2, slots: HostSlot[], ours: Dblock, abort: { slot: HostSlot; error: LeaseError } | undefined): void {
+  const trace = input.trace;
+  if (!trace) return;
+  if (abort?.slot.dblock) {
+    const larger = abort.error.result === SanlockResult.DBLOCK_LVER ? "lver" : "mbal";
+    trace(
+      `ballot ${input.lver} abort${phase} larger ${larger} in bk[${abort.slot.hostId - 1}] ${colonValues(abort.slot.dblock)} our dblock ${colonValues(ours)}`,
+    );
+  }
+  traceGroups(trace, dblockGroups(slots, input.lver), `ballot ${input.lver} phase${phase} read `);
+}
+
 /** Phase 1 value selection: largest bal among same-lver blocks with a value; ties → lower host_id. */
-function pickCandidate(slots: HostSlot[], lver: bigint): Dblock | undefined {
-  let best: Dblock | undefined;
+function pickCandidate(slots: HostSlot[], lver: bigint): { hostId: number; dblock: Dblock } | undefined {
+  let best: { hostId: number; dblock: Dblock } | undefined;
   for (const slot of slots) {
     const d = slot.dblock;
     if (!d || d.lver !== lver || d.inp === 0 || d.bal === 0n) continue;
-    if (!best || d.bal > best.bal) best = d;
+    if (!best || d.bal > best.dblock.bal) best = { hostId: slot.hostId, dblock: d };
   }
   return best;
 }
@@ -95,24 +122,25 @@ export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
   const { disk, lver, mbal } = input;
   // Phase 1 write: only mbal and lver; bal/inp cleared (sanlock differs from Disk Paxos here, docs/algorithms.md §9.1).
   const phase1: Dblock = { ...emptyDblock(), mbal, lver };
+  input.trace?.(`ballot ${lver} phase1 write mbal ${mbal}`);
   await disk.writeOwnSlot(phase1, input.mode);
   const slots1 = await disk.readBallotSlots(input.numHosts);
   for (const slot of slots1) {
     if (slot.dblock && slot.mode.flags & MBLOCK_SHARED) input.sharedHolders.set(slot.hostId, slot.mode.generation);
   }
-  for (const slot of slots1) {
-    const abort = abortReason(slot, lver, mbal);
-    if (abort) return { kind: "aborted", error: abort, written: phase1 };
-  }
+  const abort1 = firstAbort(slots1, lver, mbal);
+  traceRead(input, 1, slots1, phase1, abort1);
+  if (abort1) return { kind: "aborted", error: abort1.error, written: phase1 };
   const candidate = pickCandidate(slots1, lver);
   input.observe?.({ values: countValues(slots1, lver) });
   const value = candidate
-    ? { inp: candidate.inp, inp2: candidate.inp2, inp3: candidate.inp3 }
+    ? { inp: candidate.dblock.inp, inp2: candidate.dblock.inp2, inp3: candidate.dblock.inp3 }
     : { inp: input.hostId, inp2: input.generation, inp3: BigInt(nowSeconds(input.clock)) };
   // A zero inp3 would commit a leader that looks free (timestamp 0).
   assert(value.inp3 > 0n && value.inp > 0, "proposal needs a host_id and a non-zero time");
   assert(mbal % BigInt(input.maxHosts) === BigInt(input.hostId) % BigInt(input.maxHosts), "mbal must be congruent to host_id modulo max_hosts (§4.5)");
   const phase2: Dblock = { ...emptyDblock(), mbal, bal: mbal, ...value, lver };
+  tracePhase2Write(input, candidate, phase2);
   try {
     await disk.writeOwnSlot(phase2, input.mode);
   } catch (err) {
@@ -126,10 +154,20 @@ export async function runBallot(input: BallotInput): Promise<BallotOutcome> {
     } catch (err) {
       throw phase2Failure("DBLOCK_READ", err, phase2);
     }
-    for (const slot of slots2) {
-      const abort = abortReason(slot, lver, mbal);
-      if (abort) return { kind: "aborted", error: abort, written: phase2 };
-    }
+    const abort2 = firstAbort(slots2, lver, mbal);
+    traceRead(input, 2, slots2, phase2, abort2);
+    if (abort2) return { kind: "aborted", error: abort2.error, written: phase2 };
   }
   return { kind: "decided", dblock: phase2 };
+}
+
+/** sanlock's lines before the phase 2 write: the value chosen from phase 1, if any, and what we write. */
+function tracePhase2Write(input: BallotInput, candidate: { hostId: number; dblock: Dblock } | undefined, phase2: Dblock): void {
+  const trace = input.trace;
+  if (!trace) return;
+  if (candidate) {
+    const c = candidate.dblock;
+    trace(`ballot ${input.lver} choose bk_max[${candidate.hostId - 1}] lver ${c.lver} mbal ${c.mbal} bal ${c.bal} inp ${c.inp} ${c.inp2} ${c.inp3}`);
+  }
+  trace(`ballot ${input.lver} phase2 write bal ${phase2.bal} inp ${phase2.inp} ${phase2.inp2} ${phase2.inp3} q_max ${candidate ? candidate.hostId - 1 : -1}`);
 }

@@ -25,6 +25,7 @@ import type { BallotSeen } from "./paxos-ballot.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import { checkSharedHolders } from "./shared-lease.js";
 import { MAX_IO_TIMEOUT, SH_RETRIES } from "./timeouts.js";
+import { dblockValues, leaderText, type PaxosTrace } from "./paxos-trace.js";
 import type { BrokenVariant } from "./variants.js";
 
 export type { ResourceLocation } from "./paxos-disk.js";
@@ -62,6 +63,8 @@ export interface AcquireOptions {
   /** Read the lock value block after acquiring (docs/algorithms.md §7.9). */
   lvb?: boolean;
   signal?: AbortSignal;
+  /** Told each step of the leader acquire in sanlock's words (paxos-trace.ts); nothing by default. */
+  trace?: PaxosTrace;
 }
 
 export type LeaseMode = "exclusive" | "shared";
@@ -91,6 +94,8 @@ export class PaxosLease {
    * naming our instance.
    */
   private eraseAllOnRelease = false;
+  /** The last acquire's or conversion's trace; release and the shared mark write report to it too. */
+  private trace: PaxosTrace | undefined;
 
   constructor(
     readonly host: PaxosHost,
@@ -137,6 +142,7 @@ export class PaxosLease {
       variant: this.variant,
       signal: options.signal,
       observeBallot: h.observeBallot,
+      trace: options.trace,
     };
   }
 
@@ -164,6 +170,7 @@ export class PaxosLease {
     if (this.held) throw new LeaseError("EEXIST", `resource ${this.location.resource} is already held`);
     await this.requireOwnWritesSettled();
     this.eraseAllOnRelease = false;
+    this.trace = options.trace;
     if (options.shared) await this.acquireShared(options);
     else await this.acquireExclusive(options);
     if (options.lvb) this.lvbState = { sector: await readLvbSector(this.disk), dirty: false };
@@ -222,17 +229,30 @@ export class PaxosLease {
       await this.requireOwnWritesSettled();
       if (this.variant === "shared-mark-after-leader-release") {
         await releaseLeader(this.disk, h.clock, h.hostId, h.generation, leader);
-        await this.disk.writeOwnSlot(released, this.sharedMark());
+        await this.writeHostBlock(released, this.sharedMark());
       } else {
-        await this.disk.writeOwnSlot(released, this.sharedMark());
+        await this.writeHostBlock(released, this.sharedMark());
         await releaseLeader(this.disk, h.clock, h.hostId, h.generation, leader);
       }
+      this.trace?.(`paxos_release leader ${leaderText(leader)}`);
     } catch (err) {
       await this.bestEffort(() => this.disk.writeOwnSlot(released, emptyModeBlock()));
       await this.bestEffort(() => releaseLeader(this.disk, h.clock, h.hostId, h.generation, leader));
       throw err;
     }
     this.held = { mode: "shared", leader, dblock };
+  }
+
+  /** Our dblock and mode block in one sector write, reported as sanlock's write_host_block line. */
+  private async writeHostBlock(dblock: Dblock, mode: ModeBlock): Promise<void> {
+    const about = `write_host_block host_id ${this.host.hostId} flags ${mode.flags.toString(16)} gen ${mode.generation}`;
+    try {
+      await this.disk.writeOwnSlot(dblock, mode);
+    } catch (err) {
+      this.trace?.(`${about} rv ${err instanceof LeaseError ? err.result : -1}`);
+      throw err;
+    }
+    this.trace?.(`${about} dblock ${dblockValues(dblock).replaceAll(" ", ":")}${dblock.flags & DBLOCK_FL_RELEASED ? ":RELEASED." : "."}`);
   }
 
   private sharedMark(): ModeBlock {
@@ -265,12 +285,12 @@ export class PaxosLease {
       return;
     }
     if (held.mode === "shared") {
-      await this.disk.writeOwnSlot(released, emptyModeBlock());
+      await this.writeHostBlock(released, emptyModeBlock());
       this.held = undefined;
       return;
     }
     if (this.lvbState?.dirty) await this.bestEffort(() => writeLvbSector(this.disk, this.lvbState!.sector, this.lvbState!.sector));
-    await this.bestEffort(() => this.disk.writeOwnSlot(released, emptyModeBlock()));
+    await this.bestEffort(() => this.writeHostBlock(released, emptyModeBlock()));
     await releaseLeader(this.disk, h.clock, h.hostId, h.generation, held.leader, newName);
     this.forget();
   }
@@ -282,7 +302,7 @@ export class PaxosLease {
    */
   private async releaseErasingAll(released: Dblock, newName: string | undefined): Promise<void> {
     const h = this.host;
-    await this.disk.writeOwnSlot(released, emptyModeBlock());
+    await this.writeHostBlock(released, emptyModeBlock());
     try {
       const current = await this.disk.readLeader();
       await releaseLeader(this.disk, h.clock, h.hostId, h.generation, current, newName);
@@ -301,6 +321,7 @@ export class PaxosLease {
   /** Conversions (docs/algorithms.md §5.5). */
   async convert(to: LeaseMode, options: AcquireOptions = {}): Promise<void> {
     const held = this.held;
+    if (options.trace) this.trace = options.trace;
     if (!held) throw new LeaseError("ERROR", `resource ${this.location.resource} is not held`);
     if (held.mode === to) return;
     if (to === "shared") await this.convertToShared(held);

@@ -223,7 +223,6 @@ export class Lockspace implements LeaseLockspace {
     this.acquireLastAttempt = this.acquireLastSuccess;
     this.setState("live");
     this.watchTimer = setInterval(() => this.checkGap(), TICK_SECONDS * 1000);
-    this.hooks.log("info", `${spaceTag} delta_acquire done ${this.spec.hostId} ${this.generation} ${this.renewal.lastSuccess}`);
     this.hooks.log("info", `lockspace ${this.spec.name}:${this.spec.hostId} joined generation ${this.generation} (renewals in a worker thread)`);
     this.hooks.log("info", `${spaceTag} add_lockspace done`);
     return 0;
@@ -255,6 +254,7 @@ export class Lockspace implements LeaseLockspace {
         },
         workerExited: (reason) => this.workerExited(reason),
         log: this.hooks.log,
+        step: (line) => this.hooks.log("info", `s${this.spaceId} ${line}`),
       },
       options,
     );

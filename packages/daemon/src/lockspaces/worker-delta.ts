@@ -45,6 +45,8 @@ export interface WorkerDeltaEvents {
   /** The renewal worker ended: this lockspace will never renew again. */
   workerExited(reason: string): void;
   log(level: "error" | "warn" | "info" | "debug", message: string): void;
+  /** A step of the join in sanlock's words, for the lockspace's own log tag. */
+  step(message: string): void;
 }
 
 export interface AreaGeometry {
@@ -209,6 +211,9 @@ export class WorkerDelta {
       }
       case "log":
         this.events.log(message.level, `lockspace ${this.spec.name}: ${message.message}`);
+        return;
+      case "step":
+        this.events.step(message.message);
         return;
     }
   }

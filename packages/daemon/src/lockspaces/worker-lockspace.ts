@@ -110,7 +110,7 @@ export class WorkerLockspace {
         clock: DAEMON_CLOCK,
       });
       this.delta = delta;
-      const joined = await delta.acquire(this.stop.signal);
+      const joined = await delta.acquire(this.stop.signal, (message) => this.post({ op: "step", message }));
       this.timed?.reset();
       const lastSuccess = await renewIfDueAtJoin(delta, joined.timestamp);
       this.status.recordSuccess(Number(lastSuccess));

@@ -76,7 +76,9 @@ export type FromWorker =
       readonly measure: RenewalMeasure;
     }
   | { readonly key: number; readonly op: "reply"; readonly id: number; readonly result: number }
-  | { readonly key: number; readonly op: "log"; readonly level: "error" | "warn" | "info" | "debug"; readonly message: string };
+  | { readonly key: number; readonly op: "log"; readonly level: "error" | "warn" | "info" | "debug"; readonly message: string }
+  /** A step of the join in sanlock's words ("delta_acquire write ..."), logged under the lockspace's s<id> tag. */
+  | { readonly key: number; readonly op: "step"; readonly message: string };
 
 /** Distributive Omit: a FromWorker message before the worker adds its key. */
 export type FromWorkerBody = FromWorker extends infer M ? (M extends FromWorker ? Omit<M, "key"> : never) : never;

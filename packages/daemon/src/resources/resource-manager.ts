@@ -16,7 +16,7 @@ import { SHARED_DEVICE_MAX_IN_FLIGHT, openDirectDevice, type DirectDevice } from
 import type { LeaseLockspace } from "./lease-lockspace.js";
 import { DaemonResultError, resultOfAny } from "../results.js";
 import { modeOf, probeLeaseOperation, type LeaseOperationProbe } from "./lease-diagnostics.js";
-import { logAcquireBegin, logAcquireDone, logReleaseBegin, logReleaseDone } from "./lease-log.js";
+import { acquireTrace, logAcquireBegin, logAcquireDone, logReleaseBegin, logReleaseDone } from "./lease-log.js";
 import { lockspaceGeometry } from "./lease-geometry.js";
 import { BackgroundReleaser } from "./background-release.js";
 import { SharedLeaseDevices } from "./lease-devices.js";
@@ -132,6 +132,7 @@ export class ResourceManager {
         ...(res.flags & ResFlag.NUM_HOSTS && res.data32 > 0 ? { numHosts: res.data32 } : {}),
         ownerNoWait: (flags & AcquireFlag.OWNER_NOWAIT) !== 0,
         lvb: resource.lvb,
+        trace: acquireTrace(this.deps.log, ls.spaceId, resource),
       });
     } catch (error) {
       logAcquireDone(this.deps.log, ls.spaceId, resource, resultOfAny(error));
@@ -271,7 +272,7 @@ export class ResourceManager {
     const probe = probeLeaseOperation("convert", { lockspace: resource.lockspace, resource: resource.name, mode: modeOf(to === "shared"), pid: target.pid });
     probe?.watch(resource.deviceUse.opened);
     try {
-      await resource.lease.convert(to, { ownerNoWait });
+      await resource.lease.convert(to, { ownerNoWait, trace: acquireTrace(this.deps.log, ls.spaceId, resource) });
     } catch (error) {
       probe?.done(resultOfAny(error));
       return resultOfAny(error);
