@@ -242,7 +242,6 @@ function expectedLines(ls: string, res: string): RegExp[] {
     new RegExp(`cmd_add_lockspace ${id} LS:1:${esc(ls)}:0 flags 0 timeout 1$`),
     new RegExp(`s1 lockspace LS:1:${esc(ls)}:0$`),
     /s1 delta_acquire begin LS:1$/,
-    /s1 delta_acquire other_io_timeout \d+ our 1$/,
     /s1 delta_acquire write 1 1 \d+ \S+$/,
     /s1 delta_acquire delta_short_delay \d+$/,
     /s1 delta_acquire done 1 1 \d+$/,

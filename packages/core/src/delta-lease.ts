@@ -204,7 +204,8 @@ export class DeltaLease {
     const first = await this.readHostRecord(hostId);
     // Step 2: the previous owner's io_timeout paces the waits (0 -> ours).
     const previousIo = first.ioTimeout === 0 ? this.options.ioTimeout : first.ioTimeout;
-    trace?.(`delta_acquire other_io_timeout ${previousIo} our ${this.options.ioTimeout}`);
+    if (first.ioTimeout === 0) trace?.(`delta_acquire use own io_timeout ${this.options.ioTimeout}`);
+    else if (first.ioTimeout !== this.options.ioTimeout) trace?.(`delta_acquire other_io_timeout ${first.ioTimeout} our ${this.options.ioTimeout}`);
     let base = first;
     const held = first.timestamp !== 0n && !namesEqual(first.resourceName, hostName);
     if (held) base = await this.waitOutHolder(first, previousIo, signal);
