@@ -265,6 +265,10 @@ function firstDifference(a: Buffer, b: Buffer): string {
   let i = 0;
   while (i < Math.min(a.length, b.length) && a[i] === b[i]) i++;
   const sector = Math.floor(i / 512) * 512;
-  const hex = (x: Buffer) => x.subarray(sector, sector + 512).toString("hex").replace(/(00)+$/, "…");
+  const hex = (x: Buffer) =>
+    x
+      .subarray(sector, sector + 512)
+      .toString("hex")
+      .replace(/(00)+$/, "…");
   return `sizes ${a.length}/${b.length}, first difference at byte ${i}; sector ${sector}: ${hex(a)} vs ${hex(b)}`;
 }
