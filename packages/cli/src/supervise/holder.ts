@@ -10,10 +10,12 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { ENV_SUPERVISOR_PID, SamWorker } from "@sanlock-ts/client/sam";
+import { SanlockClient } from "@sanlock-ts/client";
 import { SanlockError } from "@sanlock-ts/client/errors";
+import type { Registration } from "@sanlock-ts/client/registration";
 import { parseResourceArg, type ResourceArg } from "../args/sanlock-strings.js";
 import type { Output } from "../output.js";
-import { EXIT_ACQUIRE_FAILED, EXIT_EXEC_FAILED, HOLDER_ENV, type HolderConfig } from "./holder-config.js";
+import { EXIT_ACQUIRE_FAILED, EXIT_EXEC_FAILED, EXIT_KILLPATH_FAILED, HOLDER_ENV, type HolderConfig } from "./holder-config.js";
 
 /** Pause between two acquire attempts. */
 const ACQUIRE_RETRY_PAUSE_MS = 200;
@@ -46,6 +48,11 @@ export async function runHolder(output: Output): Promise<number> {
     return EXIT_EXEC_FAILED;
   }
   const registration = await worker.openRegistration();
+  if (config.killpath !== undefined && !(await registerKillpath(config, registration, say))) {
+    await worker.finalize();
+    await registration.close();
+    return EXIT_KILLPATH_FAILED;
+  }
   for (const text of config.resources) {
     const acquired = await acquireWithRetry(worker, parseResourceArg(text), config.acquireRetryMs, say);
     if (!acquired) {
@@ -64,6 +71,23 @@ export async function runHolder(output: Output): Promise<number> {
   await worker.finalize();
   await registration.close();
   return EXIT_EXEC_FAILED;
+}
+
+/**
+ * KILLPATH on the registered connection, before any lease is taken (as libvirt's plugin): when
+ * the lockspace fails, the daemon runs PATH ARGS PID instead of sending SIGTERM, and SIGKILLs
+ * PROGRAM only after its grace period (docs/sam.md §9.2).
+ */
+async function registerKillpath(config: HolderConfig, registration: Registration, say: (line: string) => void): Promise<boolean> {
+  const killpath = config.killpath;
+  if (killpath === undefined) return true;
+  try {
+    await new SanlockClient({ socketPath: config.socketPath }).killpath(killpath.path, [...killpath.args], { registration, appendPid: true });
+    return true;
+  } catch (err) {
+    say(`killpath ${killpath.path} refused: ${(err as Error).message}`);
+    return false;
+  }
 }
 
 /** Acquires one lease, retrying daemon refusals until `retryMs` has passed. */
