@@ -90,7 +90,10 @@ t.test("--state-file keeps data and warn signal across a SIGKILLed supervisor", 
   writeFileSync(program, PROGRAM);
   chmodSync(program, 0o755);
   writeFileSync(log, "");
-  const lines = (): string[] => readFileSync(log, "utf8").split("\n").filter((l) => l !== "");
+  const lines = (): string[] =>
+    readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
 
   // 1. Supervisor A: no interval (no deadline), so the program lives until A is killed.
   const a = supervise(["--state-file", state, "--", program, log]);
