@@ -10,13 +10,27 @@
  * 3. Continuity hold with a state file: supervisor A is SIGKILLed, its instance dies and the
  *    daemon keeps the persistent lease as an orphan; supervisor B on the same state file knows
  *    the lease, and its instance adopts the orphan (same lver); B's stop request releases it.
+ *
+ * 2 and 3 run on sanlock-ts and on Debian's sanlock (spec scenario 24 for continuity hold: the
+ * orphan flags of docs/sam.md §7 against the real daemon).
  */
-import t from "tap";
+import t, { type Test } from "tap";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { daemonSkipReason, OUR_CLI, runSamScript, sleep, sparseFile, startDaemon, TEST_DAEMON_ARGS, tempLeaseDir, type TestDaemon } from "./support/index.js";
+import {
+  type DaemonKind,
+  daemonSkipReason,
+  OUR_CLI,
+  runSamScript,
+  sleep,
+  sparseFile,
+  startDaemon,
+  TEST_DAEMON_ARGS,
+  tempLeaseDir,
+  type TestDaemon,
+} from "./support/index.js";
 
 const MiB = 1 << 20;
 const LS = "SAMRST";
@@ -48,7 +62,7 @@ async function recordsOf(client: SanlockClient, resource: string): Promise<{ pid
 }
 
 t.test(
-  "SAM with a daemon: daemon restart under quorum, hold + mark_failed, hold adopted through a state file",
+  "daemon SIGKILLed under a registered instance: instance 2 waits for quorum until a daemon runs again, with the stored data",
   { skip: daemonSkipReason("sanlock-ts") },
   async (t) => {
     const dir = tempLeaseDir(t, "sam-restart-");
@@ -56,8 +70,6 @@ t.test(
     const daemon = await startDaemon(t, { kind: "sanlock-ts", dir });
     const first = new SanlockClient({ runDir: daemon.runDir, timeoutMs: 60_000 });
     await first.writeLockspace(LS, lease, { iotimeout: 1 });
-    await first.writeResource(LS, "failed", [{ path: lease, offset: MiB }]);
-    await first.writeResource(LS, "kept", [{ path: lease, offset: 2 * MiB }]);
     await first.addLockspace(LS, 1, lease, { iotimeout: 1 });
     const statusDir = join(dir, "sam");
 
@@ -105,63 +117,86 @@ if (w.instanceId === 1) {
     const started = await gone.waitFor("instance 2 started", (l) => l.started === 2, WAIT_MS);
     t.equal(started.data, "abc", "instance 2 has the data instance 1 stored");
     t.same(await gone.exited, { code: 0, signal: null });
+  },
+);
 
-    // 2. hold + mark_failed: SIGKILL, no restart, and the persistent lease is released, not orphaned.
-    const body2 = `
+/** Parts 2 and 3 on a daemon of `kind` with LS joined as host 1 on `lease` ("failed" at 1 MiB, "kept" at 2 MiB). */
+async function holdScenarios(t: Test, kind: DaemonKind): Promise<void> {
+  const dir = tempLeaseDir(t, `sam-hold-${kind}-`);
+  const lease = sparseFile(dir, "leases", 3 * MiB);
+  const daemon = await startDaemon(t, { kind, dir });
+  const client = new SanlockClient({ runDir: daemon.runDir, timeoutMs: 60_000 });
+  await client.writeLockspace(LS, lease, { iotimeout: 1 });
+  await client.writeResource(LS, "failed", [{ path: lease, offset: MiB }]);
+  await client.writeResource(LS, "kept", [{ path: lease, offset: 2 * MiB }]);
+  await client.addLockspace(LS, 1, lease, { iotimeout: 1 });
+
+  // 2. hold + mark_failed: SIGKILL, no restart, and the persistent lease is released, not orphaned.
+  const body2 = `
 await w.acquire(process.env.R_LS, "failed", [{ path: process.env.R_LEASE, offset: ${MiB} }]);
 await w.start();
 w.heartbeat();
 say({ holding: true });
 await new Promise((r) => setTimeout(r, 500));
 await w.markFailed();`;
-    const failed = runSamScript(
-      t,
-      body2,
-      { intervalMs: 5000, policy: "restart", continuity: "hold", sanlock: { runDir: daemon.runDir }, status: false },
-      { R_LS: LS, R_LEASE: lease },
-    );
-    const holding = await failed.waitFor("holding", (l) => l.holding === true, WAIT_MS);
-    t.match(await recordsOf(client, "failed"), [{ pid: holding.pid }], "the instance holds the lease");
-    t.same(await failed.exited, { code: 137, signal: null }, "mark_failed: SIGKILL, exit 137");
-    t.equal(failed.events("spawned").length, 1, "no restart");
-    t.same(await recordsOf(client, "failed"), [], "no orphan left: the supervisor released it");
+  const failed = runSamScript(
+    t,
+    body2,
+    { intervalMs: 5000, policy: "restart", continuity: "hold", sanlock: { runDir: daemon.runDir }, status: false },
+    { R_LS: LS, R_LEASE: lease },
+  );
+  const holding = await failed.waitFor("holding", (l) => l.holding === true, WAIT_MS);
+  t.match(await recordsOf(client, "failed"), [{ pid: holding.pid }], "the instance holds the lease");
+  t.same(await failed.exited, { code: 137, signal: null }, "mark_failed: SIGKILL, exit 137");
+  t.equal(failed.events("spawned").length, 1, "no restart");
+  const left = await until("the released lease gone from STATUS", async () => ((await recordsOf(client, "failed")).length === 0 ? [] : undefined)).catch(() =>
+    recordsOf(client, "failed"),
+  );
+  t.same(left, [], "no orphan left: the supervisor released it");
 
-    // 3. hold across supervisors through a state file.
-    const stateFile = join(dir, "hold-state.json");
-    const body3 = `
+  // 3. hold across supervisors through a state file.
+  const stateFile = join(dir, "hold-state.json");
+  const body3 = `
 await w.acquire(process.env.R_LS, "kept", [{ path: process.env.R_LEASE, offset: ${2 * MiB} }]);
 await w.start();
 setInterval(() => w.heartbeat(), 200);
 say({ kept: w.previousLeases.map((p) => String(p.version)) });`;
-    const options = { intervalMs: 2000, policy: "restart", continuity: "hold", stateFile, sanlock: { runDir: daemon.runDir }, status: false };
-    const env = { R_LS: LS, R_LEASE: lease };
-    const a = runSamScript(t, body3, options, env);
-    const aHolds = await a.waitFor("A's instance holding", (l) => l.kept !== undefined, WAIT_MS);
-    t.same(aHolds.kept, [], "A's instance 1: no previous lease");
-    const [heldByA] = await recordsOf(client, "kept");
-    t.equal(heldByA?.pid, aHolds.pid, "A's instance holds it");
-    await until("the state file with the lease", () => (JSON.parse(readFileSync(stateFile, "utf8")).leases.includes(":kept:") ? true : undefined));
-    process.kill(a.pid, "SIGKILL");
-    await a.exited;
-    await until("A's instance gone", () => (existsSync(`/proc/${aHolds.pid}`) ? undefined : true));
-    const orphan = await until("the orphan", async () => {
-      const [r] = await recordsOf(client, "kept");
-      return r?.list === "orphan" ? r : undefined;
-    });
-    t.equal(orphan.version, heldByA?.version, "the daemon keeps the persistent lease as an orphan (list=orphan)");
+  const options = { intervalMs: 2000, policy: "restart", continuity: "hold", stateFile, sanlock: { runDir: daemon.runDir }, status: false };
+  const env = { R_LS: LS, R_LEASE: lease };
+  const a = runSamScript(t, body3, options, env);
+  const aHolds = await a.waitFor("A's instance holding", (l) => l.kept !== undefined, WAIT_MS);
+  t.same(aHolds.kept, [], "A's instance 1: no previous lease");
+  const [heldByA] = await recordsOf(client, "kept");
+  t.equal(heldByA?.pid, aHolds.pid, "A's instance holds it");
+  await until("the state file with the lease", () => (JSON.parse(readFileSync(stateFile, "utf8")).leases.includes(":kept:") ? true : undefined));
+  process.kill(a.pid, "SIGKILL");
+  await a.exited;
+  await until("A's instance gone", () => (existsSync(`/proc/${aHolds.pid}`) ? undefined : true));
+  const orphan = await until("the orphan", async () => {
+    const [r] = await recordsOf(client, "kept");
+    return r?.list === "orphan" ? r : undefined;
+  });
+  t.equal(orphan.version, heldByA?.version, "the daemon keeps the persistent lease as an orphan (list=orphan)");
 
-    const b = runSamScript(t, body3, options, env);
-    const bHolds = await b.waitFor("B's instance holding", (l) => l.kept !== undefined, WAIT_MS);
-    t.same(bHolds.kept, [String(heldByA?.version)], "B's instance 1 knows A's lease from the state file");
-    const [heldByB] = await recordsOf(client, "kept");
-    t.match(heldByB, { pid: bHolds.pid, list: "held" }, "B's instance adopted the orphan");
-    t.equal(heldByB?.version, heldByA?.version, "same lver: adopted, not acquired again");
-    process.kill(b.pid, "SIGTERM");
-    t.equal((await b.exited).code, 143, "stop request: the instance's SIGTERM status");
-    t.same(
-      await until("the lease released", async () => ((await recordsOf(client, "kept")).length === 0 ? [] : undefined)),
-      [],
-      "B released the orphan on its stop request",
-    );
-  },
-);
+  const b = runSamScript(t, body3, options, env);
+  const bHolds = await b.waitFor("B's instance holding", (l) => l.kept !== undefined, WAIT_MS);
+  t.same(bHolds.kept, [String(heldByA?.version)], "B's instance 1 knows A's lease from the state file");
+  const [heldByB] = await recordsOf(client, "kept");
+  t.match(heldByB, { pid: bHolds.pid, list: "held" }, "B's instance adopted the orphan");
+  t.equal(heldByB?.version, heldByA?.version, "same lver: adopted, not acquired again");
+  process.kill(b.pid, "SIGTERM");
+  t.equal((await b.exited).code, 143, "stop request: the instance's SIGTERM status");
+  t.same(
+    await until("the lease released", async () => ((await recordsOf(client, "kept")).length === 0 ? [] : undefined)),
+    [],
+    "B released the orphan on its stop request",
+  );
+}
+
+for (const kind of ["sanlock-ts", "sanlock"] as const) {
+  t.test(
+    `continuity hold on ${kind}: mark_failed leaves no orphan; a state file lets a new supervisor adopt the orphan`,
+    { skip: daemonSkipReason(kind) },
+    (t) => holdScenarios(t, kind),
+  );
+}
