@@ -12,7 +12,7 @@ export const SUPERVISE_USAGE =
   "supervise [-r LS:RES:PATH:OFFSET[:lver|:SH]]... [-i MS] [--policy quit|restart] [-q LS[:HOST_ID]]... [--no-quorum] " +
   "[--max-renewal-age S] [--warn-signal SIG] [--kill-after MS] [--restart-delay MS] [--restart-limit N/SECONDS|none] " +
   "[--continuity none|lver|hold] [--start auto|explicit] [--success-exit CODE,...] [--acquire-retry MS] [--name NAME] " +
-  "[--status-dir DIR|--no-status] [--health-cmd 'CMD ARGS'] [--json] -- PROGRAM [ARGS...]; supervise --list [--json]; supervise --release-orphans -r LEASE...";
+  "[--status-dir DIR|--no-status] [--health-cmd 'CMD ARGS'] [--killpath 'PATH ARGS'] [--state-file FILE] [--json] -- PROGRAM [ARGS...]; supervise --list [--json]; supervise --release-orphans -r LEASE...";
 
 /** The words yargs split off: the options before `--`, then `--` and PROGRAM. */
 export function superviseWords(args: Readonly<Record<string, unknown>>): string[] {

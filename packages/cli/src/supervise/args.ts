@@ -3,6 +3,7 @@
  * until `--`, then PROGRAM and its arguments untouched (yargs would read the program's
  * options as its own). Usage errors are CliArgError (exit 1 like every sanlock-ts command).
  */
+import { joinKillpathArgs, KILLPATH_FIELD_LEN } from "@sanlock-ts/client/wire";
 import { CliArgError } from "../args/errors.js";
 import { parseResourceArg } from "../args/sanlock-strings.js";
 
@@ -32,6 +33,10 @@ export interface SuperviseArgs {
   readonly noStatus: boolean;
   /** Run with /bin/sh -c every interval/2 instead of heartbeats on fd 3. */
   readonly healthCommand: string | undefined;
+  /** --killpath 'PATH ARGS': registered by each holder (KILLPATH, the program's pid appended). */
+  readonly killpath: { readonly path: string; readonly args: readonly string[] } | undefined;
+  /** --state-file FILE: the stored data, warn signal and leases kept across supervisor restarts. */
+  readonly stateFile: string | undefined;
   readonly program: readonly string[];
 }
 
@@ -53,6 +58,8 @@ const VALUE_OPTIONS = new Set([
   "--name",
   "--status-dir",
   "--health-cmd",
+  "--killpath",
+  "--state-file",
 ]);
 const FLAGS = new Set(["--list", "--json", "--no-quorum", "--no-status", "--release-orphans"]);
 export const DEFAULT_ACQUIRE_RETRY_MS = 10_000;
@@ -94,6 +101,28 @@ function healthCommand(text: string | undefined, interval: string | undefined): 
   return text;
 }
 
+/**
+ * --killpath 'PATH ARGS': words split at blanks (an argument with a blank cannot be given).
+ * sanlock's fixed fields bound both halves: the path and the escaped, joined arguments
+ * (the daemon appends the pid itself) must each fit 127 bytes (docs/wire.md §7.16).
+ */
+function killpath(text: string | undefined): SuperviseArgs["killpath"] {
+  if (text === undefined) return undefined;
+  const [path, ...args] = text.split(/\s+/).filter((w) => w !== "");
+  if (path === undefined) throw bad("--killpath needs 'PATH [ARGS]'");
+  if (!path.startsWith("/")) throw bad(`--killpath needs an absolute PATH (the daemon runs it), got "${path}"`);
+  const limit = KILLPATH_FIELD_LEN - 1;
+  if (Buffer.byteLength(path) > limit) throw bad(`--killpath PATH is longer than ${limit} bytes`);
+  if (Buffer.byteLength(joinKillpathArgs(args)) > limit) throw bad(`--killpath ARGS are longer than ${limit} bytes (escaped)`);
+  return { path, args };
+}
+
+function stateFile(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (text === "" || text.includes("\0")) throw bad("--state-file needs a file name");
+  return text;
+}
+
 /** Reads `argv` (the words after `supervise`). */
 export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
   if (argv.length > MAX_ARGS) throw bad(`more than ${MAX_ARGS} arguments`);
@@ -125,6 +154,7 @@ export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
   if (!list && !releaseOrphans && program.length === 0) throw bad("needs -- PROGRAM [ARGS...]");
   if (resources.length > MAX_RESOURCES) throw bad(`at most ${MAX_RESOURCES} -r leases`);
   for (const r of resources) parseResourceArg(r); // usage error now, not in every instance
+  if (values.has("--killpath") && resources.length === 0) throw bad("--killpath needs -r leases (it is registered with them)");
   const quorumTexts = values.get("-q");
   const renewalAge = last("--max-renewal-age");
   return {
@@ -155,6 +185,8 @@ export function parseSuperviseArgs(argv: readonly string[]): SuperviseArgs {
     statusDir: last("--status-dir"),
     noStatus: flags.has("--no-status"),
     healthCommand: healthCommand(last("--health-cmd"), last("-i")),
+    killpath: killpath(last("--killpath")),
+    stateFile: stateFile(last("--state-file")),
     program,
   };
 }

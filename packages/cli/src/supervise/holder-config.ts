@@ -17,9 +17,13 @@ export interface HolderConfig {
   readonly acquireRetryMs: number;
   /** --start auto: the holder sends START before it becomes PROGRAM. */
   readonly autoStart: boolean;
+  /** --killpath: registered before the acquire; the daemon appends PROGRAM's pid (KILLPATH_PID). */
+  readonly killpath?: { readonly path: string; readonly args: readonly string[] } | undefined;
 }
 
 /** EX_TEMPFAIL: the leases could not be acquired; PROGRAM never started. */
 export const EXIT_ACQUIRE_FAILED = 75;
+/** The daemon refused the --killpath registration; PROGRAM never started. */
+export const EXIT_KILLPATH_FAILED = 78;
 /** As a shell: PROGRAM not found or not executable. */
 export const EXIT_EXEC_FAILED = 127;

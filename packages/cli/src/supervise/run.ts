@@ -11,6 +11,7 @@ import {
   listStatus,
   releaseOrphanSpecs,
   resolveOptions,
+  shownState,
   statusDir,
   Supervisor,
   type ListedEntry,
@@ -57,6 +58,7 @@ function samOptions(args: SuperviseArgs): SamOptions {
     ...(args.restartLimit === undefined ? {} : { restartLimit: args.restartLimit }),
     successExitCodes: args.successExitCodes,
     continuity: args.continuity,
+    ...(args.stateFile === undefined ? {} : { stateFile: args.stateFile }),
   };
 }
 
@@ -75,20 +77,18 @@ async function supervise(args: SuperviseArgs, output: Output): Promise<number> {
     maxDataBytes: options.maxDataBytes,
     acquireRetryMs: args.acquireRetryMs,
     autoStart: args.start === "auto",
+    killpath: args.killpath,
   };
-  const main = process.argv[1];
-  if (main === undefined) throw new Error("supervise: the path of the sanlock-ts script is unknown");
   const print = (event: SamEvent): void => {
     output.error(args.json ? JSON.stringify({ ...event, at: Date.now() }) : `supervise: ${describeEvent(event)}`);
   };
-  const supervisor = new Supervisor({
-    options,
-    command: { file: process.execPath, args: [main, "supervise", HOLDER_WORD], env: { [HOLDER_ENV]: JSON.stringify(config) } },
-    autoStart: config.autoStart,
-    healthCommand: args.healthCommand === undefined ? undefined : { file: "/bin/sh", args: ["-c", args.healthCommand] },
-    onEvent: print,
-    warn: (line) => output.error(`supervise: ${line}`),
-  });
+  let supervisor: Supervisor;
+  try {
+    supervisor = newSupervisor(options, config, args, print, output);
+  } catch (err) {
+    output.error(`supervise: ${(err as Error).message}`); // an unreadable --state-file
+    return EXIT_FAILURE;
+  }
   const stop = (): void => supervisor.requestStop();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
@@ -98,6 +98,25 @@ async function supervise(args: SuperviseArgs, output: Output): Promise<number> {
     process.removeListener("SIGTERM", stop);
     process.removeListener("SIGINT", stop);
   }
+}
+
+function newSupervisor(
+  options: ReturnType<typeof resolveOptions>,
+  config: HolderConfig,
+  args: SuperviseArgs,
+  print: (event: SamEvent) => void,
+  output: Output,
+): Supervisor {
+  const main = process.argv[1];
+  if (main === undefined) throw new Error("supervise: the path of the sanlock-ts script is unknown");
+  return new Supervisor({
+    options,
+    command: { file: process.execPath, args: [main, "supervise", HOLDER_WORD], env: { [HOLDER_ENV]: JSON.stringify(config) } },
+    autoStart: config.autoStart,
+    healthCommand: args.healthCommand === undefined ? undefined : { file: "/bin/sh", args: ["-c", args.healthCommand] },
+    onEvent: print,
+    warn: (line) => output.error(`supervise: ${line}`),
+  });
 }
 
 /** `--release-orphans -r ...`: RELEASE with REL_ORPHAN for each lease (docs/sam.md §7). */
@@ -126,8 +145,7 @@ function listEntries(args: SuperviseArgs, output: Output): number {
 }
 
 function formatEntry(e: ListedEntry): string {
-  // A failed entry stays failed (its supervisor has exited by design); any other whose supervisor is gone is stale.
-  const state = e.stale && e.state !== "failed" ? "stale" : e.state;
+  const state = shownState(e);
   const worker = e.worker_pid === null ? "-" : String(e.worker_pid);
   return `${e.supervisor_pid} ${e.name} ${state} instance ${e.instance_id} pid ${worker} restarts ${e.restarts} ${e.recovery} ${e.poll_period}ms leases ${e.leases === "" ? "-" : e.leases}`;
 }

@@ -7,7 +7,7 @@ export type { HealthCommandSpec } from "./health-command.js";
 export type { SamEvent, SamOutcome, KillReason, FailReason } from "./events.js";
 export { describeEvent } from "./events.js";
 export { resolveOptions, type SamOptions, type ResolvedOptions, type RecoveryPolicy, type Continuity, type QuorumEntry, type RestartLimit } from "./options.js";
-export { listStatus, statusDir, type StatusEntry, type ListedEntry, type PublishedState } from "./status-store.js";
+export { listStatus, shownState, statusDir, type StatusEntry, type ListedEntry, type PublishedState } from "./status-store.js";
 export { quorumProblem } from "./quorum.js";
 export { releaseOrphans, releaseOrphanSpecs } from "./orphans.js";
 export {

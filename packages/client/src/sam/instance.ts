@@ -58,6 +58,8 @@ export interface SharedState {
   emit(event: SamEvent): void;
   /** A change the status file must show now (state) or soon (last_updated). */
   touched(urgent: boolean): void;
+  /** Saves data, warn signal and leases to the state file, if any; the error text, or undefined. */
+  persist(): string | undefined;
 }
 
 /** SIGKILL is repeated this often while the instance has not been reaped (D state). */
@@ -189,6 +191,9 @@ export class Instance {
 
   private onLeases(text: string): void {
     this.shared.leases = text === NONE ? "" : text;
+    // The leases are held whatever the file says: kept in memory for the next instance even
+    // when the state file cannot be written (the supervisor warns).
+    this.shared.persist();
     this.shared.emit({ type: "leases", instanceId: this.id, leases: this.shared.leases });
     this.shared.touched(true);
     this.reply("OK");
@@ -250,17 +255,32 @@ export class Instance {
       this.reply("ERR TOO_BIG");
       return;
     }
+    const previous = this.shared.data;
     this.shared.data = data;
+    if (this.shared.persist() !== undefined) {
+      this.shared.data = previous; // memory and state file keep agreeing
+      this.reply("ERR SAVE");
+      return;
+    }
     this.reply("OK");
   }
 
   private onWarnSignal(text: string): void {
+    let signal: NodeJS.Signals;
     try {
-      this.shared.warnSignal = checkSignal("signal", text);
-      this.reply("OK");
+      signal = checkSignal("signal", text);
     } catch {
       this.reply("ERR BAD_ARGUMENT");
+      return;
     }
+    const previous = this.shared.warnSignal;
+    this.shared.warnSignal = signal;
+    if (this.shared.persist() !== undefined) {
+      this.shared.warnSignal = previous;
+      this.reply("ERR SAVE");
+      return;
+    }
+    this.reply("OK");
   }
 
   // ------------------------------------------------------------ quorum

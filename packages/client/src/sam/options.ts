@@ -46,6 +46,8 @@ export interface SamOptions {
   readonly initialData?: Uint8Array;
   /** Largest stored data (default 1 MiB, at most 64 MiB). */
   readonly maxDataBytes?: number;
+  /** Keeps data, warn signal and leases across supervisor restarts in this file (extension; docs/sam.md §8.1). */
+  readonly stateFile?: string;
   /** Where the daemon is (default: $SANLOCK_RUN_DIR/sanlock.sock, else /run/sanlock). */
   readonly sanlock?: { readonly runDir?: string; readonly socketPath?: string };
 }
@@ -64,6 +66,7 @@ export interface ResolvedOptions {
   readonly continuity: Continuity;
   readonly initialData: Uint8Array | undefined;
   readonly maxDataBytes: number;
+  readonly stateFile: string | undefined;
   readonly sanlock: { readonly runDir?: string; readonly socketPath?: string };
 }
 
@@ -134,6 +137,12 @@ function checkStatus(status: SamOptions["status"]): ResolvedOptions["status"] {
   return { dir: status.dir, name: status.name };
 }
 
+function checkStateFile(path: unknown): string | undefined {
+  if (path === undefined) return undefined;
+  if (typeof path !== "string" || path === "" || path.includes("\0")) throw new SamArgumentError("stateFile", "must be a file name");
+  return path;
+}
+
 /** Checks `o` and fills in the defaults; throws SamArgumentError (libsam CS_ERR_INVALID_PARAM). */
 export function resolveOptions(o: SamOptions): ResolvedOptions {
   if (typeof o !== "object" || o === null) throw new SamArgumentError("options", "must be an object");
@@ -163,6 +172,7 @@ export function resolveOptions(o: SamOptions): ResolvedOptions {
     continuity,
     initialData: o.initialData,
     maxDataBytes,
+    stateFile: checkStateFile(o.stateFile),
     sanlock: o.sanlock ?? {},
   };
 }

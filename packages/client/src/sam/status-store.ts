@@ -34,6 +34,11 @@ export interface ListedEntry extends StatusEntry {
   readonly stale: boolean;
 }
 
+/** The state to show: a failed entry stays failed (its supervisor exits by design); any other whose supervisor is gone is "stale". */
+export function shownState(entry: ListedEntry): PublishedState | "stale" {
+  return entry.stale && entry.state !== "failed" ? "stale" : entry.state;
+}
+
 /** At most this many files are read by list() (a bound on a directory someone filled). */
 const MAX_LISTED = 1000;
 const MAX_ENTRY_BYTES = 1 << 20;

@@ -13,6 +13,7 @@ import { quorumPollMs, QuorumWatcher, type QuorumState } from "./quorum.js";
 import type { ResolvedOptions } from "./options.js";
 import { releaseOrphans } from "./orphans.js";
 import { RestartCounter } from "./restart-limit.js";
+import { loadState, saveState, type SavedState } from "./state-file.js";
 import { StatusStore, type PublishedState, type StatusEntry } from "./status-store.js";
 
 export interface SupervisorRun {
@@ -70,15 +71,32 @@ export class Supervisor {
     const socketPath = resolveSocketPath(this.options.sanlock);
     this.socketPath = socketPath;
     this.quorum = new QuorumWatcher(socketPath, this.options.quorum, quorumPollMs(this.options.intervalMs), (s) => this.onQuorum(s));
+    // A state file of an earlier supervisor wins over the options: it holds later stores.
+    const saved: SavedState | undefined = this.options.stateFile === undefined ? undefined : loadState(this.options.stateFile, this.options.maxDataBytes);
     this.shared = {
-      data: this.options.initialData,
-      warnSignal: this.options.warnSignal,
-      leases: "",
+      data: saved === undefined ? this.options.initialData : saved.data,
+      warnSignal: saved?.warnSignal ?? this.options.warnSignal,
+      leases: saved?.leases ?? "",
       quorate: () => this.quorum.state.quorate,
       quorumReason: () => this.quorum.state.reason ?? "",
       emit: (e) => this.emit(e),
       touched: (urgent) => this.touched(urgent),
+      persist: () => this.persist(),
     };
+  }
+
+  /** Writes the shared state to the state file (docs/sam.md §8.1); the problem, or undefined. */
+  private persist(): string | undefined {
+    const path = this.options.stateFile;
+    if (path === undefined) return undefined;
+    try {
+      saveState(path, this.shared);
+      return undefined;
+    } catch (err) {
+      const problem = `cannot write the state file ${path}: ${(err as Error).message}`;
+      this.warn(problem);
+      return problem;
+    }
   }
 
   /** Runs instances until the policy says stop; never two at once. */

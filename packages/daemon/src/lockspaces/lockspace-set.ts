@@ -354,7 +354,7 @@ export class LockspaceSet implements LockspaceHooks {
     for (const resource of this.options.resources.tokens.all().reverse()) {
       const list = resource.state === "held" ? "held" : resource.state === "acquiring" ? "add" : "rem";
       const lver = resource.lease.leader?.lver ?? 0n;
-      const geometry = resource.lease.disk.geometry;
+      const geometry = shownGeometry(resource.lease.disk);
       for (const token of resource.tokens.length > 0 ? resource.tokens : [undefined]) {
         const orphan = token !== undefined && token.conn === undefined;
         records.push({
@@ -406,4 +406,17 @@ export class LockspaceSet implements LockspaceHooks {
 
 function toWire(ls: Lockspace, flags: number): SanlkLockspace {
   return { name: ls.name, hostId: BigInt(ls.spec.hostId), flags, hostIdDisk: disk(ls.spec.path, ls.spec.offset) };
+}
+
+/**
+ * A resource's sector and align size for STATUS: 0 and 0 until a read of its leader confirmed
+ * them, as sanlock's resource, which is zeroed until acquire_disk returns (resource.c). The area's
+ * `geometry` throws before that read, and STATUS must answer while an acquire waits for its disk.
+ */
+function shownGeometry(area: { readonly geometry: { readonly sectorSize: number; readonly alignSize: number } }): { sectorSize: number; alignSize: number } {
+  try {
+    return area.geometry;
+  } catch {
+    return { sectorSize: 0, alignSize: 0 };
+  }
 }

@@ -22,7 +22,8 @@ async function status(ctx: ClientContext): Promise<number> {
     return rv;
   }
   if (ctx.json) {
-    ctx.output.line(toJson(st.records.map(recordJson)));
+    const { supervisedRecords } = await import("./supervised-json.js");
+    ctx.output.line(toJson([...st.records.map(recordJson), ...(await supervisedRecords())]));
     return 0;
   }
   const sort = ctx.opt("o");
