@@ -16,11 +16,21 @@ import {
   encodeResource,
   type SanlkResource,
 } from "@sanlock-ts/core/wire";
-import { geometryFor, initLockspaceArea, initResourceArea, readDeltaSector, readPaxosLeader, readResourceOwners, type Geometry } from "@sanlock-ts/core";
+import {
+  ErrorCodes,
+  geometryFor,
+  SanlockTsError,
+  initLockspaceArea,
+  initResourceArea,
+  readDeltaSector,
+  readPaxosLeader,
+  readResourceOwners,
+  type Geometry,
+} from "@sanlock-ts/core";
 import type { CommandContext, CommandRegistry } from "../dispatch.js";
 import { openDirectDevice, type DirectDevice } from "../device/index.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
-import { EISDIR, resultOfAny as wireResultOf } from "../results.js";
+import { DaemonResultError, EISDIR, resultOfAny } from "../results.js";
 import { checkLeasePlacement } from "../resources/lease-placement.js";
 import { stat } from "node:fs/promises";
 
@@ -45,6 +55,20 @@ export function geometryFromFlags(flags: number): Geometry | undefined {
   if (align === undefined && sector === undefined) return undefined;
   const sectorSize = sector ?? (align === 1048576 ? 512 : 4096);
   return geometryFor(sectorSize, align ?? (sectorSize === 512 ? 1048576 : 8388608));
+}
+
+/**
+ * The geometry a write asks for. sanlock's writes check the flags with sizes_from_flags, which
+ * answers −1 for a pair it has no geometry for (512 with 2M, ...); its reads do not (they keep
+ * −EINVAL here, as before).
+ */
+function writeGeometryFromFlags(flags: number): Geometry | undefined {
+  try {
+    return geometryFromFlags(flags);
+  } catch (error) {
+    if (error instanceof SanlockTsError && error.code === ErrorCodes.BAD_GEOMETRY) throw new DaemonResultError(-1, error.message);
+    throw error;
+  }
 }
 
 /** The ALIGN|SECTOR bits that describe `g` (READ replies, §7.19). */
@@ -97,7 +121,7 @@ async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): 
   }
   const ioTimeout = ctx.header.data2 > 0 ? ctx.header.data2 : DEFAULT_IO_TIMEOUT;
   try {
-    const geometry = geometryFromFlags(ls.flags);
+    const geometry = writeGeometryFromFlags(ls.flags);
     await withDevice(ls.hostIdDisk.path, geometry, (device) =>
       initLockspaceArea(device, {
         offset: Number(ls.hostIdDisk.offset),
@@ -107,7 +131,7 @@ async function writeLockspace(ctx: CommandContext<typeof Cmd.WRITE_LOCKSPACE>): 
       }),
     );
   } catch (error) {
-    await ctx.reply(wireResultOf(error));
+    await ctx.reply(resultOfAny(error));
     return;
   }
   await ctx.reply(0);
@@ -139,7 +163,7 @@ async function readLockspace(ctx: CommandContext<typeof Cmd.READ_LOCKSPACE>): Pr
     const reply = { ...echo, name: sector.leader.spaceName, flags: flagsOfGeometry(sector.geometry) };
     await ctx.reply(0, { data2: sector.leader.ioTimeout, payload: encodeLockspace(reply) });
   } catch (error) {
-    await ctx.reply(wireResultOf(error), { payload: encodeLockspace(echo) });
+    await ctx.reply(resultOfAny(error), { payload: encodeLockspace(echo) });
   }
 }
 
@@ -151,7 +175,13 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
     await ctx.reply(-Errno.ENODEV);
     return;
   }
-  const geometry = geometryFromFlags(res.flags);
+  let geometry: Geometry | undefined;
+  try {
+    geometry = writeGeometryFromFlags(res.flags);
+  } catch (error) {
+    await ctx.reply(resultOfAny(error));
+    return;
+  }
   const clear = (ctx.header.cmdFlags & WriteResourceFlag.CLEAR) !== 0;
   const clearTimestamp = clear ? BigInt(Math.floor(DAEMON_CLOCK.now())) : undefined;
   // Every disk of the resource gets the same area, disk by disk; the first that fails ends the
@@ -173,7 +203,7 @@ async function writeResource(ctx: CommandContext<typeof Cmd.WRITE_RESOURCE>): Pr
         }),
       );
     } catch (error) {
-      await ctx.reply(wireResultOf(error));
+      await ctx.reply(resultOfAny(error));
       return;
     }
   }
@@ -210,7 +240,7 @@ async function readResource(ctx: CommandContext<typeof Cmd.READ_RESOURCE>): Prom
     };
     await ctx.reply(0, { payload: encodeResource(reply, false) });
   } catch (error) {
-    await ctx.reply(wireResultOf(error), { payload: encodeResource(echo, false) });
+    await ctx.reply(resultOfAny(error), { payload: encodeResource(echo, false) });
   }
 }
 
@@ -276,7 +306,7 @@ async function readOwners(ctx: CommandContext<typeof Cmd.READ_RESOURCE_OWNERS>):
     );
     await ctx.reply(0, { data2: owners.length, payload });
   } catch (error) {
-    await ctx.reply(wireResultOf(error), { payload: encodeResource(echo, false) });
+    await ctx.reply(resultOfAny(error), { payload: encodeResource(echo, false) });
   }
 }
 
