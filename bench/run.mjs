@@ -12,10 +12,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import { startDaemon, skipReason, DAEMON_KINDS } from "./lib/daemons.mjs";
-import { measureIoFloor } from "./lib/io-floor.mjs";
+import { measureIoFloor, summarizeFloors } from "./lib/io-floor.mjs";
 import { HAVE_STRACE } from "./lib/io-trace.mjs";
 import { createLayout } from "./lib/layout.mjs";
 import { rssKiB } from "./lib/proc-stats.mjs";
+import { median } from "./lib/stats.mjs";
+import { reversedOrder, stepKind } from "./lib/step-order.mjs";
 import { renderTable } from "./lib/table.mjs";
 import * as work from "./lib/workloads.mjs";
 
@@ -101,21 +103,23 @@ async function prepare(kind, sizes) {
 
 /**
  * The workloads in order. Each step runs on every daemon before the next step starts, the
- * order alternating (A B, B A, ...), and the timing workloads run in rounds, so that a change
- * in the machine's background load during the run falls on both daemons alike. The disk is
- * shared with other work and its speed drifts within seconds (the same cycles measured 0.6 to
- * 0.9 of sanlock's time from run to run with two rounds), so the short cycle workloads
- * alternate in CYCLE_ROUNDS rounds and the 8-client workload in ROUNDS.
+ * order alternating among the steps of one kind (A B, B A, ...: lib/step-order.mjs), and the
+ * timing workloads run in rounds, so that a change in the machine's background load during the
+ * run falls on both daemons alike. The disk is shared with other work and its speed drifts
+ * within seconds (the same cycles measured 0.6 to 0.9 of sanlock's time from run to run with two
+ * rounds), so the short cycle workloads alternate in CYCLE_ROUNDS rounds and the 8-client
+ * workload in ROUNDS, and the disk floor is measured again at the start of every cycle round
+ * (a step run once, not per daemon), so that each round's acquires are compared with the floor
+ * of their own minute.
  */
 const ROUNDS = 2;
 /** Workload keys --steps accepts; a step's key is its result key up to "Round" or ".". */
 const STEP_KEYS = ["status", "ex", "sh", "parallel", "io", "hold", "spaces"];
 const ALWAYS_RUN = new Set(["join", "left"]);
-const stepKey = (resultKey) =>
-  resultKey
-    .replace(/Round\d+$/, "")
-    .replace(/\..*$/, "")
-    .replace(/^idleRssKiB$/, "status");
+/** The floor steps serve these workloads and run when one of them is chosen. */
+const FLOOR_USERS = ["ex", "sh", "parallel"];
+/** Steps run once, not once per daemon; their result goes to the run's shared results. */
+const ONCE = { once: true };
 /** Daemon log lines shown when a step fails. */
 const DAEMON_LOG_LINES = 20;
 function steps(sizes) {
@@ -126,6 +130,12 @@ function steps(sizes) {
     ["status", `client status x${sizes.statusRuns}`, (ctx) => work.clientStatus(ctx)],
   ];
   for (let round = 0; round < sizes.cycleRounds; round++) {
+    list.push([
+      `floorRound${round}`,
+      `disk floor x${perRound}, alone and from 8 threads (round ${round + 1}/${sizes.cycleRounds})`,
+      (shared) => measureFloor(shared, perRound),
+      ONCE,
+    ]);
     list.push([`exRound${round}`, `exclusive cycles x${perRound} (round ${round + 1}/${sizes.cycleRounds})`, (ctx) => work.cycleSamples(ctx, false, perRound)]);
     list.push([`shRound${round}`, `shared cycles x${perRound} (round ${round + 1}/${sizes.cycleRounds})`, (ctx) => work.cycleSamples(ctx, true, perRound)]);
   }
@@ -142,8 +152,33 @@ function steps(sizes) {
   return list;
 }
 
+/** The disk floor of one round, on a scratch file of its own; null (with a note) if it failed. */
+function measureFloor(shared, cycles) {
+  const dir = mkdtempSync(join(WORK_ROOT, "sanlock-ts-bench-floor-"));
+  try {
+    return measureIoFloor(dir, cycles);
+  } catch (err) {
+    shared.notes.push(`disk floor not measured: ${err.message}`);
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Each exclusive round's acquire median minus the floor measured at the start of that round. */
+function aboveFloorPerRound(r, floors) {
+  return Object.keys(r)
+    .filter((k) => k.startsWith("exRound"))
+    .map((k) => {
+      const floor = floors[Number(k.slice("exRound".length))];
+      return floor ? median(r[k].acquireMs) - floor.acquireMsMedian : undefined;
+    })
+    .filter((x) => x !== undefined);
+}
+
 /** Merges the rounds into the figures the table shows. */
-function combineRounds(r) {
+function combineRounds(r, floors) {
+  const above = aboveFloorPerRound(r, floors);
   const rounds = (prefix) =>
     Object.keys(r)
       .filter((k) => k.startsWith(prefix))
@@ -151,16 +186,30 @@ function combineRounds(r) {
   const ex = rounds("exRound");
   const sh = rounds("shRound");
   const par = rounds("parallelRound");
-  if (ex.length) r.ex = work.summarizeCycles(ex);
+  if (ex.length)
+    r.ex = {
+      ...work.summarizeCycles(ex),
+      aboveFloorMs: above.length ? median(above) : undefined,
+      aboveFloorRangeMs: above.length ? [Math.min(...above), Math.max(...above)] : undefined,
+    };
   if (sh.length) r.sh = work.summarizeCycles(sh);
   if (par.length) r.parallel = { clients: par[0].clients, cyclesPerSecond: par.reduce((s, p) => s + p.cyclesPerSecond, 0) / par.length };
   for (const k of Object.keys(r)) if (/Round\d+$/.test(k)) delete r[k];
 }
 
-async function runSteps(contexts, sizes, only) {
-  const chosen = steps(sizes).filter(([key]) => only === null || ALWAYS_RUN.has(key) || only.has(stepKey(key)));
-  for (const [i, [key, label, run]] of chosen.entries()) {
-    const order = i % 2 === 0 ? contexts : [...contexts].reverse();
+const isChosen = (key, only) =>
+  only === null || ALWAYS_RUN.has(key) || only.has(stepKind(key)) || (stepKind(key) === "floor" && FLOOR_USERS.some((k) => only.has(k)));
+
+async function runSteps(contexts, sizes, only, shared) {
+  const chosen = steps(sizes).filter(([key]) => isChosen(key, only));
+  const reversed = reversedOrder(chosen.map(([key]) => key));
+  for (const [i, [key, label, run, { once = false } = {}]] of chosen.entries()) {
+    if (once) {
+      log(label);
+      shared[key] = run(shared);
+      continue;
+    }
+    const order = reversed[i] ? [...contexts].reverse() : contexts;
     for (const ctx of order) {
       const [target, field] = key.startsWith("io.") ? [ctx.results.io, key.slice(3)] : [ctx.results, key];
       log(`${ctx.kind}: ${label}`);
@@ -182,15 +231,7 @@ async function main() {
   const loadBefore = loadavg()[0];
   const results = {};
   const notes = [];
-  log(`disk floor: the acquire+release I/O sequence without a daemon, x${sizes.cycles}, alone and from 8 threads`);
-  const floorDir = mkdtempSync(join(WORK_ROOT, "sanlock-ts-bench-floor-"));
-  cleanups.push(() => rmSync(floorDir, { recursive: true, force: true }));
-  let floor = null;
-  try {
-    floor = measureIoFloor(floorDir, sizes.cycles);
-  } catch (err) {
-    notes.push(`disk floor not measured: ${err.message}`);
-  }
+  const shared = { notes };
   const contexts = [];
   try {
     for (const kind of ["sanlock-ts", "sanlock"]) {
@@ -202,12 +243,16 @@ async function main() {
       }
       contexts.push(await prepare(kind, sizes));
     }
-    await runSteps(contexts, sizes, opts.steps);
+    await runSteps(contexts, sizes, opts.steps, shared);
   } finally {
     await cleanupAll();
   }
+  const floors = Object.keys(shared)
+    .filter((k) => k.startsWith("floorRound"))
+    .map((k) => shared[k]);
+  const floor = summarizeFloors(floors.filter((f) => f !== null));
   for (const ctx of contexts) {
-    combineRounds(ctx.results);
+    combineRounds(ctx.results, floors);
     ctx.results.io.errors.forEach((e) => ctx.results.errors.push(`io.${e}`));
     results[ctx.kind] = ctx.results;
   }
@@ -226,7 +271,7 @@ async function main() {
   console.log(`minimum: I/O rows from algorithms.md §4.3-4.8, §5.2-5.3 (free lease, num_hosts 2000) and §2.3 (renewal every 2N+0.5 s);`);
   console.log(`timing rows: the disk floor, i.e. the same EX acquire+release I/O issued directly (bench/io_floor.py, no daemon).`);
   console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ machine, sizes, floor, results, notes }, null, 2));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ machine, sizes, load: [loadBefore, loadavg()[0]], floor, floors, results, notes }, null, 2));
 }
 
 main()

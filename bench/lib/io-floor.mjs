@@ -5,6 +5,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PYTHON } from "./python-worker.mjs";
+import { median } from "./stats.mjs";
 
 const IO_FLOOR = fileURLToPath(new URL("../io_floor.py", import.meta.url));
 export const FLOOR_THREADS = 8;
@@ -21,4 +22,20 @@ export function measureIoFloor(dir, cycles) {
   } finally {
     rmSync(scratch, { force: true });
   }
+}
+
+/**
+ * The floors of several rounds as one: the median of each figure, with its range ({ min, max })
+ * beside it; null without any round.
+ */
+export function summarizeFloors(floors) {
+  if (floors.length === 0) return null;
+  const pick = (field) => floors.map((f) => f[field]);
+  const summary = { rounds: floors.length };
+  for (const field of ["cycleMsMedian", "acquireMsMedian", "cyclesPerSecond"]) {
+    const values = pick(field);
+    summary[field] = median(values);
+    summary[`${field}Range`] = { min: Math.min(...values), max: Math.max(...values) };
+  }
+  return summary;
 }

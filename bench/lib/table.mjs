@@ -18,11 +18,29 @@ export const ioText = (e) => (e ? `${fmt(e.reads, 1)}R ${bytes(e.readBytes)} + $
 /** `ms` minus the floor, or undefined without either. */
 const aboveFloor = (ms, floorMs) => (Number.isFinite(ms) && Number.isFinite(floorMs) ? ms - floorMs : undefined);
 
+/**
+ * "3.50 (disk floor)", or with the floor measured in several rounds its median and range:
+ * "3.50 (disk floor, 3.1-4.2)".
+ */
+function floorText(floor, field, digits) {
+  if (!floor) return "";
+  const range = floor[`${field}Range`];
+  const spread = range ? `, ${fmt(range.min, digits)}-${fmt(range.max, digits)}` : "";
+  return `${fmt(floor[field], digits)} (disk floor${spread})`;
+}
+
+/**
+ * Each daemon's acquire minus the floor: the median over the rounds of each round's difference
+ * (each round against the floor measured at its start) when the run has it, else the run's
+ * median acquire minus the floor's.
+ */
+const aboveFloorOf = (r, floor) => r.ex?.aboveFloorMs ?? aboveFloor(r.ex?.acquireMedianMs, floor?.acquireMsMedian);
+
 /** Row specs: [label, unit, pick(result) -> number|undefined, text(result) -> string, target, minimum]. */
 function rowSpecs(ioTimeout, lockspaces, floor) {
-  const floorMs = floor ? `${fmt(floor.cycleMsMedian, 2)} (disk floor)` : "";
-  const floorAcquireMs = floor?.acquireMsMedian !== undefined ? `${fmt(floor.acquireMsMedian, 2)} (disk floor)` : "";
-  const floorRate = floor ? `${fmt(floor.cyclesPerSecond, 0)} (disk floor)` : "";
+  const floorMs = floorText(floor, "cycleMsMedian", 2);
+  const floorAcquireMs = floor?.acquireMsMedian !== undefined ? floorText(floor, "acquireMsMedian", 2) : "";
+  const floorRate = floorText(floor, "cyclesPerSecond", 0);
   const min = minimumIo();
   const renewalMin = renewalIoPerMinute(lockspaces, ioTimeout);
   const num = (pick, digits = 1) => [pick, (r) => fmt(pick(r), digits)];
@@ -39,7 +57,7 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
     ["EX acquire alone, median", "ms", ...num((r) => r.ex?.acquireMedianMs, 2), "<= 0.7", floorAcquireMs],
     // The part each daemon adds to the disk's own time for the same I/O: what the daemon
     // controls, while the row above also moves with the disk's speed during the run.
-    ["  above the disk floor", "ms", ...num((r) => aboveFloor(r.ex?.acquireMedianMs, floor?.acquireMsMedian), 2), "", ""],
+    ["  above the disk floor", "ms", ...num((r) => aboveFloorOf(r, floor), 2), "", ""],
     ["SH acquire+release, median", "ms", ...num((r) => r.sh?.medianMs, 2), "", ""],
     ["SH acquire+release, p99", "ms", ...num((r) => r.sh?.p99Ms, 2), "", ""],
     ["8 clients in parallel", "cycles/s", ...num((r) => r.parallel?.cyclesPerSecond), ">= 1.5", floorRate],

@@ -139,3 +139,47 @@ t.test("table: ratio per row and the disk floor beside the acquire rows", async 
   );
   t.match(row("8 clients in parallel")?.[7], /^480 \(disk floor\)$/);
 });
+
+t.test("daemon order alternates within each kind of step, also when kinds interleave", async (t) => {
+  const { reversedOrder, stepKind } = await import("../lib/step-order.mjs");
+  const keys = ["join", "idleRssKiB", "status"];
+  for (let round = 0; round < 4; round++) keys.push(`floorRound${round}`, `exRound${round}`, `shRound${round}`);
+  keys.push("parallelRound0", "parallelRound1", "io.ex", "io.sh", "hold", "spaces", "left");
+  const reversed = reversedOrder(keys);
+  const ofKind = (kind) => keys.flatMap((k, i) => (stepKind(k) === kind ? [reversed[i]] : []));
+  for (const kind of ["ex", "sh", "parallel", "io"]) {
+    const order = ofKind(kind);
+    t.ok(
+      order.every((r, i) => i === 0 || r !== order[i - 1]),
+      `${kind}: each step runs the daemons in the other order than the one before (${order})`,
+    );
+  }
+  t.equal(ofKind("ex").filter(Boolean).length, 2, "half the EX rounds run each daemon first");
+  t.not(ofKind("ex")[0], ofKind("sh")[0], "the EX and SH rounds of one cycle round start with different daemons");
+  t.same(reversedOrder(["exRound0", "exRound1", "exRound2"]), [false, true, false], "--steps ex alone alternates too");
+  t.equal(stepKind("io.sh"), "io");
+  t.equal(stepKind("idleRssKiB"), "status");
+});
+
+t.test("floors of several rounds: median of each figure and its range", async (t) => {
+  const { summarizeFloors } = await import("../lib/io-floor.mjs");
+  t.equal(summarizeFloors([]), null);
+  const s = summarizeFloors([
+    { cycleMsMedian: 4, acquireMsMedian: 3, cyclesPerSecond: 500 },
+    { cycleMsMedian: 2, acquireMsMedian: 1, cyclesPerSecond: 700 },
+    { cycleMsMedian: 3, acquireMsMedian: 2, cyclesPerSecond: 600 },
+  ]);
+  t.same([s.rounds, s.cycleMsMedian, s.acquireMsMedian, s.cyclesPerSecond], [3, 3, 2, 600]);
+  t.same(s.acquireMsMedianRange, { min: 1, max: 3 });
+  const lines = renderTable(
+    { "sanlock-ts": { ex: { acquireMedianMs: 4, aboveFloorMs: 1.5 } }, sanlock: { ex: { acquireMedianMs: 5, aboveFloorMs: 3 } } },
+    { ioTimeout: 1, lockspaces: 64, held: 1000, floor: s },
+  );
+  const row = (label) =>
+    lines
+      .find((l) => l.includes(label))
+      .split("|")
+      .map((c) => c.trim());
+  t.equal(row("EX acquire alone, median")[7], "2.00 (disk floor, 1.00-3.00)");
+  t.same(row("above the disk floor").slice(3, 6), ["1.50", "3.00", "0.50"], "the per-round differences the run computed, not acquire minus floor");
+});

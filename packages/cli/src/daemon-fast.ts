@@ -25,8 +25,9 @@ export async function runPlainDaemonLine(argv: readonly string[], output: Output
  * starts again in place: daemon device/threadpool.ts), before the daemon's modules load: the
  * first image then costs node's own start only, not the whole module graph that runDaemonCommand
  * would load before its own (now no-op) re-exec check; about 280 ms of a 580 ms start-up
- * (bench/startup.mjs). Without -D the process detaches a child that gets the variable in its
- * environment, so only -D re-executes here. Then memory settings (they must precede the
+ * (bench/startup.mjs). The new image also gets the memory settings V8 and glibc read only at
+ * start (DAEMON_STARTUP, daemon process-memory.ts). Without -D the process detaches a child that
+ * gets the variable in its environment, so only -D re-executes here. Then memory settings (they must precede the
  * daemon's allocations) and the collector of dropped I/O buffers (daemon process-memory.ts),
  * then the daemon.
  */
@@ -38,12 +39,12 @@ export async function startDaemonProcess(daemonArgv: readonly string[], output: 
   } catch {
     // A bad line: runDaemonCommand reports it.
   }
+  const { applyDaemonMemorySettings, startBufferGarbageCollector, DAEMON_STARTUP } = await import("@sanlock-ts/daemon/process-memory");
   if (foreground) {
     const { reexecWithDaemonThreadpool } = await import("@sanlock-ts/daemon/device/threadpool");
     // On failure runDaemonCommand tries again and reports why the pool keeps its size.
-    await reexecWithDaemonThreadpool(process.env).catch(() => undefined);
+    await reexecWithDaemonThreadpool(process.env, DAEMON_STARTUP).catch(() => undefined);
   }
-  const { applyDaemonMemorySettings, startBufferGarbageCollector } = await import("@sanlock-ts/daemon/process-memory");
   applyDaemonMemorySettings();
   const collector = startBufferGarbageCollector();
   const { runDaemonCommand } = await import("@sanlock-ts/daemon/main");

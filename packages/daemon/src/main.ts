@@ -34,6 +34,7 @@ import { DaemonMetrics } from "./metrics.js";
 import { registerMetricsCommand } from "./commands/metrics.js";
 import { logCommands } from "./command-log.js";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize, reexecWithDaemonThreadpool } from "./device/threadpool.js";
+import { DAEMON_STARTUP } from "./process-memory.js";
 import { VERSION_STRING, monotonicSeconds, type LockspaceHooks } from "./status.js";
 import { WatchdogError, createWatchdog, type Watchdog } from "./watchdog/index.js";
 
@@ -243,7 +244,7 @@ export async function runDaemonCommand(
   // that runs the daemon command in-process with an environment of its own (tests).
   if (env === process.env) {
     try {
-      await reexecWithDaemonThreadpool(env);
+      await reexecWithDaemonThreadpool(env, DAEMON_STARTUP);
     } catch (error) {
       stderr.write(`${(error as Error).message}; the libuv threadpool keeps its size\n`);
     }

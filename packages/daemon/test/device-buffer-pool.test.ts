@@ -148,3 +148,18 @@ t.test("threadpool: raised to the daemon size unless the operator set a larger o
   t.same(applyDaemonThreadpoolSize(large), { size: 512, changed: false });
   t.throws(() => applyDaemonThreadpoolSize({}, 2000), RangeError);
 });
+
+t.test("trimIdle drops only the slabs idle for at least keepMs, and counts their bytes", async (t) => {
+  const pool = new AlignedBufferPool();
+  const old = pool.acquire(WASM_PAGE_BYTES);
+  const fresh = pool.acquire(2 * WASM_PAGE_BYTES);
+  const busy = pool.acquire(WASM_PAGE_BYTES);
+  pool.release(old);
+  const now = performance.now();
+  pool.release(fresh);
+  t.equal(pool.trimIdle(1000, now + 999), 0, "nothing idle for 1000 ms yet");
+  t.equal(pool.stats().idle, 2);
+  t.equal(pool.trimIdle(0, performance.now()), 3 * WASM_PAGE_BYTES, "both idle slabs dropped");
+  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 0, totalBytes: WASM_PAGE_BYTES }, "the one in use is untouched and still counted");
+  pool.release(busy);
+});

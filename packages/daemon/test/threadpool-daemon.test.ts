@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize } from "../src/device/threadpool.js";
+import { DAEMON_STARTUP } from "../src/process-memory.js";
 
 const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
@@ -59,6 +60,10 @@ t.test("`sanlock-ts daemon -D` runs with the daemon's threadpool, in the process
   const pid = daemon.pid!;
   t.equal(readFileSync(join(runDir, "sanlock.pid"), "utf8").trim(), String(pid), "the pid file names the process that was started");
   t.equal(environOf(pid).get("UV_THREADPOOL_SIZE"), String(DAEMON_THREADPOOL_SIZE), "the running image got UV_THREADPOOL_SIZE");
+  // The settings read only at start (process-memory.ts DAEMON_STARTUP) ride on the same re-exec.
+  t.equal(environOf(pid).get("MALLOC_ARENA_MAX"), DAEMON_STARTUP.env.MALLOC_ARENA_MAX, "and glibc's arena limit");
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  for (const flag of DAEMON_STARTUP.nodeFlags) t.ok(cmdline.includes(flag), `and node flag ${flag}`);
   // libuv starts all of its threads at once, when the pool first gets work (module loading did).
   const threads = readdirSync(`/proc/${pid}/task`).length;
   t.ok(threads > DAEMON_THREADPOOL_SIZE, `${threads} threads: the pool has ${DAEMON_THREADPOOL_SIZE}`);

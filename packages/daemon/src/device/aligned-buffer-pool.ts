@@ -53,6 +53,8 @@ export type AlignedBufferState = "in-use" | "quarantined" | "released";
 interface Slab {
   readonly memory: WebAssembly.Memory;
   readonly capacityBytes: number;
+  /** performance.now() when it last went idle. */
+  idleSince: number;
 }
 
 /** One acquisition of a slab. `bytes` is a view of exactly the requested length, starting page-aligned. */
@@ -123,8 +125,27 @@ export class AlignedBufferPool {
     if (buffer.state === "quarantined") this.quarantinedCount -= 1;
     else this.inUseCount -= 1;
     buffer.setState("released");
-    if (this.idle.length < this.limits.maxIdleBuffers) this.idle.push(buffer.slab);
-    else this.liveBytes -= buffer.slab.capacityBytes; // dropped; V8 frees it when collected
+    if (this.idle.length < this.limits.maxIdleBuffers) {
+      buffer.slab.idleSince = performance.now();
+      this.idle.push(buffer.slab);
+    } else this.liveBytes -= buffer.slab.capacityBytes; // dropped; V8 frees it when collected
+  }
+
+  /**
+   * Drops the idle slabs that nobody took for `keepMs` (a burst's slabs, kept for reuse while
+   * the burst lasts) and returns their bytes. Their memory stays resident until V8 collects
+   * the dropped WebAssembly.Memory objects (process-memory.ts runs that collection).
+   */
+  trimIdle(keepMs: number, now: number = performance.now()): number {
+    let dropped = 0;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const slab = this.idle[i]!;
+      if (now - slab.idleSince < keepMs) continue;
+      this.idle.splice(i, 1);
+      this.liveBytes -= slab.capacityBytes;
+      dropped += slab.capacityBytes;
+    }
+    return dropped;
   }
 
   stats(): AlignedBufferPoolStats {
@@ -162,7 +183,7 @@ export class AlignedBufferPool {
       throw new DeviceError(DeviceErrorCode.POOL_EXHAUSTED, `cannot allocate a ${capacityBytes}-byte aligned buffer: ${String(cause)}`, { cause });
     }
     this.liveBytes += capacityBytes;
-    return { memory, capacityBytes };
+    return { memory, capacityBytes, idleSince: 0 };
   }
 
   private fits(capacityBytes: number): boolean {

@@ -74,6 +74,20 @@ export interface ReexecResult {
   readonly size: number;
 }
 
+/** What else the new image gets when the re-exec happens anyway (settings read only at start). */
+export interface ReexecStartup {
+  /** Node flags placed before the script, unless execArgv already names the flag. */
+  nodeFlags?: readonly string[];
+  /** Environment variables set unless already set (the operator's value wins). */
+  env?: Readonly<Record<string, string>>;
+}
+
+/** `flags` whose name (up to "=") process.execArgv does not already give. */
+function addedNodeFlags(flags: readonly string[]): string[] {
+  const given = new Set(process.execArgv.map((f) => f.split("=")[0]));
+  return flags.filter((f) => !given.has(f.split("=")[0]));
+}
+
 /**
  * Makes DAEMON_THREADPOOL_SIZE take effect in this process. Node 20 starts libuv's pool while
  * it loads the ES modules of the entry point, before any of our code runs, so setting
@@ -84,12 +98,13 @@ export interface ReexecResult {
  * that is about to become the daemon, before it opens anything; resolves only when no re-exec
  * was needed (or one was already done), throws if execve failed.
  */
-export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = process.env): Promise<ReexecResult> {
+export async function reexecWithDaemonThreadpool(env: NodeJS.ProcessEnv = process.env, startup: ReexecStartup = {}): Promise<ReexecResult> {
   const setting = applyDaemonThreadpoolSize(env);
   if (!setting.changed) return { reason: "large-enough", size: setting.size };
   if (env[THREADPOOL_REEXEC_ENV] === "1") return { reason: "already-reexecuted", size: setting.size };
   env[THREADPOOL_REEXEC_ENV] = "1";
-  const argv = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
+  for (const [name, value] of Object.entries(startup.env ?? {})) env[name] ??= value;
+  const argv = [process.argv0, ...addedNodeFlags(startup.nodeFlags ?? []), ...process.execArgv, ...process.argv.slice(1)];
   const envp = Object.entries(env)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${v}`);
