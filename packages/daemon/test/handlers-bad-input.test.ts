@@ -8,7 +8,19 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import t from "tap";
 import { environmentSkip, HAVE_REAL_SANLOCK, python, spawnPython, startInProcessDaemon, tempLeaseDir, waitForLine } from "../../../test/support/index.js";
-import { Cmd, HEADER_SIZE, LsFlag, ResFlag, buildRequest, decodeHeader, disk, lockspace, resource, type CmdNumber, type RequestBodies } from "@sanlock-ts/client";
+import {
+  Cmd,
+  HEADER_SIZE,
+  LsFlag,
+  ResFlag,
+  buildRequest,
+  decodeHeader,
+  disk,
+  lockspace,
+  resource,
+  type CmdNumber,
+  type RequestBodies,
+} from "@sanlock-ts/client";
 
 const LS = "BADLS";
 const MB = 1048576;
@@ -102,7 +114,9 @@ sys.stdin.readline()
     // check them with sizes_from_flags and answer −1 (found by fuzz-socket.test.ts: the handler threw).
     const noGeometry = [
       await send(dir, Cmd.WRITE_RESOURCE, { resource: resource(LS, "GEO", [disk(resFile, 0n)], { flags: ResFlag.SECTOR512 | ResFlag.ALIGN2M }) }),
-      await send(dir, Cmd.WRITE_LOCKSPACE, { lockspace: lockspace("GEO", { flags: LsFlag.SECTOR512 | LsFlag.ALIGN2M, path: lsFile.replace(/ls$/, "geo"), offset: 0n }) }),
+      await send(dir, Cmd.WRITE_LOCKSPACE, {
+        lockspace: lockspace("GEO", { flags: LsFlag.SECTOR512 | LsFlag.ALIGN2M, path: lsFile.replace(/ls$/, "geo"), offset: 0n }),
+      }),
     ];
     t.same(noGeometry, [-1, -1], "write_resource and write_lockspace with 512-byte sectors and 2M alignment: −1, as sanlock");
     const lsR = lockspace(LS, { hostId: HUGE });
