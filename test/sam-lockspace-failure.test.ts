@@ -20,7 +20,17 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { createLoopDevice, daemonSkipReason, loopDeviceSkipReason, OUR_CLI, sleep, startDaemon, tempLeaseDir, waitFor } from "./support/index.js";
+import {
+  collectJsonLines,
+  createLoopDevice,
+  daemonSkipReason,
+  loopDeviceSkipReason,
+  OUR_CLI,
+  sleep,
+  startDaemon,
+  tempLeaseDir,
+  waitFor,
+} from "./support/index.js";
 
 const run = promisify(execFile);
 const MiB = 1 << 20;
@@ -59,15 +69,8 @@ t.test("lockspace failure: killpath run by the daemon, SIGTERM ignored, SIGKILL 
     env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const events: { type: string; at: number; [key: string]: unknown }[] = [];
-  let partial = "";
-  let text = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    if (text.length < 100_000) text += chunk.toString();
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{")) events.push(JSON.parse(line) as (typeof events)[number]);
-  });
+  const output = collectJsonLines<{ type: string; at: number; [key: string]: unknown }>(child.stderr);
+  const events = output.items;
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -76,7 +79,7 @@ t.test("lockspace failure: killpath run by the daemon, SIGTERM ignored, SIGKILL 
   const find = (type: string): (typeof events)[number] | undefined => events.find((e) => e.type === type);
   const wait = (type: string, ms = WAIT_MS): Promise<void> =>
     waitFor(() => find(type) !== undefined, `event ${type}`, ms).catch((err: Error) => {
-      throw new Error(`${err.message}: ${text.slice(-3000)}`);
+      throw new Error(`${err.message}: ${output.text().slice(-3000)}`);
     });
 
   await wait("started");

@@ -13,7 +13,7 @@ import t from "tap";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { environmentSkip, OUR_CLI, tempLeaseDir, waitFor } from "./support/index.js";
+import { collectJsonLines, environmentSkip, OUR_CLI, processAlive, tempLeaseDir, waitFor } from "./support/index.js";
 
 const skip = environmentSkip(existsSync(OUR_CLI) ? false : "packages/cli/dist is not built (run pnpm build)");
 const WAIT_MS = 30_000;
@@ -30,22 +30,15 @@ function supervise(args: string[]): Supervise {
   const child = spawn("/usr/bin/env", ["-u", "NODE_OPTIONS", process.execPath, OUR_CLI, "supervise", "--json", "--no-status", ...args], {
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const events: Supervise["events"] = [];
-  let text = "";
-  let partial = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    if (text.length < 100_000) text += chunk.toString();
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{")) events.push(JSON.parse(line) as Supervise["events"][number]);
-  });
+  const output = collectJsonLines<Supervise["events"][number]>(child.stderr);
+  const events = output.items;
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     for (const e of events) if (e.type === "spawned" && typeof e.pid === "number") killGroup(e.pid);
   });
   if (child.pid === undefined) throw new Error("supervise did not start");
-  return { pid: child.pid, events, exited, stderr: () => text };
+  return { pid: child.pid, events, exited, stderr: output.text };
 }
 
 function killGroup(pid: number): void {
@@ -55,15 +48,6 @@ function killGroup(pid: number): void {
     // gone
   }
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** PROGRAM: logs what it got; without data it stores "abc", sets SIGUSR2, then hangs without heartbeats. */
 const PROGRAM = [
@@ -104,7 +88,7 @@ t.test("--state-file keeps data and warn signal across a SIGKILLed supervisor", 
   const pidA = a.events.find((e) => e.type === "spawned")?.pid as number;
   process.kill(a.pid, "SIGKILL");
   await a.exited;
-  await waitFor(() => !alive(pidA), "A's program gone with its supervisor", WAIT_MS);
+  await waitFor(() => !processAlive(pidA), "A's program gone with its supervisor", WAIT_MS);
 
   // 2. Supervisor B, same file: the data and the warn signal come back; the hung program is warned with SIGUSR2.
   const b = supervise(["--state-file", state, "-i", "500", "--policy", "quit", "--", program, log]);

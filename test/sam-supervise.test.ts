@@ -25,8 +25,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SanlockClient } from "../packages/client/src/index.js";
 import {
+  collectJsonLines,
   daemonSkipReason,
   OUR_CLI,
+  processAlive,
   runSamScript,
   type SamLine,
   type SamRun,
@@ -64,15 +66,8 @@ function supervise(t: Test, daemon: TestDaemon, args: string[]): Supervise {
     env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const events: Event[] = [];
-  let partial = "";
-  let text = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    if (text.length < 200_000) text += chunk.toString();
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{") && events.length < 10_000) events.push(JSON.parse(line) as Event);
-  });
+  const output = collectJsonLines<Event>(child.stderr);
+  const events = output.items;
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -84,11 +79,11 @@ function supervise(t: Test, daemon: TestDaemon, args: string[]): Supervise {
     for (;;) {
       const found = events.find(match);
       if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${text.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${output.text().slice(-3000)}`);
       await sleep(50);
     }
   };
-  return { pid: child.pid, events, exited, waitFor, stderr: () => text };
+  return { pid: child.pid, events, exited, waitFor, stderr: output.text };
 }
 
 function killGroup(pid: number): void {
@@ -114,15 +109,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
     await sleep(100);
   }
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test(
   "supervise: hang → kill → lease released → restart; standby on the other host; supervisor killed",
@@ -208,7 +194,7 @@ t.test(
     // 3. SIGKILL of the standby's supervisor: its program dies with it and the lease is freed.
     process.kill(standby.pid, "SIGKILL");
     await standby.exited;
-    await until("the program gone", async () => (alive(standbyPid) ? undefined : true), 10_000);
+    await until("the program gone", async () => (processAlive(standbyPid) ? undefined : true), 10_000);
     t.pass("the program died with its supervisor (PDEATHSIG)");
     await until("RES released on host 2", async () => ((await holderOf(host2)) === undefined ? true : undefined), 10_000);
     t.pass("the daemon released the lease once the program was gone");
@@ -295,7 +281,7 @@ async function daemonGoneScenario(t: Test, dir: string): Promise<{ selfKilledMs:
   const registered = await run.waitFor("the registered instance", (l) => l.registered === true, WAIT_MS);
   await daemon.kill9();
   const killedAt = Date.now();
-  while (alive(registered.pid) && Date.now() - killedAt < 10_000) await sleep(50);
+  while (processAlive(registered.pid) && Date.now() - killedAt < 10_000) await sleep(50);
   const selfKilledMs = Date.now() - killedAt;
   const exit = await run.exited;
   return { selfKilledMs, exitCode: exit.code };
@@ -436,7 +422,7 @@ async function holdScenario(t: Test, host1: TestDaemon, c2: SanlockClient, lease
   const program = again.events.find((e) => e.type === "spawned")?.pid as number;
   process.kill(again.pid, "SIGKILL");
   await again.exited;
-  await until("the program gone", async () => (alive(program) ? undefined : true), 10_000);
+  await until("the program gone", async () => (processAlive(program) ? undefined : true), 10_000);
   const orphanKept = !(await tryHost2(c2, disks));
   const released = spawnSync(process.execPath, [OUR_CLI, "supervise", "--release-orphans", "-r", `${LS}:${HRES}:${lease}:${4 * MiB}`], {
     env: { ...process.env, SANLOCK_RUN_DIR: host1.runDir },

@@ -9,7 +9,7 @@
  */
 import t from "tap";
 import { SanlockClient } from "../packages/client/src/index.js";
-import { daemonSkipReason, runSamScript, sleep, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
+import { daemonSkipReason, processAlive, runSamScript, sleep, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
 
 const MiB = 1 << 20;
 const LS = "SAMTAKE";
@@ -18,15 +18,6 @@ const INTERVAL_MS = 1000;
 /** Far below host_dead_seconds (68 s at io_timeout 1): the takeover must not be the host-death path. */
 const TAKEOVER_LIMIT_MS = 15_000;
 const now = (): number => Number(process.hrtime.bigint() / 1_000_000n); // CLOCK_MONOTONIC, as the script's `t`
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test("a hung holder's lease is taken by the other host within about two intervals", { skip: daemonSkipReason(["sanlock-ts", "sanlock"]) }, async (t) => {
   const dir = tempLeaseDir(t, "sam-takeover-");
@@ -77,7 +68,7 @@ block(60000);`;
   t.ok(refusals > 0, `refused while host 1's worker held it (${refusals} times)`);
   t.ok(waited >= 2 * INTERVAL_MS - 100, `not before the SIGKILL two intervals after the last heartbeat (${waited} ms)`);
   t.ok(waited < TAKEOVER_LIMIT_MS, `long before the host-death path (${waited} ms)`);
-  t.notOk(alive(lastHb.pid), "the worker is gone by then");
+  t.notOk(processAlive(lastHb.pid), "the worker is gone by then");
   t.same(
     (await c1.status()).resources.filter((r) => r.resource === RES),
     [],

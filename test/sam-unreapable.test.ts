@@ -12,7 +12,7 @@ import t from "tap";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { environmentSkip, mountStallFs, OUR_CLI, sleep, stallFsSkipReason, tempLeaseDir, waitFor } from "./support/index.js";
+import { collectJsonLines, environmentSkip, mountStallFs, OUR_CLI, sleep, stallFsSkipReason, tempLeaseDir, waitFor } from "./support/index.js";
 
 const skip = environmentSkip(existsSync(OUR_CLI) ? false : "packages/cli/dist is not built (run pnpm build)") || stallFsSkipReason();
 const WAIT_MS = 30_000;
@@ -62,15 +62,8 @@ t.test("an instance in uninterruptible sleep: killed, never replaced before its 
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  const events: { type: string; at: number; [key: string]: unknown }[] = [];
-  let partial = "";
-  let text = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    if (text.length < 100_000) text += chunk.toString();
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{")) events.push(JSON.parse(line) as (typeof events)[number]);
-  });
+  const output = collectJsonLines<{ type: string; at: number; [key: string]: unknown }>(child.stderr);
+  const events = output.items;
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -108,5 +101,5 @@ t.test("an instance in uninterruptible sleep: killed, never replaced before its 
   t.equal(find("restarting"), undefined);
   t.equal(code, 137, "the instance's status: 128 + SIGKILL");
   t.notOk(existsSync(join(statusDir, `${child.pid}.json`)), "the stopped supervisor removed its entry");
-  if (t.passing() === false) t.comment(text.slice(-3000));
+  if (t.passing() === false) t.comment(output.text().slice(-3000));
 });

@@ -16,3 +16,4 @@ export * from "./observed-records.js";
 export * from "./renewal-history.js";
 export * from "./stall-fs/index.js";
 export * from "./sam-run.js";
+export * from "./json-lines.js";
