@@ -22,7 +22,7 @@ import {
   waitRegistered,
 } from "../packages/client/src/lockmanager/index.js";
 import * as ops from "../packages/client/src/operations.js";
-import { daemonSkipReason, OUR_CLI, sleep, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
+import { daemonSkipReason, OUR_CLI, sleep, sparseFile, startDaemon, tempLeaseDir, until } from "./support/index.js";
 import { guestXml, libvirtSkipReason, recordingProxy, startPrivateLibvirtd, traceRequests } from "./support/libvirt.js";
 
 const MiB = 1 << 20;
@@ -32,16 +32,6 @@ const GUEST = "lmguest";
 const GUEST_UUID = "8e2f4a3b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
 const TS_UUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809";
 const DISKS = "__LIBVIRT__DISKS__";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${WAIT_MS} ms`);
-    await sleep(200);
-  }
-}
 
 const skip = daemonSkipReason(["sanlock", "sanlock-ts"]) || libvirtSkipReason();
 
@@ -61,8 +51,11 @@ t.test("a libvirt host and a TypeScript lock-manager host share one disk_lease_d
   const driver = await SanlockLockDriver.init({ configFile, socketPath: ours.socketPath });
   t.equal(driver.lockspaceError, null, "host 2 created and joined __LIBVIRT__DISKS__");
   const libvirt = await startPrivateLibvirtd(t, { dir, sanlockRunDir: real.runDir, hostId: 1, diskLeaseDir: leaseDir, ioTimeout: IO_TIMEOUT });
-  await until("libvirt's plugin joins __LIBVIRT__DISKS__ as host 1", async () =>
-    (await ops.getLockspaces(realTarget)).some((l) => l.lockspace === DISKS && l.hostId === 1n && l.flags === 0) ? true : undefined,
+  await until(
+    "libvirt's plugin joins __LIBVIRT__DISKS__ as host 1",
+    async () => ((await ops.getLockspaces(realTarget)).some((l) => l.lockspace === DISKS && l.hostId === 1n && l.flags === 0) ? true : undefined),
+    WAIT_MS,
+    200,
   );
 
   const disk = sparseFile(dir, "guest.img", MiB);

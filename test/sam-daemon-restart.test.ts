@@ -30,21 +30,12 @@ import {
   TEST_DAEMON_ARGS,
   tempLeaseDir,
   type TestDaemon,
+  until,
 } from "./support/index.js";
 
 const MiB = 1 << 20;
 const LS = "SAMRST";
 const WAIT_MS = 30_000;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A second sanlock-ts daemon on `first`'s run dir (startDaemon always makes a new one); killed in teardown. */
 async function restartOn(t: { teardown(fn: () => unknown): void }, first: TestDaemon): Promise<void> {

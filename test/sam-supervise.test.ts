@@ -37,6 +37,7 @@ import {
   startDaemon,
   tempLeaseDir,
   type TestDaemon,
+  until,
 } from "./support/index.js";
 
 const MiB = 1 << 20;
@@ -98,16 +99,6 @@ function killGroup(pid: number): void {
 async function holderOf(daemon: TestDaemon): Promise<number | undefined> {
   const st = await new SanlockClient({ runDir: daemon.runDir, timeoutMs: 10_000 }).status();
   return st.resources.find((r) => r.lockspace === LS && r.resource === RES)?.pid;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 t.test(

@@ -15,6 +15,17 @@ export function waitFor(check: () => boolean, what: string, ms = 10_000): Promis
   });
 }
 
+/** Polls `probe` every `intervalMs` until it gives a value (anything but undefined); rejects after `ms`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${ms} ms)`);
+    await sleep(intervalMs);
+  }
+}
+
 /** Retries `fn` while it throws an error whose errno is in `retryOn`, up to `attempts` times, `delayMs` apart. */
 export async function retrying<T>(fn: () => Promise<T>, retryOn: number[], attempts = 40, delayMs = 500): Promise<T> {
   for (let i = 1; ; i++) {
