@@ -7,7 +7,7 @@ import { LeaseError, SanlockResult } from "./lease-errors.js";
 import { emptyDblock, type Dblock } from "./ondisk/dblock.js";
 import { MBLOCK_SHARED, type ModeBlock } from "./ondisk/mode-block.js";
 import type { HostSlot, PaxosArea } from "./paxos-area.js";
-import { dblockGroups, traceGroups, type PaxosTrace } from "./paxos-trace.js";
+import { dblockColonValues, dblockGroups, traceGroups, type PaxosTrace } from "./paxos-trace.js";
 import type { BrokenVariant } from "./variants.js";
 
 /** docs/algorithms.md §4.5: first ballot number for host H given the largest mbal seen. */
@@ -82,8 +82,6 @@ function firstAbort(slots: HostSlot[], lver: bigint, mbal: bigint): { slot: Host
   return undefined;
 }
 
-const colonValues = (d: Dblock): string => `${d.mbal}:${d.bal}:${d.inp}:${d.inp2}:${d.inp3}:${d.lver}`;
-
 /** sanlock's lines for one ballot read: the abort (if any), then the dblocks seen. */
 function traceRead(input: BallotInput, phase: 1 | 2, slots: HostSlot[], ours: Dblock, abort: { slot: HostSlot; error: LeaseError } | undefined): void {
   const trace = input.trace;
@@ -91,7 +89,7 @@ function traceRead(input: BallotInput, phase: 1 | 2, slots: HostSlot[], ours: Db
   if (abort?.slot.dblock) {
     const larger = abort.error.result === SanlockResult.DBLOCK_LVER ? "lver" : "mbal";
     trace(
-      `ballot ${input.lver} abort${phase} larger ${larger} in bk[${abort.slot.hostId - 1}] ${colonValues(abort.slot.dblock)} our dblock ${colonValues(ours)}`,
+      `ballot ${input.lver} abort${phase} larger ${larger} in bk[${abort.slot.hostId - 1}] ${dblockColonValues(abort.slot.dblock)} our dblock ${dblockColonValues(ours)}`,
     );
   }
   traceGroups(trace, dblockGroups(slots, input.lver), `ballot ${input.lver} phase${phase} read `);

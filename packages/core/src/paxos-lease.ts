@@ -25,7 +25,7 @@ import type { BallotSeen } from "./paxos-ballot.js";
 import type { DeltaRecordView } from "./paxos-owner.js";
 import { checkSharedHolders } from "./shared-lease.js";
 import { MAX_IO_TIMEOUT, SH_RETRIES } from "./timeouts.js";
-import { dblockValues, leaderText, type PaxosTrace } from "./paxos-trace.js";
+import { dblockColonValues, leaderText, type PaxosTrace } from "./paxos-trace.js";
 import type { BrokenVariant } from "./variants.js";
 
 export type { ResourceLocation } from "./paxos-disk.js";
@@ -252,7 +252,7 @@ export class PaxosLease {
       this.trace?.(`${about} rv ${err instanceof LeaseError ? err.result : -1}`);
       throw err;
     }
-    this.trace?.(`${about} dblock ${dblockValues(dblock).replaceAll(" ", ":")}${dblock.flags & DBLOCK_FL_RELEASED ? ":RELEASED." : "."}`);
+    this.trace?.(`${about} dblock ${dblockColonValues(dblock)}${dblock.flags & DBLOCK_FL_RELEASED ? ":RELEASED." : "."}`);
   }
 
   private sharedMark(): ModeBlock {

@@ -24,6 +24,11 @@ export function dblockValues(d: Dblock): string {
   return `${d.mbal} ${d.bal} ${d.inp} ${d.inp2} ${d.inp3} ${d.lver}`;
 }
 
+/** "mbal:bal:inp:inp2:inp3:lver": the same values as sanlock prints them in abort and write_host_block lines. */
+export function dblockColonValues(d: Dblock): string {
+  return `${d.mbal}:${d.bal}:${d.inp}:${d.inp2}:${d.inp3}:${d.lver}`;
+}
+
 /** "q:mbal:bal:inp:inp2:inp3:lver:flags," with q = host_id − 1 and flags in hex. */
 function dblockItem(slot: HostSlot & { dblock: Dblock }): string {
   const d = slot.dblock;
