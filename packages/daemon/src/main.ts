@@ -30,6 +30,9 @@ import { defaultCommandRegistry } from "./commands/index.js";
 import type { CommandRegistry } from "./dispatch.js";
 import { createLeaseEngine, registerLeaseHandlers, type LeaseEngineOptions } from "./handlers/index.js";
 import { DaemonServer } from "./server.js";
+import { DlmService } from "./dlm/dlm-service.js";
+import { LockspaceSet } from "./lockspaces/lockspace-set.js";
+import type { Lockspace } from "./lockspaces/lockspace.js";
 import { DaemonMetrics } from "./metrics.js";
 import { registerMetricsCommand } from "./commands/metrics.js";
 import { logCommands } from "./command-log.js";
@@ -189,10 +192,16 @@ export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<Run
   // Counting starts before the first lockspace can join (metrics.ts subscribes to the diagnostics channels).
   const metrics = new DaemonMetrics(monotonicSeconds);
   let running: RunningDaemon;
+  let dlm: DlmService | undefined;
+  // A lockspace failure reaches the DLM service too: its processes are killed (docs/dlm.md §5.11).
+  const lockspaceFailed = (ls: Lockspace, reason: string): void => {
+    engine?.lockspaceFailed?.(ls, reason);
+    dlm?.lockspaceFailed(ls, reason);
+  };
   try {
     running = await startDaemon({
       ...shell,
-      lockspaces: (log, services) => createLeaseEngine({ ...engine, log, ...services }),
+      lockspaces: (log, services) => createLeaseEngine({ ...engine, lockspaceFailed, log, ...services }),
       registerCommands: (registry) => {
         registerLeaseHandlers(registry);
         registerMetricsCommand(registry, metrics);
@@ -203,7 +212,27 @@ export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<Run
     metrics.close();
     throw error;
   }
-  return { ...running, exited: running.exited.finally(() => metrics.close()) };
+  dlm = await startDlmService(running.server, shell.environment.runDir);
+  const service = dlm;
+  return { ...running, exited: running.exited.finally(() => Promise.all([metrics.close(), service?.close()])) };
+}
+
+/** The DLM socket beside sanlock's (docs/dlm-wire.md); a failure to listen leaves the sanlock service running. */
+async function startDlmService(server: DaemonServer, runDir: string): Promise<DlmService | undefined> {
+  const lockspaces = server.lockspaces;
+  if (!(lockspaces instanceof LockspaceSet)) return undefined;
+  try {
+    return await DlmService.listen({
+      runDir,
+      socketOwner: server.socketOwner,
+      lockspaces,
+      hostName: server.ourHostName,
+      log: (level, message) => server.log[level](message),
+    });
+  } catch (error) {
+    server.log.error(`dlm socket: ${(error as Error).message}; DLM lockspaces are not served`);
+    return undefined;
+  }
 }
 
 function detach(argv: readonly string[], env: NodeJS.ProcessEnv): void {

@@ -45,8 +45,8 @@ export interface SocketOwner {
   readonly groupName?: string | undefined;
 }
 
-export function socketPath(runDir: string): string {
-  const path = join(runDir, SOCKET_NAME);
+export function socketPath(runDir: string, name: string = SOCKET_NAME): string {
+  const path = join(runDir, name);
   if (path.length > MAX_SOCKET_PATH) {
     throw new RunDirError("ERR_DAEMON_SOCKET_PATH_TOO_LONG", `socket path ${path} is longer than ${MAX_SOCKET_PATH} characters`);
   }
@@ -136,8 +136,8 @@ export function prepareRunDir(runDir: string, owner: SocketOwner, privileged: bo
 }
 
 /** Binds and listens on `<run_dir>/sanlock.sock` with sanlock's mode and owner. */
-export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConnection: (socket: Socket) => void): Promise<Server> {
-  const path = socketPath(runDir);
+export async function listenOnRunDir(runDir: string, owner: SocketOwner, onConnection: (socket: Socket) => void, name: string = SOCKET_NAME): Promise<Server> {
+  const path = socketPath(runDir, name);
   try {
     unlinkSync(path);
   } catch (error) {

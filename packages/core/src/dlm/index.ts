@@ -36,3 +36,5 @@ export {
   type VolumeFormat,
 } from "./volume.js";
 export { DlmLockspaces, MAX_LOCKSPACES, type LockspaceOptions, type LockspaceHandle, type LockspaceHost, type JoinedLockspace } from "./lockspaces.js";
+export { ResourceDirectory, sanlockNameOf, type DirectoryOptions } from "./directory.js";
+export { FrameDecoder, FrameError, MAX_FRAME_BYTES, encodeFrame } from "./frames.js";

@@ -157,6 +157,23 @@ export class DlmLockspaces {
     if (!force) engine.stop();
   }
 
+  /**
+   * Our lockspace failed (docs/dlm.md §5.11): its engine is stopped and the caller leaves the
+   * sanlock lockspace; every handle on it is gone, and the next create joins again.
+   */
+  forget(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    for (const id of entry.handles) this.handles.delete(id);
+    this.entries.delete(name);
+    entry.joined.engine.stop();
+  }
+
+  /** The handle `id`, if it is open. */
+  handle(id: number): LockspaceHandle | undefined {
+    return this.handles.get(id);
+  }
+
   /** Joined lockspaces and their create counts. */
   list(): { name: string; count: number }[] {
     return [...this.entries].map(([name, e]) => ({ name, count: e.count }));

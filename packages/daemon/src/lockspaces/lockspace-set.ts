@@ -224,7 +224,7 @@ export class LockspaceSet implements LockspaceHooks {
     for (;;) {
       await DAEMON_CLOCK.sleep(interval);
       const holders = resources.lockspaceHolders(ls.name, ls.usedByOrphans);
-      const unheld = holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name);
+      const unheld = holders.length === 0 && !ls.externalUsed && !resources.lockspaceReleasing(ls.name) && !(ls.heldByDlm?.() ?? false);
       if (unheld && started) {
         this.options.log("info", `s${ls.spaceId} all pids clear`);
         break;

@@ -70,6 +70,11 @@ export class Lockspace implements LeaseLockspace {
   /** SET_CONFIG USED / USED_BY_ORPHANS (docs/wire.md §7.29). */
   externalUsed = false;
   usedByOrphans = false;
+  /**
+   * DLM locks held through this lockspace (docs/dlm.md §5.11): set by the DLM service while it is
+   * joined. Like a lease holder, it keeps the lockspace from being left until it answers false.
+   */
+  heldByDlm: (() => boolean) | undefined;
   /** Set once REM_LOCKSPACE or a forced shutdown starts killing the holders: sanlock then shows space_dead and killing_pids 1. */
   killingPids = false;
   recoveryReason = "";
