@@ -129,8 +129,11 @@ const RESET_MODEL_LAUNCHER = String.raw`
 const d = await import(process.env.LAUNCH_DAEMON_URL);
 const { settings, warnings } = await d.resolveSettings(JSON.parse(process.env.LAUNCH_ARGV));
 let running;
-const clientPids = () => running === undefined ? [] :
-  running.server.clients.connections().filter((c) => c.registered && c.pid > 0).map((c) => c.pid);
+let dlm;
+const clientPids = () => running === undefined ? [] : [
+  ...running.server.clients.connections().filter((c) => c.registered && c.pid > 0).map((c) => c.pid),
+  ...[...(dlm?.connections ?? [])].map((c) => c.peer.pid).filter((pid) => pid > 0 && pid !== process.pid),
+];
 const scheduler = new d.RealScheduler();
 const device = new d.ResetModelDevice({
   scheduler,
@@ -143,9 +146,10 @@ const watchdog = d.createWatchdog({ useWatchdog: true, device, scheduler, log: (
 running = await d.startDaemon({
   settings, configWarnings: warnings, stderr: process.stderr, watchdog,
   environment: { runDir: process.env.SANLOCK_RUN_DIR, privileged: false },
-  lockspaces: (log, services) => d.createLeaseEngine({ log, ...services }),
+  lockspaces: (log, services) => d.createLeaseEngine({ log, ...services, lockspaceFailed: (ls, reason) => dlm?.lockspaceFailed(ls, reason) }),
   registerCommands: d.registerLeaseHandlers,
 });
+dlm = await d.startDlmService(running.server, process.env.SANLOCK_RUN_DIR);
 process.on("SIGTERM", () => void running.server.requestShutdown(false));
 await running.exited;
 `;

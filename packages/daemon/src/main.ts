@@ -218,7 +218,7 @@ export async function startLeaseDaemon(options: LeaseDaemonOptions): Promise<Run
 }
 
 /** The DLM socket beside sanlock's (docs/dlm-wire.md); a failure to listen leaves the sanlock service running. */
-async function startDlmService(server: DaemonServer, runDir: string): Promise<DlmService | undefined> {
+export async function startDlmService(server: DaemonServer, runDir: string): Promise<DlmService | undefined> {
   const lockspaces = server.lockspaces;
   if (!(lockspaces instanceof LockspaceSet)) return undefined;
   try {

@@ -274,6 +274,8 @@ export class DlmConnection {
       members: members(j),
       path: j.volume.path,
       offset: j.volume.offset,
+      // Every I/O the engine issued (docs/dlm.md §6): tests count a covered grant's 0 with it.
+      io: { ...j.engine.ioCount },
     }));
   }
 }
