@@ -76,7 +76,7 @@ export class ResourceDirectory {
     const header = decodeResourceHeader(last, 0);
     // A hashed name that collides with another name's hash: the kernel's "cannot process" (docs/dlm.md §3.2).
     if (!sameBytes(header.name, name)) throw new DlmError("ENOMEM", "lock", `resource ${sanlockName} on disk holds another name`);
-    return { sanlockName, offset: found.resOffset };
+    return { sanlockName, offset: found.resOffset, index: found.index };
   }
 
   /**
@@ -105,7 +105,7 @@ export class ResourceDirectory {
     area.set(header.subarray(0, RESOURCE_HEADER_SIZE), g.alignSize - g.sectorSize);
     await this.opts.device.write(free.resOffset, area);
     await updateRindex(this.opts.device, this.loc(), { resOffset: free.resOffset, name: sanlockName });
-    return { sanlockName, offset: free.resOffset };
+    return { sanlockName, offset: free.resOffset, index: free.index };
   }
 }
 

@@ -10,6 +10,8 @@ import type { Geometry } from "../ondisk/geometry.js";
 import type { DeltaRecordView } from "../paxos-owner.js";
 import { bastSkipped, lockRequiresBast, modesRequireBast, passBastMode } from "./bast.js";
 import { CountingDevice, type DlmIo } from "./counting-device.js";
+import { HostArea, type RemoteWait } from "./host-area.js";
+import { WaitKind, type WaitEntry } from "./host-record.js";
 import { type QueueEntry, type Verdict, evaluateLock } from "./evaluate.js";
 import { type Completion, DlmLock } from "./lock.js";
 import { LKM, MODE_IV, coveredBy, isLockMode, lvbOperation, quecvtAllowed } from "./modes.js";
@@ -82,6 +84,12 @@ export interface DlmEngineOptions {
   /** Told about every I/O the engine issues (tests count them, docs/dlm.md §6). */
   readonly onIo?: (io: DlmIo) => void;
   readonly log?: (text: string) => void;
+  /**
+   * The DLM host area (docs/dlm.md §4.3, §5.9): our queued requests are published there and
+   * other hosts' are read every poll for BASTs. Without it, BASTs for remote waiters come only
+   * from the views rounds read.
+   */
+  readonly hostArea?: { readonly offset: number; readonly lockspaceId: bigint };
 }
 
 export interface LockRequest {
@@ -175,6 +183,9 @@ export class DlmEngine {
   private stopped = false;
   private recoveryGeneration = 1;
   private readonly recovered = new Set<string>();
+  private readonly hostArea: HostArea | undefined;
+  private lastAreaRead = 0;
+  private areaReading = false;
   /** I/O issued by this engine (reads, writes). */
   readonly ioCount = { reads: 0, writes: 0 };
 
@@ -207,6 +218,17 @@ export class DlmEngine {
       ownIoTimeout: opts.ioTimeout,
       ...(this.variant === "dead-after-8n" ? { deadSeconds: (n: number) => 8 * n } : {}),
     });
+    this.hostArea = opts.hostArea
+      ? new HostArea({
+          device,
+          offset: opts.hostArea.offset,
+          sectorSize: opts.geometry.sectorSize,
+          numHosts: opts.numHosts,
+          hostId: opts.hostId,
+          lockspaceId: opts.hostArea.lockspaceId,
+          generation: opts.generation,
+        })
+      : undefined;
   }
 
   private log(text: string): void {
@@ -310,6 +332,61 @@ export class DlmEngine {
         (res.possibleGrmodes.length > 1 || !sameSlotContent(res.attempted, res.composeSlot(this.opts.generation)))
       ) {
         this.requestFlush(res);
+      }
+    }
+    this.hintTick(now);
+  }
+
+  // ---------------------------------------------------------------- host area hints (docs/dlm.md §5.9)
+
+  /** Publishes our queued requests; every poll, reads the others' for BASTs (only while a lock wants BASTs). */
+  private hintTick(now: number): void {
+    const area = this.hostArea;
+    if (!area) return;
+    area.publish(this.waitEntries());
+    if (this.areaReading || now - this.lastAreaRead < this.pollSeconds || !this.wantsBasts()) return;
+    this.lastAreaRead = now;
+    this.areaReading = true;
+    void area
+      .readWaits((id) => this.opts.liveness.snapshot(id)?.ownerGeneration)
+      .then((waits) => this.bastForWaits(waits))
+      .catch((err: unknown) => this.log(`host area read: ${(err as Error)?.message ?? String(err)}`))
+      .finally(() => {
+        this.areaReading = false;
+      });
+  }
+
+  /** Our published pending locks (those with a ticket), as wait entries of the host record. */
+  private waitEntries(): WaitEntry[] {
+    const out: WaitEntry[] = [];
+    for (const res of this.resources.values()) {
+      if (!res.opened || res.areaIndex === undefined) continue;
+      for (const l of res.publishable()) {
+        if (l.ticket === undefined) continue;
+        out.push({ resourceIndex: res.areaIndex, rq: l.rq, gr: l.gr, kind: l.gr === MODE_IV ? WaitKind.NEW : WaitKind.CONVERT, ticket: l.ticket });
+      }
+    }
+    return out;
+  }
+
+  private wantsBasts(): boolean {
+    for (const l of this.locks.values()) if (l.bast && l.gr !== MODE_IV) return true;
+    return false;
+  }
+
+  /** Remote wait entries ask our granted locks once each, as the same entries seen in a view do. */
+  private bastForWaits(waits: readonly RemoteWait[]): void {
+    if (this.stopped) return;
+    for (const w of waits) {
+      const res = [...this.resources.values()].find((r) => r.areaIndex === w.resourceIndex);
+      if (!res) continue;
+      for (const g of res.grantedLocal()) {
+        if (!g.bast || this.tentativeState.has(g)) continue;
+        const key = `${g.lkid}/${w.hostId}/${w.ticket}/${w.rq}`;
+        if (res.bastedRemote.has(key)) continue;
+        if (res.bastedRemote.size > 4096) res.bastedRemote.clear();
+        res.bastedRemote.add(key);
+        if (modesRequireBast(g, w.rq)) this.deliverBast(g, w.rq);
       }
     }
   }
@@ -801,6 +878,7 @@ export class DlmEngine {
     const area = this.opts.locate(res.name);
     if (!area) throw new DlmError("ENOMEM", "lock", `no lease area for resource ${res.key}`);
     res.disk ??= openDisk(this.io, res, area);
+    res.areaIndex = area.index;
     const own = await readOwnSector(this.io, res);
     res.lastDblock = own.dblock;
     const old = own.slot;

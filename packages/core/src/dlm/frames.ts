@@ -8,6 +8,7 @@ const LENGTH_BYTES = 4;
 
 export class FrameError extends Error {
   readonly code = "ERR_DLM_FRAME";
+  override readonly name = "FrameError";
 }
 
 /** One frame holding `message` as JSON; throws FrameError when it is larger than MAX_FRAME_BYTES. */

@@ -37,6 +37,8 @@ export interface ResourceIoContext {
 export interface ResourceArea {
   readonly sanlockName: string;
   readonly offset: number;
+  /** Its rindex entry: host records name resources by it (docs/dlm.md §4.3). */
+  readonly index?: number;
 }
 
 /** Attempts of one slot write (each after the previous settled) before the round gives up. */

@@ -87,6 +87,8 @@ export class DlmResource {
   lvbCacheValid = false;
   opened = false;
   disk: PaxosDisk | undefined;
+  /** The rindex entry of its area (what host records name it by), when known. */
+  areaIndex: number | undefined;
   /** Host-local order counter for queue positions. */
   private nextOrder = 1;
   private nextHeadOrder = -1;

@@ -137,9 +137,9 @@ export class DaemonDlmHost implements LockspaceHost {
       pollMs: header.pollMs,
       locate: (resource) => directory.cached(resource),
       recovery: this.opts.recoveryOf(name),
+      hostArea: { offset: Number(header.hostAreaOffset), lockspaceId: header.lockspaceId },
       log: (text) => this.opts.log("debug", `dlm ${name}: ${text}`),
     });
-    await writeHostRecord(device, header, volume.hostId, host.generation, 1);
     const stop = new AbortController();
     void engine.run(stop.signal);
     lockspace.heldByDlm = () => this.opts.heldByDlm(name);
