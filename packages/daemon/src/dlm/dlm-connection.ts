@@ -49,6 +49,8 @@ export class DlmConnection {
     this.peer = safePeer(socket);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => this.destroy());
+    // The run dir's listener allows half-open sockets; a DLM process that closed its end has exited.
+    socket.on("end", () => this.destroy());
     socket.on("close", () => this.onClose());
   }
 

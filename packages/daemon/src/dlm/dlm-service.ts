@@ -183,8 +183,10 @@ export class DlmService {
   /** Stops listening; connections close (their processes' locks go as on exit). */
   async close(): Promise<void> {
     const server = this.server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    // server.close() resolves only once every connection has closed.
     for (const conn of [...this.connections]) conn.destroy();
+    await closed;
     for (const join of this.host.all()) join.engine.stop();
   }
 }
