@@ -32,11 +32,30 @@ export class MonotonicClock implements Clock {
     });
   }
 
-  /** One real timer per lease I/O bound (core's lease-io.ts): no promise, no AbortSignal. */
+  /**
+   * One real timer per lease I/O bound (core's lease-io.ts): no promise, no AbortSignal.
+   *
+   * The expiry is reported one event-loop turn late, on purpose: when the loop was blocked past
+   * the deadline (CPU load, a long collection), Node runs expired timers before the poll phase that
+   * delivers I/O completions, so an I/O that completed in time would be declared timed out only
+   * because its completion had not been looked at yet. sanlock reaps completed aio before it
+   * gives up; setImmediate runs after the poll phase, so a completion already there wins.
+   */
   startTimer(seconds: number, expired: () => void): ClockTimer {
     if (!(seconds >= 0)) throw new RangeError(`startTimer: seconds must be >= 0, got ${seconds}`);
-    const timer = setTimeout(expired, Math.ceil(seconds * 1000));
-    return { cancel: () => clearTimeout(timer) };
+    let immediate: NodeJS.Immediate | undefined;
+    const timer = setTimeout(
+      () => {
+        immediate = setImmediate(expired);
+      },
+      Math.ceil(seconds * 1000),
+    );
+    return {
+      cancel: () => {
+        clearTimeout(timer);
+        if (immediate !== undefined) clearImmediate(immediate);
+      },
+    };
   }
 }
 
