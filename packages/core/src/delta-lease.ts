@@ -43,6 +43,15 @@ export interface JoinResult {
   timestamp: bigint;
 }
 
+/** What a renewal takes from its read of the whole area (docs/algorithms.md §2.3 steps 2-3). */
+interface RenewalRead {
+  readonly notifications: Notification[];
+  /** A copy of our own delta sector. */
+  readonly ownSector: Uint8Array;
+  /** What examining the other hosts' records threw (an undecodable record). */
+  readonly observeError?: unknown;
+}
+
 export interface RenewResult {
   /** The timestamp written (= new last_success). */
   timestamp: bigint;
@@ -101,7 +110,7 @@ export class DeltaLease {
   private lastSuccessValue = 0n;
   private released = false;
   /** A renewal read that timed out and may still complete (docs/algorithms.md §2.3 step 1). */
-  private pendingRenewalRead: Promise<Uint8Array> | undefined;
+  private pendingRenewalRead: Promise<RenewalRead> | undefined;
   /** Outgoing notification bits: target host_id -> local time the bit was set (docs/algorithms.md §2.7). */
   private readonly bitSetTimes = new Map<number, number>();
   private outgoingEvent: HostEvent | undefined;
@@ -289,12 +298,9 @@ export class DeltaLease {
     if (!last || this.released) throw new LeaseError("ERROR", `host_id ${this.options.hostId} is not joined`);
     const previousOk = this.lastAttemptOk;
     this.lastAttemptOk = false;
-    const area = await this.readArea();
-    // Step 3: other hosts are examined even if our own checks fail below.
-    const sectorSize = this.geometry.sectorSize;
-    const notifications = this.statusTable!.observeArea(area, sectorSize, this.options.lockspace);
-    const ourStart = (this.options.hostId - 1) * sectorSize;
-    const ours = this.decodeRecord(area.subarray(ourStart, ourStart + sectorSize), this.sectorOffset(this.options.hostId), "own delta record");
+    const { notifications, ownSector, observeError } = await this.readArea();
+    if (observeError !== undefined) throw observeError;
+    const ours = this.decodeRecord(ownSector, this.sectorOffset(this.options.hostId), "own delta record");
     // Step 5: someone else owns our record now.
     if (ours.ownerId !== last.ownerId || ours.ownerGeneration !== last.ownerGeneration || !namesEqual(ours.resourceName, last.resourceName)) {
       throw new LeaseError("RENEW_OWNER", `host_id ${this.options.hostId}: record now owned by ${ours.ownerId}/${ours.ownerGeneration} "${ours.resourceName}"`);
@@ -323,8 +329,25 @@ export class DeltaLease {
     return { timestamp: next.timestamp, notifications };
   }
 
+  /**
+   * The renewal read's content, taken while the bytes are at hand: step 3 (other hosts are
+   * examined even if our own checks fail after) and a copy of our own sector. With readWith the
+   * 1 MiB area is parsed in the device's buffer, never copied (it is read every 2N s per lockspace).
+   */
+  private parseArea(area: Uint8Array): RenewalRead {
+    const sectorSize = this.geometry.sectorSize;
+    const ourStart = (this.options.hostId - 1) * sectorSize;
+    const ownSector = area.slice(ourStart, ourStart + sectorSize);
+    try {
+      return { notifications: this.statusTable!.observeArea(area, sectorSize, this.options.lockspace), ownSector };
+    } catch (observeError) {
+      // Thrown by renew() itself, as when the area was examined after the read: not a read failure.
+      return { notifications: [], ownSector, observeError };
+    }
+  }
+
   /** docs/algorithms.md §2.3 steps 1-2: reuse a previously timed-out read if it completes within the extension. */
-  private async readArea(): Promise<Uint8Array> {
+  private async readArea(): Promise<RenewalRead> {
     const { alignSize } = this.geometry;
     const pending = this.pendingRenewalRead;
     this.pendingRenewalRead = undefined;
@@ -332,7 +355,10 @@ export class DeltaLease {
       const late = await this.awaitWithin(pending, this.timeouts.renewalReadExtendSeconds);
       if (late) return late;
     }
-    const read = this.options.device.read(this.options.offset, alignSize);
+    const device = this.options.device;
+    const read = device.readWith
+      ? device.readWith(this.options.offset, alignSize, (area) => this.parseArea(area))
+      : device.read(this.options.offset, alignSize).then((area) => this.parseArea(area));
     try {
       return await boundedIo(this.options.clock, this.options.ioTimeout, read, "renewal read", "LEADER_READ");
     } catch (err) {
@@ -341,7 +367,7 @@ export class DeltaLease {
     }
   }
 
-  private async awaitWithin(io: Promise<Uint8Array>, seconds: number): Promise<Uint8Array | undefined> {
+  private async awaitWithin<T>(io: Promise<T>, seconds: number): Promise<T | undefined> {
     const stop = new AbortController();
     const timer = this.options.clock.sleep(seconds, stop.signal).then(
       () => undefined,

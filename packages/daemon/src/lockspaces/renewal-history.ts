@@ -51,7 +51,22 @@ export class TimedDevice implements BlockDevice {
   lastReadMs = 0;
   lastWriteMs = 0;
 
-  constructor(private readonly inner: BlockDevice) {}
+  constructor(private readonly inner: BlockDevice) {
+    if (inner.readWith !== undefined) {
+      const readWith = inner.readWith.bind(inner);
+      this.readWith = async (offset, length, use) => {
+        const start = performance.now();
+        const result = await readWith(offset, length, (bytes) => this.observeRead(offset, bytes, use));
+        this.lastReadMs = Math.round(performance.now() - start);
+        return result;
+      };
+    }
+  }
+
+  /** Runs `use` on a read's bytes; subclasses look at them first (the renewal read's tap). */
+  protected observeRead<T>(_offset: number, bytes: Uint8Array, use: (bytes: Uint8Array) => T): T {
+    return use(bytes);
+  }
 
   get sectorSize(): number {
     return this.inner.sectorSize;
@@ -67,6 +82,9 @@ export class TimedDevice implements BlockDevice {
     this.lastReadMs = Math.round(performance.now() - start);
     return data;
   }
+
+  /** BlockDevice.readWith of the inner device, timed like read (absent when the inner device has none). */
+  readonly readWith?: <T>(offset: number, length: number, use: (bytes: Uint8Array) => T) => Promise<T>;
 
   async write(offset: number, data: Uint8Array): Promise<void> {
     const start = performance.now();

@@ -49,6 +49,12 @@ class AreaTap extends TimedDevice {
     return data;
   }
 
+  /** The renewal read parsed in place (DeltaLease uses readWith): observed before the lease parses it. */
+  protected override observeRead<T>(offset: number, bytes: Uint8Array, use: (bytes: Uint8Array) => T): T {
+    if (offset === this.areaOffset && bytes.length > 0 && bytes.length === this.areaSize()) this.observe(bytes);
+    return use(bytes);
+  }
+
   /** The lockspace area size once the join found the geometry; 0 before (nothing to hand over yet). */
   private areaSize(): number {
     try {
