@@ -122,3 +122,40 @@ t.test("shape limits", async (t) => {
   const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, 1);
   t.throws(() => tracker.changes(new Uint8Array(SECTOR)), RangeError, "a short read is refused");
 });
+
+t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes changed", async (t) => {
+  for (const sectorSize of [512, 4096]) {
+    const maxHosts = sectorSize === 512 ? 2000 : 250;
+    const tracker = new AreaChangeTracker({ sectorSize, maxHosts }, LOCKSPACE, OUR_HOST_ID);
+    const area = new Uint8Array(sectorSize * maxHosts);
+    const last = new Uint8Array(area.length); // what the tracker saw at its previous read
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let read = 0; read < 40; read++) {
+      for (let k = random(6); k > 0; k--) {
+        const s = random(maxHosts);
+        // a live record, a zeroed one, or (4K) bytes beyond the observed 512 only
+        const choice = random(3);
+        if (choice === 0) area.set(random(2) ? LIVE : RENEWED, s * sectorSize);
+        else if (choice === 1) area.fill(0, s * sectorSize, s * sectorSize + 512);
+        else if (sectorSize === 4096) area[s * sectorSize + 1000] = random(256);
+      }
+      const expected: number[] = [];
+      for (let s = 0; s < maxHosts; s++) {
+        const a = area.subarray(s * sectorSize, s * sectorSize + 512);
+        const b = last.subarray(s * sectorSize, s * sectorSize + 512);
+        if (!a.every((x, i) => x === b[i])) expected.push(s + 1);
+      }
+      const got = tracker.changes(area).map((r) => r.hostId);
+      if (JSON.stringify(got) !== JSON.stringify(expected)) {
+        t.fail(`${sectorSize}: read ${read}: changed ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+        return;
+      }
+      last.set(area);
+    }
+    t.pass(`${sectorSize}-byte sectors: 40 reads, every change and only those`);
+  }
+});
