@@ -26,6 +26,8 @@ const LOCKMGR_COMMAND_NAME = "lockmgr";
 const HELP_WORDS = new Set(["help", "--help", "-h"]);
 /** The command that reads its own lines (options, then `--` PROGRAM ARGS): supervise/run.ts. */
 const SUPERVISE_COMMAND_NAME = "supervise";
+/** DLM commands read their own lines too (node:util parseArgs): dlm/run.ts. */
+const DLM_COMMAND_NAME = "dlm";
 /** Top-level commands that take an action word after them. */
 const NEEDS_ACTION = new Set(["direct", "client"]);
 
@@ -46,6 +48,7 @@ export const TOP_COMMAND_NAMES: readonly string[] = [
   "version",
   "help",
   LOCKMGR_COMMAND_NAME,
+  DLM_COMMAND_NAME,
 ];
 
 async function printUsageText(output: Output): Promise<void> {
@@ -83,6 +86,10 @@ export async function runCli(argv: readonly string[], output: Output, commands?:
   if (commands === undefined && first === SUPERVISE_COMMAND_NAME) {
     const { runSupervise } = await import("./supervise/run.js");
     return runSupervise(argv.slice(1), output);
+  }
+  if (commands === undefined && first === DLM_COMMAND_NAME) {
+    const { runDlm } = await import("./dlm/run.js");
+    return runDlm(argv.slice(1), output);
   }
   if (commands === undefined && first === LOCKMGR_COMMAND_NAME) {
     const { runLockmgr } = await import("./lockmgr/run.js");

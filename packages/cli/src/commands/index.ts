@@ -10,5 +10,15 @@ import { directCommand } from "./direct.js";
 import { helpCommand, versionCommand } from "./info.js";
 import { superviseCommand } from "./supervise.js";
 import { lockmgrCommand } from "./lockmgr.js";
+import { dlmCommand } from "./dlm.js";
 
-export const TOP_COMMANDS: readonly TopCommand[] = [directCommand, daemonCommand, clientCommand, superviseCommand, versionCommand, helpCommand, lockmgrCommand];
+export const TOP_COMMANDS: readonly TopCommand[] = [
+  directCommand,
+  daemonCommand,
+  clientCommand,
+  superviseCommand,
+  versionCommand,
+  helpCommand,
+  lockmgrCommand,
+  dlmCommand,
+];

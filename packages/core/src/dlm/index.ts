@@ -28,6 +28,7 @@ export {
 export {
   formatVolume,
   readVolumeHeader,
+  detectVolumeGeometry,
   volumeHeader,
   headerOffset,
   resourceAreaOffset,

@@ -7,7 +7,7 @@ import { buildResourceArea } from "../areas/resource-area.js";
 import type { BlockDevice } from "../block-device.js";
 import { NAME_LEN } from "../limits.js";
 import { encodeDeltaSector } from "../ondisk/delta-sector.js";
-import type { Geometry } from "../ondisk/geometry.js";
+import { type Geometry, detectGeometry } from "../ondisk/geometry.js";
 import { RINDEX_LEASE_NAME } from "../ondisk/rindex.js";
 import {
   DEFAULT_LVB_LEN,
@@ -97,4 +97,12 @@ export async function formatVolume(device: BlockDevice, f: VolumeFormat): Promis
 export async function readVolumeHeader(device: BlockDevice, offset: number, geometry: Geometry): Promise<LockspaceHeader> {
   const bytes = await device.read(headerOffset(offset, geometry), geometry.sectorSize);
   return decodeLockspaceHeader(bytes, 0);
+}
+
+/** The geometry of the lockspace area at `offset`, from its delta leader (a DLM volume's first sector). */
+export async function detectVolumeGeometry(device: BlockDevice, offset: number): Promise<Geometry> {
+  const first = await device.read(offset, device.sectorSize);
+  const geometry = detectGeometry(first);
+  if (geometry === undefined) throw new RangeError(`no sanlock lockspace at offset ${offset}: not a DLM volume`);
+  return geometry;
 }

@@ -178,6 +178,11 @@ export class DlmConnection {
   }
 
   private opened(handle: LockspaceHandle, recovery: boolean): Reply {
+    if (this.closed) {
+      // The process went while its create or open ran: its handle closes as on exit (the lockspace stays joined).
+      this.service.tables.close(handle);
+      return {};
+    }
     this.handles.set(handle.id, handle);
     if (recovery) this.service.listenRecovery(handle.name, this);
     const join = this.service.host.joined(handle.name);
