@@ -1,0 +1,144 @@
+// DLM locks when a host dies, and a DLM volume beside the real sanlock (docs/dlm.md §5.11, §9
+// tests 25, 32, 33). Two sanlock-ts daemons (processes) share a volume with io_timeout 1, so a
+// dead host's locks are ignored 8·1 + 60 = 68 s after its last renewal, never earlier.
+import t, { type Test } from "tap";
+import { spawnSync } from "node:child_process";
+import { DlmClient } from "../packages/client/src/dlm/index.js";
+import { HAVE_REAL_SANLOCK, OUR_CLI, daemonSkipReason, environmentSkip, runClient, sparseFile, startDaemon, tempLeaseDir, until } from "./support/index.js";
+
+const IO_TIMEOUT = 1;
+/** docs/algorithms.md §3.4: host_dead_seconds = 8·io_timeout + 60. */
+const DEAD_SECONDS = 8 * IO_TIMEOUT + 60;
+/** A renewal every 2·io_timeout: the last one came at most this long before the kill (plus scheduling). */
+const RENEWAL_INTERVAL = 2 * IO_TIMEOUT;
+const POLL_MS = 500;
+const enc = (s: string): Uint8Array => {
+  const out = new Uint8Array(32);
+  out.set(new TextEncoder().encode(s));
+  return out;
+};
+const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b ?? new Uint8Array()).replace(/\0+$/, "");
+
+async function volumeWithTwoHosts(t: Test) {
+  const dir = tempLeaseDir(t, "dlm-death-");
+  const volume = sparseFile(dir, "dlm.vol", 64 << 20);
+  const host1 = await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 1" });
+  const host2 = await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 2" });
+  const format = await runClient(host1.runDir, process.execPath, [
+    OUR_CLI,
+    "dlm",
+    "format",
+    volume,
+    "-s",
+    "vg1",
+    "-o",
+    String(IO_TIMEOUT),
+    "--num-hosts",
+    "8",
+    "--poll-ms",
+    String(POLL_MS),
+  ]);
+  if (format.code !== 0) throw new Error(`dlm format: ${format.stdout}${format.stderr}`);
+  return { dir, volume, host1, host2 };
+}
+
+t.test(
+  "a host killed while it holds EX: the other host's EX waits 68 s, then is granted with VALNOTVALID",
+  { skip: daemonSkipReason("sanlock-ts"), timeout: 240_000 },
+  async (t) => {
+    const { volume, host1, host2 } = await volumeWithTwoHosts(t);
+    const c1 = await DlmClient.connect({ runDir: host1.runDir });
+    const c2 = await DlmClient.connect({ runDir: host2.runDir });
+    t.teardown(async () => {
+      await c2.close();
+      await c1.close();
+    });
+    const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
+    const recovery: string[] = [];
+    const ls2 = await c2.createLockspace("vg1", {
+      hostId: 2,
+      disk: { path: volume },
+      recovery: {
+        prep: () => recovery.push("prep"),
+        slot: (s) => recovery.push(`slot ${s.nodeId}`),
+        done: (d) => recovery.push(`done ${d.slots.map((x) => x.nodeId).join(",")} generation ${d.generation}`),
+      },
+    });
+    const writer = await ls1.lock("lv1", "EX", { valueBlock: true });
+    writer.setLvb(enc("before the crash"));
+    await writer.convert("PW"); // the value is written with this conversion (a W transition)
+    let grantedAt = 0;
+    const waiting = ls2.lock("lv1", "EX", { valueBlock: true }).then((l) => {
+      grantedAt = performance.now();
+      return l;
+    });
+    await new Promise((r) => setTimeout(r, 3000)); // host 2's request is queued and published
+    t.equal(grantedAt, 0, "host 2 waits while host 1 holds PW");
+    const killedAt = performance.now();
+    await host1.kill9();
+    const lock = await waiting;
+    const waited = (grantedAt - killedAt) / 1000;
+    t.ok(
+      waited >= DEAD_SECONDS - RENEWAL_INTERVAL - 1,
+      `granted ${waited.toFixed(1)} s after the kill: not before 68 s after host 1's last renewal (at most ${RENEWAL_INTERVAL} s before the kill)`,
+    );
+    t.ok(waited <= DEAD_SECONDS + POLL_MS / 1000 + 10, `granted ${waited.toFixed(1)} s after the kill: within 68 s + poll + 10 s`);
+    t.equal(lock.sb.valNotValid, true, "VALNOTVALID: a PW holder with a value block died");
+    t.equal(dec(lock.lvb), "before the crash", "the value kept is the last one written");
+    t.same(recovery, ["prep", "slot 1", "done 2 generation 2"], "host 2's recovery callbacks: prep, slot(1), done with the live hosts, generation + 1");
+    await lock.unlock();
+    await ls2.release();
+    void ls1;
+  },
+);
+
+t.test("the real sanlock beside a DLM volume: direct dump reads it, a sanlock daemon joins its lockspace", { timeout: 180_000 }, async (t) => {
+  const skip = environmentSkip(!HAVE_REAL_SANLOCK && "the real sanlock is not installed", t) || daemonSkipReason(["sanlock", "sanlock-ts"], t);
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const { dir, volume, host1, host2 } = await volumeWithTwoHosts(t);
+  const c1 = await DlmClient.connect({ runDir: host1.runDir });
+  const c2 = await DlmClient.connect({ runDir: host2.runDir });
+  t.teardown(async () => {
+    await c2.close();
+    await c1.close();
+  });
+  const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
+  const ls2 = await c2.createLockspace("vg1", { hostId: 2, disk: { path: volume } });
+  const a = await ls1.lock("lv1", "PR");
+  const b = await ls2.lock("lv1", "PR");
+  await a.unlock();
+  await b.unlock();
+
+  const dump = spawnSync("sanlock", ["direct", "dump", `${volume}:0:8M`], { encoding: "utf8" });
+  t.equal(dump.status, 0, `sanlock direct dump exits 0: ${dump.stderr}`);
+  t.match(dump.stdout, /^\s*0+ +vg1 +/m, "it shows the lockspace's delta records");
+  t.match(dump.stdout, /rindex_header|rentry|lv1/, "and the rindex or the resource lv1");
+
+  const real = await startDaemon(t, { kind: "sanlock", dir, label: "real sanlock" });
+  const add = spawnSync("sanlock", ["client", "add_lockspace", "-s", `vg1:3:${volume}:0`, "-o", String(IO_TIMEOUT)], {
+    encoding: "utf8",
+    env: real.env,
+    timeout: 60_000,
+  });
+  t.equal(add.status, 0, `the real sanlock joins the DLM volume's lockspace as host 3: ${add.stdout}${add.stderr}`);
+  const members = await until(
+    "host 1 sees host 3's delta lease",
+    async () => {
+      const m = (await c1.listLockspaces())[0]?.members ?? [];
+      return m.includes(3) ? m : undefined;
+    },
+    30_000,
+    500,
+  );
+  t.same(members, [1, 2, 3], "a sanlock host with a live delta lease counts as a member");
+  const x = await ls1.lock("lv2", "EX");
+  await t.rejects(ls2.lock("lv2", "PR", { noQueue: true }), { code: "ERR_DLM_EAGAIN" }, "DLM locks keep working beside it");
+  await x.unlock();
+  const rem = spawnSync("sanlock", ["client", "rem_lockspace", "-s", `vg1:3:${volume}:0`], { encoding: "utf8", env: real.env, timeout: 60_000 });
+  t.equal(rem.status, 0, "the real sanlock leaves again");
+  await ls1.release();
+  await ls2.release();
+});
