@@ -92,53 +92,52 @@ t.test(
   },
 );
 
-t.test("the real sanlock beside a DLM volume: direct dump reads it, a sanlock daemon joins its lockspace", { timeout: 180_000 }, async (t) => {
-  const skip = environmentSkip(!HAVE_REAL_SANLOCK && "the real sanlock is not installed", t) || daemonSkipReason(["sanlock", "sanlock-ts"], t);
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
-  const { dir, volume, host1, host2 } = await volumeWithTwoHosts(t);
-  const c1 = await DlmClient.connect({ runDir: host1.runDir });
-  const c2 = await DlmClient.connect({ runDir: host2.runDir });
-  t.teardown(async () => {
-    await c2.close();
-    await c1.close();
-  });
-  const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
-  const ls2 = await c2.createLockspace("vg1", { hostId: 2, disk: { path: volume } });
-  const a = await ls1.lock("lv1", "PR");
-  const b = await ls2.lock("lv1", "PR");
-  await a.unlock();
-  await b.unlock();
+t.test(
+  "the real sanlock beside a DLM volume: direct dump reads it, a sanlock daemon joins its lockspace",
+  { skip: environmentSkip(!HAVE_REAL_SANLOCK && "the real sanlock is not installed") || daemonSkipReason(["sanlock", "sanlock-ts"]), timeout: 180_000 },
+  async (t) => {
+    const { dir, volume, host1, host2 } = await volumeWithTwoHosts(t);
+    const c1 = await DlmClient.connect({ runDir: host1.runDir });
+    const c2 = await DlmClient.connect({ runDir: host2.runDir });
+    t.teardown(async () => {
+      await c2.close();
+      await c1.close();
+    });
+    const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
+    const ls2 = await c2.createLockspace("vg1", { hostId: 2, disk: { path: volume } });
+    const a = await ls1.lock("lv1", "PR");
+    const b = await ls2.lock("lv1", "PR");
+    await a.unlock();
+    await b.unlock();
 
-  const dump = spawnSync("sanlock", ["direct", "dump", `${volume}:0:8M`], { encoding: "utf8" });
-  t.equal(dump.status, 0, `sanlock direct dump exits 0: ${dump.stderr}`);
-  t.match(dump.stdout, /^\s*0+ +vg1 +/m, "it shows the lockspace's delta records");
-  t.match(dump.stdout, /rindex_header|rentry|lv1/, "and the rindex or the resource lv1");
+    const dump = spawnSync("sanlock", ["direct", "dump", `${volume}:0:8M`], { encoding: "utf8" });
+    t.equal(dump.status, 0, `sanlock direct dump exits 0: ${dump.stderr}`);
+    t.match(dump.stdout, /^\s*0+ +vg1 +/m, "it shows the lockspace's delta records");
+    t.match(dump.stdout, /rindex_header|rentry|lv1/, "and the rindex or the resource lv1");
 
-  const real = await startDaemon(t, { kind: "sanlock", dir, label: "real sanlock" });
-  const add = spawnSync("sanlock", ["client", "add_lockspace", "-s", `vg1:3:${volume}:0`, "-o", String(IO_TIMEOUT)], {
-    encoding: "utf8",
-    env: real.env,
-    timeout: 60_000,
-  });
-  t.equal(add.status, 0, `the real sanlock joins the DLM volume's lockspace as host 3: ${add.stdout}${add.stderr}`);
-  const members = await until(
-    "host 1 sees host 3's delta lease",
-    async () => {
-      const m = (await c1.listLockspaces())[0]?.members ?? [];
-      return m.includes(3) ? m : undefined;
-    },
-    30_000,
-    500,
-  );
-  t.same(members, [1, 2, 3], "a sanlock host with a live delta lease counts as a member");
-  const x = await ls1.lock("lv2", "EX");
-  await t.rejects(ls2.lock("lv2", "PR", { noQueue: true }), { code: "ERR_DLM_EAGAIN" }, "DLM locks keep working beside it");
-  await x.unlock();
-  const rem = spawnSync("sanlock", ["client", "rem_lockspace", "-s", `vg1:3:${volume}:0`], { encoding: "utf8", env: real.env, timeout: 60_000 });
-  t.equal(rem.status, 0, "the real sanlock leaves again");
-  await ls1.release();
-  await ls2.release();
-});
+    const real = await startDaemon(t, { kind: "sanlock", dir, label: "real sanlock" });
+    const add = spawnSync("sanlock", ["client", "add_lockspace", "-s", `vg1:3:${volume}:0`, "-o", String(IO_TIMEOUT)], {
+      encoding: "utf8",
+      env: real.env,
+      timeout: 60_000,
+    });
+    t.equal(add.status, 0, `the real sanlock joins the DLM volume's lockspace as host 3: ${add.stdout}${add.stderr}`);
+    const members = await until(
+      "host 1 sees host 3's delta lease",
+      async () => {
+        const m = (await c1.listLockspaces())[0]?.members ?? [];
+        return m.includes(3) ? m : undefined;
+      },
+      30_000,
+      500,
+    );
+    t.same(members, [1, 2, 3], "a sanlock host with a live delta lease counts as a member");
+    const x = await ls1.lock("lv2", "EX");
+    await t.rejects(ls2.lock("lv2", "PR", { noQueue: true }), { code: "ERR_DLM_EAGAIN" }, "DLM locks keep working beside it");
+    await x.unlock();
+    const rem = spawnSync("sanlock", ["client", "rem_lockspace", "-s", `vg1:3:${volume}:0`], { encoding: "utf8", env: real.env, timeout: 60_000 });
+    t.equal(rem.status, 0, "the real sanlock leaves again");
+    await ls1.release();
+    await ls2.release();
+  },
+);
