@@ -369,6 +369,19 @@ export class DlmEngine {
     return out;
   }
 
+  /**
+   * DLM members (docs/dlm.md §3.1): hosts whose delta lease our watcher sees live and whose host
+   * record is of that delta generation; a sanlock host in the same lockspace without the DLM is
+   * none. Undefined without a host area.
+   */
+  async members(): Promise<number[] | undefined> {
+    const liveness = this.opts.liveness;
+    return this.hostArea?.members((id) => {
+      const s = liveness.snapshot(id);
+      return s !== undefined && s.timestamp !== 0n && liveness.isSharedHolderAlive(id, s.ownerGeneration) ? s.ownerGeneration : undefined;
+    });
+  }
+
   private wantsBasts(): boolean {
     for (const l of this.locks.values()) if (l.bast && l.gr !== MODE_IV) return true;
     return false;

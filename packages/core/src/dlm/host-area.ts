@@ -65,23 +65,46 @@ export class HostArea {
   }
 
   /**
+   * Hosts whose record is of this lockspace and of their current delta generation
+   * (`generationOf`; undefined = not live): with a live delta lease, what makes a host a DLM
+   * member (docs/dlm.md §3.1). One read of the area. Our own host is always one.
+   */
+  async members(generationOf: (hostId: number) => bigint | undefined): Promise<number[]> {
+    const records = await this.readRecords();
+    const out = [this.opts.hostId];
+    for (const [h, r] of records) {
+      const generation = generationOf(h);
+      if (generation !== undefined && r.generation === generation) out.push(h);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Every other host's record that decodes, names its own host_id and this lockspace id. */
+  private async readRecords(): Promise<Map<number, HostRecord>> {
+    const ss = this.opts.sectorSize;
+    const bytes = await this.opts.device.read(this.opts.offset, this.opts.numHosts * ss);
+    const out = new Map<number, HostRecord>();
+    for (let h = 1; h <= this.opts.numHosts; h++) {
+      if (h === this.opts.hostId) continue;
+      try {
+        const r = decodeHostRecord(bytes.subarray((h - 1) * ss, (h - 1) * ss + HOST_RECORD_SIZE), 0);
+        if (r.hostId === h && r.lockspaceId === this.opts.lockspaceId) out.set(h, r);
+      } catch {
+        // never written, or damaged: no hints from it
+      }
+    }
+    return out;
+  }
+
+  /**
    * One read of the whole area (num_hosts sectors): the wait entries of every other host whose
    * record is of this lockspace and not older than `generationOf(host)` (docs/dlm.md §4.3).
    */
   async readWaits(generationOf: (hostId: number) => bigint | undefined): Promise<RemoteWait[]> {
-    const ss = this.opts.sectorSize;
-    const bytes = await this.opts.device.read(this.opts.offset, this.opts.numHosts * ss);
     const out: RemoteWait[] = [];
-    for (let h = 1; h <= this.opts.numHosts; h++) {
-      if (h === this.opts.hostId) continue;
-      let r: HostRecord;
-      try {
-        r = decodeHostRecord(bytes.subarray((h - 1) * ss, (h - 1) * ss + HOST_RECORD_SIZE), 0);
-      } catch {
-        continue; // never written, or damaged: no hints from it
-      }
+    for (const [h, r] of await this.readRecords()) {
       const generation = generationOf(h);
-      if (r.hostId !== h || r.lockspaceId !== this.opts.lockspaceId || (generation !== undefined && r.generation < generation)) continue;
+      if (generation !== undefined && r.generation < generation) continue;
       for (const w of r.waits) out.push({ ...w, hostId: h });
     }
     return out;

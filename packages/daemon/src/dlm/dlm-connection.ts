@@ -139,7 +139,7 @@ export class DlmConnection {
       case "release":
         return this.release(req);
       case "list":
-        return { lockspaces: this.listLockspaces() };
+        return { lockspaces: await this.listLockspaces() };
       case "lock":
         return this.lock(req);
       case "unlock":
@@ -270,36 +270,23 @@ export class DlmConnection {
       .map((l) => ({ lkid: l.lkid, pid: this.service.peerPidOf(l.pid), resource: b64(l.resource), gr: l.gr, rq: l.rq, orphan: l.orphan }));
   }
 
-  private listLockspaces(): Reply[] {
+  private async listLockspaces(): Promise<Reply[]> {
     const counts = new Map(this.service.tables.list().map((e) => [e.name, e.count]));
-    return this.service.host.all().map((j) => ({
+    const joins = this.service.host.all();
+    const members = await Promise.all(joins.map((j) => j.engine.members().catch(() => undefined)));
+    return joins.map((j, i) => ({
       name: j.name,
       count: counts.get(j.name) ?? 0,
       hostId: j.volume.hostId,
       generation: j.lockspace.generation.toString(),
       lockspaceId: j.header.lockspaceId.toString(16).padStart(16, "0"),
-      members: members(j),
+      members: members[i] ?? [j.volume.hostId],
       path: j.volume.path,
       offset: j.volume.offset,
       // Every I/O the engine issued (docs/dlm.md §6): tests count a covered grant's 0 with it.
       io: { ...j.engine.ioCount },
     }));
   }
-}
-
-/** Hosts whose delta lease is live as our watcher sees it (docs/dlm.md §3.1: node membership). */
-function members(j: NonNullable<ReturnType<DlmService["host"]["joined"]>>): number[] {
-  const status = j.lockspace.hostStatus;
-  const out: number[] = [];
-  for (let id = 1; id <= j.header.numHosts; id++) {
-    if (id === j.volume.hostId) {
-      out.push(id);
-      continue;
-    }
-    const s = status?.snapshot(id);
-    if (s !== undefined && s.timestamp !== 0n && status?.isSharedHolderAlive(id, s.ownerGeneration)) out.push(id);
-  }
-  return out;
 }
 
 /** Finds (or creates) the resource's area before the engine's synchronous locate needs it. */
