@@ -122,7 +122,13 @@ async function ioOf(c) {
   return lockspaces.find((l) => l.name === LS).io;
 }
 
-const summary = (samples) => ({ samples: samples.length, medianMs: median(samples), p99Ms: p99(samples), maxMs: quantile(samples, 1) });
+const summary = (samples) => ({
+  samples: samples.length,
+  medianMs: median(samples),
+  p99Ms: p99(samples),
+  maxMs: quantile(samples, 1),
+  ...(samples.length <= 20 ? { raw: samples.map((x) => Math.round(x)) } : {}),
+});
 
 async function formatVolume(path) {
   writeFileSync(path, "");

@@ -88,3 +88,29 @@ tap.test("a record of another lockspace or an older generation gives no BAST", a
   await w.pass(4);
   t.same(basts, [], "host 2's record names another lockspace id");
 });
+
+tap.test("a stale wait entry (a request that has ended) gives no BAST to a lock granted after it", async (t) => {
+  const w = new World([R], { volume: true });
+  const a = w.addHost(1, hintOptions(w));
+  const b = w.addHost(2, hintOptions(w));
+  const first = new Req(a, { pid: 1, mode: PR, resource: R });
+  await w.settle();
+  const waiting = new Req(b, { pid: 1, mode: EX, resource: R });
+  await w.settle();
+  await w.pass(1);
+  const sector = AREA + SECTOR; // host 2's record
+  const stale = w.device.contents.slice(sector, sector + SECTOR);
+  t.equal(decodeHostRecord(stale, 0).waits.length, 1, "host 2's record shows its waiting EX");
+  await a.unlock({ lkid: first.lkid });
+  await w.pass(2);
+  t.equal(waiting.status, 0, "host 2 got EX");
+  await b.unlock({ lkid: waiting.lkid });
+  await w.pass(1);
+  const basts: number[] = [];
+  const again = new Req(a, { pid: 2, mode: PR, resource: R, bast: (m) => basts.push(m) });
+  await w.settle();
+  t.equal(again.status, 0, "host 1 holds PR again, granted in a new round");
+  w.device.contents.set(stale, sector); // the old record, as if host 2's rewrite had not landed
+  await w.pass(4);
+  t.same(basts, [], "the old entry's ticket is older than host 1's round: no BAST");
+});

@@ -392,7 +392,10 @@ export class DlmEngine {
     if (this.stopped) return;
     for (const w of waits) {
       const res = [...this.resources.values()].find((r) => r.areaIndex === w.resourceIndex);
-      if (!res) continue;
+      // An entry published before our last round on the resource was in that round's view: if it
+      // still waited it got its BAST from the view (bastForRemote); if not, it is a stale record
+      // of a request that has ended since, and must not ask anything (the kernel would not).
+      if (!res || w.ticket <= res.roundLver) continue;
       for (const g of res.grantedLocal()) {
         if (!g.bast || this.tentativeState.has(g)) continue;
         const key = `${g.lkid}/${w.hostId}/${w.ticket}/${w.rq}`;
@@ -1072,6 +1075,8 @@ export class DlmEngine {
     }
     // grant_pending_locks asks the remaining blockers only after grants (docs/dlm.md §5.9)
     if (granted) this.passBasts(res);
+    // The round may have published or ended waits: the host record says so now, not at the next tick.
+    this.hostArea?.publish(this.waitEntries());
   }
 
   /** Fresh locks that a pass left waiting are now queued: they ask their local blockers (send_blocking_asts). */

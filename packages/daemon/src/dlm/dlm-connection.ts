@@ -273,6 +273,8 @@ export class DlmConnection {
   private async listLockspaces(): Promise<Reply[]> {
     const counts = new Map(this.service.tables.list().map((e) => [e.name, e.count]));
     const joins = this.service.host.all();
+    // I/O counts before the membership read below, which is this request's own I/O.
+    const io = joins.map((j) => ({ ...j.engine.ioCount }));
     const members = await Promise.all(joins.map((j) => j.engine.members().catch(() => undefined)));
     return joins.map((j, i) => ({
       name: j.name,
@@ -284,7 +286,7 @@ export class DlmConnection {
       path: j.volume.path,
       offset: j.volume.offset,
       // Every I/O the engine issued (docs/dlm.md §6): tests count a covered grant's 0 with it.
-      io: { ...j.engine.ioCount },
+      io: io[i],
     }));
   }
 }
