@@ -1,10 +1,9 @@
 // DLM locks when a host dies, and a DLM volume beside the real sanlock (docs/dlm.md §5.11, §9
 // tests 25, 32, 33). Two sanlock-ts daemons (processes) share a volume with io_timeout 1, so a
 // dead host's locks are ignored 8·1 + 60 = 68 s after its last renewal, never earlier.
-import t, { type Test } from "tap";
+import t from "tap";
 import { spawnSync } from "node:child_process";
-import { DlmClient } from "../packages/client/src/dlm/index.js";
-import { HAVE_REAL_SANLOCK, OUR_CLI, daemonSkipReason, environmentSkip, runClient, sparseFile, startDaemon, tempLeaseDir, until } from "./support/index.js";
+import { HAVE_REAL_SANLOCK, daemonSkipReason, dlmVolumeWithTwoHosts, environmentSkip, joinBoth, startDaemon, until } from "./support/index.js";
 
 const IO_TIMEOUT = 1;
 /** docs/algorithms.md §3.4: host_dead_seconds = 8·io_timeout + 60. */
@@ -19,50 +18,19 @@ const enc = (s: string): Uint8Array => {
 };
 const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b ?? new Uint8Array()).replace(/\0+$/, "");
 
-async function volumeWithTwoHosts(t: Test) {
-  const dir = tempLeaseDir(t, "dlm-death-");
-  const volume = sparseFile(dir, "dlm.vol", 64 << 20);
-  const host1 = await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 1" });
-  const host2 = await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 2" });
-  const format = await runClient(host1.runDir, process.execPath, [
-    OUR_CLI,
-    "dlm",
-    "format",
-    volume,
-    "-s",
-    "vg1",
-    "-o",
-    String(IO_TIMEOUT),
-    "--num-hosts",
-    "8",
-    "--poll-ms",
-    String(POLL_MS),
-  ]);
-  if (format.code !== 0) throw new Error(`dlm format: ${format.stdout}${format.stderr}`);
-  return { dir, volume, host1, host2 };
-}
-
 t.test(
   "a host killed while it holds EX: the other host's EX waits 68 s, then is granted with VALNOTVALID",
   { skip: daemonSkipReason("sanlock-ts"), timeout: 240_000 },
   async (t) => {
-    const { volume, host1, host2 } = await volumeWithTwoHosts(t);
-    const c1 = await DlmClient.connect({ runDir: host1.runDir });
-    const c2 = await DlmClient.connect({ runDir: host2.runDir });
-    t.teardown(async () => {
-      await c2.close();
-      await c1.close();
-    });
-    const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
+    const setup = await dlmVolumeWithTwoHosts(t, { ioTimeout: IO_TIMEOUT, pollMs: POLL_MS });
+    const host1 = setup.hosts[0];
     const recovery: string[] = [];
-    const ls2 = await c2.createLockspace("vg1", {
-      hostId: 2,
-      disk: { path: volume },
-      recovery: {
-        prep: () => recovery.push("prep"),
-        slot: (s) => recovery.push(`slot ${s.nodeId}`),
-        done: (d) => recovery.push(`done ${d.slots.map((x) => x.nodeId).join(",")} generation ${d.generation}`),
-      },
+    const {
+      spaces: [ls1, ls2],
+    } = await joinBoth(t, setup, {
+      prep: () => recovery.push("prep"),
+      slot: (s) => recovery.push(`slot ${s.nodeId}`),
+      done: (d) => recovery.push(`done ${d.slots.map((x) => x.nodeId).join(",")} generation ${d.generation}`),
     });
     const writer = await ls1.lock("lv1", "EX", { valueBlock: true });
     writer.setLvb(enc("before the crash"));
@@ -96,15 +64,13 @@ t.test(
   "the real sanlock beside a DLM volume: direct dump reads it, a sanlock daemon joins its lockspace",
   { skip: environmentSkip(!HAVE_REAL_SANLOCK && "the real sanlock is not installed") || daemonSkipReason(["sanlock", "sanlock-ts"]), timeout: 180_000 },
   async (t) => {
-    const { dir, volume, host1, host2 } = await volumeWithTwoHosts(t);
-    const c1 = await DlmClient.connect({ runDir: host1.runDir });
-    const c2 = await DlmClient.connect({ runDir: host2.runDir });
-    t.teardown(async () => {
-      await c2.close();
-      await c1.close();
-    });
-    const ls1 = await c1.createLockspace("vg1", { hostId: 1, disk: { path: volume } });
-    const ls2 = await c2.createLockspace("vg1", { hostId: 2, disk: { path: volume } });
+    const setup = await dlmVolumeWithTwoHosts(t, { ioTimeout: IO_TIMEOUT, pollMs: POLL_MS });
+    const { dir, volume } = setup;
+    const host1 = setup.hosts[0];
+    const {
+      clients: [c1],
+      spaces: [ls1, ls2],
+    } = await joinBoth(t, setup);
     const a = await ls1.lock("lv1", "PR");
     const b = await ls2.lock("lv1", "PR");
     await a.unlock();

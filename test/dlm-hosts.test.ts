@@ -1,40 +1,10 @@
 // DLM queue rules across hosts (docs/dlm.md §3.5, §5.2; spec §9 tests 22, 23, 28): two sanlock-ts
 // daemons (processes) on one volume, each with its own DlmClient (one DLM process per host).
-import t, { type Test } from "tap";
-import { DlmClient, type Lock } from "../packages/client/src/dlm/index.js";
-import { OUR_CLI, daemonSkipReason, runClient, sparseFile, startDaemon, tempLeaseDir } from "./support/index.js";
+import t from "tap";
+import type { Lock } from "../packages/client/src/dlm/index.js";
+import { daemonSkipReason, dlmVolumeWithTwoHosts, joinBoth } from "./support/index.js";
 
 const POLL_MS = 500;
-
-async function twoHosts(t: Test) {
-  const dir = tempLeaseDir(t, "dlm-hosts-");
-  const volume = sparseFile(dir, "dlm.vol", 64 << 20);
-  const daemons = [await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 1" }), await startDaemon(t, { kind: "sanlock-ts", dir, label: "host 2" })];
-  const format = await runClient(daemons[0]!.runDir, process.execPath, [
-    OUR_CLI,
-    "dlm",
-    "format",
-    volume,
-    "-s",
-    "vg1",
-    "-o",
-    "1",
-    "--num-hosts",
-    "8",
-    "--poll-ms",
-    String(POLL_MS),
-  ]);
-  if (format.code !== 0) throw new Error(`dlm format: ${format.stdout}${format.stderr}`);
-  const clients = await Promise.all(daemons.map((d) => DlmClient.connect({ runDir: d.runDir })));
-  t.teardown(async () => {
-    for (const c of clients) await c.close();
-  });
-  const spaces = [
-    await clients[0]!.createLockspace("vg1", { hostId: 1, disk: { path: volume } }),
-    await clients[1]!.createLockspace("vg1", { hostId: 2, disk: { path: volume } }),
-  ];
-  return { clients, spaces };
-}
 
 /** Records the order in which promises of locks settle. */
 function track(order: string[], name: string, p: Promise<Lock>): Promise<Lock> {
@@ -56,8 +26,8 @@ t.test(
   "across hosts: FIFO, a conversion deadlock is EDEADLK, force release frees at once",
   { skip: daemonSkipReason("sanlock-ts"), timeout: 240_000 },
   async (t) => {
-    const { spaces } = await twoHosts(t);
-    const [h1, h2] = spaces as [(typeof spaces)[0], (typeof spaces)[0]];
+    const { spaces } = await joinBoth(t, await dlmVolumeWithTwoHosts(t, { ioTimeout: 1, pollMs: POLL_MS }));
+    const [h1, h2] = spaces;
 
     // FIFO (test 22): host 1 EX; host 2 asks PR; then host 1 asks PR as a new lock. After the EX goes,
     // host 2's PR (queued first) is granted, and host 1's PR (compatible) after it.

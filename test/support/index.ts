@@ -17,3 +17,4 @@ export * from "./renewal-history.js";
 export * from "./stall-fs/index.js";
 export * from "./sam-run.js";
 export * from "./json-lines.js";
+export * from "./dlm.js";

@@ -4,16 +4,11 @@
  */
 import { DlmClient, type LockMode, LOCK_MODES } from "@sanlock-ts/client/dlm";
 import { EXIT_FAILURE, EXIT_OK, type Output } from "../output.js";
-import { DlmCliError } from "./run.js";
+import { DlmCliError, pathOffset } from "./run.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
 const modeText = (m: LockMode | undefined): string => m ?? "IV";
-
-function pathOffset(text: string): { path: string; offset: number } {
-  const m = /^(.*?)(?::(\d+))?$/.exec(text);
-  return { path: m?.[1] ?? "", offset: m?.[2] ? Number(m[2]) : 0 };
-}
 
 function hostIdOf(v: Values): number | undefined {
   if (v.i === undefined) return undefined;

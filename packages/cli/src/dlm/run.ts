@@ -26,7 +26,8 @@ export class DlmCliError extends Error {
   readonly code = "ERR_CLI_DLM";
 }
 
-function pathOffset(text: string): { path: string; offset: number } {
+/** PATH[:OFFSET] (docs/dlm.md §8). */
+export function pathOffset(text: string): { path: string; offset: number } {
   const m = /^(.*?)(?::(\d+))?$/.exec(text);
   const path = m?.[1] ?? "";
   if (path === "") throw new DlmCliError(`a path is needed: ${text}`);

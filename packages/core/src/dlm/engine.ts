@@ -227,6 +227,7 @@ export class DlmEngine {
           hostId: opts.hostId,
           lockspaceId: opts.hostArea.lockspaceId,
           generation: opts.generation,
+          diagnosticDevice: opts.device,
         })
       : undefined;
   }

@@ -14,6 +14,8 @@ export interface HostAreaOptions {
   readonly hostId: number;
   readonly lockspaceId: bigint;
   readonly generation: bigint;
+  /** Where members() reads: not the lock path's I/O, so not counted with it (default `device`). */
+  readonly diagnosticDevice?: BlockDevice;
 }
 
 /** A wait entry of another host, as last read. */
@@ -70,7 +72,7 @@ export class HostArea {
    * member (docs/dlm.md §3.1). One read of the area. Our own host is always one.
    */
   async members(generationOf: (hostId: number) => bigint | undefined): Promise<number[]> {
-    const records = await this.readRecords();
+    const records = await this.readRecords(this.opts.diagnosticDevice ?? this.opts.device);
     const out = [this.opts.hostId];
     for (const [h, r] of records) {
       const generation = generationOf(h);
@@ -80,9 +82,9 @@ export class HostArea {
   }
 
   /** Every other host's record that decodes, names its own host_id and this lockspace id. */
-  private async readRecords(): Promise<Map<number, HostRecord>> {
+  private async readRecords(device: BlockDevice = this.opts.device): Promise<Map<number, HostRecord>> {
     const ss = this.opts.sectorSize;
-    const bytes = await this.opts.device.read(this.opts.offset, this.opts.numHosts * ss);
+    const bytes = await device.read(this.opts.offset, this.opts.numHosts * ss);
     const out = new Map<number, HostRecord>();
     for (let h = 1; h <= this.opts.numHosts; h++) {
       if (h === this.opts.hostId) continue;
