@@ -89,17 +89,22 @@ export async function dlm_ls_lock(
     if (flags & LKF.CONVERT) fields.lkid = lksb.sb_lkid;
     else if (name !== null) fields.resource = Buffer.from(typeof name === "string" ? new TextEncoder().encode(name) : name).toString("base64");
     if (flags & LKF.VALBLK && lksb.sb_lvbptr) fields.lvb = Buffer.from(lksb.sb_lvbptr).toString("base64");
+    const listen = (lkid: number): void =>
+      c.onLock(lkid, (m) => {
+        if (m.event === "bast") bast?.(astarg, Number(m.mode));
+        else if (m.event === "ast") {
+          fillLksb(lksb, m);
+          if (Number(m.mode) < 0) c.offLock(lkid);
+          ast?.(astarg);
+        }
+      });
+    // A conversion's AST can come in the same read as its reply: this call's callbacks must be
+    // in place before the request, or the AST would reach the previous call's.
+    if (flags & LKF.CONVERT) listen(lksb.sb_lkid);
     const reply = await c.request("lock", fields, flags & LKF.CONVERT ? "convert" : "lock");
     const lkid = Number(reply.lkid);
     lksb.sb_lkid = lkid;
-    c.onLock(lkid, (m) => {
-      if (m.event === "bast") bast?.(astarg, Number(m.mode));
-      else if (m.event === "ast") {
-        fillLksb(lksb, m);
-        if (Number(m.mode) < 0) c.offLock(lkid);
-        ast?.(astarg);
-      }
-    });
+    if (!(flags & LKF.CONVERT)) listen(lkid);
     return 0;
   });
   return r === -1 ? -1 : 0;
