@@ -84,6 +84,12 @@ t.test("two daemons, one DLM volume: the CLI gives the kernel's compatibility ma
   }
   t.same(wrong, [], "36 pairs: granted exactly when the kernel's matrix says compatible, else EAGAIN");
 
+  const holder = await holdLock(t, host1.runDir, "PR");
+  const debug = await cli(host1.runDir, ["dlm", "lockdebug", "vg1"]);
+  t.match(debug.stdout, /^Resource len {2}3 {2}"lv7"\nGranted Queue\n[0-9a-f]{8} PR\n/m, `lockdebug shows host 1's PR in the granted queue: ${debug.stdout}`);
+  holder.kill("SIGTERM");
+  await exited(holder);
+
   const dump = await cli(host1.runDir, ["dlm", "dump", volume]);
   t.match(dump.stdout, /^0004194304 vg1 lv7 \d{4} \d+ "lv7"$/m, "dlm dump shows the resource created on first use, in rindex entry 0");
 

@@ -34,6 +34,8 @@ export async function runDlmDaemonCommand(command: string, args: string[], v: Va
       return await list(client, output, json);
     case "lockdump":
       return await lockdump(client, one(args, "lockdump"), output, json);
+    case "lockdebug":
+      return await lockdebug(client, one(args, "lockdebug"), output, json);
     default:
       return await lock(client, args, v, output, json);
   }
@@ -93,6 +95,41 @@ async function lockdump(client: DlmClient, name: string, output: Output, json: b
     output.line(
       `id ${l.id.toString(16).padStart(8, "0")} gr ${modeText(l.granted)} rq ${rq} pid ${l.pid} master 0 "${Buffer.from(l.resource).toString("utf8")}"${l.orphan ? " orphan" : ""}`,
     );
+  }
+  return EXIT_OK;
+}
+
+/**
+ * dlm_tool lockdebug: this host's locks per resource, in Granted, Convert and Waiting blocks
+ * (`%08x gr` / `%08x gr (rq)` / `%08x --(rq)`). Other hosts' locks live in their own daemons.
+ */
+async function lockdebug(client: DlmClient, name: string, output: Output, json: boolean): Promise<number> {
+  const ls = await client.openLockspace(name);
+  const locks = await ls.locks();
+  await ls.close();
+  const byResource = new Map<string, typeof locks>();
+  for (const l of locks) {
+    const key = Buffer.from(l.resource).toString("utf8");
+    byResource.set(key, [...(byResource.get(key) ?? []), l]);
+  }
+  if (json) {
+    output.line(JSON.stringify([...byResource].map(([resource, list]) => ({ resource, locks: list.map((l) => ({ ...l, resource })) }))));
+    return EXIT_OK;
+  }
+  for (const [resource, list] of byResource) {
+    output.line(`Resource len ${String(Buffer.byteLength(resource)).padStart(2)}  "${resource}"`);
+    const id = (n: number): string => n.toString(16).padStart(8, "0");
+    const blocks: [string, typeof locks, (l: (typeof locks)[number]) => string][] = [
+      ["Granted", list.filter((l) => l.granted !== undefined && l.requested === undefined), (l) => `${id(l.id)} ${modeText(l.granted)}`],
+      ["Convert", list.filter((l) => l.granted !== undefined && l.requested !== undefined), (l) => `${id(l.id)} ${modeText(l.granted)} (${l.requested})`],
+      ["Waiting", list.filter((l) => l.granted === undefined), (l) => `${id(l.id)} --(${modeText(l.requested)})`],
+    ];
+    for (const [title, members, line] of blocks) {
+      if (members.length === 0) continue;
+      output.line(`${title} Queue`);
+      for (const l of members) output.line(`${line(l)}${l.orphan ? " orphan" : ""}`);
+    }
+    output.line("");
   }
   return EXIT_OK;
 }

@@ -15,6 +15,7 @@ const USAGE = `sanlock-ts dlm <command> ...
   leave NAME [--no-force]
   ls
   lockdump NAME
+  lockdebug NAME
   lock NAME RESOURCE MODE [--noqueue] [--persistent] [--vb HEX] [--hold SECONDS (0: until a signal)]
   dump PATH[:OFF]
   every command: --json`;
@@ -89,6 +90,7 @@ export async function runDlm(argv: readonly string[], output: Output): Promise<n
       case "leave":
       case "ls":
       case "lockdump":
+      case "lockdebug":
       case "lock": {
         const { runDlmDaemonCommand } = await import("./daemon-commands.js");
         return await runDlmDaemonCommand(command, rest, parsed.values, output, json);
