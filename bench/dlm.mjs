@@ -232,6 +232,9 @@ async function bastAndWakeup(h1, hh1, h2, hh2, rounds) {
   const wake = [];
   for (let i = 0; i < rounds; i++) {
     const held = await lockTimed(h1, hh1, LKM.PR, "bast", { bast: true });
+    // Untimed: a random phase against both hosts' poll cycles (rounds at a fixed phase would
+    // measure one point of the cycle, not the distribution).
+    await sleep(Math.random() * 1000);
     const gotBast = h1.event((m) => m.event === "bast" && m.lkid === held.lkid);
     const asked = nowMs();
     const lkid = (await h2.request("lock", { handle: hh2, mode: LKM.EX, resource: b64("bast") })).lkid;
