@@ -1,6 +1,7 @@
 // Frames of the DLM socket (docs/dlm-wire.md): a u32 little-endian length, then that many bytes
 // of UTF-8 JSON holding one object. Shared by the daemon and the client so both sides agree on
 // the limits.
+import { concatBytes } from "../wire/bytes.js";
 
 /** Largest frame body (docs/dlm-wire.md §Limits). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -53,28 +54,18 @@ export class FrameDecoder {
 
   private peek(n: number): Uint8Array {
     if (this.chunks[0]!.length >= n) return this.chunks[0]!;
-    this.chunks = [concat(this.chunks, this.buffered)];
+    this.chunks = [concatBytes(this.chunks)];
     return this.chunks[0]!;
   }
 
   private take(n: number): Uint8Array {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered);
+    const all = this.chunks.length === 1 ? this.chunks[0]! : concatBytes(this.chunks);
     const frame = all.subarray(0, n);
     const rest = all.subarray(n);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.buffered = rest.length;
     return frame;
   }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function parseBody(body: Uint8Array): Record<string, unknown> {
