@@ -134,14 +134,16 @@ t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes c
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
-    for (let read = 0; read < 40; read++) {
+    for (let read = 0; read < 200; read++) {
       for (let k = random(6); k > 0; k--) {
         const s = random(maxHosts);
-        // a live record, a zeroed one, or (4K) bytes beyond the observed 512 only
-        const choice = random(3);
+        // a live record, a zeroed one, one byte anywhere in the observed 512, or (4K) a byte
+        // beyond the observed 512 only
+        const choice = random(4);
         if (choice === 0) area.set(random(2) ? LIVE : RENEWED, s * sectorSize);
         else if (choice === 1) area.fill(0, s * sectorSize, s * sectorSize + 512);
-        else if (sectorSize === 4096) area[s * sectorSize + 1000] = random(256);
+        else if (choice === 2) area[s * sectorSize + random(512)] = random(256);
+        else if (sectorSize === 4096) area[s * sectorSize + 512 + random(sectorSize - 512)] = random(256);
       }
       const expected: number[] = [];
       for (let s = 0; s < maxHosts; s++) {
@@ -156,6 +158,6 @@ t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes c
       }
       last.set(area);
     }
-    t.pass(`${sectorSize}-byte sectors: 40 reads, every change and only those`);
+    t.pass(`${sectorSize}-byte sectors: 200 reads, every change and only those`);
   }
 });

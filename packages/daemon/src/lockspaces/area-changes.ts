@@ -49,10 +49,23 @@ function checkShape(shape: AreaShape): void {
 }
 
 /**
+ * Zeros that runs of never-written sectors are compared with, 64 KiB at a time (one memcmp each;
+ * small enough to cost nothing resident).
+ */
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/**
  * Worker side: finds the records of a renewal read that differ from the previous read. Keeps
  * a copy of the observed bytes of each non-zero sector only (a host never joined costs nothing).
+ *
+ * Nearly all sectors of an area are zero and stay zero (max_hosts 2000, a handful of hosts), so
+ * the sectors with no copy are checked a run at a time: a run still all zero (one memcmp per
+ * 64 KiB) has no change, and a run that is not is halved until the changed sectors are found.
+ * Comparing each of the 2,000 sectors on its own cost about 0.5 µs of call overhead each, the
+ * renewal worker's largest cost with 64 lockspaces (`--cpu-prof`: 1 ms per renewal).
  */
 export class AreaChangeTracker {
+  /** The observed bytes of every sector last seen non-zero, by sector index. */
   private readonly previous = new Map<number, Buffer>();
   private readonly spaceName: Uint8Array;
 
@@ -66,20 +79,28 @@ export class AreaChangeTracker {
   }
 
   /**
-   * The changed records of `area` (a whole-area read). All changed records are decoded before
-   * any copy is updated: a record that cannot be decoded throws and leaves the tracker as it
-   * was, so the next read reports the change again.
+   * The changed records of `area` (a whole-area read), host 1 first. All changed records are
+   * decoded before any copy is updated: a record that cannot be decoded throws and leaves the
+   * tracker as it was, so the next read reports the change again.
    */
   changes(area: Uint8Array): ObservedRecord[] {
     const { sectorSize, maxHosts } = this.shape;
     if (area.length < sectorSize * maxHosts) throw new RangeError(`area read of ${area.length} bytes is shorter than ${maxHosts} sectors of ${sectorSize}`);
     const bytes = Buffer.from(area.buffer, area.byteOffset, area.byteLength);
     const changedAt: number[] = [];
+    let runStart = -1; // first sector of the current run of sectors with no copy
     for (let i = 0; i < maxHosts; i++) {
+      const before = this.previous.get(i);
+      if (before === undefined) {
+        if (runStart < 0) runStart = i;
+        continue;
+      }
+      if (runStart >= 0) this.zeroRunChanges(bytes, runStart, i, changedAt);
+      runStart = -1;
       const at = i * sectorSize;
-      const before = this.previous.get(i) ?? ZERO_SECTOR;
       if (bytes.compare(before, 0, OBSERVED_SECTOR_BYTES, at, at + OBSERVED_SECTOR_BYTES) !== 0) changedAt.push(i);
     }
+    if (runStart >= 0) this.zeroRunChanges(bytes, runStart, maxHosts, changedAt);
     const records = changedAt.map((i) => observedRecordAt(area, i * sectorSize, sectorSize, i + 1, this.spaceName, this.ourHostId));
     for (const i of changedAt) {
       const sector = bytes.subarray(i * sectorSize, i * sectorSize + OBSERVED_SECTOR_BYTES);
@@ -88,6 +109,33 @@ export class AreaChangeTracker {
     }
     return records;
   }
+
+  /**
+   * Appends, in order, the sectors in [from, to) whose observed bytes are no longer zero (all of
+   * them were zero at the previous read). A whole-sector range that is still zero has none; with
+   * 4 KiB sectors a non-zero byte past a sector's first 512 may make a range look changed, and
+   * the single-sector check then finds no change.
+   */
+  private zeroRunChanges(bytes: Buffer, from: number, to: number, out: number[]): void {
+    const { sectorSize } = this.shape;
+    if (isZero(bytes, from * sectorSize, to * sectorSize)) return;
+    if (to - from === 1) {
+      if (!isZero(bytes, from * sectorSize, from * sectorSize + OBSERVED_SECTOR_BYTES)) out.push(from);
+      return;
+    }
+    const middle = (from + to) >>> 1;
+    this.zeroRunChanges(bytes, from, middle, out);
+    this.zeroRunChanges(bytes, middle, to, out);
+  }
+}
+
+/** Whether bytes[start, end) are all zero. */
+function isZero(bytes: Buffer, start: number, end: number): boolean {
+  for (let at = start; at < end; at += ZERO_CHUNK.length) {
+    const stop = Math.min(end, at + ZERO_CHUNK.length);
+    if (bytes.compare(ZERO_CHUNK, 0, stop - at, at, stop) !== 0) return false;
+  }
+  return true;
 }
 
 /** Main-thread side: the last record of every host, as the worker's changes describe them. */
