@@ -5,7 +5,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { HostStatusTable, VirtualClock, type ObservedRecord } from "@sanlock-ts/core";
+import { HostStatusTable, VirtualClock, nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanlock-ts/core";
 import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
 import { decodeEveryRecord } from "../../../test/support/index.js";
 
@@ -123,7 +123,12 @@ t.test("shape limits", async (t) => {
   t.throws(() => tracker.changes(new Uint8Array(SECTOR)), RangeError, "a short read is refused");
 });
 
-t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes changed", async (t) => {
+const bigints = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value);
+
+/** The bitmap byte holding OUR_HOST_ID's bit (docs/ondisk.md §5.5). */
+const OUR_BIT_BYTE = 256 + ((OUR_HOST_ID - 1) >> 3);
+
+t.test("changes in a 2000-host area: exactly the sectors whose leader record or our bitmap byte changed", async (t) => {
   for (const sectorSize of [512, 4096]) {
     const maxHosts = sectorSize === 512 ? 2000 : 250;
     const tracker = new AreaChangeTracker({ sectorSize, maxHosts }, LOCKSPACE, OUR_HOST_ID);
@@ -135,21 +140,36 @@ t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes c
       return seed % n;
     };
     for (let read = 0; read < 200; read++) {
+      const touched = new Set<number>();
       for (let k = random(6); k > 0; k--) {
         const s = random(maxHosts);
-        // a live record, a zeroed one, one byte anywhere in the observed 512, or (4K) a byte
-        // beyond the observed 512 only
-        const choice = random(4);
+        touched.add(s);
+        // a live record, a zeroed one, one byte of the leader record, our bit's byte, or a byte
+        // nothing is decoded from (another host's bitmap byte, or past the first 512)
+        const choice = random(5);
         if (choice === 0) area.set(random(2) ? LIVE : RENEWED, s * sectorSize);
         else if (choice === 1) area.fill(0, s * sectorSize, s * sectorSize + 512);
-        else if (choice === 2) area[s * sectorSize + random(512)] = random(256);
-        else if (sectorSize === 4096) area[s * sectorSize + 512 + random(sectorSize - 512)] = random(256);
+        else if (choice === 2) area[s * sectorSize + random(200)] = random(256);
+        else if (choice === 3) area[s * sectorSize + OUR_BIT_BYTE] ^= 1 << random(8);
+        else area[s * sectorSize + 200 + random(sectorSize - 200)] = random(256);
       }
       const expected: number[] = [];
       for (let s = 0; s < maxHosts; s++) {
-        const a = area.subarray(s * sectorSize, s * sectorSize + 512);
-        const b = last.subarray(s * sectorSize, s * sectorSize + 512);
+        // what a record is decoded from: the leader record and the byte holding our bit
+        const parts = (bytes: Uint8Array): number[] => [...bytes.subarray(s * sectorSize, s * sectorSize + 200), bytes[s * sectorSize + OUR_BIT_BYTE]!];
+        const a = parts(area);
+        const b = parts(last);
         if (!a.every((x, i) => x === b[i])) expected.push(s + 1);
+      }
+      // what the tracker leaves out is what cannot change a record: decoded, it is the same
+      for (const s of touched) {
+        if (expected.includes(s + 1)) continue;
+        const decode = (bytes: Uint8Array): ObservedRecord =>
+          observedRecordAt(bytes, s * sectorSize, sectorSize, s + 1, nameCompareBytes(LOCKSPACE), OUR_HOST_ID);
+        if (JSON.stringify(decode(area), bigints) !== JSON.stringify(decode(last), bigints)) {
+          t.fail(`${sectorSize}: read ${read}: host ${s + 1}'s record changed with neither part`);
+          return;
+        }
       }
       const got = tracker.changes(area).map((r) => r.hostId);
       if (JSON.stringify(got) !== JSON.stringify(expected)) {
@@ -159,5 +179,29 @@ t.test("changes in a 2000-host area: exactly the sectors whose first 512 bytes c
       last.set(area);
     }
     t.pass(`${sectorSize}-byte sectors: 200 reads, every change and only those`);
+  }
+});
+
+t.test("every byte a record is decoded from is compared, and no other", async (t) => {
+  for (const sectorSize of [512, 4096]) {
+    const tracker = new AreaChangeTracker({ sectorSize, maxHosts: MAX_HOSTS }, LOCKSPACE, OUR_HOST_ID);
+    const bytes = new Uint8Array(sectorSize * MAX_HOSTS);
+    for (let h = 1; h <= MAX_HOSTS; h++) bytes.set(LIVE, (h - 1) * sectorSize);
+    tracker.changes(bytes);
+    const host = 5;
+    const at = (host - 1) * sectorSize;
+    const missed: number[] = [];
+    const extra: number[] = [];
+    for (let offset = 0; offset < sectorSize; offset++) {
+      const decodedFrom = offset < 200 || offset === OUR_BIT_BYTE;
+      bytes[at + offset]! ^= 0x10;
+      const changed = tracker.changes(bytes).map((r) => r.hostId);
+      bytes[at + offset]! ^= 0x10;
+      const back = tracker.changes(bytes).map((r) => r.hostId);
+      const want = decodedFrom ? [host] : [];
+      if (JSON.stringify(changed) !== JSON.stringify(want) || JSON.stringify(back) !== JSON.stringify(want)) (decodedFrom ? missed : extra).push(offset);
+    }
+    t.same(missed, [], `${sectorSize}: a change of any leader byte or our bitmap byte is reported, and its undoing`);
+    t.same(extra, [], `${sectorSize}: a change of any other byte is not`);
   }
 });
