@@ -150,7 +150,7 @@ t.test("changes in a 2000-host area: exactly the sectors whose leader record or 
         if (choice === 0) area.set(random(2) ? LIVE : RENEWED, s * sectorSize);
         else if (choice === 1) area.fill(0, s * sectorSize, s * sectorSize + 512);
         else if (choice === 2) area[s * sectorSize + random(200)] = random(256);
-        else if (choice === 3) area[s * sectorSize + OUR_BIT_BYTE] ^= 1 << random(8);
+        else if (choice === 3) area[s * sectorSize + OUR_BIT_BYTE] = (area[s * sectorSize + OUR_BIT_BYTE] ?? 0) ^ (1 << random(8));
         else area[s * sectorSize + 200 + random(sectorSize - 200)] = random(256);
       }
       const expected: number[] = [];
@@ -194,9 +194,9 @@ t.test("every byte a record is decoded from is compared, and no other", async (t
     const extra: number[] = [];
     for (let offset = 0; offset < sectorSize; offset++) {
       const decodedFrom = offset < 200 || offset === OUR_BIT_BYTE;
-      bytes[at + offset]! ^= 0x10;
+      bytes[at + offset] = (bytes[at + offset] ?? 0) ^ 0x10;
       const changed = tracker.changes(bytes).map((r) => r.hostId);
-      bytes[at + offset]! ^= 0x10;
+      bytes[at + offset] = (bytes[at + offset] ?? 0) ^ 0x10;
       const back = tracker.changes(bytes).map((r) => r.hostId);
       const want = decodedFrom ? [host] : [];
       if (JSON.stringify(changed) !== JSON.stringify(want) || JSON.stringify(back) !== JSON.stringify(want)) (decodedFrom ? missed : extra).push(offset);
