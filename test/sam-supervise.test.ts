@@ -66,10 +66,14 @@ function supervise(t: Test, daemon: TestDaemon, args: string[]): Supervise {
   // Not tap's NODE_OPTIONS (as runSamScript): its preloads catch SIGTERM in the holder, and a
   // SIGTERM caught by Node just before the holder's exec is lost with it, so PROGRAM ran on until
   // the stop grace SIGKILLed it: the likely cause of one CI run without 143 here.
-  const child = spawn("/usr/bin/env", ["-u", "NODE_OPTIONS", process.execPath, OUR_CLI, "supervise", "--json", "--status-dir", `${daemon.runDir}/sam`, ...args, "--", ...PROGRAM], {
-    env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    "/usr/bin/env",
+    ["-u", "NODE_OPTIONS", process.execPath, OUR_CLI, "supervise", "--json", "--status-dir", `${daemon.runDir}/sam`, ...args, "--", ...PROGRAM],
+    {
+      env: { ...process.env, SANLOCK_RUN_DIR: daemon.runDir },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   const output = collectJsonLines<Event>(child.stderr);
   const events = output.items;
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
