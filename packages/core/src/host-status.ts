@@ -66,6 +66,8 @@ export class HostStatusTable implements HostLiveness {
   /** Lockspace name encoded for raw comparison, by name (observeArea). */
   private spaceName: { name: string; bytes: Uint8Array } | undefined;
   private examined = false;
+  /** observeChanges: the last record of each host that observe() would still act on if read again unchanged. */
+  private readonly unsettled = new Map<number, ObservedRecord>();
 
   constructor(private readonly opts: HostStatusTableOptions) {
     if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > DEFAULT_MAX_HOSTS) {
@@ -106,6 +108,35 @@ export class HostStatusTable implements HostLiveness {
       if (entry === undefined) continue;
       const note = this.observeOne(entry, rec, now);
       if (note) notifications.push(note);
+    }
+    this.examined = true;
+    return notifications;
+  }
+
+  /**
+   * observe() of a whole renewal read given as the records that changed since the previous read
+   * (area-changes in the daemon: host 1 first, each host at most once); every other host's record
+   * is as it was then. Same table and notifications as observe() of every record: an unchanged
+   * record is a no-op there unless it still differs from its entry — an invalid record whose
+   * owner differs from the identity last copied (docs/algorithms.md §3.2 step 4) — and such records
+   * are kept and observed again each read, as observe() would.
+   */
+  observeChanges(changed: readonly ObservedRecord[]): Notification[] {
+    const now = nowSeconds(this.opts.clock);
+    for (const entry of this.entries) {
+      entry.lastCheck = now;
+      if (entry.firstCheck === 0) entry.firstCheck = now;
+    }
+    const byHost = new Map(this.unsettled);
+    for (const rec of changed) if (this.entries[rec.hostId - 1] !== undefined) byHost.set(rec.hostId, rec);
+    const notifications: Notification[] = [];
+    for (const hostId of [...byHost.keys()].sort((a, b) => a - b)) {
+      const rec = byHost.get(hostId)!;
+      const entry = this.entries[hostId - 1]!;
+      const note = this.observeOne(entry, rec, now);
+      if (note) notifications.push(note);
+      if (rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp) this.unsettled.delete(hostId);
+      else this.unsettled.set(hostId, rec);
     }
     this.examined = true;
     return notifications;

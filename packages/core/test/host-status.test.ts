@@ -92,3 +92,61 @@ t.test("our bit in a changed record is reported once per set_bitmap_seconds for 
   const unchanged = st.observe([withBit(30n)]);
   t.equal(unchanged.length, 0, "unchanged record: bitmap not examined");
 });
+
+// observeChanges (the daemon's main thread, fed by the renewal worker's changes) against observe()
+// of every record: random reads of a few hosts, with invalid records whose owner differs from the
+// entry's identity (observed again every read) among them.
+t.test("observeChanges of the changed records equals observe() of the whole read", async (t) => {
+  const maxHosts = 6;
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const randomRecord = (hostId: number): ObservedRecord => ({
+    hostId,
+    valid: random(3) !== 0,
+    ownerId: random(3),
+    ownerGeneration: BigInt(random(3)),
+    timestamp: BigInt(random(4)),
+    ioTimeout: 1 + random(2),
+    hostName: `h${random(2)}`,
+    ourBitSet: random(2) === 0,
+    eventGeneration: BigInt(random(2)),
+    eventNumber: BigInt(random(2)),
+    eventData: 0n,
+  });
+  const empty = (hostId: number): ObservedRecord => ({
+    ...randomRecord(hostId),
+    valid: false,
+    ownerId: 0,
+    ownerGeneration: 0n,
+    timestamp: 0n,
+    ioTimeout: 0,
+    hostName: "",
+    ourBitSet: false,
+    eventGeneration: 0n,
+    eventNumber: 0n,
+  });
+  const clock = new VirtualClock(100);
+  const options = { ourHostId: 2, ownIoTimeout: 1, maxHosts, clock, setBitmapSeconds: 6 };
+  const whole = new HostStatusTable(options);
+  const changes = new HostStatusTable(options);
+  let read: ObservedRecord[] = Array.from({ length: maxHosts }, (_, i) => empty(i + 1)); // both start from all-zero sectors
+  const stored = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+  let differences = 0;
+  for (let n = 0; n < 400 && differences === 0; n++) {
+    clock.advance(1 + random(4));
+    const next = read.map((rec) => (random(3) === 0 ? randomRecord(rec.hostId) : rec));
+    const changed = next.filter((rec, i) => stored(rec) !== stored(read[i]));
+    read = next;
+    const a = whole.observe(read);
+    const b = changes.observeChanges(changed);
+    if (stored(a) !== stored(b)) differences++;
+    for (let h = 1; h <= maxHosts; h++) {
+      if (stored(whole.snapshot(h)) !== stored(changes.snapshot(h)) || whole.state(h) !== changes.state(h)) differences++;
+    }
+    if (differences > 0) t.fail(`read ${n}: notifications ${stored(a)} vs ${stored(b)}`);
+  }
+  t.equal(differences, 0, "400 random reads: same notifications, snapshots and states");
+});

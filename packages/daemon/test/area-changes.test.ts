@@ -6,7 +6,7 @@ import t from "tap";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { HostStatusTable, VirtualClock, nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanlock-ts/core";
-import { AreaChangeTracker, ObservedHosts } from "../src/lockspaces/area-changes.js";
+import { AreaChangeTracker } from "../src/lockspaces/area-changes.js";
 import { decodeEveryRecord } from "../../../test/support/index.js";
 
 const VECTORS = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
@@ -55,7 +55,6 @@ t.test("a table fed with changes matches one fed with every record, read after r
   const reference = table(clock);
   const fed = table(clock);
   const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, OUR_HOST_ID);
-  const hosts = new ObservedHosts({ sectorSize: SECTOR, maxHosts: MAX_HOSTS });
   const reads: [string, Uint8Array][] = [
     ["initialized area", area({})],
     ["nothing changed", area({})],
@@ -88,7 +87,7 @@ t.test("a table fed with changes matches one fed with every record, read after r
       `${what}: the worker sends exactly the hosts whose sector changed`,
     );
     const expected = reference.observe(fullObservation(bytes));
-    const got = fed.observe(hosts.apply(changed));
+    const got = fed.observeChanges(changed);
     t.same(got, expected, `${what}: same notifications`);
     notified += got.length;
     for (let h = 1; h <= MAX_HOSTS; h++) {
@@ -116,9 +115,11 @@ t.test("another host's record with out-of-range count fields is read leniently",
 
 t.test("shape limits", async (t) => {
   t.throws(() => new AreaChangeTracker({ sectorSize: 1024, maxHosts: 8 }, LOCKSPACE, 1), RangeError);
-  t.throws(() => new ObservedHosts({ sectorSize: 512, maxHosts: 2001 }), RangeError);
-  const hosts = new ObservedHosts({ sectorSize: 512, maxHosts: 2 });
-  t.throws(() => hosts.apply([{ ...fullObservation(area({}))[0]!, hostId: 3 }]), RangeError);
+  t.throws(() => new AreaChangeTracker({ sectorSize: 512, maxHosts: 2001 }, LOCKSPACE, 1), RangeError);
+  t.throws(() => new AreaChangeTracker({ sectorSize: 512, maxHosts: 8 }, LOCKSPACE, 0), RangeError, "host_id 0");
+  const live = fullObservation(area({ 1: LIVE }))[0]!;
+  const small = table(new VirtualClock(100));
+  t.same(small.observeChanges([{ ...live, hostId: MAX_HOSTS + 1 }]), [], "a record of a host_id beyond the table is ignored, as observe() does");
   const tracker = new AreaChangeTracker({ sectorSize: SECTOR, maxHosts: MAX_HOSTS }, LOCKSPACE, 1);
   t.throws(() => tracker.changes(new Uint8Array(SECTOR)), RangeError, "a short read is refused");
 });

@@ -1,10 +1,10 @@
 /**
  * A renewal read (docs/algorithms.md §3.2) handed from the renewal worker to the main thread's
- * host status table as changes: the worker sends only the host records whose bytes changed
- * since the read it sent before, the main thread keeps the last record of every host and
- * gives the table the whole set again. The table sees exactly the records the disk holds, so
- * the host status semantics (docs/algorithms.md §3.2 steps 2-5) are those of observing the full read, while
- * neither thread decodes or copies the unchanged records (nearly all of them) each renewal.
+ * host status table as changes: the worker sends only the host records that changed since the
+ * read it sent before, and the main thread's table observes them as a whole read
+ * (HostStatusTable.observeChanges: every other record as it was). The host status semantics
+ * (docs/algorithms.md §3.2 steps 2-5) are those of observing the full read, while neither thread
+ * decodes, copies or keeps the unchanged records (nearly all of them) each renewal.
  *
  * An ObservedRecord is decoded from the leader record (docs/ondisk.md §4) and the observer's byte
  * of the host bitmap at 256..511 (docs/ondisk.md §5), so those bytes are what the worker compares.
@@ -14,23 +14,6 @@ import { HOSTID_BITMAP_OFFSET, LEADER_RECORD_SIZE, nameCompareBytes, observedRec
 
 /** Largest max_hosts of any geometry (docs/ondisk.md §2). */
 const MAX_HOSTS = 2000;
-
-/** The record an all-zero sector decodes to. */
-export function emptyRecord(hostId: number): ObservedRecord {
-  return {
-    hostId,
-    valid: false,
-    ownerId: 0,
-    ownerGeneration: 0n,
-    timestamp: 0n,
-    ioTimeout: 0,
-    hostName: "",
-    ourBitSet: false,
-    eventGeneration: 0n,
-    eventNumber: 0n,
-    eventData: 0n,
-  };
-}
 
 export interface AreaShape {
   readonly sectorSize: number;
@@ -107,26 +90,5 @@ export class AreaChangeTracker {
       kept[k + LEADER_WORDS] = bytes[i * sectorSize + this.ourBitByte]!;
     }
     return records;
-  }
-}
-
-/** Main-thread side: the last record of every host, as the worker's changes describe them. */
-export class ObservedHosts {
-  private readonly records: ObservedRecord[];
-
-  constructor(shape: AreaShape) {
-    checkShape(shape);
-    this.records = Array.from({ length: shape.maxHosts }, (_, i) => emptyRecord(i + 1));
-  }
-
-  /** Applies one read's changes; returns every host's record, host 1 first. */
-  apply(changed: readonly ObservedRecord[]): readonly ObservedRecord[] {
-    for (const rec of changed) {
-      if (!Number.isInteger(rec.hostId) || rec.hostId < 1 || rec.hostId > this.records.length) {
-        throw new RangeError(`observed record of host_id ${rec.hostId} outside 1..${this.records.length}`);
-      }
-      this.records[rec.hostId - 1] = rec;
-    }
-    return this.records;
   }
 }

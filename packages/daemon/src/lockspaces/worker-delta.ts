@@ -17,7 +17,6 @@ import {
   type Notification,
   type ObservedRecord,
 } from "@sanlock-ts/core";
-import { ObservedHosts } from "./area-changes.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewalThread, type RenewalChannel } from "./renewal-thread.js";
 import { openLockspaceDevice, type OpenLockspaceDevice } from "./worker-lockspace.js";
@@ -65,7 +64,6 @@ export class WorkerDelta {
   private nextId = 1;
   private joinWaiter: ((message: FromWorker) => void) | undefined;
   private table: HostStatusTable | undefined;
-  private hosts: ObservedHosts | undefined;
   private geometryValue: AreaGeometry | undefined;
   private generationValue = 0n;
   private reader: DeltaLease | undefined;
@@ -227,7 +225,6 @@ export class WorkerDelta {
   private onJoined(message: Extract<FromWorker, { op: "joined" }>): void {
     this.geometryValue = { sectorSize: message.sectorSize, alignSize: message.alignSize, maxHosts: message.maxHosts };
     this.generationValue = message.generation;
-    this.hosts = new ObservedHosts(this.geometryValue);
     this.table = new HostStatusTable({
       ourHostId: this.spec.hostId,
       ownIoTimeout: this.spec.ioTimeout,
@@ -243,7 +240,7 @@ export class WorkerDelta {
 
   /** docs/algorithms.md §3.2: every renewal read updates the table, even when the attempt then fails. */
   private observe(changed: readonly ObservedRecord[]): void {
-    if (this.table === undefined || this.hosts === undefined) {
+    if (this.table === undefined) {
       // At most the reads of the join's own renewal; more would mean a worker out of step.
       if (this.early.length >= 2) this.events.log("error", `lockspace ${this.spec.name}: renewal reads before the join finished: ${this.early.length + 1}`);
       else this.early.push(changed);
@@ -263,8 +260,8 @@ export class WorkerDelta {
   }
 
   private examine(changed: readonly ObservedRecord[]): void {
-    if (this.table === undefined || this.hosts === undefined) return;
-    for (const note of this.table.observe(this.hosts.apply(changed))) {
+    if (this.table === undefined) return;
+    for (const note of this.table.observeChanges(changed)) {
       if (this.notes.length >= MAX_PENDING_NOTES) this.notes.shift();
       this.notes.push(note);
     }
