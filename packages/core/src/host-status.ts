@@ -59,8 +59,22 @@ export interface HostStatusTableOptions {
   setBitmapSeconds: number;
 }
 
+/**
+ * Entries exist only for hosts whose record ever differed from an all-zero one (owner_id 0,
+ * generation 0, timestamp 0) or that observe() was given: an area has max_hosts (up to 2,000)
+ * hosts and a handful in use, and 2,000 entry objects per lockspace cost the daemon some 14 MiB of
+ * heap per 64 lockspaces in each thread. Every other host's entry is implicit: all its fields
+ * are zero except the check times, which are the table's (firstExamined, lastExamined), since only
+ * a whole-read examination (observeArea, observeChanges) touches it.
+ */
 export class HostStatusTable implements HostLiveness {
-  private readonly entries: HostStatusEntry[];
+  /** By host_id - 1; undefined = implicit (see above). */
+  private readonly entries: (HostStatusEntry | undefined)[];
+  /** The entries that exist, for the whole-read examinations' check times. */
+  private readonly present: HostStatusEntry[] = [];
+  /** first_check and last_check of every implicit entry: the first and the last whole-read examination. */
+  private firstExamined = 0;
+  private lastExamined = 0;
   /** Each entry's (ownerId, ownerGeneration, timestamp) as raw words, for observeArea's unchanged test. */
   private readonly keys: Uint32Array;
   /** Lockspace name encoded for raw comparison, by name (observeArea). */
@@ -73,21 +87,7 @@ export class HostStatusTable implements HostLiveness {
     if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > DEFAULT_MAX_HOSTS) {
       throw new RangeError(`maxHosts must be 1..${DEFAULT_MAX_HOSTS}, got ${opts.maxHosts}`);
     }
-    this.entries = [];
-    for (let h = 1; h <= opts.maxHosts; h++) {
-      this.entries.push({
-        hostId: h,
-        firstCheck: 0,
-        lastCheck: 0,
-        lastLive: 0,
-        lastReq: 0,
-        ownerId: 0,
-        ownerGeneration: 0n,
-        ownerName: "",
-        ioTimeout: 0,
-        timestamp: 0n,
-      });
-    }
+    this.entries = new Array<HostStatusEntry | undefined>(opts.maxHosts).fill(undefined);
     this.keys = new Uint32Array(opts.maxHosts * RECORD_KEY_WORDS); // all zero, as the entries
   }
 
@@ -104,9 +104,9 @@ export class HostStatusTable implements HostLiveness {
     const now = nowSeconds(this.opts.clock);
     const notifications: Notification[] = [];
     for (const rec of records) {
-      const entry = this.entries[rec.hostId - 1];
-      if (entry === undefined) continue;
-      const note = this.observeOne(entry, rec, now);
+      if (!this.inRange(rec.hostId)) continue;
+      // Only this host is checked: its entry must exist to hold its own check times.
+      const note = this.observeOne(this.entryOf(rec.hostId), rec, now);
       if (note) notifications.push(note);
     }
     this.examined = true;
@@ -123,19 +123,20 @@ export class HostStatusTable implements HostLiveness {
    */
   observeChanges(changed: readonly ObservedRecord[]): Notification[] {
     const now = nowSeconds(this.opts.clock);
-    for (const entry of this.entries) {
-      entry.lastCheck = now;
-      if (entry.firstCheck === 0) entry.firstCheck = now;
-    }
+    this.checkAll(now);
     const byHost = new Map(this.unsettled);
-    for (const rec of changed) if (this.entries[rec.hostId - 1] !== undefined) byHost.set(rec.hostId, rec);
+    for (const rec of changed) if (this.inRange(rec.hostId)) byHost.set(rec.hostId, rec);
     const notifications: Notification[] = [];
     for (const hostId of [...byHost.keys()].sort((a, b) => a - b)) {
       const rec = byHost.get(hostId)!;
-      const entry = this.entries[hostId - 1]!;
-      const note = this.observeOne(entry, rec, now);
+      const note = this.observeChecked(rec, now);
       if (note) notifications.push(note);
-      if (rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp) this.unsettled.delete(hostId);
+      const entry = this.entries[hostId - 1];
+      const settled =
+        entry === undefined
+          ? isZeroKey(rec)
+          : rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp;
+      if (settled) this.unsettled.delete(hostId);
       else this.unsettled.set(hostId, rec);
     }
     this.examined = true;
@@ -164,13 +165,10 @@ export class HostStatusTable implements HostLiveness {
       changed.push(observedRecordAt(area, at, sectorSize, i + 1, spaceName, this.opts.ourHostId));
     }
     const now = nowSeconds(this.opts.clock);
-    for (const entry of this.entries) {
-      entry.lastCheck = now;
-      if (entry.firstCheck === 0) entry.firstCheck = now;
-    }
+    this.checkAll(now);
     const notifications: Notification[] = [];
     for (const rec of changed) {
-      const note = this.observeOne(this.entries[rec.hostId - 1]!, rec, now);
+      const note = this.observeChecked(rec, now);
       if (note) notifications.push(note);
     }
     this.examined = true;
@@ -180,6 +178,39 @@ export class HostStatusTable implements HostLiveness {
   private spaceNameBytes(lockspace: string): Uint8Array {
     if (this.spaceName?.name !== lockspace) this.spaceName = { name: lockspace, bytes: nameCompareBytes(lockspace) };
     return this.spaceName.bytes;
+  }
+
+  private inRange(hostId: number): boolean {
+    return Number.isInteger(hostId) && hostId >= 1 && hostId <= this.opts.maxHosts;
+  }
+
+  /** The entry of an in-range host, made from its implicit values if it has none yet. */
+  private entryOf(hostId: number): HostStatusEntry {
+    const existing = this.entries[hostId - 1];
+    if (existing !== undefined) return existing;
+    const entry = implicitEntry(hostId, this.firstExamined, this.lastExamined);
+    this.entries[hostId - 1] = entry;
+    this.present.push(entry);
+    return entry;
+  }
+
+  /** A whole-read examination checks every host: the existing entries and, through the table's times, the implicit ones. */
+  private checkAll(now: number): void {
+    if (this.firstExamined === 0) this.firstExamined = now;
+    this.lastExamined = now;
+    for (const entry of this.present) {
+      entry.lastCheck = now;
+      if (entry.firstCheck === 0) entry.firstCheck = now;
+    }
+  }
+
+  /**
+   * observeOne after checkAll: a record with the all-zero key of a host with no entry changes
+   * nothing observeOne would not (its check times are already the table's), so no entry is made.
+   */
+  private observeChecked(rec: ObservedRecord, now: number): Notification | undefined {
+    if (this.entries[rec.hostId - 1] === undefined && isZeroKey(rec)) return undefined;
+    return this.observeOne(this.entryOf(rec.hostId), rec, now);
   }
 
   private observeOne(entry: HostStatusEntry, rec: ObservedRecord, now: number): Notification | undefined {
@@ -217,14 +248,20 @@ export class HostStatusTable implements HostLiveness {
   }
 
   snapshot(hostId: number): HostStatusEntry | undefined {
-    const entry = this.entries[hostId - 1];
+    const entry = this.view(hostId);
     if (entry === undefined || entry.lastCheck === 0) return undefined;
     return { ...entry };
   }
 
+  /** The entry of host_id, or its implicit values; undefined out of range. Not to be changed. */
+  private view(hostId: number): Readonly<HostStatusEntry> | undefined {
+    if (!this.inRange(hostId)) return undefined;
+    return this.entries[hostId - 1] ?? implicitEntry(hostId, this.firstExamined, this.lastExamined);
+  }
+
   /** Host state as sanlock's get_host_flag reports it (docs/algorithms.md §3.3). */
   state(hostId: number): HostState {
-    const entry = this.entries[hostId - 1];
+    const entry = this.view(hostId);
     if (entry === undefined) throw new RangeError(`host_id ${hostId} outside 1..${this.opts.maxHosts}`);
     if (entry.timestamp === 0n) return "FREE";
     if (hostId === this.opts.ourHostId) return "LIVE";
@@ -242,7 +279,7 @@ export class HostStatusTable implements HostLiveness {
 
   /** docs/algorithms.md §3.4 host_live: alive unless proven dead; no I/O, no wait. */
   isSharedHolderAlive(hostId: number, generation: bigint, recordIoTimeout = 0): boolean {
-    const entry = this.entries[hostId - 1];
+    const entry = this.view(hostId);
     if (entry === undefined) return true;
     if (entry.lastCheck === 0) return true;
     if (entry.timestamp === 0n) return false;
@@ -255,6 +292,16 @@ export class HostStatusTable implements HostLiveness {
 
   /** Generation of host_id as last observed (for SETEV CUR_GENERATION). */
   observedGeneration(hostId: number): bigint {
-    return this.entries[hostId - 1]?.ownerGeneration ?? 0n;
+    return this.view(hostId)?.ownerGeneration ?? 0n;
   }
+}
+
+/** owner_id, generation and timestamp all zero: the key of an implicit entry (and of an all-zero sector). */
+function isZeroKey(rec: ObservedRecord): boolean {
+  return rec.ownerId === 0 && rec.ownerGeneration === 0n && rec.timestamp === 0n;
+}
+
+/** A host's entry with nothing observed of it but the table's check times. */
+function implicitEntry(hostId: number, firstCheck: number, lastCheck: number): HostStatusEntry {
+  return { hostId, firstCheck, lastCheck, lastLive: 0, lastReq: 0, ownerId: 0, ownerGeneration: 0n, ownerName: "", ioTimeout: 0, timestamp: 0n };
 }
