@@ -132,10 +132,7 @@ export class HostStatusTable implements HostLiveness {
       const note = this.observeChecked(rec, now);
       if (note) notifications.push(note);
       const entry = this.entries[hostId - 1];
-      const settled =
-        entry === undefined
-          ? isZeroKey(rec)
-          : rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp;
+      const settled = entry === undefined ? isZeroKey(rec) : sameKey(rec, entry);
       if (settled) this.unsettled.delete(hostId);
       else this.unsettled.set(hostId, rec);
     }
@@ -217,9 +214,7 @@ export class HostStatusTable implements HostLiveness {
     entry.lastCheck = now;
     if (entry.firstCheck === 0) entry.firstCheck = now;
     // docs/algorithms.md §3.2 step 3: unchanged (owner_id, generation, timestamp) -> nothing else, bitmap not examined.
-    if (rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp) {
-      return undefined;
-    }
+    if (sameKey(rec, entry)) return undefined;
     // docs/algorithms.md §3.2 step 4: identity copied only from valid records; timestamp always tracked.
     if (rec.valid) {
       entry.ownerId = rec.ownerId;
@@ -294,6 +289,11 @@ export class HostStatusTable implements HostLiveness {
   observedGeneration(hostId: number): bigint {
     return this.view(hostId)?.ownerGeneration ?? 0n;
   }
+}
+
+/** The record's (owner_id, generation, timestamp) equal the entry's (docs/algorithms.md §3.2 step 3). */
+function sameKey(rec: ObservedRecord, entry: HostStatusEntry): boolean {
+  return rec.ownerId === entry.ownerId && rec.ownerGeneration === entry.ownerGeneration && rec.timestamp === entry.timestamp;
 }
 
 /** owner_id, generation and timestamp all zero: the key of an implicit entry (and of an all-zero sector). */

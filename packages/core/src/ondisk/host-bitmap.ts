@@ -9,10 +9,15 @@ export const HOSTID_BITMAP_SIZE = 256;
 export const HOSTID_BITMAP_BITS = HOSTID_BITMAP_SIZE * 8;
 
 function bitPosition(hostId: number): { byte: number; mask: number } {
+  return { byte: hostBitByte(hostId), mask: 1 << ((hostId - 1) % 8) };
+}
+
+/** Offset in a delta sector of the bitmap byte that holds hostId's bit. */
+export function hostBitByte(hostId: number): number {
   if (!Number.isInteger(hostId) || hostId < 1 || hostId > HOSTID_BITMAP_BITS) {
     throw new SanlockTsError(ErrorCodes.OUT_OF_RANGE, `host_id ${hostId} is outside the bitmap range 1..${HOSTID_BITMAP_BITS}`, { hostId });
   }
-  return { byte: HOSTID_BITMAP_OFFSET + Math.floor((hostId - 1) / 8), mask: 1 << ((hostId - 1) % 8) };
+  return HOSTID_BITMAP_OFFSET + Math.floor((hostId - 1) / 8);
 }
 
 /** Is the bit for hostId set in the delta sector `sector`? */

@@ -10,10 +10,7 @@
  * of the host bitmap at 256..511 (docs/ondisk.md §5), so those bytes are what the worker compares.
  * Both sides start from "every sector zero", the record an all-zero sector decodes to.
  */
-import { HOSTID_BITMAP_OFFSET, LEADER_RECORD_SIZE, nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanlock-ts/core";
-
-/** Largest max_hosts of any geometry (docs/ondisk.md §2). */
-const MAX_HOSTS = 2000;
+import { DEFAULT_MAX_HOSTS, LEADER_RECORD_SIZE, MAX_HOST_ID, hostBitByte, nameCompareBytes, observedRecordAt, type ObservedRecord } from "@sanlock-ts/core";
 
 export interface AreaShape {
   readonly sectorSize: number;
@@ -22,8 +19,8 @@ export interface AreaShape {
 
 function checkShape(shape: AreaShape): void {
   if (shape.sectorSize !== 512 && shape.sectorSize !== 4096) throw new RangeError(`sector size ${shape.sectorSize} is neither 512 nor 4096`);
-  if (!Number.isInteger(shape.maxHosts) || shape.maxHosts < 1 || shape.maxHosts > MAX_HOSTS) {
-    throw new RangeError(`max_hosts ${shape.maxHosts} outside 1..${MAX_HOSTS}`);
+  if (!Number.isInteger(shape.maxHosts) || shape.maxHosts < 1 || shape.maxHosts > DEFAULT_MAX_HOSTS) {
+    throw new RangeError(`max_hosts ${shape.maxHosts} outside 1..${DEFAULT_MAX_HOSTS}`);
   }
 }
 
@@ -56,10 +53,10 @@ export class AreaChangeTracker {
     private readonly ourHostId: number,
   ) {
     checkShape(shape);
-    if (!Number.isInteger(ourHostId) || ourHostId < 1 || ourHostId > MAX_HOSTS) throw new RangeError(`host_id ${ourHostId} outside 1..${MAX_HOSTS}`);
+    if (!Number.isInteger(ourHostId) || ourHostId < 1 || ourHostId > MAX_HOST_ID) throw new RangeError(`host_id ${ourHostId} outside 1..${MAX_HOST_ID}`);
     this.spaceName = nameCompareBytes(lockspace);
     this.kept = new Int32Array(shape.maxHosts * KEPT_WORDS);
-    this.ourBitByte = HOSTID_BITMAP_OFFSET + ((ourHostId - 1) >> 3);
+    this.ourBitByte = hostBitByte(ourHostId);
   }
 
   /**
