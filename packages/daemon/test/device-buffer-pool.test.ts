@@ -49,12 +49,12 @@ t.test("a released buffer's slab is reused; a quarantined one is not until relea
 
   pool.quarantine(second);
   t.equal(second.state, "quarantined");
-  t.same(pool.stats(), { inUse: 0, quarantined: 1, idle: 0, totalBytes: WASM_PAGE_BYTES });
+  t.same(pool.stats(), { inUse: 0, quarantined: 1, idle: 0, kept: 0, totalBytes: WASM_PAGE_BYTES });
   const third = pool.acquire(512);
   t.not(third.slab, firstSlab, "the quarantined slab is not handed out");
 
   pool.release(second); // its I/O completed
-  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 1, totalBytes: 2 * WASM_PAGE_BYTES });
+  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 1, kept: 0, totalBytes: 2 * WASM_PAGE_BYTES });
   const fourth = pool.acquire(512);
   t.equal(fourth.slab, firstSlab, "after its I/O completed the slab circulates again");
   pool.release(third);
@@ -89,7 +89,7 @@ t.test("maxBuffers bounds the slab count; idle slabs are dropped to make room", 
   pool.release(b);
   const big = pool.acquire(3 * WASM_PAGE_BYTES); // the idle one-page slab is too small: dropped, new one made
   t.equal(big.bytes.buffer.byteLength, 3 * WASM_PAGE_BYTES);
-  t.same(pool.stats(), { inUse: 2, quarantined: 0, idle: 0, totalBytes: 4 * WASM_PAGE_BYTES });
+  t.same(pool.stats(), { inUse: 2, quarantined: 0, idle: 0, kept: 0, totalBytes: 4 * WASM_PAGE_BYTES });
   pool.release(a);
   pool.release(big);
 });
@@ -109,7 +109,7 @@ t.test("only maxIdleBuffers idle slabs are kept", async (t) => {
   const b = pool.acquire(512);
   pool.release(a);
   pool.release(b);
-  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 1, totalBytes: WASM_PAGE_BYTES });
+  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 1, kept: 0, totalBytes: WASM_PAGE_BYTES });
 });
 
 t.test("in-flight limiter: waits for a slot within its deadline, hands slots on in order", async (t) => {
@@ -160,6 +160,63 @@ t.test("trimIdle drops only the slabs idle for at least keepMs, and counts their
   t.equal(pool.trimIdle(1000, now + 999), 0, "nothing idle for 1000 ms yet");
   t.equal(pool.stats().idle, 2);
   t.equal(pool.trimIdle(0, performance.now()), 3 * WASM_PAGE_BYTES, "both idle slabs dropped");
-  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 0, totalBytes: WASM_PAGE_BYTES }, "the one in use is untouched and still counted");
+  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 0, kept: 0, totalBytes: WASM_PAGE_BYTES }, "the one in use is untouched and still counted");
   pool.release(busy);
+});
+
+// SlabKeeper: a lockspace's renewal device keeps its read slab between renewals (fresh slabs
+// cost page faults on every renewal); the kept slab never stands in the way of an allocation.
+t.test("a keeper keeps its largest slab between I/Os and lends it to the next one that fits", async (t) => {
+  const pool = new AlignedBufferPool({ maxIdleBuffers: 0 });
+  const keeper = pool.keeper();
+  const read = pool.acquire(16 * WASM_PAGE_BYTES, keeper);
+  const readSlab = read.slab;
+  pool.release(read, keeper);
+  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 0, kept: 1, totalBytes: 16 * WASM_PAGE_BYTES }, "kept, although the pool keeps no idle slab");
+  const write = pool.acquire(512, keeper);
+  t.equal(write.slab, readSlab, "a smaller I/O uses the kept slab");
+  const concurrentRead = pool.acquire(16 * WASM_PAGE_BYTES, keeper);
+  t.not(concurrentRead.slab, readSlab, "while lent out, the keeper has nothing to lend");
+  pool.release(write, keeper);
+  pool.release(concurrentRead, keeper);
+  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 0, kept: 1, totalBytes: 16 * WASM_PAGE_BYTES }, "one slab kept, the other dropped");
+
+  const small = pool.keeper();
+  const first = pool.acquire(512, small);
+  pool.release(first, small);
+  const larger = pool.acquire(2 * WASM_PAGE_BYTES, small);
+  t.not(larger.slab, first.slab, "a kept slab too small for the I/O is not lent");
+  pool.release(larger, small);
+  t.equal(pool.acquire(2 * WASM_PAGE_BYTES, small).slab, larger.slab, "the larger slab replaced the smaller one");
+});
+
+t.test("a quarantined buffer returns to its keeper only when its I/O completes; a closed keeper keeps nothing", async (t) => {
+  const pool = new AlignedBufferPool({ maxIdleBuffers: 1 });
+  const keeper = pool.keeper();
+  const stuck = pool.acquire(512, keeper);
+  pool.quarantine(stuck);
+  t.not(pool.acquire(512, keeper).slab, stuck.slab, "not lent while the kernel may use it");
+  pool.release(stuck, keeper);
+  t.equal(pool.stats().kept, 1, "kept once its I/O completed");
+  keeper.close();
+  t.same(pool.stats().kept, 0, "close gives the slab back");
+  t.equal(pool.stats().idle, 1, "as an idle slab");
+  const after = pool.acquire(512, keeper);
+  pool.release(after, keeper);
+  t.equal(pool.stats().kept, 0, "a closed keeper keeps nothing");
+});
+
+t.test("kept slabs are dropped before an allocation would fail", async (t) => {
+  const pool = new AlignedBufferPool({ maxTotalBytes: 4 * WASM_PAGE_BYTES, maxBuffers: 3, maxIdleBuffers: 0 });
+  const keepers = [pool.keeper(), pool.keeper(), pool.keeper()];
+  for (const keeper of keepers) pool.release(pool.acquire(WASM_PAGE_BYTES, keeper), keeper);
+  t.equal(pool.stats().kept, 3, "three kept slabs: the buffer limit");
+  const big = pool.acquire(3 * WASM_PAGE_BYTES);
+  t.same(pool.stats(), { inUse: 1, quarantined: 0, idle: 0, kept: 1, totalBytes: 4 * WASM_PAGE_BYTES }, "two kept slabs made room");
+  pool.release(big);
+  t.equal(
+    codeOf(() => pool.acquire(4 * WASM_PAGE_BYTES)),
+    undefined,
+    "the last kept slab yields too",
+  );
 });

@@ -74,7 +74,7 @@ t.test("a late read rejects with ERR_DEVICE_IO_TIMEOUT, counts as failed, and qu
   t.equal(err.code, "ERR_DEVICE_IO_TIMEOUT");
   t.match(err.message, /read of 4096 bytes at offset 0 on .*not complete after 50 ms; counted as failed, it may still complete/);
   t.same(device.stats(), { reads: 1, writes: 0, failed: 1, timedOut: 1, inFlight: 1 }, "the stalled read still holds its slot");
-  t.same(pool.stats(), { inUse: 0, quarantined: 1, idle: 0, totalBytes: 65536 });
+  t.same(pool.stats(), { inUse: 0, quarantined: 1, idle: 0, kept: 0, totalBytes: 65536 });
 
   // Other I/O goes on with other buffers while the first is stuck.
   const fresh = await device.read(4096, 4096, { timeoutMs: LONG_DEADLINE_MS });
@@ -84,7 +84,7 @@ t.test("a late read rejects with ERR_DEVICE_IO_TIMEOUT, counts as failed, and qu
 
   await held[0]!.resume();
   await settle();
-  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 2, totalBytes: 2 * 65536 }, "completion ends the quarantine");
+  t.same(pool.stats(), { inUse: 0, quarantined: 0, idle: 2, kept: 0, totalBytes: 2 * 65536 }, "completion ends the quarantine");
   t.equal(device.stats().inFlight, 0, "and frees the slot");
   t.equal(device.stats().failed, 1, "a late completion does not turn the failure into a success");
 });

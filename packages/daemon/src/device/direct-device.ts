@@ -18,7 +18,7 @@
  *   item 5).
  */
 import { channels, type IoMessage, type IoTimeoutMessage } from "../diagnostics.js";
-import { type AlignedBuffer, AlignedBufferPool } from "./aligned-buffer-pool.js";
+import { type AlignedBuffer, AlignedBufferPool, type SlabKeeper } from "./aligned-buffer-pool.js";
 import { nodeDeviceIo, type BlockDeviceGeometry, type DeviceIo } from "./device-io.js";
 import { DeviceError, DeviceErrorCode, errnoOf } from "./errors.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
@@ -68,6 +68,11 @@ export interface DirectDeviceOptions {
   maxIoBytes?: number;
   /** Aligned buffers; default one pool shared by all devices of the process. */
   pool?: AlignedBufferPool;
+  /**
+   * Keep the slab of this device's largest I/O for its next ones (aligned-buffer-pool.ts,
+   * SlabKeeper): for a device that repeats one large read, a lockspace's renewal read. Default false.
+   */
+  keepSlab?: boolean;
   /** System calls; tests inject slow or failing ones. */
   io?: DeviceIo;
 }
@@ -135,6 +140,7 @@ export class DirectDevice implements BlockDevice {
   private knownSize: number;
   private readonly limiter: InFlightLimiter;
   private readonly pool: AlignedBufferPool;
+  private readonly keeper: SlabKeeper | undefined;
   private readonly maxIoBytes: number;
   private readonly counters = { reads: 0, writes: 0, failed: 0, timedOut: 0 };
   private closeRequested = false;
@@ -158,6 +164,7 @@ export class DirectDevice implements BlockDevice {
     this.knownSize = knownSize;
     this.ioTimeout = ioTimeoutMs;
     this.pool = options.pool ?? sharedAlignedBufferPool();
+    this.keeper = options.keepSlab === true ? this.pool.keeper() : undefined;
     this.maxIoBytes = options.maxIoBytes ?? DEFAULT_MAX_IO_BYTES;
     if (!Number.isSafeInteger(this.maxIoBytes) || this.maxIoBytes < sectorSize || this.maxIoBytes > this.pool.limits.maxBufferBytes) {
       throw new RangeError(`maxIoBytes ${this.maxIoBytes} must be between the sector size and the pool's maxBufferBytes ${this.pool.limits.maxBufferBytes}`);
@@ -363,7 +370,7 @@ export class DirectDevice implements BlockDevice {
         // The wait for a slot used the whole deadline: do not start an I/O that is already late.
         throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: in-flight slot freed only at the ${timeoutMs} ms deadline`);
       }
-      buffer = this.pool.acquire(length);
+      buffer = this.pool.acquire(length, this.keeper);
     } catch (err) {
       this.finishIo();
       throw err;
@@ -408,7 +415,7 @@ export class DirectDevice implements BlockDevice {
         )
         .finally(() => {
           // The kernel is done with the buffer only now, timed out or not.
-          this.pool.release(buffer);
+          this.pool.release(buffer, this.keeper);
           this.finishIo();
         });
     });
@@ -428,6 +435,7 @@ export class DirectDevice implements BlockDevice {
 
   private closeFdIfIdle(): void {
     if (!this.closeRequested || this.limiter.inFlightCount !== 0 || this.resolveFdClosed === undefined) return;
+    this.keeper?.close(); // no I/O left to use the kept slab
     const resolve = this.resolveFdClosed;
     this.resolveFdClosed = undefined;
     // A failing close(2) leaves nothing to retry (the fd is gone either way).

@@ -23,9 +23,14 @@ export type PostToMain = (message: FromWorkerBody) => void;
 /** Opens a lockspace's host_id disk (the daemon: O_DIRECT; tests: memory disks, stalling devices). */
 export type OpenLockspaceDevice = (path: string, ioTimeout: number) => Promise<BlockDevice>;
 
-/** O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide (docs/algorithms.md §1.5). */
+/**
+ * O_DIRECT device whose per-I/O deadline exceeds every core timeout, so the core's bounds decide
+ * (docs/algorithms.md §1.5). It keeps its renewal-read slab between renewals, as sanlock keeps a
+ * buffer per lockspace: lockspaces that renew together would otherwise read into fresh slabs
+ * and pay their page faults on every renewal (aligned-buffer-pool.ts).
+ */
 export function openLockspaceDevice(path: string, ioTimeout: number): Promise<BlockDevice> {
-  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000) });
+  return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000), keepSlab: true });
 }
 
 /** Hands every whole-area read (the renewal read, docs/algorithms.md §2.3 step 2) to the main thread as changes. */
