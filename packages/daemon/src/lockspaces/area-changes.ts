@@ -32,6 +32,13 @@ const KEPT_WORDS = LEADER_WORDS + 1;
 /** The kept bytes of an all-zero sector: where every host starts. Never written. */
 const ZERO_KEPT = new Int32Array(KEPT_WORDS);
 
+/** True when `kept` holds the leader record's words at `words[at..]` and the bitmap byte `bit`. */
+function keptEquals(kept: Int32Array, words: Int32Array, at: number, bit: number): boolean {
+  if (kept[LEADER_WORDS] !== bit) return false;
+  for (let w = 0; w < LEADER_WORDS; w++) if (words[at + w] !== kept[w]) return false;
+  return true;
+}
+
 /**
  * Worker side: finds the records of a renewal read that differ from the previous read.
  *
@@ -83,11 +90,7 @@ export class AreaChangeTracker {
     const sectorWords = sectorSize >> 2;
     const changedAt: number[] = [];
     for (let i = 0; i < maxHosts; i++) {
-      const at = i * sectorWords;
-      const k = kept[i]!;
-      let same = k[LEADER_WORDS] === bytes[i * sectorSize + bitByte];
-      for (let w = 0; same && w < LEADER_WORDS; w++) same = words[at + w] === k[w];
-      if (!same) changedAt.push(i);
+      if (!keptEquals(kept[i]!, words, i * sectorWords, bytes[i * sectorSize + bitByte]!)) changedAt.push(i);
     }
     const records = changedAt.map((i) => observedRecordAt(bytes, i * sectorSize, sectorSize, i + 1, this.spaceName, this.ourHostId));
     for (const i of changedAt) kept[i] = this.keptBytes(words, bytes, i);
@@ -99,9 +102,7 @@ export class AreaChangeTracker {
     const at = i * (this.shape.sectorSize >> 2);
     const bit = bytes[i * this.shape.sectorSize + this.ourBitByte]!;
     for (const candidate of i > 0 ? [this.kept[i - 1]!, ZERO_KEPT] : [ZERO_KEPT]) {
-      let same = candidate[LEADER_WORDS] === bit;
-      for (let w = 0; same && w < LEADER_WORDS; w++) same = words[at + w] === candidate[w];
-      if (same) return candidate;
+      if (keptEquals(candidate, words, at, bit)) return candidate;
     }
     const own = new Int32Array(KEPT_WORDS);
     own.set(words.subarray(at, at + LEADER_WORDS));
