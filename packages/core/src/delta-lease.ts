@@ -5,7 +5,7 @@
  */
 import type { BlockDevice } from "./block-device.js";
 import { nowSeconds, type Clock } from "./clock.js";
-import { HostStatusTable, type Notification } from "./host-status.js";
+import { HostStatusTable, type Notification, type ObservedRecord } from "./host-status.js";
 import { assertInvariant as assert } from "./errors.js";
 import { LeaseError, SanlockResult, toLeaseError } from "./lease-errors.js";
 import { boundedIo, readBytes, type IoContext } from "./lease-io.js";
@@ -33,6 +33,13 @@ export interface DeltaLeaseOptions {
   clock: Clock;
   /** set_bitmap_seconds (daemon -b); default 6N. */
   setBitmapSeconds?: number;
+  /**
+   * Given the records each renewal read examined (HostStatusTable.examineArea), after this
+   * lease's own table applied them: another table given every such list in order stays the
+   * same as this one (the daemon's main thread mirrors its renewal worker's table this way).
+   * Must not throw: a throw fails the renewal attempt, as an undecodable record does.
+   */
+  onExamined?: (examined: readonly ObservedRecord[]) => void;
   /** SIMULATOR-ONLY rule breaking; default "none". */
   variant?: BrokenVariant;
 }
@@ -339,7 +346,11 @@ export class DeltaLease {
     const ourStart = (this.options.hostId - 1) * sectorSize;
     const ownSector = area.slice(ourStart, ourStart + sectorSize);
     try {
-      return { notifications: this.statusTable!.observeArea(area, sectorSize, this.options.lockspace), ownSector };
+      const table = this.statusTable!;
+      const examined = table.examineArea(area, sectorSize, this.options.lockspace);
+      const notifications = table.observeExamined(examined);
+      this.options.onExamined?.(examined);
+      return { notifications, ownSector };
     } catch (observeError) {
       // Thrown by renew() itself, as when the area was examined after the read: not a read failure.
       return { notifications: [], ownSector, observeError };

@@ -65,7 +65,7 @@ export interface HostStatusTableOptions {
  * hosts and a handful in use, and 2,000 entry objects per lockspace cost the daemon some 14 MiB of
  * heap per 64 lockspaces in each thread. Every other host's entry is implicit: all its fields
  * are zero except the check times, which are the table's (firstExamined, lastExamined), since only
- * a whole-read examination (observeArea, observeChanges) touches it.
+ * a whole-read examination (observeArea, observeExamined) touches it.
  */
 export class HostStatusTable implements HostLiveness {
   /** By host_id - 1; undefined = implicit (see above). */
@@ -80,8 +80,6 @@ export class HostStatusTable implements HostLiveness {
   /** Lockspace name encoded for raw comparison, by name (observeArea). */
   private spaceName: { name: string; bytes: Uint8Array } | undefined;
   private examined = false;
-  /** observeChanges: the last record of each host that observe() would still act on if read again unchanged. */
-  private readonly unsettled = new Map<number, ObservedRecord>();
 
   constructor(private readonly opts: HostStatusTableOptions) {
     if (!Number.isInteger(opts.maxHosts) || opts.maxHosts < 1 || opts.maxHosts > DEFAULT_MAX_HOSTS) {
@@ -114,40 +112,25 @@ export class HostStatusTable implements HostLiveness {
   }
 
   /**
-   * observe() of a whole renewal read given as the records that changed since the previous read
-   * (area-changes in the daemon: host 1 first, each host at most once); every other host's record
-   * is as it was then. Same table and notifications as observe() of every record: an unchanged
-   * record is a no-op there unless it still differs from its entry — an invalid record whose
-   * owner differs from the identity last copied (docs/algorithms.md §3.2 step 4) — and such records
-   * are kept and observed again each read, as observe() would.
-   */
-  observeChanges(changed: readonly ObservedRecord[]): Notification[] {
-    const now = nowSeconds(this.opts.clock);
-    this.checkAll(now);
-    const byHost = new Map(this.unsettled);
-    for (const rec of changed) if (this.inRange(rec.hostId)) byHost.set(rec.hostId, rec);
-    const notifications: Notification[] = [];
-    for (const hostId of [...byHost.keys()].sort((a, b) => a - b)) {
-      const rec = byHost.get(hostId)!;
-      const note = this.observeChecked(rec, now);
-      if (note) notifications.push(note);
-      const entry = this.entries[hostId - 1];
-      const settled = entry === undefined ? isZeroKey(rec) : sameKey(rec, entry);
-      if (settled) this.unsettled.delete(hostId);
-      else this.unsettled.set(hostId, rec);
-    }
-    this.examined = true;
-    return notifications;
-  }
-
-  /**
    * observe() of a whole renewal read of the lockspace area (`sectorSize` bytes per host, host 1
    * first) with the per-host view of observedRecordAt: the same result, but records whose
    * (owner_id, generation, timestamp) equal the entry (docs/algorithms.md §3.2 step 3, the common case) are not
-   * decoded. Every record that is decoded is decoded before the table changes, so a record that
-   * cannot be decoded (ERR_DISK_FIELD_RANGE) leaves the table untouched, as observe() would.
+   * decoded.
    */
   observeArea(area: Uint8Array, sectorSize: number, lockspace: string): Notification[] {
+    return this.observeExamined(this.examineArea(area, sectorSize, lockspace));
+  }
+
+  /**
+   * The records of a whole renewal read that observe() would act on, decoded, host 1 first: those
+   * whose raw (owner_id, generation, timestamp) differ from their entry's key (docs/algorithms.md
+   * §3.2 step 3). For every other record observe() only sets the check times, which
+   * observeExamined sets for every host. That includes an invalid record whose owner differs from
+   * the identity last copied (step 4): its key never settles, so it is examined again every read,
+   * as observe() would. Changes nothing, so a record that cannot be decoded
+   * (ERR_DISK_FIELD_RANGE) throws before the table is touched.
+   */
+  examineArea(area: Uint8Array, sectorSize: number, lockspace: string): ObservedRecord[] {
     if (sectorSize !== 512 && sectorSize !== 4096) throw new RangeError(`sector size ${sectorSize} is neither 512 nor 4096`);
     const count = this.opts.maxHosts;
     if (area.length < count * sectorSize) {
@@ -155,16 +138,28 @@ export class HostStatusTable implements HostLiveness {
     }
     const spaceName = this.spaceNameBytes(lockspace);
     const view = new DataView(area.buffer, area.byteOffset, area.byteLength);
-    const changed: ObservedRecord[] = [];
+    const examined: ObservedRecord[] = [];
     for (let i = 0; i < count; i++) {
       const at = i * sectorSize;
       if (recordMatchesKey(view, at, this.keys, i)) continue;
-      changed.push(observedRecordAt(area, at, sectorSize, i + 1, spaceName, this.opts.ourHostId));
+      examined.push(observedRecordAt(area, at, sectorSize, i + 1, spaceName, this.opts.ourHostId));
     }
+    return examined;
+  }
+
+  /**
+   * observe() of a whole read given as the records examineArea found in it, by this table or by
+   * another one given the same reads since both were created (the daemon's renewal worker
+   * examines each renewal read and its main thread's table applies what the worker found, so
+   * the main thread never sees the 1 MiB area). Same table and notifications as observe() of
+   * every record of the read.
+   */
+  observeExamined(examined: readonly ObservedRecord[]): Notification[] {
     const now = nowSeconds(this.opts.clock);
     this.checkAll(now);
     const notifications: Notification[] = [];
-    for (const rec of changed) {
+    for (const rec of examined) {
+      if (!this.inRange(rec.hostId)) continue;
       const note = this.observeChecked(rec, now);
       if (note) notifications.push(note);
     }

@@ -82,21 +82,41 @@ for (const g of [geometryFor(512, MiB), geometryFor(4096, MiB)]) {
     const opts = { ourHostId: OUR_HOST, ownIoTimeout: 10, maxHosts: g.maxHosts, setBitmapSeconds: 60 };
     const byRecords = new HostStatusTable({ ...opts, clock: clockA });
     const byArea = new HostStatusTable({ ...opts, clock: clockB });
+    // The daemon's main thread: never sees the area, only what byArea examined in it.
+    const mirror = new HostStatusTable({ ...opts, clock: clockB });
     let notified = 0;
+    let reexamined = 0;
+    let previous: Uint8Array = area.slice();
     for (let round = 0; round < 40; round++) {
       const changes = Math.floor(rnd.next() * 30);
-      for (let i = 0; i < changes; i++) mutate(area, g, 1 + Math.floor(rnd.next() * g.maxHosts), rnd);
+      // Half the changes fall on 16 hosts, so that one record sees several in a row.
+      for (let i = 0; i < changes; i++) mutate(area, g, 1 + Math.floor(rnd.next() * (rnd.next() < 0.5 ? 16 : g.maxHosts)), rnd);
       const a = byRecords.observe(decodedRecords(area, g, "LS"));
-      const b = byArea.observeArea(area, g.sectorSize, "LS");
+      const examined = byArea.examineArea(area, g.sectorSize, "LS");
+      const b = byArea.observeExamined(examined);
+      const c = mirror.observeExamined(examined);
       t.same(b, a, `round ${round}: notifications`);
+      t.same(c, a, `round ${round}: the mirror's notifications`);
       notified += a.length;
+      reexamined += examined.filter((rec) => sectorOf(area, g, rec.hostId).every((byte, i) => byte === sectorOf(previous, g, rec.hostId)[i])).length;
+      previous = area.slice();
       const step = 1 + Math.floor(rnd.next() * 40);
       clockA.advance(step);
       clockB.advance(step);
-      if (round % 10 === 9) t.same(statusOf(byArea, g), statusOf(byRecords, g), `round ${round}: every host's status`);
+      if (round % 10 === 9) {
+        const expected = statusOf(byRecords, g);
+        t.same(statusOf(byArea, g), expected, `round ${round}: every host's status`);
+        t.same(statusOf(mirror, g), expected, `round ${round}: every host's status in the mirror`);
+      }
     }
     t.ok(notified > 0, "some rounds carried notifications for us");
+    // An invalid record whose owner differs from the entry's identity is examined again while unchanged (docs/algorithms.md §3.2 step 4).
+    t.ok(reexamined > 0, "some unchanged records were examined again");
   });
+}
+
+function sectorOf(area: Uint8Array, g: Geometry, hostId: number): Uint8Array {
+  return area.subarray((hostId - 1) * g.sectorSize, hostId * g.sectorSize);
 }
 
 // Another host's record with count fields above 2^53-1 (torn or random bytes) no longer fails the

@@ -56,16 +56,11 @@ export class TimedDevice implements BlockDevice {
       const readWith = inner.readWith.bind(inner);
       this.readWith = async (offset, length, use) => {
         const start = performance.now();
-        const result = await readWith(offset, length, (bytes) => this.observeRead(offset, bytes, use));
+        const result = await readWith(offset, length, use);
         this.lastReadMs = Math.round(performance.now() - start);
         return result;
       };
     }
-  }
-
-  /** Runs `use` on a read's bytes; subclasses look at them first (the renewal read's tap). */
-  protected observeRead<T>(_offset: number, bytes: Uint8Array, use: (bytes: Uint8Array) => T): T {
-    return use(bytes);
   }
 
   get sectorSize(): number {

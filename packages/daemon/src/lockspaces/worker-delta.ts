@@ -1,8 +1,8 @@
 /**
  * Main-thread side of a lockspace whose delta lease lives in the daemon's renewal worker
  * (renewal-thread.ts, worker-lockspace.ts): relays the join, events and the release to it,
- * and keeps the host status table the paxos leases and GET_HOSTS read, fed with the worker's
- * renewal reads as changes (area-changes.ts, docs/algorithms.md §3.2). A second, read-only
+ * and keeps the host status table the paxos leases and GET_HOSTS read, a mirror of the worker's
+ * own: fed with the records the worker's table examined in each renewal read (docs/algorithms.md §3.2). A second, read-only
  * DeltaLease on its own device serves direct reads of other hosts' records (docs/algorithms.md §4.4 step 2.1).
  */
 import {
@@ -193,7 +193,7 @@ export class WorkerDelta {
         return;
       }
       case "observed":
-        this.observe(message.changed);
+        this.observe(message.examined);
         return;
       case "renewed":
         this.events.renewed(message.timestamp, message.readMs, message.writeMs, this.takeNotes(), message.measure);
@@ -220,7 +220,7 @@ export class WorkerDelta {
    * The worker renews once before it reports a join that took 2N or longer (renewal-schedule.ts
    * renewIfDueAtJoin), so that renewal's read arrives before "joined", when there is no table
    * yet. It is kept and examined shortly after the join (JOIN_READ_EXAMINE_MS), then every later
-   * read in order: the worker sends each change once (area-changes.ts), so none may be lost.
+   * read in order: the mirror stays equal to the worker's table only if every read is applied, in order.
    */
   private onJoined(message: Extract<FromWorker, { op: "joined" }>): void {
     this.geometryValue = { sectorSize: message.sectorSize, alignSize: message.alignSize, maxHosts: message.maxHosts };
@@ -239,15 +239,15 @@ export class WorkerDelta {
   }
 
   /** docs/algorithms.md §3.2: every renewal read updates the table, even when the attempt then fails. */
-  private observe(changed: readonly ObservedRecord[]): void {
+  private observe(examined: readonly ObservedRecord[]): void {
     if (this.table === undefined) {
       // At most the reads of the join's own renewal; more would mean a worker out of step.
       if (this.early.length >= 2) this.events.log("error", `lockspace ${this.spec.name}: renewal reads before the join finished: ${this.early.length + 1}`);
-      else this.early.push(changed);
+      else this.early.push(examined);
       return;
     }
     this.examineEarly();
-    this.examine(changed);
+    this.examine(examined);
   }
 
   /** The reads kept from before the join, once (a later read or the timer, whichever comes first). */
@@ -256,12 +256,12 @@ export class WorkerDelta {
     this.earlyTimer = undefined;
     const early = this.early;
     this.early = [];
-    for (const changed of early) this.examine(changed);
+    for (const read of early) this.examine(read);
   }
 
-  private examine(changed: readonly ObservedRecord[]): void {
+  private examine(examined: readonly ObservedRecord[]): void {
     if (this.table === undefined) return;
-    for (const note of this.table.observeChanges(changed)) {
+    for (const note of this.table.observeExamined(examined)) {
       if (this.notes.length >= MAX_PENDING_NOTES) this.notes.shift();
       this.notes.push(note);
     }

@@ -10,7 +10,6 @@
  */
 import { DeltaLease, Errno, LeaseError, SanlkResult, detectAreaGeometry, hostDeadSeconds, isCorruptRenewalError, type BlockDevice } from "@sanlock-ts/core";
 import { openDirectDevice, MAX_IO_TIMEOUT_MS } from "../device/index.js";
-import { AreaChangeTracker } from "./area-changes.js";
 import { DAEMON_CLOCK } from "../daemon-clock.js";
 import { renewIfDueAtJoin, renewWhenDue } from "./renewal-schedule.js";
 import { RenewalStatus } from "./renewal-status.js";
@@ -31,55 +30,6 @@ export type OpenLockspaceDevice = (path: string, ioTimeout: number) => Promise<B
  */
 export function openLockspaceDevice(path: string, ioTimeout: number): Promise<BlockDevice> {
   return openDirectDevice(path, { ioTimeoutMs: Math.min(MAX_IO_TIMEOUT_MS, hostDeadSeconds(ioTimeout) * 1000), keepSlab: true });
-}
-
-/** Hands every whole-area read (the renewal read, docs/algorithms.md §2.3 step 2) to the main thread as changes. */
-class AreaTap extends TimedDevice {
-  private tracker: AreaChangeTracker | undefined;
-
-  constructor(
-    inner: BlockDevice,
-    private readonly areaOffset: number,
-    private readonly lease: () => DeltaLease | undefined,
-    private readonly lockspace: string,
-    private readonly ourHostId: number,
-    private readonly post: PostToMain,
-  ) {
-    super(inner);
-  }
-
-  override async read(offset: number, length: number): Promise<Uint8Array> {
-    const data = await super.read(offset, length);
-    if (offset === this.areaOffset && length > 0 && length === this.areaSize()) this.observe(data);
-    return data;
-  }
-
-  /** The renewal read parsed in place (DeltaLease uses readWith): observed before the lease parses it. */
-  protected override observeRead<T>(offset: number, bytes: Uint8Array, use: (bytes: Uint8Array) => T): T {
-    if (offset === this.areaOffset && bytes.length > 0 && bytes.length === this.areaSize()) this.observe(bytes);
-    return use(bytes);
-  }
-
-  /** The lockspace area size once the join found the geometry; 0 before (nothing to hand over yet). */
-  private areaSize(): number {
-    try {
-      return this.lease()?.geometry.alignSize ?? 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  private observe(area: Uint8Array): void {
-    const lease = this.lease();
-    if (lease === undefined) return;
-    try {
-      this.tracker ??= new AreaChangeTracker(lease.geometry, this.lockspace, this.ourHostId);
-      this.post({ op: "observed", changed: this.tracker.changes(area) });
-    } catch (error) {
-      // The renewal itself decides what an undecodable record means (docs/algorithms.md §2.3); the main table skips this read.
-      this.post({ op: "log", level: "error", message: `renewal read not observed: ${(error as Error).message}` });
-    }
-  }
 }
 
 export class WorkerLockspace {
@@ -110,7 +60,7 @@ export class WorkerLockspace {
         this.post({ op: "join-failed", result: SanlkResult.ADDLS_INVALID_HOSTID, message: `host_id ${spec.hostId} exceeds max_hosts ${geometry.maxHosts}` });
         return;
       }
-      this.timed = new AreaTap(opened, offset, () => this.delta, spec.name, spec.hostId, this.post);
+      this.timed = new TimedDevice(opened);
       const delta = new DeltaLease({
         lockspace: spec.name,
         hostId: spec.hostId,
@@ -119,6 +69,8 @@ export class WorkerLockspace {
         device: this.timed,
         offset,
         clock: DAEMON_CLOCK,
+        // docs/algorithms.md §3.2: every renewal read reaches the main thread's table, also when the attempt then fails.
+        onExamined: (examined) => this.post({ op: "observed", examined }),
       });
       this.delta = delta;
       const joined = await delta.acquire(this.stop.signal, (message) => this.post({ op: "step", message }));

@@ -57,8 +57,11 @@ export type FromWorker =
       readonly maxHosts: number;
     }
   | { readonly key: number; readonly op: "join-failed"; readonly result: number; readonly message: string }
-  /** One renewal read (docs/algorithms.md §3.2): the host records that changed since the previous one (area-changes.ts). */
-  | { readonly key: number; readonly op: "observed"; readonly changed: readonly ObservedRecord[] }
+  /**
+   * One renewal read (docs/algorithms.md §3.2): the records the worker's table examined in it
+   * (HostStatusTable.examineArea), for the main thread's table to apply (observeExamined).
+   */
+  | { readonly key: number; readonly op: "observed"; readonly examined: readonly ObservedRecord[] }
   | {
       readonly key: number;
       readonly op: "renewed";
