@@ -33,6 +33,7 @@ const SIZES = {
     lockspaces: 64,
     cpuWindowSeconds: 30,
     ioWindowSeconds: 20,
+    spacesSettleSeconds: 90,
     joinReps: 3,
     statusRuns: 20,
     tracedCycles: 5,
@@ -46,6 +47,7 @@ const SIZES = {
     lockspaces: 64,
     cpuWindowSeconds: 8,
     ioWindowSeconds: 6,
+    spacesSettleSeconds: 30,
     joinReps: 1,
     statusRuns: 5,
     tracedCycles: 3,
@@ -146,7 +148,11 @@ function steps(sizes) {
     ["io.ex", "I/O per exclusive acquire/release (strace)", (ctx) => work.ioPerCycle(ctx, false)],
     ["io.sh", "I/O per shared acquire/release (strace)", (ctx) => work.ioPerCycle(ctx, true)],
     ["hold", `hold ${sizes.held} resources`, (ctx) => work.holdMany(ctx)],
-    ["spaces", `${sizes.lockspaces} lockspaces (cpu ${sizes.cpuWindowSeconds} s, I/O ${sizes.ioWindowSeconds} s)`, (ctx) => work.manyLockspaces(ctx)],
+    [
+      "spaces",
+      `${sizes.lockspaces} lockspaces (cpu ${sizes.cpuWindowSeconds} s after the join and after ${sizes.spacesSettleSeconds} s, I/O ${sizes.ioWindowSeconds} s)`,
+      (ctx) => work.manyLockspaces(ctx),
+    ],
     ["left", "leave the main lockspace", (ctx) => work.leaveMain(ctx)],
   );
   return list;

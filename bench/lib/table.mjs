@@ -78,6 +78,7 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
       `~${fmt(renewalMin.readBytes / 2 ** 20, 0)}`,
     ],
     [`daemon CPU, ${lockspaces} lockspaces`, "%", ...num((r) => r.spaces?.cpuPercent, 2), "", ""],
+    ["  once renewals ran a while", "%", ...num((r) => r.spaces?.settledCpuPercent, 2), "<= 1.5", ""],
     [`daemon RSS, ${lockspaces} lockspaces`, "MiB", ...num((r) => r.spaces && r.spaces.rssKiB / 1024), "", ""],
     [`leave ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.leaveSeconds, 2), "", ""],
     ["add_lockspace", "s", ...num((r) => r.join?.addSeconds, 3), "<= 1.05", `>= ${2 * ioTimeout} (§2.2)`],

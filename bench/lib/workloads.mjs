@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { basename, join } from "node:path";
 import { DAEMON_KINDS } from "./daemons.mjs";
-import { HAVE_STRACE, ioPerOperation, startTrace } from "./io-trace.mjs";
+import { HAVE_STRACE, ioPerOperation, periodicIoPerMinute, startTrace } from "./io-trace.mjs";
 import { anonRssKiB, cpuSeconds, rssKiB } from "./proc-stats.mjs";
 import { runWorker, startWorker } from "./python-worker.mjs";
 import { HOST_ID, PARALLEL_CLIENTS } from "./layout.mjs";
@@ -151,12 +151,10 @@ export async function manyLockspaces(ctx) {
   const spaces = ctx.layout.spaces;
   const args = { lockspaces: spaces, host_id: HOST_ID, io_timeout: ctx.ioTimeout };
   const joinSeconds = (await runWorker(ctx.daemon, "add-many", args)).seconds;
+  const joinedAt = performance.now();
   const pid = ctx.daemon.pid;
-  // CPU window without the tracer (ptrace would add its own cost to the daemon).
-  const cpu0 = cpuSeconds(pid);
-  const t0 = performance.now();
-  await sleep(ctx.sizes.cpuWindowSeconds * 1000);
-  const cpuPercent = ((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  // CPU windows without the tracer (ptrace would add its own cost to the daemon).
+  const cpuPercent = await cpuPercentOver(pid, ctx.sizes.cpuWindowSeconds);
   const rss = rssKiB(pid);
   let renewal = null;
   if (HAVE_STRACE && !ctx.noTrace && ctx.sizes.ioWindowSeconds > 0) {
@@ -166,19 +164,36 @@ export async function manyLockspaces(ctx) {
       await sleep(ctx.sizes.ioWindowSeconds * 1000);
       const to = Date.now() / 1000;
       const ios = (await trace.stop()).filter((io) => io.t >= from && io.t < to);
-      const perMinute = 60 / (to - from);
       const reads = ios.filter((io) => io.kind === "read");
+      const readsPerMinute = periodicIoPerMinute(reads);
       renewal = {
-        iosPerMinute: ios.length * perMinute,
-        readsPerMinute: reads.length * perMinute,
-        readBytesPerMinute: reads.reduce((s, io) => s + io.bytes, 0) * perMinute,
+        iosPerMinute: periodicIoPerMinute(ios),
+        readsPerMinute,
+        // Every renewal read is the whole area; the mean size times the rate.
+        readBytesPerMinute: reads.length === 0 ? 0 : (reads.reduce((s, io) => s + io.bytes, 0) / reads.length) * readsPerMinute,
       };
     } finally {
       trace.kill();
     }
   }
+  // The same window once the renewals have run for settleSeconds: a node daemon spends its first
+  // minute also compiling the renewal path (node --trace-opt: some 30 TurboFan compiles of ~200 ms
+  // on V8's helper threads in the 20 s after the join, 3 of 9 ms after 90 s), which a C daemon does not.
+  let settledCpuPercent;
+  if (ctx.sizes.spacesSettleSeconds !== undefined) {
+    await sleep(Math.max(0, ctx.sizes.spacesSettleSeconds * 1000 - (performance.now() - joinedAt)));
+    settledCpuPercent = await cpuPercentOver(pid, ctx.sizes.cpuWindowSeconds);
+  }
   const leaveSeconds = (await runWorker(ctx.daemon, "rem-many", args)).seconds;
-  return { lockspaces: spaces.length, joinSeconds, cpuPercent, rssKiB: rss, renewal, leaveSeconds };
+  return { lockspaces: spaces.length, joinSeconds, cpuPercent, settledCpuPercent, rssKiB: rss, renewal, leaveSeconds };
+}
+
+/** The daemon's CPU (all threads) over the next `seconds`, in % of one core. */
+async function cpuPercentOver(pid, seconds) {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  return ((cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
 }
 
 /** Wall time of the `client status` CLI against this daemon (sanlock's own CLI, or ours). */

@@ -2,7 +2,7 @@
 // sanlock's libaio path and for libuv's pread/pwrite path), I/O attribution, quantiles and the
 // spec-derived minimum I/O.
 import t from "tap";
-import { ioPerOperation, parseTraceLine } from "../lib/io-trace.mjs";
+import { ioPerOperation, parseTraceLine, periodicIoPerMinute } from "../lib/io-trace.mjs";
 import { ballotReadBytes, minimumIo, renewalIoPerMinute } from "../lib/minimum-io.mjs";
 import { addSamples, median, p99, quantile } from "../lib/stats.mjs";
 import { renderTable } from "../lib/table.mjs";
@@ -14,21 +14,50 @@ t.test("io_submit: one I/O per iocb on the lease file, with its length", async (
     "1795321222.376863 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</var/tmp/b/res.lease>, aio_buf=0x7fb9b43fd000, aio_nbytes=1048576, aio_offset=0}]) = 1";
   const write =
     '1795321222.378562 io_submit(0x7fb9b5af0000, 1, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=9</var/tmp/b/res.lease>, aio_buf="\\1"..., aio_nbytes=512, aio_offset=1024}]) = 1';
-  t.same(parseTraceLine(read, RES), [{ t: 1795321222.376863, kind: "read", bytes: 1048576 }]);
-  t.same(parseTraceLine(write, RES), [{ t: 1795321222.378562, kind: "write", bytes: 512 }]);
+  t.same(parseTraceLine(read, RES), [{ t: 1795321222.376863, kind: "read", bytes: 1048576, offset: 0 }]);
+  t.same(parseTraceLine(write, RES), [{ t: 1795321222.378562, kind: "write", bytes: 512, offset: 1024 }]);
   t.same(parseTraceLine(read.replace("res.lease", "ls.lease"), RES), [], "another file is not counted");
   const two =
     '1.5 io_submit(0x1, 2, [{aio_data=0, aio_lio_opcode=IOCB_CMD_PREAD, aio_fildes=9</x/res.lease>, aio_buf=0x1, aio_nbytes=512, aio_offset=0}, {aio_data=0, aio_lio_opcode=IOCB_CMD_PWRITE, aio_fildes=7</x/ls.lease>, aio_buf="", aio_nbytes=512, aio_offset=0}]) = 2';
-  t.same(parseTraceLine(two, RES), [{ t: 1.5, kind: "read", bytes: 512 }], "only the iocb on the lease file");
+  t.same(parseTraceLine(two, RES), [{ t: 1.5, kind: "read", bytes: 512, offset: 0 }], "only the iocb on the lease file");
 });
 
 t.test("pread64/pwrite64: the requested length, even if the buffer text looks like arguments", async (t) => {
   const pread = '1795321231.968212 pread64(23</var/tmp/b/res.lease>, "\\20"..., 1048576, 0) = 1048576';
   const pwrite = '1795321231.972656 pwrite64(23</var/tmp/b/res.lease>, ", 7, 8) = 9"..., 512, 1024) = 512';
-  t.same(parseTraceLine(pread, RES), [{ t: 1795321231.968212, kind: "read", bytes: 1048576 }]);
-  t.same(parseTraceLine(pwrite, RES), [{ t: 1795321231.972656, kind: "write", bytes: 512 }]);
+  t.same(parseTraceLine(pread, RES), [{ t: 1795321231.968212, kind: "read", bytes: 1048576, offset: 0 }]);
+  t.same(parseTraceLine(pwrite, RES), [{ t: 1795321231.972656, kind: "write", bytes: 512, offset: 1024 }]);
   t.same(parseTraceLine('1.0 pread64(5</x/other>, "", 512, 0) = 512', RES), []);
   t.same(parseTraceLine("--- SIGCHLD {si_signo=SIGCHLD} ---", RES), []);
+});
+
+t.test("preadv/pwritev: the returned length and the offset", async (t) => {
+  const preadv = "2.5 preadv(23</x/res.lease>, [{iov_base=0x1, iov_len=1048576}], 1, 2097152) = 1048576";
+  t.same(parseTraceLine(preadv, RES), [{ t: 2.5, kind: "read", bytes: 1048576, offset: 2097152 }]);
+});
+
+t.test("periodic I/O rate: each offset's own period, whatever rounds a window cuts", async (t) => {
+  // 64 lockspaces renewing in step every 2.6 s (a read of the area, a write of our sector).
+  const rounds = (from, to) => {
+    const ios = [];
+    for (let round = 0; round < 40; round++) {
+      const at = 0.3 + round * 2.6;
+      if (at < from || at >= to) continue;
+      for (let ls = 0; ls < 64; ls++) {
+        ios.push({ t: at + ls * 0.001, kind: "read", bytes: 1048576, offset: ls * 1048576 });
+        ios.push({ t: at + ls * 0.001 + 0.002, kind: "write", bytes: 512, offset: ls * 1048576 });
+      }
+    }
+    return ios;
+  };
+  const expected = 64 * 2 * (60 / 2.6);
+  for (const from of [0, 1, 2.1]) {
+    const window = rounds(from, from + 20);
+    t.ok(Math.abs(periodicIoPerMinute(window) - expected) < 1, `window from ${from} s: ${periodicIoPerMinute(window)} per minute`);
+  }
+  const counts = [0, 1, 2.1].map((from) => rounds(from, from + 20).length * 3);
+  t.not(Math.min(...counts), Math.max(...counts), "plain counts in the same windows differ by a round");
+  t.equal(periodicIoPerMinute([{ t: 1, kind: "read", offset: 0 }]), 0, "one I/O per offset gives no period");
 });
 
 t.test("I/O is charged to the operation whose mark precedes it, averaged per operation", async (t) => {

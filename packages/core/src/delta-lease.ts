@@ -121,6 +121,7 @@ export class DeltaLease {
   /** Outgoing notification bits: target host_id -> local time the bit was set (docs/algorithms.md §2.7). */
   private readonly bitSetTimes = new Map<number, number>();
   private outgoingEvent: HostEvent | undefined;
+  private ownRecordKeyValue: string | undefined;
   private lastSetEventTime = 0;
 
   constructor(readonly options: DeltaLeaseOptions) {
@@ -279,9 +280,10 @@ export class DeltaLease {
     await boundedIo(this.io.clock, timeoutSeconds, io, what, "LEADER_WRITE");
   }
 
-  /** Our delta record in the I/O domain's tracker of own writes (paxos-disk.ts OwnSectorWrites). */
+  /** Our delta record in the I/O domain's tracker of own writes (paxos-disk.ts OwnSectorWrites); built once, used by every write. */
   private get ownRecordKey(): string {
-    return `delta\u0000${this.options.lockspace}\u0000${this.options.offset}\u0000${this.options.hostId}`;
+    this.ownRecordKeyValue ??= `delta\u0000${this.options.lockspace}\u0000${this.options.offset}\u0000${this.options.hostId}`;
+    return this.ownRecordKeyValue;
   }
 
   /**
@@ -393,6 +395,7 @@ export class DeltaLease {
 
   /** docs/algorithms.md §2.7: bits set within set_bitmap_seconds ride on this write; older ones are dropped. */
   private composeBitmap(now: number): Uint8Array {
+    if (this.bitSetTimes.size === 0) return new Uint8Array(HOSTID_BITMAP_SIZE); // the common case: no request pending
     const sector = new Uint8Array(512);
     for (const [target, setAt] of [...this.bitSetTimes]) {
       if (now - setAt <= this.timeouts.setBitmapSeconds && target !== this.options.hostId) setHostBit(sector, target);

@@ -319,21 +319,22 @@ export class DirectDevice implements BlockDevice {
   /** Everything that can be refused without the kernel (docs/algorithms.md §1.5 item 3: whole sectors only). */
   private checkRange(op: "read" | "write", offset: number, length: number): void {
     this.assertOpen(op);
-    const where = `${op} of ${length} bytes at offset ${offset} on ${this.path}`;
+    // Built only for an error: this runs for every I/O.
+    const where = (): string => this.describeIo(op, offset, length);
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new DeviceError(DeviceErrorCode.INVALID_ARGUMENT, `${where}: offset must be a non-negative integer`);
+      throw new DeviceError(DeviceErrorCode.INVALID_ARGUMENT, `${where()}: offset must be a non-negative integer`);
     }
     if (!Number.isSafeInteger(length) || length <= 0 || length > this.maxIoBytes) {
-      throw new DeviceError(DeviceErrorCode.INVALID_ARGUMENT, `${where}: length must be 1..${this.maxIoBytes} bytes`);
+      throw new DeviceError(DeviceErrorCode.INVALID_ARGUMENT, `${where()}: length must be 1..${this.maxIoBytes} bytes`);
     }
     if (offset % this.sectorSize !== 0 || length % this.sectorSize !== 0) {
-      throw new DeviceError(DeviceErrorCode.MISALIGNED, `${where}: offset and length must be multiples of the ${this.sectorSize}-byte sector size`);
+      throw new DeviceError(DeviceErrorCode.MISALIGNED, `${where()}: offset and length must be multiples of the ${this.sectorSize}-byte sector size`);
     }
     if (this.kind === "block" && offset + length > this.knownSize) {
       // Block devices can grow (an extended LV): ask again before refusing. No media I/O.
       this.knownSize = blockGeometryOf(this.io, this.fd, this.path).sizeBytes;
       if (offset + length > this.knownSize) {
-        throw new DeviceError(DeviceErrorCode.OUT_OF_RANGE, `${where}: device is only ${this.knownSize} bytes`);
+        throw new DeviceError(DeviceErrorCode.OUT_OF_RANGE, `${where()}: device is only ${this.knownSize} bytes`);
       }
     }
     // Regular files are not checked here: another host may have extended a
@@ -350,17 +351,17 @@ export class DirectDevice implements BlockDevice {
     consume: (buffer: AlignedBuffer) => T,
   ): Promise<T> {
     const timeoutMs = options.timeoutMs === undefined ? this.ioTimeout : checkTimeout(options.timeoutMs, "timeoutMs");
-    const where = `${op} of ${length} bytes at offset ${offset} on ${this.path}`;
+    const where = (): string => this.describeIo(op, offset, length);
     const deadline = performance.now() + timeoutMs;
     const slot = await this.limiter.acquire(timeoutMs);
     if (slot === "queue-full") {
       throw new DeviceError(
         DeviceErrorCode.BUSY,
-        `${where}: ${this.limiter.waitingCount} I/Os already wait for the ${this.limiter.maxInFlight} in-flight slots`,
+        `${where()}: ${this.limiter.waitingCount} I/Os already wait for the ${this.limiter.maxInFlight} in-flight slots`,
       );
     }
     if (slot === "timeout") {
-      throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: no in-flight slot freed within ${timeoutMs} ms (${this.limiter.maxInFlight} I/Os stuck)`);
+      throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where()}: no in-flight slot freed within ${timeoutMs} ms (${this.limiter.maxInFlight} I/Os stuck)`);
     }
     const remainingMs = deadline - performance.now();
     let buffer: AlignedBuffer;
@@ -368,7 +369,7 @@ export class DirectDevice implements BlockDevice {
       this.assertOpen(op);
       if (remainingMs <= 0) {
         // The wait for a slot used the whole deadline: do not start an I/O that is already late.
-        throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: in-flight slot freed only at the ${timeoutMs} ms deadline`);
+        throw new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where()}: in-flight slot freed only at the ${timeoutMs} ms deadline`);
       }
       buffer = this.pool.acquire(length, this.keeper);
     } catch (err) {
@@ -382,7 +383,7 @@ export class DirectDevice implements BlockDevice {
         late = true;
         this.pool.quarantine(buffer); // the kernel may still use it; released by the completion below
         observeIo(this.path, op, length, deadline - timeoutMs, "timeout", timeoutMs);
-        reject(new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where}: not complete after ${timeoutMs} ms; counted as failed, it may still complete`));
+        reject(new DeviceError(DeviceErrorCode.IO_TIMEOUT, `${where()}: not complete after ${timeoutMs} ms; counted as failed, it may still complete`));
       }, remainingMs);
       let started: Promise<number>;
       try {
@@ -397,7 +398,7 @@ export class DirectDevice implements BlockDevice {
             clearTimeout(timer);
             observeIo(this.path, op, length, deadline - timeoutMs, transferred === length ? "ok" : "error", timeoutMs);
             if (transferred !== length) {
-              reject(this.shortIoError(where, transferred));
+              reject(this.shortIoError(where(), transferred));
               return;
             }
             try {
@@ -410,7 +411,7 @@ export class DirectDevice implements BlockDevice {
             if (late) return;
             clearTimeout(timer);
             observeIo(this.path, op, length, deadline - timeoutMs, "error", timeoutMs);
-            reject(ioError(where, err, op));
+            reject(ioError(where(), err, op));
           },
         )
         .finally(() => {
@@ -419,6 +420,10 @@ export class DirectDevice implements BlockDevice {
           this.finishIo();
         });
     });
+  }
+
+  private describeIo(op: "read" | "write", offset: number, length: number): string {
+    return `${op} of ${length} bytes at offset ${offset} on ${this.path}`;
   }
 
   private shortIoError(where: string, transferred: number): DeviceError {
