@@ -46,7 +46,10 @@ export class RenewalThread implements RenewalChannel {
 
   constructor(private readonly onEnd: (thread: RenewalThread) => void) {
     this.worker = new Worker(workerUrl());
-    this.worker.on("message", (message: FromWorker) => this.clients.get(message.key)?.onMessage(message));
+    // A batch of messages, in the order the worker posted them (renewal-worker.ts).
+    this.worker.on("message", (batch: readonly FromWorker[]) => {
+      for (const message of batch) this.clients.get(message.key)?.onMessage(message);
+    });
     this.worker.on("error", (error) => {
       this.lastError = error.message;
     });

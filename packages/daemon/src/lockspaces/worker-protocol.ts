@@ -83,5 +83,11 @@ export type FromWorker =
   /** A step of the join in sanlock's words ("delta_acquire write ..."), logged under the lockspace's s<id> tag. */
   | { readonly key: number; readonly op: "step"; readonly message: string };
 
+/**
+ * The worker sends its messages in batches, an array each (renewal-worker.ts); this many at most
+ * per batch (two per renewal, so 4096 lockspaces renewing in one turn take a few batches).
+ */
+export const MAX_WORKER_BATCH = 1024;
+
 /** Distributive Omit: a FromWorker message before the worker adds its key. */
 export type FromWorkerBody = FromWorker extends infer M ? (M extends FromWorker ? Omit<M, "key"> : never) : never;
