@@ -135,7 +135,7 @@ export class Supervisor {
       const exitCode = exitStatusOf(exit);
       this.recordExit(exit, instance.pid ?? 0);
       const decision = this.decide(exit);
-      if (decision.kind !== "restart") await this.releaseHeldLeases();
+      if (decision.kind !== "restart") await this.releaseHeldLeases(instance.pid);
       if (decision.kind === "clean") return this.finish("clean", undefined, exitCode);
       if (decision.kind === "stopped") return this.finish("stopped", undefined, exitCode);
       if (decision.kind === "failed") return this.finish("failed", decision.reason, exit.internalError === undefined ? exitCode : 1, exit.internalError);
@@ -160,9 +160,9 @@ export class Supervisor {
   }
 
   /** Continuity hold: no instance will adopt the orphans any more (docs/sam.md §7). */
-  private async releaseHeldLeases(): Promise<void> {
+  private async releaseHeldLeases(pid: number | undefined): Promise<void> {
     if (this.options.continuity !== "hold" || this.shared.leases === "") return;
-    const result = await releaseOrphans(this.socketPath, this.shared.leases);
+    const result = await releaseOrphans(this.socketPath, this.shared.leases, pid);
     if (typeof result === "string") this.warn(`could not release the orphans ${this.shared.leases}: ${result}`);
   }
 
