@@ -176,9 +176,10 @@ export async function manyLockspaces(ctx) {
       trace.kill();
     }
   }
-  // The same window once the renewals have run for settleSeconds: a node daemon spends its first
-  // minute also compiling the renewal path (node --trace-opt: some 30 TurboFan compiles of ~200 ms
-  // on V8's helper threads in the 20 s after the join, 3 of 9 ms after 90 s), which a C daemon does not.
+  // The same window once the renewals have run for spacesSettleSeconds: a node daemon spends its
+  // first minute also compiling the renewal path (node --trace-opt: some 30 TurboFan compiles, about
+  // 200 ms in all on V8's helper threads, in the 20 s after the join; 3, 9 ms in all, after 90 s),
+  // which a C daemon does not.
   let settledCpuPercent;
   if (ctx.sizes.spacesSettleSeconds !== undefined) {
     await sleep(Math.max(0, ctx.sizes.spacesSettleSeconds * 1000 - (performance.now() - joinedAt)));

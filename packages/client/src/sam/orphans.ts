@@ -54,7 +54,8 @@ async function untilClientGone(socketPath: string, pid: number): Promise<void> {
   const deadline = Date.now() + CLIENT_GONE_WAIT_MS;
   while (Date.now() < deadline) {
     try {
-      const now = await status({ socketPath, timeoutMs: CLIENT_GONE_WAIT_MS }, 0);
+      // Each STATUS gets only what is left of the wait, so the whole wait stays within CLIENT_GONE_WAIT_MS.
+      const now = await status({ socketPath, timeoutMs: Math.max(1, deadline - Date.now()) }, 0);
       if (!now.clients.some((c) => c.pid === pid)) return;
     } catch {
       return;
