@@ -512,7 +512,10 @@ function disksOf(request: WireRequest): string[] {
  * SHUTDOWN(_WAIT); a request targeting the holder's pid; REM_LOCKSPACE of the held lockspace;
  * any writing command (or REQUEST, which asks the holder to give the lease up) on a protected
  * path; ADD_LOCKSPACE of the scratch file (which the fuzzer may have formatted: a join there
- * would succeed and leave a lockspace behind).
+ * would succeed and leave a lockspace behind); any writing command on the zero file, which must
+ * stay all zeros: once a WRITE_LOCKSPACE formatted it, an ADD_LOCKSPACE there was a real join,
+ * which waits 2 × io_timeout (20 s at the default 10 s) or longer by design, and broke the
+ * 30 s bound on closing (seed 1564934704).
  */
 export function isSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
   if (!headersSafe(bytes, t)) return false;
@@ -525,7 +528,7 @@ export function isSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
     if (NEVER.has(request.cmd)) return false;
     if (request.header.data2 === t.holderPid || request.header.data === t.holderPid) return false;
     const paths = disksOf(request);
-    if (!READ_ONLY.has(request.cmd) && paths.some((p) => t.protectedPaths.includes(p))) return false;
+    if (!READ_ONLY.has(request.cmd) && paths.some((p) => t.protectedPaths.includes(p) || p === t.zeroPath)) return false;
     if (request.cmd === Cmd.ADD_LOCKSPACE && paths.includes(t.scratchPath)) return false;
     // A forced REQUEST on a lease a fuzz connection acquired on the scratch file would make the
     // daemon kill that connection's registered pid, which is the test process itself.
@@ -545,12 +548,13 @@ function contains(bytes: Uint8Array, text: string): boolean {
  * read as a header, whatever framing would make of it. The daemon's framing and this module's
  * (the client's MessageReader) are meant to be the same code, but should they ever differ, a
  * SHUTDOWN must still never reach the daemon, nor a request on the holder's pid, a REM_LOCKSPACE
- * next to the held lockspace's name, or a writing command next to a protected path.
+ * next to the held lockspace's name, or a writing command next to a protected path or the zero file.
  */
 function headersSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const namesLockspace = contains(bytes, t.lockspace);
   const namesProtected = t.protectedPaths.some((p) => contains(bytes, p)) || contains(bytes, t.scratchPath);
+  const namesZero = contains(bytes, t.zeroPath);
   for (let i = 0; i + HEADER_SIZE <= bytes.length; i++) {
     if (view.getUint32(i, true) !== WIRE_MAGIC) continue;
     const cmd = view.getUint32(i + 8, true);
@@ -558,6 +562,7 @@ function headersSafe(bytes: Uint8Array, t: FuzzTargets): boolean {
     if (view.getInt32(i + 28, true) === t.holderPid || view.getInt32(i + 24, true) === t.holderPid) return false;
     if (cmd === Cmd.REM_LOCKSPACE && namesLockspace) return false;
     if (namesProtected && (cmd === Cmd.REQUEST || cmd === Cmd.ADD_LOCKSPACE || !READ_ONLY.has(cmd))) return false;
+    if (namesZero && !READ_ONLY.has(cmd)) return false;
   }
   return true;
 }

@@ -27,7 +27,7 @@
  * The seed is printed; FUZZ_SEED=<seed> replays a run, FUZZ_CASE=<case seed> one failing case.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import type { Test } from "tap";
@@ -351,6 +351,7 @@ sys.stdin.readline()
     t.ok(daemon.running, `the daemon process is alive${daemon.running ? "" : ` (it exited: ${daemon.exitStatus})`}`);
     t.same(failures, [], `every connection answered or closed (seed ${SEED})`);
     t.equal(await version(socketPath), 0x03080500, "the daemon still answers VERSION");
+    t.equal(nonZeroBytes(readFileSync(zero)), 0, "the zero file is still all zeros (isSafe kept writing commands off it)");
     t.same(daemon.threw, [], "no handler threw (each bad request got an error result, not an exception)");
 
     const state = await python(
@@ -384,3 +385,9 @@ print(sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}"))
     holder.stdin?.end();
   },
 );
+
+function nonZeroBytes(bytes: Uint8Array): number {
+  let count = 0;
+  for (const byte of bytes) if (byte !== 0) count++;
+  return count;
+}
