@@ -71,7 +71,7 @@ function skipReason() {
   if (process.getuid?.() !== 0) return "needs root (FUSE mount)";
   if (!existsSync("/dev/fuse")) return "no /dev/fuse";
   if (spawnSync("/usr/bin/python3", ["-c", "import fusepy"]).status !== 0) return "python3-fusepy is not installed";
-  if (!existsSync(CLIENT_DIST) || !existsSync(join(REPO_ROOT, "packages/cli/dist/main.js"))) return "run pnpm build first";
+  if (!existsSync(CLIENT_DIST) || !existsSync(join(REPO_ROOT, "packages/cli/dist/main.cjs"))) return "run pnpm build first";
   return false;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Daemon start-up time: from spawn() to the first GET_LOCKSPACES request answered on the new
-// socket, for sanlock-ts (`node packages/cli/dist/main.js daemon ...`) and the real sanlock 3.8.5,
+// socket, for sanlock-ts (`node packages/cli/dist/main.cjs daemon ...`) and the real sanlock 3.8.5,
 // same options and environment as `pnpm bench` (lib/daemons.mjs: unprivileged, -w 0 -l 0 -h 0
 // -U root -G root, private run dir). Runs alternate between the two daemons.
 //

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const CLI = join(ROOT, "packages/cli/dist/main.js");
+const CLI = join(ROOT, "packages/cli/dist/main.cjs");
 const CLIENT = new URL("../packages/client/dist/index.js", import.meta.url).href;
 
 const LOCKSPACE = "demo";

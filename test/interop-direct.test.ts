@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/cli/dist/main.cjs", import.meta.url));
 const SANLOCK = "sanlock";
 const MIB = 1048576;
 /** Bound on every spawned command: they do a few MiB of I/O at most. */

@@ -10,7 +10,7 @@
 //   the only access control: a process of that uid, or of that gid, can connect; others get EACCES.
 //
 // Both daemons run unprivileged (SANLOCK_PRIVILEGED=0) as root, with the ts daemon as a process
-// (packages/cli/dist/main.js), so both get the same environment and umask.
+// (packages/cli/dist/main.cjs), so both get the same environment and umask.
 import t, { type Test } from "tap";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -43,7 +43,7 @@ const havePythonSanlock = spawnSync(PYTHON, ["-c", "import sanlock"]).status ===
 const skip = environmentSkip(
   (!ROOT && "the test must run as root (chown to other users, clients of other uids)") ||
     (!HAVE_REAL_SANLOCK && "sanlock 3.8.5 is not installed") ||
-    (!existsSync(OUR_CLI) && "packages/cli/dist/main.js is not built (run pnpm build)") ||
+    (!existsSync(OUR_CLI) && "packages/cli/dist/main.cjs is not built (run pnpm build)") ||
     (!havePythonSanlock && "python3-sanlock is not installed") ||
     ((NOBODY === undefined || DAEMON_GID === undefined || DAEMON_UID === undefined || BIN_UID === undefined || BIN_GID === undefined) &&
       "the users nobody, daemon and bin (and groups daemon, bin) must exist"),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.js");
+export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.cjs");
 export const DAEMON_ARGS = ["daemon", "-D", "-w", "0", "-l", "0", "-h", "0", "-U", "root", "-G", "root"];
 const START_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
@@ -27,7 +27,7 @@ export function skipReason(kind) {
   if (kind === "sanlock") {
     return spawnSync("sanlock", ["version"]).status === 0 ? false : "Debian's sanlock is not installed";
   }
-  return existsSync(OUR_CLI) ? false : "packages/cli/dist/main.js is not built (run pnpm build)";
+  return existsSync(OUR_CLI) ? false : "packages/cli/dist/main.cjs is not built (run pnpm build)";
 }
 
 function canConnect(path) {

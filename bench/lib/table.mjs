@@ -84,6 +84,8 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
     ["add_lockspace", "s", ...num((r) => r.join?.addSeconds, 3), "<= 1.05", `>= ${2 * ioTimeout} (§2.2)`],
     ["rem_lockspace", "s", ...num((r) => r.join?.remSeconds, 3), "", ""],
     ["`client status` CLI wall time", "ms", ...num((r) => r.status?.medianMs, 1), "", ""],
+    ["  `node -e 0`, interleaved", "ms", ...num((r) => r.status?.nodeMedianMs, 1), "", ""],
+    ["  `client status` / `node -e 0`", "x", ...num((r) => r.status?.overNode, 2), "<= 1.2", ""],
     ["I/O per EX acquire", "R+W", ...io((r) => r.io?.ex?.acquire), "", ioText(min.exAcquire)],
     ["I/O per EX release", "R+W", ...io((r) => r.io?.ex?.release), "", ioText(min.exRelease)],
     ["I/O per SH acquire", "R+W", ...io((r) => r.io?.sh?.acquire), "", ioText(min.shAcquire)],

@@ -2,7 +2,7 @@
  * Daemons as processes of their own, for every test that talks to a daemon over its socket: a
  * test can kill -9 them, SIGSTOP/SIGCONT them and watch the lease storage while it does.
  *
- * - startDaemon: a sanlock-ts daemon (`node packages/cli/dist/main.js daemon`) or the
+ * - startDaemon: a sanlock-ts daemon (`node packages/cli/dist/main.cjs daemon`) or the
  *   real sanlock 3.8.5 daemon, unprivileged, -w 0 unless told otherwise, on a private run
  *   dir; resolves once its socket accepts connections. A sanlock-ts daemon can instead run
  *   with the reset-model watchdog (the test stand-in for a hardware watchdog).

@@ -47,7 +47,7 @@ export function environmentSkip(reason: string | false | null | undefined, t: Fa
 /** The repository's root directory (this file is test/support/env.ts). */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The built sanlock-ts command, as tests run it in a process of its own. */
-export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.js");
+export const OUR_CLI = join(REPO_ROOT, "packages/cli/dist/main.cjs");
 /** The built client, for helper processes that import it (lease holders). */
 export const CLIENT_DIST = join(REPO_ROOT, "packages/client/dist/index.js");
 /** Debian's python3, which has the python3-sanlock binding (not a pyenv one). */

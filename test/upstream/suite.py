@@ -9,7 +9,7 @@ that the suite can run against either daemon:
 
   - the command run as `sanlock` (the daemon itself and `sanlock client/direct ...`)
     is --sanlock: Debian's /usr/sbin/sanlock for the reference run, a wrapper that
-    execs `node packages/cli/dist/main.js` for the sanlock-ts run;
+    execs `node packages/cli/dist/main.cjs` for the sanlock-ts run;
   - the client library is always Debian's python3-sanlock binding (/usr/bin/python3).
 
 Each case gets a fresh temporary directory (under --tmp, which must support O_DIRECT:
@@ -29,7 +29,7 @@ By hand (as root; test/upstream-suite.test.ts does all of this and runs both dae
   mkdir -p /var/tmp/mnt /var/tmp/rd /var/tmp/t && mount $F /var/tmp/mnt && truncate -s 16M /var/tmp/mnt/file
   SANLOCK_RUN_DIR=/var/tmp/rd /usr/bin/python3 test/upstream/suite.py --sanlock /usr/sbin/sanlock
       --block $B --file /var/tmp/mnt/file --tmp /var/tmp/t     (for sanlock-ts: --sanlock WRAPPER
-      --start-timeout 10, WRAPPER a script that execs `node packages/cli/dist/main.js "$@"`)
+      --start-timeout 10, WRAPPER a script that execs `node packages/cli/dist/main.cjs "$@"`)
   umount /var/tmp/mnt; losetup -d $B $F
 """
 import argparse

@@ -14,7 +14,7 @@
 import type { TopCommand } from "./commands/command-module.js";
 import { EXIT_FAILURE, EXIT_OK, type Output } from "./output.js";
 
-// main.ts takes the process' Output from here, so that a bundled cli.ts carries it.
+// main.cts takes the process' Output from here, so that a bundled cli.ts carries it.
 export { processOutput } from "./output.js";
 
 /** The command whose plain lines skip yargs (client-argv.ts reads them). */

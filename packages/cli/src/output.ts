@@ -1,5 +1,5 @@
 /**
- * Where a command writes its text. Commands print whole lines; main.ts binds
+ * Where a command writes its text. Commands print whole lines; main.cts binds
  * this to process.stdout / process.stderr, tests may bind it to buffers.
  * sanlock prints its results (and its own errors) on stdout; errors that only
  * sanlock-ts detects go to stderr as one line.

@@ -14,7 +14,7 @@ import { runPlainDaemonLine } from "../src/daemon-fast.js";
 import type { Output } from "../src/output.js";
 import { MODULE_LOAD_LOG_IMPORT } from "./module-load-log.js";
 
-const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 

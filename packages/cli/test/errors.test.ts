@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 const MIB = 1048576;
 const COMMAND_TIMEOUT_MS = 30_000;
 

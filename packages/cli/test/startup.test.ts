@@ -11,17 +11,20 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TOP_COMMAND_NAMES } from "../src/cli.js";
 import { TOP_COMMANDS } from "../src/commands/index.js";
-import { BUNDLE_FILE, BUNDLE_STAMP_FILE, bundleIsFresh } from "../src/bundle-loader.js";
+// bundle-loader is CommonJS (as the CLI loads it): its exports come as the default import.
+import bundleLoader from "../src/bundle-loader.cjs";
 import { MODULE_LOAD_LOG_IMPORT } from "./module-load-log.js";
 
+const { BUNDLE_FILE, BUNDLE_STAMP_FILE, bundleIsFresh } = bundleLoader;
+
 const DIST = new URL("../dist/", import.meta.url);
-const CLI = fileURLToPath(new URL("main.js", DIST));
+const CLI = fileURLToPath(new URL("main.cjs", DIST));
 const COMMAND_TIMEOUT_MS = 30_000;
 
 interface LoadedRun {
   readonly code: number;
   readonly stdout: string;
-  /** Every module URL the process loaded (files and node: builtins). */
+  /** Every module URL the process loaded (files and node: builtins), each once. */
   readonly urls: string[];
 }
 
@@ -36,7 +39,7 @@ async function runRecordingLoads(dir: string, args: string[]): Promise<LoadedRun
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout: out });
     });
   });
-  const urls = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n").filter((line) => line !== "") : [];
+  const urls = existsSync(logPath) ? [...new Set((await readFile(logPath, "utf8")).split("\n").filter((line) => line !== ""))] : [];
   return { code, stdout, urls };
 }
 
@@ -63,7 +66,7 @@ t.test("the CLI is built", { skip: environmentSkip(!existsSync(CLI) && "build th
       const run = await runRecordingLoads(dir, args);
       t.equal(run.code, 1, `${args.join(" ")}: fails (no daemon), but ran`);
       t.ok(
-        run.urls.some((url) => /\/dist\/(cli-bundle|client-fast)\.js$/.test(url)),
+        run.urls.some((url) => /\/dist\/(cli-bundle\.cjs|client-fast\.js)$/.test(url)),
         `${args.join(" ")}: the hook saw the client path load`,
       );
       t.ok(
@@ -82,15 +85,44 @@ t.test("the CLI is built", { skip: environmentSkip(!existsSync(CLI) && "build th
 
   t.test(
     "a fresh bundle replaces the separate modules",
-    { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.js (run the cli package's build script)", t) },
+    { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.cjs (run the cli package's build script)", t) },
     async (t) => {
       const run = await runRecordingLoads(dir, ["client", "status"]);
       const cliModules = run.urls.filter((url) => url.startsWith(DIST.href));
-      t.same(cliModules.map((url) => url.slice(DIST.href.length)).sort(), ["bundle-loader.js", "cli-bundle.js", "main.js"]);
+      t.same(cliModules.map((url) => url.slice(DIST.href.length)).sort(), ["bundle-loader.cjs", "cli-bundle.cjs", "main.cjs"]);
       t.same(
         run.urls.filter((url) => url.includes("/packages/client/")),
         [],
         "the client package is inside the bundle",
+      );
+      t.same(
+        run.urls.filter((url) => url.startsWith("file:") && !url.endsWith(".cjs")),
+        [],
+        "no ES module is loaded: the entry point and the bundle are CommonJS",
+      );
+    },
+  );
+
+  t.test(
+    "the bundle holds only the client path",
+    { skip: environmentSkip(!bundleIsFresh(DIST) && "no fresh dist/cli-bundle.cjs (run the cli package's build script)", t) },
+    async (t) => {
+      // node compiles the whole bundle on every start, so whatever a client line does not run is
+      // cost: the DLM commands once pulled the core package's barrel (lease algorithms, the DLM
+      // engine) in and tripled it. The core modules a client needs: the wire format and its results.
+      const stamp = JSON.parse(await readFile(new URL(BUNDLE_STAMP_FILE, DIST), "utf8")) as { files: { path: string }[] };
+      const inputs = stamp.files.map((file) => file.path).filter((path) => path !== BUNDLE_FILE);
+      const core = inputs.filter((path) => path.includes("/core/"));
+      t.ok(core.length > 0, "the wire format comes from the core package");
+      t.same(
+        core.filter((path) => !/\/core\/dist\/(wire\/[^/]+|results|errors|limits)\.js$/.test(path)),
+        [],
+        "no core module outside wire/, results, errors, limits",
+      );
+      t.same(
+        inputs.filter((path) => /(^|\/)(dlm|lockmanager|supervise|lockmgr|direct)\//.test(path)),
+        [],
+        "no DLM, lock-manager, supervise or direct-I/O code",
       );
     },
   );

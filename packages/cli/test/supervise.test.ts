@@ -15,7 +15,7 @@ import { parseSuperviseArgs } from "../src/supervise/args.js";
 import type { Output } from "../src/output.js";
 import { environmentSkip } from "../../../test/support/index.js";
 
-const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 const skip = environmentSkip(existsSync(CLI) ? false : "packages/cli/dist is not built (run pnpm build)");
 
 function capture(): Output & { lines: string[]; errors: string[] } {

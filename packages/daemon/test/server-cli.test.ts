@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import t from "tap";
 import { environmentSkip, HAVE_REAL_SANLOCK, tempLeaseDir, waitFor } from "../../../test/support/index.js";
 
-const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+const cliMain = fileURLToPath(new URL("../../cli/dist/main.cjs", import.meta.url));
 const BASE_ARGS = ["-w", "0", "-U", "root", "-G", "root", "--config", "/nonexistent"];
 
 function run(dir: string, file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -12,7 +12,7 @@ import t from "tap";
 import { DAEMON_THREADPOOL_SIZE, applyDaemonThreadpoolSize } from "../src/device/threadpool.js";
 import { DAEMON_STARTUP } from "../src/process-memory.js";
 
-const cliMain = fileURLToPath(new URL("../../cli/dist/main.js", import.meta.url));
+const cliMain = fileURLToPath(new URL("../../cli/dist/main.cjs", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 
 function environOf(pid: number): Map<string, string> {

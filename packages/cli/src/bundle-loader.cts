@@ -1,18 +1,24 @@
 /**
  * Loads the command-line front end (cli.ts). After tsc, the build may pack it
- * with the client path it imports into one file, dist/cli-bundle.js
- * (scripts/bundle-cli.mjs): loading one module instead of some thirty is most
- * of what is left of the start-up cost of `sanlock-ts client ...` once yargs is
- * off that path. The modules of the other commands stay separate files, loaded
- * when they run. The bundle is used only while every file it was made from is
- * unchanged (size and mtime, as recorded next to it); otherwise, or when there
- * is none, the compiled modules are loaded as they are: a stale bundle never runs.
+ * with the client path it imports into one CommonJS file, dist/cli-bundle.cjs
+ * (scripts/bundle-cli.mjs): loading one file instead of some thirty modules is
+ * most of what is left of the start-up cost of `sanlock-ts client ...` once
+ * yargs is off that path. The modules of the other commands stay separate ES
+ * modules, loaded when they run. The bundle is used only while every file it was
+ * made from is unchanged (size and mtime, as recorded next to it); otherwise, or
+ * when there is none, the compiled modules are loaded as they are: a stale bundle
+ * never runs.
+ *
+ * CommonJS, like main.cts, so that the entry point reaches the bundle with
+ * `require` alone.
  */
 import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
-export type CliModule = typeof import("./cli.js");
+export type CliModule = typeof import("./cli.js", { with: { "resolution-mode": "import" }});
 
-export const BUNDLE_FILE = "cli-bundle.js";
+export const BUNDLE_FILE = "cli-bundle.cjs";
 /** Written by scripts/bundle-cli.mjs: what the bundle was made from. */
 export const BUNDLE_STAMP_FILE = "cli-bundle.stamp.json";
 /** More inputs than the bundle has; a longer list is not ours. */
@@ -48,7 +54,6 @@ export function bundleIsFresh(dir: URL): boolean {
 }
 
 export async function loadCli(): Promise<CliModule> {
-  const here = new URL("./", import.meta.url);
-  if (bundleIsFresh(here)) return (await import(new URL(BUNDLE_FILE, here).href)) as CliModule;
+  if (bundleIsFresh(pathToFileURL(`${__dirname}/`))) return require(join(__dirname, BUNDLE_FILE)) as CliModule;
   return import("./cli.js");
 }
