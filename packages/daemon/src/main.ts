@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { DaemonLog } from "./log.js";
+import { AsyncFdSink, DaemonLog } from "./log.js";
 import {
   DEFAULT_RUN_DIR,
   DEFAULT_SETTINGS,
@@ -119,12 +119,18 @@ function switchToSocketUser(owner: SocketOwner, log: DaemonLog): void {
   log.debug(`running as uid ${owner.uid} gid ${owner.gid}`);
 }
 
+/** The process's stderr is written by the thread pool (log.ts AsyncFdSink); a caller's own sink gets each line. */
+function foregroundSink(given: { write(line: string): void } | undefined): { write(line: string): void } {
+  const sink = given ?? process.stderr;
+  return sink === process.stderr ? new AsyncFdSink(process.stderr.fd) : sink;
+}
+
 /** Starts the daemon in this process (the -D path). */
 export async function startDaemon(options: DaemonStartOptions): Promise<RunningDaemon> {
   const { settings, environment } = options;
   const log = new DaemonLog({
     monotonicSeconds,
-    ...(settings.foreground ? { stderr: options.stderr ?? process.stderr } : {}),
+    ...(settings.foreground ? { stderr: foregroundSink(options.stderr) } : {}),
   });
   // Safety: with -w 1 a missing watchdog device is a start-up error, never a silent "no watchdog".
   let watchdog: Watchdog;
