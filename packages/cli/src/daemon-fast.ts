@@ -49,7 +49,8 @@ export async function startDaemonProcess(daemonArgv: readonly string[], output: 
   const collector = startBufferGarbageCollector();
   const { runDaemonCommand } = await import("@sanlock-ts/daemon/main");
   try {
-    return await runDaemonCommand(daemonArgv, process.env, { write: (text) => output.error(text.replace(/\n$/, "")) });
+    const stderr = output.errorIsProcessStderr ? process.stderr : { write: (text: string) => output.error(text.replace(/\n$/, "")) };
+    return await runDaemonCommand(daemonArgv, process.env, stderr);
   } finally {
     collector?.stop();
   }

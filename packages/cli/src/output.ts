@@ -9,6 +9,12 @@ export interface Output {
   line(text: string): void;
   /** One line of error text, without its newline. */
   error(text: string): void;
+  /**
+   * True when error() writes to this process's stderr: the daemon then gets process.stderr
+   * itself, which it writes from the thread pool (daemon log.ts AsyncFdSink) instead of a line
+   * at a time on its main thread.
+   */
+  readonly errorIsProcessStderr?: boolean;
 }
 
 export function processOutput(): Output {
@@ -19,6 +25,7 @@ export function processOutput(): Output {
     error: (text) => {
       process.stderr.write(`${text}\n`);
     },
+    errorIsProcessStderr: true,
   };
 }
 
