@@ -58,8 +58,9 @@ const RETRY_FULL_MS = 10;
  * pool (fs.write), one write at a time, each carrying every line queued since the last. Why
  * not process.stderr: node writes to a pipe synchronously, so a reader that falls behind (the
  * journal, a parent busy elsewhere) stopped the main thread, and one write per line cost a
- * system call per Paxos step. Under 8 busy clients (bench --steps parallel) 433 cycles/s with
- * process.stderr, 532 with stderr to /dev/null. Lines keep their order; what is queued when
+ * system call per Paxos step. Under 8 busy clients (bench --steps parallel, one run each) 433
+ * cycles/s with a write per line, 532 with the daemon's stderr on /dev/null, 417-469 with this
+ * sink (three runs; the disk's floor moves between runs). Lines keep their order; what is queued when
  * the process exits (process.exit, an uncaught exception) is written synchronously by an
  * "exit" listener. The queue is bounded (MAX_QUEUED_STDERR_BYTES): a stderr nobody reads costs
  * lines, counted in a note, never memory or the daemon; LOG_DUMP keeps them all. A caller's
