@@ -32,7 +32,14 @@ const text = (d) => (d === undefined ? null : new TextDecoder().decode(d));
 const bytes = (s) => new TextEncoder().encode(s);
 const opts = JSON.parse(process.env.SAM_OPTIONS);
 if (typeof opts.initialData === "string") opts.initialData = bytes(opts.initialData);
-const sam = await Sam.initialize({ ...opts, onEvent: (ev) => say({ ev }) });
+// SAM_BLOCK_AFTER_WARN_MS: the supervisor's event loop is blocked that long, one turn after a
+// warning, so that the next deadline and the warned instance's exit are due in the same turn.
+const blockAfterWarn = Number(process.env.SAM_BLOCK_AFTER_WARN_MS ?? 0);
+const onEvent = (ev) => {
+  say({ ev });
+  if (ev.type === "warned" && blockAfterWarn > 0) setImmediate(() => block(blockAfterWarn));
+};
+const sam = await Sam.initialize({ ...opts, onEvent });
 const w = await sam.register();
 say({ instance: w.instanceId, data: text(w.data) });
 `;

@@ -71,6 +71,7 @@ if (w.instanceId === 1) {
 }`;
   launch("s1", body, { intervalMs: 500, policy: "restart", status: { dir } }, { STATUS_DIR: dir });
 }
+launch("s2late", "await w.start(); w.heartbeat(); block(30000);", { intervalMs: 400, policy: "quit" }, { SAM_BLOCK_AFTER_WARN_MS: "1500" });
 {
   const dir = statusDir(t);
   dirs.set("s2", dir);
@@ -208,6 +209,21 @@ t.test("hang → warn → SIGKILL → restart with the stored data; state errors
   t.same(exit, { code: 5, signal: null }, "exit while not started (finalized): clean quit with the instance's status");
   t.notOk(existsSync(join(dir, `${run.pid}.json`)), "a clean quit deletes the status entry");
 });
+
+t.test(
+  "a supervisor that ran late decides a deadline only after handling what was already due: no SIGKILL for an instance the warning ended",
+  { skip },
+  async (t) => {
+    // The supervisor's loop is blocked 1.5 s one turn after the SIGTERM warning: the instance dies
+    // of it meanwhile, and the next deadline (400 ms) is overdue when the loop runs again. Its
+    // timer comes before the poll phase that reports the exit; deciding in the timer sent SIGKILL.
+    const run = runOf("s2late");
+    await run.exited;
+    t.match(run.events("warned")[0]?.ev, { signal: "SIGTERM" });
+    t.equal(run.events("killed").length, 0, "no SIGKILL");
+    t.match(run.events("exited")[0]?.ev, { signal: "SIGTERM" });
+  },
+);
 
 t.test("QUIT: without a warn handler the SIGTERM ends the hung instance; exit 143, state failed", { skip }, async (t) => {
   const run = runOf("s2");

@@ -237,7 +237,7 @@ export class Instance {
       this.phase = "registered";
       this.started = false;
       this.health?.stop();
-      clearTimeout(this.deadline);
+      this.clearDeadline();
       clearTimeout(this.killAt);
       this.shared.emit({ type: "stopped", instanceId: this.id });
       this.shared.touched(true);
@@ -309,9 +309,25 @@ export class Instance {
   // ------------------------------------------------------------ warning and killing
 
   private armDeadline(): void {
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     if (this.options.intervalMs === 0) return;
-    this.deadline = setTimeout(() => this.onDeadline(), this.options.intervalMs);
+    const timer = setTimeout(() => {
+      // Decided one event-loop turn later (setImmediate runs after the poll phase): when the
+      // loop ran late, the timer phase comes before the poll phase that reports what already
+      // happened in time, a line from the instance or its exit after our warning. Deciding in
+      // the timer sent SIGKILL to an instance that had already died of the warning (a loaded
+      // CI run of sam-supervisor.test.ts). A line or exit handled meanwhile replaces or clears
+      // this.deadline, and the stale decision is dropped.
+      setImmediate(() => {
+        if (this.deadline === timer) this.onDeadline();
+      });
+    }, this.options.intervalMs);
+    this.deadline = timer;
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
   }
 
   private onDeadline(): void {
@@ -344,7 +360,7 @@ export class Instance {
     if (this.phase === "killing") return;
     this.phase = "killing";
     this.health?.stop();
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     clearTimeout(this.killAt);
     this.signalGroup("SIGKILL");
     this.shared.emit({ type: "killed", instanceId: this.id, signal: "SIGKILL", reason });
@@ -355,7 +371,7 @@ export class Instance {
   terminate(graceMs: number): void {
     if (this.phase === "killing") return;
     this.signalGroup("SIGTERM");
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     clearTimeout(this.killAt);
     this.killAt = setTimeout(() => this.kill("stop"), graceMs);
   }
@@ -387,7 +403,7 @@ export class Instance {
 
   private clearTimers(): void {
     this.health?.stop();
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     clearTimeout(this.killAt);
     clearInterval(this.killRepeat);
   }
