@@ -79,7 +79,12 @@ export class AsyncFdSink implements LogSink {
   constructor(
     private readonly fd: number,
     private readonly maxQueuedBytes = MAX_QUEUED_STDERR_BYTES,
-  ) {}
+  ) {
+    if (!exitListenerInstalled) {
+      exitListenerInstalled = true;
+      process.on("exit", writeUnwrittenAtExit);
+    }
+  }
 
   write(line: string): void {
     if (this.broken) return;
@@ -87,13 +92,9 @@ export class AsyncFdSink implements LogSink {
       this.dropped++;
       return;
     }
+    if (this.queued.length === 0) unwrittenSinks.add(this);
     this.queued.push(line);
     this.queuedBytes += line.length;
-    if (!exitListenerInstalled) {
-      exitListenerInstalled = true;
-      process.on("exit", writeUnwrittenAtExit);
-    }
-    unwrittenSinks.add(this);
     // The first line of a turn schedules the write for the turn's end, so that the turn's lines share it.
     if (!this.writing && !this.scheduled) {
       this.scheduled = true;

@@ -33,6 +33,7 @@ import { join } from "node:path";
 import type { Test } from "tap";
 import t from "tap";
 import { Cmd, HEADER_SIZE, WIRE_MAGIC, buildRequest, decodeHeader, hasReply } from "@sanlock-ts/client";
+import { ZeroScanner } from "@sanlock-ts/core";
 import {
   daemonSkipReason,
   environmentSkip,
@@ -351,7 +352,8 @@ sys.stdin.readline()
     t.ok(daemon.running, `the daemon process is alive${daemon.running ? "" : ` (it exited: ${daemon.exitStatus})`}`);
     t.same(failures, [], `every connection answered or closed (seed ${SEED})`);
     t.equal(await version(socketPath), 0x03080500, "the daemon still answers VERSION");
-    t.equal(nonZeroBytes(readFileSync(zero)), 0, "the zero file is still all zeros (isSafe kept writing commands off it)");
+    const zeroBytes = readFileSync(zero);
+    t.ok(new ZeroScanner(zeroBytes).isZero(0, zeroBytes.length), "the zero file is still all zeros (isSafe kept writing commands off it)");
     t.same(daemon.threw, [], "no handler threw (each bad request got an error result, not an exception)");
 
     const state = await python(
@@ -385,9 +387,3 @@ print(sanlock.inq_lockspace(b"${LS}", 1, "${lsFile}"))
     holder.stdin?.end();
   },
 );
-
-function nonZeroBytes(bytes: Uint8Array): number {
-  let count = 0;
-  for (const byte of bytes) if (byte !== 0) count++;
-  return count;
-}
