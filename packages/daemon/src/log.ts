@@ -88,13 +88,16 @@ export class AsyncFdSink implements LogSink {
 
   write(line: string): void {
     if (this.broken) return;
+    // Unwritten (queued lines or a drop count to report) from now on: the exit listener writes it.
+    if (this.queued.length === 0 && this.dropped === 0) unwrittenSinks.add(this);
     if (this.queuedBytes + line.length > this.maxQueuedBytes) {
+      // Counted and reported with the next write; scheduled here too, so that the note is
+      // written even when nothing else is queued (a line longer than the whole bound).
       this.dropped++;
-      return;
+    } else {
+      this.queued.push(line);
+      this.queuedBytes += line.length;
     }
-    if (this.queued.length === 0) unwrittenSinks.add(this);
-    this.queued.push(line);
-    this.queuedBytes += line.length;
     // The first line of a turn schedules the write for the turn's end, so that the turn's lines share it.
     if (!this.writing && !this.scheduled) {
       this.scheduled = true;

@@ -89,6 +89,14 @@ t.test("the fd sink's queue is bounded: what does not fit is dropped and counted
   t.match(file.text(), /LOG_DUMP has them\nafter\n$/, "writing goes on once there is room");
 });
 
+t.test("a line longer than the fd sink's whole bound is reported as dropped, with nothing else queued", async (t) => {
+  const file = tempFd(t);
+  const sink = new AsyncFdSink(file.fd, 10);
+  sink.write(`${"x".repeat(11)}\n`);
+  await sink.idle();
+  t.equal(file.text(), "sanlock-ts: 1 log lines were not written to stderr (it was not read); LOG_DUMP has them\n");
+});
+
 t.test("the fd sink stops at a descriptor that fails, without throwing", async (t) => {
   const dir = mkdtempSync("/var/tmp/sanlock-ts-log-");
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,5 +129,12 @@ ${ending}`;
       t.not(run.status, 0, `${how}: the process failed`);
       t.match(run.stderr, /last line 1\nlast line 2\n/, `${how}: both lines were written, in order`);
     }
+    // Only a drop to report: the line did not fit the bound, and the note is all that is owed.
+    const script = `import { AsyncFdSink } from ${JSON.stringify(DIST_LOG.href)};
+const sink = new AsyncFdSink(2, 8);
+sink.write("longer than eight bytes\\n");
+process.exit(3);`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    t.match(run.stderr, /^sanlock-ts: 1 log lines were not written to stderr/, "a drop alone is reported at exit");
   },
 );
