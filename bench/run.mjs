@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { startDaemon, skipReason, DAEMON_KINDS } from "./lib/daemons.mjs";
 import { measureIoFloor, summarizeFloors } from "./lib/io-floor.mjs";
 import { HAVE_STRACE } from "./lib/io-trace.mjs";
+import { measureNodeMemoryFloor } from "./lib/node-floor.mjs";
 import { createLayout } from "./lib/layout.mjs";
 import { rssKiB } from "./lib/proc-stats.mjs";
 import { median } from "./lib/stats.mjs";
@@ -253,6 +254,16 @@ async function main() {
   } finally {
     await cleanupAll();
   }
+  // Measured after both daemons stopped, so that neither shares the machine with it.
+  let memoryFloor = null;
+  if (isChosen("hold", opts.steps) && contexts.some((ctx) => ctx.kind === "sanlock-ts")) {
+    log("node memory floor: a bare node process shaped like the daemon");
+    try {
+      memoryFloor = await measureNodeMemoryFloor();
+    } catch (err) {
+      notes.push(`node memory floor not measured: ${err.message}`);
+    }
+  }
   const floors = Object.keys(shared)
     .filter((k) => k.startsWith("floorRound"))
     .map((k) => shared[k]);
@@ -265,7 +276,7 @@ async function main() {
   const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? "?"}, Linux ${release()}, node ${process.version}`;
   console.log(`\nsanlock-ts vs sanlock 3.8.5 — ${opts.quick ? "quick" : "full"} run, io_timeout ${IO_TIMEOUT}, 512-byte sectors, files on ${WORK_ROOT}`);
   console.log(`machine: ${machine}; 1-min load average ${loadBefore.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end\n`);
-  for (const line of renderTable(results, { ioTimeout: IO_TIMEOUT, lockspaces: sizes.lockspaces, held: sizes.held, floor })) console.log(line);
+  for (const line of renderTable(results, { ioTimeout: IO_TIMEOUT, lockspaces: sizes.lockspaces, held: sizes.held, floor, memoryFloor })) console.log(line);
   console.log();
   if (!HAVE_STRACE) notes.push("strace not installed: I/O counts skipped");
   for (const [kind, r] of Object.entries(results)) {
@@ -277,7 +288,8 @@ async function main() {
   console.log(`minimum: I/O rows from algorithms.md §4.3-4.8, §5.2-5.3 (free lease, num_hosts 2000) and §2.3 (renewal every 2N+0.5 s);`);
   console.log(`timing rows: the disk floor, i.e. the same EX acquire+release I/O issued directly (bench/io_floor.py, no daemon).`);
   console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ machine, sizes, load: [loadBefore, loadavg()[0]], floor, floors, results, notes }, null, 2));
+  if (opts.json)
+    writeFileSync(opts.json, JSON.stringify({ machine, sizes, load: [loadBefore, loadavg()[0]], floor, floors, memoryFloor, results, notes }, null, 2));
 }
 
 main()

@@ -40,8 +40,20 @@ const shareOfFloor = (r, floor) =>
 
 const aboveFloorOf = (r, floor) => r.ex?.aboveFloorMs ?? aboveFloor(r.ex?.acquireMedianMs, floor?.acquireMsMedian);
 
+/**
+ * "21.0 (bare node + 1 worker, 20.9-21.1)": RssAnon of a node process shaped like the daemon with
+ * no sanlock-ts code (node-floor.mjs), the least the daemon's RssAnon can be.
+ */
+function memoryFloorText(memoryFloor) {
+  if (!memoryFloor) return "";
+  const [low, high] = memoryFloor.anonKiBRange ?? [];
+  const spread = low !== undefined && high !== undefined && high > low ? `, ${fmt(low / 1024, 1)}-${fmt(high / 1024, 1)}` : "";
+  return `${fmt(memoryFloor.anonKiB / 1024, 1)} (bare node + 1 worker${spread})`;
+}
+
 /** Row specs: [label, unit, pick(result) -> number|undefined, text(result) -> string, target, minimum]. */
-function rowSpecs(ioTimeout, lockspaces, floor) {
+function rowSpecs(ioTimeout, lockspaces, floor, memoryFloor) {
+  const nodeFloor = memoryFloorText(memoryFloor);
   const floorMs = floorText(floor, "cycleMsMedian", 2);
   const floorAcquireMs = floor?.acquireMsMedian !== undefined ? floorText(floor, "acquireMsMedian", 2) : "";
   const floorRate = floorText(floor, "cyclesPerSecond", 0);
@@ -69,9 +81,9 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
     ["  share of the disk floor", "x", ...num((r) => shareOfFloor(r, floor), 2), ">= 0.8 (itself)", ""],
     [`acquire ${"N"} resources (8 procs)`, "s", ...num((r) => r.hold?.acquireSeconds, 2), "", ""],
     ["daemon RSS holding them", "MiB", ...num((r) => r.hold && r.hold.rssKiB / 1024), "<= 64 MiB", ""],
-    ["  of which anonymous (RssAnon)", "MiB", ...num((r) => r.hold?.anonRssKiB && r.hold.anonRssKiB / 1024), "", ""],
+    ["  of which anonymous (RssAnon)", "MiB", ...num((r) => r.hold?.anonRssKiB && r.hold.anonRssKiB / 1024), "", nodeFloor],
     ["  10 s later, still holding", "MiB", ...num((r) => r.hold?.settledRssKiB && r.hold.settledRssKiB / 1024), "<= 64 MiB", ""],
-    ["  of which anonymous", "MiB", ...num((r) => r.hold?.settledAnonRssKiB && r.hold.settledAnonRssKiB / 1024), "<= 24 MiB", ""],
+    ["  of which anonymous", "MiB", ...num((r) => r.hold?.settledAnonRssKiB && r.hold.settledAnonRssKiB / 1024), "<= 24 MiB", nodeFloor],
     ["daemon CPU for that acquire", "s", ...num((r) => r.hold?.cpuAcquireSeconds, 2), "", ""],
     ["daemon RSS idle (1 lockspace)", "MiB", ...num((r) => r.idleRssKiB && r.idleRssKiB / 1024), "", ""],
     [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],
@@ -100,11 +112,11 @@ function rowSpecs(ioTimeout, lockspaces, floor) {
 }
 
 /** The table as text lines. `results` maps daemon kind to its figures (or { error }). */
-export function renderTable(results, { ioTimeout, lockspaces, held, floor = null }) {
+export function renderTable(results, { ioTimeout, lockspaces, held, floor = null, memoryFloor = null }) {
   const ours = results["sanlock-ts"] ?? {};
   const theirs = results["sanlock"] ?? {};
   const header = ["figure", "unit", "sanlock-ts", "sanlock", "ratio ts/sl", "target", "minimum"];
-  const rows = rowSpecs(ioTimeout, lockspaces, floor).map(([label, unit, pick, text, target, minimum]) => {
+  const rows = rowSpecs(ioTimeout, lockspaces, floor, memoryFloor).map(([label, unit, pick, text, target, minimum]) => {
     const a = pick(ours);
     const b = pick(theirs);
     const ratio = Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? fmt(a / b, 2) : "-";

@@ -221,3 +221,35 @@ t.test("floors of several rounds: median of each figure and its range", async (t
   t.equal(row("EX acquire alone, median")[7], "2.00 (disk floor, 1.00-3.00)");
   t.same(row("above the disk floor").slice(3, 6), ["1.50", "3.00", "0.50"], "the per-round differences the run computed, not acquire minus floor");
 });
+
+t.test("table: the bare node process's RssAnon beside the daemon's", async (t) => {
+  const results = {
+    "sanlock-ts": { hold: { anonRssKiB: 40 * 1024, settledAnonRssKiB: 30 * 1024 } },
+    sanlock: { hold: { anonRssKiB: 10 * 1024, settledAnonRssKiB: 10 * 1024 } },
+  };
+  const memoryFloor = { anonKiB: 21 * 1024, anonKiBRange: [20.5 * 1024, 21.5 * 1024] };
+  const lines = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, memoryFloor });
+  const rows = lines.filter((l) => l.includes("of which anonymous")).map((l) => l.split("|").map((c) => c.trim()));
+  t.same(
+    rows.map((r) => r.slice(3, 8)),
+    [
+      ["40.0", "10.0", "4.00", "", "21.0 (bare node + 1 worker, 20.5-21.5)"],
+      ["30.0", "10.0", "3.00", "<= 24 MiB", "21.0 (bare node + 1 worker, 20.5-21.5)"],
+    ],
+  );
+  const without = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000 });
+  t.same(
+    without.filter((l) => l.includes("of which anonymous")).map((l) => l.split("|").map((c) => c.trim())[7]),
+    ["", ""],
+    "no floor measured: the column stays empty",
+  );
+});
+
+t.test("node memory floor: a bare node process shaped like the daemon, measured", async (t) => {
+  const { measureNodeMemoryFloor, NODE_FLOOR_RUNS } = await import("../lib/node-floor.mjs");
+  const floor = await measureNodeMemoryFloor();
+  t.equal(floor.runs.length, NODE_FLOOR_RUNS);
+  // A node process with a worker thread holds some MiB of V8 heap and malloc arenas of its own.
+  t.ok(floor.anonKiB > 4 * 1024 && floor.anonKiB < 200 * 1024, `RssAnon ${floor.anonKiB} KiB is a node process's`);
+  t.ok(floor.anonKiBRange[0] <= floor.anonKiB && floor.anonKiB <= floor.anonKiBRange[1]);
+});
