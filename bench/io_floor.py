@@ -5,8 +5,9 @@ directly with O_DIRECT|O_SYNC on a scratch file, with no daemon and no protocol.
 against this floor separates its I/O path from its own overhead.
 
 Usage: python3 io_floor.py SCRATCH-FILE CYCLES THREADS  (the file is overwritten; >= THREADS MiB)
-Prints {"cycle_ms_median": ..., "acquire_ms_median": ..., "cycles_per_second": ...} (the acquire
-part is the first six I/Os; cycles_per_second is with THREADS threads).
+Prints {"cycle_ms_median": ..., "acquire_ms_median": ..., "cycles_per_second": ..., "cycle_ms": [...]}
+(the acquire part is the first six I/Os; cycles_per_second is with THREADS threads; cycle_ms holds
+every single-thread cycle, so that rounds can be pooled for a tail quantile).
 """
 import json
 import mmap
@@ -80,6 +81,7 @@ def main():
         "cycle_ms_median": times[len(times) // 2],
         "acquire_ms_median": acquires[len(acquires) // 2],
         "cycles_per_second": threads * cycles / elapsed,
+        "cycle_ms": [round(t, 3) for t in single[0][0]],
     }))
 
 

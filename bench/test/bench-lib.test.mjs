@@ -219,6 +219,8 @@ t.test("floors of several rounds: median of each figure and its range", async (t
       .split("|")
       .map((c) => c.trim());
   t.equal(row("EX acquire alone, median")[7], "2.00 (disk floor, 1.00-3.00)");
+  t.equal(s.cycleMsP99, undefined, "rounds without their cycle times: no floor p99");
+  t.equal(row("EX acquire+release, p99")[7], "", "and none in the table");
   t.same(row("above the disk floor").slice(3, 6), ["1.50", "3.00", "0.50"], "the per-round differences the run computed, not acquire minus floor");
 });
 
@@ -252,4 +254,18 @@ t.test("node memory floor: a bare node process shaped like the daemon, measured"
   // A node process with a worker thread holds some MiB of V8 heap and malloc arenas of its own.
   t.ok(floor.anonKiB > 4 * 1024 && floor.anonKiB < 200 * 1024, `RssAnon ${floor.anonKiB} KiB is a node process's`);
   t.ok(floor.anonKiBRange[0] <= floor.anonKiB && floor.anonKiB <= floor.anonKiBRange[1]);
+});
+
+t.test("floor p99: every round's cycles pooled, beside the daemons' p99", async (t) => {
+  const { summarizeFloors } = await import("../lib/io-floor.mjs");
+  // 200 cycles over two rounds: 1..100 ms and 101..200 ms; the pooled p99 (nearest rank) is 198.
+  const round = (from) => ({ cycleMsMedian: 1, acquireMsMedian: 1, cyclesPerSecond: 1, cycleMs: Array.from({ length: 100 }, (_, i) => from + i) });
+  const s = summarizeFloors([round(101), round(1)]);
+  t.equal(s.cycleMsP99, 198, "not the p99 of either round alone (99 or 199)");
+  const lines = renderTable({ "sanlock-ts": { ex: { p99Ms: 250 } }, sanlock: { ex: { p99Ms: 260 } } }, { ioTimeout: 1, lockspaces: 64, held: 1000, floor: s });
+  const cells = lines
+    .find((l) => l.includes("EX acquire+release, p99"))
+    .split("|")
+    .map((c) => c.trim());
+  t.same(cells.slice(3, 8), ["250.00", "260.00", "0.96", "<= 1.0", "198.00 (disk floor p99)"]);
 });
