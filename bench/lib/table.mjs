@@ -41,7 +41,7 @@ const shareOfFloor = (r, floor) =>
 const aboveFloorOf = (r, floor) => r.ex?.aboveFloorMs ?? aboveFloor(r.ex?.acquireMedianMs, floor?.acquireMsMedian);
 
 /**
- * "21.0 (bare node + 1 worker, 20.9-21.1)": RssAnon of a node process shaped like the daemon with
+ * "16.1 (bare node + 1 worker, 16.0-16.1)": RssAnon of a node process shaped like the daemon with
  * no sanlock-ts code (node-floor.mjs), the least the daemon's RssAnon can be.
  */
 function memoryFloorText(memoryFloor) {
