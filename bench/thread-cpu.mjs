@@ -7,15 +7,14 @@
 // thread and one thread per lockspace.
 //
 //   node bench/thread-cpu.mjs [--only sanlock-ts|sanlock] [--settle S] [--window S]
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { skipReason, startDaemon } from "./lib/daemons.mjs";
 import { HOST_ID, createLayout } from "./lib/layout.mjs";
+import { CLOCK_TICKS, statTicks } from "./lib/proc-stats.mjs";
 import { runWorker } from "./lib/python-worker.mjs";
 import * as work from "./lib/workloads.mjs";
 
-/** Kernel clock ticks per second (USER_HZ): the unit of utime and stime. */
-const TICKS_PER_SECOND = 100;
 /** Threads with fewer ticks than this over the window are summed into one line. */
 const SHOWN_TICKS = 3;
 
@@ -28,15 +27,11 @@ function option(name, fallback) {
 function threadTicks(pid) {
   const ticks = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat;
     try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      ticks.set(tid, statTicks(`/proc/${pid}/task/${tid}/stat`));
     } catch {
-      continue; // the thread ended meanwhile
+      // the thread ended meanwhile
     }
-    // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks.set(tid, { user: Number(fields[11]), system: Number(fields[12]) });
   }
   return ticks;
 }
@@ -88,7 +83,7 @@ async function main() {
   const only = option("--only", null);
   const settleSeconds = Number(option("--settle", 60));
   const windowSeconds = Number(option("--window", 30));
-  const percent = (ticks) => ((ticks / TICKS_PER_SECOND / windowSeconds) * 100).toFixed(2).padStart(6);
+  const percent = (ticks) => ((ticks / CLOCK_TICKS / windowSeconds) * 100).toFixed(2).padStart(6);
   for (const kind of ["sanlock-ts", "sanlock"]) {
     if (only !== null && only !== kind) continue;
     const skip = skipReason(kind);

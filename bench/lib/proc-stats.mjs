@@ -28,16 +28,22 @@ export function anonRssKiB(pid) {
 }
 
 /**
- * CPU seconds the process (all threads) has used so far: utime + stime of
- * /proc/PID/stat (fields 14 and 15). The command name (field 2) may hold spaces,
- * so fields are counted after its closing parenthesis.
+ * utime and stime of one /proc stat file (a process's /proc/PID/stat or a thread's
+ * /proc/PID/task/TID/stat), in clock ticks: fields 14 and 15. The command name (field 2) may
+ * hold spaces, so fields are counted after its closing parenthesis.
  */
-export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+export function statTicks(path) {
+  const stat = readFileSync(path, "utf8");
   const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // afterName[0] is field 3 (state), so field N is afterName[N - 3].
-  const utime = Number(afterName[14 - 3]);
-  const stime = Number(afterName[15 - 3]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`/proc/${pid}/stat: unreadable utime/stime`);
-  return (utime + stime) / CLOCK_TICKS;
+  const user = Number(afterName[14 - 3]);
+  const system = Number(afterName[15 - 3]);
+  if (!Number.isFinite(user) || !Number.isFinite(system)) throw new Error(`${path}: unreadable utime/stime`);
+  return { user, system };
+}
+
+/** CPU seconds the process (all threads) has used so far: utime + stime of /proc/PID/stat. */
+export function cpuSeconds(pid) {
+  const { user, system } = statTicks(`/proc/${pid}/stat`);
+  return (user + system) / CLOCK_TICKS;
 }
