@@ -16,7 +16,7 @@ import { measureIoFloor, summarizeFloors } from "./lib/io-floor.mjs";
 import { HAVE_STRACE } from "./lib/io-trace.mjs";
 import { measureNodeMemoryFloor } from "./lib/node-floor.mjs";
 import { createLayout } from "./lib/layout.mjs";
-import { rssKiB } from "./lib/proc-stats.mjs";
+import { anonRssKiB, rssKiB } from "./lib/proc-stats.mjs";
 import { median } from "./lib/stats.mjs";
 import { reversedOrder, stepKind } from "./lib/step-order.mjs";
 import { renderTable } from "./lib/table.mjs";
@@ -130,6 +130,7 @@ function steps(sizes) {
   const list = [
     ["join", `add_lockspace / rem_lockspace x${sizes.joinReps}`, (ctx) => work.joinAndLeave(ctx)],
     ["idleRssKiB", "RSS with one lockspace joined", (ctx) => rssKiB(ctx.daemon.pid)],
+    ["idleAnonKiB", "RssAnon with one lockspace joined", (ctx) => anonRssKiB(ctx.daemon.pid)],
     ["status", `client status x${sizes.statusRuns}`, (ctx) => work.clientStatus(ctx)],
   ];
   for (let round = 0; round < sizes.cycleRounds; round++) {

@@ -9,7 +9,7 @@ export const stepKind = (resultKey) =>
   resultKey
     .replace(/Round\d+$/, "")
     .replace(/\..*$/, "")
-    .replace(/^idleRssKiB$/, "status");
+    .replace(/^idle(Rss|Anon)KiB$/, "status");
 
 /**
  * For each step key, whether its daemons run in reverse order. The n-th step of a kind is

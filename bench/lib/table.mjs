@@ -88,6 +88,7 @@ function rowSpecs(ioTimeout, lockspaces, floor, memoryFloor) {
     ["  of which anonymous", "MiB", ...num((r) => r.hold?.settledAnonRssKiB && r.hold.settledAnonRssKiB / 1024), "<= 24 MiB", nodeFloor],
     ["daemon CPU for that acquire", "s", ...num((r) => r.hold?.cpuAcquireSeconds, 2), "", ""],
     ["daemon RSS idle (1 lockspace)", "MiB", ...num((r) => r.idleRssKiB && r.idleRssKiB / 1024), "", ""],
+    ["  of which anonymous", "MiB", ...num((r) => r.idleAnonKiB && r.idleAnonKiB / 1024), "", nodeFloor],
     [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],
     [`renewal I/O, ${lockspaces} lockspaces`, "I/O/min", ...num((r) => r.spaces?.renewal?.iosPerMinute, 0), "", `~${fmt(renewalMin.ios, 0)}`],
     [

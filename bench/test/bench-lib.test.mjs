@@ -197,6 +197,7 @@ t.test("daemon order alternates within each kind of step, also when kinds interl
   t.same(reversedOrder(["exRound0", "exRound1", "exRound2"]), [false, true, false], "--steps ex alone alternates too");
   t.equal(stepKind("io.sh"), "io");
   t.equal(stepKind("idleRssKiB"), "status");
+  t.equal(stepKind("idleAnonKiB"), "status", "idle RssAnon is read with the idle RSS, after the joins");
 });
 
 t.test("floors of several rounds: median of each figure and its range", async (t) => {
@@ -226,8 +227,8 @@ t.test("floors of several rounds: median of each figure and its range", async (t
 
 t.test("table: the bare node process's RssAnon beside the daemon's", async (t) => {
   const results = {
-    "sanlock-ts": { hold: { anonRssKiB: 40 * 1024, settledAnonRssKiB: 30 * 1024 } },
-    sanlock: { hold: { anonRssKiB: 10 * 1024, settledAnonRssKiB: 10 * 1024 } },
+    "sanlock-ts": { hold: { anonRssKiB: 40 * 1024, settledAnonRssKiB: 30 * 1024 }, idleAnonKiB: 24 * 1024 },
+    sanlock: { hold: { anonRssKiB: 10 * 1024, settledAnonRssKiB: 10 * 1024 }, idleAnonKiB: 5 * 1024 },
   };
   const memoryFloor = { anonKiB: 21 * 1024, anonKiBRange: [20.5 * 1024, 21.5 * 1024] };
   const lines = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000, memoryFloor });
@@ -237,12 +238,14 @@ t.test("table: the bare node process's RssAnon beside the daemon's", async (t) =
     [
       ["40.0", "10.0", "4.00", "", "21.0 (bare node + 1 worker, 20.5-21.5)"],
       ["30.0", "10.0", "3.00", "<= 24 MiB", "21.0 (bare node + 1 worker, 20.5-21.5)"],
+      ["24.0", "5.0", "4.80", "", "21.0 (bare node + 1 worker, 20.5-21.5)"],
     ],
+    "holding the leases, 10 s later, and idle with one lockspace",
   );
   const without = renderTable(results, { ioTimeout: 1, lockspaces: 64, held: 1000 });
   t.same(
     without.filter((l) => l.includes("of which anonymous")).map((l) => l.split("|").map((c) => c.trim())[7]),
-    ["", ""],
+    ["", "", ""],
     "no floor measured: the column stays empty",
   );
 });
