@@ -120,8 +120,7 @@ t.test("33: lockspace failure with on_lockfailure pause and default", { skip: da
   for (const w of [paused, stubborn]) await waitRegistered(driver, w.pid, { timeoutMs: WAIT_MS, exited: w.exited });
   const holders = async (): Promise<number[]> => (await ops.status(target)).resources.filter((r) => r.lockspace === LS).map((r) => r.pid);
   // Only held leases: a lease still being acquired is listed too ("add"), with no token and pid 0.
-  const heldBy = async (): Promise<number[]> =>
-    (await ops.status(target)).resources.filter((r) => r.lockspace === LS && r.list === "held").map((r) => r.pid);
+  const heldBy = async (): Promise<number[]> => (await ops.status(target)).resources.filter((r) => r.lockspace === LS && r.list === "held").map((r) => r.pid);
   for (let i = 0; i < 300 && (await heldBy()).length < 2; i++) await sleep(100);
   t.same((await heldBy()).sort(), [paused.pid, stubborn.pid].sort(), "both workloads hold their lease");
   const before = await processInquire(driver, paused.dom);
