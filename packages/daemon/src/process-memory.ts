@@ -20,10 +20,10 @@
  * - A full collection frees dead objects but V8 moves live ones out of only a few sparse pages, so
  *   after a burst (1,000 acquires) the old generation stays committed at about 1.4 times what is
  *   live, and the collector below cannot give that back. --compact-on-every-full-gc evacuates
- *   every fragmented page on each full collection, which are rare here (V8's own, and the
- *   collector's at most every 5 s). Measured holding 1,000 leases, 10 s after the acquires
- *   (`pnpm bench --steps hold --only sanlock-ts`, runs of the same build): RssAnon 31.3-32.9 MiB
- *   with it against 36.2-37.4 without; the daemon CPU for the 1,000 acquires within the same
+ *   every fragmented page on each full collection, which are few while the daemon is steady
+ *   (V8's own, and the collector's at most every 5 s). Measured holding 1,000 leases, 10 s after
+ *   the acquires (`pnpm bench --steps hold --only sanlock-ts`, interleaved runs): RssAnon
+ *   31.1-33.8 MiB in eight runs with it against 36.2-37.4 in six without; the daemon CPU for the 1,000 acquires within the same
  *   spread (2.5-3.3 s against 2.5-3.5), and EX acquire+release median and p99 as before. The
  *   cost is in each full collection of the main isolate: 20-28 ms instead of 2-3 ms (--trace-gc;
  *   some 100 of them while the bench formats 1,000 resources, a few a minute under EX cycles).
