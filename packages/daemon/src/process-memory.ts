@@ -23,10 +23,11 @@
  *   every fragmented page on each full collection, which are few while the daemon is steady
  *   (V8's own, and the collector's at most every 5 s). Measured holding 1,000 leases, 10 s after
  *   the acquires (`pnpm bench --steps hold --only sanlock-ts`, interleaved runs): RssAnon
- *   31.1-33.8 MiB in eight runs with it against 36.2-37.4 in six without; the daemon CPU for the 1,000 acquires within the same
- *   spread (2.5-3.3 s against 2.5-3.5), and EX acquire+release median and p99 as before. The
- *   cost is in each full collection of the main isolate: 20-28 ms instead of 2-3 ms (--trace-gc;
- *   some 100 of them while the bench formats 1,000 resources, a few a minute under EX cycles).
+ *   31.1-33.8 MiB in eight runs with it against 36.2-37.4 in six without; the daemon CPU for
+ *   the 1,000 acquires within the same spread (2.3-3.3 s against 2.4-3.6), and EX
+ *   acquire+release median and p99 as before. The cost is in each full collection of the main
+ *   isolate: 20-28 ms instead of 2-3 ms (--trace-gc; some 100 of them while the bench formats
+ *   1,010 resources, a few a minute under EX cycles).
  *   Compacting only in the collector's own collections (the flag set around its gc()) was
  *   tried and measured worse: 41-42 MiB, as V8's other collections left the pages sparse again.
  * - glibc raises its mmap threshold after the first large block is freed (dynamic threshold),
