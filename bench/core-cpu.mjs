@@ -9,9 +9,10 @@
 // --core runs another build of the core (e.g. an older commit's packages/core/dist) with the
 // same workload, for before/after figures.
 import { pathToFileURL } from "node:url";
-import { DAEMON_CLOCK, DAEMON_RANDOM } from "../packages/daemon/dist/lockspaces/daemon-clock.js";
+import { DAEMON_CLOCK, DAEMON_RANDOM } from "../packages/daemon/dist/daemon-clock.js";
+import { numberOption, stringOption } from "./lib/argv.mjs";
 
-const coreDir = process.argv.includes("--core") ? process.argv[process.argv.indexOf("--core") + 1] : undefined;
+const coreDir = stringOption("--core", undefined);
 const core = await import(coreDir ? pathToFileURL(`${coreDir}/index.js`).href : "../packages/core/dist/index.js");
 const { DeltaLease, MemoryDevice, PaxosLease, geometryFor, initLockspaceArea, initResourceArea } = core;
 
@@ -20,11 +21,6 @@ const LOCKSPACE = "LS";
 const RESOURCE = "R1";
 /** Timestamp field of a delta record (ondisk.md §4): poked to play other hosts renewing. */
 const TIMESTAMP_FIELD = 152;
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-}
 
 /**
  * The daemon's clock with the join's long waits cut to zero (they are sleeps, not CPU);
@@ -82,9 +78,9 @@ function otherHostsRenew(device, live, round) {
 }
 
 async function main() {
-  const cycles = option("--cycles", 2000);
-  const renewals = option("--renewals", 2000);
-  const live = option("--live", 50);
+  const cycles = numberOption("--cycles", 2000);
+  const renewals = numberOption("--renewals", 2000);
+  const live = numberOption("--live", 50);
   const env = await setup();
   placeLiveHosts(env.device, live);
   const host = {

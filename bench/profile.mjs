@@ -13,13 +13,9 @@ import { createLayout } from "./lib/layout.mjs";
 import { cpuSeconds } from "./lib/proc-stats.mjs";
 import { FLOOR_THREADS, measureIoFloor } from "./lib/io-floor.mjs";
 import * as work from "./lib/workloads.mjs";
+import { numberOption } from "./lib/argv.mjs";
 
 const TOP_FUNCTIONS = Number(process.env.TOP_FUNCTIONS ?? 15);
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-}
 
 /** Runs fn, recording its time window and the daemon's CPU seconds over it. */
 async function phase(phases, name, daemon, fn) {
@@ -64,12 +60,12 @@ function printPhase(main, workers, p) {
 
 async function main() {
   const sizes = {
-    cycles: option("--cycles", 200),
+    cycles: numberOption("--cycles", 200),
     warmup: 5,
-    parallelSeconds: option("--seconds", 10),
-    held: option("--held", 400),
+    parallelSeconds: numberOption("--seconds", 10),
+    held: numberOption("--held", 400),
     lockspaces: 64,
-    cpuWindowSeconds: option("--seconds", 10),
+    cpuWindowSeconds: numberOption("--seconds", 10),
     ioWindowSeconds: 0,
     joinReps: 0,
   };

@@ -14,14 +14,10 @@ import { HOST_ID, createLayout } from "./lib/layout.mjs";
 import { CLOCK_TICKS, statTicks } from "./lib/proc-stats.mjs";
 import { runWorker } from "./lib/python-worker.mjs";
 import * as work from "./lib/workloads.mjs";
+import { numberOption, stringOption } from "./lib/argv.mjs";
 
 /** Threads with fewer ticks than this over the window are summed into one line. */
 const SHOWN_TICKS = 3;
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? fallback : process.argv[i + 1];
-}
 
 /** utime and stime of every thread of `pid`, by tid. */
 function threadTicks(pid) {
@@ -80,9 +76,9 @@ async function measure(kind, settleSeconds, windowSeconds) {
 }
 
 async function main() {
-  const only = option("--only", null);
-  const settleSeconds = Number(option("--settle", 60));
-  const windowSeconds = Number(option("--window", 30));
+  const only = stringOption("--only", null);
+  const settleSeconds = numberOption("--settle", 60);
+  const windowSeconds = numberOption("--window", 30);
   const percent = (ticks) => ((ticks / CLOCK_TICKS / windowSeconds) * 100).toFixed(2).padStart(6);
   for (const kind of ["sanlock-ts", "sanlock"]) {
     if (only !== null && only !== kind) continue;
