@@ -160,3 +160,25 @@ export function periodicIoPerMinute(ios) {
   }
   return perSecond * 60;
 }
+
+/**
+ * How late each renewal came (docs/algorithms.md §2.3: a lockspace renews 2N + 0.5 s after its
+ * last success at the earliest): for every offset written more than once (each lockspace's own
+ * host sector), each gap between consecutive writes minus `periodSeconds`, in ms, sorted. A gap
+ * is measured between the issue times the trace shows, so both daemons are timed alike.
+ */
+export function renewalLatenessMs(ios, periodSeconds) {
+  const byOffset = new Map();
+  for (const io of ios) {
+    if (io.kind !== "write") continue;
+    const times = byOffset.get(io.offset) ?? [];
+    times.push(io.t);
+    byOffset.set(io.offset, times);
+  }
+  const lateness = [];
+  for (const times of byOffset.values()) {
+    times.sort((a, b) => a - b);
+    for (let i = 1; i < times.length; i++) lateness.push((times[i] - times[i - 1] - periodSeconds) * 1000);
+  }
+  return lateness.sort((a, b) => a - b);
+}

@@ -91,6 +91,9 @@ function rowSpecs(ioTimeout, lockspaces, floor, memoryFloor) {
     ["  of which anonymous", "MiB", ...num((r) => r.idleAnonKiB && r.idleAnonKiB / 1024), "", nodeFloor],
     [`join ${lockspaces} lockspaces at once`, "s", ...num((r) => r.spaces?.joinSeconds, 2), "", ""],
     [`renewal I/O, ${lockspaces} lockspaces`, "I/O/min", ...num((r) => r.spaces?.renewal?.iosPerMinute, 0), "", `~${fmt(renewalMin.ios, 0)}`],
+    // Issue 20: a renewal that runs late eats the safety margin (§2.3: 2N + 0.5 s apart at the earliest).
+    [`renewal lateness p99, ${lockspaces} lockspaces`, "ms", ...num((r) => r.spaces?.renewal?.lateness?.p99Ms, 0), "< 100 (itself)", "0 (every 2N + 0.5 s)"],
+    ["  latest renewal", "ms", ...num((r) => r.spaces?.renewal?.lateness?.maxMs, 0), "", ""],
     [
       `renewal reads, ${lockspaces} lockspaces`,
       "MiB/min",

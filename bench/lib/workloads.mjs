@@ -4,11 +4,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { basename, join } from "node:path";
 import { DAEMON_KINDS } from "./daemons.mjs";
-import { HAVE_STRACE, ioPerOperation, periodicIoPerMinute, startTrace } from "./io-trace.mjs";
+import { HAVE_STRACE, ioPerOperation, periodicIoPerMinute, renewalLatenessMs, startTrace } from "./io-trace.mjs";
 import { anonRssKiB, cpuSeconds, rssKiB } from "./proc-stats.mjs";
 import { runWorker, startWorker } from "./python-worker.mjs";
 import { HOST_ID, PARALLEL_CLIENTS } from "./layout.mjs";
-import { addSamples, median, p99 } from "./stats.mjs";
+import { addSamples, median, p99, quantile } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Workers start this long after being spawned: python start-up, register and one warm cycle. */
@@ -166,7 +166,11 @@ export async function manyLockspaces(ctx) {
       const ios = (await trace.stop()).filter((io) => io.t >= from && io.t < to);
       const reads = ios.filter((io) => io.kind === "read");
       const readsPerMinute = periodicIoPerMinute(reads);
+      // Under strace: ptrace stops the daemon at every traced system call, so this is an upper bound.
+      const lateness = renewalLatenessMs(ios, 2 * ctx.ioTimeout + 0.5);
       renewal = {
+        lateness:
+          lateness.length === 0 ? null : { count: lateness.length, medianMs: quantile(lateness, 0.5), p99Ms: quantile(lateness, 0.99), maxMs: lateness.at(-1) },
         iosPerMinute: periodicIoPerMinute(ios),
         readsPerMinute,
         // Every renewal read is the whole area; the mean size times the rate.

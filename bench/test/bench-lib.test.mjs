@@ -2,7 +2,7 @@
 // sanlock's libaio path and for libuv's pread/pwrite path), I/O attribution, quantiles and the
 // spec-derived minimum I/O.
 import t from "tap";
-import { ioPerOperation, parseTraceLine, periodicIoPerMinute } from "../lib/io-trace.mjs";
+import { ioPerOperation, parseTraceLine, periodicIoPerMinute, renewalLatenessMs } from "../lib/io-trace.mjs";
 import { ballotReadBytes, minimumIo, renewalIoPerMinute } from "../lib/minimum-io.mjs";
 import { addSamples, median, p99, quantile } from "../lib/stats.mjs";
 import { renderTable } from "../lib/table.mjs";
@@ -271,4 +271,24 @@ t.test("floor p99: every round's cycles pooled, beside the daemons' p99", async 
     .split("|")
     .map((c) => c.trim());
   t.same(cells.slice(3, 8), ["250.00", "260.00", "0.96", "<= 1.0", "198.00 (disk floor p99)"]);
+});
+
+t.test("renewal lateness: each host sector's gaps between writes beyond 2N + 0.5 s, reads not counted", async (t) => {
+  const write = (t, offset) => ({ t, kind: "write", bytes: 512, offset });
+  const ios = [
+    // Lockspace at 0: on time, then 40 ms late, then 1 s late (a missed loop turn).
+    write(100.0, 0),
+    write(102.5, 0),
+    write(105.04, 0),
+    write(108.54, 0),
+    // Lockspace at 1 MiB, out of order in the trace: 10 ms late once.
+    write(103.51, 1048576),
+    write(101.0, 1048576),
+    { t: 101.2, kind: "read", bytes: 1048576, offset: 1048576 },
+    // Written once in the window: no gap.
+    write(104.0, 2097152),
+  ];
+  const late = renewalLatenessMs(ios, 2.5).map((ms) => Math.round(ms));
+  t.same(late, [0, 10, 40, 1000]);
+  t.same(renewalLatenessMs([], 2.5), []);
 });
