@@ -118,9 +118,11 @@ t.test("33: lockspace failure with on_lockfailure pause and default", { skip: da
     ["/bin/sh", "-c", `trap 'date +%s%3N >> ${terms}' TERM; while :; do sleep 0.1; done`],
   );
   for (const w of [paused, stubborn]) await waitRegistered(driver, w.pid, { timeoutMs: WAIT_MS, exited: w.exited });
-  const holders = async (): Promise<number[]> => (await ops.status(target)).resources.filter((r) => r.lockspace === LS).map((r) => r.pid);
-  // Only held leases: a lease still being acquired is listed too ("add"), with no token and pid 0.
-  const heldBy = async (): Promise<number[]> => (await ops.status(target)).resources.filter((r) => r.lockspace === LS && r.list === "held").map((r) => r.pid);
+  // Pids of the lockspace's listed leases; with `heldOnly`, of held ones only: a lease still being
+  // acquired is listed too ("add"), with no token and pid 0.
+  const holders = async (heldOnly = false): Promise<number[]> =>
+    (await ops.status(target)).resources.filter((r) => r.lockspace === LS && (!heldOnly || r.list === "held")).map((r) => r.pid);
+  const heldBy = (): Promise<number[]> => holders(true);
   for (let i = 0; i < 300 && (await heldBy()).length < 2; i++) await sleep(100);
   t.same((await heldBy()).sort(), [paused.pid, stubborn.pid].sort(), "both workloads hold their lease");
   const before = await processInquire(driver, paused.dom);
