@@ -43,6 +43,7 @@ const { openDirectDevice, SHARED_DEVICE_MAX_IN_FLIGHT } = await import("../packa
 const { applyDaemonMemorySettings } = await import("../packages/daemon/dist/process-memory.js");
 const { DAEMON_CLOCK, DAEMON_RANDOM } = await import("../packages/daemon/dist/daemon-clock.js");
 const { measureIoFloor } = await import("./lib/io-floor.mjs");
+const { median, p99 } = await import("./lib/stats.mjs");
 
 /** user+nice+system+irq+softirq and all ticks of /proc/stat's cpu line. */
 function cpuTicks() {
@@ -61,13 +62,6 @@ async function withCpu(body) {
   return { ...result, busy: (after.busy - before.busy) / (after.all - before.all), ownCpuMs: (used.user + used.system) / 1000 };
 }
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-const median = (xs) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
-
 /**
  * `chainCount` loops of `cycle(i)` for `seconds`: cycles per second over all of them, and the
  * median and p99 cycle time in ms.
@@ -85,12 +79,11 @@ async function chains(chainCount, seconds, cycle) {
       }
     }),
   );
-  times.sort((a, b) => a - b);
   return {
     cycles: times.length,
     cyclesPerSecond: times.length / ((performance.now() - start) / 1000),
-    medianMs: quantile(times, 0.5),
-    p99Ms: quantile(times, 0.99),
+    medianMs: median(times),
+    p99Ms: p99(times),
   };
 }
 
@@ -150,9 +143,8 @@ function pythonFloor(dir, seconds, deviceRate) {
   const before = cpuTicks();
   const floor = measureIoFloor(dir, perThread);
   const after = cpuTicks();
-  const single = [...floor.cycleMs].sort((a, b) => a - b);
   return {
-    one: { medianMs: floor.cycleMsMedian, p99Ms: quantile(single, 0.99) },
+    one: { medianMs: floor.cycleMsMedian, p99Ms: p99(floor.cycleMs) },
     many: { cyclesPerSecond: floor.cyclesPerSecond, busy: (after.busy - before.busy) / (after.all - before.all) },
   };
 }

@@ -47,6 +47,11 @@ export function minimumIo() {
  * daemons show) gives 60 / (2N + 0.5) renewals per minute per lockspace.
  */
 export function renewalIoPerMinute(lockspaces, ioTimeout) {
-  const renewalsPerMinute = 60 / (2 * ioTimeout + 0.5);
+  const renewalsPerMinute = 60 / renewalPeriodSeconds(ioTimeout);
   return { ios: lockspaces * renewalsPerMinute * 2, readBytes: lockspaces * renewalsPerMinute * ALIGN };
+}
+
+/** docs/algorithms.md §2.3: the shortest time between two renewals of one lockspace, 2N + 0.5 s. */
+export function renewalPeriodSeconds(ioTimeout) {
+  return 2 * ioTimeout + 0.5;
 }

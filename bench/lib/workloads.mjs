@@ -8,7 +8,8 @@ import { HAVE_STRACE, ioPerOperation, periodicIoPerMinute, renewalLatenessMs, st
 import { anonRssKiB, cpuSeconds, rssKiB } from "./proc-stats.mjs";
 import { runWorker, startWorker } from "./python-worker.mjs";
 import { HOST_ID, PARALLEL_CLIENTS } from "./layout.mjs";
-import { addSamples, median, p99, quantile } from "./stats.mjs";
+import { renewalPeriodSeconds } from "./minimum-io.mjs";
+import { addSamples, median, p99 } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Workers start this long after being spawned: python start-up, register and one warm cycle. */
@@ -167,10 +168,9 @@ export async function manyLockspaces(ctx) {
       const reads = ios.filter((io) => io.kind === "read");
       const readsPerMinute = periodicIoPerMinute(reads);
       // Under strace: ptrace stops the daemon at every traced system call, so this is an upper bound.
-      const lateness = renewalLatenessMs(ios, 2 * ctx.ioTimeout + 0.5);
+      const lateness = renewalLatenessMs(ios, renewalPeriodSeconds(ctx.ioTimeout));
       renewal = {
-        lateness:
-          lateness.length === 0 ? null : { count: lateness.length, medianMs: quantile(lateness, 0.5), p99Ms: quantile(lateness, 0.99), maxMs: lateness.at(-1) },
+        lateness: lateness.length === 0 ? null : { count: lateness.length, medianMs: median(lateness), p99Ms: p99(lateness), maxMs: lateness.at(-1) },
         iosPerMinute: periodicIoPerMinute(ios),
         readsPerMinute,
         // Every renewal read is the whole area; the mean size times the rate.
